@@ -1,0 +1,66 @@
+"""Plait: build a workflow as a Python graph, run it durably, watch it live.
+
+    import runtime as rt
+
+    g = rt.Graph("hello")
+
+    @g.node
+    def greeting(name: str = "world") -> str:
+        return f"hello {name}"
+
+    run = g.run(name="Plait").wait()
+    run.outputs  # {'greeting': 'hello Plait'}
+"""
+
+from runtime.client import Client, NodeInfo, Run, connect, default_client
+from runtime.context import NodeContext, current
+from runtime.errors import (
+    CodecError,
+    GraphError,
+    InputError,
+    NotFound,
+    PayloadError,
+    PlaitError,
+    RunStateError,
+    SignatureError,
+)
+from runtime.graph import Graph, Node
+
+
+def get_run(run_id: str) -> Run:
+    """A run by id, from any process connected to the same store."""
+    return default_client().get_run(run_id)
+
+
+def runs(**filters: object) -> list[Run]:
+    """Runs newest first; filters: ``workflow``, ``status``, ``trigger``, ``limit``, ``offset``."""
+    return default_client().runs(**filters)  # type: ignore[arg-type]
+
+
+def recover() -> list[Run]:
+    """Continue runs whose process stopped; see ``Client.recover``."""
+    return default_client().recover()
+
+
+__all__ = [
+    "Client",
+    "CodecError",
+    "Graph",
+    "GraphError",
+    "InputError",
+    "Node",
+    "NodeContext",
+    "NodeInfo",
+    "NotFound",
+    "PayloadError",
+    "PlaitError",
+    "Run",
+    "RunStateError",
+    "SignatureError",
+    "connect",
+    "current",
+    "default_client",
+    "get_run",
+    "recover",
+    "runs",
+]

@@ -1,0 +1,428 @@
+"""The Python SDK: ``connect`` to a store, start runs, and follow them through ``Run`` handles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from runtime import codecs, signing
+from runtime.config import Settings, settings
+from runtime.dispatch import Dispatcher, EmbeddedDispatcher
+from runtime.engine import Engine
+from runtime.errors import GraphError, NotFound, PayloadError
+from runtime.events import Bus, EventDict, LocalBus, afollow, follow, to_dict
+from runtime.graph import Graph
+from runtime.store import Store
+from runtime.store import tables as t
+
+log = logging.getLogger("plait")
+
+SETTLED = frozenset({"succeeded", "failed", "cancelled", "waiting"})
+"""Statuses ``Run.wait`` returns on: finished, or needing a human."""
+
+
+def process_owner() -> str:
+    """Lease owner name: host and pid, so a crashed local owner can be recognised."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Client:
+    """A connection to one Plait store, with the machinery that executes runs."""
+
+    def __init__(self, config: Settings) -> None:
+        self.settings = config
+        self.store = Store(config.resolved_database_url())
+        self.store.migrate()
+        self.owner = process_owner()
+        self.bus: Bus = LocalBus()
+        self.engine = Engine(self.store, self.bus, config, self.owner, self.load_graph)
+        self.dispatcher: Dispatcher = EmbeddedDispatcher(self.engine, config.worker_concurrency)
+        self._graphs: dict[int, Graph] = {}
+        self._published: dict[tuple[str, str], t.WorkflowVersion] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<plait.Client {self.store.engine.url.render_as_string(hide_password=True)}>"
+
+    # -- workflows --------------------------------------------------------------------------
+
+    def publish(self, graph: Graph) -> t.WorkflowVersion:
+        """Store the graph's current version (once) and return it."""
+        key = (graph.name, graph.version)
+        with self._lock:
+            if key in self._published:
+                return self._published[key]
+        spec = graph.spec()
+        try:
+            code = signing.dumps_signed(graph)
+        except Exception as exc:
+            # runs still execute here; another process cannot load this graph's code
+            log.warning("graph %r cannot be pickled (%s); only this process can run it",
+                        graph.name, exc)
+            code = b""
+        version = self.store.publish(graph.name, graph.version, spec, code)
+        with self._lock:
+            self._published[key] = version
+            self._graphs.setdefault(version.id, graph)  # type: ignore[arg-type]
+        return version
+
+    def load_graph(self, version_id: int) -> Graph:
+        graph = self._graphs.get(version_id)
+        if graph is not None:
+            return graph
+        version = self.store.get_version(version_id)
+        if not version.code:
+            raise GraphError(
+                f"the code of this version of {version.spec['name']!r} was not shippable; "
+                "it can only run in the process that defined it"
+            )
+        graph = signing.loads_signed(
+            version.code, what=f"code of workflow {version.spec['name']!r} {version.version}"
+        )
+        self._graphs[version_id] = graph
+        return graph
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start(
+        self,
+        graph: Graph,
+        inputs: dict[str, Any],
+        *,
+        trigger: str = "sdk",
+        owner: str | None = None,
+    ) -> Run:
+        """Validate, store a ``queued`` run, hand it to the executor, and return at once."""
+        graph.check_inputs(inputs)
+        version = self.publish(graph)
+        encoded = {
+            name: codecs.encode(value, allow_pickle=graph.pickle, what=f"run input {name!r}")
+            for name, value in inputs.items()
+        }
+        record, events = self.store.create_run(
+            version,
+            encoded,
+            trigger=trigger,
+            owner=owner,
+            inline_limit=self.settings.inline_limit,
+        )
+        self._announce(record.id, events)
+        self.dispatcher.submit(record.id)
+        return Run(self, record.id)
+
+    def get_run(self, run_id: str) -> Run:
+        self.store.get_run(run_id)  # raises NotFound
+        return Run(self, run_id)
+
+    def runs(
+        self,
+        *,
+        workflow: str | None = None,
+        status: str | list[str] | None = None,
+        trigger: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Run]:
+        """Runs, newest first, filtered by workflow name, status and trigger."""
+        rows = self.store.list_runs(
+            workflow=workflow, status=status, trigger=trigger, limit=limit, offset=offset
+        )
+        return [Run(self, record.id) for record, _ in rows]
+
+    def resume(
+        self, run_id: str, node: str, payload: Any, *, answered_by: str | None = None
+    ) -> Run:
+        """Submit a wait node's payload. An invalid payload raises ``PayloadError`` and
+        changes nothing: the run keeps waiting."""
+        record = self.store.get_run(run_id)
+        graph = self.load_graph(record.version_id)
+        wait = graph.nodes.get(node)
+        if wait is None or wait.kind != "wait" or wait.schema is None:
+            waits = [n for n, x in graph.nodes.items() if x.kind == "wait"]
+            raise NotFound(
+                f"run {run_id}: {node!r} is not a wait node "
+                f"(wait nodes: {', '.join(waits) or 'none'})"
+            )
+        if isinstance(payload, pydantic.BaseModel):
+            payload = payload.model_dump()
+        try:
+            model = wait.schema.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            raise PayloadError(node, exc.errors(include_url=False)) from None
+        encoded = codecs.encode(model.model_dump(mode="json"), what=f"payload of {node!r}")
+        status, events = self.store.answer_wait(
+            run_id,
+            node,
+            encoded,
+            answered_by=answered_by,
+            inline_limit=self.settings.inline_limit,
+        )
+        self._announce(run_id, events)
+        if status == "queued":
+            self.dispatcher.submit(run_id)
+        return Run(self, run_id)
+
+    def cancel(self, run_id: str) -> str:
+        status, events = self.store.request_cancel(run_id)
+        self._announce(run_id, events)
+        return status
+
+    def recover(self) -> list[Run]:
+        """Continue runs nobody is advancing: queued ones, ones whose lease expired, and
+        ones leased by a process on this host that no longer exists."""
+        taken: dict[str, str | None] = {
+            r.id: None for r in self.store.runs_to_recover(t.utcnow())
+        }
+        host = socket.gethostname()
+        for record in self.store.running_leases():
+            owner_host, _, rest = (record.lease_owner or "").partition(":")
+            pid = rest.partition(":")[0]
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+                taken[record.id] = record.lease_owner
+        for run_id, dead_owner in taken.items():
+            self.dispatcher.submit(run_id, steal_from=dead_owner)
+        return [Run(self, run_id) for run_id in taken]
+
+    def _announce(self, run_id: str, events: list[t.Event]) -> None:
+        if events:
+            self.bus.publish(run_id, [to_dict(e) for e in events])
+
+    def close(self) -> None:
+        self.dispatcher.close()
+        self.bus.close()
+        self.store.dispose()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A node as seen on one run: its latest attempt."""
+
+    name: str
+    kind: str
+    status: str
+    attempts: int
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    error_type: str | None
+    error: str | None
+    traceback: str | None
+    logs: str | None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the latest attempt took."""
+        if self.started_at and self.ended_at:
+            return (self.ended_at - self.started_at).total_seconds()
+        return None
+
+
+class Run:
+    """Handle on one run. Every property reads the store, so it is always current."""
+
+    def __init__(self, client: Client, run_id: str) -> None:
+        self.client = client
+        self.id = run_id
+
+    @property
+    def record(self) -> t.Run:
+        return self.client.store.get_run(self.id)
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def error(self) -> str | None:
+        """Why the run failed, and the first failed node's error with its traceback."""
+        record = self.record
+        if record.status != "failed":
+            return record.error
+        failed = [n for n in self.nodes.values() if n.status == "failed"]
+        parts = [record.error or "failed"]
+        for node in failed[:1]:
+            parts.append(f"{node.name}: {node.error_type}: {node.error}\n{node.traceback or ''}")
+        return "\n".join(parts)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.client.store.get_version(self.record.version_id).spec
+
+    @property
+    def workflow(self) -> str:
+        return self.spec["name"]
+
+    def wait(self, timeout: float | None = None) -> Run:
+        """Block until the run has succeeded, failed, been cancelled, or is waiting for
+        input. Raises ``TimeoutError`` after ``timeout`` seconds."""
+        changed = threading.Event()
+        unsubscribe = self.client.bus.subscribe(self.id, lambda _batch: changed.set())
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                changed.clear()
+                status = self.status
+                if status in SETTLED:
+                    return self
+                remaining = 1.0 if deadline is None else deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"run {self.id} is still {status} after {timeout}s")
+                # the bus wakes us; the short cap covers writers in processes we cannot hear
+                changed.wait(min(remaining, 1.0))
+        finally:
+            unsubscribe()
+
+    def _latest_attempts(self) -> dict[str, t.NodeRun]:
+        latest: dict[str, t.NodeRun] = {}
+        for row in self.client.store.attempts(self.id):
+            latest[row.node] = row
+        return latest
+
+    @property
+    def nodes(self) -> dict[str, NodeInfo]:
+        """Every node in topological order with its latest attempt (``pending`` if none)."""
+        latest = self._latest_attempts()
+        out = {}
+        for node in self.spec["nodes"]:
+            row = latest.get(node["name"])
+            out[node["name"]] = NodeInfo(
+                name=node["name"],
+                kind=node["kind"],
+                status=row.status if row else "pending",
+                attempts=row.attempt if row else 0,
+                started_at=row.started_at if row else None,
+                ended_at=row.ended_at if row else None,
+                error_type=row.error_type if row else None,
+                error=row.error_message if row else None,
+                traceback=row.traceback if row else None,
+                logs=row.logs if row else None,
+            )
+        return out
+
+    def output(self, node: str) -> Any:
+        """The value a node returned (a wait node: its payload)."""
+        row = self._latest_attempts().get(node)
+        if row is None or row.status != "succeeded":
+            known = [n["name"] for n in self.spec["nodes"]]
+            if node not in known:
+                raise NotFound(f"run {self.id} has no node {node!r} (nodes: {', '.join(known)})")
+            raise NotFound(
+                f"node {node!r} of run {self.id} has no output: it is "
+                f"{row.status if row else 'pending'}"
+            )
+        return self.client.store.load_output(row)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """Values of the graph's final nodes (those nothing depends on) that succeeded."""
+        latest = self._latest_attempts()
+        return {
+            name: self.client.store.load_output(latest[name])
+            for name in self.spec["outputs"]
+            if name in latest and latest[name].status == "succeeded"
+        }
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return {k: self.client.store.load_input(v) for k, v in self.record.inputs.items()}
+
+    @property
+    def waiting(self) -> dict[str, dict[str, Any]]:
+        """Wait nodes now waiting -> the JSON schema of the payload they expect."""
+        schemas = {n["name"]: n.get("schema", {}) for n in self.spec["nodes"]}
+        return {
+            name: schemas[name]
+            for name, row in self._latest_attempts().items()
+            if row.status == "waiting"
+        }
+
+    def resume(
+        self, node: str, payload: Any = None, *, answered_by: str | None = None, **fields: Any
+    ) -> Run:
+        """Answer a wait node: ``run.resume("approve", {"ok": True})`` or
+        ``run.resume("approve", ok=True)``."""
+        if payload is None:
+            payload = fields
+        self.client.resume(self.id, node, payload, answered_by=answered_by)
+        return self
+
+    def cancel(self) -> str:
+        """Cancel the run; running nodes are stopped and nothing else starts."""
+        return self.client.cancel(self.id)
+
+    def events(
+        self, after: int = 0, *, stop_at_end: bool = True, timeout: float | None = None
+    ) -> Iterator[EventDict]:
+        """The run's events: history, then live, in order, without gaps or duplicates."""
+        return follow(
+            self.client.store,
+            self.client.bus,
+            self.id,
+            after=after,
+            stop_at_end=stop_at_end,
+            timeout=timeout,
+        )
+
+    def aevents(self, after: int = 0, *, stop_at_end: bool = True) -> AsyncIterator[EventDict]:
+        return afollow(
+            self.client.store, self.client.bus, self.id, after=after, stop_at_end=stop_at_end
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        try:
+            record = self.record
+        except NotFound:
+            return f"<Run {self.id} (missing)>"
+        return f"<Run {self.id} {self.workflow!r} {record.status}>"
+
+
+_default: Client | None = None
+_default_lock = threading.Lock()
+
+
+def connect(database_url: str | None = None, **overrides: Any) -> Client:
+    """Connect to a store and make it the default for ``g.run``. With no URL: the embedded
+    SQLite file (``PLAIT_DATABASE_URL`` or ``.plait/plait.db``) and in-process execution."""
+    global _default
+    values = settings().model_dump()
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    values.update(overrides)
+    client = Client(Settings.model_validate(values))
+    with _default_lock:
+        # the previous client keeps executing the runs it started
+        _default = client
+    return client
+
+
+def default_client() -> Client:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Client(settings())
+        return _default

@@ -1,0 +1,205 @@
+"""How values are stored: a registry of codecs, tried in order, each owning one kind of value.
+
+JSON for plain data, Parquet for pandas objects, raw bytes, LangChain's own serialization for
+its messages and documents, pydantic models as JSON; pickle only when the graph or node opts in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+import pydantic
+
+from runtime import signing
+from runtime.errors import CodecError
+
+
+class Codec(Protocol):
+    name: str
+
+    def accepts(self, value: Any) -> bool: ...
+
+    def encode(self, value: Any) -> bytes: ...
+
+    def decode(self, data: bytes) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Encoded:
+    codec: str
+    data: bytes
+
+
+class JsonCodec:
+    name = "json"
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            return False
+        return True
+
+    def encode(self, value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+    def decode(self, data: bytes) -> Any:
+        return json.loads(data)
+
+
+class BytesCodec:
+    name = "bytes"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bytes | bytearray | memoryview)
+
+    def encode(self, value: Any) -> bytes:
+        return bytes(value)
+
+    def decode(self, data: bytes) -> Any:
+        return data
+
+
+class DataFrameCodec:
+    """Parquet through pyarrow: dtypes, index and column names round-trip."""
+
+    name = "parquet.frame"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, pd.DataFrame)
+
+    def encode(self, value: Any) -> bytes:
+        buffer = io.BytesIO()
+        try:
+            value.to_parquet(buffer, engine="pyarrow", index=True)
+        except Exception as exc:
+            raise CodecError(f"DataFrame cannot be written as Parquet: {exc}") from exc
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> Any:
+        return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+
+
+class SeriesCodec:
+    name = "parquet.series"
+    _unnamed = "__plait_unnamed_series__"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, pd.Series)
+
+    def encode(self, value: Any) -> bytes:
+        column = self._unnamed if value.name is None else value.name
+        return DataFrameCodec().encode(value.to_frame(name=column))
+
+    def decode(self, data: bytes) -> Any:
+        series = DataFrameCodec().decode(data).iloc[:, 0]
+        return series.rename(None) if series.name == self._unnamed else series
+
+
+class LangChainCodec:
+    """Messages, documents and other serializable LangChain objects, via ``dumpd``/``load``."""
+
+    name = "langchain"
+
+    def accepts(self, value: Any) -> bool:
+        from langchain_core.load.serializable import Serializable
+
+        return isinstance(value, Serializable) and value.is_lc_serializable()
+
+    def encode(self, value: Any) -> bytes:
+        from langchain_core.load import dumpd
+
+        return json.dumps(dumpd(value)).encode()
+
+    def decode(self, data: bytes) -> Any:
+        from langchain_core.load import load
+
+        return load(json.loads(data))
+
+
+class PydanticCodec:
+    """A model as JSON plus its class path; decoded to the model when the class imports."""
+
+    name = "pydantic"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, pydantic.BaseModel)
+
+    def encode(self, value: Any) -> bytes:
+        cls = type(value)
+        doc = {"class": f"{cls.__module__}:{cls.__qualname__}", "data": value.model_dump(mode="json")}
+        return json.dumps(doc).encode()
+
+    def decode(self, data: bytes) -> Any:
+        doc = json.loads(data)
+        cls = _import_model(doc["class"])
+        return cls.model_validate(doc["data"]) if cls else doc["data"]
+
+
+class PickleCodec:
+    """Opt-in only: signed, so a pickle written by someone without the key never loads."""
+
+    name = "pickle"
+
+    def accepts(self, value: Any) -> bool:
+        return True
+
+    def encode(self, value: Any) -> bytes:
+        return signing.dumps_signed(value)
+
+    def decode(self, data: bytes) -> Any:
+        return signing.loads_signed(data, what="pickled value")
+
+
+SAFE_CODECS: tuple[Codec, ...] = (
+    JsonCodec(),
+    DataFrameCodec(),
+    SeriesCodec(),
+    BytesCodec(),
+    LangChainCodec(),
+    PydanticCodec(),
+)
+PICKLE = PickleCodec()
+_BY_NAME: dict[str, Codec] = {c.name: c for c in (*SAFE_CODECS, PICKLE)}
+
+
+def encode(value: Any, *, allow_pickle: bool = False, what: str = "value") -> Encoded:
+    """Encode with the first codec that accepts the value; pickle only when allowed."""
+    for codec in SAFE_CODECS:
+        if codec.accepts(value):
+            try:
+                return Encoded(codec.name, codec.encode(value))
+            except CodecError:
+                if not allow_pickle:
+                    raise
+                break
+    if allow_pickle:
+        return Encoded(PICKLE.name, PICKLE.encode(value))
+    raise CodecError(
+        f"{what}: cannot store a value of type {type(value).__module__}.{type(value).__qualname__}"
+        " (storable: JSON data, pandas DataFrame/Series, bytes, LangChain messages, pydantic "
+        "models); return one of those, or opt in to pickle with pickle=True on the node or graph"
+    )
+
+
+def decode(codec: str, data: bytes) -> Any:
+    try:
+        return _BY_NAME[codec].decode(data)
+    except KeyError:
+        raise CodecError(f"unknown codec {codec!r}; was this value written by a newer Plait?")
+
+
+def _import_model(path: str) -> type[pydantic.BaseModel] | None:
+    module_name, _, qualname = path.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    return obj if isinstance(obj, type) and issubclass(obj, pydantic.BaseModel) else None

@@ -1,0 +1,63 @@
+"""Settings: the one place that reads ``PLAIT_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, read from ``PLAIT_<FIELD>`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="PLAIT_", extra="ignore")
+
+    home: Path = Field(default=Path(".plait"))
+    """Directory for embedded state: the SQLite file and the generated secret key."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL of the store; ``None`` means ``sqlite:///<home>/plait.db``."""
+
+    redis_url: str | None = None
+    """Redis URL; when set, runs go to Taskiq workers and events to Redis pub/sub."""
+
+    secret_key: SecretStr | None = None
+    """Key that signs shipped code; generated into ``<home>/secret_key`` when unset."""
+
+    lease_seconds: float = 30.0
+    """How long a worker owns a run without renewing; a dead worker's run moves after this."""
+
+    node_concurrency: int = 8
+    """How many ready nodes of one run execute at the same time."""
+
+    worker_concurrency: int = 16
+    """How many runs one worker process advances at the same time."""
+
+    inline_limit: int = 16_384
+    """Encoded values up to this many bytes live in the node row; larger ones in the blob table."""
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'plait.db'}"
+
+    def resolved_secret_key(self) -> bytes:
+        """The signing key; embedded installs get a random one, kept private in ``home``."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.home / "secret_key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()

@@ -1,0 +1,65 @@
+"""What a running node can learn about itself: ``rt.current()`` inside a node."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from dataclasses import dataclass, field
+
+from runtime.errors import PlaitError
+
+
+@dataclass
+class NodeContext:
+    """The attempt being executed."""
+
+    run_id: str
+    node: str
+    attempt: int
+    """1 for the first attempt; retries and re-runs after a crash count up."""
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def idempotency_key(self) -> str:
+        """``run_id:node:attempt``: a key for external side effects of this attempt."""
+        return f"{self.run_id}:{self.node}:{self.attempt}"
+
+    def log(self, message: str) -> None:
+        """Add a line to this attempt's logs (shown with the node in every view)."""
+        self.logs.append(f"{time.strftime('%H:%M:%S')} {message}")
+
+
+_current: contextvars.ContextVar[NodeContext | None] = contextvars.ContextVar(
+    "plait_node", default=None
+)
+
+
+def current() -> NodeContext:
+    """The context of the node being executed; raises outside a node."""
+    ctx = _current.get()
+    if ctx is None:
+        raise PlaitError("rt.current() is only available inside a running node")
+    return ctx
+
+
+def activate(ctx: NodeContext) -> contextvars.Token:
+    return _current.set(ctx)
+
+
+class _NodeLogHandler(logging.Handler):
+    """Copies log records emitted inside a node into that node's logs."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        ctx = _current.get()
+        if ctx is not None:
+            ctx.logs.append(
+                f"{time.strftime('%H:%M:%S', time.localtime(record.created))} "
+                f"{record.levelname} {record.name}: {record.getMessage()}"
+            )
+
+
+def install_log_capture() -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h, _NodeLogHandler) for h in root.handlers):
+        root.addHandler(_NodeLogHandler())

@@ -1,0 +1,198 @@
+"""Events: the ``event`` table is the truth, the bus is the doorbell.
+
+Writers append events in the transaction that makes the change, then announce them on the bus
+(in-process here; Redis pub/sub when configured). Readers load history from the table, then
+follow the bus, keeping events in ``seq`` order with no gap and no duplicate: an announcement
+that does not continue the sequence makes the reader re-read the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Protocol, TypedDict
+
+from runtime.store import Store
+from runtime.store.tables import Event
+
+RUN_END_EVENTS = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
+ALL_RUNS = "*"
+"""Channel of run-level events (``run.*``) of every run."""
+
+_RESYNC_SECONDS = 1.0
+"""A follower re-reads the table this often even without a doorbell (lost announcements)."""
+
+
+class EventDict(TypedDict):
+    run_id: str
+    seq: int
+    type: str
+    node: str | None
+    data: dict[str, Any]
+    at: float
+    """Unix time the event was written."""
+
+
+def to_dict(event: Event) -> EventDict:
+    return {
+        "run_id": event.run_id,
+        "seq": event.seq,
+        "type": event.type,
+        "node": event.node,
+        "data": event.data,
+        "at": event.created_at.timestamp(),
+    }
+
+
+Listener = Callable[[list[EventDict]], None]
+
+
+class Bus(Protocol):
+    def publish(self, run_id: str, events: Sequence[EventDict]) -> None:
+        """Announce events already committed to the table."""
+
+    def subscribe(self, channel: str, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` (from any thread) for events of ``channel`` (a run id or
+        ``ALL_RUNS``); returns the function that unsubscribes."""
+
+    def close(self) -> None: ...
+
+
+class LocalBus:
+    """In-process bus for embedded mode: listeners are called in the publisher's thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: dict[str, list[Listener]] = {}
+
+    def publish(self, run_id: str, events: Sequence[EventDict]) -> None:
+        if not events:
+            return
+        with self._lock:
+            for_run = list(self._listeners.get(run_id, ()))
+            for_all = list(self._listeners.get(ALL_RUNS, ()))
+        batch = list(events)
+        for listener in for_run:
+            listener(batch)
+        run_level = [e for e in batch if e["type"].startswith("run.")]
+        if run_level:
+            for listener in for_all:
+                listener(run_level)
+
+    def subscribe(self, channel: str, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.setdefault(channel, []).append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                listeners = self._listeners.get(channel, [])
+                if listener in listeners:
+                    listeners.remove(listener)
+
+        return unsubscribe
+
+    def close(self) -> None:
+        with self._lock:
+            self._listeners.clear()
+
+
+class _Sequencer:
+    """Turns history + announcements into one ordered stream without gaps or duplicates."""
+
+    def __init__(self, store: Store, run_id: str, after: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.last = after
+
+    def from_table(self) -> list[EventDict]:
+        fresh = [to_dict(e) for e in self.store.events(self.run_id, after=self.last)]
+        if fresh:
+            self.last = fresh[-1]["seq"]
+        return fresh
+
+    def from_announcement(self, batch: list[EventDict]) -> list[EventDict] | None:
+        """The announced events that continue the sequence; ``None`` when there is a gap
+        (an announcement was missed) and the table must be read instead."""
+        fresh = sorted({e["seq"]: e for e in batch if e["seq"] > self.last}.values(),
+                       key=lambda e: e["seq"])
+        if not fresh:
+            return []
+        if fresh[-1]["seq"] - self.last != len(fresh):
+            return None
+        self.last = fresh[-1]["seq"]
+        return fresh
+
+
+def follow(
+    store: Store,
+    bus: Bus,
+    run_id: str,
+    *,
+    after: int = 0,
+    stop_at_end: bool = True,
+    timeout: float | None = None,
+) -> Iterator[EventDict]:
+    """Events of one run: history first, then live. Ends after the run's final event when
+    ``stop_at_end``, or when ``timeout`` seconds pass without one."""
+    inbox: queue.SimpleQueue[list[EventDict]] = queue.SimpleQueue()
+    unsubscribe = bus.subscribe(run_id, inbox.put)
+    sequencer = _Sequencer(store, run_id, after)
+    try:
+        pending = sequencer.from_table()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            for event in pending:
+                yield event
+                if stop_at_end and event["type"] in RUN_END_EVENTS:
+                    return
+            wait = _RESYNC_SECONDS
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return
+            try:
+                batch = inbox.get(timeout=wait)
+            except queue.Empty:
+                pending = sequencer.from_table()
+                continue
+            pending = sequencer.from_announcement(batch)
+            if pending is None:
+                pending = sequencer.from_table()
+    finally:
+        unsubscribe()
+
+
+async def afollow(
+    store: Store, bus: Bus, run_id: str, *, after: int = 0, stop_at_end: bool = True
+) -> AsyncIterator[EventDict]:
+    """Async form of ``follow``; table reads run in a thread so the loop never blocks."""
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[list[EventDict]] = asyncio.Queue()
+
+    def deliver(batch: list[EventDict]) -> None:
+        loop.call_soon_threadsafe(inbox.put_nowait, batch)
+
+    unsubscribe = bus.subscribe(run_id, deliver)
+    sequencer = _Sequencer(store, run_id, after)
+    try:
+        pending = await asyncio.to_thread(sequencer.from_table)
+        while True:
+            for event in pending:
+                yield event
+                if stop_at_end and event["type"] in RUN_END_EVENTS:
+                    return
+            try:
+                batch = await asyncio.wait_for(inbox.get(), _RESYNC_SECONDS)
+            except TimeoutError:
+                pending = await asyncio.to_thread(sequencer.from_table)
+                continue
+            while not inbox.empty():  # drain a burst and apply it together
+                batch.extend(inbox.get_nowait())
+            pending = sequencer.from_announcement(batch)
+            if pending is None:
+                pending = await asyncio.to_thread(sequencer.from_table)
+    finally:
+        unsubscribe()

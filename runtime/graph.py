@@ -1,0 +1,539 @@
+"""Graph and Node: how a workflow is declared, validated, described (spec) and versioned.
+
+A function's signature is its wiring: a parameter named like another node is an edge,
+any other parameter is a run input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import inspect
+import json
+import textwrap
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+import pydantic
+from langchain_core.runnables import Runnable
+
+from runtime.errors import GraphError, InputError
+
+NodeKind = Literal["function", "runnable", "wait"]
+
+_REQUIRED = inspect.Parameter.empty
+
+
+@dataclass
+class Node:
+    """One step of a graph."""
+
+    name: str
+    """Unique within the graph; other nodes name it as a parameter to depend on it."""
+    kind: NodeKind
+    """``function`` (sync or async callable), ``runnable`` (LangChain) or ``wait`` (human input)."""
+    target: Callable[..., Any] | Runnable | None
+    """What executes; ``None`` for a wait node."""
+    inputs: dict[str, str]
+    """Parameter name -> the node or run input that feeds it."""
+    defaults: dict[str, Any] = field(default_factory=dict)
+    """Parameter name -> default value, used when the feeding run input is not given."""
+    after: tuple[str, ...] = ()
+    """Nodes that must finish first without passing a value."""
+    retries: int = 0
+    """Extra attempts after a failure."""
+    backoff: float = 1.0
+    """Seconds before the first retry; doubles each attempt, with jitter."""
+    timeout: float | None = None
+    """Seconds an attempt may take before it fails with ``TimeoutError``."""
+    pickle: bool | None = None
+    """Allow pickling this node's output; ``None`` inherits the graph's setting."""
+    schema: type[pydantic.BaseModel] | None = None
+    """Payload model of a wait node."""
+    payload_as_dict: bool = False
+    """Hand the payload on as a dict (the schema was given as a dict) instead of the model."""
+    doc: str = ""
+
+    @property
+    def is_async(self) -> bool:
+        return self.kind == "function" and inspect.iscoroutinefunction(self.target)
+
+    def code_ref(self) -> str | None:
+        """``module:qualname`` of the function, when it has one."""
+        target = self.target
+        if self.kind == "runnable" or target is None:
+            return None
+        module = getattr(target, "__module__", None)
+        qualname = getattr(target, "__qualname__", None)
+        return f"{module}:{qualname}" if module and qualname else None
+
+    def fingerprint(self) -> str:
+        """Text that changes whenever the node's code changes."""
+        if self.kind == "wait":
+            return json.dumps(self.schema.model_json_schema(), sort_keys=True) if self.schema else ""
+        if self.kind == "runnable":
+            return _runnable_fingerprint(self.target)
+        return _function_fingerprint(self.target)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What validation derives from a graph: order, dependencies and run inputs."""
+
+    order: tuple[str, ...]
+    """Topological order (stable: ties keep declaration order)."""
+    deps: dict[str, tuple[str, ...]]
+    """Node -> nodes it waits for (value edges and ``after``)."""
+    successors: dict[str, tuple[str, ...]]
+    run_inputs: dict[str, Any]
+    """Run input name -> default (``inspect.Parameter.empty`` when required)."""
+    sinks: tuple[str, ...]
+    """Nodes nothing depends on: their values are the run's outputs."""
+
+
+class Graph:
+    """A named DAG of nodes.
+
+    >>> g = Graph("hello")
+    >>> @g.node
+    ... def greeting(name: str = "world") -> str:
+    ...     return f"hello {name}"
+    """
+
+    def __init__(self, name: str, *, pickle: bool = False, description: str = "") -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise GraphError("a graph needs a non-empty name")
+        self.name = name
+        self.pickle = pickle
+        self.description = description
+        self.nodes: dict[str, Node] = {}
+
+    # -- building ---------------------------------------------------------------------------
+
+    def node(
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        backoff: float = 1.0,
+        timeout: float | None = None,
+        pickle: bool | None = None,
+        inputs: Mapping[str, str] | None = None,
+        after: Iterable[str] = (),
+    ) -> Any:
+        """Decorator: add a function as a node. Usable bare (``@g.node``) or with options."""
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            self.add(
+                name or f.__name__,
+                f,
+                inputs=inputs,
+                retries=retries,
+                backoff=backoff,
+                timeout=timeout,
+                pickle=pickle,
+                after=after,
+            )
+            return f
+
+        return register(fn) if fn is not None else register
+
+    def add(
+        self,
+        name: str,
+        target: Callable[..., Any] | Runnable,
+        *,
+        inputs: Mapping[str, str] | None = None,
+        retries: int = 0,
+        backoff: float = 1.0,
+        timeout: float | None = None,
+        pickle: bool | None = None,
+        after: Iterable[str] = (),
+    ) -> Node:
+        """Add a function or LangChain runnable under ``name``.
+
+        ``inputs`` maps a parameter (for a runnable: a key of its input dict) to the node or
+        run input that feeds it; parameters not listed are fed by the node or run input of the
+        same name.
+        """
+        self._check_new_name(name)
+        _check_policies(name, retries, backoff, timeout)
+        if isinstance(target, Runnable):
+            node = _runnable_node(name, target, inputs)
+        elif callable(target):
+            node = _function_node(name, target, inputs)
+        else:
+            raise GraphError(
+                f"node {name!r}: expected a function or a LangChain Runnable, "
+                f"got {type(target).__name__}"
+            )
+        node.retries, node.backoff, node.timeout, node.pickle = retries, backoff, timeout, pickle
+        node.after = tuple(after)
+        if node.kind == "function":
+            node.doc = inspect.getdoc(target) or ""
+        return self._insert(node)
+
+    def wait(
+        self,
+        name: str,
+        schema: type[pydantic.BaseModel] | Mapping[str, Any],
+        *,
+        after: Iterable[str] = (),
+        description: str = "",
+    ) -> Node:
+        """Add a human-input node: the run pauses here until a payload matching ``schema``
+        is submitted. Downstream nodes receive the validated payload by this node's name."""
+        self._check_new_name(name)
+        node = Node(
+            name=name,
+            kind="wait",
+            target=None,
+            inputs={},
+            after=tuple(after),
+            schema=_build_schema(name, schema),
+            payload_as_dict=not isinstance(schema, type),
+            doc=description,
+        )
+        return self._insert(node)
+
+    @classmethod
+    def from_functions(
+        cls, name: str, functions: types.ModuleType | Iterable[Callable[..., Any]], **options: Any
+    ) -> Graph:
+        """Build a graph from plain functions whose parameter names name their dependencies.
+
+        Given a module, its public functions defined in that module become nodes; private
+        helpers (leading ``_``) and imported functions are left out.
+        """
+        graph = cls(name, **options)
+        if isinstance(functions, types.ModuleType):
+            module = functions
+            candidates = [
+                obj
+                for attr, obj in vars(module).items()
+                if inspect.isfunction(obj)
+                and not attr.startswith("_")
+                and obj.__module__ == module.__name__
+            ]
+        else:
+            candidates = list(functions)
+        for fn in candidates:
+            graph.add(fn.__name__, fn)
+        return graph
+
+    def _check_new_name(self, name: str) -> None:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise GraphError(
+                f"graph {self.name!r}: node name {name!r} must be a Python identifier, "
+                "so that other nodes can name it as a parameter"
+            )
+        if name in self.nodes:
+            raise GraphError(f"graph {self.name!r}: duplicate node name {name!r}")
+
+    def _insert(self, node: Node) -> Node:
+        self.nodes[node.name] = node
+        self.__dict__.pop("plan", None)
+        self.__dict__.pop("version", None)
+        return node
+
+    # -- validation -------------------------------------------------------------------------
+
+    @cached_property
+    def plan(self) -> Plan:
+        """Validate the graph and derive its execution plan; raises ``GraphError``."""
+        if not self.nodes:
+            raise GraphError(f"graph {self.name!r} has no nodes")
+        deps: dict[str, tuple[str, ...]] = {}
+        run_inputs: dict[str, Any] = {}
+        for node in self.nodes.values():
+            for before in node.after:
+                if before not in self.nodes:
+                    raise GraphError(
+                        f"node {node.name!r}: after={before!r} names no node of "
+                        f"graph {self.name!r}"
+                    )
+            value_deps = []
+            for param, source in node.inputs.items():
+                if source in self.nodes:
+                    value_deps.append(source)
+                else:
+                    # Required wins: the input is optional only if every node has a default.
+                    default = node.defaults.get(param, _REQUIRED)
+                    if source not in run_inputs or default is _REQUIRED:
+                        run_inputs[source] = default
+            deps[node.name] = tuple(dict.fromkeys([*value_deps, *node.after]))
+        order = _topological_order(self.name, list(self.nodes), deps)
+        successors: dict[str, list[str]] = {n: [] for n in self.nodes}
+        for name, ds in deps.items():
+            for d in ds:
+                successors[d].append(name)
+        sinks = tuple(n for n in order if not successors[n])
+        return Plan(
+            order=order,
+            deps=deps,
+            successors={k: tuple(v) for k, v in successors.items()},
+            run_inputs=run_inputs,
+            sinks=sinks,
+        )
+
+    def validate(self) -> Graph:
+        """Raise ``GraphError`` when the graph is invalid; return it otherwise."""
+        _ = self.plan
+        return self
+
+    def check_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Reject missing or unexpected run inputs, naming them; return the inputs as given."""
+        expected = self.plan.run_inputs
+        unexpected = sorted(set(inputs) - set(expected))
+        missing = sorted(n for n, d in expected.items() if d is _REQUIRED and n not in inputs)
+        problems = []
+        if missing:
+            problems.append("missing required input(s): " + ", ".join(missing))
+        if unexpected:
+            known = ", ".join(sorted(expected)) or "none"
+            problems.append(f"unexpected input(s): {', '.join(unexpected)} (inputs are: {known})")
+        if problems:
+            raise InputError(f"graph {self.name!r}: " + "; ".join(problems))
+        return dict(inputs)
+
+    # -- description ------------------------------------------------------------------------
+
+    def spec(self) -> dict[str, Any]:
+        """JSON-serializable description: nodes, kinds, inputs, edges and policies."""
+        plan = self.plan
+        nodes = []
+        for name in plan.order:
+            node = self.nodes[name]
+            entry: dict[str, Any] = {
+                "name": name,
+                "kind": node.kind,
+                "inputs": dict(node.inputs),
+                "after": list(node.after),
+                "depends_on": list(plan.deps[name]),
+                "policies": {
+                    "retries": node.retries,
+                    "backoff": node.backoff,
+                    "timeout": node.timeout,
+                    "pickle": self.pickle if node.pickle is None else node.pickle,
+                },
+                "code": node.code_ref(),
+                "doc": node.doc,
+            }
+            if node.schema is not None:
+                entry["schema"] = node.schema.model_json_schema()
+            nodes.append(entry)
+        edges = [[d, n] for n in plan.order for d in plan.deps[n]]
+        inputs = {
+            name: {"required": True}
+            if default is _REQUIRED
+            else {"required": False, "default": _jsonable(default)}
+            for name, default in plan.run_inputs.items()
+        }
+        return {
+            "name": self.name,
+            "description": self.description,
+            "nodes": nodes,
+            "edges": edges,
+            "inputs": inputs,
+            "outputs": list(plan.sinks),
+        }
+
+    @cached_property
+    def version(self) -> str:
+        """Content hash of the spec and every node's code: equal across processes for the
+        same graph, different when any node's code changes."""
+        digest = hashlib.sha256(json.dumps(self.spec(), sort_keys=True).encode())
+        for name in sorted(self.nodes):
+            digest.update(f"\0{name}\0{self.nodes[name].fingerprint()}".encode())
+        return digest.hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        try:
+            plan = self.plan
+        except GraphError as exc:
+            return f"<Graph {self.name!r}: invalid: {exc}>"
+        lines = [f"Graph {self.name!r} ({len(self.nodes)} nodes, version {self.version})"]
+        for name in plan.order:
+            node = self.nodes[name]
+            deps = ", ".join(plan.deps[name])
+            tag = "" if node.kind == "function" else f" [{node.kind}]"
+            lines.append(f"  {name}{tag}" + (f" <- {deps}" if deps else ""))
+        if plan.run_inputs:
+            shown = ", ".join(
+                n if d is _REQUIRED else f"{n}={d!r}" for n, d in plan.run_inputs.items()
+            )
+            lines.append(f"  inputs: {shown}")
+        return "\n".join(lines)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def run(self, **inputs: Any) -> Any:
+        """Start a run on the default connection and return its ``Run`` handle at once."""
+        from runtime.client import default_client
+
+        return default_client().start(self, inputs)
+
+
+# -- node construction ----------------------------------------------------------------------
+
+
+def _function_node(name: str, fn: Callable[..., Any], inputs: Mapping[str, str] | None) -> Node:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise GraphError(f"node {name!r}: cannot read the signature of {fn!r}: {exc}") from exc
+    params = {}
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise GraphError(
+                f"node {name!r}: *args/**kwargs parameter {p.name!r} cannot be wired; "
+                "name each input"
+            )
+        if p.kind is p.POSITIONAL_ONLY:
+            raise GraphError(f"node {name!r}: positional-only parameter {p.name!r} is unsupported")
+        params[p.name] = p
+    explicit = dict(inputs or {})
+    for param in explicit:
+        if param not in params:
+            raise GraphError(
+                f"node {name!r}: inputs names unknown parameter {param!r} "
+                f"(parameters are: {', '.join(params) or 'none'})"
+            )
+    return Node(
+        name=name,
+        kind="function",
+        target=fn,
+        inputs={p: explicit.get(p, p) for p in params},
+        defaults={p.name: p.default for p in params.values() if p.default is not _REQUIRED},
+    )
+
+
+def _runnable_node(name: str, runnable: Runnable, inputs: Mapping[str, str] | None) -> Node:
+    if inputs is None:
+        schema = runnable.get_input_jsonschema()
+        keys = list(schema.get("properties", {})) if schema.get("type") == "object" else []
+        if not keys:
+            raise GraphError(
+                f"node {name!r}: cannot tell which inputs this runnable takes "
+                f"(input type {schema.get('type', schema.get('title', '?'))}); "
+                "pass inputs={'key': 'node_or_input'}"
+            )
+        inputs = {k: k for k in keys}
+    return Node(name=name, kind="runnable", target=runnable, inputs=dict(inputs))
+
+
+def _build_schema(name: str, schema: Any) -> type[pydantic.BaseModel]:
+    if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
+        return schema
+    if not isinstance(schema, Mapping) or not schema:
+        raise GraphError(
+            f"wait node {name!r}: schema must be a pydantic model or a non-empty "
+            f"{{field: type}} dict, got {schema!r}"
+        )
+    fields: dict[str, Any] = {}
+    for field_name, spec in schema.items():
+        if not isinstance(field_name, str) or not field_name.isidentifier():
+            raise GraphError(f"wait node {name!r}: field name {field_name!r} is not an identifier")
+        annotation, default = spec if isinstance(spec, tuple) else (spec, ...)
+        if not _is_type_like(annotation):
+            raise GraphError(
+                f"wait node {name!r}: field {field_name!r} has {annotation!r}, which is not a type"
+            )
+        fields[field_name] = (annotation, default)
+    try:
+        model = pydantic.create_model(f"{name}_payload", **fields)
+        model.model_json_schema()
+    except Exception as exc:
+        raise GraphError(f"wait node {name!r}: cannot build its schema: {exc}") from exc
+    return model
+
+
+def _is_type_like(annotation: Any) -> bool:
+    return isinstance(annotation, type) or typing.get_origin(annotation) is not None
+
+
+def _check_policies(name: str, retries: int, backoff: float, timeout: float | None) -> None:
+    if not isinstance(retries, int) or retries < 0:
+        raise GraphError(f"node {name!r}: retries must be an int >= 0, got {retries!r}")
+    if backoff < 0:
+        raise GraphError(f"node {name!r}: backoff must be >= 0 seconds, got {backoff!r}")
+    if timeout is not None and timeout <= 0:
+        raise GraphError(f"node {name!r}: timeout must be > 0 seconds, got {timeout!r}")
+
+
+def _topological_order(
+    graph: str, names: list[str], deps: dict[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    """Kahn's algorithm keeping declaration order among ready nodes; names a cycle's path."""
+    remaining = {n: len(deps[n]) for n in names}
+    dependents: dict[str, list[str]] = {n: [] for n in names}
+    for n in names:
+        for d in deps[n]:
+            dependents[d].append(n)
+    ready = [n for n in names if remaining[n] == 0]
+    order: list[str] = []
+    while ready:
+        current = ready.pop(0)
+        order.append(current)
+        for nxt in dependents[current]:
+            remaining[nxt] -= 1
+            if remaining[nxt] == 0:
+                ready.append(nxt)
+    if len(order) < len(names):
+        cycle = _find_cycle([n for n in names if remaining[n] > 0], deps)
+        raise GraphError(f"graph {graph!r} has a cycle: {' -> '.join(cycle)}")
+    return tuple(order)
+
+
+def _find_cycle(candidates: list[str], deps: dict[str, tuple[str, ...]]) -> list[str]:
+    """Follow dependencies inside the unresolved set until a node repeats."""
+    unresolved = set(candidates)
+    path: list[str] = []
+    seen: dict[str, int] = {}
+    node = candidates[0]
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = next(d for d in deps[node] if d in unresolved)
+    cycle = [*path[seen[node] :], node]
+    return list(reversed(cycle))
+
+
+# -- fingerprints ---------------------------------------------------------------------------
+
+
+def _function_fingerprint(fn: Any) -> str:
+    try:
+        return textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            return repr(fn)
+        return code.co_code.hex() + repr(code.co_consts)
+
+
+def _runnable_fingerprint(runnable: Any) -> str:
+    try:
+        return json.dumps(runnable.to_json(), sort_keys=True, default=repr)
+    except Exception:
+        return repr(runnable)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return repr(value)

@@ -1,0 +1,158 @@
+"""SQLModel tables. Storage grows with the number of nodes run, never with nodes x state size:
+a node's output is written once, in the row that checkpoints it (or once in ``blob``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+NodeStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "waiting", "cancelled"]
+Trigger = Literal["sdk", "cli", "studio", "api", "webhook", "schedule"]
+
+RUN_FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+"""Run statuses that never change again."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> Any:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime(), **kw)
+
+
+class Workflow(SQLModel, table=True):
+    """A graph name; its code lives in versions."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class WorkflowVersion(SQLModel, table=True):
+    """An immutable published graph: spec plus signed code. Runs reference one."""
+
+    __tablename__ = "workflow_version"
+    __table_args__ = (sa.UniqueConstraint("workflow_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: int = Field(foreign_key="workflow.id", index=True)
+    version: str = Field(max_length=64)
+    """Content hash of spec + node code (``Graph.version``)."""
+    spec: dict = Field(sa_type=sa.JSON)
+    code: bytes = Field(sa_type=sa.LargeBinary)
+    """The graph, cloudpickled and HMAC-signed: importable functions travel by reference."""
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class Run(SQLModel, table=True):
+    """One execution of a workflow version.
+
+    Status moves ``queued -> running -> (waiting <-> running) -> succeeded | failed |
+    cancelled``. While ``running`` one process holds the lease (``lease_owner`` until
+    ``lease_until``); only it writes node rows.
+    """
+
+    __table_args__ = (sa.Index("ix_run_workflow_created", "workflow_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    workflow_id: int = Field(foreign_key="workflow.id")
+    version_id: int = Field(foreign_key="workflow_version.id")
+    status: str = Field(max_length=16, index=True)
+    inputs: dict = Field(sa_type=sa.JSON)
+    """Input name -> stored value reference (see ``runtime.store.values``)."""
+    error: str | None = None
+    trigger: str = Field(default="sdk", max_length=16)
+    owner: str | None = Field(default=None, max_length=200)
+    created_at: dt.datetime = _ts(default_factory=utcnow, index=True)
+    started_at: dt.datetime | None = _ts(default=None)
+    ended_at: dt.datetime | None = _ts(default=None)
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_until: dt.datetime | None = _ts(default=None)
+    cancel_requested: bool = False
+
+
+class NodeRun(SQLModel, table=True):
+    """One attempt of one node: the checkpoint.
+
+    Written ``running`` when the attempt starts; its success and its output are committed
+    in one transaction, so a ``succeeded`` row always has its output. Resume loads the
+    latest attempt of each node and runs what is not ``succeeded``.
+    """
+
+    __tablename__ = "node_run"
+    __table_args__ = (sa.UniqueConstraint("run_id", "node", "attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", max_length=32)
+    node: str = Field(max_length=200)
+    attempt: int
+    status: str = Field(max_length=16)
+    started_at: dt.datetime | None = _ts(default=None)
+    ended_at: dt.datetime | None = _ts(default=None)
+    output_codec: str | None = Field(default=None, max_length=32)
+    output_inline: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    output_blob: str | None = Field(default=None, max_length=64)
+    output_size: int | None = None
+    error_type: str | None = Field(default=None, max_length=200)
+    error_message: str | None = None
+    traceback: str | None = None
+    logs: str | None = None
+    will_retry: bool = False
+    """A failed attempt that another attempt will follow."""
+    answered_by: str | None = Field(default=None, max_length=200)
+    """Who submitted a wait node's payload."""
+
+
+class Event(SQLModel, table=True):
+    """Append-only log of state changes; ``seq`` counts up per run from 1 without gaps."""
+
+    __table_args__ = (sa.UniqueConstraint("run_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=32)
+    seq: int
+    type: str = Field(max_length=40)
+    node: str | None = Field(default=None, max_length=200)
+    data: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class Blob(SQLModel, table=True):
+    """Large encoded values, stored once per content hash."""
+
+    hash: str = Field(primary_key=True, max_length=64)
+    size: int
+    data: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+workflow = Workflow.__table__
+workflow_version = WorkflowVersion.__table__
+run = Run.__table__
+node_run = NodeRun.__table__
+event = Event.__table__
+blob = Blob.__table__

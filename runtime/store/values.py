@@ -1,0 +1,82 @@
+"""Value references: an encoded value lives inline in its row when small, else in ``blob``
+once per content hash. A reference is ``{"codec", "inline" | "blob", "size"}``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any, TypedDict
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from runtime import codecs
+from runtime.store import tables
+
+
+class StoredValue(TypedDict, total=False):
+    codec: str
+    inline: bytes
+    blob: str
+    size: int
+
+
+def put(conn: sa.Connection, encoded: codecs.Encoded, inline_limit: int) -> StoredValue:
+    """Store an encoded value; large ones go to the blob table once, keyed by hash."""
+    data = encoded.data
+    if len(data) <= inline_limit:
+        return {"codec": encoded.codec, "inline": data, "size": len(data)}
+    digest = hashlib.sha256(data).hexdigest()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(
+        insert(tables.blob)
+        .values(hash=digest, size=len(data), data=data, created_at=tables.utcnow())
+        .on_conflict_do_nothing(index_elements=["hash"])
+    )
+    return {"codec": encoded.codec, "blob": digest, "size": len(data)}
+
+
+def load(conn: sa.Connection, stored: StoredValue) -> Any:
+    if "inline" in stored:
+        data = stored["inline"]
+    else:
+        data = conn.execute(
+            sa.select(tables.blob.c.data).where(tables.blob.c.hash == stored["blob"])
+        ).scalar_one()
+    return codecs.decode(stored["codec"], data)
+
+
+def to_json(stored: StoredValue) -> dict[str, Any]:
+    """JSON form, for references kept inside JSON columns (run inputs)."""
+    doc: dict[str, Any] = dict(stored)
+    if "inline" in doc:
+        doc["inline"] = base64.b64encode(doc["inline"]).decode()
+    return doc
+
+
+def from_json(doc: dict[str, Any]) -> StoredValue:
+    stored: dict[str, Any] = dict(doc)
+    if "inline" in stored:
+        stored["inline"] = base64.b64decode(stored["inline"])
+    return StoredValue(**stored)
+
+
+def from_node_row(row: Any) -> StoredValue | None:
+    """The output reference held in a ``node_run`` row, if it has an output."""
+    if row.output_codec is None:
+        return None
+    if row.output_blob is not None:
+        return {"codec": row.output_codec, "blob": row.output_blob, "size": row.output_size}
+    return {"codec": row.output_codec, "inline": row.output_inline, "size": row.output_size}
+
+
+def node_columns(stored: StoredValue | None) -> dict[str, Any]:
+    """Columns of a ``node_run`` row that hold this reference."""
+    if stored is None:
+        return {}
+    return {
+        "output_codec": stored["codec"],
+        "output_inline": stored.get("inline"),
+        "output_blob": stored.get("blob"),
+        "output_size": stored["size"],
+    }
