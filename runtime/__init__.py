@@ -1,15 +1,15 @@
 """Plait: build a workflow as a Python graph, run it durably, watch it live.
 
-    import runtime as rt
+import runtime as rt
 
-    g = rt.Graph("hello")
+g = rt.Graph("hello")
 
-    @g.node
-    def greeting(name: str = "world") -> str:
-        return f"hello {name}"
+@g.node
+def greeting(name: str = "world") -> str:
+    return f"hello {name}"
 
-    run = g.run(name="Plait").wait()
-    run.outputs  # {'greeting': 'hello Plait'}
+run = g.run(name="Plait").wait()
+run.outputs  # {'greeting': 'hello Plait'}
 """
 
 from runtime.client import Client, NodeInfo, Run, connect, default_client

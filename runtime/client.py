@@ -67,8 +67,9 @@ class Client:
             code = signing.dumps_signed(graph)
         except Exception as exc:
             # runs still execute here; another process cannot load this graph's code
-            log.warning("graph %r cannot be pickled (%s); only this process can run it",
-                        graph.name, exc)
+            log.warning(
+                "graph %r cannot be pickled (%s); only this process can run it", graph.name, exc
+            )
             code = b""
         version = self.store.publish(graph.name, graph.version, spec, code)
         with self._lock:
@@ -180,9 +181,7 @@ class Client:
     def recover(self) -> list[Run]:
         """Continue runs nobody is advancing: queued ones, ones whose lease expired, and
         ones leased by a process on this host that no longer exists."""
-        taken: dict[str, str | None] = {
-            r.id: None for r in self.store.runs_to_recover(t.utcnow())
-        }
+        taken: dict[str, str | None] = {r.id: None for r in self.store.runs_to_recover(t.utcnow())}
         host = socket.gethostname()
         for record in self.store.running_leases():
             owner_host, _, rest = (record.lease_owner or "").partition(":")

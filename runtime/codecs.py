@@ -132,7 +132,10 @@ class PydanticCodec:
 
     def encode(self, value: Any) -> bytes:
         cls = type(value)
-        doc = {"class": f"{cls.__module__}:{cls.__qualname__}", "data": value.model_dump(mode="json")}
+        doc = {
+            "class": f"{cls.__module__}:{cls.__qualname__}",
+            "data": value.model_dump(mode="json"),
+        }
         return json.dumps(doc).encode()
 
     def decode(self, data: bytes) -> Any:

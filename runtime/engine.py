@@ -526,4 +526,3 @@ def _backoff(base: float, failures: int) -> float:
 async def _retry_after(name: str, delay: float) -> _RetryDue:
     await asyncio.sleep(delay)
     return _RetryDue(name)
-

@@ -116,8 +116,9 @@ class _Sequencer:
     def from_announcement(self, batch: list[EventDict]) -> list[EventDict] | None:
         """The announced events that continue the sequence; ``None`` when there is a gap
         (an announcement was missed) and the table must be read instead."""
-        fresh = sorted({e["seq"]: e for e in batch if e["seq"] > self.last}.values(),
-                       key=lambda e: e["seq"])
+        fresh = sorted(
+            {e["seq"]: e for e in batch if e["seq"] > self.last}.values(), key=lambda e: e["seq"]
+        )
         if not fresh:
             return []
         if fresh[-1]["seq"] - self.last != len(fresh):

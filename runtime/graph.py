@@ -75,7 +75,9 @@ class Node:
     def fingerprint(self) -> str:
         """Text that changes whenever the node's code changes."""
         if self.kind == "wait":
-            return json.dumps(self.schema.model_json_schema(), sort_keys=True) if self.schema else ""
+            return (
+                json.dumps(self.schema.model_json_schema(), sort_keys=True) if self.schema else ""
+            )
         if self.kind == "runnable":
             return _runnable_fingerprint(self.target)
         return _function_fingerprint(self.target)
@@ -255,8 +257,7 @@ class Graph:
             for before in node.after:
                 if before not in self.nodes:
                     raise GraphError(
-                        f"node {node.name!r}: after={before!r} names no node of "
-                        f"graph {self.name!r}"
+                        f"node {node.name!r}: after={before!r} names no node of graph {self.name!r}"
                     )
             value_deps = []
             for param, source in node.inputs.items():

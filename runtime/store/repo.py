@@ -380,8 +380,8 @@ class Store:
             if lock_run:
                 self._lock_run(conn, run_id)
             for finish in finishes:
-                stored = None if finish.output is None else values.put(
-                    conn, finish.output, inline_limit
+                stored = (
+                    None if finish.output is None else values.put(conn, finish.output, inline_limit)
                 )
                 changed = conn.execute(
                     sa.update(nr)
@@ -595,8 +595,6 @@ class Store:
         ev = tables.event
         with self.read() as conn:
             return (
-                conn.execute(
-                    sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)
-                ).scalar()
+                conn.execute(sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)).scalar()
                 or 0
             )

@@ -1,0 +1,265 @@
+"""The ``plait`` command line."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+import runtime as rt
+from runtime.errors import PlaitError
+from runtime.events import EventDict
+from runtime.graph import Graph
+
+app = typer.Typer(
+    help="Plait: durable, watchable workflow graphs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def load_graph(target: str) -> Graph:
+    """``path/to/file.py:graph_name`` or ``package.module:graph_name`` -> the Graph."""
+    location, _, attr = target.rpartition(":")
+    if not location or not attr:
+        raise _fail(f"expected FILE.py:GRAPH or module:GRAPH, got {target!r}")
+    if location.endswith(".py"):
+        path = Path(location).resolve()
+        if not path.exists():
+            raise _fail(f"no such file: {location}")
+        sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(location)
+    graph = getattr(module, attr, None)
+    if not isinstance(graph, Graph):
+        raise _fail(f"{location} has no Graph named {attr!r}")
+    return graph
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are JSON when they parse as JSON, else strings."""
+    inputs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise _fail(f"input {pair!r} is not key=value")
+        try:
+            inputs[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            inputs[key] = raw
+    return inputs
+
+
+def describe(event: EventDict) -> str | None:
+    """One progress line for an event, or ``None`` for events not worth a line."""
+    kind, node, data = event["type"], event["node"], event["data"]
+    stamp = time.strftime("%H:%M:%S", time.localtime(event["at"]))
+    if kind == "node.succeeded":
+        return f"{stamp}  ✓ {node}"
+    if kind == "node.failed":
+        return f"{stamp}  ✗ {node}: {data.get('error_type')}: {data.get('error')}"
+    if kind == "node.retrying":
+        return f"{stamp}  ↻ {node} failed ({data.get('error')}); retry in {data.get('retry_in')}s"
+    if kind == "node.waiting":
+        return f"{stamp}  … {node} is waiting for input"
+    if kind == "node.skipped":
+        return f"{stamp}  - {node} skipped: {data.get('reason')}"
+    if kind == "node.interrupted":
+        return f"{stamp}  ! {node} was interrupted; running it again"
+    if kind.startswith("run.") and kind not in ("run.queued", "run.running"):
+        return f"{stamp}  run {kind.removeprefix('run.')}"
+    return None
+
+
+def _show_value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 2000 else text[:2000] + " …"
+
+
+def follow_run(run: rt.Run) -> str:
+    """Print progress until the run ends or waits; returns its status."""
+    for event in run.events(stop_at_end=True):
+        line = describe(event)
+        if line:
+            typer.echo(line)
+        if event["type"] == "run.waiting":
+            break
+    return run.status
+
+
+def print_outcome(run: rt.Run) -> None:
+    status = run.status
+    if status == "succeeded":
+        for name, value in run.outputs.items():
+            typer.echo(f"{name} = {_show_value(value)}")
+    elif status == "waiting":
+        for node, schema in run.waiting.items():
+            fields = ", ".join(schema.get("properties", {}))
+            typer.echo(
+                f"waiting on {node!r} (fields: {fields}); answer with:\n"
+                f"  plait resume {run.id} {node} --json '{{...}}'"
+            )
+    elif status == "failed":
+        typer.secho(run.error or "failed", fg=typer.colors.RED, err=True)
+
+
+@app.command()
+def run(
+    target: Annotated[str, typer.Argument(help="FILE.py:GRAPH or module:GRAPH")],
+    inputs: Annotated[list[str] | None, typer.Option("-i", "--input", help="key=value")] = None,
+    detach: Annotated[bool, typer.Option(help="Start the run and exit at once.")] = False,
+) -> None:
+    """Run a graph, printing each node as it finishes, then the outputs."""
+    graph = load_graph(target)
+    client = rt.default_client()
+    try:
+        handle = client.start(graph, parse_inputs(inputs or []), trigger="cli")
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"run {handle.id} ({graph.name} {graph.version})")
+    if detach:
+        return
+    status = follow_run(handle)
+    print_outcome(handle)
+    if status in ("failed", "cancelled"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def runs(
+    workflow: Annotated[str | None, typer.Option(help="Only this workflow.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    limit: Annotated[int, typer.Option(help="How many.")] = 20,
+) -> None:
+    """List runs, newest first."""
+    rows = rt.default_client().store.list_runs(workflow=workflow, status=status, limit=limit)
+    if not rows:
+        typer.echo("no runs")
+        return
+    typer.echo(f"{'RUN':32}  {'WORKFLOW':20}  {'STATUS':9}  {'TRIGGER':8}  CREATED")
+    for record, name in rows:
+        created = record.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        typer.echo(
+            f"{record.id:32}  {name[:20]:20}  {record.status:9}  {record.trigger:8}  {created}"
+        )
+
+
+@app.command()
+def show(run_id: str) -> None:
+    """Show a run: status, each node with attempts and timings, errors."""
+    try:
+        handle = rt.get_run(run_id)
+        record = handle.record
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"run {record.id}  {handle.workflow}  {record.status}  (trigger {record.trigger})")
+    for info in handle.nodes.values():
+        took = f"{info.duration * 1000:.1f} ms" if info.duration is not None else ""
+        typer.echo(f"  {info.name:24} {info.status:10} attempts={info.attempts:<3} {took}")
+        if info.status == "failed" and info.traceback:
+            typer.echo("    " + info.traceback.rstrip().replace("\n", "\n    "))
+    print_outcome(handle)
+
+
+@app.command()
+def resume(
+    run_id: str,
+    node: str,
+    payload: Annotated[str, typer.Option("--json", help="The payload as a JSON object.")],
+    follow: Annotated[bool, typer.Option(help="Follow the run after resuming.")] = True,
+) -> None:
+    """Answer a waiting node with a JSON payload."""
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise _fail(f"--json is not valid JSON: {exc}") from None
+    try:
+        handle = rt.get_run(run_id).resume(node, data, answered_by="cli")
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"resumed {node} of run {run_id}")
+    if follow:
+        status = follow_run(handle)
+        print_outcome(handle)
+        if status in ("failed", "cancelled"):
+            raise typer.Exit(1)
+
+
+@app.command()
+def cancel(run_id: str) -> None:
+    """Cancel a run."""
+    try:
+        status = rt.get_run(run_id).cancel()
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"run {run_id}: {status}")
+
+
+@app.command()
+def recover() -> None:
+    """Continue runs whose process died, from their last checkpoint, and wait for them."""
+    recovered = rt.recover()
+    if not recovered:
+        typer.echo("nothing to recover")
+        return
+    for handle in recovered:
+        typer.echo(f"recovering run {handle.id} ({handle.workflow})")
+    for handle in recovered:
+        handle.wait()
+        typer.echo(f"run {handle.id}: {handle.status}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    from runtime.config import settings
+    from runtime.store import db
+
+    url = settings().resolved_database_url()
+    engine = db.create_engine(url)
+    db.upgrade(engine)
+    typer.echo(
+        f"schema at revision {db.current_revision(engine)} ({engine.url.render_as_string()})"
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Run the demo graph on the configured store and show what happened."""
+    from runtime.demo import graph as demo_graph
+
+    client = rt.default_client()
+    typer.echo(f"store: {client.store.engine.url.render_as_string(hide_password=True)}")
+    handle = client.start(demo_graph, {}, trigger="cli")
+    typer.echo(f"run {handle.id} started ({demo_graph.name} {demo_graph.version})")
+    status = follow_run(handle)
+    print_outcome(handle)
+    typer.echo(f"inspect it again with: plait show {handle.id}")
+    if status != "succeeded":
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
