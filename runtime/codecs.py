@@ -194,7 +194,9 @@ def decode(codec: str, data: bytes) -> Any:
     try:
         return _BY_NAME[codec].decode(data)
     except KeyError:
-        raise CodecError(f"unknown codec {codec!r}; was this value written by a newer Plait?")
+        raise CodecError(
+            f"unknown codec {codec!r}; was this value written by a newer Plait?"
+        ) from None
 
 
 def _import_model(path: str) -> type[pydantic.BaseModel] | None:

@@ -81,7 +81,7 @@ class EmbeddedDispatcher:
 
     def idle(self, timeout: float | None = None) -> bool:
         """Wait until no pass is running; returns whether that happened within ``timeout``."""
-        done, pending = concurrent.futures.wait(list(self._futures), timeout=timeout)
+        _done, pending = concurrent.futures.wait(list(self._futures), timeout=timeout)
         return not pending
 
     def close(self) -> None:
