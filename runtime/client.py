@@ -41,7 +41,8 @@ class Client:
 
     def __init__(self, config: Settings) -> None:
         self.settings = config
-        self.store = Store(config.resolved_database_url())
+        self.secret_key = config.resolved_secret_key()
+        self.store = Store(config.resolved_database_url(), self.secret_key)
         self.store.migrate()
         self.owner = process_owner()
         self.bus: Bus = LocalBus()
@@ -64,7 +65,7 @@ class Client:
                 return self._published[key]
         spec = graph.spec()
         try:
-            code = signing.dumps_signed(graph)
+            code = signing.dumps_signed(graph, self.secret_key)
         except Exception as exc:
             # runs still execute here; another process cannot load this graph's code
             log.warning(
@@ -88,7 +89,9 @@ class Client:
                 "it can only run in the process that defined it"
             )
         graph = signing.loads_signed(
-            version.code, what=f"code of workflow {version.spec['name']!r} {version.version}"
+            version.code,
+            self.secret_key,
+            what=f"code of workflow {version.spec['name']!r} {version.version}"
         )
         self._graphs[version_id] = graph
         return graph
@@ -107,7 +110,9 @@ class Client:
         graph.check_inputs(inputs)
         version = self.publish(graph)
         encoded = {
-            name: codecs.encode(value, allow_pickle=graph.pickle, what=f"run input {name!r}")
+            name: codecs.encode(
+                value, allow_pickle=graph.pickle, what=f"run input {name!r}", key=self.secret_key
+            )
             for name, value in inputs.items()
         }
         record, events = self.store.create_run(

@@ -102,14 +102,15 @@ class SeriesCodec:
 
 
 class LangChainCodec:
-    """Messages, documents and other serializable LangChain objects, via ``dumpd``/``load``."""
+    """Chat messages via LangChain's own ``dumpd``/``load``, which rebuilds only message
+    classes from stored data (other LangChain objects are pydantic models: see below)."""
 
     name = "langchain"
 
     def accepts(self, value: Any) -> bool:
-        from langchain_core.load.serializable import Serializable
+        from langchain_core.messages import BaseMessage
 
-        return isinstance(value, Serializable) and value.is_lc_serializable()
+        return isinstance(value, BaseMessage)
 
     def encode(self, value: Any) -> bytes:
         from langchain_core.load import dumpd
@@ -119,7 +120,7 @@ class LangChainCodec:
     def decode(self, data: bytes) -> Any:
         from langchain_core.load import load
 
-        return load(json.loads(data))
+        return load(json.loads(data), allowed_objects="messages")
 
 
 class PydanticCodec:
@@ -144,19 +145,9 @@ class PydanticCodec:
         return cls.model_validate(doc["data"]) if cls else doc["data"]
 
 
-class PickleCodec:
-    """Opt-in only: signed, so a pickle written by someone without the key never loads."""
-
-    name = "pickle"
-
-    def accepts(self, value: Any) -> bool:
-        return True
-
-    def encode(self, value: Any) -> bytes:
-        return signing.dumps_signed(value)
-
-    def decode(self, data: bytes) -> Any:
-        return signing.loads_signed(data, what="pickled value")
+PICKLE = "pickle"
+"""Opt-in codec: signed with the store's key, so a pickle written by someone without the key
+never loads."""
 
 
 SAFE_CODECS: tuple[Codec, ...] = (
@@ -167,11 +158,12 @@ SAFE_CODECS: tuple[Codec, ...] = (
     LangChainCodec(),
     PydanticCodec(),
 )
-PICKLE = PickleCodec()
-_BY_NAME: dict[str, Codec] = {c.name: c for c in (*SAFE_CODECS, PICKLE)}
+_BY_NAME: dict[str, Codec] = {c.name: c for c in SAFE_CODECS}
 
 
-def encode(value: Any, *, allow_pickle: bool = False, what: str = "value") -> Encoded:
+def encode(
+    value: Any, *, allow_pickle: bool = False, what: str = "value", key: bytes | None = None
+) -> Encoded:
     """Encode with the first codec that accepts the value; pickle only when allowed."""
     for codec in SAFE_CODECS:
         if codec.accepts(value):
@@ -182,7 +174,7 @@ def encode(value: Any, *, allow_pickle: bool = False, what: str = "value") -> En
                     raise
                 break
     if allow_pickle:
-        return Encoded(PICKLE.name, PICKLE.encode(value))
+        return Encoded(PICKLE, signing.dumps_signed(value, key))
     raise CodecError(
         f"{what}: cannot store a value of type {type(value).__module__}.{type(value).__qualname__}"
         " (storable: JSON data, pandas DataFrame/Series, bytes, LangChain messages, pydantic "
@@ -190,7 +182,9 @@ def encode(value: Any, *, allow_pickle: bool = False, what: str = "value") -> En
     )
 
 
-def decode(codec: str, data: bytes) -> Any:
+def decode(codec: str, data: bytes, key: bytes | None = None) -> Any:
+    if codec == PICKLE:
+        return signing.loads_signed(data, key, what="pickled value")
     try:
         return _BY_NAME[codec].decode(data)
     except KeyError:

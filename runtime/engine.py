@@ -10,6 +10,7 @@ inside a Taskiq worker.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -81,6 +82,7 @@ class Engine:
         self.settings = settings
         self.owner = owner
         self.load_graph = load_graph
+        self.secret_key = store.secret_key
         context.install_log_capture()
 
     async def advance(self, run_id: str, *, steal_from: str | None = None) -> str | None:
@@ -137,6 +139,7 @@ class _Pass:
         self.nodes = {name: _Node() for name in self.plan.order}
         self.inputs = {k: self.store.load_input(v) for k, v in run.inputs.items()}
         self.tasks: dict[asyncio.Future[Any], str] = {}
+        self.loop = asyncio.get_running_loop()
         self.cancelled = asyncio.Event()
         self.lease_lost = False
         self.next_seq: int | None = None
@@ -273,16 +276,21 @@ class _Pass:
         try:
             kwargs = await self._arguments(node)
             allow_pickle = self.graph.pickle if node.pickle is None else node.pickle
-            what = f"output of node {node.name!r}"
+            encode = functools.partial(
+                codecs.encode,
+                allow_pickle=allow_pickle,
+                what=f"output of node {node.name!r}",
+                key=self.engine.secret_key,
+            )
             if node.kind == "runnable":
                 value = await self._with_timeout(node, self._invoke_runnable(node, kwargs, ctx))
-                encoded = codecs.encode(value, allow_pickle=allow_pickle, what=what)
+                encoded = encode(value)
             elif node.is_async:
                 value = await self._with_timeout(node, self._call_async(node, kwargs, ctx))
-                encoded = codecs.encode(value, allow_pickle=allow_pickle, what=what)
+                encoded = encode(value)
             else:
                 value, encoded = await self._with_timeout(
-                    node, asyncio.to_thread(_call_sync, node, kwargs, ctx, allow_pickle, what)
+                    node, asyncio.to_thread(_call_sync, node, kwargs, ctx, encode)
                 )
             return _Outcome(node.name, True, encoded=encoded, value=value, logs=ctx.logs)
         except asyncio.CancelledError:
@@ -480,13 +488,9 @@ class _Pass:
     # -- lease and cancellation signals -----------------------------------------------------
 
     def _on_events(self, batch: list[Any]) -> None:
+        # called from the publisher's thread
         if any(e["type"] == "run.cancel_requested" for e in batch):
-            loop = self._loop
-            loop.call_soon_threadsafe(self.cancelled.set)
-
-    @property
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        return self.cancelled._get_loop()  # type: ignore[attr-defined]
+            self.loop.call_soon_threadsafe(self.cancelled.set)
 
     async def _heartbeat(self) -> None:
         period = self.engine.settings.lease_seconds / 3
@@ -510,11 +514,12 @@ class _Pass:
 
 
 def _call_sync(
-    node: Node, kwargs: dict, ctx: context.NodeContext, allow_pickle: bool, what: str
+    node: Node, kwargs: dict, ctx: context.NodeContext, encode: Callable[[Any], codecs.Encoded]
 ) -> tuple[Any, codecs.Encoded]:
+    """Runs in a worker thread: the call and the encoding stay off the event loop."""
     context.activate(ctx)
     value = node.target(**kwargs)
-    return value, codecs.encode(value, allow_pickle=allow_pickle, what=what)
+    return value, encode(value)
 
 
 def _backoff(base: float, failures: int) -> float:

@@ -73,8 +73,10 @@ def new_run_id() -> str:
 class Store:
     """Access to one database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secret_key: bytes | None = None) -> None:
         self.url = db.normalize_url(url)
+        self.secret_key = secret_key
+        """Verifies pickled values on load."""
         self.engine = db.create_engine(self.url)
         self.dialect = self.engine.dialect.name
 
@@ -241,7 +243,7 @@ class Store:
 
     def load_input(self, stored: dict[str, Any]) -> Any:
         with self.read() as conn:
-            return values.load(conn, values.from_json(stored))
+            return values.load(conn, values.from_json(stored), self.secret_key)
 
     def runs_to_recover(self, now: dt.datetime) -> list[Run]:
         """Unfinished runs nobody is advancing: queued, or running with an expired lease."""
@@ -332,7 +334,7 @@ class Store:
         if stored is None:
             return None
         with self.read() as conn:
-            return values.load(conn, stored)
+            return values.load(conn, stored, self.secret_key)
 
     def step(
         self,

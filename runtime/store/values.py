@@ -36,14 +36,14 @@ def put(conn: sa.Connection, encoded: codecs.Encoded, inline_limit: int) -> Stor
     return {"codec": encoded.codec, "blob": digest, "size": len(data)}
 
 
-def load(conn: sa.Connection, stored: StoredValue) -> Any:
+def load(conn: sa.Connection, stored: StoredValue, key: bytes | None = None) -> Any:
     if "inline" in stored:
         data = stored["inline"]
     else:
         data = conn.execute(
             sa.select(tables.blob.c.data).where(tables.blob.c.hash == stored["blob"])
         ).scalar_one()
-    return codecs.decode(stored["codec"], data)
+    return codecs.decode(stored["codec"], data, key)
 
 
 def to_json(stored: StoredValue) -> dict[str, Any]:

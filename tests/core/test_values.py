@@ -1,0 +1,135 @@
+"""Values through the store: DataFrames, bytes, LangChain messages, pickle opt-in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import runtime as rt
+from runtime.store import tables
+
+
+def frame() -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "city": pd.Series(["Oslo", "Lima", None], dtype="string"),
+            "temp": np.array([1.5, 19.25, np.nan]),
+            "count": pd.array([1, None, 3], dtype="Int64"),
+            "when": pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01"]),
+            "kind": pd.Categorical(["a", "b", "a"]),
+        },
+        index=pd.Index([10, 20, 30], name="station"),
+    )
+    df.columns.name = "measure"
+    return df
+
+
+def test_dataframe_round_trips_with_dtypes_index_and_names(client: rt.Client) -> None:
+    g = rt.Graph("frames")
+
+    @g.node
+    def table() -> pd.DataFrame:
+        return frame()
+
+    @g.node
+    def column(table: pd.DataFrame) -> pd.Series:
+        return table["temp"].rename("temperature")
+
+    run = g.run().wait(10)
+    assert run.status == "succeeded", run.error
+    pd.testing.assert_frame_equal(run.output("table"), frame())
+    pd.testing.assert_series_equal(
+        run.output("column"), frame()["temp"].rename("temperature")
+    )
+
+
+def test_large_values_are_stored_once_by_content_hash(client: rt.Client) -> None:
+    big = pd.DataFrame({"x": np.arange(100_000), "y": np.arange(100_000) * 0.5})
+    g = rt.Graph("big")
+
+    @g.node
+    def data() -> pd.DataFrame:
+        return big
+
+    first = g.run().wait(30)
+    second = g.run().wait(30)
+    assert first.status == second.status == "succeeded"
+    pd.testing.assert_frame_equal(second.output("data"), big)
+    with client.store.read() as conn:
+        blobs = conn.execute(sa.select(tables.blob.c.size)).scalars().all()
+    assert len(blobs) == 1
+
+
+def test_bytes_and_small_json(client: rt.Client) -> None:
+    g = rt.Graph("mixed")
+
+    @g.node
+    def raw() -> bytes:
+        return b"\x00\xffpng"
+
+    @g.node
+    def doc(raw: bytes) -> dict:
+        return {"size": len(raw), "nested": [1, {"a": None}]}
+
+    run = g.run().wait(10)
+    assert run.output("raw") == b"\x00\xffpng"
+    assert run.outputs == {"doc": {"size": 5, "nested": [1, {"a": None}]}}
+
+
+class Point:
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+
+def test_unstorable_output_names_node_and_type(client: rt.Client) -> None:
+    g = rt.Graph("unstorable")
+
+    @g.node
+    def point() -> Point:
+        return Point(3)
+
+    run = g.run().wait(10)
+    assert run.status == "failed"
+    info = run.nodes["point"]
+    assert info.error_type == "CodecError"
+    assert "output of node 'point'" in info.error
+    assert "Point" in info.error and "pickle=True" in info.error
+    assert info.attempts == 1  # not retried: it would fail the same way
+
+
+def test_pickle_opt_in_per_node(client: rt.Client) -> None:
+    g = rt.Graph("pickled")
+
+    @g.node(pickle=True)
+    def point() -> Point:
+        return Point(3)
+
+    @g.node
+    def x(point: Point) -> int:
+        return point.x
+
+    run = g.run().wait(10)
+    assert run.status == "succeeded", run.error
+    assert run.outputs == {"x": 3}
+    assert run.output("point").x == 3
+
+
+def test_tampered_pickle_is_refused(client: rt.Client) -> None:
+    g = rt.Graph("pickled_tamper")
+
+    @g.node(pickle=True)
+    def point() -> Point:
+        return Point(3)
+
+    run = g.run().wait(10)
+    forged = b"PLAIT-HMAC1" + b"\0" * 32 + b"not what was signed"
+    with client.store.write() as conn:
+        conn.execute(
+            sa.update(tables.node_run)
+            .where(tables.node_run.c.run_id == run.id)
+            .values(output_inline=forged)
+        )
+    with pytest.raises(rt.SignatureError):
+        run.output("point")
