@@ -94,9 +94,10 @@ def _show_value(value: Any) -> str:
     return text if len(text) < 2000 else text[:2000] + " …"
 
 
-def follow_run(run: rt.Run) -> str:
-    """Print progress until the run ends or waits; returns its status."""
-    for event in run.events(stop_at_end=True):
+def follow_run(run: rt.Run, after: int = 0) -> str:
+    """Print progress (events after ``after``) until the run ends or waits; returns its
+    status."""
+    for event in run.events(after, stop_at_end=True):
         line = describe(event)
         if line:
             typer.echo(line)
@@ -192,12 +193,14 @@ def resume(
     except json.JSONDecodeError as exc:
         raise _fail(f"--json is not valid JSON: {exc}") from None
     try:
-        handle = rt.get_run(run_id).resume(node, data, answered_by="cli")
+        handle = rt.get_run(run_id)
+        seen = handle.client.store.last_seq(run_id)
+        handle.resume(node, data, answered_by="cli")
     except PlaitError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"resumed {node} of run {run_id}")
     if follow:
-        status = follow_run(handle)
+        status = follow_run(handle, after=seen)
         print_outcome(handle)
         if status in ("failed", "cancelled"):
             raise typer.Exit(1)

@@ -20,7 +20,7 @@ from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
 from runtime.errors import GraphError, NotFound, PayloadError
-from runtime.events import Bus, EventDict, LocalBus, afollow, follow, to_dict
+from runtime.events import Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph
 from runtime.store import Store
 from runtime.store import tables as t
@@ -91,7 +91,7 @@ class Client:
         graph = signing.loads_signed(
             version.code,
             self.secret_key,
-            what=f"code of workflow {version.spec['name']!r} {version.version}"
+            what=f"code of workflow {version.spec['name']!r} {version.version}",
         )
         self._graphs[version_id] = graph
         return graph
@@ -197,9 +197,9 @@ class Client:
             self.dispatcher.submit(run_id, steal_from=dead_owner)
         return [Run(self, run_id) for run_id in taken]
 
-    def _announce(self, run_id: str, events: list[t.Event]) -> None:
+    def _announce(self, run_id: str, events: list[EventDict]) -> None:
         if events:
-            self.bus.publish(run_id, [to_dict(e) for e in events])
+            self.bus.publish(run_id, events)
 
     def close(self) -> None:
         self.dispatcher.close()
@@ -279,7 +279,13 @@ class Run:
         """Block until the run has succeeded, failed, been cancelled, or is waiting for
         input. Raises ``TimeoutError`` after ``timeout`` seconds."""
         changed = threading.Event()
-        unsubscribe = self.client.bus.subscribe(self.id, lambda _batch: changed.set())
+
+        def on_events(batch: list[EventDict]) -> None:
+            # only run-level events change the run's status; node events are no reason to look
+            if any(e["type"].startswith("run.") for e in batch):
+                changed.set()
+
+        unsubscribe = self.client.bus.subscribe(self.id, on_events)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:

@@ -24,10 +24,10 @@ from sqlalchemy.exc import OperationalError
 from runtime import codecs, context
 from runtime.config import Settings
 from runtime.errors import CodecError
-from runtime.events import Bus, to_dict
+from runtime.events import Bus
 from runtime.graph import Graph, Node
 from runtime.store import NewEvent, NodeFinish, NodeStart, StaleWrite, Store
-from runtime.store.tables import Event, NodeRun, Run, utcnow
+from runtime.store.tables import EventDict, NodeRun, Run, utcnow
 
 log = logging.getLogger("plait.engine")
 
@@ -110,9 +110,9 @@ class Engine:
             await self._db(self.store.release, run_id, self.owner)
             raise
 
-    def _announce(self, run_id: str, events: list[Event]) -> None:
+    def _announce(self, run_id: str, events: list[EventDict]) -> None:
         if events:
-            self.bus.publish(run_id, [to_dict(e) for e in events])
+            self.bus.publish(run_id, events)
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call the store, riding out a database that is briefly unreachable."""
@@ -137,6 +137,9 @@ class _Pass:
         self.graph = engine.load_graph(run.version_id)
         self.plan = self.graph.plan
         self.nodes = {name: _Node() for name in self.plan.order}
+        self.position = {name: i for i, name in enumerate(self.plan.order)}
+        self.candidates: set[str] = set(self.plan.order)
+        """Nodes whose readiness may have changed since the last schedule."""
         self.inputs = {k: self.store.load_input(v) for k, v in run.inputs.items()}
         self.tasks: dict[asyncio.Future[Any], str] = {}
         self.loop = asyncio.get_running_loop()
@@ -188,8 +191,10 @@ class _Pass:
                     result = task.result()
                     if isinstance(result, _RetryDue):
                         self.nodes[result.name].status = "pending"
+                        self.candidates.add(result.name)
                     else:
                         finishes.append(self._record(result, events))
+                        self._touch_successors(result.name)
         finally:
             unsubscribe()
             heartbeat.cancel()
@@ -224,9 +229,10 @@ class _Pass:
         now = utcnow()
         starts: list[NodeStart] = []
         running = sum(1 for s in self.nodes.values() if s.status == "running")
-        for name in self.plan.order:
+        for name in sorted(self.candidates, key=self.position.__getitem__):
             state = self.nodes[name]
             if state.status != "pending":
+                self.candidates.discard(name)
                 continue
             dep_states = [self.nodes[d].status for d in self.plan.deps[name]]
             blocked_by = next(
@@ -244,8 +250,10 @@ class _Pass:
                     NodeStart(name, state.attempt, "skipped", now, now, error_message=reason)
                 )
                 events.append(NewEvent("node.skipped", name, {"reason": reason}))
+                self._touch_successors(name)
                 continue
             if any(s != "succeeded" for s in dep_states):
+                self.candidates.discard(name)  # a dependency finishing brings it back
                 continue
             node = self.graph.nodes[name]
             if node.kind == "wait":
@@ -260,6 +268,9 @@ class _Pass:
             starts.append(NodeStart(name, state.attempt, "running", now))
             events.append(NewEvent("node.running", name, {"attempt": state.attempt}))
         return starts
+
+    def _touch_successors(self, name: str) -> None:
+        self.candidates.update(self.plan.successors[name])
 
     def _launch(self, starts: list[NodeStart]) -> None:
         for start in starts:
@@ -419,7 +430,7 @@ class _Pass:
             )
         except StaleWrite as exc:
             raise _LeaseLost from exc
-        self.next_seq = written[-1].seq + 1 if written else self.next_seq
+        self.next_seq = written[-1]["seq"] + 1 if written else self.next_seq
         self.engine._announce(self.run.id, written)
 
     # -- ending the pass --------------------------------------------------------------------
@@ -462,6 +473,7 @@ class _Pass:
             state = self.nodes.get(row.node)
             if state and state.status == "waiting" and row.id == state.row_id:
                 state.status, state.row, state.loaded = row.status, row, False
+                self._touch_successors(row.node)
 
     async def _cancel(self) -> str:
         now = utcnow()

@@ -13,10 +13,10 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Protocol, TypedDict
+from typing import Protocol
 
 from runtime.store import Store
-from runtime.store.tables import Event
+from runtime.store.tables import EventDict
 
 RUN_END_EVENTS = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
 ALL_RUNS = "*"
@@ -24,27 +24,6 @@ ALL_RUNS = "*"
 
 _RESYNC_SECONDS = 1.0
 """A follower re-reads the table this often even without a doorbell (lost announcements)."""
-
-
-class EventDict(TypedDict):
-    run_id: str
-    seq: int
-    type: str
-    node: str | None
-    data: dict[str, Any]
-    at: float
-    """Unix time the event was written."""
-
-
-def to_dict(event: Event) -> EventDict:
-    return {
-        "run_id": event.run_id,
-        "seq": event.seq,
-        "type": event.type,
-        "node": event.node,
-        "data": event.data,
-        "at": event.created_at.timestamp(),
-    }
 
 
 Listener = Callable[[list[EventDict]], None]
@@ -108,7 +87,7 @@ class _Sequencer:
         self.last = after
 
     def from_table(self) -> list[EventDict]:
-        fresh = [to_dict(e) for e in self.store.events(self.run_id, after=self.last)]
+        fresh = self.store.events(self.run_id, after=self.last)
         if fresh:
             self.last = fresh[-1]["seq"]
         return fresh

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from runtime import codecs
 from runtime.errors import NotFound, RunStateError
 from runtime.store import db, tables, values
-from runtime.store.tables import Event, NodeRun, Run, Workflow, WorkflowVersion, utcnow
+from runtime.store.tables import EventDict, NodeRun, Run, Workflow, WorkflowVersion, utcnow
 
 
 @dataclass
@@ -64,6 +64,52 @@ class NodeFinish:
 
 class StaleWrite(Exception):
     """A guarded write matched no row: the state changed under this writer."""
+
+
+_LAST_SEQ = sa.select(sa.func.max(tables.event.c.seq)).where(
+    tables.event.c.run_id == sa.bindparam("run_id")
+)
+_FINISH = (
+    sa.update(tables.node_run)
+    .where(tables.node_run.c.id == sa.bindparam("row_id"), tables.node_run.c.status == "running")
+    .values(
+        {
+            c: sa.bindparam(c)
+            for c in (
+                "status",
+                "ended_at",
+                "error_type",
+                "error_message",
+                "traceback",
+                "logs",
+                "will_retry",
+                "output_codec",
+                "output_inline",
+                "output_blob",
+                "output_size",
+            )
+        }
+    )
+)
+_START = (
+    sa.insert(tables.node_run)
+    .values(
+        {
+            c: sa.bindparam(c)
+            for c in (
+                "run_id",
+                "node",
+                "attempt",
+                "status",
+                "started_at",
+                "ended_at",
+                "error_message",
+                "will_retry",
+            )
+        }
+    )
+    .returning(tables.node_run.c.id)
+)
 
 
 def new_run_id() -> str:
@@ -177,7 +223,7 @@ class Store:
         trigger: str,
         owner: str | None,
         inline_limit: int,
-    ) -> tuple[Run, list[Event]]:
+    ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run; ``inputs`` maps names to already-encoded values."""
         run_id = new_run_id()
         now = utcnow()
@@ -269,7 +315,7 @@ class Store:
 
     def acquire(
         self, run_id: str, owner: str, seconds: float, *, steal_from: str | None = None
-    ) -> tuple[Run, list[Event]] | None:
+    ) -> tuple[Run, list[EventDict]] | None:
         """Take the run's lease if it is free, expired, or held by ``steal_from`` (a process
         known to be dead). ``queued`` becomes ``running``. ``None`` when not taken."""
         now = utcnow()
@@ -347,7 +393,7 @@ class Store:
         next_seq: int | None = None,
         inline_limit: int = 16_384,
         lock_run: bool = False,
-    ) -> list[Event]:
+    ) -> list[EventDict]:
         """One checkpoint transaction: finish attempts, start new ones, append events.
 
         Raises ``StaleWrite`` (nothing written) when a finished attempt is no longer
@@ -376,7 +422,7 @@ class Store:
         next_seq: int | None,
         inline_limit: int,
         lock_run: bool,
-    ) -> list[Event]:
+    ) -> list[EventDict]:
         nr = tables.node_run
         with self.write() as conn:
             if lock_run:
@@ -385,21 +431,22 @@ class Store:
                 stored = (
                     None if finish.output is None else values.put(conn, finish.output, inline_limit)
                 )
-                changed = conn.execute(
-                    sa.update(nr)
-                    .where(nr.c.id == finish.row_id, nr.c.status == "running")
-                    .values(
-                        status=finish.status,
-                        ended_at=finish.ended_at,
-                        error_type=finish.error_type,
-                        error_message=finish.error_message,
-                        traceback=finish.traceback,
-                        logs=finish.logs,
-                        will_retry=finish.will_retry,
-                        **values.node_columns(stored),
-                    )
-                ).rowcount
-                if changed != 1:
+                params = {
+                    "row_id": finish.row_id,
+                    "status": finish.status,
+                    "ended_at": finish.ended_at,
+                    "error_type": finish.error_type,
+                    "error_message": finish.error_message,
+                    "traceback": finish.traceback,
+                    "logs": finish.logs,
+                    "will_retry": finish.will_retry,
+                    "output_codec": None,
+                    "output_inline": None,
+                    "output_blob": None,
+                    "output_size": None,
+                    **values.node_columns(stored),
+                }
+                if conn.execute(_FINISH, params).rowcount != 1:
                     raise StaleWrite(f"attempt row {finish.row_id} is no longer running")
             if interrupted:
                 conn.execute(
@@ -415,18 +462,17 @@ class Store:
                 )
             for start in starts:
                 start.row_id = conn.execute(
-                    sa.insert(nr)
-                    .values(
-                        run_id=run_id,
-                        node=start.node,
-                        attempt=start.attempt,
-                        status=start.status,
-                        started_at=start.started_at,
-                        ended_at=start.ended_at,
-                        error_message=start.error_message,
-                        will_retry=False,
-                    )
-                    .returning(nr.c.id)
+                    _START,
+                    {
+                        "run_id": run_id,
+                        "node": start.node,
+                        "attempt": start.attempt,
+                        "status": start.status,
+                        "started_at": start.started_at,
+                        "ended_at": start.ended_at,
+                        "error_message": start.error_message,
+                        "will_retry": False,
+                    },
                 ).scalar_one()
             return self._append(conn, run_id, events, next_seq=next_seq)
 
@@ -439,7 +485,7 @@ class Store:
         error: str | None = None,
         expect_waiting: Sequence[int] = (),
         events: Sequence[NewEvent] = (),
-    ) -> list[Event] | None:
+    ) -> list[EventDict] | None:
         """End the pass: set the run's status and release our lease.
 
         With ``expect_waiting`` (the wait rows this pass saw), nothing is written and ``None``
@@ -481,7 +527,7 @@ class Store:
         *,
         answered_by: str | None,
         inline_limit: int,
-    ) -> tuple[str, list[Event]]:
+    ) -> tuple[str, list[EventDict]]:
         """Record a validated payload as the wait node's output. Returns the run's status
         afterwards (``queued`` when it must be advanced again)."""
         r, nr = tables.run, tables.node_run
@@ -515,7 +561,7 @@ class Store:
                 events.append(NewEvent("run.queued", data={"status": status}))
             return status, self._append(conn, run_id, events)
 
-    def request_cancel(self, run_id: str) -> tuple[str, list[Event]]:
+    def request_cancel(self, run_id: str) -> tuple[str, list[EventDict]]:
         """Cancel at once when nobody is advancing the run; otherwise flag it for the
         lease holder. Returns the run's status afterwards."""
         r, nr = tables.run, tables.node_run
@@ -561,37 +607,46 @@ class Store:
         new: Sequence[NewEvent],
         *,
         next_seq: int | None = None,
-    ) -> list[Event]:
+    ) -> list[EventDict]:
         if not new:
             return []
         ev = tables.event
         if next_seq is None:
-            last = conn.execute(
-                sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)
-            ).scalar()
+            last = conn.execute(_LAST_SEQ, {"run_id": run_id}).scalar()
             next_seq = (last or 0) + 1
         now = utcnow()
         rows = [
-            Event(
-                run_id=run_id,
-                seq=next_seq + i,
-                type=e.type,
-                node=e.node,
-                data=e.data,
-                created_at=now,
-            )
+            {
+                "run_id": run_id,
+                "seq": next_seq + i,
+                "type": e.type,
+                "node": e.node,
+                "data": e.data,
+                "created_at": now,
+            }
             for i, e in enumerate(new)
         ]
-        conn.execute(sa.insert(ev), [r.model_dump(exclude={"id"}) for r in rows])
-        return rows
+        conn.execute(sa.insert(ev), rows)
+        at = now.timestamp()
+        return [
+            {
+                "run_id": run_id,
+                "seq": r["seq"],
+                "type": r["type"],
+                "node": r["node"],
+                "data": r["data"],
+                "at": at,
+            }
+            for r in rows
+        ]
 
-    def events(self, run_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
+    def events(self, run_id: str, after: int = 0, limit: int | None = None) -> list[EventDict]:
         ev = tables.event
         query = sa.select(ev).where(ev.c.run_id == run_id, ev.c.seq > after).order_by(ev.c.seq)
         if limit:
             query = query.limit(limit)
         with self.read() as conn:
-            return [Event(**r._mapping) for r in conn.execute(query)]
+            return [tables.event_dict(r) for r in conn.execute(query)]
 
     def last_seq(self, run_id: str) -> int:
         ev = tables.event

@@ -4,7 +4,7 @@ a node's output is written once, in the row that checkpoints it (or once in ``bl
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -139,6 +139,29 @@ class Event(SQLModel, table=True):
     node: str | None = Field(default=None, max_length=200)
     data: dict = Field(default_factory=dict, sa_type=sa.JSON)
     created_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class EventDict(TypedDict):
+    """An event as readers and the bus see it."""
+
+    run_id: str
+    seq: int
+    type: str
+    node: str | None
+    data: dict[str, Any]
+    at: float
+    """Unix time the event was written."""
+
+
+def event_dict(row: Any) -> EventDict:
+    return {
+        "run_id": row.run_id,
+        "seq": row.seq,
+        "type": row.type,
+        "node": row.node,
+        "data": row.data,
+        "at": row.created_at.timestamp(),
+    }
 
 
 class Blob(SQLModel, table=True):

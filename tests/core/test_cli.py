@@ -1,0 +1,120 @@
+"""The ``plait`` command line, run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+GRAPHS = textwrap.dedent(
+    """
+    import runtime as rt
+
+    pipeline = rt.Graph("cli_pipeline")
+
+    @pipeline.node
+    def numbers(n: int) -> list:
+        return list(range(n))
+
+    @pipeline.node
+    def total(numbers: list, scale: float = 1.0) -> float:
+        return sum(numbers) * scale
+
+    broken = rt.Graph("cli_broken")
+
+    @broken.node
+    def explode() -> None:
+        raise KeyError("missing thing")
+
+    review = rt.Graph("cli_review")
+    review.wait("approve", {"ok": bool, "note": (str, "")})
+
+    @review.node
+    def verdict(approve: dict) -> str:
+        return "yes" if approve["ok"] else "no"
+    """
+)
+
+
+@pytest.fixture
+def plait(db_url: str, tmp_path: Path):
+    (tmp_path / "flows.py").write_text(GRAPHS)
+    env = {**os.environ, "PLAIT_DATABASE_URL": db_url, "PLAIT_HOME": str(tmp_path / "home")}
+
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "runtime.cli", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return call
+
+
+def test_run_prints_progress_and_outputs(plait) -> None:
+    result = plait("run", "flows.py:pipeline", "-i", "n=5", "-i", "scale=0.5")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("run ") and "cli_pipeline" in lines[0]
+    assert any(line.endswith("✓ numbers") for line in lines)
+    assert any(line.endswith("✓ total") for line in lines)
+    assert lines[-1] == "total = 5.0"
+
+
+def test_failed_run_exits_non_zero_with_the_error(plait) -> None:
+    result = plait("run", "flows.py:broken")
+    assert result.returncode == 1
+    assert "✗ explode: KeyError: 'missing thing'" in result.stdout
+    assert 'raise KeyError("missing thing")' in result.stderr
+
+
+def test_bad_input_and_bad_target_are_clear(plait) -> None:
+    result = plait("run", "flows.py:pipeline", "-i", "m=3")
+    assert result.returncode == 1
+    assert "missing required input(s): n; unexpected input(s): m" in result.stderr
+    result = plait("run", "flows.py:nothing")
+    assert result.returncode == 1
+    assert "flows.py has no Graph named 'nothing'" in result.stderr
+
+
+def test_wait_resume_runs_and_show(plait) -> None:
+    started = plait("run", "flows.py:review")
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.split()[1]
+    assert "… approve is waiting for input" in started.stdout
+    assert f"plait resume {run_id} approve --json" in started.stdout
+
+    bad = plait("resume", run_id, "approve", "--json", json.dumps({"ok": "perhaps"}))
+    assert bad.returncode == 1
+    assert "payload for wait node 'approve' is invalid" in bad.stderr
+
+    good = plait("resume", run_id, "approve", "--json", json.dumps({"ok": True}))
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.splitlines()[-1] == "verdict = 'yes'"
+
+    listing = plait("runs")
+    assert run_id in listing.stdout and "cli_review" in listing.stdout
+
+    shown = plait("show", run_id)
+    assert shown.returncode == 0
+    assert "approve" in shown.stdout and "verdict" in shown.stdout
+    assert "succeeded" in shown.stdout
+
+
+def test_demo_and_db_upgrade(plait) -> None:
+    upgraded = plait("db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "schema at revision" in upgraded.stdout
+    demo = plait("demo")
+    assert demo.returncode == 0, demo.stderr
+    assert "✓ report" in demo.stdout
+    assert "report = 'total revenue" in demo.stdout
+    assert "plait show " in demo.stdout
