@@ -477,15 +477,17 @@ class _Pass:
 
     async def _cancel(self) -> str:
         now = utcnow()
-        finishes = []
+        finishes: list[NodeFinish] = []
+        events: list[NewEvent] = []
         for task, name in list(self.tasks.items()):
             task.cancel()
             state = self.nodes[name]
             if state.status == "running" and state.row_id is not None:
                 finishes.append(NodeFinish(state.row_id, "cancelled", now))
+                events.append(NewEvent("node.cancelled", name, {"attempt": state.attempt}))
                 state.status = "cancelled"
         self.tasks.clear()
-        await self._commit(finishes, [], [], [])
+        await self._commit(finishes, [], events, [])
         written = await self.engine._db(
             self.store.finish_run,
             self.run.id,
