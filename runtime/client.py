@@ -29,6 +29,7 @@ log = logging.getLogger("plait")
 
 SETTLED = frozenset({"succeeded", "failed", "cancelled", "waiting"})
 """Statuses ``Run.wait`` returns on: finished, or needing a human."""
+_SETTLING_EVENTS = frozenset(f"run.{status}" for status in SETTLED)
 
 
 def process_owner() -> str:
@@ -281,8 +282,8 @@ class Run:
         changed = threading.Event()
 
         def on_events(batch: list[EventDict]) -> None:
-            # only run-level events change the run's status; node events are no reason to look
-            if any(e["type"].startswith("run.") for e in batch):
+            # only these events can settle the run; others are no reason to look
+            if any(e["type"] in _SETTLING_EVENTS for e in batch):
                 changed.set()
 
         unsubscribe = self.client.bus.subscribe(self.id, on_events)

@@ -97,10 +97,10 @@ class Engine:
         )
         if taken is None:
             return None
-        run, events = taken
+        run, events, first_pass = taken
         self._announce(run_id, events)
         try:
-            return await _Pass(self, run).execute()
+            return await _Pass(self, run, events).execute(first_pass)
         except _LeaseLost:
             log.warning("run %s: lease lost to another process; this pass stops", run_id)
             return None
@@ -130,7 +130,7 @@ class Engine:
 
 
 class _Pass:
-    def __init__(self, engine: Engine, run: Run) -> None:
+    def __init__(self, engine: Engine, run: Run, acquired: list[EventDict]) -> None:
         self.engine = engine
         self.store = engine.store
         self.run = run
@@ -145,12 +145,13 @@ class _Pass:
         self.loop = asyncio.get_running_loop()
         self.cancelled = asyncio.Event()
         self.lease_lost = False
-        self.next_seq: int | None = None
+        self.next_seq: int | None = acquired[-1]["seq"] + 1 if acquired else None
+        """Our next event number while we hold the lease (``None``: ask the table)."""
 
     # -- the loop ---------------------------------------------------------------------------
 
-    async def execute(self) -> str:
-        interrupted = self._load_checkpoints()
+    async def execute(self, first_pass: bool) -> str:
+        interrupted = [] if first_pass else self._load_checkpoints()
         unsubscribe = self.engine.bus.subscribe(self.run.id, self._on_events)
         heartbeat = asyncio.create_task(self._heartbeat())
         cancel_watch = asyncio.create_task(self.cancelled.wait())
@@ -179,9 +180,11 @@ class _Pass:
                     if status is not None:
                         return status
                     continue  # a wait was answered while we worked
-                done, _ = await asyncio.wait(
-                    [*self.tasks, cancel_watch], return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait([*self.tasks, cancel_watch], return_when=asyncio.FIRST_COMPLETED)
+                # siblings finishing together share one checkpoint transaction: let their
+                # thread-to-loop callbacks land before collecting
+                await asyncio.sleep(0)
+                done = [task for task in (*self.tasks, cancel_watch) if task.done()]
                 if self.lease_lost:
                     raise _LeaseLost
                 for task in done:
@@ -204,7 +207,7 @@ class _Pass:
 
     def _load_checkpoints(self) -> list[str]:
         """Fold attempt rows into node states; returns nodes whose attempt was cut off."""
-        interrupted = []
+        interrupted: list[str] = []
         for row in self.store.attempts(self.run.id):
             if row.node not in self.nodes:
                 continue
@@ -459,6 +462,7 @@ class _Pass:
                 error=error,
                 expect_waiting=waiting,  # type: ignore[arg-type]
                 events=[NewEvent(f"run.{status}", data=data)],
+                next_seq=self.next_seq,
             )
         except StaleWrite as exc:
             raise _LeaseLost from exc

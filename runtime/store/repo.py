@@ -288,8 +288,11 @@ class Store:
         return out
 
     def load_input(self, stored: dict[str, Any]) -> Any:
+        ref = values.from_json(stored)
+        if "inline" in ref:
+            return codecs.decode(ref["codec"], ref["inline"], self.secret_key)
         with self.read() as conn:
-            return values.load(conn, values.from_json(stored), self.secret_key)
+            return values.load(conn, ref, self.secret_key)
 
     def runs_to_recover(self, now: dt.datetime) -> list[Run]:
         """Unfinished runs nobody is advancing: queued, or running with an expired lease."""
@@ -315,9 +318,11 @@ class Store:
 
     def acquire(
         self, run_id: str, owner: str, seconds: float, *, steal_from: str | None = None
-    ) -> tuple[Run, list[EventDict]] | None:
+    ) -> tuple[Run, list[EventDict], bool] | None:
         """Take the run's lease if it is free, expired, or held by ``steal_from`` (a process
-        known to be dead). ``queued`` becomes ``running``. ``None`` when not taken."""
+        known to be dead). ``queued`` becomes ``running``. Returns the run, the events written,
+        and whether this is the run's first pass (so it has no checkpoints yet); ``None`` when
+        not taken."""
         now = utcnow()
         with self.write() as conn:
             run = self._lock_run(conn, run_id)
@@ -340,9 +345,10 @@ class Store:
                 changes |= {"status": "running", "started_at": run.started_at or now}
                 events.append(NewEvent("run.running", data={"status": "running"}))
             conn.execute(sa.update(tables.run).where(tables.run.c.id == run_id).values(**changes))
+            first_pass = run.started_at is None
             for key, value in changes.items():
                 setattr(run, key, value)
-            return run, self._append(conn, run_id, events)
+            return run, self._append(conn, run_id, events), first_pass
 
     def renew(self, run_id: str, owner: str, seconds: float) -> bool | None:
         """Extend our lease. Returns whether a cancel was requested; ``None`` if lease lost."""
@@ -379,6 +385,8 @@ class Store:
         stored = values.from_node_row(row)
         if stored is None:
             return None
+        if "inline" in stored:
+            return codecs.decode(stored["codec"], stored["inline"], self.secret_key)
         with self.read() as conn:
             return values.load(conn, stored, self.secret_key)
 
@@ -485,6 +493,7 @@ class Store:
         error: str | None = None,
         expect_waiting: Sequence[int] = (),
         events: Sequence[NewEvent] = (),
+        next_seq: int | None = None,
     ) -> list[EventDict] | None:
         """End the pass: set the run's status and release our lease.
 
@@ -515,7 +524,7 @@ class Store:
                     .values(status="cancelled", ended_at=now)
                 )
             conn.execute(sa.update(r).where(r.c.id == run_id).values(**changes))
-            return self._append(conn, run_id, events)
+            return self._append(conn, run_id, events, next_seq=next_seq)
 
     # -- human input and cancellation ------------------------------------------------------
 

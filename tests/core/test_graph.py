@@ -51,7 +51,9 @@ def test_cycle_error_prints_the_path() -> None:
     g.add("a", lambda c: c)
     g.add("b", lambda a: a)
     g.add("c", lambda b: b)
-    with pytest.raises(rt.GraphError, match=r"graph 'loop' has a cycle: (\w) -> (\w) -> (\w) -> \1"):
+    with pytest.raises(
+        rt.GraphError, match=r"graph 'loop' has a cycle: (\w) -> (\w) -> (\w) -> \1"
+    ):
         g.validate()
 
 

@@ -40,9 +40,7 @@ def test_dataframe_round_trips_with_dtypes_index_and_names(client: rt.Client) ->
     run = g.run().wait(10)
     assert run.status == "succeeded", run.error
     pd.testing.assert_frame_equal(run.output("table"), frame())
-    pd.testing.assert_series_equal(
-        run.output("column"), frame()["temp"].rename("temperature")
-    )
+    pd.testing.assert_series_equal(run.output("column"), frame()["temp"].rename("temperature"))
 
 
 def test_large_values_are_stored_once_by_content_hash(client: rt.Client) -> None:
