@@ -168,6 +168,14 @@ class _Pass:
         try:
             while True:
                 starts = [] if self.cancelled.is_set() else self._schedule(events)
+                if not (starts or self.tasks or interrupted_rows or self.cancelled.is_set()):
+                    # nothing left to start: the last checkpoint and the run's end share a
+                    # transaction
+                    status = await self._finish(finishes, events)
+                    finishes, events = [], []
+                    if status is not None:
+                        return status
+                    continue  # a wait was answered while we worked
                 await self._commit(finishes, starts, events, interrupted_rows)
                 finishes, events, interrupted_rows = [], [], []
                 self._launch(starts)
@@ -176,10 +184,7 @@ class _Pass:
                 if self.cancelled.is_set():
                     return await self._cancel()
                 if not self.tasks:
-                    status = await self._finish()
-                    if status is not None:
-                        return status
-                    continue  # a wait was answered while we worked
+                    continue
                 await asyncio.wait([*self.tasks, cancel_watch], return_when=asyncio.FIRST_COMPLETED)
                 # siblings finishing together share one checkpoint transaction: let their
                 # thread-to-loop callbacks land before collecting
@@ -438,7 +443,7 @@ class _Pass:
 
     # -- ending the pass --------------------------------------------------------------------
 
-    async def _finish(self) -> str | None:
+    async def _finish(self, finishes: list[NodeFinish], node_events: list[NewEvent]) -> str | None:
         statuses = {s.status for s in self.nodes.values()}
         waiting = [s.row_id for s in self.nodes.values() if s.status == "waiting"]
         if waiting:
@@ -454,22 +459,26 @@ class _Pass:
         if waiting:
             data["waiting"] = [n for n, s in self.nodes.items() if s.status == "waiting"]
         try:
-            written = await self.engine._db(
+            written, settled = await self.engine._db(
                 self.store.finish_run,
                 self.run.id,
                 self.engine.owner,
                 status,
                 error=error,
                 expect_waiting=waiting,  # type: ignore[arg-type]
+                finishes=finishes,
+                node_events=node_events,
                 events=[NewEvent(f"run.{status}", data=data)],
                 next_seq=self.next_seq,
+                inline_limit=self.engine.settings.inline_limit,
             )
         except StaleWrite as exc:
             raise _LeaseLost from exc
-        if written is None:
+        self.next_seq = written[-1]["seq"] + 1 if written else self.next_seq
+        self.engine._announce(self.run.id, written)
+        if not settled:
             self._reload_waits()
             return None
-        self.engine._announce(self.run.id, written)
         return status
 
     def _reload_waits(self) -> None:
@@ -491,16 +500,18 @@ class _Pass:
                 events.append(NewEvent("node.cancelled", name, {"attempt": state.attempt}))
                 state.status = "cancelled"
         self.tasks.clear()
-        await self._commit(finishes, [], events, [])
-        written = await self.engine._db(
+        written, _ = await self.engine._db(
             self.store.finish_run,
             self.run.id,
             self.engine.owner,
             "cancelled",
             error="cancelled by request",
+            finishes=finishes,
+            node_events=events,
             events=[NewEvent("run.cancelled", data={"status": "cancelled"})],
+            next_seq=self.next_seq,
         )
-        self.engine._announce(self.run.id, written or [])
+        self.engine._announce(self.run.id, written)
         return "cancelled"
 
     # -- lease and cancellation signals -----------------------------------------------------

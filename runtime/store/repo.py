@@ -435,27 +435,7 @@ class Store:
         with self.write() as conn:
             if lock_run:
                 self._lock_run(conn, run_id)
-            for finish in finishes:
-                stored = (
-                    None if finish.output is None else values.put(conn, finish.output, inline_limit)
-                )
-                params = {
-                    "row_id": finish.row_id,
-                    "status": finish.status,
-                    "ended_at": finish.ended_at,
-                    "error_type": finish.error_type,
-                    "error_message": finish.error_message,
-                    "traceback": finish.traceback,
-                    "logs": finish.logs,
-                    "will_retry": finish.will_retry,
-                    "output_codec": None,
-                    "output_inline": None,
-                    "output_blob": None,
-                    "output_size": None,
-                    **values.node_columns(stored),
-                }
-                if conn.execute(_FINISH, params).rowcount != 1:
-                    raise StaleWrite(f"attempt row {finish.row_id} is no longer running")
+            self._apply_finishes(conn, finishes, inline_limit)
             if interrupted:
                 conn.execute(
                     sa.update(nr)
@@ -484,6 +464,32 @@ class Store:
                 ).scalar_one()
             return self._append(conn, run_id, events, next_seq=next_seq)
 
+    @staticmethod
+    def _apply_finishes(
+        conn: sa.Connection, finishes: Sequence[NodeFinish], inline_limit: int
+    ) -> None:
+        for finish in finishes:
+            stored = (
+                None if finish.output is None else values.put(conn, finish.output, inline_limit)
+            )
+            params = {
+                "row_id": finish.row_id,
+                "status": finish.status,
+                "ended_at": finish.ended_at,
+                "error_type": finish.error_type,
+                "error_message": finish.error_message,
+                "traceback": finish.traceback,
+                "logs": finish.logs,
+                "will_retry": finish.will_retry,
+                "output_codec": None,
+                "output_inline": None,
+                "output_blob": None,
+                "output_size": None,
+                **values.node_columns(stored),
+            }
+            if conn.execute(_FINISH, params).rowcount != 1:
+                raise StaleWrite(f"attempt row {finish.row_id} is no longer running")
+
     def finish_run(
         self,
         run_id: str,
@@ -492,20 +498,47 @@ class Store:
         *,
         error: str | None = None,
         expect_waiting: Sequence[int] = (),
+        finishes: Sequence[NodeFinish] = (),
+        node_events: Sequence[NewEvent] = (),
         events: Sequence[NewEvent] = (),
         next_seq: int | None = None,
-    ) -> list[EventDict] | None:
-        """End the pass: set the run's status and release our lease.
+        inline_limit: int = 16_384,
+    ) -> tuple[list[EventDict], bool]:
+        """End the pass: checkpoint the last ``finishes``, set the run's status and release
+        our lease, in one transaction. Returns the events written and whether the run was
+        settled.
 
-        With ``expect_waiting`` (the wait rows this pass saw), nothing is written and ``None``
-        returned if any of them was answered meanwhile: the pass must go on.
+        With ``expect_waiting`` (the wait rows this pass saw), if any of them was answered
+        meanwhile only the finishes and ``node_events`` are written and the run is not settled:
+        the pass must go on.
         """
+        args = (run_id, owner, status, error, expect_waiting, finishes, node_events, events)
+        try:
+            return self._finish_run(*args, next_seq, inline_limit)
+        except IntegrityError:
+            # a cancel or resume appended events meanwhile: count again
+            return self._finish_run(*args, None, inline_limit)
+
+    def _finish_run(
+        self,
+        run_id: str,
+        owner: str,
+        status: str,
+        error: str | None,
+        expect_waiting: Sequence[int],
+        finishes: Sequence[NodeFinish],
+        node_events: Sequence[NewEvent],
+        events: Sequence[NewEvent],
+        next_seq: int | None,
+        inline_limit: int,
+    ) -> tuple[list[EventDict], bool]:
         r, nr = tables.run, tables.node_run
         now = utcnow()
         with self.write() as conn:
             run = self._lock_run(conn, run_id)
             if run.lease_owner != owner:
                 raise StaleWrite(f"run {run_id} is no longer leased by this process")
+            self._apply_finishes(conn, finishes, inline_limit)
             if expect_waiting:
                 answered = conn.execute(
                     sa.select(sa.func.count())
@@ -513,7 +546,7 @@ class Store:
                     .where(nr.c.id.in_(expect_waiting), nr.c.status != "waiting")
                 ).scalar_one()
                 if answered:
-                    return None
+                    return self._append(conn, run_id, node_events, next_seq=next_seq), False
             changes: dict[str, Any] = {"status": status, "lease_owner": None, "lease_until": None}
             if status in tables.RUN_FINISHED:
                 changes |= {"ended_at": now, "error": error}
@@ -524,7 +557,8 @@ class Store:
                     .values(status="cancelled", ended_at=now)
                 )
             conn.execute(sa.update(r).where(r.c.id == run_id).values(**changes))
-            return self._append(conn, run_id, events, next_seq=next_seq)
+            written = self._append(conn, run_id, [*node_events, *events], next_seq=next_seq)
+            return written, True
 
     # -- human input and cancellation ------------------------------------------------------
 

@@ -310,3 +310,29 @@ def test_from_functions_module_runs_unchanged(client: rt.Client) -> None:
     assert run.status == "succeeded", run.error
     assert run.outputs == {"label": "sum/12"}
     assert run.output("doubled")["y"].tolist() == [0, 2, 4, 6]
+
+
+def test_wait_answered_while_another_branch_runs(client: rt.Client) -> None:
+    release = threading.Event()
+    g = rt.Graph("overlap")
+    g.wait("answer", {"value": int})
+
+    @g.node
+    def slow() -> int:
+        release.wait(10)
+        return 1
+
+    @g.node
+    def combine(answer: dict, slow: int) -> int:
+        return answer["value"] + slow
+
+    run = g.run()
+    for event in run.events(stop_at_end=False, timeout=10):
+        if event["type"] == "node.waiting":
+            break
+    assert run.status == "running"  # slow still holds the run
+    run.resume("answer", value=41)
+    release.set()
+    run.wait(10)
+    assert run.status == "succeeded", run.error
+    assert run.outputs == {"combine": 42}
