@@ -130,11 +130,8 @@ class NodeRun(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """Append-only log of state changes; ``seq`` counts up per run from 1 without gaps."""
 
-    __table_args__ = (sa.UniqueConstraint("run_id", "seq"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(max_length=32)
-    seq: int
+    run_id: str = Field(primary_key=True, max_length=32)
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     type: str = Field(max_length=40)
     node: str | None = Field(default=None, max_length=200)
     data: dict = Field(default_factory=dict, sa_type=sa.JSON)

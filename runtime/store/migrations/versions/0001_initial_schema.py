@@ -29,15 +29,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "event",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("run_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("type", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("node", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("run_id", "seq"),
+        sa.PrimaryKeyConstraint("run_id", "seq"),
     )
     op.create_table(
         "workflow",
