@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import pandas as pd
 import pydantic
 
 from runtime import signing
@@ -65,13 +65,20 @@ class BytesCodec:
         return data
 
 
+def _loaded(module: str) -> Any:
+    """The module if something already imported it: values of its types cannot exist
+    otherwise, so heavy libraries are imported only when a value needs them."""
+    return sys.modules.get(module)
+
+
 class DataFrameCodec:
     """Parquet through pyarrow: dtypes, index and column names round-trip."""
 
     name = "parquet.frame"
 
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, pd.DataFrame)
+        pd = _loaded("pandas")
+        return pd is not None and isinstance(value, pd.DataFrame)
 
     def encode(self, value: Any) -> bytes:
         buffer = io.BytesIO()
@@ -82,6 +89,8 @@ class DataFrameCodec:
         return buffer.getvalue()
 
     def decode(self, data: bytes) -> Any:
+        import pandas as pd
+
         return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
 
 
@@ -90,7 +99,8 @@ class SeriesCodec:
     _unnamed = "__plait_unnamed_series__"
 
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, pd.Series)
+        pd = _loaded("pandas")
+        return pd is not None and isinstance(value, pd.Series)
 
     def encode(self, value: Any) -> bytes:
         column = self._unnamed if value.name is None else value.name
@@ -108,6 +118,8 @@ class LangChainCodec:
     name = "langchain"
 
     def accepts(self, value: Any) -> bool:
+        if _loaded("langchain_core.messages") is None:
+            return False
         from langchain_core.messages import BaseMessage
 
         return isinstance(value, BaseMessage)

@@ -11,18 +11,21 @@ import enum
 import hashlib
 import inspect
 import json
+import sys
 import textwrap
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
-from langchain_core.runnables import Runnable
 
 from runtime.errors import GraphError, InputError
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
 
 NodeKind = Literal["function", "runnable", "wait"]
 
@@ -166,7 +169,7 @@ class Graph:
         """
         self._check_new_name(name)
         _check_policies(name, retries, backoff, timeout)
-        if isinstance(target, Runnable):
+        if _is_runnable(target):
             node = _runnable_node(name, target, inputs)
         elif callable(target):
             node = _function_node(name, target, inputs)
@@ -413,6 +416,15 @@ def _function_node(name: str, fn: Callable[..., Any], inputs: Mapping[str, str] 
         inputs={p: explicit.get(p, p) for p in params},
         defaults={p.name: p.default for p in params.values() if p.default is not _REQUIRED},
     )
+
+
+def _is_runnable(target: Any) -> bool:
+    # LangChain is heavy to import; a runnable can only exist if it is imported already
+    if "langchain_core.runnables" not in sys.modules:
+        return False
+    from langchain_core.runnables import Runnable
+
+    return isinstance(target, Runnable)
 
 
 def _runnable_node(name: str, runnable: Runnable, inputs: Mapping[str, str] | None) -> Node:
