@@ -230,6 +230,81 @@ def recover() -> None:
         typer.echo(f"run {handle.id}: {handle.status}")
 
 
+@app.command()
+def watch(run_id: str) -> None:
+    """Follow a run's events: its history, then live, until it ends."""
+    try:
+        handle = rt.get_run(run_id)
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"run {handle.id} ({handle.workflow})")
+    for event in handle.events(stop_at_end=True):
+        typer.echo(describe(event) or f"{event['type']} {event['node'] or ''}".rstrip())
+    print_outcome(handle)
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Runs advanced at once per process (PLAIT_WORKER_CONCURRENCY)."),
+    ] = None,
+    shutdown_wait: Annotated[
+        int, typer.Option(help="Seconds a stopping worker lets running passes finish.")
+    ] = 30,
+) -> None:
+    """Execute runs from the Redis queue (needs PLAIT_REDIS_URL and a shared database)."""
+    from runtime.config import settings
+
+    config = settings()
+    if not config.redis_url:
+        raise _fail("plait worker needs PLAIT_REDIS_URL (and PLAIT_DATABASE_URL shared by all)")
+    from taskiq.cli.worker.args import WorkerArgs
+    from taskiq.cli.worker.run import run_worker
+
+    args = WorkerArgs.from_cli(
+        [
+            "runtime.queue:broker",
+            "--workers",
+            str(processes),
+            "--max-async-tasks",
+            str(concurrency or config.worker_concurrency),
+            "--max-prefetch",
+            "0",
+            "--ack-type",
+            "when_executed",
+            "--wait-tasks-timeout",
+            str(shutdown_wait),
+        ]
+    )
+    typer.echo(
+        f"plait worker: {processes} process(es), queue {config.queue!r}, "
+        f"store {_display_url(config.resolved_database_url())}"
+    )
+    raise typer.Exit(run_worker(args) or 0)
+
+
+@app.command()
+def scheduler() -> None:
+    """Schedule runs (cron triggers arrive with the triggers feature; this keeps the process
+    slot in deployments and exits cleanly on a signal)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    typer.echo("plait scheduler: no schedules are defined yet; idle")
+    stop.wait()
+
+
+def _display_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""

@@ -46,12 +46,25 @@ class Client:
         self.store = Store(config.resolved_database_url(), self.secret_key)
         self.store.migrate()
         self.owner = process_owner()
-        self.bus: Bus = LocalBus()
-        self.engine = Engine(self.store, self.bus, config, self.owner, self.load_graph)
-        self.dispatcher: Dispatcher = EmbeddedDispatcher(self.engine, config.worker_concurrency)
+        self.bus, self.dispatcher = self._transport(config)
         self._graphs: dict[int, Graph] = {}
         self._published: dict[tuple[str, str], t.WorkflowVersion] = {}
         self._lock = threading.Lock()
+
+    def _transport(self, config: Settings) -> tuple[Bus, Dispatcher]:
+        """The one place that chooses: Redis pub/sub + Taskiq workers when ``redis_url`` is
+        set, else the in-process bus and executor. The engine exists either way (workers
+        and ``recover`` use it)."""
+        if config.redis_url:
+            from runtime.queue import TaskiqDispatcher
+            from runtime.redis_bus import RedisBus
+
+            bus: Bus = RedisBus(config.redis_url)
+            self.engine = Engine(self.store, bus, config, self.owner, self.load_graph)
+            return bus, TaskiqDispatcher(config)
+        bus = LocalBus()
+        self.engine = Engine(self.store, bus, config, self.owner, self.load_graph)
+        return bus, EmbeddedDispatcher(self.engine, config.worker_concurrency)
 
     def __repr__(self) -> str:
         return f"<plait.Client {self.store.engine.url.render_as_string(hide_password=True)}>"

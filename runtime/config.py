@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     """Redis URL; when set, runs go to Taskiq workers and events to Redis pub/sub."""
 
+    queue: str = "plait"
+    """Redis stream (and consumer group) that carries run passes to workers."""
+
     secret_key: SecretStr | None = None
     """Key that signs shipped code; generated into ``<home>/secret_key`` when unset."""
 

@@ -100,7 +100,23 @@ class Engine:
         run, events, first_pass = taken
         self._announce(run_id, events)
         try:
-            return await _Pass(self, run, events).execute(first_pass)
+            graph = self.load_graph(run.version_id)
+        except Exception as exc:
+            # unsigned, tampered or unloadable code: nothing of it runs, and the run says why
+            log.error("run %s: refusing to execute: %s", run_id, exc)
+            reason = f"cannot load the workflow's code: {type(exc).__name__}: {exc}"
+            written, _ = await self._db(
+                self.store.finish_run,
+                run_id,
+                self.owner,
+                "failed",
+                error=reason,
+                events=[NewEvent("run.failed", data={"status": "failed", "error": reason})],
+            )
+            self._announce(run_id, written)
+            return "failed"
+        try:
+            return await _Pass(self, run, graph, events).execute(first_pass)
         except _LeaseLost:
             log.warning("run %s: lease lost to another process; this pass stops", run_id)
             return None
@@ -130,11 +146,11 @@ class Engine:
 
 
 class _Pass:
-    def __init__(self, engine: Engine, run: Run, acquired: list[EventDict]) -> None:
+    def __init__(self, engine: Engine, run: Run, graph: Graph, acquired: list[EventDict]) -> None:
         self.engine = engine
         self.store = engine.store
         self.run = run
-        self.graph = engine.load_graph(run.version_id)
+        self.graph = graph
         self.plan = self.graph.plan
         self.nodes = {name: _Node() for name in self.plan.order}
         self.position = {name: i for i, name in enumerate(self.plan.order)}

@@ -1,0 +1,176 @@
+"""Taskiq on Redis: the broker, the ``advance`` task that runs one engine pass in a worker,
+the dispatcher callers use to enqueue, and the reaper that re-enqueues forgotten runs.
+
+Redis is the fast path, PostgreSQL the truth: a message may be lost (Redis restarted) or
+delivered twice (redelivery); the run's lease makes a duplicate pass a no-op, and the reaper
+re-enqueues any run that nobody advances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import datetime as dt
+import logging
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+from taskiq import Context, TaskiqDepends, TaskiqEvents, TaskiqState
+from taskiq_redis import RedisStreamBroker
+
+from runtime.config import Settings, settings
+
+log = logging.getLogger("plait.queue")
+
+_REAPER_LOCK = 0x706C6172  # "plar": one reaper per database
+TASK_NAME = "plait.advance"
+
+
+def make_broker(config: Settings) -> RedisStreamBroker:
+    """The stream broker with acknowledged delivery, configured per the notes on this
+    machine: no prefetch hoarding, no trimming of pending entries, no socket timeout (the
+    stream worker otherwise hangs on shutdown under CPython 3.11)."""
+    if not config.redis_url:
+        raise RuntimeError("PLAIT_REDIS_URL is not set: workers need Redis")
+    return RedisStreamBroker(
+        config.redis_url,
+        queue_name=config.queue,
+        consumer_group_name=config.queue,
+        xread_count=1,
+        unacknowledged_batch_size=1,
+        idle_timeout=30 * 60_000,  # a backstop only: leases + the reaper recover fast
+        maxlen=None,
+        socket_timeout=None,
+        socket_keepalive=True,
+    )
+
+
+broker = make_broker(settings()) if settings().redis_url else None
+
+
+async def _advance(
+    run_id: str,
+    steal_from: str | None = None,
+    context: Context = TaskiqDepends(),  # noqa: B008  (taskiq's injection idiom)
+) -> None:
+    """One engine pass over the run, in a worker process."""
+    await context.state.plait_client.engine.advance(run_id, steal_from=steal_from)
+
+
+def _register(b: RedisStreamBroker) -> Any:
+    task = b.register_task(_advance, task_name=TASK_NAME)
+
+    @b.on_event(TaskiqEvents.WORKER_STARTUP)
+    async def _startup(state: TaskiqState) -> None:
+        from runtime.client import Client
+
+        client = Client(settings())
+        state.plait_client = client
+        state.reaper = asyncio.create_task(reap_forever(client, task))
+        log.info("plait worker ready (owner %s)", client.owner)
+
+    @b.on_event(TaskiqEvents.WORKER_SHUTDOWN)
+    async def _shutdown(state: TaskiqState) -> None:
+        state.reaper.cancel()
+        state.plait_client.close()
+
+    return task
+
+
+advance = _register(broker) if broker is not None else None
+
+
+class TaskiqDispatcher:
+    """Enqueues passes from any process; the caller executes nothing itself."""
+
+    def __init__(self, config: Settings) -> None:
+        self._broker = make_broker(config)
+        self._task = self._broker.register_task(_advance, task_name=TASK_NAME)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="plait-kiq", daemon=True
+        )
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._broker.startup(), self._loop).result(10)
+
+    def submit(self, run_id: str, *, steal_from: str | None = None) -> None:
+        future = asyncio.run_coroutine_threadsafe(
+            self._task.kiq(run_id, steal_from=steal_from), self._loop
+        )
+        try:
+            future.result(5)
+        except (concurrent.futures.TimeoutError, Exception) as exc:
+            # the run is stored as queued; a worker's reaper enqueues it again
+            log.warning("could not enqueue run %s now (%s); the reaper will", run_id, exc)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+async def reap_forever(client: Any, task: Any) -> None:
+    """Every few seconds, the one reaper per database re-enqueues runs nobody advances:
+    queued ones whose message was lost, and running ones whose lease expired."""
+    interval = max(client.settings.lease_seconds / 3, 0.5)
+    lock = _ReaperLock(client.store.engine)
+    while True:
+        try:
+            if await asyncio.to_thread(lock.acquire):
+                for run_id in await asyncio.to_thread(_orphans, client):
+                    await task.kiq(run_id)
+        except asyncio.CancelledError:
+            lock.release()
+            raise
+        except Exception as exc:
+            log.warning("reaper round failed: %s", exc)
+            lock.release()
+        await asyncio.sleep(interval)
+
+
+def _orphans(client: Any) -> list[str]:
+    from runtime.store.tables import utcnow
+
+    now = utcnow()
+    grace = dt.timedelta(seconds=client.settings.lease_seconds)
+    return [
+        run.id
+        for run in client.store.runs_to_recover(now)
+        if run.status == "running" or run.created_at < now - grace
+    ]
+
+
+class _ReaperLock:
+    """Leadership via a session-level advisory lock on PostgreSQL (held while the session
+    lives); on SQLite every reaper may act, the run lease keeps passes exclusive."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.conn: sa.Connection | None = None
+
+    def acquire(self) -> bool:
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self.conn is None:
+            self.conn = self.engine.connect()
+            held = self.conn.execute(
+                sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _REAPER_LOCK}
+            ).scalar()
+            self.conn.commit()
+            if not held:
+                self.conn.close()
+                self.conn = None
+                return False
+            return True
+        self.conn.execute(sa.text("SELECT 1"))  # the session (and the lock) still lives
+        self.conn.commit()
+        return True
+
+    def release(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None
