@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
+from sqlalchemy.exc import OperationalError
 
 from runtime import codecs, signing
 from runtime.config import Settings, settings
@@ -302,9 +303,14 @@ class Run:
         unsubscribe = self.client.bus.subscribe(self.id, on_events)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
+            status = "unknown"
             while True:
                 changed.clear()
-                status = self.status
+                try:
+                    status = self.status
+                except OperationalError as exc:
+                    # the database is briefly unreachable: keep waiting, as the workers do
+                    log.warning("run %s: cannot read status (%s); retrying", self.id, exc.orig)
                 if status in SETTLED:
                     return self
                 remaining = 1.0 if deadline is None else deadline - time.monotonic()
