@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import secrets
 import statistics
 import sys
 import tempfile
@@ -86,7 +87,9 @@ def _reader(env: dict, run_ids: list[str], queue: multiprocessing.Queue) -> None
     reader = rt.connect()
     queue.put("ready")
     for run_id in run_ids:
-        for event in reader.get_run(run_id).events(stop_at_end=True):
+        for i, event in enumerate(reader.get_run(run_id).events(stop_at_end=True)):
+            if i == 0:  # subscribed, history read: the run may go on now
+                queue.put("following")
             if event["type"] == "node.succeeded" and event["node"] == "tick":
                 queue.put(time.time() - event["at"])
 
@@ -109,6 +112,7 @@ def event_latency(c, client: rt.Client, samples: int = 50) -> list[float]:
     assert queue.get(timeout=60) == "ready"
     out = []
     for i, run in enumerate(runs):
+        assert queue.get(timeout=60) == "following"
         run.resume("go", n=i)
         out.append(queue.get(timeout=60))
     reader.join(30)
@@ -150,8 +154,9 @@ def main() -> None:
     )
 
     home = Path(tempfile.mkdtemp())
+    key = secrets.token_hex(16)
     for processes in (1, 2):
-        with cluster(url, REDIS, home, lease_seconds=30.0) as c:
+        with cluster(url, REDIS, home, lease_seconds=30.0, secret_key=key) as c:
             c.start_worker(processes=processes, concurrency=32)
             client = c.connect()
             rate = throughput(client, args.runs)

@@ -20,7 +20,7 @@ from runtime import codecs, signing
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
-from runtime.errors import GraphError, NotFound, PayloadError
+from runtime.errors import GraphError, NotFound, PayloadError, SignatureError
 from runtime.events import Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph
 from runtime.store import Store
@@ -88,6 +88,9 @@ class Client:
             )
             code = b""
         version = self.store.publish(graph.name, graph.version, spec, code)
+        if code and version.code != code and not _verifies(version.code, self.secret_key):
+            # stored under an earlier PLAIT_SECRET_KEY: same content, sign it with ours
+            self.store.replace_code(version.id, code)  # type: ignore[arg-type]
         with self._lock:
             self._published[key] = version
             self._graphs.setdefault(version.id, graph)  # type: ignore[arg-type]
@@ -220,6 +223,14 @@ class Client:
         self.dispatcher.close()
         self.bus.close()
         self.store.dispose()
+
+
+def _verifies(code: bytes, key: bytes) -> bool:
+    try:
+        signing.verify(code, key)
+    except SignatureError:
+        return False
+    return True
 
 
 def _alive(pid: int) -> bool:

@@ -190,6 +190,12 @@ class Store:
             ).first()
         return WorkflowVersion(**row._mapping)
 
+    def replace_code(self, version_id: int, code: bytes) -> None:
+        """Re-sign a version's code (same content, newer key)."""
+        wv = tables.workflow_version
+        with self.write() as conn:
+            conn.execute(sa.update(wv).where(wv.c.id == version_id).values(code=code))
+
     def get_version(self, version_id: int) -> WorkflowVersion:
         with self.read() as conn:
             row = conn.execute(
