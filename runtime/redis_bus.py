@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 
@@ -33,6 +34,7 @@ class RedisBus:
         self._pubsub: redis.client.PubSub | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._home = f"plait:bus:{secrets.token_hex(8)}"
 
     def publish(self, run_id: str, events: Sequence[EventDict]) -> None:
         if not events:
@@ -72,6 +74,9 @@ class RedisBus:
     def _ensure_thread(self) -> redis.client.PubSub:
         if self._pubsub is None:
             self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            # a channel of our own keeps the connection subscribed, so the listener blocks on
+            # the socket (and wakes at once) even between other subscriptions
+            self._pubsub.subscribe(self._home)
             self._thread = threading.Thread(target=self._listen, name="plait-bus", daemon=True)
             self._thread.start()
         return self._pubsub
@@ -82,9 +87,6 @@ class RedisBus:
             if pubsub is None:
                 return
             try:
-                if not pubsub.subscribed:
-                    self._stop.wait(0.05)
-                    continue
                 message = pubsub.get_message(timeout=1.0)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 log.warning("event bus connection lost (%s); reconnecting", exc)
@@ -113,8 +115,7 @@ class RedisBus:
                 if self._pubsub is not None:
                     self._pubsub.close()
                 self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                if names:
-                    self._pubsub.subscribe(*names)
+                self._pubsub.subscribe(self._home, *names)
             except redis.RedisError:
                 pass  # the next round tries again
 
