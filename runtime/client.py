@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import secrets
@@ -225,6 +226,21 @@ class Client:
         self.store.dispose()
 
 
+def _check_kernel_can_await() -> None:
+    import sys
+
+    kernel = sys.modules.get("ipykernel")
+    if kernel is None:
+        return
+    version = tuple(int(p) for p in kernel.__version__.split(".")[:2] if p.isdigit())
+    if version < (7, 4):
+        raise RuntimeError(
+            f"`await run` needs ipykernel >= 7.4 (this kernel is {kernel.__version__}): older "
+            "kernels cannot deliver a form's click while a cell awaits. Display the run and "
+            "answer its form instead, or upgrade ipykernel."
+        )
+
+
 def _verifies(code: bytes, key: bytes) -> bool:
     try:
         signing.verify(code, key)
@@ -427,6 +443,35 @@ class Run:
         return afollow(
             self.client.store, self.client.bus, self.id, after=after, stop_at_end=stop_at_end
         )
+
+    @functools.cached_property
+    def view(self) -> Any:
+        """The live notebook view (``runtime.notebook.view.RunView``) of this run."""
+        from runtime.notebook.view import RunView
+
+        return RunView(self)
+
+    def _ipython_display_(self) -> None:
+        from runtime.notebook.display import display_run
+
+        display_run(self)
+
+    def __await__(self) -> Any:
+        """``await run`` in a notebook cell: returns when the run has finished, while wait
+        forms keep working (the kernel handles widget messages during a top-level await only
+        from ipykernel 7.4 on; older kernels would hang, so they get an error instead)."""
+        _check_kernel_can_await()
+        return self.finished().__await__()
+
+    async def finished(self, timeout: float | None = None) -> Run:
+        """Wait, without blocking the event loop, until the run succeeded, failed or was
+        cancelled (a wait for input is not an end: answer it meanwhile)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        async for event in self.aevents(stop_at_end=True):
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {self.id} did not finish in {timeout}s")
+            del event
+        return self
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Run) and other.id == self.id

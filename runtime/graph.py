@@ -375,6 +375,15 @@ class Graph:
             lines.append(f"  inputs: {shown}")
         return "\n".join(lines)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Notebooks draw the graph (a picture that survives untrusted viewing)."""
+        from runtime.notebook.display import graph_bundle
+
+        try:
+            return graph_bundle(self)
+        except GraphError:
+            return {"text/plain": repr(self)}
+
     # -- running ----------------------------------------------------------------------------
 
     def run(self, **inputs: Any) -> Any:

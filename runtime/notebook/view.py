@@ -1,0 +1,304 @@
+"""The live run view: a view-model fed by ``run.events()`` on a follower thread, and one
+refresher thread that alone writes widgets, at most ``HZ`` times a second, at once when a wait
+opens, a node fails or the run ends, and once more after the end (a trailing flush).
+
+Jupyter drops widget messages silently past ~1000/s (server rate limit) or ~2000 in flight
+(ZeroMQ high-water mark), usually the last ones; coalescing keeps every view far below that.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+from IPython.display import HTML
+
+from runtime.errors import PlaitError
+from runtime.notebook import svg
+from runtime.notebook.forms import WaitForm
+
+if TYPE_CHECKING:
+    from runtime.client import Run
+
+HZ = 10.0
+URGENT_EVENTS = frozenset(
+    {"node.waiting", "node.failed", "run.waiting", "run.succeeded", "run.failed", "run.cancelled"}
+)
+RUN_END = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
+
+
+@dataclass
+class RunModel:
+    """Everything the view shows, folded from events; no widget in here."""
+
+    spec: dict[str, Any]
+    status: str = "queued"
+    nodes: dict[str, str] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)
+    ended: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    waiting: set[str] = field(default_factory=set)
+    seq: int = 0
+
+    def apply(self, event: dict[str, Any]) -> bool:
+        """Fold one event in; returns whether it deserves an immediate push."""
+        self.seq = event["seq"]
+        kind, node, data = event["type"], event["node"], event["data"]
+        if kind.startswith("run.") and "status" in data:
+            self.status = data["status"]
+        if node is not None and kind.startswith("node."):
+            status = kind.removeprefix("node.")
+            status = {"retrying": "running", "interrupted": "running"}.get(status, status)
+            self.nodes[node] = status
+            if "attempt" in data:
+                self.attempts[node] = data["attempt"]
+            if kind == "node.running":
+                self.started[node] = event["at"]
+                self.ended.pop(node, None)
+            elif kind in ("node.succeeded", "node.failed", "node.cancelled"):
+                self.ended[node] = event["at"]
+            if kind == "node.failed":
+                self.errors[node] = f"{data.get('error_type')}: {data.get('error')}"
+            if kind == "node.waiting":
+                self.waiting.add(node)
+            else:
+                self.waiting.discard(node)
+        return kind in URGENT_EVENTS
+
+    def duration(self, node: str) -> float | None:
+        if node in self.started and node in self.ended:
+            return self.ended[node] - self.started[node]
+        return None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+    def progress(self) -> tuple[int, int]:
+        done = sum(1 for s in self.nodes.values() if s in ("succeeded", "skipped"))
+        return done, len(self.spec["nodes"])
+
+    def svg(self) -> str:
+        labels = {}
+        for name in self.nodes:
+            took = self.duration(name)
+            if took is not None:
+                labels[name] = f"{took * 1000:.0f} ms" if took < 1 else f"{took:.1f} s"
+        return svg.render(self.spec, self.nodes, labels)
+
+
+class Pacer:
+    """When to push: dirty marks coalesce; urgent ones push at once; the caller pushes once
+    more after the end. Plain object so batching is testable without threads."""
+
+    def __init__(self, hz: float = HZ) -> None:
+        self.period = 1.0 / hz
+        self.dirty = threading.Event()
+        self.urgent = threading.Event()
+
+    def mark(self, urgent: bool = False) -> None:
+        self.dirty.set()
+        if urgent:
+            self.urgent.set()
+
+    def next_push(self, timeout: float | None = None) -> bool:
+        """Block until a push is due; ``False`` if nothing changed within ``timeout``."""
+        if not self.dirty.wait(timeout):
+            return False
+        self.urgent.wait(self.period)
+        self.urgent.clear()
+        self.dirty.clear()
+        return True
+
+
+class RunView:
+    """``display(run)`` shows this; build it with ``RunView(run)``."""
+
+    def __init__(self, run: Run, *, hz: float = HZ) -> None:
+        self.run = run
+        self.model = RunModel(run.spec)
+        self.pacer = Pacer(hz)
+        self.pushes = 0
+        self._lock = threading.Lock()
+        self._forms: dict[str, WaitForm] = {}
+        self._outputs_shown = False
+
+        self.banner = w.HTML()
+        self.graph = w.HTML()
+        self.table = w.HTML()
+        self.forms = w.VBox()
+        self.details_pick = w.Dropdown(
+            options=["(choose a node)"] + [n["name"] for n in self.model.spec["nodes"]],
+            description="Node",
+        )
+        self.details = w.HTML()
+        self.details_pick.observe(self._show_details, names="value")
+        self.outputs = w.Output()
+        self.box = w.VBox(
+            [
+                self.banner,
+                self.graph,
+                self.forms,
+                self.table,
+                w.HBox([self.details_pick]),
+                self.details,
+                self.outputs,
+            ]
+        )
+        self.box.add_class("plait-run")
+        self._render()
+        self._follower = threading.Thread(target=self._follow, daemon=True, name="plait-view-in")
+        self._refresher = threading.Thread(target=self._refresh, daemon=True, name="plait-view")
+        self._follower.start()
+        self._refresher.start()
+
+    # -- threads ------------------------------------------------------------------------
+
+    def _follow(self) -> None:
+        try:
+            for event in self.run.events(stop_at_end=True):
+                with self._lock:
+                    urgent = self.model.apply(event)
+                self.pacer.mark(urgent)
+        except PlaitError as exc:
+            self.banner.value = (
+                f"<div data-state='error'>view stopped: {html.escape(str(exc))}</div>"
+            )
+        self.pacer.mark(urgent=True)
+
+    def _refresh(self) -> None:
+        while True:
+            self.pacer.next_push()
+            self._render()
+            if self.model.finished and not self.pacer.dirty.is_set():
+                self._render()  # trailing flush: the last state must reach the page
+                return
+
+    # -- rendering ----------------------------------------------------------------------
+
+    def _render(self) -> None:
+        with self._lock:
+            model = self.model
+            done, total = model.progress()
+            state = "finished" if model.finished else model.status
+            self.banner.value = (
+                f"<div class='plait-banner' data-state='{state}' data-status='{model.status}'>"
+                f"<b>{html.escape(model.spec['name'])}</b> run <code>{self.run.id[:12]}</code>: "
+                f"<b>{model.status}</b> — {done}/{total} nodes done</div>"
+            )
+            self.graph.value = model.svg()
+            self.table.value = self._table_html(model)
+            waiting = set(model.waiting)
+        self._sync_forms(waiting)
+        if model.finished and not self._outputs_shown:
+            self._outputs_shown = True
+            self._show_outputs()
+        self.pushes += 1
+
+    @staticmethod
+    def _table_html(model: RunModel) -> str:
+        rows = []
+        for node in model.spec["nodes"]:
+            name = node["name"]
+            status = model.nodes.get(name, "pending")
+            took = model.duration(name)
+            rows.append(
+                f"<tr data-node='{html.escape(name)}' data-status='{status}'>"
+                f"<td>{html.escape(name)}</td>"
+                f"<td style='background:{svg.colour(status)}'>{status}</td>"
+                f"<td>{model.attempts.get(name, 0)}</td>"
+                f"<td>{'' if took is None else f'{took:.3f} s'}</td>"
+                f"<td>{html.escape(model.errors.get(name, ''))}</td></tr>"
+            )
+        return (
+            "<table class='plait-nodes'><thead><tr><th>node</th><th>status</th>"
+            "<th>attempts</th><th>duration</th><th>error</th></tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table>"
+        )
+
+    def _sync_forms(self, waiting: set[str]) -> None:
+        if set(self._forms) == waiting:
+            return
+        for node in list(self._forms):
+            if node not in waiting:
+                del self._forms[node]
+        schemas = {n["name"]: n.get("schema", {}) for n in self.model.spec["nodes"]}
+        for node in sorted(waiting - set(self._forms)):
+            self._forms[node] = WaitForm(node, schemas[node], self._submitter(node))
+        self.forms.children = [f.box for f in self._forms.values()]
+
+    def _submitter(self, node: str) -> Any:
+        def submit(payload: dict) -> None:
+            self.run.resume(node, payload, answered_by="notebook")
+
+        return submit
+
+    def _show_outputs(self) -> None:
+        try:
+            values = self.run.outputs
+        except PlaitError as exc:
+            self.outputs.append_stdout(f"outputs unavailable: {exc}\n")
+            return
+        for name, value in values.items():
+            shown = f"<b>{html.escape(name)}</b>{preview_html(value)}"
+            self.outputs.append_display_data(HTML(shown))
+        if self.model.status == "failed":
+            error = self.run.error or "failed"
+            self.outputs.append_stdout(error + "\n")
+
+    def _show_details(self, change: dict) -> None:
+        name = change["new"]
+        if name not in self.run.nodes:
+            self.details.value = ""
+            return
+        self.details.value = node_details_html(self.run, name)
+
+
+def preview_html(value: Any) -> str:
+    """HTML for a value: DataFrames as a capped table with their shape, others as repr."""
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(value, pd.DataFrame):
+        return (
+            f"<div class='plait-frame'>DataFrame {value.shape[0]} rows, {value.shape[1]} columns"
+            f"{value.head(20).to_html(classes='dataframe')}</div>"
+        )
+    if pd is not None and isinstance(value, pd.Series):
+        return f"<div>Series ({len(value)})</div>{value.head(20).to_frame().to_html()}"
+    text = repr(value)
+    if len(text) > 5000:
+        text = text[:5000] + " …"
+    return f"<pre class='plait-value'>{html.escape(text)}</pre>"
+
+
+def node_details_html(run: Run, name: str) -> str:
+    info = run.nodes[name]
+    parts = [
+        f"<div class='plait-node-details' data-node='{html.escape(name)}'>"
+        f"<b>{html.escape(name)}</b>: {info.status}, attempts {info.attempts}"
+    ]
+    if info.status == "succeeded":
+        parts.append(preview_html(run.output(name)))
+    if info.error:
+        parts.append(f"<pre>{html.escape(info.error_type or '')}: {html.escape(info.error)}</pre>")
+    if info.traceback:
+        parts.append(f"<pre class='plait-traceback'>{html.escape(info.traceback)}</pre>")
+    if info.logs:
+        parts.append(f"<pre class='plait-logs'>{html.escape(info.logs)}</pre>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def wait_until(condition: Any, timeout: float = 10.0) -> None:
+    """Poll a condition (for tests and scripts driving a view without a browser)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        time.sleep(0.02)
