@@ -84,20 +84,27 @@ def _kind(prop: dict[str, Any], defs: dict[str, Any]) -> tuple[str, list[Any]]:
 
 def make_widget(spec: FieldSpec) -> w.Widget:
     desc = spec.title + ("" if spec.required else " (optional)")
+    # continuous: a value typed just before clicking Submit (no Enter, no blur) still counts
     style = {"description_width": "initial"}
     if spec.kind == "boolean":
         return w.Checkbox(value=bool(spec.default), description=desc, style=style, indent=False)
     if spec.kind == "integer":
-        return w.IntText(value=spec.default or 0, description=desc, style=style)
+        return w.IntText(
+            value=spec.default or 0, description=desc, style=style, continuous_update=True
+        )
     if spec.kind == "number":
-        return w.FloatText(value=spec.default or 0.0, description=desc, style=style)
+        return w.FloatText(
+            value=spec.default or 0.0, description=desc, style=style, continuous_update=True
+        )
     if spec.kind == "choice":
         value = spec.default if spec.default in spec.choices else spec.choices[0]
         return w.Dropdown(options=spec.choices, value=value, description=desc, style=style)
     if spec.kind == "date":
         value = dt.date.fromisoformat(spec.default) if spec.default else None
         return w.DatePicker(value=value, description=desc, style=style)
-    return w.Text(value=spec.default or "", description=desc, style=style)
+    return w.Text(
+        value=spec.default or "", description=desc, style=style, continuous_update=True
+    )
 
 
 def widget_value(spec: FieldSpec, widget: w.Widget) -> Any:
@@ -160,7 +167,11 @@ class WaitForm:
                 self.errors[name].value = _error_html(error.get("msg", "invalid"))
             else:
                 general.append(error.get("msg", "invalid"))
-        self.message.value = _error_html("; ".join(general) or "please fix the fields marked")
+        shown = self.payload()
+        summary = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+        self.message.value = _error_html(
+            "; ".join(general) or f"please fix the fields marked (sent: {summary})"
+        )
 
 
 def _error_html(text: str) -> str:
