@@ -231,6 +231,22 @@ def recover() -> None:
 
 
 @app.command()
+def report(
+    run_id: str,
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path(
+        "report.html"
+    ),
+) -> None:
+    """Write a run's self-contained HTML report."""
+    try:
+        handle = rt.get_run(run_id)
+        page = handle.report(str(output))
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"wrote {output} ({len(page.encode()) / 1024:.0f} KB, run {handle.status})")
+
+
+@app.command()
 def watch(run_id: str) -> None:
     """Follow a run's events: its history, then live, until it ends."""
     try:

@@ -444,6 +444,13 @@ class Run:
             self.client.store, self.client.bus, self.id, after=after, stop_at_end=stop_at_end
         )
 
+    def report(self, path: str | None = None) -> Any:
+        """The run's self-contained HTML report (written to ``path`` when given); in a
+        notebook it displays inline."""
+        from runtime import report
+
+        return report.write(self, path) if path else report.render(self)
+
     @functools.cached_property
     def view(self) -> Any:
         """The live notebook view (``runtime.notebook.view.RunView``) of this run."""

@@ -8,7 +8,7 @@ import base64
 import html
 from typing import TYPE_CHECKING, Any
 
-from runtime.notebook import svg
+from runtime import drawing as svg
 
 if TYPE_CHECKING:
     from runtime.client import Run

@@ -102,9 +102,7 @@ def make_widget(spec: FieldSpec) -> w.Widget:
     if spec.kind == "date":
         value = dt.date.fromisoformat(spec.default) if spec.default else None
         return w.DatePicker(value=value, description=desc, style=style)
-    return w.Text(
-        value=spec.default or "", description=desc, style=style, continuous_update=True
-    )
+    return w.Text(value=spec.default or "", description=desc, style=style, continuous_update=True)
 
 
 def widget_value(spec: FieldSpec, widget: w.Widget) -> Any:

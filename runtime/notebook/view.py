@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 from IPython.display import HTML
 
+from runtime import drawing as svg
 from runtime.errors import PlaitError
-from runtime.notebook import svg
 from runtime.notebook.forms import WaitForm
 
 if TYPE_CHECKING:

@@ -12,7 +12,8 @@ import pandas as pd
 import pydantic
 
 import runtime as rt
-from runtime.notebook import forms, svg
+from runtime import drawing as svg
+from runtime.notebook import forms
 from runtime.notebook.display import graph_bundle
 from runtime.notebook.view import Pacer, RunModel, RunView, wait_until
 
