@@ -10,6 +10,7 @@ inside a Taskiq worker.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import logging
 import random
@@ -17,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -335,7 +337,7 @@ class _Pass:
                 node.name,
                 False,
                 error=exc,
-                traceback=traceback.format_exc(),
+                traceback=_user_traceback(exc),
                 logs=ctx.logs,
                 retryable=not isinstance(exc, CodecError),
             )
@@ -565,6 +567,24 @@ def _call_sync(
     context.activate(ctx)
     value = node.target(**kwargs)
     return value, encode(value)
+
+
+_INTERNAL = (
+    __file__,
+    str(Path(asyncio.__file__).parent),
+    str(Path(concurrent.futures.__file__).parent),
+)
+"""Where the frames between the engine and a node's own code live."""
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback from the user's code on: the engine's and thread pool's frames before
+    it say nothing about the failure."""
+    summary = traceback.TracebackException.from_exception(exc)
+    frames = list(summary.stack)
+    first = next((i for i, f in enumerate(frames) if not f.filename.startswith(_INTERNAL)), 0)
+    summary.stack = traceback.StackSummary.from_list(frames[first:])
+    return "".join(summary.format())
 
 
 def _backoff(base: float, failures: int) -> float:

@@ -1,0 +1,122 @@
+"""Run reports: content for a run with a DataFrame, a failed node, an answered wait; no
+network request when opened in a browser; size budget; redaction."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from playwright.sync_api import sync_playwright
+
+import runtime as rt
+from runtime import report
+from tests.notebook.test_browser import CHROMIUM_ARGS
+
+
+def mixed_run() -> rt.Run:
+    g = rt.Graph("report_demo", description="A run with a bit of everything.")
+
+    @g.node
+    def sales(rows: int, api_key: str = "sk-live-123") -> pd.DataFrame:
+        rt.current().log("loaded sales")
+        return pd.DataFrame({"region": ["n", "s"] * (rows // 2), "units": range(rows)})
+
+    @g.node
+    def summary(sales: pd.DataFrame) -> str:
+        return f"# Summary\n\n- total units: {sales.units.sum()}\n- regions: 2"
+
+    g.wait("approve", {"ok": bool, "password": (str, "")}, after=["summary"])
+
+    @g.node
+    def publish(summary: str, approve: dict) -> dict:
+        return {"published": approve["ok"], "token": "abc"}
+
+    @g.node
+    def broken(sales: pd.DataFrame) -> None:
+        raise RuntimeError("the printer is on fire")
+
+    run = g.run(rows=40).wait(20)
+    run.resume("approve", ok=True, password="hunter2", answered_by="ada").wait(20)
+    return run
+
+
+def test_report_content(client: rt.Client, tmp_path: Path) -> None:
+    run = mixed_run()
+    assert run.status == "failed"
+    page = run.report(str(tmp_path / "r.html"))
+    assert (tmp_path / "r.html").read_text() == page
+    assert "<title>report_demo" in page and run.id in page
+    assert 'data-run-status="failed"' in page
+    assert "trigger <b>sdk</b>" in page
+    # graph and timeline
+    assert 'data-node="broken" data-status="failed"' in page
+    assert 'class="timeline"' in page and 'data-attempt="1"' in page
+    # DataFrame preview: shape, rows, dtypes, summary
+    assert "DataFrame: 40 rows, 2 columns" in page
+    assert "first 20 rows" in page and "<summary>dtypes</summary>" in page
+    # markdown rendered, wait answered, failure with traceback, logs
+    assert "<h1>Summary</h1>" in page and "<li>total units: 780</li>" in page
+    assert "answered by <b>ada</b>" in page
+    assert "RuntimeError: the printer is on fire" in page
+    assert 'raise RuntimeError("the printer is on fire")' in html.unescape(page)
+    assert "loaded sales" in page
+    # secrets never appear
+    assert "hunter2" not in page and "sk-live-123" not in page
+    assert page.count(report.REDACTED) >= 3
+
+
+def test_report_of_a_running_run_says_so(client: rt.Client) -> None:
+    g = rt.Graph("still_going")
+    g.wait("later", {"ok": bool})
+    run = g.run().wait(10)
+    page = run.report()
+    assert 'data-live="true"' in page and "still <b>waiting</b>" in page
+
+
+def test_size_budget_cuts_previews(client: rt.Client) -> None:
+    g = rt.Graph("big_report")
+    for i in range(5):
+        g.add(f"t{i}", lambda: "x" * 15_000)
+    run = g.run().wait(20)
+    page = report.render(run, budget=40_000)
+    assert "Size budget reached" in page
+    assert len(page) < 80_000
+
+
+def test_report_opens_without_network(client: rt.Client, tmp_path: Path, artifacts: Path) -> None:
+    run = mixed_run()
+    path = tmp_path / "report.html"
+    run.report(str(path))
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 1600})
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(path.as_uri())
+        assert page.locator("section.node").count() == 5
+        assert page.locator('svg.plait-graph g.node[data-status="failed"]').count() == 1
+        page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+        browser.close()
+    assert [u for u in requests if not u.startswith("file://")] == []
+
+
+def test_plait_report_cli(sqlite_client: rt.Client, tmp_path: Path) -> None:
+    g = rt.Graph("cli_report")
+    g.add("one", lambda: 1)
+    run = g.run().wait(10)
+    out = tmp_path / "out.html"
+    url = sqlite_client.store.url
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "report", run.id, "-o", str(out)],
+        env={"PLAIT_DATABASE_URL": url, "PLAIT_HOME": str(tmp_path), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.match(r"wrote .*out.html \(\d+ KB, run succeeded\)", result.stdout)
+    assert "cli_report" in out.read_text()
