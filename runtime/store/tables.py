@@ -176,3 +176,20 @@ run = Run.__table__
 node_run = NodeRun.__table__
 event = Event.__table__
 blob = Blob.__table__
+
+
+class ShareLink(SQLModel, table=True):
+    """A read-only link to one run. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "share_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", max_length=32, index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    expires_at: dt.datetime | None = _ts(default=None)
+    revoked_at: dt.datetime | None = _ts(default=None)
+    created_by: str | None = Field(default=None, max_length=200)
+
+
+share_link = ShareLink.__table__

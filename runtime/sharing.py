@@ -1,0 +1,172 @@
+"""Share links: a read-only page of one run at ``/r/<token>``, for people without an account.
+
+Tokens carry 192 random bits and only their SHA-256 is stored. A revoked, expired or unknown
+token gets the same plain page, so a link tells nothing about whether a run exists. The page
+is the run's report, kept live while the run moves (server-sent events), with no actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from runtime import report
+from runtime.client import Client, default_client
+from runtime.errors import NotFound
+from runtime.store import tables
+from runtime.store.tables import utcnow
+
+PREFIX = "/r"
+
+INVALID_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Link no longer valid</title></head><body style="font-family:system-ui;margin:3rem">
+<h1>This link is no longer valid</h1><p>Ask whoever shared it for a new one.</p></body></html>"""
+
+_LIVE_SCRIPT = """<script>
+(() => {
+  const source = new EventSource(location.pathname.replace(/\\/$/, '') + '/events');
+  let pending = null;
+  const refresh = async () => {
+    pending = null;
+    const page = await fetch(location.pathname, {cache: 'no-store'});
+    if (!page.ok) { source.close(); return; }
+    const doc = new DOMParser().parseFromString(await page.text(), 'text/html');
+    document.body.replaceWith(doc.body);
+    if (!doc.querySelector('[data-live="true"]')) source.close();
+  };
+  source.onmessage = () => { if (!pending) pending = setTimeout(refresh, 150); };
+  source.addEventListener('end', () => { source.close(); refresh(); });
+})();
+</script>"""
+
+
+@dataclass(frozen=True)
+class ShareLinkInfo:
+    """A link as its owner sees it (never the token itself, which is not stored)."""
+
+    id: int
+    run_id: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    created_by: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > utcnow())
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_link(
+    run_id: str,
+    *,
+    expires_in: dt.timedelta | None = None,
+    created_by: str | None = None,
+    client: Client | None = None,
+) -> tuple[str, str]:
+    """A new link for a run: returns ``(token, path)``. The token is shown once."""
+    client = client or default_client()
+    client.store.get_run(run_id)  # raises NotFound
+    token = secrets.token_urlsafe(24)
+    with client.store.write() as conn:
+        conn.execute(
+            sa.insert(tables.share_link).values(
+                run_id=run_id,
+                token_hash=_hash(token),
+                created_at=utcnow(),
+                expires_at=utcnow() + expires_in if expires_in else None,
+                created_by=created_by,
+            )
+        )
+    return token, f"{PREFIX}/{token}"
+
+
+def list_links(run_id: str, *, client: Client | None = None) -> list[ShareLinkInfo]:
+    client = client or default_client()
+    s = tables.share_link
+    with client.store.read() as conn:
+        rows = conn.execute(sa.select(s).where(s.c.run_id == run_id).order_by(s.c.id)).all()
+    return [
+        ShareLinkInfo(r.id, r.run_id, r.created_at, r.expires_at, r.revoked_at, r.created_by)
+        for r in (tables.ShareLink(**row._mapping) for row in rows)
+    ]
+
+
+def revoke_link(link_id: int, *, client: Client | None = None) -> None:
+    client = client or default_client()
+    s = tables.share_link
+    with client.store.write() as conn:
+        changed = conn.execute(
+            sa.update(s)
+            .where(s.c.id == link_id, s.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        ).rowcount
+    if not changed:
+        raise NotFound(f"no active share link with id {link_id}")
+
+
+def resolve(token: str, *, client: Client | None = None) -> str | None:
+    """The run a valid token opens, or ``None`` (unknown, revoked or expired alike)."""
+    client = client or default_client()
+    s = tables.share_link
+    with client.store.read() as conn:
+        row = conn.execute(sa.select(s).where(s.c.token_hash == _hash(token))).first()
+    if row is None:
+        return None
+    link = tables.ShareLink(**row._mapping)
+    if link.revoked_at is not None or (link.expires_at is not None and link.expires_at <= utcnow()):
+        return None
+    return link.run_id
+
+
+def share_app(client: Client | None = None) -> Starlette:
+    """The ASGI app serving ``/r/<token>`` and its event stream; mount it at the root."""
+
+    def current() -> Client:
+        return client or default_client()
+
+    async def page(request: Request) -> Response:
+        run_id = await asyncio.to_thread(resolve, request.path_params["token"], client=current())
+        if run_id is None:
+            return HTMLResponse(INVALID_PAGE, status_code=404)
+        run = current().get_run(run_id)
+        html = await asyncio.to_thread(report.render, run)
+        if 'data-live="true"' in html:
+            html = html.replace("</body>", _LIVE_SCRIPT + "</body>")
+        return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"})
+
+    async def events(request: Request) -> Response:
+        run_id = await asyncio.to_thread(resolve, request.path_params["token"], client=current())
+        if run_id is None:
+            return HTMLResponse(INVALID_PAGE, status_code=404)
+        run = current().get_run(run_id)
+        seen = await asyncio.to_thread(current().store.last_seq, run_id)
+
+        async def stream() -> AsyncIterator[str]:
+            async for event in run.aevents(after=seen, stop_at_end=True):
+                # only what changed, never values: the page re-reads itself
+                yield f"data: {json.dumps({'type': event['type'], 'node': event['node']})}\n\n"
+            yield "event: end\ndata: {}\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    return Starlette(
+        routes=[
+            Route(PREFIX + "/{token}", page),
+            Route(PREFIX + "/{token}/events", events),
+        ]
+    )

@@ -1,0 +1,79 @@
+"""Share links against the real store: valid, revoked, expired and guessed tokens; a
+read-only page; live events while the run moves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+import runtime as rt
+from runtime import sharing
+from runtime.store import tables
+
+
+def waiting_run() -> rt.Run:
+    g = rt.Graph("shared")
+
+    @g.node
+    def prepare(api_key: str = "sk-secret-999") -> str:
+        return "ready"
+
+    g.wait("approve", {"ok": bool}, after=["prepare"])
+
+    @g.node
+    def done(approve: dict) -> str:
+        return "approved" if approve["ok"] else "rejected"
+
+    return g.run().wait(20)
+
+
+def test_link_opens_the_report_read_only(client: rt.Client) -> None:
+    run = waiting_run()
+    token, path = sharing.create_link(run.id, created_by="ada")
+    assert path == f"/r/{token}" and len(token) >= 32  # 192 random bits, url-safe
+    with client.store.read() as conn:
+        stored = conn.execute(sa.select(tables.share_link.c.token_hash)).scalar_one()
+    assert token not in stored  # only the hash is kept
+    http = TestClient(sharing.share_app(client))
+    page = http.get(path)
+    assert page.status_code == 200
+    assert run.id in page.text and 'data-node="approve" data-status="waiting"' in page.text
+    assert "<button" not in page.text and "<form" not in page.text  # nothing to act with
+    assert "sk-secret-999" not in page.text
+    assert "EventSource" in page.text  # live while the run is waiting
+    assert [link.active for link in sharing.list_links(run.id)] == [True]
+
+
+def test_revoked_expired_and_guessed_tokens_get_the_same_page(client: rt.Client) -> None:
+    run = waiting_run()
+    http = TestClient(sharing.share_app(client))
+    _, revoked_path = sharing.create_link(run.id)
+    sharing.revoke_link(sharing.list_links(run.id)[0].id)
+    _, expired_path = sharing.create_link(run.id, expires_in=dt.timedelta(seconds=-1))
+    answers = [http.get(p) for p in (revoked_path, expired_path, "/r/" + "A" * 32)]
+    assert {a.status_code for a in answers} == {404}
+    assert len({a.text for a in answers}) == 1
+    assert "no longer valid" in answers[0].text and run.id not in answers[0].text
+    assert http.get(revoked_path + "/events").status_code == 404
+    assert [link.active for link in sharing.list_links(run.id)] == [False, False]
+
+
+def test_events_stream_follows_the_run_live(client: rt.Client) -> None:
+    run = waiting_run()
+    _, path = sharing.create_link(run.id)
+    http = TestClient(sharing.share_app(client))
+    seen: list[str] = []
+    with http.stream("GET", path + "/events") as stream:
+        threading.Timer(0.2, lambda: run.resume("approve", ok=True)).start()
+        for line in stream.iter_lines():
+            seen.append(line)
+            if line.startswith("event: end"):
+                break
+    text = "\n".join(seen)
+    assert '"type": "node.succeeded", "node": "approve"' in text
+    assert '"type": "run.succeeded"' in text
+    finished = http.get(path).text
+    assert "EventSource" not in finished and 'data-run-status="succeeded"' in finished
