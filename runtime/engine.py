@@ -443,20 +443,33 @@ class _Pass:
     ) -> None:
         if not (finishes or starts or events or interrupted):
             return
+        written = await self._write(
+            self.store.step,
+            finishes=finishes,
+            starts=starts,
+            interrupted=interrupted,
+            events=events,
+        )
+        self._announce(written)
+
+    async def _write(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A store write of this pass: numbered after our last event, riding out a briefly
+        unreachable database; a guarded write that finds the run taken over ends the pass."""
         try:
-            written = await self.engine._db(
-                self.store.step,
+            return await self.engine._db(
+                write,
                 self.run.id,
-                finishes=finishes,
-                starts=starts,
-                interrupted=interrupted,
-                events=events,
+                *args,
                 next_seq=self.next_seq,
                 inline_limit=self.engine.settings.inline_limit,
+                **kwargs,
             )
         except StaleWrite as exc:
             raise _LeaseLost from exc
-        self.next_seq = written[-1]["seq"] + 1 if written else self.next_seq
+
+    def _announce(self, written: list[EventDict]) -> None:
+        if written:
+            self.next_seq = written[-1]["seq"] + 1
         self.engine._announce(self.run.id, written)
 
     # -- ending the pass --------------------------------------------------------------------
@@ -476,24 +489,17 @@ class _Pass:
             data["error"] = error
         if waiting:
             data["waiting"] = [n for n, s in self.nodes.items() if s.status == "waiting"]
-        try:
-            written, settled = await self.engine._db(
-                self.store.finish_run,
-                self.run.id,
-                self.engine.owner,
-                status,
-                error=error,
-                expect_waiting=waiting,  # type: ignore[arg-type]
-                finishes=finishes,
-                node_events=node_events,
-                events=[NewEvent(f"run.{status}", data=data)],
-                next_seq=self.next_seq,
-                inline_limit=self.engine.settings.inline_limit,
-            )
-        except StaleWrite as exc:
-            raise _LeaseLost from exc
-        self.next_seq = written[-1]["seq"] + 1 if written else self.next_seq
-        self.engine._announce(self.run.id, written)
+        written, settled = await self._write(
+            self.store.finish_run,
+            self.engine.owner,
+            status,
+            error=error,
+            expect_waiting=waiting,
+            finishes=finishes,
+            node_events=node_events,
+            events=[NewEvent(f"run.{status}", data=data)],
+        )
+        self._announce(written)
         if not settled:
             self._reload_waits()
             return None
@@ -518,18 +524,16 @@ class _Pass:
                 events.append(NewEvent("node.cancelled", name, {"attempt": state.attempt}))
                 state.status = "cancelled"
         self.tasks.clear()
-        written, _ = await self.engine._db(
+        written, _ = await self._write(
             self.store.finish_run,
-            self.run.id,
             self.engine.owner,
             "cancelled",
             error="cancelled by request",
             finishes=finishes,
             node_events=events,
             events=[NewEvent("run.cancelled", data={"status": "cancelled"})],
-            next_seq=self.next_seq,
         )
-        self.engine._announce(self.run.id, written)
+        self._announce(written)
         return "cancelled"
 
     # -- lease and cancellation signals -----------------------------------------------------
