@@ -202,3 +202,38 @@ def test_graph_bundle_survives_untrusted_viewing() -> None:
     assert 'data-node="a"' in bundle["image/svg+xml"]
     assert bundle["text/plain"].startswith("Graph 'drawn'")
     assert g._repr_mimebundle_() == bundle
+
+
+def test_await_run_waits_through_a_wait_until_the_end(sqlite_client: rt.Client) -> None:
+    import asyncio
+
+    g = rt.Graph("awaited")
+    g.wait("ok", {"yes": bool})
+
+    @g.node
+    def answer(ok: dict) -> str:
+        return "yes" if ok["yes"] else "no"
+
+    run = g.run().wait(10)
+    threading.Timer(0.2, lambda: run.resume("ok", yes=True)).start()
+
+    async def cell() -> rt.Run:
+        return await run
+
+    assert asyncio.run(cell()).status == "succeeded"
+    assert run.outputs == {"answer": "yes"}
+
+
+def test_await_is_refused_on_kernels_that_would_hang(monkeypatch) -> None:
+    import sys
+    import types
+
+    import pytest
+
+    from runtime.client import _check_kernel_can_await
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.SimpleNamespace(__version__="7.3.0"))
+    with pytest.raises(RuntimeError, match=r"needs ipykernel >= 7.4 \(this kernel is 7.3.0\)"):
+        _check_kernel_can_await()
+    monkeypatch.setitem(sys.modules, "ipykernel", types.SimpleNamespace(__version__="7.4.0"))
+    _check_kernel_can_await()
