@@ -282,6 +282,18 @@ class NodeInfo:
         return None
 
 
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document a node saved."""
+
+    name: str
+    node: str
+    kind: str
+    """``text``, ``markdown``, ``table``, ``image`` or ``json``."""
+    value: Any
+    saved_at: dt.datetime
+
+
 class Run:
     """Handle on one run. Every property reads the store, so it is always current."""
 
@@ -401,6 +413,14 @@ class Run:
     @property
     def inputs(self) -> dict[str, Any]:
         return {k: self.client.store.load_input(v) for k, v in self.record.inputs.items()}
+
+    @property
+    def documents(self) -> list[DocumentInfo]:
+        """Artifacts nodes saved with ``rt.current().save_document(...)``, oldest first."""
+        return [
+            DocumentInfo(doc.name, doc.node, doc.kind, value, doc.created_at)
+            for doc, value in self.client.store.documents(self.id)
+        ]
 
     @property
     def waiting(self) -> dict[str, dict[str, Any]]:

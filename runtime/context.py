@@ -5,9 +5,14 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from runtime.errors import PlaitError
+
+DocumentKind = str
+"""``text``, ``markdown``, ``table``, ``image`` or ``json``."""
 
 
 @dataclass
@@ -19,6 +24,20 @@ class NodeContext:
     attempt: int
     """1 for the first attempt; retries and re-runs after a crash count up."""
     logs: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    """Names of the documents this attempt saved."""
+    saver: Callable[[str, Any, str | None], None] | None = None
+    """Writes a document (set by the engine)."""
+
+    def save_document(self, name: str, content: Any, kind: DocumentKind | None = None) -> None:
+        """Save a named artifact to the run, shown by the notebook view, studio and report.
+        ``kind`` is guessed when omitted: a DataFrame is a table, PNG bytes an image, a string
+        markdown or text, other data JSON. Saving a name again replaces it."""
+        if self.saver is None:
+            raise PlaitError("documents can only be saved from a running node")
+        self.saver(name, content, kind)
+        if name not in self.documents:
+            self.documents.append(name)
 
     @property
     def idempotency_key(self) -> str:

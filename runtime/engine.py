@@ -63,6 +63,7 @@ class _Outcome:
     error: BaseException | None = None
     traceback: str | None = None
     logs: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
     retryable: bool = True
 
 
@@ -310,6 +311,7 @@ class _Pass:
 
     async def _execute(self, node: Node, start: NodeStart) -> _Outcome:
         ctx = context.NodeContext(self.run.id, node.name, start.attempt)
+        ctx.saver = functools.partial(self._save_document, node.name)
         try:
             kwargs = await self._arguments(node)
             allow_pickle = self.graph.pickle if node.pickle is None else node.pickle
@@ -329,7 +331,14 @@ class _Pass:
                 value, encoded = await self._with_timeout(
                     node, asyncio.to_thread(_call_sync, node, kwargs, ctx, encode)
                 )
-            return _Outcome(node.name, True, encoded=encoded, value=value, logs=ctx.logs)
+            return _Outcome(
+                node.name,
+                True,
+                encoded=encoded,
+                value=value,
+                logs=ctx.logs,
+                documents=ctx.documents,
+            )
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
@@ -339,6 +348,7 @@ class _Pass:
                 error=exc,
                 traceback=_user_traceback(exc),
                 logs=ctx.logs,
+                documents=ctx.documents,
                 retryable=not isinstance(exc, CodecError),
             )
 
@@ -389,8 +399,20 @@ class _Pass:
 
     # -- recording outcomes -----------------------------------------------------------------
 
+    def _save_document(self, node: str, name: str, content: Any, kind: str | None) -> None:
+        """Runs in the node's own thread (or task): the document is stored at once; its
+        event is written with the node's checkpoint."""
+        kind = kind or _document_kind(content)
+        encoded = codecs.encode(content, what=f"document {name!r} of node {node!r}")
+        self.store.save_document(
+            self.run.id, node, name, kind, encoded, self.engine.settings.inline_limit
+        )
+
     def _record(self, outcome: _Outcome, events: list[NewEvent]) -> NodeFinish:
         name = outcome.name
+        events.extend(
+            NewEvent("document.saved", name, {"name": document}) for document in outcome.documents
+        )
         state = self.nodes[name]
         node = self.graph.nodes[name]
         now = utcnow()
@@ -589,6 +611,17 @@ def _user_traceback(exc: BaseException) -> str:
     first = next((i for i, f in enumerate(frames) if not f.filename.startswith(_INTERNAL)), 0)
     summary.stack = traceback.StackSummary.from_list(frames[first:])
     return "".join(summary.format())
+
+
+def _document_kind(content: Any) -> str:
+    if isinstance(content, bytes):
+        return "image" if content.startswith(b"\x89PNG") else "text"
+    if isinstance(content, str):
+        return "markdown"
+    module = type(content).__module__
+    if module.startswith("pandas"):
+        return "table"
+    return "json"
 
 
 def _backoff(base: float, failures: int) -> float:

@@ -97,7 +97,7 @@ def preview(value: Any, kind: str = "auto") -> str:
     if figure is not None:
         return figure
     if isinstance(value, str):
-        if kind == "markdown" or _looks_like_markdown(value):
+        if kind == "markdown" or (kind == "auto" and _looks_like_markdown(value)):
             return f"<div class='markdown'>{_markdown.render(_cap(value))}</div>"
         return f"<pre>{html.escape(_cap(value))}</pre>"
     value = redact(_plain(value))
@@ -241,6 +241,15 @@ def render(run: Run, *, budget: int = DEFAULT_BUDGET) -> ReportHTML:
             except PlaitError as exc:
                 entry["output"] = f"<p class='note'>output unavailable: {html.escape(str(exc))}</p>"
         nodes.append(entry)
+    documents = [
+        {
+            "name": doc.name,
+            "node": doc.node,
+            "kind": doc.kind,
+            "shown": spend.take(f"document {doc.name}", preview(redact(value), doc.kind)),
+        }
+        for doc, value in run.client.store.documents(run.id)
+    ]
     statuses = {n["name"]: n["status"] for n in nodes}
     try:
         inputs = redact(run.inputs)
@@ -259,6 +268,7 @@ def render(run: Run, *, budget: int = DEFAULT_BUDGET) -> ReportHTML:
         inputs=[(k, preview(v)) for k, v in inputs.items()],
         outputs=[n for n in nodes if n["name"] in spec["outputs"] and n["output"]],
         nodes=nodes,
+        documents=documents,
         cut=spend.cut,
     )
     return ReportHTML(page)

@@ -249,6 +249,9 @@ class RunView:
         for name, value in values.items():
             shown = f"<b>{html.escape(name)}</b>{preview_html(value)}"
             self.outputs.append_display_data(HTML(shown))
+        for doc in self.run.documents:
+            shown = f"<b>{html.escape(doc.name)}</b> <i>({doc.kind}, {html.escape(doc.node)})</i>"
+            self.outputs.append_display_data(HTML(shown + preview_html(doc.value)))
         if self.model.status == "failed":
             error = self.run.error or "failed"
             self.outputs.append_stdout(error + "\n")

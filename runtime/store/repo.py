@@ -647,6 +647,54 @@ class Store:
             events = [NewEvent("run.cancelled", data={"status": "cancelled"})]
             return "cancelled", self._append(conn, run_id, events)
 
+    # -- documents --------------------------------------------------------------------------
+
+    def save_document(
+        self,
+        run_id: str,
+        node: str,
+        name: str,
+        kind: str,
+        encoded: codecs.Encoded,
+        inline_limit: int,
+    ) -> None:
+        """Store (or replace) a node's named document; its event goes with the checkpoint."""
+        d = tables.document
+        with self.write() as conn:
+            stored = values.put(conn, encoded, inline_limit)
+            conn.execute(
+                sa.delete(d).where(d.c.run_id == run_id, d.c.node == node, d.c.name == name)
+            )
+            conn.execute(
+                sa.insert(d).values(
+                    run_id=run_id,
+                    node=node,
+                    name=name,
+                    kind=kind,
+                    value_codec=stored["codec"],
+                    value_inline=stored.get("inline"),
+                    value_blob=stored.get("blob"),
+                    value_size=stored["size"],
+                    created_at=utcnow(),
+                )
+            )
+
+    def documents(self, run_id: str) -> list[tuple[tables.Document, Any]]:
+        """The run's documents in the order they were saved, each with its decoded value."""
+        d = tables.document
+        with self.read() as conn:
+            rows = conn.execute(sa.select(d).where(d.c.run_id == run_id).order_by(d.c.id)).all()
+            out = []
+            for row in rows:
+                doc = tables.Document(**row._mapping)
+                ref: values.StoredValue = {"codec": doc.value_codec, "size": doc.value_size}
+                if doc.value_blob is not None:
+                    ref["blob"] = doc.value_blob
+                else:
+                    ref["inline"] = doc.value_inline  # type: ignore[typeddict-item]
+                out.append((doc, values.load(conn, ref, self.secret_key)))
+        return out
+
     # -- events -----------------------------------------------------------------------------
 
     def _append(

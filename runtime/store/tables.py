@@ -193,3 +193,24 @@ class ShareLink(SQLModel, table=True):
 
 
 share_link = ShareLink.__table__
+
+
+class Document(SQLModel, table=True):
+    """A named artifact a node saved while running (text, markdown, table, image, JSON).
+    Saving the same name again from the same node replaces it."""
+
+    __table_args__ = (sa.UniqueConstraint("run_id", "node", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", max_length=32)
+    node: str = Field(max_length=200)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    value_codec: str = Field(max_length=32)
+    value_inline: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    value_blob: str | None = Field(default=None, max_length=64)
+    value_size: int
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+document = Document.__table__

@@ -27,6 +27,10 @@ def mixed_run() -> rt.Run:
 
     @g.node
     def summary(sales: pd.DataFrame) -> str:
+        ctx = rt.current()
+        ctx.save_document("notes", "## Findings\n\nRegion *n* sells more.")
+        ctx.save_document("top rows", sales.head(3))
+        ctx.save_document("settings", {"threshold": 3, "secret": "do-not-show"}, kind="json")
         return f"# Summary\n\n- total units: {sales.units.sum()}\n- regions: 2"
 
     g.wait("approve", {"ok": bool, "password": (str, "")}, after=["summary"])
@@ -64,6 +68,19 @@ def test_report_content(client: rt.Client, tmp_path: Path) -> None:
     assert "RuntimeError: the printer is on fire" in page
     assert 'raise RuntimeError("the printer is on fire")' in html.unescape(page)
     assert "loaded sales" in page
+    # saved documents, rendered by kind
+    assert 'data-document="notes"' in page and "<h2>Findings</h2>" in page
+    assert "<em>n</em>" in page
+    assert 'data-document="top rows"' in page and "DataFrame: 3 rows, 2 columns" in page
+    assert '"threshold": 3' in html.unescape(page) and "do-not-show" not in page
+    assert [d.name for d in run.documents] == ["notes", "top rows", "settings"]
+    assert [d.kind for d in run.documents] == ["markdown", "table", "json"]
+    saved = [e for e in run.events() if e["type"] == "document.saved"]
+    assert [(e["node"], e["data"]["name"]) for e in saved] == [
+        ("summary", "notes"),
+        ("summary", "top rows"),
+        ("summary", "settings"),
+    ]
     # secrets never appear
     assert "hunter2" not in page and "sk-live-123" not in page
     assert page.count(report.REDACTED) >= 3
@@ -97,7 +114,7 @@ def test_report_opens_without_network(client: rt.Client, tmp_path: Path, artifac
         page = browser.new_page(viewport={"width": 1200, "height": 1600})
         page.on("request", lambda r: requests.append(r.url))
         page.goto(path.as_uri())
-        assert page.locator("section.node").count() == 5
+        assert page.locator("section.node").count() == 5 + 3  # nodes + documents
         assert page.locator('svg.plait-graph g.node[data-status="failed"]').count() == 1
         page.screenshot(path=str(artifacts / "report.png"), full_page=True)
         browser.close()
