@@ -388,7 +388,7 @@ class Store:
         return [NodeRun(**r._mapping) for r in rows]
 
     def load_output(self, row: NodeRun) -> Any:
-        stored = values.from_node_row(row)
+        stored = values.from_columns(row)
         if stored is None:
             return None
         if "inline" in stored:
@@ -491,7 +491,7 @@ class Store:
                 "output_inline": None,
                 "output_blob": None,
                 "output_size": None,
-                **values.node_columns(stored),
+                **values.columns(stored),
             }
             if conn.execute(_FINISH, params).rowcount != 1:
                 raise StaleWrite(f"attempt row {finish.row_id} is no longer running")
@@ -599,7 +599,7 @@ class Store:
                     status="succeeded",
                     ended_at=utcnow(),
                     answered_by=answered_by,
-                    **values.node_columns(stored),
+                    **values.columns(stored),
                 )
             )
             events = [NewEvent("node.succeeded", node, {"answered_by": answered_by})]
@@ -671,11 +671,8 @@ class Store:
                     node=node,
                     name=name,
                     kind=kind,
-                    value_codec=stored["codec"],
-                    value_inline=stored.get("inline"),
-                    value_blob=stored.get("blob"),
-                    value_size=stored["size"],
                     created_at=utcnow(),
+                    **values.columns(stored, "value"),
                 )
             )
 
@@ -687,12 +684,8 @@ class Store:
             out = []
             for row in rows:
                 doc = tables.Document(**row._mapping)
-                ref: values.StoredValue = {"codec": doc.value_codec, "size": doc.value_size}
-                if doc.value_blob is not None:
-                    ref["blob"] = doc.value_blob
-                else:
-                    ref["inline"] = doc.value_inline  # type: ignore[typeddict-item]
-                out.append((doc, values.load(conn, ref, self.secret_key)))
+                ref = values.from_columns(doc, "value")
+                out.append((doc, values.load(conn, ref, self.secret_key)))  # type: ignore[arg-type]
         return out
 
     # -- events -----------------------------------------------------------------------------

@@ -61,22 +61,26 @@ def from_json(doc: dict[str, Any]) -> StoredValue:
     return StoredValue(**stored)
 
 
-def from_node_row(row: Any) -> StoredValue | None:
-    """The output reference held in a ``node_run`` row, if it has an output."""
-    if row.output_codec is None:
+def from_columns(row: Any, prefix: str = "output") -> StoredValue | None:
+    """The reference held in a row's ``<prefix>_codec/_inline/_blob/_size`` columns
+    (``output`` on ``node_run``, ``value`` on ``document``)."""
+    codec = getattr(row, f"{prefix}_codec")
+    if codec is None:
         return None
-    if row.output_blob is not None:
-        return {"codec": row.output_codec, "blob": row.output_blob, "size": row.output_size}
-    return {"codec": row.output_codec, "inline": row.output_inline, "size": row.output_size}
+    size = getattr(row, f"{prefix}_size")
+    blob = getattr(row, f"{prefix}_blob")
+    if blob is not None:
+        return {"codec": codec, "blob": blob, "size": size}
+    return {"codec": codec, "inline": getattr(row, f"{prefix}_inline"), "size": size}
 
 
-def node_columns(stored: StoredValue | None) -> dict[str, Any]:
-    """Columns of a ``node_run`` row that hold this reference."""
+def columns(stored: StoredValue | None, prefix: str = "output") -> dict[str, Any]:
+    """The ``<prefix>_*`` columns that hold this reference."""
     if stored is None:
         return {}
     return {
-        "output_codec": stored["codec"],
-        "output_inline": stored.get("inline"),
-        "output_blob": stored.get("blob"),
-        "output_size": stored["size"],
+        f"{prefix}_codec": stored["codec"],
+        f"{prefix}_inline": stored.get("inline"),
+        f"{prefix}_blob": stored.get("blob"),
+        f"{prefix}_size": stored["size"],
     }
