@@ -48,7 +48,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A JupyterLab server (base URL) serving a directory of notebooks (root)."""
     home = tmp_path_factory.mktemp("jlab")
     root = tmp_path_factory.mktemp("nbroot")
-    shutil.copy(NOTEBOOKS / "02_human_in_the_loop.ipynb", root)
+    for app in ("lab", "nb7"):  # each front end gets its own copy (autosave must not mix)
+        shutil.copy(NOTEBOOKS / "02_human_in_the_loop.ipynb", root / f"02_{app}.ipynb")
     _write_latency_notebook(root / "latency.ipynb")
     port = free_port()
     env = {
@@ -136,10 +137,15 @@ def _wait_kernel_ready(page: Page, base: str, path: str) -> None:
     page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for(timeout=60_000)
 
 
-def test_wait_form_in_jupyterlab(lab: tuple[str, Path], page: Page, artifacts: Path) -> None:
+URLS = {"lab": "/lab/tree/{name}?reset", "nb7": "/notebooks/{name}"}
+
+
+@pytest.mark.parametrize("app", ["lab", "nb7"])
+def test_wait_form_in_jupyter(lab: tuple[str, Path], page: Page, artifacts: Path, app: str) -> None:
+    """JupyterLab and Notebook 7 alike."""
     base, _root = lab
-    name = "02_human_in_the_loop.ipynb"
-    page.goto(f"{base}/lab/tree/{name}?reset")
+    name = f"02_{app}.ipynb"
+    page.goto(base + URLS[app].format(name=name))
     _wait_kernel_ready(page, base, name)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
@@ -165,7 +171,7 @@ def test_wait_form_in_jupyterlab(lab: tuple[str, Path], page: Page, artifacts: P
     try:
         view.locator('[data-state="finished"]').wait_for(timeout=60_000)
     finally:
-        view.screenshot(path=str(artifacts / "notebook_wait_form_lab.png"))
+        view.screenshot(path=str(artifacts / f"notebook_wait_form_{app}.png"))
     expect(view.locator('g.node[data-status="succeeded"]')).to_have_count(3)
     expect(view.locator(".widget-output")).to_contain_text(
         "A short note about owls. published by Ada (score 5)"
