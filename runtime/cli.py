@@ -354,6 +354,82 @@ def scheduler() -> None:
     stop.wait()
 
 
+@app.command()
+def studio(
+    port: Annotated[int, typer.Option(help="The one port for pages, websocket and API.")] = 3000,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 exposes it (there is no login).")
+    ] = "127.0.0.1",
+) -> None:
+    """Start the studio (web UI + REST API under /api/v1) in Reflex production mode. With
+    the embedded default it also executes the runs it starts; with PLAIT_REDIS_URL workers
+    do."""
+    import os
+    import shutil
+
+    from runtime.config import settings
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "rxconfig.py").exists() or not (root / "studio" / "studio.py").exists():
+        raise _fail(f"the studio app is not next to the runtime package (looked in {root})")
+    config = settings()
+    env = {
+        **os.environ,
+        # the server runs in the app's directory: pin the store to this one
+        "PLAIT_HOME": str(config.home.resolve()),
+        "PLAIT_DATABASE_URL": _absolute_sqlite(config.resolved_database_url()),
+        # graphs pickled by reference import their modules from here
+        "PYTHONPATH": os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH")) if p),
+        # one build directory per port: the port is compiled into the frontend
+        "REFLEX_WEB_WORKDIR": os.environ.get("REFLEX_WEB_WORKDIR")
+        or str(_cache_home() / "studio" / str(port)),
+        "REFLEX_TELEMETRY_ENABLED": os.environ.get("REFLEX_TELEMETRY_ENABLED", "false"),
+        "REFLEX_CHECK_LATEST_VERSION": os.environ.get("REFLEX_CHECK_LATEST_VERSION", "false"),
+    }
+    if shutil.which("bun"):
+        env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
+    if "NPM_CONFIG_REGISTRY" not in env and shutil.which("npm"):
+        # skips Reflex's probe of public npm mirrors
+        registry = _subprocess_output(["npm", "config", "get", "registry"])
+        env["NPM_CONFIG_REGISTRY"] = registry or "https://registry.npmjs.org/"
+    mode = "workers execute runs (Redis)" if config.redis_url else "runs execute in this process"
+    exposed = "" if host in ("127.0.0.1", "localhost", "::1") else " — reachable from other hosts"
+    typer.echo(f"plait studio: http://{host}:{port} (listening on {host}{exposed}; no login yet)")
+    typer.echo(f"store {_display_url(env['PLAIT_DATABASE_URL'])}; {mode}")
+    if not exposed:
+        typer.echo("only this machine can connect; use --host 0.0.0.0 to share it on a network")
+    command = [sys.executable, "-m", "reflex", "run", "--env", "prod"]
+    command += ["--frontend-port", str(port), "--backend-port", str(port), "--backend-host", host]
+    os.chdir(root)
+    os.execve(sys.executable, command, env)
+
+
+def _cache_home() -> Path:
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "plait"
+
+
+def _subprocess_output(command: list[str]) -> str:
+    import subprocess
+
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip()
+
+
+def _absolute_sqlite(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
+
+
 def _display_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 

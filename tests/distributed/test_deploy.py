@@ -40,7 +40,7 @@ def _plait_services() -> dict[str, dict]:
 
 def test_services_run_real_plait_subcommands() -> None:
     services = _plait_services()
-    assert {"migrate", "worker", "scheduler"} <= set(services)
+    assert {"migrate", "worker", "scheduler", "studio"} <= set(services)
     for name, svc in services.items():
         argv = svc["command"][1:]
         command = _resolve(argv)

@@ -1,0 +1,1 @@
+"""Reusable pieces of the pages (graph, tables, forms, previews, the page shell)."""

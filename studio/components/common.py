@@ -1,0 +1,145 @@
+"""The page shell and small pieces every page uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from studio import theme
+
+
+def nav_link(text: str, href: str) -> rx.Component:
+    return rx.link(
+        text, href=href, size="3", weight="medium", color_scheme="gray", high_contrast=True
+    )
+
+
+def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Component:
+    """Top bar with the main links, then the page."""
+    return rx.box(
+        rx.el.style(theme.GLOBAL_CSS),
+        rx.hstack(
+            rx.link(
+                rx.hstack(
+                    rx.icon("workflow", size=20),
+                    rx.heading("Plait studio", size="4"),
+                    align="center",
+                    spacing="2",
+                ),
+                href="/",
+                underline="none",
+                color_scheme="gray",
+                high_contrast=True,
+            ),
+            rx.hstack(
+                nav_link("Workflows", "/"),
+                nav_link("Runs", "/runs"),
+                rx.link(
+                    "API", href="/api/v1/docs", size="3", color_scheme="gray", is_external=True
+                ),
+                spacing="5",
+                align="center",
+            ),
+            justify="between",
+            align="center",
+            padding_x="24px",
+            padding_y="10px",
+            border_bottom="1px solid var(--gray-a5)",
+            background="var(--color-panel-solid)",
+            position="sticky",
+            top="0",
+            z_index="10",
+        ),
+        rx.box(
+            *([rx.heading(title, size="6", margin_bottom="12px")] if title is not None else []),
+            *children,
+            max_width=theme.PAGE_MAX_WIDTH,
+            margin_x="auto",
+            padding="20px 24px 48px",
+        ),
+        min_height="100vh",
+    )
+
+
+def status_badge(status: rx.Var | str, **props: Any) -> rx.Component:
+    scheme = rx.match(
+        status,
+        *[(name, colour) for name, colour in theme.BADGE.items()],
+        "gray",
+    )
+    return rx.badge(
+        status,
+        color_scheme=scheme,
+        variant="soft",
+        class_name=rx.Var.create("plait-status plait-status-") + status,  # type: ignore[operator]
+        **props,
+    )
+
+
+def empty(text: str | rx.Var, icon: str = "inbox") -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=28, color="var(--gray-9)"),
+            rx.text(text, color_scheme="gray"),
+            align="center",
+            spacing="2",
+        ),
+        padding="32px",
+        border="1px dashed var(--gray-a6)",
+        border_radius="8px",
+        width="100%",
+    )
+
+
+def loading(text: str = "Loading…") -> rx.Component:
+    return rx.center(
+        rx.hstack(rx.spinner(size="3"), rx.text(text, color_scheme="gray"), align="center"),
+        padding="32px",
+        width="100%",
+        class_name="plait-loading",
+    )
+
+
+def pre(
+    text: rx.Var | str, error: bool = False, extra_class: str = "", **props: Any
+) -> rx.Component:
+    classes = "plait-pre plait-error" if error else "plait-pre"
+    return rx.el.pre(text, class_name=f"{classes} {extra_class}".strip(), **props)
+
+
+def section(title: str | rx.Var, *children: rx.Component, **props: Any) -> rx.Component:
+    return rx.vstack(
+        rx.heading(title, size="3", color_scheme="gray", as_="h3"),
+        *children,
+        spacing="2",
+        width="100%",
+        **props,
+    )
+
+
+def card(*children: rx.Component, **props: Any) -> rx.Component:
+    return rx.card(*children, width="100%", **props)
+
+
+def field_row(label: str, value: rx.Var | str | rx.Component) -> rx.Component:
+    return rx.hstack(
+        rx.text(label, color_scheme="gray", size="2", min_width="90px"),
+        value if isinstance(value, rx.Component) else rx.text(value, size="2"),
+        align="center",
+        spacing="3",
+    )
+
+
+def not_found(what: str | rx.Var, back_text: str, back_href: str) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.heading("404", size="9", color_scheme="gray"),
+            rx.text(what, size="4", class_name="plait-not-found"),
+            rx.link(back_text, href=back_href),
+            align="center",
+            spacing="3",
+        ),
+        padding_y="80px",
+        width="100%",
+    )

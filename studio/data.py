@@ -1,0 +1,233 @@
+"""Reads the pages make through the runtime, shaped for display. Plain blocking functions:
+states call them through ``asyncio.to_thread``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime import catalog
+from runtime.client import Client
+from runtime.errors import NotFound, PlaitError
+from studio.logic import fmt, forms
+from studio.logic.preview import Preview, preview
+
+MAX_OUTPUTS = 20
+"""Final nodes whose values the run page previews."""
+
+
+@dataclass
+class KeyValue:
+    key: str
+    value: str
+
+
+@dataclass
+class RunHeader:
+    """A run's fixed facts and the spec of its version."""
+
+    id: str
+    workflow: str
+    version: str
+    version_id: int
+    status: str
+    trigger: str
+    owner: str
+    created: str
+    spec: dict[str, Any]
+    inputs: list[KeyValue]
+
+
+@dataclass
+class AttemptRow:
+    number: int
+    status: str
+    started: str
+    ended: str
+    duration: str
+    error: str
+
+
+@dataclass
+class InputRow:
+    param: str
+    source: str
+    what: str
+    """``node`` (another node's output) or ``input`` (a run input)."""
+    value: str
+
+
+@dataclass
+class DocumentRow:
+    name: str
+    kind: str
+    preview: Preview
+
+
+@dataclass
+class NodeDetail:
+    """Everything the node panel shows about one node of one run."""
+
+    name: str = ""
+    kind: str = ""
+    status: str = ""
+    doc: str = ""
+    attempts: list[AttemptRow] = field(default_factory=list)
+    error_type: str = ""
+    error: str = ""
+    traceback: str = ""
+    logs: str = ""
+    answered_by: str = ""
+    inputs: list[InputRow] = field(default_factory=list)
+    output: Preview = field(default_factory=Preview)
+    documents: list[DocumentRow] = field(default_factory=list)
+
+
+@dataclass
+class NamedPreview:
+    name: str
+    preview: Preview
+
+
+def short_value(value: Any, limit: int = 120) -> str:
+    """One line for a value in a table of inputs."""
+    try:
+        import pandas as pd
+
+        if isinstance(value, pd.DataFrame):
+            return f"DataFrame {value.shape[0]:,} x {value.shape[1]:,}"
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    try:
+        text = json.dumps(value, default=repr, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def run_header(client: Client, run_id: str) -> RunHeader | None:
+    """The run's header, or ``None`` when there is no such run."""
+    try:
+        record = client.store.get_run(run_id)
+    except NotFound:
+        return None
+    version = client.store.get_version(record.version_id)
+    inputs = []
+    for name, ref in record.inputs.items():
+        try:
+            text = short_value(client.store.load_input(ref))
+        except PlaitError as exc:
+            text = f"(cannot load: {exc})"
+        inputs.append(KeyValue(name, text))
+    return RunHeader(
+        id=record.id,
+        workflow=version.spec["name"],
+        version=version.version,
+        version_id=version.id,  # type: ignore[arg-type]
+        status=record.status,
+        trigger=record.trigger,
+        owner=record.owner or "",
+        created=fmt.timestamp(record.created_at),
+        spec=version.spec,
+        inputs=inputs,
+    )
+
+
+def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) -> NodeDetail:
+    """Attempts, error and traceback, logs, inputs and output preview of one node."""
+    node = next((n for n in spec["nodes"] if n["name"] == name), None)
+    if node is None:
+        return NodeDetail(name=name, status="unknown node")
+    rows = [r for r in client.store.attempts(run_id) if r.node == name]
+    latest = rows[-1] if rows else None
+    detail = NodeDetail(
+        name=name,
+        kind=node["kind"],
+        status=latest.status if latest else "pending",
+        doc=node.get("doc", ""),
+        attempts=[
+            AttemptRow(
+                number=r.attempt,
+                status="failed (retried)" if r.will_retry else r.status,
+                started=fmt.timestamp(r.started_at),
+                ended=fmt.timestamp(r.ended_at),
+                duration=fmt.duration(
+                    (r.ended_at - r.started_at).total_seconds()
+                    if r.started_at and r.ended_at
+                    else None
+                ),
+                error=f"{r.error_type}: {r.error_message}" if r.error_type else "",
+            )
+            for r in rows
+        ],
+    )
+    failed = next((r for r in reversed(rows) if r.status == "failed"), None)
+    if failed is not None:
+        detail.error_type = failed.error_type or ""
+        detail.error = failed.error_message or ""
+        detail.traceback = failed.traceback or ""
+    detail.logs = "\n".join(f"[attempt {r.attempt}]\n{r.logs}" for r in rows if r.logs)
+    if latest is not None:
+        detail.answered_by = latest.answered_by or ""
+        if latest.status == "succeeded":
+            try:
+                detail.output = preview(client.store.load_output(latest))
+            except PlaitError as exc:
+                detail.output = Preview("text", "cannot load", text=str(exc))
+    detail.inputs = _inputs(client, run_id, node, spec)
+    detail.documents = [
+        DocumentRow(doc.name, doc.kind, preview(value, doc.kind))
+        for doc, value in client.store.documents(run_id)
+        if doc.node == name
+    ]
+    return detail
+
+
+def _inputs(
+    client: Client, run_id: str, node: dict[str, Any], spec: dict[str, Any]
+) -> list[InputRow]:
+    names = {n["name"] for n in spec["nodes"]}
+    record = client.store.get_run(run_id)
+    latest = {}
+    for row in client.store.attempts(run_id):
+        latest[row.node] = row
+    out = []
+    for param, source in node.get("inputs", {}).items():
+        if source in names:
+            row = latest.get(source)
+            state = row.status if row else "pending"
+            size = f", {fmt.size(row.output_size)}" if row is not None and row.output_size else ""
+            out.append(InputRow(param, source, "node", f"output of {source} ({state}{size})"))
+            continue
+        ref = record.inputs.get(source)
+        if ref is None:
+            default = spec.get("inputs", {}).get(source, {}).get("default")
+            out.append(InputRow(param, source, "input", f"default {short_value(default)}"))
+        else:
+            out.append(InputRow(param, source, "input", short_value(client.store.load_input(ref))))
+    return out
+
+
+def outputs(client: Client, run_id: str) -> list[NamedPreview]:
+    """Previews of the final nodes' values (those that succeeded)."""
+    run = client.get_run(run_id)
+    nodes = run.nodes
+    done = [n for n in run.spec["outputs"] if nodes[n].status == "succeeded"]
+    return [NamedPreview(name, preview(run.output(name))) for name in done[:MAX_OUTPUTS]]
+
+
+def run_form_fields(client: Client, version_id: int, spec: dict[str, Any]) -> list[forms.FormField]:
+    """The "Run" form of a version: typed by the node functions' annotations when the code
+    loads here, else by the defaults."""
+    kinds: dict[str, str] = {}
+    try:
+        kinds = forms.annotation_kinds(client.load_graph(version_id))
+    except Exception:  # unpickling code can fail in many ways; the form works untyped
+        kinds = {}
+    return forms.input_fields(spec, kinds)
+
+
+def workflow_runs(client: Client, workflow: str, limit: int = 20) -> list[catalog.RunRow]:
+    rows, _ = catalog.runs(client.store, workflow=workflow, limit=limit)
+    return rows

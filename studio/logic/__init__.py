@@ -1,0 +1,1 @@
+"""What the pages compute, as plain functions without Reflex: unit-tested on their own."""

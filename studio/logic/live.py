@@ -1,0 +1,197 @@
+"""A run as the run page sees it, built from its events alone: node statuses, attempts with
+start and end times (the timeline), and the run's own status.
+
+``apply`` takes events in ``seq`` order and ignores any it has already seen, so a burst can
+be applied in one go and a replayed event changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.store.tables import EventDict
+from studio import theme
+from studio.logic import fmt
+
+RUN_LEVEL = ""
+"""Name under which ``apply`` reports a change of the run itself."""
+
+
+@dataclass
+class Attempt:
+    """One attempt of one node."""
+
+    number: int
+    start: float | None
+    end: float | None = None
+    status: str = "running"
+
+
+@dataclass
+class NodeState:
+    status: str = "pending"
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass
+class RunView:
+    """What the events of one run have said so far."""
+
+    status: str = "queued"
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    last_seq: int = 0
+    first_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    last_at: float | None = None
+    error: str | None = None
+    cancel_requested: bool = False
+
+    def node(self, name: str) -> NodeState:
+        return self.nodes.setdefault(name, NodeState())
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        return {name: n.status for name, n in self.nodes.items()}
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+
+def new_view(node_names: Iterable[str]) -> RunView:
+    return RunView(nodes={name: NodeState() for name in node_names})
+
+
+def apply(view: RunView, events: Iterable[EventDict]) -> set[str]:
+    """Apply events newer than the view; returns the names of the nodes that changed
+    (``RUN_LEVEL`` when the run's own state did)."""
+    changed: set[str] = set()
+    for event in sorted(events, key=lambda e: e["seq"]):
+        if event["seq"] <= view.last_seq:
+            continue
+        view.last_seq = event["seq"]
+        at = event["at"]
+        view.first_at = at if view.first_at is None else view.first_at
+        view.last_at = at
+        kind, name, data = event["type"], event["node"], event["data"]
+        if kind.startswith("run."):
+            _apply_run(view, kind.removeprefix("run."), data, at)
+            changed.add(RUN_LEVEL)
+            if kind == "run.cancelled":
+                changed |= _cancel_open(view, at)
+        elif kind.startswith("node.") and name:
+            _apply_node(view.node(name), kind.removeprefix("node."), data, at)
+            changed.add(name)
+    return changed
+
+
+def _apply_run(view: RunView, what: str, data: Mapping[str, Any], at: float) -> None:
+    if what == "cancel_requested":
+        view.cancel_requested = True
+        return
+    view.status = what
+    if what == "running" and view.started_at is None:
+        view.started_at = at
+    if what in ("succeeded", "failed", "cancelled"):
+        view.ended_at = at
+        view.error = data.get("error")
+
+
+def _apply_node(node: NodeState, what: str, data: Mapping[str, Any], at: float) -> None:
+    number = int(data.get("attempt") or len(node.attempts) or 1)
+    last = node.attempts[-1] if node.attempts else None
+    if what in ("running", "waiting"):
+        node.attempts.append(Attempt(number, at, None, what))
+        node.status = what
+    elif what in ("succeeded", "failed", "retrying", "cancelled", "interrupted"):
+        if last is None or last.end is not None:
+            last = Attempt(number, at)
+            node.attempts.append(last)
+        last.end = at
+        last.status = "failed" if what in ("retrying", "interrupted") else what
+        # an interrupted attempt runs again: the node is pending until it restarts
+        node.status = "pending" if what == "interrupted" else what
+    elif what == "skipped":
+        node.status = "skipped"
+
+
+def _cancel_open(view: RunView, at: float) -> set[str]:
+    """A cancelled run stops its running and waiting nodes (the store does the same)."""
+    changed = set()
+    for name, node in view.nodes.items():
+        if node.status in ("running", "waiting"):
+            node.status = "cancelled"
+            if node.attempts and node.attempts[-1].end is None:
+                node.attempts[-1].end = at
+                node.attempts[-1].status = "cancelled"
+            changed.add(name)
+    return changed
+
+
+# -- timeline ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Bar:
+    """One attempt drawn on the timeline; offsets are CSS percentages of the run's span."""
+
+    left: str
+    width: str
+    colour: str
+    title: str
+
+
+@dataclass
+class TimelineRow:
+    node: str
+    status: str
+    attempts: int
+    duration: str
+    bars: list[Bar]
+
+
+@dataclass
+class Timeline:
+    rows: list[TimelineRow]
+    span: str
+    """How long the timeline covers, e.g. ``12.4 s``."""
+
+
+def timeline(view: RunView, order: Iterable[str], now: float | None = None) -> Timeline:
+    """A Gantt chart of attempts, one row per node that has started, in ``order``."""
+    starts = [a.start for n in view.nodes.values() for a in n.attempts if a.start is not None]
+    if not starts:
+        return Timeline([], "")
+    t0 = min(starts)
+    ends = [a.end for n in view.nodes.values() for a in n.attempts if a.end is not None]
+    open_ = any(a.end is None for n in view.nodes.values() for a in n.attempts)
+    t1 = max([*ends, *starts, view.last_at or t0])
+    if open_ and not view.finished:
+        t1 = max(t1, now if now is not None else time.time())
+    span = max(t1 - t0, 1e-3)
+    rows = []
+    for name in order:
+        node = view.nodes.get(name)
+        if node is None or not node.attempts:
+            continue
+        bars = []
+        for a in node.attempts:
+            start = a.start if a.start is not None else t0
+            end = a.end if a.end is not None else t1
+            bars.append(
+                Bar(
+                    left=f"{(start - t0) / span * 100:.3f}%",
+                    width=f"{max(end - start, 0) / span * 100:.3f}%",
+                    colour=theme.status_colour(a.status),
+                    title=f"{name} attempt {a.number}: {a.status}, {fmt.duration(end - start)}",
+                )
+            )
+        first = node.attempts[0].start or t0
+        last_end = node.attempts[-1].end
+        took = fmt.duration((last_end if last_end is not None else t1) - first)
+        rows.append(TimelineRow(name, node.status, len(node.attempts), took, bars))
+    return Timeline(rows, fmt.duration(span))

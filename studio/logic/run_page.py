@@ -1,0 +1,87 @@
+"""Everything the run page displays about a run's progress, computed from its spec and its
+events, handing out only what changed since the last render (each value handed out is sent
+whole to the browser, so an unchanged one must not be)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.store.tables import EventDict
+from studio.logic import fmt, forms, layout, live
+
+
+@dataclass
+class RunPage:
+    spec: dict[str, Any]
+    direction: layout.Direction
+    view: live.RunView
+    placed: list[layout.Placed]
+    order: list[str]
+    shown: dict[str, Any] = field(default_factory=dict)
+    """The values last handed out."""
+
+    @classmethod
+    def create(cls, spec: dict[str, Any], direction: layout.Direction | None = None) -> RunPage:
+        direction = direction or layout.auto_direction(spec)
+        order = [n["name"] for n in spec["nodes"]]
+        return cls(spec, direction, live.new_view(order), layout.place(spec, direction), order)
+
+    def apply(self, events: Iterable[EventDict]) -> set[str]:
+        return live.apply(self.view, events)
+
+    def turn(self, direction: layout.Direction) -> None:
+        self.direction = direction
+        self.placed = layout.place(self.spec, direction)
+
+    def render(self, selected: str = "", now: float | None = None) -> dict[str, Any]:
+        """The page's values that differ from the last render."""
+        view = self.view
+        statuses = view.statuses
+        timeline = live.timeline(view, self.order, now)
+        values: dict[str, Any] = {
+            "direction": self.direction,
+            "flow_nodes": layout.flow_nodes(self.placed, statuses, selected, self.direction),
+            "flow_edges": layout.flow_edges(self.spec, statuses),
+            "timeline_rows": timeline.rows,
+            "timeline_span": timeline.span,
+            "run_status": view.status,
+            "error": view.error or "",
+            "cancel_requested": view.cancel_requested,
+            "last_seq": view.last_seq,
+            "progress": progress(statuses),
+            "waiting": [n for n in self.order if statuses.get(n) == "waiting"],
+        }
+        if view.started_at is not None and view.status != "waiting":
+            end = view.ended_at if view.ended_at is not None else view.last_at
+            values["elapsed"] = fmt.duration((end or view.started_at) - view.started_at)
+        changed = {k: v for k, v in values.items() if self.shown.get(k, _UNSET) != v}
+        self.shown.update(changed)
+        if "waiting" in changed:
+            changed["waits"] = self.wait_forms(changed.pop("waiting"))
+        return changed
+
+    def wait_forms(self, waiting: list[str]) -> list[forms.WaitForm]:
+        nodes = {n["name"]: n for n in self.spec["nodes"]}
+        return [
+            forms.wait_form(name, nodes[name].get("schema", {}), nodes[name].get("doc", ""))
+            for name in waiting
+            if nodes[name]["kind"] == "wait"
+        ]
+
+
+_UNSET = object()
+
+
+def progress(statuses: dict[str, str]) -> str:
+    """``12 of 300 nodes done · 1 running``."""
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    done = counts.get("succeeded", 0) + counts.get("skipped", 0)
+    parts = [f"{done} of {len(statuses)} nodes done"]
+    parts += [
+        f"{counts[s]} {s}" for s in ("running", "waiting", "retrying", "failed") if counts.get(s)
+    ]
+    return " · ".join(parts)

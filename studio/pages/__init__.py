@@ -1,0 +1,1 @@
+"""The pages: workflows, workflow, runs, run, and the not-found page."""

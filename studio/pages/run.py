@@ -1,0 +1,413 @@
+"""The run page: live graph, wait forms, node panel, timeline, inputs and outputs."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from studio.components import common, values
+from studio.components.forms import fields
+from studio.components.graph import direction_switch, graph_view
+from studio.logic.forms import NODE_FIELD, WaitForm
+from studio.logic.live import Bar, TimelineRow
+from studio.states.run import RunState
+
+
+def header() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.link("Runs", href="/runs", color_scheme="gray"),
+            rx.text("/", color_scheme="gray"),
+            rx.link(RunState.workflow, href=RunState.workflow_href),
+            rx.text("/", color_scheme="gray"),
+            rx.code(RunState.run_id, size="2"),  # type: ignore[attr-defined]
+            align="center",
+            spacing="2",
+            wrap="wrap",
+        ),
+        rx.hstack(
+            common.status_badge(RunState.run_status, size="3", id="run-status"),
+            rx.text(RunState.progress, size="2", class_name="plait-progress"),
+            rx.cond(
+                RunState.elapsed != "",
+                rx.text("· " + RunState.elapsed, size="2", color_scheme="gray"),
+            ),
+            rx.cond(
+                RunState.cancel_requested & ~RunState.finished,
+                rx.badge("cancel requested", color_scheme="orange"),
+            ),
+            rx.spacer(),
+            actions(),
+            align="center",
+            width="100%",
+            wrap="wrap",
+            spacing="3",
+        ),
+        rx.hstack(
+            rx.text("version " + RunState.version, size="1", color_scheme="gray"),
+            rx.text("· trigger " + RunState.trigger, size="1", color_scheme="gray"),
+            rx.text("· created " + RunState.created, size="1", color_scheme="gray"),
+            rx.cond(
+                RunState.owner != "",
+                rx.text("· owner " + RunState.owner, size="1", color_scheme="gray"),
+            ),
+            spacing="2",
+        ),
+        rx.cond(
+            RunState.error != "",
+            rx.callout(RunState.error, icon="triangle_alert", color_scheme="red", width="100%"),
+        ),
+        rx.cond(
+            RunState.live_error != "",
+            rx.callout(RunState.live_error, icon="unplug", color_scheme="orange", width="100%"),
+        ),
+        rx.cond(
+            RunState.message != "",
+            rx.text(
+                RunState.message, size="2", color_scheme="gray", class_name="plait-action-message"
+            ),
+        ),
+        rx.cond(RunState.share_path != "", share_box()),
+        spacing="2",
+        width="100%",
+    )
+
+
+def actions() -> rx.Component:
+    return rx.hstack(
+        rx.button(
+            rx.icon("square", size=14),
+            "Cancel",
+            on_click=RunState.cancel_run,
+            disabled=RunState.finished,
+            color_scheme="red",
+            variant="soft",
+            id="cancel-run",
+        ),
+        rx.button(
+            rx.icon("rotate_ccw", size=14),
+            "Retry",
+            on_click=RunState.retry_run,
+            variant="soft",
+            id="retry-run",
+        ),
+        # Share: a read-only link served by runtime.sharing at /r/<token>
+        rx.button(
+            rx.icon("share_2", size=14),
+            "Share",
+            on_click=RunState.share_run,
+            variant="soft",
+            id="share-run",
+        ),
+        rx.link(
+            rx.button(rx.icon("file_text", size=14), "Report", variant="soft"),
+            href="/api/v1/runs/" + RunState.run_id + "/report",  # type: ignore[attr-defined]
+            is_external=True,
+        ),
+        spacing="2",
+    )
+
+
+def share_box() -> rx.Component:
+    return rx.callout(
+        rx.hstack(
+            rx.text("Read-only link (shown once):", size="2"),
+            rx.link(
+                RunState.share_path, href=RunState.share_path, is_external=True, id="share-link"
+            ),
+            align="center",
+            spacing="2",
+        ),
+        icon="link",
+        color_scheme="blue",
+        width="100%",
+    )
+
+
+def wait_form(form: rx.Var[WaitForm]) -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.vstack(
+                rx.hstack(
+                    rx.icon("hand", size=16),
+                    rx.heading(form.title, size="3"),
+                    align="center",
+                    spacing="2",
+                ),
+                rx.el.input(type="hidden", name=NODE_FIELD, value=form.node),
+                fields(form.fields, key_prefix=form.node),
+                rx.hstack(
+                    rx.button("Submit", type="submit", class_name="plait-wait-submit"),
+                    rx.text(form.message, size="2", class_name="plait-form-message"),
+                    align="center",
+                    spacing="3",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=RunState.submit_wait,
+            reset_on_submit=False,
+            width="100%",
+        ),
+        width="100%",
+        class_name="plait-wait-form",
+        data_node=form.node,
+        border="1px solid var(--amber-7)",
+    )
+
+
+def node_panel() -> rx.Component:
+    d = RunState.detail
+    return rx.cond(
+        RunState.selected == "",
+        common.empty("Click a node to see its output, error and logs.", icon="mouse-pointer-click"),
+        rx.vstack(
+            rx.hstack(
+                rx.heading(RunState.selected, size="4", class_name="plait-node-title"),
+                rx.cond(d.kind != "", rx.badge(d.kind, variant="outline")),
+                common.status_badge(d.status),
+                rx.spacer(),
+                rx.icon_button(
+                    rx.icon("x", size=14), variant="ghost", on_click=RunState.close_detail
+                ),
+                align="center",
+                width="100%",
+            ),
+            rx.cond(RunState.detail_loading, common.loading("Loading node…")),
+            rx.cond(d.doc != "", rx.text(d.doc, size="2", color_scheme="gray")),
+            rx.cond(
+                d.error != "",
+                common.section(
+                    "Error",
+                    rx.text(
+                        d.error_type + ": " + d.error, color_scheme="red", size="2", weight="medium"
+                    ),
+                    common.pre(d.traceback, error=True, extra_class="plait-traceback"),
+                ),
+            ),
+            common.section(
+                "Output",
+                values.value_view(
+                    d.output,
+                    json_rows=RunState.detail_json_rows,
+                    toggle=RunState.toggle_json,
+                    collapsed=RunState.collapsed,
+                ),
+                rx.cond(d.answered_by != "", rx.text("answered by " + d.answered_by, size="1")),
+                class_name="plait-node-output",
+            ),
+            rx.cond(
+                d.logs != "",
+                common.section("Logs", common.pre(d.logs, extra_class="plait-logs")),
+            ),
+            rx.cond(
+                d.inputs.length() > 0,  # type: ignore[attr-defined]
+                common.section(
+                    "Inputs",
+                    rx.table.root(
+                        rx.table.body(
+                            rx.foreach(
+                                d.inputs,
+                                lambda i: rx.table.row(
+                                    rx.table.cell(rx.code(i.param)),
+                                    rx.table.cell(i.value),
+                                ),
+                            )
+                        ),
+                        size="1",
+                        width="100%",
+                    ),
+                ),
+            ),
+            rx.cond(
+                d.attempts.length() > 0,  # type: ignore[attr-defined]
+                common.section(
+                    "Attempts",
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                rx.table.column_header_cell("#"),
+                                rx.table.column_header_cell("status"),
+                                rx.table.column_header_cell("started"),
+                                rx.table.column_header_cell("took"),
+                            )
+                        ),
+                        rx.table.body(
+                            rx.foreach(
+                                d.attempts,
+                                lambda a: rx.table.row(
+                                    rx.table.cell(a.number),
+                                    rx.table.cell(a.status),
+                                    rx.table.cell(a.started),
+                                    rx.table.cell(a.duration),
+                                ),
+                            )
+                        ),
+                        size="1",
+                        width="100%",
+                    ),
+                ),
+            ),
+            rx.foreach(
+                d.documents,
+                lambda doc: common.section(
+                    "Document: " + doc.name,
+                    values.value_view(doc.preview),
+                    class_name="plait-document",
+                ),
+            ),
+            spacing="4",
+            width="100%",
+            class_name="plait-node-panel",
+        ),
+    )
+
+
+def gantt_bar(bar: rx.Var[Bar]) -> rx.Component:
+    return rx.box(
+        class_name="plait-gantt-bar",
+        left=bar.left,
+        width=bar.width,
+        background=bar.colour,
+        title=bar.title,
+    )
+
+
+def timeline_row(row: rx.Var[TimelineRow]) -> rx.Component:
+    return rx.grid(
+        rx.text(
+            row.node,
+            size="1",
+            truncate=True,
+            cursor="pointer",
+            on_click=RunState.select_name(row.node),
+        ),
+        rx.box(rx.foreach(row.bars, gantt_bar), class_name="plait-gantt-row"),
+        rx.text(row.duration, size="1", color_scheme="gray", text_align="right"),
+        columns="180px 1fr 80px",
+        gap="8px",
+        align_items="center",
+        class_name="plait-timeline-row",
+        data_node=row.node,
+    )
+
+
+def timeline() -> rx.Component:
+    return common.section(
+        rx.hstack(
+            rx.text("Timeline"),
+            rx.text(RunState.timeline_span, size="1", color_scheme="gray", weight="regular"),
+            spacing="2",
+            align="baseline",
+        ),
+        rx.cond(
+            RunState.timeline_rows.length() > 0,
+            rx.box(
+                rx.foreach(RunState.timeline_rows, timeline_row),
+                max_height="360px",
+                overflow_y="auto",
+                width="100%",
+                class_name="plait-timeline",
+            ),
+            common.empty("No node has started yet.", icon="clock"),
+        ),
+    )
+
+
+def inputs_outputs() -> rx.Component:
+    return rx.grid(
+        common.section(
+            "Run inputs",
+            rx.cond(
+                RunState.inputs.length() > 0,
+                rx.table.root(
+                    rx.table.body(
+                        rx.foreach(
+                            RunState.inputs,
+                            lambda kv: rx.table.row(
+                                rx.table.cell(rx.code(kv.key)), rx.table.cell(kv.value)
+                            ),
+                        )
+                    ),
+                    size="1",
+                    width="100%",
+                ),
+                rx.text("none (defaults apply)", size="2", color_scheme="gray"),
+            ),
+        ),
+        common.section(
+            "Outputs",
+            rx.cond(
+                RunState.outputs.length() > 0,
+                rx.vstack(
+                    rx.foreach(
+                        RunState.outputs,
+                        lambda o: rx.vstack(
+                            rx.code(o.name), values.value_view(o.preview), width="100%"
+                        ),
+                    ),
+                    width="100%",
+                    class_name="plait-outputs",
+                ),
+                rx.text(
+                    rx.cond(RunState.finished, "no outputs", "outputs appear when the run ends"),
+                    size="2",
+                    color_scheme="gray",
+                ),
+            ),
+        ),
+        columns=rx.breakpoints(initial="1", md="2"),
+        gap="24px",
+        width="100%",
+    )
+
+
+def body() -> rx.Component:
+    return rx.vstack(
+        header(),
+        rx.foreach(RunState.waits, wait_form),
+        rx.grid(
+            rx.vstack(
+                rx.hstack(
+                    rx.heading("Graph", size="3", color_scheme="gray"),
+                    rx.spacer(),
+                    direction_switch(RunState.direction, RunState.set_direction),
+                    width="100%",
+                    align="center",
+                ),
+                graph_view(
+                    RunState.flow_nodes,
+                    RunState.flow_edges,
+                    key=RunState.graph_key,
+                    on_node_click=RunState.select_node,
+                ),
+                width="100%",
+            ),
+            rx.box(
+                node_panel(),
+                max_height="560px",
+                overflow_y="auto",
+                width="100%",
+            ),
+            columns=rx.breakpoints(initial="1", lg="3fr 2fr"),
+            gap="20px",
+            width="100%",
+        ),
+        timeline(),
+        inputs_outputs(),
+        spacing="5",
+        width="100%",
+    )
+
+
+def run_page() -> rx.Component:
+    return common.shell(
+        rx.cond(
+            RunState.loading,
+            common.loading("Loading run…"),
+            rx.cond(
+                RunState.found,
+                body(),
+                common.not_found("No run with id " + RunState.run_id, "All runs", "/runs"),  # type: ignore[attr-defined]
+            ),
+        ),
+    )

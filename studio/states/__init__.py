@@ -1,0 +1,1 @@
+"""One small Reflex state per page; they call ``studio.logic`` and the runtime."""

@@ -1,0 +1,158 @@
+"""The runs page: every run, filtered and paginated, kept current while the page is open."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import reflex as rx
+
+from runtime import catalog
+from studio.logic import fmt
+from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell
+
+ALL = "all"
+PAGE_SIZE = 50
+
+
+@dataclass
+class RunItem:
+    """A run as a row of a list."""
+
+    id: str
+    short_id: str
+    workflow: str
+    workflow_href: str
+    version: str
+    status: str
+    trigger: str
+    created: str
+    ago: str
+    duration: str
+    error: str
+
+
+def run_item(row: catalog.RunRow) -> RunItem:
+    return RunItem(
+        id=row.id,
+        short_id=row.id[:12],
+        workflow=row.workflow,
+        workflow_href=fmt.workflow_href(row.workflow),
+        version=fmt.short(row.version),
+        status=row.status,
+        trigger=row.trigger,
+        created=fmt.timestamp(row.created_at),
+        ago=fmt.ago(row.created_at),
+        duration=fmt.duration(row.duration),
+        error=(row.error or "")[:200],
+    )
+
+
+@dataclass
+class Filters:
+    workflow: str = ALL
+    status: str = ALL
+    trigger: str = ALL
+    page: int = 0
+
+    def query(self) -> dict[str, object]:
+        return {
+            "workflow": None if self.workflow == ALL else self.workflow,
+            "status": None if self.status == ALL else self.status,
+            "trigger": None if self.trigger == ALL else self.trigger,
+            "limit": PAGE_SIZE,
+            "offset": self.page * PAGE_SIZE,
+        }
+
+
+def load_page(filters: Filters) -> tuple[list[RunItem], int, list[str]]:
+    """One page of runs, the total matching, and every workflow name (for the filter)."""
+    c = client()
+    rows, total = catalog.runs(c.store, **filters.query())  # type: ignore[arg-type]
+    names = [w.name for w in c.store.workflows()]
+    return [run_item(r) for r in rows], total, names
+
+
+class RunsState(rx.State):
+    rows: list[RunItem] = []
+    total: int = 0
+    page: int = 0
+    workflow_filter: str = ALL
+    status_filter: str = ALL
+    trigger_filter: str = ALL
+    workflow_names: list[str] = []
+    loading: bool = True
+
+    @rx.var
+    def page_label(self) -> str:
+        if not self.total:
+            return "no runs"
+        first = self.page * PAGE_SIZE + 1
+        last = min(self.total, first + PAGE_SIZE - 1)
+        return f"{first:,}-{last:,} of {self.total:,}"
+
+    @rx.var
+    def has_next(self) -> bool:
+        return (self.page + 1) * PAGE_SIZE < self.total
+
+    @rx.var
+    def workflow_options(self) -> list[str]:
+        return [ALL, *self.workflow_names]
+
+    def _filters(self) -> Filters:
+        return Filters(self.workflow_filter, self.status_filter, self.trigger_filter, self.page)
+
+    def _show(self, page: tuple[list[RunItem], int, list[str]]) -> None:
+        rows, total, names = page
+        if rows != self.rows:
+            self.rows = rows
+        if total != self.total:
+            self.total = total
+        if names != self.workflow_names:
+            self.workflow_names = names
+        self.loading = False
+
+    @rx.event(background=True)
+    async def listen(self) -> None:
+        """Load the page, then reload it whenever a run starts, moves or ends."""
+        async with self:
+            params = self.router.url.query_parameters
+            self.workflow_filter = params.get("workflow", ALL)
+            self.status_filter = params.get("status", ALL)
+            self.trigger_filter = params.get("trigger", ALL)
+            self.page = 0
+            self.loading = True
+        async with doorbell() as rang:
+            while True:
+                async with self:
+                    filters = self._filters()
+                page = await blocking(load_page, filters)
+                async with self:
+                    # a filter changed meanwhile: that handler shows its own page
+                    if self._filters() == filters:
+                        self._show(page)
+                await rang(RESYNC_SECONDS)
+
+    async def _reload(self) -> None:
+        self._show(await blocking(load_page, self._filters()))
+
+    async def set_workflow_filter(self, value: str) -> None:
+        self.workflow_filter, self.page = value, 0
+        await self._reload()
+
+    async def set_status_filter(self, value: str) -> None:
+        self.status_filter, self.page = value, 0
+        await self._reload()
+
+    async def set_trigger_filter(self, value: str) -> None:
+        self.trigger_filter, self.page = value, 0
+        await self._reload()
+
+    async def next_page(self) -> None:
+        if self.has_next:
+            self.page += 1
+            await self._reload()
+
+    async def previous_page(self) -> None:
+        if self.page > 0:
+            self.page -= 1
+            await self._reload()

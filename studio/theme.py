@@ -1,0 +1,72 @@
+"""The studio's look in one place: status colours (shared with every Plait view), sizes,
+and the global CSS the graph and timeline need."""
+
+from __future__ import annotations
+
+from runtime.drawing import STATUS_COLOURS
+
+COLOURS: dict[str, str] = {
+    **STATUS_COLOURS,
+    "queued": "#e5e7eb",
+    "retrying": "#fdba74",
+    "interrupted": "#fdba74",
+}
+"""Fill colour per node or run status."""
+
+BADGE: dict[str, str] = {
+    "queued": "gray",
+    "pending": "gray",
+    "running": "blue",
+    "waiting": "amber",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "gray",
+    "skipped": "gray",
+    "retrying": "orange",
+}
+"""Radix colour scheme of a status badge."""
+
+ACCENT = "indigo"
+PAGE_MAX_WIDTH = "1400px"
+GRAPH_HEIGHT = "460px"
+BIG_GRAPH, BIG_GRAPH_HEIGHT = 60, "760px"
+"""Graphs with more nodes than this get a taller panel."""
+MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
+
+
+def status_colour(status: str) -> str:
+    return COLOURS.get(status, COLOURS["pending"])
+
+
+GLOBAL_CSS = """
+.react-flow__node.plait-node {
+  border: 1px solid #374151; border-radius: 6px; font-size: 12px; padding: 0 6px;
+  display: flex; align-items: center; justify-content: center; overflow: hidden;
+  white-space: nowrap; text-overflow: ellipsis; color: #111827;
+}
+.react-flow__node.plait-kind-wait { border-style: dashed; }
+.react-flow__node.plait-running {
+  box-shadow: 0 0 0 3px #2563eb; animation: plait-pulse 1.2s infinite;
+}
+.react-flow__node.plait-waiting { box-shadow: 0 0 0 3px #d97706; }
+.react-flow__node.plait-selected { outline: 2px solid #4f46e5; outline-offset: 3px; }
+@keyframes plait-pulse { 50% { box-shadow: 0 0 0 6px rgba(37, 99, 235, 0.35); } }
+.plait-gantt-row { position: relative; height: 18px; background: #f9fafb; border-radius: 3px; }
+.plait-gantt-bar { position: absolute; top: 2px; height: 14px; border-radius: 3px;
+  border: 1px solid rgba(0,0,0,.25); min-width: 2px; }
+.plait-pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+  font-size: 12px; white-space: pre-wrap; word-break: break-word; background: #f9fafb;
+  border: 1px solid #e5e7eb; border-radius: 6px; padding: 8px; max-height: 420px;
+  overflow: auto; margin: 0; }
+.plait-pre.plait-error { background: #fef2f2; border-color: #fecaca; }
+.plait-frame td, .plait-frame th { font-size: 12px; padding: 2px 8px; white-space: nowrap; }
+.plait-json-row { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+  font-size: 12px; line-height: 1.6; white-space: nowrap; }
+"""
+
+
+def radix_theme() -> object:
+    """The Radix theme (configured in ``rxconfig.py``)."""
+    import reflex as rx
+
+    return rx.theme(accent_color=ACCENT, radius="medium")
