@@ -127,23 +127,7 @@ class Client:
     ) -> Run:
         """Validate, store a ``queued`` run, hand it to the executor, and return at once."""
         graph.check_inputs(inputs)
-        version = self.publish(graph)
-        encoded = {
-            name: codecs.encode(
-                value, allow_pickle=graph.pickle, what=f"run input {name!r}", key=self.secret_key
-            )
-            for name, value in inputs.items()
-        }
-        record, events = self.store.create_run(
-            version,
-            encoded,
-            trigger=trigger,
-            owner=owner,
-            inline_limit=self.settings.inline_limit,
-        )
-        self._announce(record.id, events)
-        self.dispatcher.submit(record.id)
-        return Run(self, record.id)
+        return self._enqueue(self.publish(graph), inputs, graph.pickle, trigger, owner)
 
     def start_version(
         self,
@@ -159,6 +143,17 @@ class Client:
         _check_spec_inputs(version.spec, inputs)
         # values typed into a form are plain data; pickle only where the graph opted in
         allow_pickle = any(n["policies"].get("pickle") for n in version.spec["nodes"])
+        return self._enqueue(version, inputs, allow_pickle, trigger, owner)
+
+    def _enqueue(
+        self,
+        version: t.WorkflowVersion,
+        inputs: dict[str, Any],
+        allow_pickle: bool,
+        trigger: str,
+        owner: str | None,
+    ) -> Run:
+        """Store checked inputs and a ``queued`` run of ``version``, and hand it over."""
         encoded = {
             name: codecs.encode(
                 value, allow_pickle=allow_pickle, what=f"run input {name!r}", key=self.secret_key
