@@ -1,12 +1,16 @@
 """Report benchmark: generation time and file size for a 200-node run with 20 DataFrame
-outputs (targets: <= 2 s, <= 5 MB), next to the time of one raw SQLite read of the same rows.
+outputs (targets: <= 2 s, <= 5 MB), next to the time of one raw SQLite read of the same rows;
+then the same run's share link opened in Debian Chromium through ``plait studio``: first
+contentful paint (target <= 1 s) and the server's share of it.
 
-    uv run python benchmarks/report.py
+    uv run python benchmarks/report.py [--skip-share-page]
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,8 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
 import runtime as rt
-from runtime import report
+from runtime import report, sharing
 
 
 def frame(seed: int) -> pd.DataFrame:
@@ -35,9 +41,39 @@ def graph() -> rt.Graph:
     return g
 
 
+def share_page(url: str, repeats: int = 5) -> tuple[float, float, float]:
+    """(first contentful paint, server response, bytes) of the link, medians over fresh
+    browser contexts: a stranger's first visit, nothing cached."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.studio.conftest import CHROMIUM_ARGS
+
+    paints, responses, sizes = [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for _ in range(repeats):
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            page.goto(url, wait_until="load")
+            paints.append(
+                page.wait_for_function(
+                    "performance.getEntriesByName('first-contentful-paint')[0]?.startTime"
+                ).json_value()
+            )
+            nav = page.evaluate("performance.getEntriesByType('navigation')[0].toJSON()")
+            responses.append(nav["responseEnd"] - nav["requestStart"])
+            sizes.append(nav["transferSize"])
+            context.close()
+        browser.close()
+    return statistics.median(paints), statistics.median(responses), statistics.median(sizes)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-share-page", action="store_true")
+    args = parser.parse_args()
     home = Path(tempfile.mkdtemp())
-    client = rt.connect(f"sqlite:///{home}/r.db", home=home)
+    client = rt.connect(f"sqlite:///{home}/plait.db", home=home)
     run = graph().run().wait(300)
     assert run.status == "succeeded", run.error
     times = []
@@ -54,6 +90,22 @@ def main() -> None:
         f"200 nodes, 20 DataFrames of 5,000 rows: report in {statistics.median(times):.2f} s "
         f"(median of 5); {path.stat().st_size / 1e6:.2f} MB; "
         f"reading the {len(rows)} attempt rows alone takes {raw * 1000:.1f} ms"
+    )
+    if args.skip_share_page:
+        return
+
+    from tests.studio.conftest import start_studio, stop_studio
+
+    _token, link = sharing.create_link(run.id, client=client)
+    studio = start_studio({}, home, "bench-report")
+    try:
+        paint, response, size = share_page(studio.url + link)
+    finally:
+        stop_studio(studio)
+    print(
+        f"share link of that run via plait studio: first contentful paint {paint:.0f} ms "
+        f"(median of 5 fresh visits); server response {response:.0f} ms "
+        f"({response / paint:.0%} of it); {size / 1e6:.2f} MB transferred"
     )
 
 

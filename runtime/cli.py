@@ -256,8 +256,6 @@ def share(
     revoke: Annotated[int | None, typer.Option(help="Revoke the link with this id.")] = None,
 ) -> None:
     """Create, list or revoke read-only share links (served at /r/<token> by the studio)."""
-    import datetime as dt
-
     from runtime import sharing
 
     try:
@@ -269,16 +267,10 @@ def share(
             raise _fail("give a RUN_ID (or --revoke LINK_ID)")
         if list_:
             for link in sharing.list_links(run_id):
-                state = "active" if link.active else "inactive"
                 until = link.expires_at.isoformat() if link.expires_at else "until revoked"
-                typer.echo(f"{link.id:6}  {state:8}  {until}")
+                typer.echo(f"{link.id:6}  {link.state:8}  {until}")
             return
-        lifetime = None
-        if expires:
-            units = {"m": 60, "h": 3600, "d": 86400}
-            if expires[-1] not in units or not expires[:-1].isdigit():
-                raise _fail(f"--expires {expires!r}: use a number and m, h or d (e.g. 7d)")
-            lifetime = dt.timedelta(seconds=int(expires[:-1]) * units[expires[-1]])
+        lifetime = sharing.parse_lifetime(expires or "")
         _token, path = sharing.create_link(run_id, expires_in=lifetime, created_by="cli")
     except PlaitError as exc:
         raise _fail(str(exc)) from None

@@ -28,6 +28,10 @@ class PayloadError(PlaitError):
         super().__init__(f"payload for wait node {node!r} is invalid:\n" + "\n".join(lines))
 
 
+class OptionError(PlaitError):
+    """A setting given on a command line or a form is not one Plait understands."""
+
+
 class CodecError(PlaitError):
     """A value cannot be stored."""
 

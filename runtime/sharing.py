@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Literal
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -23,7 +24,7 @@ from starlette.routing import Route
 
 from runtime import report
 from runtime.client import Client, default_client
-from runtime.errors import NotFound
+from runtime.errors import NotFound, OptionError
 from runtime.store import tables
 from runtime.store.tables import utcnow
 
@@ -63,8 +64,30 @@ class ShareLinkInfo:
     created_by: str | None
 
     @property
+    def state(self) -> Literal["active", "revoked", "expired"]:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= utcnow():
+            return "expired"
+        return "active"
+
+    @property
     def active(self) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > utcnow())
+        return self.state == "active"
+
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_lifetime(text: str) -> dt.timedelta | None:
+    """``30m``, ``12h`` or ``7d`` as a lifetime; empty or ``never`` means until revoked."""
+    text = text.strip().lower()
+    if text in ("", "never"):
+        return None
+    number, unit = text[:-1], text[-1:]
+    if unit not in _UNITS or not number.isdigit() or int(number) == 0:
+        raise OptionError(f"link lifetime {text!r}: use a number and m, h or d (e.g. 7d), or never")
+    return dt.timedelta(seconds=int(number) * _UNITS[unit])
 
 
 def _hash(token: str) -> str:
@@ -106,15 +129,15 @@ def list_links(run_id: str, *, client: Client | None = None) -> list[ShareLinkIn
     ]
 
 
-def revoke_link(link_id: int, *, client: Client | None = None) -> None:
+def revoke_link(link_id: int, *, run_id: str | None = None, client: Client | None = None) -> None:
+    """Revoke a link for good; with ``run_id``, only if it is a link of that run."""
     client = client or default_client()
     s = tables.share_link
+    match = [s.c.id == link_id, s.c.revoked_at.is_(None)]
+    if run_id is not None:
+        match.append(s.c.run_id == run_id)
     with client.store.write() as conn:
-        changed = conn.execute(
-            sa.update(s)
-            .where(s.c.id == link_id, s.c.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        ).rowcount
+        changed = conn.execute(sa.update(s).where(*match).values(revoked_at=utcnow())).rowcount
     if not changed:
         raise NotFound(f"no active share link with id {link_id}")
 

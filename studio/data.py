@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime import catalog
+from runtime import catalog, sharing
 from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
 from studio.logic import fmt, forms
@@ -88,6 +88,18 @@ class NodeDetail:
 class NamedPreview:
     name: str
     preview: Preview
+
+
+@dataclass
+class ShareLinkRow:
+    """A share link as the run page lists it (the token itself is never stored)."""
+
+    id: int
+    state: str
+    """``active``, ``revoked`` or ``expired``."""
+    created: str
+    created_by: str
+    expires: str
 
 
 def short_value(value: Any, limit: int = 120) -> str:
@@ -231,3 +243,17 @@ def run_form_fields(client: Client, version_id: int, spec: dict[str, Any]) -> li
 def workflow_runs(client: Client, workflow: str, limit: int = 20) -> list[catalog.RunRow]:
     rows, _ = catalog.runs(client.store, workflow=workflow, limit=limit)
     return rows
+
+
+def share_links(client: Client, run_id: str) -> list[ShareLinkRow]:
+    """The run's share links, newest first."""
+    return [
+        ShareLinkRow(
+            id=link.id,
+            state=link.state,
+            created=fmt.timestamp(link.created_at),
+            created_by=link.created_by or "",
+            expires=fmt.until(link.expires_at),
+        )
+        for link in reversed(sharing.list_links(run_id, client=client))
+    ]

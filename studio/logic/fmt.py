@@ -46,6 +46,20 @@ def ago(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
     return f"{int(seconds // 86400)} d ago"
 
 
+def until(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """``in 5 min``, ``in 3 h``, ``in 6 d``; ``never`` without a date; ``ago`` once past."""
+    if value is None:
+        return "never"
+    seconds = (value - (now or dt.datetime.now(dt.UTC))).total_seconds()
+    if seconds <= 0:
+        return ago(value, now)
+    if seconds < 3600:
+        return f"in {max(int(seconds // 60), 1)} min"
+    if seconds < 86400:
+        return f"in {int(seconds // 3600)} h"
+    return f"in {int(seconds // 86400)} d"
+
+
 def size(n: int | None) -> str:
     if n is None:
         return ""

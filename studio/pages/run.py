@@ -7,9 +7,10 @@ import reflex as rx
 from studio.components import common, values
 from studio.components.forms import fields
 from studio.components.graph import direction_switch, graph_view
+from studio.data import ShareLinkRow
 from studio.logic.forms import NODE_FIELD, WaitForm
 from studio.logic.live import Bar, TimelineRow
-from studio.states.run import RunState
+from studio.states.run import SHARE_LIFETIMES, RunState
 
 
 def header() -> rx.Component:
@@ -66,7 +67,7 @@ def header() -> rx.Component:
                 RunState.message, size="2", color_scheme="gray", class_name="plait-action-message"
             ),
         ),
-        rx.cond(RunState.share_path != "", share_box()),
+        share_dialog(),
         spacing="2",
         width="100%",
     )
@@ -90,11 +91,10 @@ def actions() -> rx.Component:
             variant="soft",
             id="retry-run",
         ),
-        # Share: a read-only link served by runtime.sharing at /r/<token>
         rx.button(
             rx.icon("share_2", size=14),
             "Share",
-            on_click=RunState.share_run,
+            on_click=RunState.open_share,
             variant="soft",
             id="share-run",
         ),
@@ -107,19 +107,137 @@ def actions() -> rx.Component:
     )
 
 
-def share_box() -> rx.Component:
-    return rx.callout(
-        rx.hstack(
-            rx.text("Read-only link (shown once):", size="2"),
-            rx.link(
-                RunState.share_path, href=RunState.share_path, is_external=True, id="share-link"
+def share_dialog() -> rx.Component:
+    """Create read-only links (served by runtime.sharing at /r/<token>), list and revoke them."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Share this run"),
+            rx.dialog.description(
+                "A link shows this run's report, read-only and live while it runs, to anyone "
+                "who has it: no actions, no secrets, no other run.",
+                size="2",
+                color_scheme="gray",
             ),
+            rx.hstack(
+                rx.text("Expires after", size="2"),
+                rx.select(
+                    list(SHARE_LIFETIMES),
+                    value=RunState.share_lifetime,
+                    on_change=RunState.set_share_lifetime,
+                    id="share-lifetime",
+                ),
+                rx.button(
+                    rx.icon("link", size=14),
+                    "Create link",
+                    on_click=RunState.share_run,
+                    id="share-create",
+                ),
+                align="center",
+                spacing="3",
+                margin_y="16px",
+            ),
+            rx.cond(RunState.share_url != "", new_link()),
+            rx.cond(
+                RunState.share_message != "",
+                rx.text(RunState.share_message, size="2", color_scheme="gray", id="share-message"),
+            ),
+            share_links(),
+            rx.flex(
+                rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
+                justify="end",
+                margin_top="16px",
+            ),
+            max_width="680px",
+        ),
+        open=RunState.share_open,
+        on_open_change=RunState.set_share_open,
+    )
+
+
+def new_link() -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.icon("link", size=16, color="var(--blue-11)"),
+            rx.text("Copy the link now: it is shown only once.", size="2", weight="medium"),
             align="center",
             spacing="2",
         ),
-        icon="link",
-        color_scheme="blue",
+        rx.hstack(
+            rx.input(value=RunState.share_url, read_only=True, flex="1", id="share-link"),
+            rx.icon_button(
+                rx.icon("copy", size=14),
+                on_click=rx.set_clipboard(RunState.share_url),
+                variant="soft",
+                title="Copy",
+            ),
+            rx.link(
+                rx.icon_button(rx.icon("external_link", size=14), variant="soft"),
+                href=RunState.share_url,
+                is_external=True,
+                title="Open",
+            ),
+            width="100%",
+            spacing="2",
+            margin_top="8px",
+        ),
+        background="var(--blue-a3)",
+        border_radius="var(--radius-3)",
+        padding="12px",
+        margin_bottom="12px",
         width="100%",
+    )
+
+
+def share_link_row(link: rx.Var[ShareLinkRow]) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(link.id),
+        rx.table.cell(
+            rx.badge(
+                link.state,
+                color_scheme=rx.match(link.state, ("active", "green"), "gray"),
+                variant="soft",
+            )
+        ),
+        rx.table.cell(link.created),
+        rx.table.cell(link.created_by),
+        rx.table.cell(link.expires),
+        rx.table.cell(
+            rx.cond(
+                link.state == "active",
+                rx.button(
+                    "Revoke",
+                    on_click=RunState.revoke_share(link.id),
+                    size="1",
+                    color_scheme="red",
+                    variant="soft",
+                    class_name="plait-share-revoke",
+                ),
+            )
+        ),
+        class_name="plait-share-row",
+        data_link=link.id,
+        data_state=link.state,
+    )
+
+
+def share_links() -> rx.Component:
+    return rx.cond(
+        RunState.share_links.length() > 0,
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *(
+                        rx.table.column_header_cell(name)
+                        for name in ("id", "state", "created", "by", "expires", "")
+                    )
+                )
+            ),
+            rx.table.body(rx.foreach(RunState.share_links, share_link_row)),
+            size="1",
+            width="100%",
+            id="share-links",
+        ),
+        rx.text("This run has no share links yet.", size="2", color_scheme="gray"),
     )
 
 

@@ -18,7 +18,7 @@ import reflex as rx
 
 from runtime import sharing
 from runtime.client import Run
-from runtime.errors import PayloadError, PlaitError
+from runtime.errors import NotFound, PayloadError, PlaitError
 from runtime.store.tables import EventDict
 from studio import data
 from studio.logic import fmt, forms, live, preview
@@ -29,6 +29,9 @@ log = logging.getLogger("plait.studio")
 
 _END = object()
 """Put on the queue when the run's event stream ends."""
+
+SHARE_LIFETIMES = {"1 hour": "1h", "1 day": "1d", "7 days": "7d", "30 days": "30d", "never": ""}
+"""What the share dialog offers, as ``runtime.sharing.parse_lifetime`` reads it."""
 
 
 class RunState(rx.State):
@@ -57,7 +60,12 @@ class RunState(rx.State):
     detail: data.NodeDetail = data.NodeDetail()
     detail_loading: bool = False
     collapsed: list[str] = []
-    share_path: str = ""
+    share_open: bool = False
+    share_lifetime: str = "7 days"
+    share_url: str = ""
+    """The link just created: its token is shown this once and never stored."""
+    share_links: list[data.ShareLinkRow] = []
+    share_message: str = ""
     message: str = ""
     live_error: str = ""
     last_seq: int = 0
@@ -144,7 +152,8 @@ class RunState(rx.State):
         self.workflow = self.workflow_href = self.version = self.run_status = ""
         self.trigger = self.owner = ""
         self.created = self.elapsed = self.error = self.progress = ""
-        self.message = self.share_path = self.live_error = self.selected = ""
+        self.message = self.live_error = self.selected = ""
+        self.share_open, self.share_url, self.share_message, self.share_links = False, "", "", []
         self.cancel_requested = False
         self.inputs, self.outputs, self.waits = [], [], []
         self.flow_nodes, self.flow_edges, self.timeline_rows = [], [], []
@@ -273,19 +282,54 @@ class RunState(rx.State):
             return None
         return rx.redirect(f"/runs/{new_id}")
 
+    # -- share links -----------------------------------------------------------------------
+
+    async def open_share(self) -> None:
+        self.share_open, self.share_url, self.share_message = True, "", ""
+        await self._load_share_links()
+
+    def set_share_open(self, value: bool) -> None:
+        self.share_open = value
+        if not value:
+            self.share_url = ""  # the token is shown once
+
+    def set_share_lifetime(self, value: str | list[str]) -> None:
+        if isinstance(value, str) and value in SHARE_LIFETIMES:
+            self.share_lifetime = value
+
     async def share_run(self) -> None:
-        """A read-only link (``runtime.sharing``) to this run, shown once."""
+        """A new read-only link (``runtime.sharing``), served by the studio at /r/<token>."""
         try:
             _token, path = await blocking(
                 sharing.create_link,
                 self.run_id,  # type: ignore[attr-defined]
+                expires_in=sharing.parse_lifetime(SHARE_LIFETIMES[self.share_lifetime]),
                 created_by="studio",
                 client=client(),
             )
         except PlaitError as exc:
-            self.message = str(exc)
+            self.share_message = str(exc)
             return
-        self.share_path = path
+        self.share_url = self.router.url.origin + path
+        self.share_message = ""
+        await self._load_share_links()
+
+    async def revoke_share(self, link_id: int) -> None:
+        try:
+            await blocking(
+                sharing.revoke_link,
+                link_id,
+                run_id=self.run_id,  # type: ignore[attr-defined]
+                client=client(),
+            )
+        except NotFound:
+            self.share_message = f"link {link_id} was already revoked"
+        else:
+            self.share_message = f"link {link_id} revoked: it no longer opens"
+        await self._load_share_links()
+
+    async def _load_share_links(self) -> None:
+        self.share_links = await blocking(data.share_links, client(), self.run_id)  # type: ignore[attr-defined]
 
 
 def push_interval(nodes: int) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -107,6 +108,22 @@ def test_wait_resume_runs_and_show(plait) -> None:
     assert shown.returncode == 0
     assert "approve" in shown.stdout and "verdict" in shown.stdout
     assert "succeeded" in shown.stdout
+
+
+def test_share_creates_lists_and_revokes_links(plait) -> None:
+    run_id = plait("run", "flows.py:pipeline", "-i", "n=2").stdout.split()[1]
+    bad = plait("share", run_id, "--expires", "1w")
+    assert bad.returncode == 1
+    assert "link lifetime '1w': use a number and m, h or d (e.g. 7d), or never" in bad.stderr
+    made = plait("share", run_id, "--expires", "12h")
+    assert made.returncode == 0, made.stderr
+    assert re.fullmatch(r"/r/[\w-]{32}", made.stdout.strip())  # 192 random bits
+    link_id, state, until = plait("share", run_id, "--list").stdout.split()
+    assert state == "active" and until[:4].isdigit()
+    assert plait("share", "--revoke", link_id).stdout.strip() == f"revoked link {link_id}"
+    assert plait("share", run_id, "--list").stdout.split()[1] == "revoked"
+    again = plait("share", "--revoke", link_id)
+    assert again.returncode == 1 and f"no active share link with id {link_id}" in again.stderr
 
 
 def test_demo_and_db_upgrade(plait) -> None:

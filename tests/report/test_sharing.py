@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 import runtime as rt
 from runtime import sharing
+from runtime.errors import OptionError
 from runtime.store import tables
 
 
@@ -77,3 +79,12 @@ def test_events_stream_follows_the_run_live(client: rt.Client) -> None:
     assert '"type": "run.succeeded"' in text
     finished = http.get(path).text
     assert "EventSource" not in finished and 'data-run-status="succeeded"' in finished
+
+
+def test_lifetimes_read_as_the_cli_and_studio_offer_them() -> None:
+    assert sharing.parse_lifetime("30m") == dt.timedelta(minutes=30)
+    assert sharing.parse_lifetime(" 7D ") == dt.timedelta(days=7)
+    assert sharing.parse_lifetime("") is None and sharing.parse_lifetime("never") is None
+    for bad in ("7", "0d", "1w", "-3h", "d"):
+        with pytest.raises(OptionError, match=f"link lifetime {bad.lower()!r}: use a number"):
+            sharing.parse_lifetime(bad)

@@ -259,16 +259,48 @@ def test_a_300_node_graph_draws(studio: Studio, page: Page, artifacts: Path) -> 
     page.screenshot(path=str(artifacts / "studio_300_nodes.png"))
 
 
-def test_share_link_opens_the_read_only_report(studio: Studio, page: Page) -> None:
+def test_share_link_is_created_listed_opened_without_login_and_revoked(
+    studio: Studio, page: Page, browser: Browser, artifacts: Path
+) -> None:
     run_id = studio.start_run("studio_failing")
     page.goto(f"{studio.url}/runs/{run_id}")
     expect(page.locator("#run-status")).to_have_text("failed", timeout=TIMEOUT)
     page.locator("#share-run").click()
+    expect(page.get_by_text("This run has no share links yet.")).to_be_visible(timeout=TIMEOUT)
+    page.locator("#share-lifetime").click()
+    page.get_by_role("option", name="1 day").click()
+    page.locator("#share-create").click()
     link = page.locator("#share-link")
-    expect(link).to_contain_text("/r/", timeout=TIMEOUT)
-    with urllib.request.urlopen(studio.url + link.inner_text(), timeout=30) as response:
-        assert response.status == 200
-        assert "studio_failing" in response.read().decode()
+    expect(link).to_have_value(re.compile(rf"^{re.escape(studio.url)}/r/[\w-]{{32,}}$"))
+    url = link.input_value()
+    row = page.locator(".plait-share-row")
+    expect(row).to_have_count(1)
+    expect(row).to_have_attribute("data-state", "active")
+    expect(row).to_contain_text("in 23 h")  # one day, counted down
+    page.screenshot(path=str(artifacts / "studio_share_dialog.png"))
+
+    # a fresh browser context: no cookie, no studio session, nothing but the link
+    stranger = browser.new_context().new_page()
+    stranger.goto(url)
+    expect(stranger.locator("body")).to_contain_text("studio_failing")
+    expect(stranger.locator('[data-run-status="failed"]')).to_have_count(1)
+    assert stranger.locator("button, form, input").count() == 0  # nothing to act with
+    stranger.screenshot(path=str(artifacts / "share_page.png"), full_page=True)
+
+    row.locator(".plait-share-revoke").click()
+    expect(row).to_have_attribute("data-state", "revoked", timeout=TIMEOUT)
+    expect(page.locator("#share-message")).to_contain_text("revoked")
+    expect(row.locator(".plait-share-revoke")).to_have_count(0)
+    stranger.reload()
+    expect(stranger.locator("h1")).to_have_text("This link is no longer valid")
+    assert run_id not in stranger.content()
+    stranger.context.close()
+
+    # closing the dialog forgets the token; the list stays
+    page.keyboard.press("Escape")
+    page.locator("#share-run").click()
+    expect(page.locator(".plait-share-row")).to_have_count(1)
+    expect(page.locator("#share-link")).to_have_count(0)
 
 
 def test_api_docs_load_nothing_from_the_internet(studio: Studio, page: Page) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import runtime as rt
-from runtime import catalog
+from runtime import catalog, sharing
 from runtime.errors import InputError, NotFound
 from studio import data
 from studio.logic.run_page import RunPage
@@ -125,3 +125,21 @@ def test_run_form_is_typed_when_the_code_loads(client: rt.Client) -> None:
     version = client.publish(flows.typed)
     fields = {f.name: f.kind for f in data.run_form_fields(client, version.id, version.spec)}  # type: ignore[arg-type]
     assert fields == {"count": "integer", "ratio": "number", "label": "text", "loud": "boolean"}
+
+
+def test_share_links_are_listed_newest_first_and_revoked_only_for_their_run(
+    client: rt.Client,
+) -> None:
+    run = flows.failing.run(n=1).wait(30)
+    other = flows.failing.run(n=2).wait(30)
+    sharing.create_link(run.id, created_by="studio")
+    sharing.create_link(run.id, expires_in=dt.timedelta(days=7))
+    sharing.create_link(run.id, expires_in=dt.timedelta(seconds=-1))
+    rows = data.share_links(client, run.id)
+    assert [r.state for r in rows] == ["expired", "active", "active"]
+    assert rows[1].expires == "in 6 d" and rows[2].expires == "never"
+    assert rows[2].created_by == "studio" and data.share_links(client, other.id) == []
+    with pytest.raises(NotFound):
+        sharing.revoke_link(rows[2].id, run_id=other.id, client=client)
+    sharing.revoke_link(rows[2].id, run_id=run.id, client=client)
+    assert [r.state for r in data.share_links(client, run.id)] == ["expired", "active", "revoked"]

@@ -3,6 +3,7 @@ generated forms, value previews, version diffs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from typing import Any
 
@@ -371,3 +372,19 @@ def test_version_diff_names_what_changed() -> None:
 )
 def test_durations_read_naturally(seconds: float | None, text: str) -> None:
     assert fmt.duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("offset", "text"),
+    [
+        (None, "never"),
+        (dt.timedelta(seconds=30), "in 1 min"),
+        (dt.timedelta(minutes=59, seconds=59), "in 59 min"),
+        (dt.timedelta(hours=23, minutes=59), "in 23 h"),
+        (dt.timedelta(days=7), "in 7 d"),
+        (-dt.timedelta(hours=2), "2 h ago"),
+    ],
+)
+def test_expiry_reads_as_time_left(offset: dt.timedelta | None, text: str) -> None:
+    now = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
+    assert fmt.until(None if offset is None else now + offset, now) == text
