@@ -13,12 +13,14 @@ run.outputs  # {'greeting': 'hello Plait'}
 """
 
 from runtime.client import Client, NodeInfo, Run, connect, default_client
+from runtime.codecs import Picture
 from runtime.context import NodeContext, current
 from runtime.errors import (
     CodecError,
     GraphError,
     InputError,
     NotFound,
+    OptionError,
     PayloadError,
     PlaitError,
     RunStateError,
@@ -52,7 +54,9 @@ __all__ = [
     "NodeContext",
     "NodeInfo",
     "NotFound",
+    "OptionError",
     "PayloadError",
+    "Picture",
     "PlaitError",
     "Run",
     "RunStateError",

@@ -1,11 +1,13 @@
 """How values are stored: a registry of codecs, tried in order, each owning one kind of value.
 
 JSON for plain data, Parquet for pandas objects, raw bytes, LangChain's own serialization for
-its messages and documents, pydantic models as JSON; pickle only when the graph or node opts in.
+its messages and documents, pydantic models as JSON, charts (matplotlib as a picture, plotly as
+its JSON figure); pickle only when the graph or node opts in.
 """
 
 from __future__ import annotations
 
+import base64
 import importlib
 import io
 import json
@@ -135,6 +137,79 @@ class LangChainCodec:
         return load(json.loads(data), allowed_objects="messages")
 
 
+MAX_SVG = 1_000_000
+"""A matplotlib figure whose SVG is larger (say, a scatter of many points) is stored as PNG."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A chart as Plait stores it: what a node's matplotlib figure becomes. It displays in a
+    notebook and in reports; ``data`` is the SVG or PNG file."""
+
+    mime: str
+    """``image/svg+xml`` or ``image/png``."""
+    data: bytes
+
+    @classmethod
+    def of(cls, figure: Any) -> Picture:
+        """Draw a matplotlib figure: SVG (sharp when printed), PNG when the SVG is large."""
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
+        if buffer.tell() <= MAX_SVG:
+            return cls("image/svg+xml", buffer.getvalue())
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return cls("image/png", buffer.getvalue())
+
+    def data_uri(self) -> str:
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode()}"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        if self.mime == "image/svg+xml":
+            return {self.mime: self.data.decode()}
+        return {self.mime: base64.b64encode(self.data).decode()}
+
+
+class PictureCodec:
+    """matplotlib figures (drawn once, when stored) and the pictures they become."""
+
+    name = "picture"
+
+    def accepts(self, value: Any) -> bool:
+        figure = _loaded("matplotlib.figure")
+        return isinstance(value, Picture) or (
+            figure is not None and isinstance(value, figure.Figure)
+        )
+
+    def encode(self, value: Any) -> bytes:
+        picture = value if isinstance(value, Picture) else Picture.of(value)
+        return picture.mime.encode() + b"\n" + picture.data
+
+    def decode(self, data: bytes) -> Any:
+        mime, _, body = data.partition(b"\n")
+        return Picture(mime.decode(), body)
+
+
+class PlotlyCodec:
+    """plotly figures as plotly's own JSON; decoded to a figure again where plotly imports."""
+
+    name = "plotly"
+
+    def accepts(self, value: Any) -> bool:
+        base = _loaded("plotly.basedatatypes")
+        return base is not None and isinstance(value, base.BaseFigure)
+
+    def encode(self, value: Any) -> bytes:
+        return value.to_json().encode()
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            plotly_io = importlib.import_module("plotly.io")
+        except ImportError:
+            return json.loads(data)
+        return plotly_io.from_json(data.decode())
+
+
 class PydanticCodec:
     """A model as JSON plus its class path; decoded to the model when the class imports."""
 
@@ -167,6 +242,8 @@ SAFE_CODECS: tuple[Codec, ...] = (
     DataFrameCodec(),
     SeriesCodec(),
     BytesCodec(),
+    PictureCodec(),
+    PlotlyCodec(),
     LangChainCodec(),
     PydanticCodec(),
 )
@@ -189,9 +266,17 @@ def encode(
         return Encoded(PICKLE, signing.dumps_signed(value, key))
     raise CodecError(
         f"{what}: cannot store a value of type {type(value).__module__}.{type(value).__qualname__}"
-        " (storable: JSON data, pandas DataFrame/Series, bytes, LangChain messages, pydantic "
-        "models); return one of those, or opt in to pickle with pickle=True on the node or graph"
+        " (storable: JSON data, pandas DataFrame/Series, bytes, matplotlib and plotly figures, "
+        "LangChain messages, pydantic models); return one of those, or opt in to pickle with "
+        "pickle=True on the node or graph"
     )
+
+
+def as_stored(value: Any, encoded: Encoded) -> Any:
+    """The value as any reader gets it back. Only pictures differ from what the node returned
+    (a matplotlib figure is drawn when stored), and a downstream node in the same process must
+    see what it would see in another."""
+    return decode(encoded.codec, encoded.data) if encoded.codec == PictureCodec.name else value
 
 
 def decode(codec: str, data: bytes, key: bytes | None = None) -> Any:

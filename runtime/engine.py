@@ -335,7 +335,7 @@ class _Pass:
                 node.name,
                 True,
                 encoded=encoded,
-                value=value,
+                value=codecs.as_stored(value, encoded),
                 logs=ctx.logs,
                 documents=ctx.documents,
             )

@@ -2,14 +2,17 @@
 to any server when opened), readable on screen and on paper.
 
 Size budget: each value preview is capped (DataFrames: 20 rows x 30 columns; text 20,000
-characters; JSON 20,000 characters; images 1 MB) and the whole report stops adding node
-previews past ``budget`` bytes (5 MB by default), saying so where it cut.
+characters; JSON 20,000 characters; images and figures 1 MB) and the whole report stops adding
+node previews past ``budget`` bytes (5 MB by default), saying so where it cut. A report with a
+plotly figure carries plotly.js (1.9 MB packed) out of the same budget.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
+import gzip
 import html
 import json
 import re
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markdown_it import MarkdownIt
 
-from runtime import drawing
+from runtime import codecs, drawing
 from runtime.errors import PlaitError
 
 if TYPE_CHECKING:
@@ -138,19 +141,59 @@ def _frame_html(frame: Any) -> str:
 
 
 def _figure_html(value: Any) -> str | None:
-    """matplotlib and plotly figures, when those libraries made the value."""
-    module = type(value).__module__
-    if module.startswith("matplotlib"):
-        import io
-
-        buffer = io.BytesIO()
-        value.savefig(buffer, format="svg", bbox_inches="tight")
-        return f"<div class='figure'>{buffer.getvalue().decode()}</div>"
-    if module.startswith("plotly"):
-        image = value.to_image(format="svg") if hasattr(value, "to_image") else None
-        if image:
-            return f"<div class='figure'>{image.decode()}</div>"
+    """Charts: pictures (what stored matplotlib figures become), live matplotlib figures, and
+    plotly figures, which the report's embedded plotly.js draws (interactive, prints as SVG)."""
+    if isinstance(value, codecs.Picture) or codecs.PictureCodec().accepts(value):
+        picture = value if isinstance(value, codecs.Picture) else codecs.Picture.of(value)
+        if len(picture.data) > MAX_IMAGE:
+            return f"<p class='note'>picture of {len(picture.data):,} bytes left out</p>"
+        return f"<img class='figure' alt='chart' src='{picture.data_uri()}'/>"
+    if codecs.PlotlyCodec().accepts(value):
+        spec = value.to_json()
+        if len(spec) > MAX_IMAGE:
+            return f"<p class='note'>plotly figure of {len(spec):,} bytes left out</p>"
+        return (
+            f"<div class='plotly-figure' data-figure='{html.escape(spec, quote=True)}'>"
+            "<p class='note'>plotly figure (drawn by the report's script)</p></div>"
+        )
     return None
+
+
+@functools.cache
+def _plotly_script() -> str:
+    """plotly.js, gzipped into the page (1.9 MB instead of 4.8) and unpacked by the browser,
+    so the file stays self-contained; only reports with a plotly figure carry it."""
+    import plotly.offline
+
+    packed = base64.b64encode(gzip.compress(plotly.offline.get_plotlyjs().encode(), 6))
+    return (
+        f'<script id="plotly-js" type="application/octet-stream">{packed.decode()}</script>'
+        + PLOTLY_LOADER
+    )
+
+
+PLOTLY_LOADER = """<script>
+window.plaitDrawFigures = async () => {
+  const figures = [...document.querySelectorAll('.plotly-figure:not([data-drawn])')];
+  const packed = document.getElementById('plotly-js');
+  if (!figures.length || !packed) return;
+  if (!window.Plotly) {
+    const bytes = Uint8Array.from(atob(packed.textContent), (c) => c.charCodeAt(0));
+    const gunzip = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    const code = document.createElement('script');
+    code.textContent = await new Response(gunzip).text();
+    document.head.appendChild(code);
+  }
+  for (const el of figures) {
+    const figure = JSON.parse(el.dataset.figure);
+    el.dataset.drawn = 'true';
+    el.replaceChildren();
+    const layout = {height: 420, ...(figure.layout || {})};  // the page does not size it
+    await Plotly.newPlot(el, figure.data, layout, {displaylogo: false});
+  }
+};
+window.plaitDrawFigures();
+</script>"""
 
 
 def _plain(value: Any) -> Any:
@@ -250,6 +293,10 @@ def render(run: Run, *, budget: int = DEFAULT_BUDGET) -> ReportHTML:
         }
         for doc, value in run.client.store.documents(run.id)
     ]
+    shown = [n["output"] for n in nodes] + [d["shown"] for d in documents]
+    scripts = ""
+    if any("class='plotly-figure'" in fragment for fragment in shown):
+        scripts = spend.take("plotly.js, so plotly figures stay undrawn", _plotly_script())
     statuses = {n["name"]: n["status"] for n in nodes}
     try:
         inputs = redact(run.inputs)
@@ -270,6 +317,7 @@ def render(run: Run, *, budget: int = DEFAULT_BUDGET) -> ReportHTML:
         nodes=nodes,
         documents=documents,
         cut=spend.cut,
+        scripts=scripts,
     )
     return ReportHTML(page)
 

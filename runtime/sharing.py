@@ -44,6 +44,7 @@ _LIVE_SCRIPT = """<script>
     if (!page.ok) { source.close(); return; }
     const doc = new DOMParser().parseFromString(await page.text(), 'text/html');
     document.body.replaceWith(doc.body);
+    window.plaitDrawFigures?.();
     if (!doc.querySelector('[data-live="true"]')) source.close();
   };
   source.onmessage = () => { if (!pending) pending = setTimeout(refresh, 150); };

@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime import codecs
+
 MAX_ROWS, MAX_COLS, MAX_CELL = 50, 30, 200
 MAX_TEXT = 20_000
 MAX_JSON_ROWS = 400
@@ -65,6 +67,12 @@ def preview(value: Any, kind: str = "auto") -> Preview:
                 "image", f"PNG image, {len(value):,} bytes", image=f"data:image/png;base64,{data}"
             )
         return Preview("bytes", f"{len(value):,} bytes")
+    if isinstance(value, codecs.Picture):
+        if len(value.data) > MAX_IMAGE:
+            return Preview("bytes", f"chart, {len(value.data):,} bytes (too large to preview)")
+        return Preview("image", f"chart, {len(value.data):,} bytes", image=value.data_uri())
+    if codecs.PlotlyCodec().accepts(value):
+        return _plotly(value)
     if isinstance(value, str):
         text, note = _cap(value)
         markdown = kind == "markdown" or (kind == "auto" and bool(_MARKDOWN.search(value)))
@@ -121,6 +129,19 @@ def _plain(value: Any) -> Any:
         except Exception:
             return repr(value)
     return value
+
+
+def _plotly(figure: Any) -> Preview:
+    """The figure's traces and layout as a tree: the studio carries no plotly.js; the run's
+    report draws the figure."""
+    spec = json.loads(figure.to_json())
+    spec.get("layout", {}).pop("template", None)  # plotly's styling defaults: hundreds of lines
+    traces = spec.get("data", [])
+    kinds = sorted({t.get("type", "scatter") for t in traces})
+    summary = f"plotly figure: {len(traces)} trace(s) ({', '.join(kinds) or 'none'})"
+    rows, cut = json_rows(spec)
+    note = "drawn in the run's report" + (f"; first {MAX_JSON_ROWS} lines shown" if cut else "")
+    return Preview("json", summary, json_rows=rows, note=note)
 
 
 def _json_summary(plain: Any, original: Any) -> str:

@@ -148,3 +148,47 @@ def test_version_stored_under_an_old_key_is_re_signed(db_url: str, tmp_path) -> 
         assert new.load_graph(run.record.version_id).version == g.version
     finally:
         new.close()
+
+
+def test_charts_are_stored_as_pictures_and_plotly_figures(client: rt.Client) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+
+    g = rt.Graph("charts")
+
+    @g.node
+    def line() -> object:
+        figure, ax = plt.subplots()
+        ax.plot([1, 2, 3], [2, 4, 3], label="sales")
+        ax.set_title("Sales by month")
+        return figure
+
+    @g.node
+    def cloud() -> object:  # too many points for a small SVG: stored as PNG
+        figure, ax = plt.subplots()
+        ax.scatter(np.arange(40_000), np.sin(np.arange(40_000)), s=1)
+        return figure
+
+    @g.node
+    def bars() -> go.Figure:
+        return go.Figure(go.Bar(x=["a", "b"], y=[3, 5]), layout={"title": {"text": "Votes"}})
+
+    @g.node
+    def width(line: rt.Picture) -> int:  # downstream nodes get the picture
+        return len(line.data)
+
+    run = g.run().wait(60)
+    assert run.status == "succeeded", run.error
+    picture = run.output("line")
+    assert isinstance(picture, rt.Picture) and picture.mime == "image/svg+xml"
+    assert b"Sales by month" in picture.data
+    assert set(picture._repr_mimebundle_()) == {"image/svg+xml"}
+    assert run.output("cloud").mime == "image/png"
+    assert run.output("cloud").data.startswith(b"\x89PNG")
+    plotted = run.output("bars")
+    assert isinstance(plotted, go.Figure) and plotted.layout.title.text == "Votes"
+    assert list(plotted.data[0].y) == [3, 5]
+    assert run.output("width") == len(picture.data)

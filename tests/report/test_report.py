@@ -4,6 +4,7 @@ network request when opened in a browser; size budget; redaction."""
 from __future__ import annotations
 
 import html
+import io
 import re
 import subprocess
 import sys
@@ -137,3 +138,63 @@ def test_plait_report_cli(sqlite_client: rt.Client, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert re.match(r"wrote .*out.html \(\d+ KB, run succeeded\)", result.stdout)
     assert "cli_report" in out.read_text()
+
+
+def chart_run() -> rt.Run:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+
+    g = rt.Graph("report_charts")
+
+    @g.node
+    def trend() -> object:
+        figure, ax = plt.subplots(figsize=(5, 3))
+        ax.plot([1, 2, 3, 4], [3, 1, 4, 1])
+        ax.set_title("Weekly trend")
+        return figure
+
+    @g.node
+    def votes() -> go.Figure:
+        return go.Figure(go.Bar(x=["yes", "no"], y=[7, 2]), layout={"title": {"text": "Votes"}})
+
+    @g.node
+    def logo() -> bytes:
+        buffer = io.BytesIO()
+        plt.imsave(buffer, [[0.0, 1.0], [1.0, 0.0]], format="png")
+        return buffer.getvalue()
+
+    return g.run().wait(60)
+
+
+def test_charts_are_drawn_inside_the_file(
+    client: rt.Client, tmp_path: Path, artifacts: Path
+) -> None:
+    run = chart_run()
+    assert run.status == "succeeded", run.error
+    path = tmp_path / "charts.html"
+    page = run.report(str(path))
+    assert path.stat().st_size < report.DEFAULT_BUDGET
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1200, "height": 1400})
+        tab.on("request", lambda r: requests.append(r.url))
+        tab.goto(path.as_uri())
+        trend = tab.locator('section.node[data-node="trend"] img.figure')
+        assert trend.evaluate("img => img.complete && img.naturalWidth > 0")
+        assert "data:image/svg+xml" in (trend.get_attribute("src") or "")
+        # plotly.js unpacks from the file itself and draws the bars as SVG
+        tab.locator('section.node[data-node="votes"] .plotly-figure .main-svg').first.wait_for(
+            timeout=30_000
+        )
+        assert tab.locator('section.node[data-node="votes"] .plotly-figure g.point').count() == 2
+        assert "Votes" in tab.locator('section.node[data-node="votes"] .plotly-figure').inner_text()
+        logo = tab.locator('section.node[data-node="logo"] img')
+        assert logo.evaluate("img => img.complete && img.naturalWidth === 2")
+        tab.screenshot(path=str(artifacts / "report_charts.png"), full_page=True)
+        browser.close()
+    assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
+    assert page.count('id="plotly-js"') == 1

@@ -339,6 +339,20 @@ def test_png_bytes_show_as_a_picture_other_bytes_as_their_size() -> None:
     assert preview.preview(b"abc").summary == "3 bytes"
 
 
+def test_charts_show_as_pictures_and_plotly_figures_as_their_traces() -> None:
+    import plotly.graph_objects as go
+
+    from runtime.codecs import Picture
+
+    chart = preview.preview(Picture("image/svg+xml", b"<svg/>"))
+    assert (chart.kind, chart.image) == ("image", "data:image/svg+xml;base64,PHN2Zy8+")
+    figure = go.Figure([go.Bar(x=["a"], y=[1]), go.Scatter(x=[1], y=[2])])
+    shown = preview.preview(figure)
+    assert shown.summary == "plotly figure: 2 trace(s) (bar, scatter)"
+    assert shown.note == "drawn in the run's report"
+    assert any(r.path == "$.data[0].type" and r.value == '"bar"' for r in shown.json_rows)
+
+
 # -- diffs and formats -----------------------------------------------------------------------
 
 
