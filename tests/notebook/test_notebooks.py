@@ -82,6 +82,10 @@ def test_dataframes(embedded: Path) -> None:
     for region in ("north", "south", "west"):
         assert region in table["text/plain"]
     assert "'revenue': 'float64'" in text_of(cells[4])
+    inline = cells[5].outputs[0]["data"]["text/html"]  # the report, in an isolated frame
+    assert inline.startswith("<iframe srcdoc=") and "sales_frames" in inline
+    written = (embedded / "sales_report.html").read_text()
+    assert "DataFrame: 3 rows, 2 columns" in written and 'data-run-status="succeeded"' in written
 
 
 def test_llm_chain(embedded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
