@@ -44,13 +44,10 @@ def graph() -> rt.Graph:
 def share_page(url: str, repeats: int = 5) -> tuple[float, float, float]:
     """(first contentful paint, server response, bytes) of the link, medians over fresh
     browser contexts: a stranger's first visit, nothing cached."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.studio.conftest import CHROMIUM_ARGS
+    from tests.browser import chromium
 
     paints, responses, sizes = [], [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as browser:
         for _ in range(repeats):
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = context.new_page()
@@ -64,7 +61,6 @@ def share_page(url: str, repeats: int = 5) -> tuple[float, float, float]:
             responses.append(nav["responseEnd"] - nav["requestStart"])
             sizes.append(nav["transferSize"])
             context.close()
-        browser.close()
     return statistics.median(paints), statistics.median(responses), statistics.median(sizes)
 
 

@@ -29,15 +29,16 @@ from pathlib import Path
 import psycopg
 import redis
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 import runtime as rt
 from runtime.store import tables
+from tests.browser import chromium
 from tests.studio import flows
-from tests.studio.conftest import CHROMIUM_ARGS, Studio, start_studio, stop_studio
+from tests.studio.conftest import Studio, start_studio, stop_studio
 from tests.workers import cluster
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -214,8 +215,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-redis", action="store_true")
     args = parser.parse_args()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as browser:
         home = Path(tempfile.mkdtemp())
         studio = start_studio({}, home, "bench-embedded")
         try:
@@ -248,7 +248,6 @@ def main() -> None:
                     stop_studio(studio)
             with psycopg.connect(libpq, autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        browser.close()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from runtime import catalog
 from runtime.client import Client, Run, default_client
 from runtime.errors import CodecError, InputError, NotFound, PayloadError, RunStateError
+from runtime.store import tables
 
 PREFIX = "/api/v1"
 MAX_ROWS = 100
@@ -159,52 +160,26 @@ def jsonable(value: Any) -> Any:
 
 
 def run_out(row: catalog.RunRow) -> RunOut:
-    return RunOut(
-        id=row.id,
-        workflow=row.workflow,
-        version=row.version,
-        status=row.status,
-        trigger=row.trigger,
-        owner=row.owner,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        error=row.error,
-    )
+    return RunOut.model_validate(row, from_attributes=True)
+
+
+def _summary(record: tables.Run, version: tables.WorkflowVersion) -> dict[str, Any]:
+    """A stored run's ``RunOut`` fields (and more, which the models ignore)."""
+    return {**record.model_dump(), "workflow": version.spec["name"], "version": version.version}
 
 
 def run_detail(run: Run) -> RunDetail:
     record = run.record
     version = run.client.store.get_version(record.version_id)
-    kinds = {n["name"]: n["kind"] for n in version.spec["nodes"]}
-    nodes = [
-        NodeOut(
-            name=info.name,
-            kind=kinds.get(info.name, "function"),
-            status=info.status,
-            attempts=info.attempts,
-            started_at=info.started_at,
-            ended_at=info.ended_at,
-            error_type=info.error_type,
-            error=info.error,
-        )
-        for info in run.nodes.values()
-    ]
-    return RunDetail(
-        id=record.id,
-        workflow=version.spec["name"],
-        version=version.version,
-        status=record.status,
-        trigger=record.trigger,
-        owner=record.owner,
-        created_at=record.created_at,
-        started_at=record.started_at,
-        ended_at=record.ended_at,
-        error=record.error,
-        nodes=nodes,
-        waiting=run.waiting,
-        inputs={k: jsonable(v) for k, v in run.inputs.items()},
-        outputs={k: jsonable(v) for k, v in run.outputs.items()},
+    nodes = [NodeOut.model_validate(info, from_attributes=True) for info in run.nodes.values()]
+    return RunDetail.model_validate(
+        {
+            **_summary(record, version),
+            "nodes": nodes,
+            "waiting": run.waiting,
+            "inputs": {k: jsonable(v) for k, v in run.inputs.items()},
+            "outputs": {k: jsonable(v) for k, v in run.outputs.items()},
+        }
     )
 
 
@@ -328,19 +303,7 @@ def create_api(client: Callable[[], Client] = default_client) -> fastapi.FastAPI
 
     def _run_summary(c: Client, run_id: str) -> RunOut:
         record = c.store.get_run(run_id)
-        version = c.store.get_version(record.version_id)
-        return RunOut(
-            id=record.id,
-            workflow=version.spec["name"],
-            version=version.version,
-            status=record.status,
-            trigger=record.trigger,
-            owner=record.owner,
-            created_at=record.created_at,
-            started_at=record.started_at,
-            ended_at=record.ended_at,
-            error=record.error,
-        )
+        return RunOut.model_validate(_summary(record, c.store.get_version(record.version_id)))
 
     def _version_detail(name: str, version: Any) -> VersionDetail:
         return VersionDetail(

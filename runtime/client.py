@@ -21,9 +21,9 @@ from runtime import codecs, signing
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
-from runtime.errors import GraphError, InputError, NotFound, PayloadError, SignatureError
+from runtime.errors import GraphError, NotFound, PayloadError, SignatureError
 from runtime.events import Bus, EventDict, LocalBus, afollow, follow
-from runtime.graph import Graph
+from runtime.graph import Graph, check_run_inputs
 from runtime.store import Store
 from runtime.store import tables as t
 
@@ -268,18 +268,8 @@ def _check_kernel_can_await() -> None:
 
 
 def _check_spec_inputs(spec: dict[str, Any], inputs: dict[str, Any]) -> None:
-    """``Graph.check_inputs`` for a stored spec: name missing and unexpected inputs."""
-    expected = spec.get("inputs", {})
-    missing = sorted(n for n, d in expected.items() if d.get("required") and n not in inputs)
-    unexpected = sorted(set(inputs) - set(expected))
-    problems = []
-    if missing:
-        problems.append("missing required input(s): " + ", ".join(missing))
-    if unexpected:
-        known = ", ".join(sorted(expected)) or "none"
-        problems.append(f"unexpected input(s): {', '.join(unexpected)} (inputs are: {known})")
-    if problems:
-        raise InputError(f"graph {spec['name']!r}: " + "; ".join(problems))
+    required = {n: bool(d.get("required")) for n, d in spec.get("inputs", {}).items()}
+    check_run_inputs(spec["name"], required, inputs)
 
 
 def _verifies(code: bytes, key: bytes) -> bool:

@@ -293,17 +293,8 @@ class Graph:
 
     def check_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Reject missing or unexpected run inputs, naming them; return the inputs as given."""
-        expected = self.plan.run_inputs
-        unexpected = sorted(set(inputs) - set(expected))
-        missing = sorted(n for n, d in expected.items() if d is _REQUIRED and n not in inputs)
-        problems = []
-        if missing:
-            problems.append("missing required input(s): " + ", ".join(missing))
-        if unexpected:
-            known = ", ".join(sorted(expected)) or "none"
-            problems.append(f"unexpected input(s): {', '.join(unexpected)} (inputs are: {known})")
-        if problems:
-            raise InputError(f"graph {self.name!r}: " + "; ".join(problems))
+        required = {n: d is _REQUIRED for n, d in self.plan.run_inputs.items()}
+        check_run_inputs(self.name, required, inputs)
         return dict(inputs)
 
     # -- description ------------------------------------------------------------------------
@@ -559,3 +550,18 @@ def _jsonable(value: Any) -> Any:
         return value
     except TypeError:
         return repr(value)
+
+
+def check_run_inputs(graph: str, required: Mapping[str, bool], inputs: Mapping[str, Any]) -> None:
+    """Reject missing or unexpected run inputs, naming them. ``required`` maps each run input
+    of the graph to whether it must be given (a graph object's or a stored spec's)."""
+    missing = sorted(n for n, needed in required.items() if needed and n not in inputs)
+    unexpected = sorted(set(inputs) - set(required))
+    problems = []
+    if missing:
+        problems.append("missing required input(s): " + ", ".join(missing))
+    if unexpected:
+        known = ", ".join(sorted(required)) or "none"
+        problems.append(f"unexpected input(s): {', '.join(unexpected)} (inputs are: {known})")
+    if problems:
+        raise InputError(f"graph {graph!r}: " + "; ".join(problems))

@@ -11,11 +11,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from playwright.sync_api import sync_playwright
 
 import runtime as rt
 from runtime import report
-from tests.notebook.test_browser import CHROMIUM_ARGS
+from tests.browser import chromium
 
 
 def mixed_run() -> rt.Run:
@@ -110,15 +109,13 @@ def test_report_opens_without_network(client: rt.Client, tmp_path: Path, artifac
     path = tmp_path / "report.html"
     run.report(str(path))
     requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 1600})
         page.on("request", lambda r: requests.append(r.url))
         page.goto(path.as_uri())
         assert page.locator("section.node").count() == 5 + 3  # nodes + documents
         assert page.locator('svg.plait-graph g.node[data-status="failed"]').count() == 1
         page.screenshot(path=str(artifacts / "report.png"), full_page=True)
-        browser.close()
     assert [u for u in requests if not u.startswith("file://")] == []
 
 
@@ -178,8 +175,7 @@ def test_charts_are_drawn_inside_the_file(
     page = run.report(str(path))
     assert path.stat().st_size < report.DEFAULT_BUDGET
     requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1200, "height": 1400})
         tab.on("request", lambda r: requests.append(r.url))
         tab.goto(path.as_uri())
@@ -195,6 +191,5 @@ def test_charts_are_drawn_inside_the_file(
         logo = tab.locator('section.node[data-node="logo"] img')
         assert logo.evaluate("img => img.complete && img.naturalWidth === 2")
         tab.screenshot(path=str(artifacts / "report_charts.png"), full_page=True)
-        browser.close()
     assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
     assert page.count('id="plotly-js"') == 1

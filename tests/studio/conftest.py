@@ -23,21 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 import runtime as rt
+from tests.browser import chromium
 from tests.faults.servers import free_port
 
 ROOT = Path(__file__).parent.parent.parent
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 WEB_CACHE = (
     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "plait" / "studio-tests"
 )
@@ -138,10 +130,8 @@ def stop_studio(studio: Studio) -> None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     assert shutil.which("bun"), "the studio build needs bun: npm install -g bun"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
