@@ -257,6 +257,7 @@ def share(
 ) -> None:
     """Create, list or revoke read-only share links (served at /r/<token> by the studio)."""
     from runtime import sharing
+    from runtime.config import settings
 
     try:
         if revoke is not None:
@@ -274,7 +275,10 @@ def share(
         _token, path = sharing.create_link(run_id, expires_in=lifetime, created_by="cli")
     except PlaitError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(path)
+    public_url = settings().public_url
+    typer.echo(public_url.rstrip("/") + path if public_url else path)
+    if not public_url:
+        typer.echo("(on the studio's address; set PLAIT_PUBLIC_URL to print whole links)", err=True)
 
 
 @app.command()

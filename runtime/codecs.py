@@ -139,6 +139,7 @@ class LangChainCodec:
 
 MAX_SVG = 1_000_000
 """A matplotlib figure whose SVG is larger (say, a scatter of many points) is stored as PNG."""
+PICTURE_TYPES = ("image/svg+xml", "image/png")
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,11 @@ class Picture:
     mime: str
     """``image/svg+xml`` or ``image/png``."""
     data: bytes
+
+    def __post_init__(self) -> None:
+        # the mime type ends up in pages' data: URIs; nothing else may get there
+        if self.mime not in PICTURE_TYPES:
+            raise CodecError(f"a Picture is {' or '.join(PICTURE_TYPES)}, not {self.mime!r}")
 
     @classmethod
     def of(cls, figure: Any) -> Picture:

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     inline_limit: int = 16_384
     """Encoded values up to this many bytes live in the node row; larger ones in the blob table."""
 
+    public_url: str | None = None
+    """The studio's address as people reach it (``https://plait.example.com``): share links
+    made outside the studio (``plait share``) are printed with it."""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -147,7 +147,7 @@ def _figure_html(value: Any) -> str | None:
         picture = value if isinstance(value, codecs.Picture) else codecs.Picture.of(value)
         if len(picture.data) > MAX_IMAGE:
             return f"<p class='note'>picture of {len(picture.data):,} bytes left out</p>"
-        return f"<img class='figure' alt='chart' src='{picture.data_uri()}'/>"
+        return f"<img class='figure' alt='chart' src='{html.escape(picture.data_uri())}'/>"
     if codecs.PlotlyCodec().accepts(value):
         spec = value.to_json()
         if len(spec) > MAX_IMAGE:

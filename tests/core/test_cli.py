@@ -45,12 +45,12 @@ GRAPHS = textwrap.dedent(
 @pytest.fixture
 def plait(db_url: str, tmp_path: Path):
     (tmp_path / "flows.py").write_text(GRAPHS)
-    env = {**os.environ, "PLAIT_DATABASE_URL": db_url, "PLAIT_HOME": str(tmp_path / "home")}
+    base_env = {**os.environ, "PLAIT_DATABASE_URL": db_url, "PLAIT_HOME": str(tmp_path / "home")}
 
-    def call(*args: str) -> subprocess.CompletedProcess[str]:
+    def call(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "runtime.cli", *args],
-            env=env,
+            env={**base_env, **(env or {})},
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -118,7 +118,12 @@ def test_share_creates_lists_and_revokes_links(plait) -> None:
     made = plait("share", run_id, "--expires", "12h")
     assert made.returncode == 0, made.stderr
     assert re.fullmatch(r"/r/[\w-]{32}", made.stdout.strip())  # 192 random bits
-    link_id, state, until = plait("share", run_id, "--list").stdout.split()
+    assert "set PLAIT_PUBLIC_URL to print whole links" in made.stderr
+    public = plait("share", run_id, env={"PLAIT_PUBLIC_URL": "https://plait.example.com/"})
+    assert re.fullmatch(r"https://plait\.example\.com/r/[\w-]{32}", public.stdout.strip())
+    (link_id, state, until), _ = [
+        line.split() for line in plait("share", run_id, "--list").stdout.splitlines()
+    ]
     assert state == "active" and until[:4].isdigit()
     assert plait("share", "--revoke", link_id).stdout.strip() == f"revoked link {link_id}"
     assert plait("share", run_id, "--list").stdout.split()[1] == "revoked"

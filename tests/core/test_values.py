@@ -192,3 +192,8 @@ def test_charts_are_stored_as_pictures_and_plotly_figures(client: rt.Client) -> 
     assert isinstance(plotted, go.Figure) and plotted.layout.title.text == "Votes"
     assert list(plotted.data[0].y) == [3, 5]
     assert run.output("width") == len(picture.data)
+
+
+def test_a_picture_is_an_svg_or_a_png() -> None:
+    with pytest.raises(rt.CodecError, match="a Picture is image/svg"):
+        rt.Picture("text/html' onerror='alert(1)", b"")
