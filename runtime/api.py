@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
-from runtime import catalog
+from runtime import catalog, codecs
 from runtime.client import Client, Run, default_client
 from runtime.errors import CodecError, InputError, NotFound, PayloadError, RunStateError
 from runtime.store import tables
@@ -130,7 +130,8 @@ class EventOut(BaseModel):
 
 def jsonable(value: Any) -> Any:
     """A JSON-ready form of a stored value: DataFrames as shape + first rows, models dumped,
-    bytes as their size, anything else unknown as its repr."""
+    bytes and pictures as their size, plotly figures as their JSON, anything else unknown as
+    its repr."""
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(value, pd.Series):
         value = value.to_frame()
@@ -146,6 +147,10 @@ def jsonable(value: Any) -> Any:
         return value.model_dump(mode="json")
     if isinstance(value, bytes | bytearray):
         return {"type": "bytes", "size": len(value)}
+    if isinstance(value, codecs.Picture):
+        return {"type": "picture", "mime": value.mime, "size": len(value.data)}
+    if codecs.PlotlyCodec().accepts(value):
+        return {"type": "plotly", "figure": codecs.PlotlyCodec.outline(value)}
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     try:

@@ -261,7 +261,7 @@ def share(
 
     try:
         if revoke is not None:
-            sharing.revoke_link(revoke)
+            sharing.revoke_link(revoke, run_id=run_id)
             typer.echo(f"revoked link {revoke}")
             return
         if run_id is None:

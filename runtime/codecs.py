@@ -188,7 +188,13 @@ class PictureCodec:
         )
 
     def encode(self, value: Any) -> bytes:
-        picture = value if isinstance(value, Picture) else Picture.of(value)
+        if isinstance(value, Picture):
+            picture = value
+        else:
+            picture = Picture.of(value)
+            # readers get the picture; pyplot would otherwise keep every figure a worker draws
+            if (pyplot := _loaded("matplotlib.pyplot")) is not None:
+                pyplot.close(value)
         return picture.mime.encode() + b"\n" + picture.data
 
     def decode(self, data: bytes) -> Any:
@@ -207,6 +213,14 @@ class PlotlyCodec:
 
     def encode(self, value: Any) -> bytes:
         return value.to_json().encode()
+
+    @staticmethod
+    def outline(figure: Any) -> dict[str, Any]:
+        """The figure's traces and layout as plain JSON, without plotly's styling template
+        (hundreds of default settings nobody reads)."""
+        spec = json.loads(figure.to_json())
+        spec.get("layout", {}).pop("template", None)
+        return spec
 
     def decode(self, data: bytes) -> Any:
         try:

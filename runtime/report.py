@@ -4,7 +4,7 @@ to any server when opened), readable on screen and on paper.
 Size budget: each value preview is capped (DataFrames: 20 rows x 30 columns; text 20,000
 characters; JSON 20,000 characters; images and figures 1 MB) and the whole report stops adding
 node previews past ``budget`` bytes (5 MB by default), saying so where it cut. A report with a
-plotly figure carries plotly.js (1.9 MB packed) out of the same budget.
+plotly figure carries plotly.js (1.9 MB packed) out of the same budget, taken first.
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 
 DEFAULT_BUDGET = 5_000_000
 MAX_ROWS, MAX_COLS, MAX_TEXT, MAX_IMAGE = 20, 30, 20_000, 1_000_000
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+)
+"""What a report may load: only what is inside it (a plotly map cannot fetch its outlines,
+an image cannot point elsewhere)."""
 REDACTED = "•••• redacted"
 SENSITIVE = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential|private[_-]?key", re.I)
 """Keys whose values never appear in a report."""
@@ -159,6 +164,9 @@ def _figure_html(value: Any) -> str | None:
     return None
 
 
+_PLOTLY_CUT = "plotly.js, so plotly figures stay undrawn"
+
+
 @functools.cache
 def _plotly_script() -> str:
     """plotly.js, gzipped into the page (1.9 MB instead of 4.8) and unpacked by the browser,
@@ -174,17 +182,17 @@ def _plotly_script() -> str:
 
 PLOTLY_LOADER = """<script>
 window.plaitDrawFigures = async () => {
-  const figures = [...document.querySelectorAll('.plotly-figure:not([data-drawn])')];
   const packed = document.getElementById('plotly-js');
-  if (!figures.length || !packed) return;
-  if (!window.Plotly) {
+  if (!packed) return;
+  window.plaitPlotly ??= (async () => {
     const bytes = Uint8Array.from(atob(packed.textContent), (c) => c.charCodeAt(0));
     const gunzip = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
     const code = document.createElement('script');
     code.textContent = await new Response(gunzip).text();
     document.head.appendChild(code);
-  }
-  for (const el of figures) {
+  })();
+  await window.plaitPlotly;
+  for (const el of document.querySelectorAll('.plotly-figure:not([data-drawn])')) {
     const figure = JSON.parse(el.dataset.figure);
     el.dataset.drawn = 'true';
     el.replaceChildren();
@@ -250,8 +258,11 @@ def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> str:
     return f"{took * 1000:.0f} ms" if took < 1 else f"{took:.2f} s"
 
 
-def render(run: Run, *, budget: int = DEFAULT_BUDGET) -> ReportHTML:
-    """The report of a run in any state (a running one says so)."""
+def render(
+    run: Run, *, budget: int = DEFAULT_BUDGET, policy: str = CONTENT_SECURITY_POLICY
+) -> ReportHTML:
+    """The report of a run in any state (a running one says so). ``policy`` is the page's
+    Content-Security-Policy."""
     record = run.record
     spec = run.spec
     attempts = run.client.store.attempts(run.id)
@@ -260,6 +271,10 @@ def render(run: Run, *, budget: int = DEFAULT_BUDGET) -> ReportHTML:
     start = record.started_at or record.created_at
     end = record.ended_at or now
     spend = Budget(budget)
+    # plotly.js goes first when a node output needs it, so big tables cannot crowd it out
+    scripts = ""
+    if any(row.output_codec == codecs.PlotlyCodec.name for row in latest.values()):
+        scripts = spend.take(_PLOTLY_CUT, _plotly_script())
     nodes = []
     for node in spec["nodes"]:
         row = latest.get(node["name"])
@@ -293,10 +308,8 @@ def render(run: Run, *, budget: int = DEFAULT_BUDGET) -> ReportHTML:
         }
         for doc, value in run.client.store.documents(run.id)
     ]
-    shown = [n["output"] for n in nodes] + [d["shown"] for d in documents]
-    scripts = ""
-    if any("class='plotly-figure'" in fragment for fragment in shown):
-        scripts = spend.take("plotly.js, so plotly figures stay undrawn", _plotly_script())
+    if not scripts and any("class='plotly-figure'" in d["shown"] for d in documents):
+        scripts = spend.take(_PLOTLY_CUT, _plotly_script())
     statuses = {n["name"]: n["status"] for n in nodes}
     try:
         inputs = redact(run.inputs)
@@ -318,6 +331,7 @@ def render(run: Run, *, budget: int = DEFAULT_BUDGET) -> ReportHTML:
         documents=documents,
         cut=spend.cut,
         scripts=scripts,
+        csp=policy,
     )
     return ReportHTML(page)
 

@@ -30,6 +30,15 @@ from runtime.store.tables import utcnow
 
 PREFIX = "/r"
 
+POLICY = report.CONTENT_SECURITY_POLICY + "; connect-src 'self'"
+"""The report's own Content-Security-Policy, plus its live updates from this page's address."""
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+    "Referrer-Policy": "no-referrer",  # the token is in the address
+    "Content-Security-Policy": POLICY,
+}
+
 INVALID_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Link no longer valid</title></head><body style="font-family:system-ui;margin:3rem">
 <h1>This link is no longer valid</h1><p>Ask whoever shared it for a new one.</p></body></html>"""
@@ -43,6 +52,8 @@ _LIVE_SCRIPT = """<script>
     const page = await fetch(location.pathname, {cache: 'no-store'});
     if (!page.ok) { source.close(); return; }
     const doc = new DOMParser().parseFromString(await page.text(), 'text/html');
+    // scripts in a parsed body do not run: the first plotly figure needs a real load
+    if (doc.getElementById('plotly-js') && !window.plaitDrawFigures) { location.reload(); return; }
     document.body.replaceWith(doc.body);
     window.plaitDrawFigures?.();
     if (!doc.querySelector('[data-live="true"]')) source.close();
@@ -78,6 +89,7 @@ class ShareLinkInfo:
 
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
+MAX_LIFETIME = dt.timedelta(days=3650)
 
 
 def parse_lifetime(text: str) -> dt.timedelta | None:
@@ -86,9 +98,12 @@ def parse_lifetime(text: str) -> dt.timedelta | None:
     if text in ("", "never"):
         return None
     number, unit = text[:-1], text[-1:]
-    if unit not in _UNITS or not number.isdigit() or int(number) == 0:
+    if unit not in _UNITS or not (number.isascii() and number.isdigit()) or int(number) == 0:
         raise OptionError(f"link lifetime {text!r}: use a number and m, h or d (e.g. 7d), or never")
-    return dt.timedelta(seconds=int(number) * _UNITS[unit])
+    seconds = int(number) * _UNITS[unit]
+    if seconds > MAX_LIFETIME.total_seconds():
+        raise OptionError(f"link lifetime {text!r}: at most {MAX_LIFETIME.days}d, or never")
+    return dt.timedelta(seconds=seconds)
 
 
 def _hash(token: str) -> str:
@@ -168,10 +183,10 @@ def share_app(client: Client | None = None) -> Starlette:
         if run_id is None:
             return HTMLResponse(INVALID_PAGE, status_code=404)
         run = current().get_run(run_id)
-        html = await asyncio.to_thread(report.render, run)
+        html = await asyncio.to_thread(report.render, run, policy=POLICY)
         if 'data-live="true"' in html:
             html = html.replace("</body>", _LIVE_SCRIPT + "</body>")
-        return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"})
+        return HTMLResponse(html, headers=PAGE_HEADERS)
 
     async def events(request: Request) -> Response:
         run_id = await asyncio.to_thread(resolve, request.path_params["token"], client=current())

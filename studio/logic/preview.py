@@ -134,8 +134,7 @@ def _plain(value: Any) -> Any:
 def _plotly(figure: Any) -> Preview:
     """The figure's traces and layout as a tree: the studio carries no plotly.js; the run's
     report draws the figure."""
-    spec = json.loads(figure.to_json())
-    spec.get("layout", {}).pop("template", None)  # plotly's styling defaults: hundreds of lines
+    spec = codecs.PlotlyCodec.outline(figure)
     traces = spec.get("data", [])
     kinds = sorted({t.get("type", "scatter") for t in traces})
     summary = f"plotly figure: {len(traces)} trace(s) ({', '.join(kinds) or 'none'})"

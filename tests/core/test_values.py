@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from unittest.mock import ANY
+
 import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 import runtime as rt
+from runtime import api
 from runtime.store import tables
 
 
@@ -192,6 +195,11 @@ def test_charts_are_stored_as_pictures_and_plotly_figures(client: rt.Client) -> 
     assert isinstance(plotted, go.Figure) and plotted.layout.title.text == "Votes"
     assert list(plotted.data[0].y) == [3, 5]
     assert run.output("width") == len(picture.data)
+    assert plt.get_fignums() == []  # drawn and closed: a worker keeps no figure
+    assert api.jsonable(picture) == {"type": "picture", "mime": "image/svg+xml", "size": ANY}
+    shown = api.jsonable(plotted)
+    assert shown["type"] == "plotly" and shown["figure"]["data"][0]["type"] == "bar"
+    assert "template" not in shown["figure"]["layout"]
 
 
 def test_a_picture_is_an_svg_or_a_png() -> None:

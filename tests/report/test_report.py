@@ -108,6 +108,8 @@ def test_report_opens_without_network(client: rt.Client, tmp_path: Path, artifac
     run = mixed_run()
     path = tmp_path / "report.html"
     run.report(str(path))
+    # the file itself forbids loading anything from elsewhere
+    assert f'content="{report.CONTENT_SECURITY_POLICY}"' in html.unescape(path.read_text())
     requests: list[str] = []
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 1600})

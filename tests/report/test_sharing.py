@@ -4,6 +4,7 @@ read-only page; live events while the run moves."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import threading
 
 import pytest
@@ -46,6 +47,11 @@ def test_link_opens_the_report_read_only(client: rt.Client) -> None:
     assert "<button" not in page.text and "<form" not in page.text  # nothing to act with
     assert "sk-secret-999" not in page.text
     assert "EventSource" in page.text  # live while the run is waiting
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert page.headers["referrer-policy"] == "no-referrer"
+    # the page's own policy lets it follow the run
+    assert f'content="{policy}"' in html.unescape(page.text)
     assert [link.active for link in sharing.list_links(run.id)] == [True]
 
 
@@ -85,6 +91,8 @@ def test_lifetimes_read_as_the_cli_and_studio_offer_them() -> None:
     assert sharing.parse_lifetime("30m") == dt.timedelta(minutes=30)
     assert sharing.parse_lifetime(" 7D ") == dt.timedelta(days=7)
     assert sharing.parse_lifetime("") is None and sharing.parse_lifetime("never") is None
-    for bad in ("7", "0d", "1w", "-3h", "d"):
+    for bad in ("7", "0d", "1w", "-3h", "d", "²d"):
         with pytest.raises(OptionError, match=f"link lifetime {bad.lower()!r}: use a number"):
             sharing.parse_lifetime(bad)
+    with pytest.raises(OptionError, match="at most 3650d, or never"):
+        sharing.parse_lifetime("99999999999d")

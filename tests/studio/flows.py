@@ -63,6 +63,19 @@ def result(draft: dict, review: Approval) -> dict:
     return {"topic": draft["topic"], "amount": review.amount, "decision": review.decision}
 
 
+# -- a chart that arrives after a human answers -----------------------------------------------
+
+charted = rt.Graph("studio_chart", description="A plotly figure, once someone says go.")
+charted.wait("go", {"bars": int})
+
+
+@charted.node
+def chart(go: dict) -> object:
+    import plotly.graph_objects as plotly
+
+    return plotly.Figure(plotly.Bar(x=[f"b{i}" for i in range(go["bars"])], y=[1] * go["bars"]))
+
+
 # -- failure ----------------------------------------------------------------------------------
 
 failing = rt.Graph("studio_failing", description="One node raises.")

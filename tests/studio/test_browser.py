@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 import runtime as rt
 from runtime import client as client_module
+from runtime import sharing
 from tests.studio import flows
 from tests.studio.conftest import Studio, start_studio, stop_studio
 
@@ -25,7 +26,14 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     home = tmp_path_factory.mktemp("studio")
     s = start_studio({}, home, "embedded")
     c = s.connect()
-    for graph in (flows.gated, flows.approval, flows.failing, flows.typed, flows.wide):
+    for graph in (
+        flows.gated,
+        flows.approval,
+        flows.failing,
+        flows.typed,
+        flows.wide,
+        flows.charted,
+    ):
         c.publish(graph)
     yield s
     stop_studio(s)
@@ -301,6 +309,25 @@ def test_share_link_is_created_listed_opened_without_login_and_revoked(
     page.locator("#share-run").click()
     expect(page.locator(".plait-share-row")).to_have_count(1)
     expect(page.locator("#share-link")).to_have_count(0)
+
+
+def test_a_live_share_page_draws_a_figure_that_arrives_while_it_is_open(
+    studio: Studio, page: Page
+) -> None:
+    run_id = studio.start_run("studio_chart")
+    c = studio.connect()
+    assert c.get_run(run_id).wait(30).status == "waiting"
+    _, path = sharing.create_link(run_id, client=c)
+    page.goto(studio.url + path)
+    expect(page.locator('[data-run-status="waiting"]')).to_have_count(1)
+    assert page.locator("#plotly-js").count() == 0  # no figure yet, no plotly.js
+    status, _ = studio.api(
+        "POST", f"/api/v1/runs/{run_id}/resume", {"node": "go", "payload": {"bars": 3}}
+    )
+    assert status == 200
+    figure = page.locator('section.node[data-node="chart"] .plotly-figure')
+    expect(figure.locator("g.point")).to_have_count(3, timeout=TIMEOUT)
+    expect(page.locator('[data-run-status="succeeded"]')).to_have_count(1)
 
 
 def test_api_docs_load_nothing_from_the_internet(studio: Studio, page: Page) -> None:
