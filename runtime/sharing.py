@@ -45,7 +45,9 @@ INVALID_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 _LIVE_SCRIPT = """<script>
 (() => {
-  const source = new EventSource(location.pathname.replace(/\\/$/, '') + '/events');
+  // events after the one this page shows, so none that happen while it loads is missed
+  const after = document.body.dataset.seq;
+  const source = new EventSource(location.pathname.replace(/\\/$/, '') + '/events?after=' + after);
   let pending = null;
   const refresh = async () => {
     pending = null;
@@ -183,8 +185,11 @@ def share_app(client: Client | None = None) -> Starlette:
         if run_id is None:
             return HTMLResponse(INVALID_PAGE, status_code=404)
         run = current().get_run(run_id)
+        # read before rendering: what happens meanwhile comes as events after this number
+        seq = await asyncio.to_thread(current().store.last_seq, run_id)
         html = await asyncio.to_thread(report.render, run, policy=POLICY)
         if 'data-live="true"' in html:
+            html = html.replace("<body>", f'<body data-seq="{seq}">', 1)
             html = html.replace("</body>", _LIVE_SCRIPT + "</body>")
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
@@ -193,7 +198,11 @@ def share_app(client: Client | None = None) -> Starlette:
         if run_id is None:
             return HTMLResponse(INVALID_PAGE, status_code=404)
         run = current().get_run(run_id)
-        seen = await asyncio.to_thread(current().store.last_seq, run_id)
+        after = request.query_params.get("after", "")
+        if after.isdigit():
+            seen = int(after)
+        else:
+            seen = await asyncio.to_thread(current().store.last_seq, run_id)
 
         async def stream() -> AsyncIterator[str]:
             async for event in run.aevents(after=seen, stop_at_end=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import threading
 
 import pytest
@@ -96,3 +97,19 @@ def test_lifetimes_read_as_the_cli_and_studio_offer_them() -> None:
             sharing.parse_lifetime(bad)
     with pytest.raises(OptionError, match="at most 3650d, or never"):
         sharing.parse_lifetime("99999999999d")
+
+
+def test_events_the_page_missed_while_loading_still_arrive(client: rt.Client) -> None:
+    run = waiting_run()
+    _, path = sharing.create_link(run.id)
+    http = TestClient(sharing.share_app(client))
+    page = http.get(path).text
+    shown = int(re.search(r'<body data-seq="(\d+)">', page).group(1))  # type: ignore[union-attr]
+    run.resume("approve", ok=True).wait(20)  # all of it before the page's stream connects
+    with http.stream("GET", f"{path}/events?after={shown}") as stream:
+        lines = []
+        for line in stream.iter_lines():
+            lines.append(line)
+            if line.startswith("event: end"):
+                break
+    assert any('"type": "run.succeeded"' in line for line in lines)
