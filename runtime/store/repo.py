@@ -70,45 +70,39 @@ class StaleWrite(Exception):
 _LAST_SEQ = sa.select(sa.func.max(tables.event.c.seq)).where(
     tables.event.c.run_id == sa.bindparam("run_id")
 )
+_FINISH_COLUMNS = (
+    "status",
+    "ended_at",
+    "error_type",
+    "error_message",
+    "traceback",
+    "logs",
+    "will_retry",
+    "output_codec",
+    "output_inline",
+    "output_blob",
+    "output_size",
+)
+_START_COLUMNS = (
+    "run_id",
+    "node",
+    "attempt",
+    "status",
+    "started_at",
+    "ended_at",
+    "error_message",
+    "will_retry",
+)
+_EVENT_COLUMNS = ("run_id", "seq", "type", "node", "data", "created_at")
+
 _FINISH = (
     sa.update(tables.node_run)
     .where(tables.node_run.c.id == sa.bindparam("row_id"), tables.node_run.c.status == "running")
-    .values(
-        {
-            c: sa.bindparam(c)
-            for c in (
-                "status",
-                "ended_at",
-                "error_type",
-                "error_message",
-                "traceback",
-                "logs",
-                "will_retry",
-                "output_codec",
-                "output_inline",
-                "output_blob",
-                "output_size",
-            )
-        }
-    )
+    .values({c: sa.bindparam(c) for c in _FINISH_COLUMNS})
 )
 _START = (
     sa.insert(tables.node_run)
-    .values(
-        {
-            c: sa.bindparam(c)
-            for c in (
-                "run_id",
-                "node",
-                "attempt",
-                "status",
-                "started_at",
-                "ended_at",
-                "error_message",
-                "will_retry",
-            )
-        }
-    )
+    .values({c: sa.bindparam(c) for c in _START_COLUMNS})
     .returning(tables.node_run.c.id)
 )
 
@@ -144,32 +138,6 @@ def _start_params(run_id: str, start: NodeStart) -> dict[str, Any]:
         "error_message": start.error_message,
         "will_retry": False,
     }
-
-
-_FINISH_COLUMNS = (
-    "status",
-    "ended_at",
-    "error_type",
-    "error_message",
-    "traceback",
-    "logs",
-    "will_retry",
-    "output_codec",
-    "output_inline",
-    "output_blob",
-    "output_size",
-)
-_START_COLUMNS = (
-    "run_id",
-    "node",
-    "attempt",
-    "status",
-    "started_at",
-    "ended_at",
-    "error_message",
-    "will_retry",
-)
-_EVENT_COLUMNS = ("run_id", "seq", "type", "node", "data", "created_at")
 
 
 def _prefixed(prefix: str, params: dict[str, Any]) -> dict[str, Any]:

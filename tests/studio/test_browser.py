@@ -318,6 +318,11 @@ def test_a_live_share_page_draws_a_figure_that_arrives_while_it_is_open(
     c = studio.connect()
     assert c.get_run(run_id).wait(30).status == "waiting"
     _, path = sharing.create_link(run_id, client=c)
+    said: list[str] = []  # what the page went through, for the failure message
+    page.on("console", lambda m: said.append(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: said.append(f"error: {e}"))
+    page.on("load", lambda p: said.append(f"load {p.url}"))
+    page.on("requestfinished", lambda r: said.append(f"request {r.method} {r.url}"))
     page.goto(studio.url + path)
     expect(page.locator('[data-run-status="waiting"]')).to_have_count(1)
     assert page.locator("#plotly-js").count() == 0  # no figure yet, no plotly.js
@@ -326,7 +331,12 @@ def test_a_live_share_page_draws_a_figure_that_arrives_while_it_is_open(
     )
     assert status == 200
     figure = page.locator('section.node[data-node="chart"] .plotly-figure')
-    expect(figure.locator("g.point")).to_have_count(3, timeout=TIMEOUT)
+    try:
+        expect(figure.locator("g.point")).to_have_count(3, timeout=TIMEOUT)
+    except AssertionError as exc:
+        state = c.get_run(run_id).status
+        shown = page.locator("[data-run-status]").get_attribute("data-run-status")
+        raise AssertionError(f"{exc}\nrun {state}, page shows {shown}; " + "; ".join(said)) from exc
     expect(page.locator('[data-run-status="succeeded"]')).to_have_count(1)
 
 
