@@ -248,6 +248,7 @@ class Client:
 
     def close(self) -> None:
         self.dispatcher.close()
+        self.engine.close()
         self.bus.close()
         self.store.dispose()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import functools
 import logging
 import random
@@ -86,7 +87,18 @@ class Engine:
         self.owner = owner
         self.load_graph = load_graph
         self.secret_key = store.secret_key
+        self.node_threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.worker_concurrency * settings.node_concurrency,
+            thread_name_prefix="plait-node",
+        )
+        """Where sync node functions run: room for every node that may run at once, so nodes
+        waiting on I/O (an LLM call, a slow query) never queue behind each other; asyncio's
+        default pool has cores + 4 threads. Threads start only when needed."""
         context.install_log_capture()
+
+    def close(self) -> None:
+        """Stop taking node calls; calls still running finish in their threads."""
+        self.node_threads.shutdown(wait=False, cancel_futures=True)
 
     async def advance(self, run_id: str, *, steal_from: str | None = None) -> str | None:
         """Run one pass. Returns the run's status when the pass ends, or ``None`` when the
@@ -328,9 +340,11 @@ class _Pass:
                 value = await self._with_timeout(node, self._call_async(node, kwargs, ctx))
                 encoded = encode(value)
             else:
-                value, encoded = await self._with_timeout(
-                    node, asyncio.to_thread(_call_sync, node, kwargs, ctx, encode)
+                call = functools.partial(
+                    contextvars.copy_context().run, _call_sync, node, kwargs, ctx, encode
                 )
+                running = asyncio.get_running_loop().run_in_executor(self.engine.node_threads, call)
+                value, encoded = await self._with_timeout(node, running)
             return _Outcome(
                 node.name,
                 True,

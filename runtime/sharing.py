@@ -56,9 +56,10 @@ _LIVE_SCRIPT = """<script>
     const doc = new DOMParser().parseFromString(await page.text(), 'text/html');
     // scripts in a parsed body do not run: the first plotly figure needs a real load
     if (doc.getElementById('plotly-js') && !window.plaitDrawFigures) { location.reload(); return; }
+    const live = doc.querySelector('[data-live="true"]') !== null;  // asked before the body moves
     document.body.replaceWith(doc.body);
     window.plaitDrawFigures?.();
-    if (!doc.querySelector('[data-live="true"]')) source.close();
+    if (!live) source.close();
   };
   source.onmessage = () => { if (!pending) pending = setTimeout(refresh, 150); };
   source.addEventListener('end', () => { source.close(); refresh(); });

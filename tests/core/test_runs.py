@@ -336,3 +336,18 @@ def test_wait_answered_while_another_branch_runs(client: rt.Client) -> None:
     run.wait(10)
     assert run.status == "succeeded", run.error
     assert run.outputs == {"combine": 42}
+
+
+def test_sync_nodes_of_several_runs_wait_on_io_side_by_side(client: rt.Client) -> None:
+    # 12 nodes of two runs must all be inside their call at once to pass the barrier: more
+    # than asyncio's default pool (cores + 4 threads) would let run
+    together = threading.Barrier(12, timeout=20)
+
+    def meet() -> int:
+        return together.wait()
+
+    g = rt.Graph("side_by_side")
+    for i in range(6):
+        g.add(f"call{i}", meet)
+    runs = [g.run(), g.run()]
+    assert [r.wait(40).status for r in runs] == ["succeeded", "succeeded"]

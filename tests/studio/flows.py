@@ -76,6 +76,11 @@ def chart(go: dict) -> object:
     return plotly.Figure(plotly.Bar(x=[f"b{i}" for i in range(go["bars"])], y=[1] * go["bars"]))
 
 
+two_waits = rt.Graph("studio_two_waits", description="Two answers, one after the other.")
+two_waits.wait("first", {"ok": bool})
+two_waits.wait("second", {"ok": bool}, after=["first"])
+
+
 # -- failure ----------------------------------------------------------------------------------
 
 failing = rt.Graph("studio_failing", description="One node raises.")
