@@ -78,7 +78,11 @@ def test_killed_run_resumes_from_last_checkpoint(db_url: str, tmp_path: Path) ->
     )
     run_id = child.stdout.readline().strip()
     _await(lambda: (tmp_path / "b-started").exists())
-    _await(lambda: "side:1" in effects.read_text())
+    watcher = rt.connect(db_url, home=tmp_path)
+    try:  # kill only once side's checkpoint is committed: b is then the one cut off
+        _await(lambda: watcher.get_run(run_id).nodes["side"].status == "succeeded")
+    finally:
+        watcher.close()
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
 
