@@ -12,6 +12,8 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +31,8 @@ from runtime.store import tables
 from runtime.store.tables import utcnow
 
 PREFIX = "/r"
+RENDERED_PAGES = 16
+"""Share pages kept rendered, newest first."""
 
 POLICY = report.CONTENT_SECURITY_POLICY + "; connect-src 'self'"
 """The report's own Content-Security-Policy, plus its live updates from this page's address."""
@@ -181,17 +185,34 @@ def share_app(client: Client | None = None) -> Starlette:
     def current() -> Client:
         return client or default_client()
 
+    rendered: OrderedDict[tuple[str, int], str] = OrderedDict()
+    """Pages by (run, last event): every viewer of a moving run refreshes on the same event,
+    and a big run's report takes a fifth of a second to render."""
+
+    lock = threading.Lock()
+
+    def render(run_id: str) -> str:
+        # read before rendering: what happens meanwhile comes as events after this number
+        seq = current().store.last_seq(run_id)
+        with lock:
+            html = rendered.get((run_id, seq))
+        if html is not None:
+            return html
+        html = report.render(current().get_run(run_id), policy=POLICY)
+        if 'data-live="true"' in html:
+            html = html.replace("<body>", f'<body data-seq="{seq}">', 1)
+            html = html.replace("</body>", _LIVE_SCRIPT + "</body>")
+        with lock:
+            rendered[(run_id, seq)] = html
+            while len(rendered) > RENDERED_PAGES:
+                rendered.popitem(last=False)
+        return html
+
     async def page(request: Request) -> Response:
         run_id = await asyncio.to_thread(resolve, request.path_params["token"], client=current())
         if run_id is None:
             return HTMLResponse(INVALID_PAGE, status_code=404)
-        run = current().get_run(run_id)
-        # read before rendering: what happens meanwhile comes as events after this number
-        seq = await asyncio.to_thread(current().store.last_seq, run_id)
-        html = await asyncio.to_thread(report.render, run, policy=POLICY)
-        if 'data-live="true"' in html:
-            html = html.replace("<body>", f'<body data-seq="{seq}">', 1)
-            html = html.replace("</body>", _LIVE_SCRIPT + "</body>")
+        html = await asyncio.to_thread(render, run_id)
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
     async def events(request: Request) -> Response:

@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import re
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -113,3 +114,14 @@ def test_events_the_page_missed_while_loading_still_arrive(client: rt.Client) ->
             if line.startswith("event: end"):
                 break
     assert any('"type": "run.succeeded"' in line for line in lines)
+
+
+def test_viewers_of_an_unchanged_run_share_one_rendering(client: rt.Client) -> None:
+    run = waiting_run()
+    _, path = sharing.create_link(run.id)
+    http = TestClient(sharing.share_app(client))
+    first = http.get(path).text
+    time.sleep(1.1)  # the report says when it was generated, to the second
+    assert http.get(path).text == first  # no event since: the same page, not rendered again
+    run.resume("approve", ok=True).wait(20)
+    assert 'data-run-status="succeeded"' in http.get(path).text
