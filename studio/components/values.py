@@ -76,6 +76,13 @@ def json_tree(
     )
 
 
+def plotly_figure(figure: rx.Var[dict[str, Any]]) -> rx.Component:
+    """A plotly figure sent as its JSON (data and layout), drawn in the browser."""
+    from plotly.graph_objects import Figure
+
+    return rx.box(rx.plotly(data=figure.to(Figure), width="100%"), class_name="plait-plotly")
+
+
 def value_view(
     preview: rx.Var[Preview],
     json_rows: rx.Var[list[JsonRow]] | None = None,
@@ -100,6 +107,7 @@ def value_view(
                 ),
             ),
             ("image", rx.image(src=preview.image, max_width="100%")),
+            ("plotly", plotly_figure(preview.figure)),
             ("bytes", rx.fragment()),
             rx.text("no value", color_scheme="gray", size="2"),
         ),

@@ -40,7 +40,7 @@ class Preview:
     """What the node panel shows for one value."""
 
     kind: str = "none"
-    """none | table | text | markdown | json | image | bytes"""
+    """none | table | text | markdown | json | image | plotly | bytes"""
     summary: str = ""
     """Type and size, e.g. ``DataFrame: 1,000 rows x 5 columns``."""
     text: str = ""
@@ -49,6 +49,8 @@ class Preview:
     json_rows: list[JsonRow] = field(default_factory=list)
     image: str = ""
     """A ``data:`` URL."""
+    figure: dict[str, Any] = field(default_factory=dict)
+    """A plotly figure's data and layout."""
     note: str = ""
     """Said when the preview is cut."""
 
@@ -132,14 +134,18 @@ def _plain(value: Any) -> Any:
 
 
 def _plotly(figure: Any) -> Preview:
-    """The figure's traces and layout as a tree: the studio carries no plotly.js; the run's
-    report draws the figure."""
+    """The figure itself, drawn by the node panel's plotly component (as a tree of its traces
+    when its JSON is too big to send)."""
     spec = codecs.PlotlyCodec.outline(figure)
     traces = spec.get("data", [])
     kinds = sorted({t.get("type", "scatter") for t in traces})
     summary = f"plotly figure: {len(traces)} trace(s) ({', '.join(kinds) or 'none'})"
+    if len(json.dumps(spec)) <= MAX_IMAGE:
+        return Preview("plotly", summary, figure=spec)
     rows, cut = json_rows(spec)
-    note = "drawn in the run's report" + (f"; first {MAX_JSON_ROWS} lines shown" if cut else "")
+    note = "too big to draw here; the run's report draws it" + (
+        f"; first {MAX_JSON_ROWS} lines shown" if cut else ""
+    )
     return Preview("json", summary, json_rows=rows, note=note)
 
 

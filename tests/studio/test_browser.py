@@ -355,6 +355,18 @@ def test_a_live_share_page_keeps_following_after_it_refreshed(studio: Studio, pa
     expect(page.locator('[data-run-status="succeeded"]')).to_have_count(1, timeout=TIMEOUT)
 
 
+def test_the_node_panel_draws_a_plotly_figure(studio: Studio, page: Page) -> None:
+    run_id = studio.start_run("studio_chart")
+    c = studio.connect()
+    assert c.get_run(run_id).wait(30).status == "waiting"
+    c.get_run(run_id).resume("go", bars=4, answered_by="test")
+    page.goto(f"{studio.url}/runs/{run_id}")
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=TIMEOUT)
+    node(page, "chart").click()
+    drawn = page.locator(".plait-node-output .plait-plotly")
+    expect(drawn.locator("g.point")).to_have_count(4, timeout=TIMEOUT)
+
+
 def test_api_docs_load_nothing_from_the_internet(studio: Studio, page: Page) -> None:
     hosts: set[str] = set()
     page.on("request", lambda r: hosts.add(urllib.parse.urlsplit(r.url).hostname or r.url))

@@ -349,8 +349,13 @@ def test_charts_show_as_pictures_and_plotly_figures_as_their_traces() -> None:
     figure = go.Figure([go.Bar(x=["a"], y=[1]), go.Scatter(x=[1], y=[2])])
     shown = preview.preview(figure)
     assert shown.summary == "plotly figure: 2 trace(s) (bar, scatter)"
-    assert shown.note == "drawn in the run's report"
-    assert any(r.path == "$.data[0].type" and r.value == '"bar"' for r in shown.json_rows)
+    assert shown.kind == "plotly" and [t["type"] for t in shown.figure["data"]] == [
+        "bar",
+        "scatter",
+    ]
+    assert "template" not in shown.figure["layout"]
+    huge = preview.preview(go.Figure(go.Scatter(y=list(range(200_000)))))
+    assert huge.kind == "json" and huge.note.startswith("too big to draw here")
 
 
 # -- diffs and formats -----------------------------------------------------------------------
