@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -311,6 +312,8 @@ def worker(
     config = settings()
     if not config.redis_url:
         raise _fail("plait worker needs PLAIT_REDIS_URL (and PLAIT_DATABASE_URL shared by all)")
+    if concurrency:  # the worker processes size their engine's node threads from it
+        os.environ["PLAIT_WORKER_CONCURRENCY"] = str(concurrency)
     from taskiq.cli.worker.args import WorkerArgs
     from taskiq.cli.worker.run import run_worker
 
@@ -360,7 +363,6 @@ def studio(
     """Start the studio (web UI + REST API under /api/v1) in Reflex production mode. With
     the embedded default it also executes the runs it starts; with PLAIT_REDIS_URL workers
     do."""
-    import os
     import shutil
 
     from runtime.config import settings
@@ -401,8 +403,6 @@ def studio(
 
 
 def _cache_home() -> Path:
-    import os
-
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "plait"
 
 

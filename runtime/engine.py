@@ -77,6 +77,10 @@ class _LeaseLost(Exception):
     pass
 
 
+class _Closing(Exception):
+    """The engine was closed mid-pass: the pass stops and leaves the run to another process."""
+
+
 class Engine:
     def __init__(
         self, store: Store, bus: Bus, settings: Settings, owner: str, load_graph: GraphLoader
@@ -94,11 +98,14 @@ class Engine:
         """Where sync node functions run: room for every node that may run at once, so nodes
         waiting on I/O (an LLM call, a slow query) never queue behind each other; asyncio's
         default pool has cores + 4 threads. Threads start only when needed."""
+        self.closed = False
         context.install_log_capture()
 
     def close(self) -> None:
-        """Stop taking node calls; calls still running finish in their threads."""
-        self.node_threads.shutdown(wait=False, cancel_futures=True)
+        """Stop taking node calls. Calls already in a thread finish there; a pass that wants
+        to start another stops and releases its run, so another process resumes it."""
+        self.closed = True
+        self.node_threads.shutdown(wait=False)
 
     async def advance(self, run_id: str, *, steal_from: str | None = None) -> str | None:
         """Run one pass. Returns the run's status when the pass ends, or ``None`` when the
@@ -134,6 +141,12 @@ class Engine:
             return await _Pass(self, run, graph, events).execute(first_pass)
         except _LeaseLost:
             log.warning("run %s: lease lost to another process; this pass stops", run_id)
+            return None
+        except _Closing:
+            log.warning(
+                "run %s: shutting down mid-pass; the run is left to another process", run_id
+            )
+            await self._db(self.store.release, run_id, self.owner)
             return None
         except Exception:
             # release so another process (or a later recover) can pick it up at once
@@ -343,7 +356,14 @@ class _Pass:
                 call = functools.partial(
                     contextvars.copy_context().run, _call_sync, node, kwargs, ctx, encode
                 )
-                running = asyncio.get_running_loop().run_in_executor(self.engine.node_threads, call)
+                try:
+                    running = asyncio.get_running_loop().run_in_executor(
+                        self.engine.node_threads, call
+                    )
+                except RuntimeError:
+                    if self.engine.closed:
+                        raise _Closing from None
+                    raise
                 value, encoded = await self._with_timeout(node, running)
             return _Outcome(
                 node.name,
@@ -353,7 +373,7 @@ class _Pass:
                 logs=ctx.logs,
                 documents=ctx.documents,
             )
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, _Closing):
             raise
         except BaseException as exc:
             return _Outcome(

@@ -31,8 +31,8 @@ from runtime.store import tables
 from runtime.store.tables import utcnow
 
 PREFIX = "/r"
-RENDERED_PAGES = 16
-"""Share pages kept rendered, newest first."""
+RENDERED_PAGES = 8
+"""Share pages kept rendered (a big run's page is a few MB); the least recently shown goes."""
 
 POLICY = report.CONTENT_SECURITY_POLICY + "; connect-src 'self'"
 """The report's own Content-Security-Policy, plus its live updates from this page's address."""
@@ -196,8 +196,9 @@ def share_app(client: Client | None = None) -> Starlette:
         seq = current().store.last_seq(run_id)
         with lock:
             html = rendered.get((run_id, seq))
-        if html is not None:
-            return html
+            if html is not None:
+                rendered.move_to_end((run_id, seq))
+                return html
         html = report.render(current().get_run(run_id), policy=POLICY)
         if 'data-live="true"' in html:
             html = html.replace("<body>", f'<body data-seq="{seq}">', 1)

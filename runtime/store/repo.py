@@ -522,10 +522,12 @@ class Store:
         with self.write() as conn:
             if lock_run:
                 self._lock_run(conn, run_id)
-            # a chain's step (one finish, one start) gains most; a fan-out's big step gains
-            # nothing (PostgreSQL plans 50 CTEs about as slowly as it runs 50 statements)
+            # a chain's step (one finish, one start, two events) gains most; a big step gains
+            # nothing (PostgreSQL plans 50 CTEs about as slowly as it runs 50 statements) and
+            # SQLAlchemy's compile time grows with the square of the CTEs
             writes = len(finishes) + len(starts)
-            if conn.dialect.name == "postgresql" and not interrupted and 0 < writes <= 4:
+            small = 0 < writes <= 4 and len(events) <= 8
+            if conn.dialect.name == "postgresql" and not interrupted and small:
                 return self._step_in_one_statement(
                     conn, run_id, finishes, starts, events, next_seq, inline_limit
                 )

@@ -75,3 +75,19 @@ def test_a_taken_over_attempt_makes_the_whole_step_write_nothing(client: rt.Clie
     assert [(a.node, a.status) for a in store.attempts(run_id) if a.node in ("a", "b")] == [
         ("a", "failed")
     ]
+
+
+def test_a_node_saving_many_documents_checkpoints_them_all(client: rt.Client) -> None:
+    g = rt.Graph("many_documents")
+
+    @g.node
+    def notes() -> int:
+        for i in range(40):
+            rt.current().save_document(f"note {i}", f"text {i}")
+        return 40
+
+    run = g.run().wait(30)
+    assert run.status == "succeeded"
+    assert [d.name for d in run.documents] == [f"note {i}" for i in range(40)]
+    saved = [e for e in run.events() if e["type"] == "document.saved"]
+    assert len(saved) == 40 and [e["seq"] for e in saved] == sorted(e["seq"] for e in saved)

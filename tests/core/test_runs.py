@@ -351,3 +351,50 @@ def test_sync_nodes_of_several_runs_wait_on_io_side_by_side(client: rt.Client) -
         g.add(f"call{i}", meet)
     runs = [g.run(), g.run()]
     assert [r.wait(40).status for r in runs] == ["succeeded", "succeeded"]
+
+
+_first_started, _first_may_end = threading.Event(), threading.Event()
+_ran: list[str] = []
+
+
+def _first() -> int:
+    _ran.append("first")
+    _first_started.set()
+    _first_may_end.wait(20)
+    return 1
+
+
+def _second(first: int) -> int:
+    _ran.append("second")
+    return first + 1
+
+
+def test_a_pass_cut_short_by_closing_leaves_the_run_to_resume(
+    client: rt.Client, db_url: str, tmp_path
+) -> None:
+    _first_started.clear()
+    _first_may_end.clear()
+    _ran.clear()
+    g = rt.Graph("closing")  # module-level functions: another client can load them
+    g.add("first", _first)
+    g.add("second", _second)
+
+    run = g.run()
+    assert _first_started.wait(20)
+    client.engine.close()  # a worker shutting down while the pass is mid-way
+    _first_may_end.set()
+    # first's checkpoint lands; second cannot start here, and the run is released, not failed
+    deadline = time.monotonic() + 20
+    while client.store.get_run(run.id).lease_owner is not None:
+        assert time.monotonic() < deadline, "the pass did not let go of the run"
+        time.sleep(0.02)
+    assert run.status == "running" and _ran == ["first"]
+
+    other = rt.connect(db_url, home=tmp_path)
+    try:
+        assert [r.id for r in other.recover()] == [run.id]
+        finished = other.get_run(run.id).wait(20)
+        assert finished.status == "succeeded" and finished.outputs == {"second": 2}
+        assert _ran == ["first", "second"]
+    finally:
+        other.close()
