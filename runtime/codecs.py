@@ -158,7 +158,10 @@ class Picture:
 
     @classmethod
     def of(cls, figure: Any) -> Picture:
-        """Draw a matplotlib figure: SVG (sharp when printed), PNG when the SVG is large."""
+        """Draw a matplotlib figure: SVG (sharp when printed), PNG when the SVG is large. A
+        picture is already drawn."""
+        if isinstance(figure, Picture):
+            return figure
         buffer = io.BytesIO()
         figure.savefig(buffer, format="svg", bbox_inches="tight")
         if buffer.tell() <= MAX_SVG:
@@ -188,13 +191,10 @@ class PictureCodec:
         )
 
     def encode(self, value: Any) -> bytes:
-        if isinstance(value, Picture):
-            picture = value
-        else:
-            picture = Picture.of(value)
-            # readers get the picture; pyplot would otherwise keep every figure a worker draws
-            if (pyplot := _loaded("matplotlib.pyplot")) is not None:
-                pyplot.close(value)
+        picture = Picture.of(value)
+        # readers get the picture; pyplot would otherwise keep every figure a worker draws
+        if picture is not value and (pyplot := _loaded("matplotlib.pyplot")) is not None:
+            pyplot.close(value)
         return picture.mime.encode() + b"\n" + picture.data
 
     def decode(self, data: bytes) -> Any:

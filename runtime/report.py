@@ -98,8 +98,9 @@ def preview(value: Any, kind: str = "auto") -> str:
         return _frame_html(value)
     if isinstance(value, bytes):
         if value.startswith(b"\x89PNG") and len(value) <= MAX_IMAGE:
-            data = base64.b64encode(value).decode()
-            return f"<img alt='image output' src='data:image/png;base64,{data}'/>"
+            return (
+                f"<img alt='image output' src='{codecs.Picture('image/png', value).data_uri()}'/>"
+            )
         return f"<p>{len(value):,} bytes</p>"
     figure = _figure_html(value)
     if figure is not None:
@@ -148,8 +149,8 @@ def _frame_html(frame: Any) -> str:
 def _figure_html(value: Any) -> str | None:
     """Charts: pictures (what stored matplotlib figures become), live matplotlib figures, and
     plotly figures, which the report's embedded plotly.js draws (interactive, prints as SVG)."""
-    if isinstance(value, codecs.Picture) or codecs.PictureCodec().accepts(value):
-        picture = value if isinstance(value, codecs.Picture) else codecs.Picture.of(value)
+    if codecs.PictureCodec().accepts(value):
+        picture = codecs.Picture.of(value)
         if len(picture.data) > MAX_IMAGE:
             return f"<p class='note'>picture of {len(picture.data):,} bytes left out</p>"
         return f"<img class='figure' alt='chart' src='{html.escape(picture.data_uri())}'/>"
@@ -162,9 +163,6 @@ def _figure_html(value: Any) -> str | None:
             "<p class='note'>plotly figure (drawn by the report's script)</p></div>"
         )
     return None
-
-
-_PLOTLY_CUT = "plotly.js, so plotly figures stay undrawn"
 
 
 @functools.cache
@@ -270,11 +268,13 @@ def render(
     now = dt.datetime.now(dt.UTC)
     start = record.started_at or record.created_at
     end = record.ended_at or now
+    saved = run.client.store.documents(run.id)
     spend = Budget(budget)
-    # plotly.js goes first when a node output needs it, so big tables cannot crowd it out
+    # plotly.js goes first when a value needs it, so big tables cannot crowd it out
+    codecs_used = {row.output_codec for row in latest.values()} | {d.value_codec for d, _ in saved}
     scripts = ""
-    if any(row.output_codec == codecs.PlotlyCodec.name for row in latest.values()):
-        scripts = spend.take(_PLOTLY_CUT, _plotly_script())
+    if codecs.PlotlyCodec.name in codecs_used:
+        scripts = spend.take("plotly.js, so plotly figures stay undrawn", _plotly_script())
     nodes = []
     for node in spec["nodes"]:
         row = latest.get(node["name"])
@@ -306,10 +306,8 @@ def render(
             "kind": doc.kind,
             "shown": spend.take(f"document {doc.name}", preview(redact(value), doc.kind)),
         }
-        for doc, value in run.client.store.documents(run.id)
+        for doc, value in saved
     ]
-    if not scripts and any("class='plotly-figure'" in d["shown"] for d in documents):
-        scripts = spend.take(_PLOTLY_CUT, _plotly_script())
     statuses = {n["name"]: n["status"] for n in nodes}
     try:
         inputs = redact(run.inputs)

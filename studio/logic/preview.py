@@ -4,7 +4,6 @@ the websocket stays small whatever a node returned."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import sys
@@ -64,10 +63,8 @@ def preview(value: Any, kind: str = "auto") -> Preview:
         return _table(value)
     if isinstance(value, bytes | bytearray):
         if bytes(value[:8]) == b"\x89PNG\r\n\x1a\n" and len(value) <= MAX_IMAGE:
-            data = base64.b64encode(bytes(value)).decode()
-            return Preview(
-                "image", f"PNG image, {len(value):,} bytes", image=f"data:image/png;base64,{data}"
-            )
+            png = codecs.Picture("image/png", bytes(value))
+            return Preview("image", f"PNG image, {len(value):,} bytes", image=png.data_uri())
         return Preview("bytes", f"{len(value):,} bytes")
     if isinstance(value, codecs.Picture):
         if len(value.data) > MAX_IMAGE:
