@@ -92,6 +92,9 @@ class Run(SQLModel, table=True):
     ended_at: dt.datetime | None = _ts(default=None)
     lease_owner: str | None = Field(default=None, max_length=200)
     lease_until: dt.datetime | None = _ts(default=None)
+    lease_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Fencing token: raised by every acquire, so a pass that lost the run can never commit
+    (each of its writes requires the epoch it acquired)."""
     cancel_requested: bool = False
 
 
@@ -125,6 +128,12 @@ class NodeRun(SQLModel, table=True):
     """A failed attempt that another attempt will follow."""
     answered_by: str | None = Field(default=None, max_length=200)
     """Who submitted a wait node's payload."""
+    owner: str | None = Field(default=None, max_length=200)
+    """The process executing this attempt."""
+    lease_until: dt.datetime | None = _ts(default=None)
+    """While the attempt's code is still executing somewhere: renewed by the owner's heartbeat,
+    cleared once the call has returned or is known dead. A node is started again only when no
+    earlier attempt of it holds a live lease, so two attempts of a node never overlap."""
 
 
 class Event(SQLModel, table=True):
