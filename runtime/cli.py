@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import cloudpickle
 import typer
 
 import runtime as rt
@@ -46,6 +47,8 @@ def load_graph(target: str) -> Graph:
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         sys.modules[path.stem] = module
+        # a file is not importable from wherever the run is recovered: ship its code by value
+        cloudpickle.register_pickle_by_value(module)
         spec.loader.exec_module(module)
     else:
         module = importlib.import_module(location)
@@ -219,16 +222,37 @@ def cancel(run_id: str) -> None:
 
 @app.command()
 def recover() -> None:
-    """Continue runs whose process died, from their last checkpoint, and wait for them."""
-    recovered = rt.recover()
+    """Continue runs whose process died, from their last checkpoint, and wait for them.
+    Exits 1 when a run could not be continued here (its code does not load in this
+    process: the reason is printed, and the run is left for a process that can)."""
+    client = rt.default_client()
+    marks = {
+        r.id: client.store.last_seq(r.id)
+        for r in [*client.store.free_runs(), *client.store.held_leases()]
+    }
+    recovered = client.recover(watch=True)
     if not recovered:
         typer.echo("nothing to recover")
         return
     for handle in recovered:
         typer.echo(f"recovering run {handle.id} ({handle.workflow})")
+    stalled = 0
     for handle in recovered:
-        handle.wait()
-        typer.echo(f"run {handle.id}: {handle.status}")
+        outcome = _settled_or_stalled(handle, marks.get(handle.id, 0))
+        stalled += outcome.startswith("stalled")
+        typer.echo(f"run {handle.id}: {outcome}")
+    if stalled:
+        raise _fail(f"{stalled} run(s) could not be continued here")
+
+
+def _settled_or_stalled(handle: rt.Run, after: int) -> str:
+    """Follow a run until it settles (finished or waiting) or a pass gives up on it here."""
+    for event in handle.events(after, stop_at_end=True):
+        if event["type"] == "run.stalled":
+            return f"stalled: {event['data'].get('reason')}"
+        if event["type"] == "run.waiting":
+            break
+    return handle.status
 
 
 @app.command()

@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -15,28 +12,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
-from sqlalchemy.exc import OperationalError
 
 from runtime import codecs, signing
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
-from runtime.errors import GraphError, NotFound, PayloadError, SignatureError
+from runtime.errors import GraphError, NotFound, PayloadError, SignatureError, StoreUnavailable
 from runtime.events import Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph, check_run_inputs
-from runtime.store import Store
+from runtime.store import Store, Takeover
 from runtime.store import tables as t
+from runtime.takeover import LeaseWatch, dead_local_holders, process_owner
 
 log = logging.getLogger("plait")
 
 SETTLED = frozenset({"succeeded", "failed", "cancelled", "waiting"})
 """Statuses ``Run.wait`` returns on: finished, or needing a human."""
 _SETTLING_EVENTS = frozenset(f"run.{status}" for status in SETTLED)
-
-
-def process_owner() -> str:
-    """Lease owner name: host and pid, so a crashed local owner can be recognised."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class Client:
@@ -63,10 +55,13 @@ class Client:
 
             bus: Bus = RedisBus(config.redis_url)
             self.engine = Engine(self.store, bus, config, self.owner, self.load_graph)
-            return bus, TaskiqDispatcher(config)
-        bus = LocalBus()
-        self.engine = Engine(self.store, bus, config, self.owner, self.load_graph)
-        return bus, EmbeddedDispatcher(self.engine, config.worker_concurrency)
+            dispatcher: Dispatcher = TaskiqDispatcher(config)
+        else:
+            bus = LocalBus()
+            self.engine = Engine(self.store, bus, config, self.owner, self.load_graph)
+            dispatcher = EmbeddedDispatcher(self.engine, config.worker_concurrency)
+        self.engine.resubmit = dispatcher.submit
+        return bus, dispatcher
 
     def __repr__(self) -> str:
         return f"<plait.Client {self.store.engine.url.render_as_string(hide_password=True)}>"
@@ -228,18 +223,25 @@ class Client:
         self._announce(run_id, events)
         return status
 
-    def recover(self) -> list[Run]:
-        """Continue runs nobody is advancing: queued ones, ones whose lease expired, and
-        ones leased by a process on this host that no longer exists."""
-        taken: dict[str, str | None] = {r.id: None for r in self.store.runs_to_recover(t.utcnow())}
-        host = socket.gethostname()
-        for record in self.store.running_leases():
-            owner_host, _, rest = (record.lease_owner or "").partition(":")
-            pid = rest.partition(":")[0]
-            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
-                taken[record.id] = record.lease_owner
-        for run_id, dead_owner in taken.items():
-            self.dispatcher.submit(run_id, steal_from=dead_owner)
+    def recover(self, *, watch: bool = False) -> list[Run]:
+        """Continue runs nobody is advancing: those no process holds, and those held by a
+        process of this host that no longer exists. With ``watch``, also those whose holder
+        (on any host) leaves its lease unrenewed for ``lease_seconds`` while this call
+        watches, which it then does for that long. Returns the runs handed to the executor."""
+        taken: dict[str, Takeover | None] = {r.id: None for r in self.store.free_runs()}
+        held = self.store.held_leases()
+        taken.update(dead_local_holders(held))
+        others = [r for r in held if r.id not in taken]
+        if watch and others:
+            leases = LeaseWatch(self.settings.lease_seconds)
+            leases.unrenewed(others)
+            deadline = time.monotonic() + self.settings.lease_seconds
+            while others and time.monotonic() < deadline:
+                time.sleep(min(self.settings.lease_seconds / 10, 1.0))
+                others = [r for r in self.store.held_leases() if r.id not in taken]
+                taken.update(leases.unrenewed(others))
+        for run_id, takeover in taken.items():
+            self.dispatcher.submit(run_id, takeover=takeover)
         return [Run(self, run_id) for run_id in taken]
 
     def _announce(self, run_id: str, events: list[EventDict]) -> None:
@@ -278,16 +280,6 @@ def _verifies(code: bytes, key: bytes) -> bool:
         signing.verify(code, key)
     except SignatureError:
         return False
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -379,9 +371,9 @@ class Run:
                 changed.clear()
                 try:
                     status = self.status
-                except OperationalError as exc:
+                except StoreUnavailable as exc:
                     # the database is briefly unreachable: keep waiting, as the workers do
-                    log.warning("run %s: cannot read status (%s); retrying", self.id, exc.orig)
+                    log.warning("run %s: cannot read status (%s); retrying", self.id, exc)
                 if status in SETTLED:
                     return self
                 remaining = 1.0 if deadline is None else deadline - time.monotonic()

@@ -6,6 +6,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,15 @@ class Settings(BaseSettings):
 
     worker_concurrency: int = 16
     """How many runs one worker process advances at the same time."""
+
+    isolation: Literal["thread", "process"] = "thread"
+    """Where node code runs unless a node or graph says otherwise: ``thread`` (in this
+    process) or ``process`` (a child process per attempt: killed on timeout or cancel, holds
+    no keys; see the README's threat model)."""
+
+    fault_pause: str | None = None
+    """For fault tests only: ``point:seconds[,point:seconds]`` pauses a pass at the named
+    points of ``runtime.faults`` (e.g. ``takeover:0.8``). Unset, nothing is paused."""
 
     inline_limit: int = 16_384
     """Encoded values up to this many bytes live in the node row; larger ones in the blob table."""

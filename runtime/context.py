@@ -41,7 +41,15 @@ class NodeContext:
 
     @property
     def idempotency_key(self) -> str:
-        """``run_id:node:attempt``: a key for external side effects of this attempt."""
+        """``run_id:node``: the same for every attempt of this node in this run. Give it to
+        an external system that de-duplicates (a payment API, an upsert), so a retry or a
+        re-run after a crash does not do the side effect twice."""
+        return f"{self.run_id}:{self.node}"
+
+    @property
+    def attempt_key(self) -> str:
+        """``run_id:node:attempt``: different for each attempt (for logs, or for side
+        effects that each attempt must make on its own)."""
         return f"{self.run_id}:{self.node}:{self.attempt}"
 
     def log(self, message: str) -> None:

@@ -1,7 +1,7 @@
 """Embedded execution: passes run on a background event loop inside this process.
 
-The cell or script that starts a run returns at once; the loop thread advances it. A pass
-requested while one is already running for the same run is folded into a second pass.
+The cell or script that starts a run returns at once; the loop thread advances it. Asking
+for a run that is being advanced is folded into the pass in progress (``Engine.advance``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import threading
 from typing import Protocol
 
 from runtime.engine import Engine
+from runtime.store import Takeover
 
 
 class Dispatcher(Protocol):
-    def submit(self, run_id: str, *, steal_from: str | None = None) -> None:
+    def submit(self, run_id: str, *, takeover: Takeover | None = None) -> None:
         """Ask for a pass over the run, soon and somewhere."""
 
     def close(self) -> None: ...
@@ -26,8 +27,6 @@ class EmbeddedDispatcher:
         self.engine = engine
         self.concurrency = concurrency
         self._lock = threading.Lock()
-        self._active: dict[str, bool] = {}
-        """run id -> another pass requested while this one runs"""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._slots: asyncio.Semaphore | None = None
@@ -51,38 +50,21 @@ class EmbeddedDispatcher:
                 self._loop = loop
             return self._loop
 
-    def submit(self, run_id: str, *, steal_from: str | None = None) -> None:
+    def submit(self, run_id: str, *, takeover: Takeover | None = None) -> None:
         loop = self._ensure_loop()
+        future = asyncio.run_coroutine_threadsafe(self._drive(run_id, takeover), loop)
         with self._lock:
-            if run_id in self._active:
-                self._active[run_id] = True
-                return
-            self._active[run_id] = False
-        future = asyncio.run_coroutine_threadsafe(self._drive(run_id, steal_from), loop)
-        self._futures.add(future)
-        future.add_done_callback(self._futures.discard)
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
 
-    async def _drive(self, run_id: str, steal_from: str | None) -> None:
+    def _forget(self, future: concurrent.futures.Future) -> None:
+        with self._lock:
+            self._futures.discard(future)
+
+    async def _drive(self, run_id: str, takeover: Takeover | None) -> None:
         assert self._slots is not None
         async with self._slots:
-            while True:
-                try:
-                    await self.engine.advance(run_id, steal_from=steal_from)
-                finally:
-                    with self._lock:
-                        again = self._active.get(run_id, False)
-                        if again:
-                            self._active[run_id] = False
-                        else:
-                            self._active.pop(run_id, None)
-                if not again:
-                    return
-                steal_from = None
-
-    def idle(self, timeout: float | None = None) -> bool:
-        """Wait until no pass is running; returns whether that happened within ``timeout``."""
-        _done, pending = concurrent.futures.wait(list(self._futures), timeout=timeout)
-        return not pending
+            await self.engine.advance(run_id, takeover=takeover)
 
     def close(self) -> None:
         loop = self._loop

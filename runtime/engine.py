@@ -1,36 +1,65 @@
-"""The engine: one *pass* over a run.
+"""The engine: *passes* over runs, and the *executions* of node code they start.
 
-A pass takes the run's lease, loads its checkpoints, executes ready nodes in topological order
-(independent ones concurrently, bounded), and commits each finished node together with the
-attempts it unblocks in one transaction. It stops at the end, at a wait with nothing else to
+A pass takes the run's lease, whose epoch fences every later write of the pass, and reads the
+run's checkpoints in the same transaction; it executes ready nodes in topological order
+(independent ones concurrently, bounded), commits each finished node together with the
+attempts it unblocks in one transaction, and stops at the end, at a wait with nothing else to
 do, on cancellation, or when it loses the lease. The same pass runs in-process (embedded) and
 inside a Taskiq worker.
+
+Exactly once, and never two attempts of a node at a time:
+
+- one pass per run per process: asking to advance a run this engine is advancing makes the
+  pass in progress look again when it ends;
+- a pass that lost the run cannot commit (the epoch), and a takeover reads the checkpoints
+  after moving the epoch, in the transaction that moved it;
+- node code runs as an *execution* the engine follows until the code has returned, whatever
+  becomes of the pass that started it. It holds the attempt's lease meanwhile (renewed by the
+  heartbeat thread), and no attempt of a node starts while an earlier one still executes: a
+  timed-out thread, an attempt whose pass stopped early, an attempt in another process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
+import datetime as dt
 import functools
 import logging
 import random
+import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy.exc import OperationalError
-
-from runtime import codecs, context
+from runtime import codecs, context, faults, signing
 from runtime.config import Settings
-from runtime.errors import CodecError
+from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
 from runtime.events import Bus
 from runtime.graph import Graph, Node
-from runtime.store import NewEvent, NodeFinish, NodeStart, StaleWrite, Store
-from runtime.store.tables import EventDict, NodeRun, Run, utcnow
+from runtime.heartbeat import Heartbeat
+from runtime.store import (
+    INTERRUPTED,
+    Acquired,
+    GiveUp,
+    Lease,
+    NewEvent,
+    NodeFinish,
+    NodeStart,
+    Renewal,
+    StaleWrite,
+    Store,
+    Takeover,
+)
+from runtime.store.tables import EventDict, NodeRun, utcnow
+
+if TYPE_CHECKING:
+    from runtime.isolation import ProcessPool
 
 log = logging.getLogger("plait.engine")
 
@@ -38,39 +67,103 @@ GraphLoader = Callable[[int], Graph]
 """Returns the graph of a workflow version id."""
 
 _MAX_BACKOFF = 300.0
+_WATCH_SECONDS = 0.5
+"""How often a pass looks at an attempt of its run that another process is executing."""
+
+NodeState = Literal[
+    "pending",
+    "running",
+    "elsewhere",
+    "blocked",
+    "backoff",
+    "waiting",
+    "succeeded",
+    "failed",
+    "skipped",
+    "cancelled",
+]
+"""A node as one pass sees it. ``running``: this pass executes it; ``elsewhere``: an attempt
+another process (or a stopped pass of this one) is executing; ``blocked``: ready, but an
+earlier attempt's code still executes; ``backoff``: failed, retried after a delay."""
 
 
 @dataclass
 class _Node:
     """What the pass knows about one node."""
 
-    status: str = "pending"
-    """pending | running | backoff | waiting | succeeded | failed | skipped | cancelled"""
+    status: NodeState = "pending"
     attempt: int = 0
+    """The latest attempt's number (0: none yet)."""
+    row: NodeRun | None = None
+    """The latest attempt's row, as last read."""
     row_id: int | None = None
     failures: int = 0
-    """Failed attempts that count against ``retries`` (an interrupted one does not)."""
-    row: NodeRun | None = None
+    """Failed attempts that count against ``retries``."""
+    interruptions: int = 0
+    """Attempts cut off by the death of their process, counted against ``max_interruptions``."""
+    foreign_lease: dt.datetime | None = None
+    """Latest attempt lease another process holds on an earlier attempt (its code may still
+    execute there)."""
     value: Any = None
     loaded: bool = False
 
 
 @dataclass
 class _Outcome:
-    name: str
+    """How an attempt's code ended."""
+
     ok: bool
     encoded: codecs.Encoded | None = None
     value: Any = None
-    error: BaseException | None = None
+    error_type: str | None = None
+    error: str | None = None
     traceback: str | None = None
     logs: list[str] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
     retryable: bool = True
+    interrupted: bool = False
+    """The process running the code died (process isolation): an interruption, not a failure."""
+    still_executing: bool = False
+    """The attempt ended (timed out) while its code may still run: keep its lease."""
+
+
+@dataclass(eq=False)
+class _Execution:
+    """One attempt's code, from its start until it has returned (or was killed)."""
+
+    run_id: str
+    node: str
+    row_id: int
+    done: asyncio.Future[_Outcome]
+    """Resolves when the code has returned; cancelled once a stoppable execution is stopped.
+    Waiters shield it: nobody but ``stop`` cancels it."""
+    stop: Callable[[], None]
+    """Kill what can be killed (a child process, an async task); a thread runs to its end."""
+    owner: _Pass | None
+    """The pass that records the outcome; ``None`` once that pass has stopped."""
+    closed: bool = False
+    """The attempt's row was finished without the outcome (timeout, cancel): at the end
+    only its lease is released."""
 
 
 @dataclass
 class _RetryDue:
     name: str
+
+
+@dataclass
+class _Unblocked:
+    name: str
+
+
+@dataclass
+class _Watched:
+    """The rows of a node another process was executing, once that changed."""
+
+    name: str
+    rows: list[NodeRun]
+    dead: list[int]
+    """Running rows whose process stopped renewing them."""
 
 
 class _LeaseLost(Exception):
@@ -98,47 +191,83 @@ class Engine:
         """Where sync node functions run: room for every node that may run at once, so nodes
         waiting on I/O (an LLM call, a slow query) never queue behind each other; asyncio's
         default pool has cores + 4 threads. Threads start only when needed."""
+        self.resubmit: Callable[[str], None] | None = None
+        """Asks for a pass over a run later (set by the client to its dispatcher)."""
         self.closed = False
+        self._asked_again: dict[str, bool] = {}
+        """Runs being advanced here -> asked again meanwhile."""
+        self._passes: dict[str, _Pass] = {}
+        self._executions: dict[int, _Execution] = {}
+        """Attempt row id -> code of it executing in this process."""
+        self._lock = threading.Lock()
+        """Guards ``_passes`` and ``_executions`` against the heartbeat thread's reads."""
+        self._pool: ProcessPool | None = None
+        self._settling: set[asyncio.Future[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.heartbeat = Heartbeat(
+            store, owner, settings.lease_seconds, self._to_renew, self._renewed
+        )
         context.install_log_capture()
 
     def close(self) -> None:
         """Stop taking node calls. Calls already in a thread finish there; a pass that wants
         to start another stops and releases its run, so another process resumes it."""
         self.closed = True
+        self.heartbeat.stop()
         self.node_threads.shutdown(wait=False)
+        if self._pool is not None:
+            self._pool.close()
 
-    async def advance(self, run_id: str, *, steal_from: str | None = None) -> str | None:
-        """Run one pass. Returns the run's status when the pass ends, or ``None`` when the
-        run was not ours to advance (finished, waiting, or leased by a live process)."""
-        taken = await self._db(
+    # -- passes -----------------------------------------------------------------------------
+
+    async def advance(self, run_id: str, *, takeover: Takeover | None = None) -> str | None:
+        """Advance the run. Returns the run's status when the (last) pass ends, or ``None``
+        when the run was not ours to advance: finished, waiting, held by a live process, or
+        being advanced here already (that pass then looks again when it ends, so whatever
+        this request was about is not missed)."""
+        if run_id in self._asked_again:
+            self._asked_again[run_id] = True
+            return None
+        self._asked_again[run_id] = False
+        try:
+            status = await self._one_pass(run_id, takeover)
+            while self._asked_again[run_id] and not self.closed:
+                self._asked_again[run_id] = False
+                status = await self._one_pass(run_id, None) or status
+            return status
+        finally:
+            del self._asked_again[run_id]
+
+    async def _one_pass(self, run_id: str, takeover: Takeover | None) -> str | None:
+        self._loop = asyncio.get_running_loop()
+        with self._lock:
+            executing = {r for r, e in self._executions.items() if e.run_id == run_id}
+        acquired: Acquired | None = await self._db(
             self.store.acquire,
             run_id,
             self.owner,
             self.settings.lease_seconds,
-            steal_from=steal_from,
+            takeover=takeover,
+            executing=executing,
         )
-        if taken is None:
+        if acquired is None:
             return None
-        run, events, first_pass = taken
-        self._announce(run_id, events)
+        self._announce(run_id, acquired.events)
+        lease = acquired.lease
         try:
-            graph = self.load_graph(run.version_id)
+            graph = self.load_graph(acquired.run.version_id)
+        except (CodeUnavailable, ImportError, AttributeError) as exc:
+            return await self._stall(lease, exc)
+        except SignatureError as exc:
+            return await self._refuse(lease, exc)
         except Exception as exc:
-            # unsigned, tampered or unloadable code: nothing of it runs, and the run says why
-            log.error("run %s: refusing to execute: %s", run_id, exc)
-            reason = f"cannot load the workflow's code: {type(exc).__name__}: {exc}"
-            written, _ = await self._db(
-                self.store.finish_run,
-                run_id,
-                self.owner,
-                "failed",
-                error=reason,
-                events=[NewEvent("run.failed", data={"status": "failed", "error": reason})],
-            )
-            self._announce(run_id, written)
-            return "failed"
+            return await self._stall(lease, exc)
+        run = _Pass(self, acquired, graph)
+        with self._lock:
+            self._passes[run_id] = run
+        self.heartbeat.ensure_started()
         try:
-            return await _Pass(self, run, graph, events).execute(first_pass)
+            return await run.execute()
         except _LeaseLost:
             log.warning("run %s: lease lost to another process; this pass stops", run_id)
             return None
@@ -146,13 +275,43 @@ class Engine:
             log.warning(
                 "run %s: shutting down mid-pass; the run is left to another process", run_id
             )
-            await self._db(self.store.release, run_id, self.owner)
+            with contextlib.suppress(Exception):
+                # attempts whose code never started here hold no live code: say so
+                await asyncio.to_thread(self.store.release_attempts, self.owner, run.unstarted())
+                await asyncio.to_thread(self.store.release, lease)
             return None
         except Exception:
             # release so another process (or a later recover) can pick it up at once
             log.exception("run %s: pass crashed", run_id)
-            await self._db(self.store.release, run_id, self.owner)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.store.release, lease)
             raise
+        finally:
+            with self._lock:
+                self._passes.pop(run_id, None)
+            run.detach()
+
+    async def _stall(self, lease: Lease, exc: BaseException) -> None:
+        """The code does not load here (a module missing from this process's path, a key it
+        lacks): leave the run unfinished, saying why, for a process that can load it."""
+        reason = f"cannot load the workflow's code here: {type(exc).__name__}: {exc}"
+        log.error("run %s: %s; left for a process that can", lease.run_id, reason)
+        self._announce(lease.run_id, await self._db(self.store.release, lease, stalled=reason))
+        return None
+
+    async def _refuse(self, lease: Lease, exc: BaseException) -> str:
+        """Tampered code: nothing of it runs, and the run fails saying why."""
+        log.error("run %s: refusing to execute: %s", lease.run_id, exc)
+        reason = f"refusing the workflow's code: {type(exc).__name__}: {exc}"
+        written, _ = await self._db(
+            self.store.finish_run,
+            lease,
+            "failed",
+            error=reason,
+            events=[NewEvent("run.failed", data={"status": "failed", "error": reason})],
+        )
+        self._announce(lease.run_id, written)
+        return "failed"
 
     def _announce(self, run_id: str, events: list[EventDict]) -> None:
         if events:
@@ -164,64 +323,245 @@ class Engine:
         deadline = time.monotonic() + max(self.settings.lease_seconds, 10.0)
         while True:
             try:
-                return fn(*args, **kwargs)
-            except OperationalError as exc:
+                return await asyncio.to_thread(fn, *args, **kwargs)
+            except StoreUnavailable as exc:
                 if time.monotonic() > deadline:
                     raise
-                log.warning("database unavailable (%s); retrying in %.1fs", exc.orig, delay)
+                log.warning("%s; retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
+    # -- the heartbeat's view ---------------------------------------------------------------
+
+    def _to_renew(self) -> tuple[list[Lease], list[int]]:
+        with self._lock:
+            return [p.lease for p in self._passes.values()], list(self._executions)
+
+    def _renewed(self, asked: list[Lease], renewal: Renewal) -> None:
+        """Runs on the heartbeat thread: tell passes that lost their lease or were asked to
+        cancel."""
+        loop = self._loop
+        if loop is None:
+            return
+        for lease in asked:
+            with self._lock:
+                run = self._passes.get(lease.run_id)
+            if run is None or run.lease != lease:
+                continue
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                if lease.run_id not in renewal.held:
+                    loop.call_soon_threadsafe(run.lose)
+                elif lease.run_id in renewal.cancel:
+                    loop.call_soon_threadsafe(run.cancelled.set)
+
+    # -- executions -------------------------------------------------------------------------
+
+    def execution_of(self, run_id: str, node: str) -> _Execution | None:
+        """An attempt of this node whose code executes in this process."""
+        with self._lock:
+            return next(
+                (e for e in self._executions.values() if e.run_id == run_id and e.node == node),
+                None,
+            )
+
+    def adopt(self, row_id: int, run: _Pass) -> _Execution | None:
+        """The execution of this attempt row, now recorded by ``run``, if it still executes."""
+        with self._lock:
+            execution = self._executions.get(row_id)
+        if execution is None or execution.done.done():
+            return None
+        execution.owner = run
+        return execution
+
+    def track(self, execution: _Execution) -> None:
+        with self._lock:
+            self._executions[execution.row_id] = execution
+        execution.done.add_done_callback(lambda _: self._ended(execution))
+
+    def _ended(self, execution: _Execution) -> None:
+        with self._lock:
+            self._executions.pop(execution.row_id, None)
+        if execution.owner is None or execution.closed:
+            self.settle_later(execution)
+
+    def settle_later(self, execution: _Execution) -> None:
+        task = asyncio.ensure_future(self.settle(execution))
+        self._settling.add(task)  # a task nobody references may be collected mid-way
+        task.add_done_callback(self._settling.discard)
+
+    async def settle(self, execution: _Execution) -> None:
+        """An execution ended that no pass is waiting for: release its attempt lease, or
+        record its outcome when its row still waits for one, and have the run looked at."""
+        try:
+            if execution.closed:
+                await asyncio.to_thread(self.store.release_attempts, self.owner, [execution.row_id])
+                return
+            if execution.done.cancelled():
+                # stopped while nobody waited (the engine is closing): the row's lease runs
+                # out, then a pass finds the attempt interrupted
+                return
+            outcome = execution.done.result()
+            finish, events = _orphan_end(execution, outcome)
+            written = await asyncio.to_thread(
+                self.store.finish_orphan,
+                execution.run_id,
+                self.owner,
+                finish,
+                events,
+                self.settings.inline_limit,
+            )
+            self._announce(execution.run_id, written)
+            if written and self.resubmit is not None and not self.closed:
+                self.resubmit(execution.run_id)
+        except Exception as exc:
+            log.warning(
+                "run %s: could not settle node %r: %s", execution.run_id, execution.node, exc
+            )
+
+    def pool(self) -> ProcessPool:
+        """The pre-started child processes for ``isolation="process"`` nodes."""
+        if self._pool is None:
+            from runtime.isolation import ProcessPool
+
+            self._pool = ProcessPool()
+        return self._pool
+
+
+def _orphan_end(execution: _Execution, outcome: _Outcome) -> tuple[NodeFinish, list[NewEvent]]:
+    """How an attempt whose pass is gone ends: its outcome as it is; the next pass decides on
+    a retry from the node's policy."""
+    now, name = utcnow(), execution.node
+    events = [NewEvent("document.saved", name, {"name": d}) for d in outcome.documents]
+    logs = "\n".join(outcome.logs) or None
+    if outcome.ok and outcome.encoded is not None:
+        events.append(NewEvent("node.succeeded", name, {"size": len(outcome.encoded.data)}))
+        return NodeFinish(
+            execution.row_id, "succeeded", now, output=outcome.encoded, logs=logs
+        ), events
+    error_type = INTERRUPTED if outcome.interrupted else outcome.error_type
+    events.append(NewEvent("node.failed", name, {"error_type": error_type, "error": outcome.error}))
+    finish = NodeFinish(
+        execution.row_id,
+        "failed",
+        now,
+        error_type=error_type,
+        error_message=outcome.error,
+        traceback=outcome.traceback,
+        logs=logs,
+        will_retry=outcome.retryable,
+    )
+    return finish, events
+
 
 class _Pass:
-    def __init__(self, engine: Engine, run: Run, graph: Graph, acquired: list[EventDict]) -> None:
+    def __init__(self, engine: Engine, acquired: Acquired, graph: Graph) -> None:
         self.engine = engine
         self.store = engine.store
-        self.run = run
+        self.settings = engine.settings
+        self.run = acquired.run
+        self.lease = acquired.lease
         self.graph = graph
-        self.plan = self.graph.plan
+        self.plan = graph.plan
         self.nodes = {name: _Node() for name in self.plan.order}
         self.position = {name: i for i, name in enumerate(self.plan.order)}
         self.candidates: set[str] = set(self.plan.order)
         """Nodes whose readiness may have changed since the last schedule."""
-        self.inputs = {k: self.store.load_input(v) for k, v in run.inputs.items()}
+        self.inputs = {k: self.store.load_input(v) for k, v in self.run.inputs.items()}
         self.tasks: dict[asyncio.Future[Any], str] = {}
-        self.loop = asyncio.get_running_loop()
+        self.executions: dict[str, _Execution] = {}
+        """Node -> the execution this pass records."""
         self.cancelled = asyncio.Event()
         self.lease_lost = False
-        self.next_seq: int | None = acquired[-1]["seq"] + 1 if acquired else None
+        self.next_seq: int | None = acquired.events[-1]["seq"] + 1 if acquired.events else None
         """Our next event number while we hold the lease (``None``: ask the table)."""
+        self.finishes: list[NodeFinish] = []
+        self.events: list[NewEvent] = []
+        self.give_up: list[GiveUp] = []
+        self.interrupt: list[int] = []
+        """Writes waiting for the next checkpoint."""
+        for row in acquired.attempts:
+            self._fold(row)
+        for name in self.plan.order:
+            self._settle_latest(name)
+
+    # -- what the checkpoints say -----------------------------------------------------------
+
+    def _fold(self, row: NodeRun) -> None:
+        state = self.nodes.get(row.node)
+        if state is None:
+            return
+        state.attempt, state.row_id, state.row = row.attempt, row.id, row
+        state.status = row.status  # type: ignore[assignment]
+        if row.status == "failed":
+            if row.error_type == INTERRUPTED:
+                state.interruptions += 1
+            else:
+                state.failures += 1
+        if row.owner not in (None, self.engine.owner) and row.lease_until is not None:
+            state.foreign_lease = max(state.foreign_lease or row.lease_until, row.lease_until)
+
+    def _settle_latest(self, name: str) -> None:
+        """Turn the latest attempt's row into what this pass does about the node."""
+        state, node = self.nodes[name], self.graph.nodes[name]
+        row = state.row
+        if row is None:
+            return
+        if row.status == "running":
+            execution = self.engine.adopt(row.id, self) if row.owner == self.engine.owner else None  # type: ignore[arg-type]
+            if execution is not None:
+                state.status = "running"
+                self.executions[name] = execution
+                self._spawn(self._await_execution(node, execution), name)
+            else:
+                state.status = "elsewhere"
+                self._spawn(self._watch(name), name)
+            return
+        if row.status != "failed":
+            return
+        if row.error_type == INTERRUPTED and row.will_retry:
+            if state.interruptions < node.max_interruptions:
+                state.status = "pending"
+                return
+            # a node that keeps killing its process: give up on it, and the run goes on
+            message = f"interrupted {state.interruptions} times: {row.error_message}"
+            self.give_up.append(GiveUp(row.id, message))  # type: ignore[arg-type]
+            self.events.append(
+                NewEvent(
+                    "node.failed",
+                    name,
+                    {"attempt": row.attempt, "error_type": INTERRUPTED, "error": message},
+                )
+            )
+            state.status = "failed"
+        elif row.will_retry and state.failures <= node.retries:
+            state.status = "pending"
+        else:
+            state.status = "failed"
 
     # -- the loop ---------------------------------------------------------------------------
 
-    async def execute(self, first_pass: bool) -> str:
-        interrupted = [] if first_pass else self._load_checkpoints()
+    async def execute(self) -> str:
         unsubscribe = self.engine.bus.subscribe(self.run.id, self._on_events)
-        heartbeat = asyncio.create_task(self._heartbeat())
-        cancel_watch = asyncio.create_task(self.cancelled.wait())
         if self.run.cancel_requested:
             self.cancelled.set()
-        finishes: list[NodeFinish] = []
-        events: list[NewEvent] = [
-            NewEvent("node.interrupted", name, {"attempt": self.nodes[name].attempt})
-            for name in interrupted
-        ]
-        interrupted_rows = [self.nodes[n].row_id or 0 for n in interrupted]
-        for name in interrupted:
-            self.nodes[name].status = "pending"
+        cancel_watch = asyncio.ensure_future(self.cancelled.wait())
         try:
+            if faults.PAUSES:
+                await faults.pause("acquired")
             while True:
-                starts = [] if self.cancelled.is_set() else self._schedule(events)
-                if not (starts or self.tasks or interrupted_rows or self.cancelled.is_set()):
+                if self.lease_lost:
+                    raise _LeaseLost
+                starts = [] if self.cancelled.is_set() else self._schedule()
+                if not (starts or self.tasks or self.give_up or self.interrupt):
+                    if self.cancelled.is_set():
+                        return await self._cancel()
                     # nothing left to start: the last checkpoint and the run's end share a
                     # transaction
-                    status = await self._finish(finishes, events)
-                    finishes, events = [], []
+                    status = await self._finish()
                     if status is not None:
                         return status
                     continue  # a wait was answered while we worked
-                await self._commit(finishes, starts, events, interrupted_rows)
-                finishes, events, interrupted_rows = [], [], []
+                await self._commit(starts)
                 self._launch(starts)
                 if self.lease_lost:
                     raise _LeaseLost
@@ -233,50 +573,59 @@ class _Pass:
                 # siblings finishing together share one checkpoint transaction: let their
                 # thread-to-loop callbacks land before collecting
                 await asyncio.sleep(0)
-                done = [task for task in (*self.tasks, cancel_watch) if task.done()]
                 if self.lease_lost:
                     raise _LeaseLost
-                for task in done:
-                    if task is cancel_watch:
-                        continue
-                    self.tasks.pop(task)
-                    result = task.result()
-                    if isinstance(result, _RetryDue):
-                        self.nodes[result.name].status = "pending"
-                        self.candidates.add(result.name)
-                    else:
-                        finishes.append(self._record(result, events))
-                        self._touch_successors(result.name)
+                for task in [t for t in self.tasks if t.done()]:
+                    name = self.tasks.pop(task)
+                    if task.cancelled():
+                        raise _Closing
+                    self._collect(name, task.result())
         finally:
             unsubscribe()
-            heartbeat.cancel()
             cancel_watch.cancel()
             for task in self.tasks:
                 task.cancel()
 
-    def _load_checkpoints(self) -> list[str]:
-        """Fold attempt rows into node states; returns nodes whose attempt was cut off."""
-        interrupted: list[str] = []
-        for row in self.store.attempts(self.run.id):
-            if row.node not in self.nodes:
-                continue
-            state = self.nodes[row.node]
-            state.attempt, state.row_id, state.row, state.status = (
-                row.attempt,
-                row.id,
-                row,
-                row.status,
-            )
-            if row.status == "failed" and row.error_type != "Interrupted":
-                state.failures += 1
-        for name, state in self.nodes.items():
-            if state.status == "running":
-                interrupted.append(name)
-            elif state.status == "failed" and state.row and state.row.will_retry:
-                state.status = "pending"
-        return interrupted
+    def _spawn(self, awaitable: Any, name: str) -> None:
+        self.tasks[asyncio.ensure_future(awaitable)] = name
 
-    def _schedule(self, events: list[NewEvent]) -> list[NodeStart]:
+    def _collect(self, name: str, result: Any) -> None:
+        state = self.nodes[name]
+        if isinstance(result, _RetryDue | _Unblocked):
+            state.status = "pending"
+            self.candidates.add(name)
+        elif isinstance(result, _Watched):
+            self._refold(name, result)
+        else:
+            self._record(name, result)
+            self._touch_successors(name)
+
+    def _refold(self, name: str, watched: _Watched) -> None:
+        """Another process's attempt of this node ended (or its process died): read the
+        node afresh from its rows."""
+        now = utcnow()
+        for row in watched.rows:
+            if row.id in watched.dead:
+                row.status, row.ended_at, row.error_type = "failed", now, INTERRUPTED
+                row.error_message, row.will_retry = (
+                    "the process running it stopped renewing it",
+                    True,
+                )
+        self.interrupt.extend(watched.dead)
+        self.events.extend(
+            NewEvent("node.interrupted", name, {"attempt": r.attempt})
+            for r in watched.rows
+            if r.id in watched.dead
+        )
+        self.nodes[name] = _Node()
+        for row in watched.rows:
+            self._fold(row)
+        self.nodes[name].foreign_lease = None  # watched until clear
+        self._settle_latest(name)
+        self.candidates.add(name)
+        self._touch_successors(name)
+
+    def _schedule(self) -> list[NodeStart]:
         """Pick ready nodes: skip those behind a failure, open waits, start the rest."""
         now = utcnow()
         starts: list[NodeStart] = []
@@ -301,7 +650,7 @@ class _Pass:
                 starts.append(
                     NodeStart(name, state.attempt, "skipped", now, now, error_message=reason)
                 )
-                events.append(NewEvent("node.skipped", name, {"reason": reason}))
+                self.events.append(NewEvent("node.skipped", name, {"reason": reason}))
                 self._touch_successors(name)
                 continue
             if any(s != "succeeded" for s in dep_states):
@@ -311,15 +660,40 @@ class _Pass:
             if node.kind == "wait":
                 state.status, state.attempt = "waiting", state.attempt + 1
                 starts.append(NodeStart(name, state.attempt, "waiting", now))
-                events.append(NewEvent("node.waiting", name, {"attempt": state.attempt}))
+                self.events.append(NewEvent("node.waiting", name, {"attempt": state.attempt}))
                 continue
-            if running >= self.engine.settings.node_concurrency:
+            if self._still_executing(name, now):
+                continue
+            if running >= self.settings.node_concurrency:
                 continue
             running += 1
             state.status, state.attempt = "running", state.attempt + 1
-            starts.append(NodeStart(name, state.attempt, "running", now))
-            events.append(NewEvent("node.running", name, {"attempt": state.attempt}))
+            starts.append(
+                NodeStart(
+                    name,
+                    state.attempt,
+                    "running",
+                    now,
+                    owner=self.engine.owner,
+                    lease_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
+                )
+            )
+            self.events.append(NewEvent("node.running", name, {"attempt": state.attempt}))
         return starts
+
+    def _still_executing(self, name: str, now: dt.datetime) -> bool:
+        """Whether an earlier attempt's code still runs (then the node waits for it)."""
+        state = self.nodes[name]
+        execution = self.engine.execution_of(self.run.id, name)
+        if execution is not None:
+            state.status = "blocked"
+            self._spawn(_unblocked_after(execution, name), name)
+            return True
+        if state.foreign_lease is not None and state.foreign_lease > now:
+            state.status = "blocked"
+            self._spawn(self._watch(name), name)
+            return True
+        return False
 
     def _touch_successors(self, name: str) -> None:
         self.candidates.update(self.plan.successors[name])
@@ -329,83 +703,143 @@ class _Pass:
             state = self.nodes[start.node]
             state.row_id = start.row_id
             if start.status == "running":
-                task = asyncio.ensure_future(self._execute(self.graph.nodes[start.node], start))
-                self.tasks[task] = start.node
+                self._spawn(self._attempt(self.graph.nodes[start.node], start), start.node)
 
     # -- executing one attempt --------------------------------------------------------------
 
-    async def _execute(self, node: Node, start: NodeStart) -> _Outcome:
+    async def _attempt(self, node: Node, start: NodeStart) -> _Outcome:
         ctx = context.NodeContext(self.run.id, node.name, start.attempt)
         ctx.saver = functools.partial(self._save_document, node.name)
         try:
             kwargs = await self._arguments(node)
-            allow_pickle = self.graph.pickle if node.pickle is None else node.pickle
-            encode = functools.partial(
-                codecs.encode,
-                allow_pickle=allow_pickle,
-                what=f"output of node {node.name!r}",
-                key=self.engine.secret_key,
-            )
-            if node.kind == "runnable":
-                value = await self._with_timeout(node, self._invoke_runnable(node, kwargs, ctx))
-                encoded = encode(value)
-            elif node.is_async:
-                value = await self._with_timeout(node, self._call_async(node, kwargs, ctx))
-                encoded = encode(value)
-            else:
-                call = functools.partial(
-                    contextvars.copy_context().run, _call_sync, node, kwargs, ctx, encode
-                )
-                try:
-                    running = asyncio.get_running_loop().run_in_executor(
-                        self.engine.node_threads, call
-                    )
-                except RuntimeError:
-                    if self.engine.closed:
-                        raise _Closing from None
-                    raise
-                value, encoded = await self._with_timeout(node, running)
-            return _Outcome(
-                node.name,
-                True,
-                encoded=encoded,
-                value=codecs.as_stored(value, encoded),
-                logs=ctx.logs,
-                documents=ctx.documents,
-            )
-        except (asyncio.CancelledError, _Closing):
-            raise
-        except BaseException as exc:
-            return _Outcome(
-                node.name,
-                False,
-                error=exc,
-                traceback=_user_traceback(exc),
-                logs=ctx.logs,
-                documents=ctx.documents,
-                retryable=not isinstance(exc, CodecError),
-            )
+        except Exception as exc:
+            return _failure(exc, ctx)
+        execution = self._begin(node, start, kwargs, ctx)
+        self.executions[node.name] = execution
+        self.engine.track(execution)
+        return await self._await_execution(node, execution)
 
-    async def _with_timeout(self, node: Node, awaitable: Any) -> Any:
-        if node.timeout is None:
-            return await awaitable
+    def _begin(
+        self, node: Node, start: NodeStart, kwargs: dict[str, Any], ctx: context.NodeContext
+    ) -> _Execution:
+        allow_pickle = self.graph.pickle if node.pickle is None else node.pickle
+        encode = functools.partial(
+            codecs.encode,
+            allow_pickle=allow_pickle,
+            what=f"output of node {node.name!r}",
+            key=self.engine.secret_key,
+        )
+        isolation = node.isolation or self.graph.isolation or self.settings.isolation
+        stop: Callable[[], None] = _nothing
+        done: asyncio.Future[_Outcome]
+        if isolation == "process":
+            done = asyncio.ensure_future(self._in_child(node, kwargs, ctx, allow_pickle))
+            stop = done.cancel
+        elif node.kind == "runnable" or node.is_async:
+            done = asyncio.ensure_future(_call_async(node, kwargs, ctx, encode))
+            stop = done.cancel
+        else:
+            call = functools.partial(
+                contextvars.copy_context().run, _call_sync, node, kwargs, ctx, encode
+            )
+            try:
+                done = asyncio.wrap_future(self.engine.node_threads.submit(call))
+            except RuntimeError:
+                if self.engine.closed:
+                    raise _Closing from None
+                raise
+        return _Execution(self.run.id, node.name, start.row_id, done, stop, self)  # type: ignore[arg-type]
+
+    async def _await_execution(self, node: Node, execution: _Execution) -> _Outcome:
         try:
-            return await asyncio.wait_for(awaitable, node.timeout)
+            if node.timeout is None:
+                outcome = await asyncio.shield(execution.done)
+            else:
+                outcome = await asyncio.wait_for(asyncio.shield(execution.done), node.timeout)
         except TimeoutError:
-            raise TimeoutError(
-                f"node {node.name!r} exceeded its {node.timeout:g}s timeout"
-            ) from None
+            execution.stop()
+            execution.closed = True
+            return _Outcome(
+                False,
+                error_type="TimeoutError",
+                error=f"node {node.name!r} exceeded its {node.timeout:g}s timeout",
+                still_executing=True,
+            )
+        if faults.PAUSES:
+            await faults.pause("executed")
+        return outcome
 
-    async def _call_async(self, node: Node, kwargs: dict, ctx: context.NodeContext) -> Any:
-        context.activate(ctx)
-        return await node.target(**kwargs)
+    async def _in_child(
+        self, node: Node, kwargs: dict[str, Any], ctx: context.NodeContext, allow_pickle: bool
+    ) -> _Outcome:
+        """The attempt in a child process of the pool: it gets the code and the arguments,
+        never a key; its output comes back encoded, and a pickle is signed here."""
+        import cloudpickle
 
-    async def _invoke_runnable(self, node: Node, kwargs: dict, ctx: context.NodeContext) -> Any:
-        context.activate(ctx)
-        payload: Any = kwargs
-        if len(node.inputs) == 1:
-            payload = next(iter(kwargs.values()))
-        return await node.target.ainvoke(payload)
+        from runtime.isolation import ChildDied, Job
+
+        target: Any = node.target
+        if node.kind == "runnable":
+            target, kwargs = functools.partial(_ainvoke, node.target, _payload(node, kwargs)), {}
+        job = Job(
+            key=str(self.run.version_id),
+            call=cloudpickle.dumps((target, kwargs)),
+            context={
+                "run_id": ctx.run_id,
+                "node": ctx.node,
+                "attempt": ctx.attempt,
+                "idempotency_key": ctx.idempotency_key,
+                "attempt_key": ctx.attempt_key,
+            },
+            allow_pickle=allow_pickle,
+            timeout=None,  # the pass times the attempt out and cancels, which kills the child
+        )
+
+        async def on_document(name: str, kind: str, encoded: codecs.Encoded) -> None:
+            await asyncio.to_thread(
+                self.store.save_document,
+                self.run.id,
+                node.name,
+                name,
+                kind,
+                encoded,
+                self.settings.inline_limit,
+            )
+            if name not in ctx.documents:
+                ctx.documents.append(name)
+
+        try:
+            result = await self.engine.pool().run(job, on_document)
+        except ChildDied as exc:
+            return _Outcome(
+                False,
+                error_type=INTERRUPTED,
+                error=str(exc),
+                interrupted=True,
+                documents=ctx.documents,
+            )
+        if not result.ok:
+            return _Outcome(
+                False,
+                error_type=result.error_type,
+                error=result.error_message,
+                traceback=result.traceback,
+                logs=result.logs,
+                documents=ctx.documents,
+                retryable=result.retryable,
+            )
+        assert result.codec is not None and result.data is not None
+        encoded = codecs.Encoded(result.codec, result.data)
+        if result.codec == "pickle.unsigned":
+            encoded = codecs.Encoded(
+                codecs.PICKLE, signing.sign(result.data, self.engine.secret_key)
+            )
+        value = await asyncio.to_thread(
+            codecs.decode, encoded.codec, encoded.data, self.engine.secret_key
+        )
+        return _Outcome(
+            True, encoded=encoded, value=value, logs=result.logs, documents=ctx.documents
+        )
 
     async def _arguments(self, node: Node) -> dict[str, Any]:
         kwargs = {}
@@ -422,7 +856,11 @@ class _Pass:
         if not state.loaded:
             row = state.row
             if row is None or row.id != state.row_id:
-                row = next(r for r in self.store.attempts(self.run.id) if r.id == state.row_id)
+                row = next(
+                    r
+                    for r in await asyncio.to_thread(self.store.node_attempts, self.run.id, name)
+                    if r.id == state.row_id
+                )
             value = await asyncio.to_thread(self.store.load_output, row)
             node = self.graph.nodes[name]
             if node.kind == "wait" and node.schema is not None:
@@ -431,6 +869,26 @@ class _Pass:
             state.value, state.loaded = value, True
         return state.value
 
+    async def _watch(self, name: str) -> _Watched:
+        """Wait until no other process executes an attempt of this node (it ended, or its
+        process stopped renewing its lease)."""
+        while True:
+            await asyncio.sleep(_WATCH_SECONDS)
+            try:
+                rows = await asyncio.to_thread(self.store.node_attempts, self.run.id, name)
+            except StoreUnavailable:
+                continue
+            live = [r for r in rows if self._executing(r, utcnow())]
+            if not live:
+                dead = [r.id for r in rows if r.status == "running"]
+                return _Watched(name, rows, dead)  # type: ignore[arg-type]
+
+    def _executing(self, row: NodeRun, now: dt.datetime) -> bool:
+        """Whether this attempt's code may still be running somewhere."""
+        if row.owner == self.engine.owner:
+            return self.engine.execution_of(self.run.id, row.node) is not None
+        return row.lease_until is not None and row.lease_until > now
+
     # -- recording outcomes -----------------------------------------------------------------
 
     def _save_document(self, node: str, name: str, content: Any, kind: str | None) -> None:
@@ -438,90 +896,113 @@ class _Pass:
         event is written with the node's checkpoint."""
         kind = kind or _document_kind(content)
         encoded = codecs.encode(content, what=f"document {name!r} of node {node!r}")
-        self.store.save_document(
-            self.run.id, node, name, kind, encoded, self.engine.settings.inline_limit
-        )
+        self.store.save_document(self.run.id, node, name, kind, encoded, self.settings.inline_limit)
 
-    def _record(self, outcome: _Outcome, events: list[NewEvent]) -> NodeFinish:
-        name = outcome.name
-        events.extend(
+    def _record(self, name: str, outcome: _Outcome) -> None:
+        self.events.extend(
             NewEvent("document.saved", name, {"name": document}) for document in outcome.documents
         )
+        self.executions.pop(name, None)
         state = self.nodes[name]
         node = self.graph.nodes[name]
         now = utcnow()
         logs = "\n".join(outcome.logs) or None
-        if outcome.ok:
+        row_id: int = state.row_id  # type: ignore[assignment]
+        if outcome.ok and outcome.encoded is not None:
             state.status, state.value, state.loaded = "succeeded", outcome.value, True
-            events.append(
+            self.events.append(
                 NewEvent(
                     "node.succeeded",
                     name,
                     {"attempt": state.attempt, "size": len(outcome.encoded.data)},
                 )
             )
-            return NodeFinish(state.row_id, "succeeded", now, output=outcome.encoded, logs=logs)
-        state.failures += 1
-        error = outcome.error
-        will_retry = outcome.retryable and state.failures <= node.retries
-        data = {
+            self.finishes.append(
+                NodeFinish(row_id, "succeeded", now, output=outcome.encoded, logs=logs)
+            )
+            return
+        data: dict[str, Any] = {
             "attempt": state.attempt,
-            "error_type": type(error).__name__,
-            "error": str(error),
+            "error_type": outcome.error_type,
+            "error": outcome.error,
         }
-        if will_retry:
+        error = outcome.error
+        if outcome.interrupted:
+            state.interruptions += 1
+            will_retry = state.interruptions < node.max_interruptions
+            delay = 0.0
+            if not will_retry:
+                error = data["error"] = f"interrupted {state.interruptions} times: {outcome.error}"
+        else:
+            state.failures += 1
+            will_retry = outcome.retryable and state.failures <= node.retries
             delay = _backoff(node.backoff, state.failures)
+        if will_retry:
             state.status = "backoff"
             data["retry_in"] = round(delay, 3)
-            events.append(NewEvent("node.retrying", name, data))
-            task = asyncio.ensure_future(_retry_after(name, delay))
-            self.tasks[task] = name
+            self.events.append(
+                NewEvent("node.interrupted" if outcome.interrupted else "node.retrying", name, data)
+            )
+            self._spawn(_retry_after(name, delay), name)
         else:
             state.status = "failed"
-            events.append(NewEvent("node.failed", name, data))
-        return NodeFinish(
-            state.row_id,  # type: ignore[arg-type]
-            "failed",
-            now,
-            error_type=type(error).__name__,
-            error_message=str(error),
-            traceback=outcome.traceback,
-            logs=logs,
-            will_retry=will_retry,
+            self.events.append(NewEvent("node.failed", name, data))
+        self.finishes.append(
+            NodeFinish(
+                row_id,
+                "failed",
+                now,
+                error_type=outcome.error_type,
+                error_message=error,
+                traceback=outcome.traceback,
+                logs=logs,
+                will_retry=will_retry,
+                keep_lease=outcome.still_executing,
+            )
         )
 
-    async def _commit(
-        self,
-        finishes: list[NodeFinish],
-        starts: list[NodeStart],
-        events: list[NewEvent],
-        interrupted: list[int],
-    ) -> None:
-        if not (finishes or starts or events or interrupted):
+    async def _commit(self, starts: list[NodeStart]) -> None:
+        if not (self.finishes or starts or self.events or self.give_up or self.interrupt):
             return
+        if faults.PAUSES:
+            await faults.pause("before_step")
         written = await self._write(
             self.store.step,
-            finishes=finishes,
+            finishes=self.finishes,
             starts=starts,
-            interrupted=interrupted,
-            events=events,
+            give_up=self.give_up,
+            interrupt=self.interrupt,
+            events=self.events,
         )
+        self.finishes, self.events, self.give_up, self.interrupt = [], [], [], []
         self._announce(written)
 
     async def _write(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """A store write of this pass: numbered after our last event, riding out a briefly
-        unreachable database; a guarded write that finds the run taken over ends the pass."""
-        try:
-            return await self.engine._db(
-                write,
-                self.run.id,
-                *args,
-                next_seq=self.next_seq,
-                inline_limit=self.engine.settings.inline_limit,
-                **kwargs,
-            )
-        except StaleWrite as exc:
-            raise _LeaseLost from exc
+        """A store write of this pass: numbered after our last event, fenced by our lease,
+        and retried while the database is unreachable for as long as the lease may still be
+        ours (nobody can take the run over meanwhile without seeing it unrenewed); a write
+        the fence refuses ends the pass."""
+        delay = 0.1
+        while True:
+            try:
+                return await asyncio.to_thread(
+                    write,
+                    self.lease,
+                    *args,
+                    next_seq=self.next_seq,
+                    inline_limit=self.settings.inline_limit,
+                    **kwargs,
+                )
+            except StaleWrite as exc:
+                raise _LeaseLost from exc
+            except StoreUnavailable as exc:
+                if self.lease_lost:
+                    raise _LeaseLost from exc
+                if self.engine.closed:
+                    raise _Closing from exc
+                log.warning("run %s: %s; retrying in %.1fs", self.run.id, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _announce(self, written: list[EventDict]) -> None:
         if written:
@@ -530,7 +1011,7 @@ class _Pass:
 
     # -- ending the pass --------------------------------------------------------------------
 
-    async def _finish(self, finishes: list[NodeFinish], node_events: list[NewEvent]) -> str | None:
+    async def _finish(self) -> str | None:
         statuses = {s.status for s in self.nodes.values()}
         waiting = [s.row_id for s in self.nodes.values() if s.status == "waiting"]
         if waiting:
@@ -547,86 +1028,157 @@ class _Pass:
             data["waiting"] = [n for n, s in self.nodes.items() if s.status == "waiting"]
         written, settled = await self._write(
             self.store.finish_run,
-            self.engine.owner,
             status,
             error=error,
             expect_waiting=waiting,
-            finishes=finishes,
-            node_events=node_events,
+            finishes=self.finishes,
+            node_events=self.events,
             events=[NewEvent(f"run.{status}", data=data)],
         )
+        self.finishes, self.events = [], []
         self._announce(written)
         if not settled:
-            self._reload_waits()
+            await self._reload_waits()
             return None
         return status
 
-    def _reload_waits(self) -> None:
-        for row in self.store.attempts(self.run.id):
+    async def _reload_waits(self) -> None:
+        for row in await asyncio.to_thread(self.store.attempts, self.run.id):
             state = self.nodes.get(row.node)
             if state and state.status == "waiting" and row.id == state.row_id:
-                state.status, state.row, state.loaded = row.status, row, False
+                state.status, state.row, state.loaded = row.status, row, False  # type: ignore[assignment]
                 self._touch_successors(row.node)
 
     async def _cancel(self) -> str:
         now = utcnow()
-        finishes: list[NodeFinish] = []
-        events: list[NewEvent] = []
-        for task, name in list(self.tasks.items()):
-            task.cancel()
+        for name, execution in list(self.executions.items()):
+            execution.stop()
+            execution.closed = True
             state = self.nodes[name]
             if state.status == "running" and state.row_id is not None:
-                finishes.append(NodeFinish(state.row_id, "cancelled", now))
-                events.append(NewEvent("node.cancelled", name, {"attempt": state.attempt}))
+                self.finishes.append(NodeFinish(state.row_id, "cancelled", now, keep_lease=True))
+                self.events.append(NewEvent("node.cancelled", name, {"attempt": state.attempt}))
                 state.status = "cancelled"
+        self.executions.clear()
+        for task in self.tasks:
+            task.cancel()
         self.tasks.clear()
+        if self.give_up or self.interrupt:
+            await self._commit([])
         written, _ = await self._write(
             self.store.finish_run,
-            self.engine.owner,
             "cancelled",
             error="cancelled by request",
-            finishes=finishes,
-            node_events=events,
+            finishes=self.finishes,
+            node_events=self.events,
             events=[NewEvent("run.cancelled", data={"status": "cancelled"})],
         )
+        self.finishes, self.events = [], []
         self._announce(written)
         return "cancelled"
 
+    def unstarted(self) -> list[int]:
+        """Rows of attempts this pass started whose code it never began to execute."""
+        return [
+            s.row_id
+            for name, s in self.nodes.items()
+            if s.status == "running" and s.row_id is not None and name not in self.executions
+        ]
+
+    def detach(self) -> None:
+        """The pass is over: executions it still had are the engine's to settle."""
+        for execution in self.executions.values():
+            execution.owner = None
+            if execution.done.done():  # ended before this pass could record it
+                self.engine.settle_later(execution)
+        self.executions.clear()
+
     # -- lease and cancellation signals -----------------------------------------------------
+
+    def lose(self) -> None:
+        self.lease_lost = True
+        self.cancelled.set()
 
     def _on_events(self, batch: list[Any]) -> None:
         # called from the publisher's thread
         if any(e["type"] == "run.cancel_requested" for e in batch):
-            self.loop.call_soon_threadsafe(self.cancelled.set)
+            loop = self.engine._loop
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self.cancelled.set)
 
-    async def _heartbeat(self) -> None:
-        period = self.engine.settings.lease_seconds / 3
-        while True:
-            await asyncio.sleep(period)
-            try:
-                cancel = await asyncio.to_thread(
-                    self.store.renew,
-                    self.run.id,
-                    self.engine.owner,
-                    self.engine.settings.lease_seconds,
-                )
-            except OperationalError:
-                continue  # the next beat tries again; the lease has slack of two periods
-            if cancel is None:
-                self.lease_lost = True
-                self.cancelled.set()
-                return
-            if cancel:
-                self.cancelled.set()
+
+def _nothing() -> None:
+    """A thread cannot be stopped: it runs to its end."""
+
+
+def _failure(exc: BaseException, ctx: context.NodeContext) -> _Outcome:
+    return _Outcome(
+        False,
+        error_type=type(exc).__name__,
+        error=str(exc),
+        traceback=_user_traceback(exc),
+        logs=ctx.logs,
+        documents=ctx.documents,
+        retryable=not isinstance(exc, CodecError),
+    )
 
 
 def _call_sync(
     node: Node, kwargs: dict, ctx: context.NodeContext, encode: Callable[[Any], codecs.Encoded]
-) -> tuple[Any, codecs.Encoded]:
+) -> _Outcome:
     """Runs in a worker thread: the call and the encoding stay off the event loop."""
     context.activate(ctx)
-    value = node.target(**kwargs)
-    return value, encode(value)
+    try:
+        value = node.target(**kwargs)  # type: ignore[operator,misc]
+        encoded = encode(value)
+    except BaseException as exc:
+        return _failure(exc, ctx)
+    return _Outcome(
+        True,
+        encoded=encoded,
+        value=codecs.as_stored(value, encoded),
+        logs=ctx.logs,
+        documents=ctx.documents,
+    )
+
+
+async def _call_async(
+    node: Node, kwargs: dict, ctx: context.NodeContext, encode: Callable[[Any], codecs.Encoded]
+) -> _Outcome:
+    context.activate(ctx)
+    try:
+        if node.kind == "runnable":
+            value = await node.target.ainvoke(_payload(node, kwargs))  # type: ignore[union-attr]
+        else:
+            value = await node.target(**kwargs)  # type: ignore[operator,misc]
+        encoded = encode(value)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        return _failure(exc, ctx)
+    return _Outcome(
+        True,
+        encoded=encoded,
+        value=codecs.as_stored(value, encoded),
+        logs=ctx.logs,
+        documents=ctx.documents,
+    )
+
+
+def _payload(node: Node, kwargs: dict[str, Any]) -> Any:
+    """What a runnable is invoked with: the dict of its inputs, or the one value."""
+    return next(iter(kwargs.values())) if len(node.inputs) == 1 else kwargs
+
+
+async def _ainvoke(runnable: Any, payload: Any) -> Any:
+    return await runnable.ainvoke(payload)
+
+
+async def _unblocked_after(execution: _Execution, name: str) -> _Unblocked:
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.shield(execution.done)
+    return _Unblocked(name)
 
 
 _INTERNAL = (

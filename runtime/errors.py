@@ -48,5 +48,11 @@ class NotFound(PlaitError):
     """No run, node or workflow with that name or id."""
 
 
-class LeaseLost(PlaitError):
-    """Another process took over the run; this one must stop writing."""
+class StoreUnavailable(PlaitError):
+    """The database cannot be reached just now (or refused for a transient reason); the
+    operation did not happen and may be tried again."""
+
+
+class CodeUnavailable(PlaitError):
+    """A version's code cannot be loaded in this process (a module that does not import here,
+    a signing key this process does not have). Runs of it are left for a process that can."""

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
 NodeKind = Literal["function", "runnable", "wait"]
+Isolation = Literal["thread", "process"]
+"""Where a node attempt's code runs: a thread of the engine's process, or a child process of
+its own (killed on timeout or cancel; its crash takes down nothing else; it holds no keys)."""
+ISOLATIONS: tuple[Isolation, ...] = ("thread", "process")
 
 _REQUIRED = inspect.Parameter.empty
 
@@ -56,6 +60,11 @@ class Node:
     """Seconds an attempt may take before it fails with ``TimeoutError``."""
     pickle: bool | None = None
     """Allow pickling this node's output; ``None`` inherits the graph's setting."""
+    isolation: Isolation | None = None
+    """``thread`` or ``process``; ``None`` inherits the graph's, then ``PLAIT_ISOLATION``."""
+    max_interruptions: int = 3
+    """Attempts cut off by the death of their process before the node fails for good (a node
+    that crashes its process would otherwise be started again forever)."""
     schema: type[pydantic.BaseModel] | None = None
     """Payload model of a wait node."""
     payload_as_dict: bool = False
@@ -110,11 +119,20 @@ class Graph:
     ...     return f"hello {name}"
     """
 
-    def __init__(self, name: str, *, pickle: bool = False, description: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        pickle: bool = False,
+        isolation: Isolation | None = None,
+        description: str = "",
+    ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise GraphError("a graph needs a non-empty name")
+        _check_isolation(f"graph {name!r}", isolation)
         self.name = name
         self.pickle = pickle
+        self.isolation = isolation
         self.description = description
         self.nodes: dict[str, Node] = {}
 
@@ -129,6 +147,8 @@ class Graph:
         backoff: float = 1.0,
         timeout: float | None = None,
         pickle: bool | None = None,
+        isolation: Isolation | None = None,
+        max_interruptions: int = 3,
         inputs: Mapping[str, str] | None = None,
         after: Iterable[str] = (),
     ) -> Any:
@@ -143,6 +163,8 @@ class Graph:
                 backoff=backoff,
                 timeout=timeout,
                 pickle=pickle,
+                isolation=isolation,
+                max_interruptions=max_interruptions,
                 after=after,
             )
             return f
@@ -159,6 +181,8 @@ class Graph:
         backoff: float = 1.0,
         timeout: float | None = None,
         pickle: bool | None = None,
+        isolation: Isolation | None = None,
+        max_interruptions: int = 3,
         after: Iterable[str] = (),
     ) -> Node:
         """Add a function or LangChain runnable under ``name``.
@@ -168,7 +192,8 @@ class Graph:
         same name.
         """
         self._check_new_name(name)
-        _check_policies(name, retries, backoff, timeout)
+        _check_policies(name, retries, backoff, timeout, max_interruptions)
+        _check_isolation(f"node {name!r}", isolation)
         if _is_runnable(target):
             node = _runnable_node(name, target, inputs)
         elif callable(target):
@@ -179,6 +204,7 @@ class Graph:
                 f"got {type(target).__name__}"
             )
         node.retries, node.backoff, node.timeout, node.pickle = retries, backoff, timeout, pickle
+        node.isolation, node.max_interruptions = isolation, max_interruptions
         node.after = tuple(after)
         if node.kind == "function":
             node.doc = inspect.getdoc(target) or ""
@@ -316,6 +342,8 @@ class Graph:
                     "backoff": node.backoff,
                     "timeout": node.timeout,
                     "pickle": self.pickle if node.pickle is None else node.pickle,
+                    "isolation": node.isolation or self.isolation,
+                    "max_interruptions": node.max_interruptions,
                 },
                 "code": node.code_ref(),
                 "doc": node.doc,
@@ -467,13 +495,26 @@ def _build_schema(name: str, schema: Any) -> type[pydantic.BaseModel]:
     return model
 
 
+def _check_isolation(what: str, isolation: Any) -> None:
+    if isolation is not None and isolation not in ISOLATIONS:
+        raise GraphError(
+            f"{what}: isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}"
+        )
+
+
 def _is_type_like(annotation: Any) -> bool:
     return isinstance(annotation, type) or typing.get_origin(annotation) is not None
 
 
-def _check_policies(name: str, retries: int, backoff: float, timeout: float | None) -> None:
+def _check_policies(
+    name: str, retries: int, backoff: float, timeout: float | None, max_interruptions: int
+) -> None:
     if not isinstance(retries, int) or retries < 0:
         raise GraphError(f"node {name!r}: retries must be an int >= 0, got {retries!r}")
+    if not isinstance(max_interruptions, int) or max_interruptions < 1:
+        raise GraphError(
+            f"node {name!r}: max_interruptions must be an int >= 1, got {max_interruptions!r}"
+        )
     if backoff < 0:
         raise GraphError(f"node {name!r}: backoff must be >= 0 seconds, got {backoff!r}")
     if timeout is not None and timeout <= 0:

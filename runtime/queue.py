@@ -21,6 +21,8 @@ from taskiq import Context, TaskiqDepends, TaskiqEvents, TaskiqState
 from taskiq_redis import RedisStreamBroker
 
 from runtime.config import Settings, settings
+from runtime.store import Takeover
+from runtime.takeover import LeaseWatch, StalledBackoff, dead_local_holders
 
 log = logging.getLogger("plait.queue")
 
@@ -52,11 +54,13 @@ broker = make_broker(settings()) if settings().redis_url else None
 
 async def _advance(
     run_id: str,
-    steal_from: str | None = None,
+    takeover: dict[str, Any] | None = None,
     context: Context = TaskiqDepends(),  # noqa: B008  (taskiq's injection idiom)
 ) -> None:
-    """One engine pass over the run, in a worker process."""
-    await context.state.plait_client.engine.advance(run_id, steal_from=steal_from)
+    """One engine pass over the run, in a worker process (``takeover``: a ``Takeover`` as
+    JSON, the leave to take a lease its holder stopped renewing)."""
+    leave = Takeover.from_json(takeover) if takeover else None
+    await context.state.plait_client.engine.advance(run_id, takeover=leave)
 
 
 def _register(b: RedisStreamBroker) -> Any:
@@ -95,10 +99,9 @@ class TaskiqDispatcher:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._broker.startup(), self._loop).result(10)
 
-    def submit(self, run_id: str, *, steal_from: str | None = None) -> None:
-        future = asyncio.run_coroutine_threadsafe(
-            self._task.kiq(run_id, steal_from=steal_from), self._loop
-        )
+    def submit(self, run_id: str, *, takeover: Takeover | None = None) -> None:
+        leave = takeover.to_json() if takeover else None
+        future = asyncio.run_coroutine_threadsafe(self._task.kiq(run_id, leave), self._loop)
         try:
             future.result(5)
         except (concurrent.futures.TimeoutError, Exception) as exc:
@@ -113,34 +116,47 @@ class TaskiqDispatcher:
 
 
 async def reap_forever(client: Any, task: Any) -> None:
-    """Every few seconds, the one reaper per database re-enqueues runs nobody advances:
-    queued ones whose message was lost, and running ones whose lease expired."""
+    """Every few seconds, the one reaper per database enqueues runs nobody advances: queued
+    ones whose message was lost, free running ones, and held ones whose holder is gone
+    (``runtime.takeover``)."""
     interval = max(client.settings.lease_seconds / 3, 0.5)
     lock = _ReaperLock(client.store.engine)
+    leases = LeaseWatch(client.settings.lease_seconds)
+    stalled = StalledBackoff()
     while True:
         try:
             if await asyncio.to_thread(lock.acquire):
-                for run_id in await asyncio.to_thread(_orphans, client):
-                    await task.kiq(run_id)
+                found = await asyncio.to_thread(_orphans, client, leases, stalled)
+                for run_id, takeover in found:
+                    await task.kiq(run_id, takeover.to_json() if takeover else None)
+            else:
+                leases.forget()  # another reaper leads; if we lead later we watch afresh
         except asyncio.CancelledError:
             lock.release()
             raise
         except Exception as exc:
             log.warning("reaper round failed: %s", exc)
+            leases.forget()
             lock.release()
         await asyncio.sleep(interval)
 
 
-def _orphans(client: Any) -> list[str]:
+def _orphans(
+    client: Any, leases: LeaseWatch, stalled: StalledBackoff
+) -> list[tuple[str, Takeover | None]]:
     from runtime.store.tables import utcnow
 
-    now = utcnow()
     grace = dt.timedelta(seconds=client.settings.lease_seconds)
-    return [
-        run.id
-        for run in client.store.runs_to_recover(now)
-        if run.status == "running" or run.created_at < now - grace
+    old = utcnow() - grace
+    found: list[tuple[str, Takeover | None]] = [
+        (run.id, None)
+        for run in stalled.due(client.store.free_runs())
+        if run.status == "running" or run.created_at < old
     ]
+    held = client.store.held_leases()
+    dead = dead_local_holders(held)
+    taken = {run_id for run_id, _ in dead}
+    return [*found, *dead, *leases.unrenewed([r for r in held if r.id not in taken])]
 
 
 class _ReaperLock:

@@ -1,5 +1,29 @@
 """Persistence: tables, migrations, value storage and the repository (``Store``)."""
 
-from runtime.store.repo import NewEvent, NodeFinish, NodeStart, StaleWrite, Store
+from runtime.store.repo import (
+    INTERRUPTED,
+    Acquired,
+    GiveUp,
+    Lease,
+    NewEvent,
+    NodeFinish,
+    NodeStart,
+    Renewal,
+    StaleWrite,
+    Store,
+    Takeover,
+)
 
-__all__ = ["NewEvent", "NodeFinish", "NodeStart", "StaleWrite", "Store"]
+__all__ = [
+    "INTERRUPTED",
+    "Acquired",
+    "GiveUp",
+    "Lease",
+    "NewEvent",
+    "NodeFinish",
+    "NodeStart",
+    "Renewal",
+    "StaleWrite",
+    "Store",
+    "Takeover",
+]

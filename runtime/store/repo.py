@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from runtime import codecs
-from runtime.errors import NotFound, RunStateError
+from runtime.errors import NotFound, RunStateError, StoreUnavailable
 from runtime.store import db, tables, values
 from runtime.store.tables import EventDict, NodeRun, Run, Workflow, WorkflowVersion, utcnow
 
@@ -33,16 +33,75 @@ class NewEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A pass's hold on a run. Every write of the pass names it, and the store refuses the
+    write (``StaleWrite``, nothing written) once the run's ``lease_epoch`` has moved on: a
+    pass that lost the run can never commit."""
+
+    run_id: str
+    owner: str
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """Leave to take a lease another process holds. Granted only if the run's lease is still
+    exactly as the taker saw it: the same holder and epoch and, when ``lease_until`` is given,
+    the same expiry (the holder did not renew it meanwhile). ``lease_until=None`` is for a
+    holder known to be dead (a process of this host that no longer exists)."""
+
+    owner: str
+    epoch: int
+    lease_until: dt.datetime | None = None
+
+    def grants(self, run: Run) -> bool:
+        return (
+            run.lease_owner == self.owner
+            and run.lease_epoch == self.epoch
+            and (self.lease_until is None or run.lease_until == self.lease_until)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        until = None if self.lease_until is None else self.lease_until.isoformat()
+        return {"owner": self.owner, "epoch": self.epoch, "lease_until": until}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Takeover:
+        until = doc.get("lease_until")
+        return cls(doc["owner"], doc["epoch"], dt.datetime.fromisoformat(until) if until else None)
+
+
+@dataclass
+class Acquired:
+    """What a pass starts from."""
+
+    run: Run
+    lease: Lease
+    attempts: list[NodeRun]
+    """Every attempt row of the run (by node, then attempt), read under the run's lock after
+    the epoch moved: nothing a previous holder writes can land after this read."""
+    events: list[EventDict]
+    """Written by the acquire: ``run.running`` and one ``node.interrupted`` per dead attempt."""
+    first_pass: bool
+    """The run never ran before: it has no attempt rows."""
+
+
 @dataclass
 class NodeStart:
-    """A node attempt row to insert (``running``, ``waiting``, ``skipped`` or ``cancelled``)."""
+    """A node attempt row to insert (``running``, ``waiting``, ``skipped`` or ``failed``)."""
 
     node: str
     attempt: int
     status: str
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    error_type: str | None = None
     error_message: str | None = None
+    owner: str | None = None
+    """The process executing a ``running`` attempt."""
+    lease_until: dt.datetime | None = None
+    """The attempt's own lease (see ``NodeRun.lease_until``)."""
     row_id: int | None = None
     """Filled in after the insert."""
 
@@ -61,6 +120,27 @@ class NodeFinish:
     traceback: str | None = None
     logs: str | None = None
     will_retry: bool = False
+    keep_lease: bool = False
+    """The attempt's code may still be executing (a timed-out thread): its lease stays until
+    its process clears it, and the next attempt waits for that."""
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """An interrupted attempt after which the node is not tried again."""
+
+    row_id: int
+    error_message: str
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """What a heartbeat learnt."""
+
+    held: frozenset[str]
+    """Runs whose lease (same epoch) was extended; any other lease asked for is lost."""
+    cancel: frozenset[str]
+    """Held runs someone asked to cancel."""
 
 
 class StaleWrite(Exception):
@@ -90,15 +170,31 @@ _START_COLUMNS = (
     "status",
     "started_at",
     "ended_at",
+    "error_type",
     "error_message",
     "will_retry",
+    "owner",
+    "lease_until",
 )
 _EVENT_COLUMNS = ("run_id", "seq", "type", "node", "data", "created_at")
+INTERRUPTED = "Interrupted"
+"""``error_type`` of an attempt cut off by the death of the process running it."""
+_DIED = "the process running this attempt stopped before it finished"
+
+
+def _finish_values(prefix: str = "") -> dict[str, Any]:
+    """``SET`` of an attempt's end: its columns, and its lease cleared unless kept."""
+    lease = sa.case(
+        (sa.bindparam(f"{prefix}keep_lease", type_=sa.Boolean()), tables.node_run.c.lease_until),
+        else_=sa.null(),
+    )
+    return {**{c: sa.bindparam(prefix + c) for c in _FINISH_COLUMNS}, "lease_until": lease}
+
 
 _FINISH = (
     sa.update(tables.node_run)
     .where(tables.node_run.c.id == sa.bindparam("row_id"), tables.node_run.c.status == "running")
-    .values({c: sa.bindparam(c) for c in _FINISH_COLUMNS})
+    .values(_finish_values())
 )
 _START = (
     sa.insert(tables.node_run)
@@ -119,6 +215,7 @@ def _finish_params(conn: sa.Connection, finish: NodeFinish, inline_limit: int) -
         "traceback": finish.traceback,
         "logs": finish.logs,
         "will_retry": finish.will_retry,
+        "keep_lease": finish.keep_lease,
         "output_codec": None,
         "output_inline": None,
         "output_blob": None,
@@ -135,8 +232,11 @@ def _start_params(run_id: str, start: NodeStart) -> dict[str, Any]:
         "status": start.status,
         "started_at": start.started_at,
         "ended_at": start.ended_at,
+        "error_type": start.error_type,
         "error_message": start.error_message,
         "will_retry": False,
+        "owner": start.owner,
+        "lease_until": start.lease_until,
     }
 
 
@@ -144,36 +244,60 @@ def _prefixed(prefix: str, params: dict[str, Any]) -> dict[str, Any]:
     return {prefix + name: value for name, value in params.items()}
 
 
+def _typed(name: str, column: str, table: sa.Table) -> sa.BindParameter:
+    return sa.bindparam(name, type_=table.c[column].type)
+
+
 @functools.lru_cache(maxsize=256)
 def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
-    """One PostgreSQL statement for a checkpoint of this shape: each finish an ``UPDATE``
-    guarded on ``running`` (together counted in ``finished``), each start an ``INSERT`` (its
-    id in ``started_<k>``), each event an ``INSERT``. One row per statement and bind
-    parameters only, so SQLAlchemy compiles each shape once (multi-row VALUES it would
-    compile every time)."""
-    nr, ev = tables.node_run, tables.event
+    """One PostgreSQL statement for a fenced checkpoint of this shape.
+
+    ``fence`` takes a ``FOR KEY SHARE`` lock on the run row only while its epoch is the
+    pass's; every write reads ``fence``, so none happens unless the lease still holds, and a
+    takeover (``FOR UPDATE`` on that row) waits for this transaction or makes ``fence`` empty.
+    Each finish is an ``UPDATE`` guarded on ``running`` (together counted in ``finished``),
+    each start an ``INSERT`` (its id in ``started_<k>``), each event an ``INSERT``. One row per
+    statement and bind parameters only, so SQLAlchemy compiles each shape once."""
+    r, nr, ev = tables.run, tables.node_run, tables.event
+    fence = (
+        sa.select(r.c.id)
+        # names no column of node_run or event: SQLAlchemy would take them for a SET value
+        .where(r.c.id == sa.bindparam("fence_run"), r.c.lease_epoch == sa.bindparam("fence_epoch"))
+        .with_for_update(read=True, key_share=True)
+        .cte("fence")
+    )
+    held = sa.exists(sa.select(fence.c.id))
     counts = []
     for k in range(finishes):
         finished = (
             sa.update(nr)
-            .where(nr.c.id == sa.bindparam(f"f{k}_row_id"), nr.c.status == "running")
-            .values({c: sa.bindparam(f"f{k}_{c}") for c in _FINISH_COLUMNS})
+            .where(nr.c.id == sa.bindparam(f"f{k}_row_id"), nr.c.status == "running", held)
+            .values(_finish_values(f"f{k}_"))
             .returning(nr.c.id)
             .cte(f"finished_{k}")
         )
         counts.append(sa.select(sa.func.count()).select_from(finished).scalar_subquery())
-    columns = [sum(counts, sa.literal(0)).label("finished")]
+    columns = [
+        sa.select(sa.func.count()).select_from(fence).scalar_subquery().label("fenced"),
+        sum(counts, sa.literal(0)).label("finished"),
+    ]
     for k in range(starts):
         started = (
             sa.insert(nr)
-            .values({c: sa.bindparam(f"s{k}_{c}") for c in _START_COLUMNS})
+            .from_select(
+                list(_START_COLUMNS),
+                sa.select(*(_typed(f"s{k}_{c}", c, nr) for c in _START_COLUMNS)).select_from(fence),
+            )
             .returning(nr.c.id)
             .cte(f"started_{k}")
         )
         columns.append(sa.select(started.c.id).scalar_subquery().label(f"started_{k}"))
     statement = sa.select(*columns)
     for k in range(events):
-        appended = sa.insert(ev).values({c: sa.bindparam(f"e{k}_{c}") for c in _EVENT_COLUMNS})
+        appended = sa.insert(ev).from_select(
+            list(_EVENT_COLUMNS),
+            sa.select(*(_typed(f"e{k}_{c}", c, ev) for c in _EVENT_COLUMNS)).select_from(fence),
+        )
         statement = statement.add_cte(appended.cte(f"appended_{k}"))
     return statement
 
@@ -191,6 +315,16 @@ def _event_dicts(rows: list[dict[str, Any]]) -> list[EventDict]:
         }
         for r in rows
     ]
+
+
+@contextmanager
+def _available() -> Iterator[None]:
+    """Database errors that say "not now" (unreachable, restarting, locked, deadlocked) as
+    ``StoreUnavailable``, which callers may retry; everything else as it is."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise StoreUnavailable(f"the database is unavailable: {exc.orig}") from exc
 
 
 def new_run_id() -> str:
@@ -215,12 +349,16 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
-        with self.engine.connect().execution_options(**db.WRITE) as conn, conn.begin():
+        with (
+            _available(),
+            self.engine.connect().execution_options(**db.WRITE) as conn,
+            conn.begin(),
+        ):
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with _available(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     def _lock_run(self, conn: sa.Connection, run_id: str) -> Run:
@@ -381,90 +519,233 @@ class Store:
         with self.read() as conn:
             return values.load(conn, ref, self.secret_key)
 
-    def runs_to_recover(self, now: dt.datetime) -> list[Run]:
-        """Unfinished runs nobody is advancing: queued, or running with an expired lease."""
+    def free_runs(self) -> list[Run]:
+        """Unfinished runs nobody holds: ``queued``, or ``running`` with no lease holder (a
+        pass released them, or stopped at a wait that was then answered)."""
+        r = tables.run
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(r).where(r.c.status.in_(["queued", "running"]), r.c.lease_owner.is_(None))
+            ).all()
+        return [Run(**row._mapping) for row in rows]
+
+    def held_leases(self) -> list[Run]:
+        """Runs some process holds a lease on (to watch whether their holder renews it)."""
         r = tables.run
         with self.read() as conn:
             rows = conn.execute(
                 sa.select(r).where(
-                    r.c.status.in_(["queued", "running"]),
-                    sa.or_(r.c.lease_owner.is_(None), r.c.lease_until < now),
+                    r.c.status.in_(["queued", "running"]), r.c.lease_owner.is_not(None)
                 )
-            ).all()
-        return [Run(**row._mapping) for row in rows]
-
-    def running_leases(self) -> list[Run]:
-        r = tables.run
-        with self.read() as conn:
-            rows = conn.execute(
-                sa.select(r).where(r.c.status == "running", r.c.lease_owner.is_not(None))
             ).all()
         return [Run(**row._mapping) for row in rows]
 
     # -- leases -----------------------------------------------------------------------------
 
     def acquire(
-        self, run_id: str, owner: str, seconds: float, *, steal_from: str | None = None
-    ) -> tuple[Run, list[EventDict], bool] | None:
-        """Take the run's lease if it is free, expired, or held by ``steal_from`` (a process
-        known to be dead). ``queued`` becomes ``running``. Returns the run, the events written,
-        and whether this is the run's first pass (so it has no checkpoints yet); ``None`` when
-        not taken."""
+        self,
+        run_id: str,
+        owner: str,
+        seconds: float,
+        *,
+        takeover: Takeover | None = None,
+        executing: Collection[int] = (),
+    ) -> Acquired | None:
+        """Take the run's lease and read its checkpoints, in one transaction under the run
+        row's lock. Returns ``None`` (nothing written) when the run is finished, waiting, or
+        held by another process and ``takeover`` does not grant it.
+
+        The epoch goes up by one, so every write of an earlier pass is refused from now on;
+        ``queued`` becomes ``running``. Then every attempt row is read, and attempts whose
+        code is no longer executing anywhere are closed: ``running`` rows become ``failed``
+        with ``error_type='Interrupted'`` (and a ``node.interrupted`` event), and attempt
+        leases they hold are cleared. An attempt is taken to be executing when it is this
+        process's and its row id is in ``executing``, or another process's that is not the
+        one taken over and its ``lease_until`` lies ahead. ``owner`` may hold the lease
+        already: the caller guarantees no pass of its own is still advancing the run.
+        """
+        nr = tables.node_run
         now = utcnow()
         with self.write() as conn:
             run = self._lock_run(conn, run_id)
             if run.status not in ("queued", "running"):
                 return None
-            free = (
-                run.lease_owner is None
-                or run.lease_owner == owner
-                or (run.lease_until is not None and run.lease_until < now)
-                or (steal_from is not None and run.lease_owner == steal_from)
-            )
-            if not free:
+            held = run.lease_owner is not None and run.lease_owner != owner
+            if held and not (takeover is not None and takeover.grants(run)):
                 return None
             changes: dict[str, Any] = {
                 "lease_owner": owner,
                 "lease_until": now + dt.timedelta(seconds=seconds),
+                "lease_epoch": run.lease_epoch + 1,
             }
             events: list[NewEvent] = []
             if run.status == "queued":
                 changes |= {"status": "running", "started_at": run.started_at or now}
                 events.append(NewEvent("run.running", data={"status": "running"}))
+            if run.error is not None:
+                changes["error"] = None  # why an earlier pass stalled: no longer the case
             conn.execute(sa.update(tables.run).where(tables.run.c.id == run_id).values(**changes))
             first_pass = run.started_at is None
             for key, value in changes.items():
                 setattr(run, key, value)
-            return run, self._append(conn, run_id, events), first_pass
+            lease = Lease(run_id, owner, run.lease_epoch)
+            attempts = [] if first_pass else self._attempts(conn, run_id)
+            gone = takeover.owner if takeover else None
 
-    def renew(self, run_id: str, owner: str, seconds: float) -> bool | None:
-        """Extend our lease. Returns whether a cancel was requested; ``None`` if lease lost."""
+            def executing_still(row: NodeRun) -> bool:
+                if row.owner == owner:
+                    return row.id in executing
+                if row.owner is None or row.owner == gone:
+                    return False
+                return row.lease_until is not None and row.lease_until > now
+
+            dead = [a for a in attempts if a.lease_until is not None and not executing_still(a)]
+            if dead:
+                conn.execute(
+                    sa.update(nr).where(nr.c.id.in_([a.id for a in dead])).values(lease_until=None)
+                )
+            cut_off = [a for a in attempts if a.status == "running" and not executing_still(a)]
+            if cut_off:
+                conn.execute(
+                    sa.update(nr)
+                    .where(nr.c.id.in_([a.id for a in cut_off]), nr.c.status == "running")
+                    .values(
+                        status="failed",
+                        ended_at=now,
+                        error_type=INTERRUPTED,
+                        error_message=_DIED,
+                        will_retry=True,
+                    )
+                )
+            for row in dead:
+                row.lease_until = None
+            for row in cut_off:
+                row.status, row.ended_at, row.error_type = "failed", now, INTERRUPTED
+                row.error_message, row.will_retry = _DIED, True
+                events.append(
+                    NewEvent(
+                        "node.interrupted", row.node, {"attempt": row.attempt, "reason": _DIED}
+                    )
+                )
+            written = self._append(conn, run_id, events)
+            return Acquired(run, lease, attempts, written, first_pass)
+
+    def renew(
+        self, owner: str, leases: Sequence[Lease], attempts: Sequence[int], seconds: float
+    ) -> Renewal:
+        """The heartbeat of one process, in one transaction: extend each lease still at its
+        epoch, and the attempt leases of the rows this process is executing."""
+        r, nr = tables.run, tables.node_run
+        until = utcnow() + dt.timedelta(seconds=seconds)
+        held: set[str] = set()
+        cancel: set[str] = set()
+        with self.write() as conn:
+            if leases:
+                match = sa.or_(
+                    *(sa.and_(r.c.id == x.run_id, r.c.lease_epoch == x.epoch) for x in leases)
+                )
+                for run_id, cancel_requested in conn.execute(
+                    sa.update(r)
+                    .where(match)
+                    .values(lease_until=until)
+                    .returning(r.c.id, r.c.cancel_requested)
+                ):
+                    held.add(run_id)
+                    if cancel_requested:
+                        cancel.add(run_id)
+            if attempts:
+                conn.execute(
+                    sa.update(nr)
+                    .where(nr.c.id.in_(list(attempts)), nr.c.owner == owner)
+                    .values(lease_until=until)
+                )
+        return Renewal(frozenset(held), frozenset(cancel))
+
+    def release(self, lease: Lease, *, stalled: str | None = None) -> list[EventDict]:
+        """Give the run up (a pass stopping early): another process may take it at once.
+        With ``stalled`` (why this process cannot advance it, e.g. its code does not load
+        here) the reason becomes the run's ``error`` and a ``run.stalled`` event; the run
+        stays unfinished for a process that can."""
         r = tables.run
         with self.write() as conn:
-            return conn.execute(
-                sa.update(r)
-                .where(r.c.id == run_id, r.c.lease_owner == owner)
-                .values(lease_until=utcnow() + dt.timedelta(seconds=seconds))
-                .returning(r.c.cancel_requested)
-            ).scalar()
+            run = self._lock_run(conn, lease.run_id)
+            if run.lease_epoch != lease.epoch:
+                return []
+            changes: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+            events: list[NewEvent] = []
+            if stalled:
+                changes["error"] = stalled
+                events.append(NewEvent("run.stalled", data={"reason": stalled}))
+            conn.execute(sa.update(r).where(r.c.id == lease.run_id).values(**changes))
+            return self._append(conn, lease.run_id, events)
 
-    def release(self, run_id: str, owner: str) -> None:
-        r = tables.run
+    def release_attempts(self, owner: str, row_ids: Sequence[int]) -> None:
+        """The code of these attempts has returned (or was killed): clear their leases, so
+        the next attempt of their nodes may start. Needs no run lease: an attempt's liveness
+        is its process's to report."""
+        nr = tables.node_run
         with self.write() as conn:
             conn.execute(
-                sa.update(r)
-                .where(r.c.id == run_id, r.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
+                sa.update(nr)
+                .where(nr.c.id.in_(list(row_ids)), nr.c.owner == owner)
+                .values(lease_until=None)
             )
+
+    def finish_orphan(
+        self,
+        run_id: str,
+        owner: str,
+        finish: NodeFinish,
+        events: Sequence[NewEvent],
+        inline_limit: int,
+    ) -> list[EventDict]:
+        """Record the end of an attempt whose pass is gone (it stopped while the attempt's
+        code still ran in this process). Written only if the row is still ``running`` and
+        ours: a pass that took the run meanwhile either waited for it (and now sees it) or
+        found it dead and closed it (and then nothing is written)."""
+        nr = tables.node_run
+        with self.write() as conn:
+            self._lock_run(conn, run_id)
+            mine = conn.execute(
+                sa.select(nr.c.id).where(
+                    nr.c.id == finish.row_id, nr.c.status == "running", nr.c.owner == owner
+                )
+            ).first()
+            if mine is None:
+                return []
+            self._apply_finishes(conn, [finish], inline_limit)
+            return self._append(conn, run_id, events)
+
+    def _fence(self, conn: sa.Connection, lease: Lease) -> None:
+        """Hold the run at ``lease``'s epoch for the rest of the transaction, or refuse."""
+        r = tables.run
+        query = sa.select(r.c.id).where(r.c.id == lease.run_id, r.c.lease_epoch == lease.epoch)
+        if self.dialect == "postgresql":
+            query = query.with_for_update(read=True, key_share=True)
+        if conn.execute(query).first() is None:
+            raise StaleWrite(f"run {lease.run_id} was taken over (its epoch is past {lease.epoch})")
 
     # -- checkpoints ------------------------------------------------------------------------
 
     def attempts(self, run_id: str) -> list[NodeRun]:
         """All attempt rows of a run, oldest first."""
+        with self.read() as conn:
+            return self._attempts(conn, run_id)
+
+    @staticmethod
+    def _attempts(conn: sa.Connection, run_id: str) -> list[NodeRun]:
+        nr = tables.node_run
+        rows = conn.execute(
+            sa.select(nr).where(nr.c.run_id == run_id).order_by(nr.c.node, nr.c.attempt)
+        ).all()
+        return [NodeRun(**r._mapping) for r in rows]
+
+    def node_attempts(self, run_id: str, node: str) -> list[NodeRun]:
+        """One node's attempt rows, oldest first."""
         nr = tables.node_run
         with self.read() as conn:
             rows = conn.execute(
-                sa.select(nr).where(nr.c.run_id == run_id).order_by(nr.c.node, nr.c.attempt)
+                sa.select(nr).where(nr.c.run_id == run_id, nr.c.node == node).order_by(nr.c.attempt)
             ).all()
         return [NodeRun(**r._mapping) for r in rows]
 
@@ -479,74 +760,81 @@ class Store:
 
     def step(
         self,
-        run_id: str,
+        lease: Lease,
         *,
         finishes: Sequence[NodeFinish] = (),
         starts: Sequence[NodeStart] = (),
-        interrupted: Sequence[int] = (),
+        give_up: Sequence[GiveUp] = (),
+        interrupt: Sequence[int] = (),
         events: Sequence[NewEvent] = (),
         next_seq: int | None = None,
         inline_limit: int = 16_384,
-        lock_run: bool = False,
     ) -> list[EventDict]:
-        """One checkpoint transaction: finish attempts, start new ones, append events.
+        """One checkpoint transaction of the pass holding ``lease``: finish attempts, start
+        new ones, close as interrupted the ``running`` rows in ``interrupt`` (attempts of
+        another process found dead), mark interrupted attempts as the last of their node,
+        append events.
 
-        Raises ``StaleWrite`` (nothing written) when a finished attempt is no longer
-        ``running``: another process has taken the run over.
+        Raises ``StaleWrite`` (nothing written) when the run's epoch moved past the lease's
+        (another process took the run over) or a finished attempt is no longer ``running``.
+        ``starts`` get their ``row_id``; the written events are returned.
         """
+        args = (lease, finishes, starts, give_up, interrupt, events)
         try:
-            return self._step(
-                run_id, finishes, starts, interrupted, events, next_seq, inline_limit, lock_run
-            )
+            return self._step(*args, next_seq, inline_limit)
         except IntegrityError:
             # another writer (a cancel, a resume) took our event numbers: count again
             try:
-                return self._step(
-                    run_id, finishes, starts, interrupted, events, None, inline_limit, lock_run
-                )
+                return self._step(*args, None, inline_limit)
             except IntegrityError as exc:
-                raise StaleWrite(f"run {run_id} changed under this writer: {exc}") from exc
+                raise StaleWrite(f"run {lease.run_id} changed under this writer: {exc}") from exc
 
     def _step(
         self,
-        run_id: str,
+        lease: Lease,
         finishes: Sequence[NodeFinish],
         starts: Sequence[NodeStart],
-        interrupted: Sequence[int],
+        give_up: Sequence[GiveUp],
+        interrupt: Sequence[int],
         events: Sequence[NewEvent],
         next_seq: int | None,
         inline_limit: int,
-        lock_run: bool,
     ) -> list[EventDict]:
         nr = tables.node_run
         with self.write() as conn:
-            if lock_run:
-                self._lock_run(conn, run_id)
             # a chain's step (one finish, one start, two events) gains most; a big step gains
             # nothing (PostgreSQL plans 50 CTEs about as slowly as it runs 50 statements) and
             # SQLAlchemy's compile time grows with the square of the CTEs
             writes = len(finishes) + len(starts)
-            small = 0 < writes <= 4 and len(events) <= 8
-            if conn.dialect.name == "postgresql" and not interrupted and small:
+            small = writes <= 4 and len(events) <= 8 and (writes or events)
+            if conn.dialect.name == "postgresql" and not (give_up or interrupt) and small:
                 return self._step_in_one_statement(
-                    conn, run_id, finishes, starts, events, next_seq, inline_limit
+                    conn, lease, finishes, starts, events, next_seq, inline_limit
                 )
+            self._fence(conn, lease)
             self._apply_finishes(conn, finishes, inline_limit)
-            if interrupted:
+            if interrupt:
                 conn.execute(
                     sa.update(nr)
-                    .where(nr.c.id.in_(interrupted), nr.c.status == "running")
+                    .where(nr.c.id.in_(list(interrupt)), nr.c.status == "running")
                     .values(
                         status="failed",
                         ended_at=utcnow(),
-                        error_type="Interrupted",
-                        error_message="the process running this attempt stopped before it "
-                        "finished; the node runs again",
+                        error_type=INTERRUPTED,
+                        error_message=_DIED,
+                        will_retry=True,
+                        lease_until=None,
                     )
                 )
+            for stop in give_up:
+                conn.execute(
+                    sa.update(nr)
+                    .where(nr.c.id == stop.row_id)
+                    .values(will_retry=False, error_message=stop.error_message)
+                )
             for start in starts:
-                start.row_id = conn.execute(_START, _start_params(run_id, start)).scalar_one()
-            return self._append(conn, run_id, events, next_seq=next_seq)
+                start.row_id = conn.execute(_START, _start_params(lease.run_id, start)).scalar_one()
+            return self._append(conn, lease.run_id, events, next_seq=next_seq)
 
     @staticmethod
     def _apply_finishes(
@@ -559,36 +847,38 @@ class Store:
     def _step_in_one_statement(
         self,
         conn: sa.Connection,
-        run_id: str,
+        lease: Lease,
         finishes: Sequence[NodeFinish],
         starts: Sequence[NodeStart],
         events: Sequence[NewEvent],
         next_seq: int | None,
         inline_limit: int,
     ) -> list[EventDict]:
-        """``_step`` on PostgreSQL: the finishes, the starts and the events go to the server as
-        one statement of data-modifying CTEs, so a checkpoint is one round trip and a commit
-        (each separate statement costs a round trip as long as the fsync'd commit itself)."""
-        rows = self._event_rows(conn, run_id, events, next_seq)
-        params: dict[str, Any] = {}
+        """``_step`` on PostgreSQL: the fence, the finishes, the starts and the events go to
+        the server as one statement of data-modifying CTEs, so a checkpoint is one round trip
+        and a commit (each separate statement costs a round trip as long as the fsync'd
+        commit itself)."""
+        rows = self._event_rows(conn, lease.run_id, events, next_seq)
+        params: dict[str, Any] = {"fence_run": lease.run_id, "fence_epoch": lease.epoch}
         for k, finish in enumerate(finishes):
             params |= _prefixed(f"f{k}_", _finish_params(conn, finish, inline_limit))
         for k, start in enumerate(starts):
-            params |= _prefixed(f"s{k}_", _start_params(run_id, start))
+            params |= _prefixed(f"s{k}_", _start_params(lease.run_id, start))
         for k, row in enumerate(rows):
             params |= _prefixed(f"e{k}_", row)
         statement = _step_statement(len(finishes), len(starts), len(rows))
         outcome = conn.execute(statement, params).one()
+        if not outcome.fenced:
+            raise StaleWrite(f"run {lease.run_id} was taken over (its epoch is past {lease.epoch})")
         if outcome.finished != len(finishes):
-            raise StaleWrite(f"run {run_id}: an attempt it finishes is no longer running")
+            raise StaleWrite(f"run {lease.run_id}: an attempt it finishes is no longer running")
         for k, start in enumerate(starts):
-            start.row_id = outcome[1 + k]
+            start.row_id = outcome[2 + k]
         return _event_dicts(rows)
 
     def finish_run(
         self,
-        run_id: str,
-        owner: str,
+        lease: Lease,
         status: str,
         *,
         error: str | None = None,
@@ -600,14 +890,16 @@ class Store:
         inline_limit: int = 16_384,
     ) -> tuple[list[EventDict], bool]:
         """End the pass: checkpoint the last ``finishes``, set the run's status and release
-        our lease, in one transaction. Returns the events written and whether the run was
-        settled.
+        the lease, in one transaction. Returns the events written and whether the run was
+        settled. Raises ``StaleWrite`` (nothing written) when the lease was lost.
 
         With ``expect_waiting`` (the wait rows this pass saw), if any of them was answered
         meanwhile only the finishes and ``node_events`` are written and the run is not settled:
-        the pass must go on.
+        the pass must go on. A run that ends ``failed`` or ``cancelled`` closes the attempt
+        rows still ``running`` or ``waiting`` as ``cancelled``: no node of a finished run is
+        left running.
         """
-        args = (run_id, owner, status, error, expect_waiting, finishes, node_events, events)
+        args = (lease, status, error, expect_waiting, finishes, node_events, events)
         try:
             return self._finish_run(*args, next_seq, inline_limit)
         except IntegrityError:
@@ -616,8 +908,7 @@ class Store:
 
     def _finish_run(
         self,
-        run_id: str,
-        owner: str,
+        lease: Lease,
         status: str,
         error: str | None,
         expect_waiting: Sequence[int],
@@ -628,11 +919,12 @@ class Store:
         inline_limit: int,
     ) -> tuple[list[EventDict], bool]:
         r, nr = tables.run, tables.node_run
+        run_id = lease.run_id
         now = utcnow()
         with self.write() as conn:
             run = self._lock_run(conn, run_id)
-            if run.lease_owner != owner:
-                raise StaleWrite(f"run {run_id} is no longer leased by this process")
+            if run.lease_epoch != lease.epoch:
+                raise StaleWrite(f"run {run_id} was taken over (its epoch is past {lease.epoch})")
             self._apply_finishes(conn, finishes, inline_limit)
             if expect_waiting:
                 answered = conn.execute(
@@ -645,7 +937,7 @@ class Store:
             changes: dict[str, Any] = {"status": status, "lease_owner": None, "lease_until": None}
             if status in tables.RUN_FINISHED:
                 changes |= {"ended_at": now, "error": error}
-            if status == "cancelled":
+            if status in ("failed", "cancelled"):
                 conn.execute(
                     sa.update(nr)
                     .where(nr.c.run_id == run_id, nr.c.status.in_(["waiting", "running"]))
@@ -731,6 +1023,8 @@ class Store:
                     ended_at=now,
                     lease_owner=None,
                     lease_until=None,
+                    # a holder we took for dead may still be alive: fence it off
+                    lease_epoch=run.lease_epoch + 1,
                 )
             )
             events = [NewEvent("run.cancelled", data={"status": "cancelled"})]

@@ -11,13 +11,20 @@ import sqlalchemy as sa
 import runtime as rt
 from runtime.codecs import Encoded
 from runtime.store import tables
-from runtime.store.repo import NewEvent, NodeFinish, NodeStart, StaleWrite
+from runtime.store.repo import Lease, NewEvent, NodeFinish, NodeStart, StaleWrite
 
 
-def fresh_run(client: rt.Client) -> str:
+def leased_run(client: rt.Client, owner: str = "test-owner") -> Lease:
+    """A stored run whose lease this test holds (no engine pass touches it)."""
     g = rt.Graph("checkpoints")
-    g.wait("hold", {"ok": bool})  # the engine leaves the run alone once it waits
-    return g.run().wait(10).id
+    g.wait("hold", {"ok": bool})
+    version = client.publish(g)
+    record, _ = client.store.create_run(
+        version, {}, trigger="sdk", owner=None, inline_limit=16_384
+    )
+    acquired = client.store.acquire(record.id, owner, 30)
+    assert acquired is not None
+    return acquired.lease
 
 
 def now() -> dt.datetime:
@@ -26,10 +33,11 @@ def now() -> dt.datetime:
 
 @pytest.mark.parametrize("siblings", [1, 3, 6])  # 6 + 6 writes: the statement-per-row path
 def test_a_step_finishes_starts_and_numbers_its_events(client: rt.Client, siblings: int) -> None:
-    store, run_id = client.store, fresh_run(client)
+    store, lease = client.store, leased_run(client)
+    run_id = lease.run_id
     first = [NodeStart(f"a{i}", 1, "running", started_at=now()) for i in range(siblings)]
     store.step(
-        run_id, starts=first, events=[NewEvent("node.running", f"a{i}") for i in range(siblings)]
+        lease, starts=first, events=[NewEvent("node.running", f"a{i}") for i in range(siblings)]
     )
     assert len({s.row_id for s in first}) == siblings and None not in {s.row_id for s in first}
 
@@ -40,7 +48,7 @@ def test_a_step_finishes_starts_and_numbers_its_events(client: rt.Client, siblin
     ]
     then = [NodeStart(f"b{i}", 1, "running", started_at=now()) for i in range(siblings)]
     written = store.step(
-        run_id,
+        lease,
         finishes=finishes,
         starts=then,
         events=[NewEvent("node.succeeded", s.node) for s in first],
@@ -54,9 +62,10 @@ def test_a_step_finishes_starts_and_numbers_its_events(client: rt.Client, siblin
 
 
 def test_a_taken_over_attempt_makes_the_whole_step_write_nothing(client: rt.Client) -> None:
-    store, run_id = client.store, fresh_run(client)
+    store, lease = client.store, leased_run(client)
+    run_id = lease.run_id
     start = NodeStart("a", 1, "running", started_at=now())
-    store.step(run_id, starts=[start])
+    store.step(lease, starts=[start])
     with store.write() as conn:  # another process marks it interrupted
         conn.execute(
             sa.update(tables.node_run)
@@ -66,7 +75,7 @@ def test_a_taken_over_attempt_makes_the_whole_step_write_nothing(client: rt.Clie
     events_before = store.last_seq(run_id)
     with pytest.raises(StaleWrite):
         store.step(
-            run_id,
+            lease,
             finishes=[NodeFinish(start.row_id, "succeeded", now(), output=Encoded("json", b"1"))],
             starts=[NodeStart("b", 1, "running", started_at=now())],
             events=[NewEvent("node.succeeded", "a"), NewEvent("node.running", "b")],

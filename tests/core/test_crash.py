@@ -113,3 +113,163 @@ def test_killed_run_resumes_from_last_checkpoint(db_url: str, tmp_path: Path) ->
         assert [(e["node"], e["data"]["attempt"]) for e in interrupted] == [("b", 1)]
     finally:
         client.close()
+
+
+POISON = textwrap.dedent(
+    """
+    import os
+    import sys
+    import time
+    from pathlib import Path
+    import runtime as rt
+
+    effects = Path(os.environ["EFFECTS"])
+
+    def record(name: str) -> None:
+        with effects.open("a") as f:
+            f.write(f"{name}:{rt.current().attempt}\\n")
+
+    g = rt.Graph("poison")
+
+    @g.node
+    def a() -> int:
+        record("a")
+        return 1
+
+    @g.node
+    def other(a: int) -> int:
+        record("other")
+        return a + 1
+
+    @g.node
+    def boom(a: int) -> int:
+        record("boom")
+        time.sleep(0.5)  # other finishes first
+        os._exit(3)  # a segfault, an OOM kill: the process is gone
+    """
+)
+
+
+def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_node_that_kills_its_process_fails_after_max_interruptions(
+    db_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "poison.py").write_text(POISON)
+    effects = tmp_path / "effects.txt"
+    env = {**_env(db_url, tmp_path), "EFFECTS": str(effects)}
+    first = _cli(["run", "poison.py:g"], env, tmp_path)
+    assert first.returncode == 3, first.stderr
+    run_id = first.stdout.split()[1]
+
+    exits = []
+    for _ in range(4):  # each recover that picks boom up dies with it, until it gives up
+        recovered = _cli(["recover"], env, tmp_path)
+        exits.append(recovered.returncode)
+        if recovered.returncode != 3:
+            break
+    assert exits == [3, 3, 0], recovered.stderr
+    assert f"run {run_id}: failed" in recovered.stdout
+
+    runs = effects.read_text().split()
+    assert sorted(runs) == ["a:1", "boom:1", "boom:2", "boom:3", "other:1"]
+    client = rt.connect(db_url, home=tmp_path)
+    try:
+        run = client.get_run(run_id)
+        assert run.status == "failed"
+        boom = run.nodes["boom"]
+        assert boom.status == "failed" and boom.attempts == 3
+        assert boom.error.startswith("interrupted 3 times: the process running this attempt")
+        assert run.nodes["other"].status == "succeeded" and run.outputs["other"] == 2
+    finally:
+        client.close()
+
+
+BLOCKING_FLOW = textwrap.dedent(
+    """
+    import os
+    import threading
+    from pathlib import Path
+    import runtime as rt
+
+    g = rt.Graph("from_a_file")
+
+    @g.node
+    def first(x: int) -> int:
+        if rt.current().attempt == 1:
+            Path(os.environ["STARTED"]).touch()
+            threading.Event().wait()  # until the process is killed
+        return x * 2
+
+    @g.node
+    def second(first: int) -> int:
+        return first + 1
+    """
+)
+
+
+def _kill_mid_run(command: list[str], env: dict[str, str], cwd: Path, started: Path) -> None:
+    child = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, text=True)
+    _await(started.exists, 60)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+
+def test_a_run_of_a_file_is_recovered_from_any_directory(db_url: str, tmp_path: Path) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    (project / "flow.py").write_text(BLOCKING_FLOW)
+    started = tmp_path / "started"
+    env = {**_env(db_url, tmp_path), "STARTED": str(started)}
+    command = [sys.executable, "-m", "runtime.cli", "run", "flow.py:g", "-i", "x=4"]
+    _kill_mid_run(command, env, project, started)
+
+    recovered = _cli(["recover"], env, elsewhere)  # flow.py is not importable from here
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert ": succeeded" in recovered.stdout
+    client = rt.connect(db_url, home=tmp_path)
+    try:
+        (run,) = client.runs(workflow="from_a_file")
+        assert run.outputs == {"second": 9}
+    finally:
+        client.close()
+
+
+def test_a_run_whose_code_does_not_load_is_left_recoverable(db_url: str, tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "mylib.py").write_text(BLOCKING_FLOW)
+    started = tmp_path / "started"
+    env = {**_env(db_url, tmp_path), "STARTED": str(started)}
+    starter = "import mylib; r = mylib.g.run(x=5); print(r.id, flush=True); r.wait()"
+    _kill_mid_run(
+        [sys.executable, "-c", starter], {**env, "PYTHONPATH": str(library)}, tmp_path, started
+    )
+
+    stuck = _cli(["recover"], env, tmp_path)  # mylib is not on this process's path
+    assert stuck.returncode == 1
+    assert "stalled: cannot load the workflow's code here: ModuleNotFoundError" in stuck.stdout
+    client = rt.connect(db_url, home=tmp_path)
+    try:
+        (run,) = client.runs(workflow="from_a_file")
+        assert run.status == "running"  # not failed: a process that can load it may go on
+        assert "ModuleNotFoundError" in (run.record.error or "")
+        assert run.record.lease_owner is None
+        assert run.nodes["first"].status != "running"  # no node left running inside it
+
+        fixed = _cli(["recover"], {**env, "PYTHONPATH": str(library)}, tmp_path)
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert run.status == "succeeded" and run.outputs == {"second": 11}
+        assert run.record.error is None
+    finally:
+        client.close()

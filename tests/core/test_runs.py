@@ -251,15 +251,18 @@ def test_node_context_gives_idempotency_key_and_logs(client: rt.Client) -> None:
 
     g = rt.Graph("ctx")
 
-    @g.node
-    def step() -> str:
+    @g.node(retries=1, backoff=0)
+    def step() -> list[str]:
         ctx = rt.current()
         ctx.log("hello from the node")
         logging.getLogger("user.code").warning("careful")
-        return ctx.idempotency_key
+        if ctx.attempt == 1:
+            raise RuntimeError("first attempt fails")
+        return [ctx.idempotency_key, ctx.attempt_key]
 
     run = g.run().wait(10)
-    assert run.outputs["step"] == f"{run.id}:step:1"
+    # the idempotency key is the same for every attempt; the attempt key is not
+    assert run.outputs["step"] == [f"{run.id}:step", f"{run.id}:step:2"]
     logs = run.nodes["step"].logs
     assert "hello from the node" in logs
     assert "WARNING user.code: careful" in logs

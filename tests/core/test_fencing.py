@@ -1,0 +1,280 @@
+"""Fencing: a pass that lost its run never commits, a process never runs two passes of one
+run, a takeover reads the checkpoints it acts on under the lock that fences the old holder,
+and two attempts of one node never execute at the same time. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import runtime as rt
+from runtime import client as client_module
+from runtime.codecs import Encoded
+from runtime.store import NewEvent, NodeFinish, NodeStart, StaleWrite, Takeover, tables
+from runtime.store.tables import utcnow
+from tests.core.test_checkpoints import leased_run
+
+
+class Ledger:
+    """Side effects of node code: (node, attempt, started, ended) per execution."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: list[tuple[str, int, float, float]] = []
+
+    def record(self, seconds: float = 0.0) -> None:
+        ctx = rt.current()
+        started = time.monotonic()
+        time.sleep(seconds)
+        with self.lock:
+            self.entries.append((ctx.node, ctx.attempt, started, time.monotonic()))
+
+    def count(self) -> Counter:
+        return Counter(node for node, *_ in self.entries)
+
+    def assert_no_overlap(self) -> None:
+        by_node: dict[str, list[tuple[float, float]]] = {}
+        for node, _attempt, start, end in self.entries:
+            by_node.setdefault(node, []).append((start, end))
+        for node, spans in by_node.items():
+            spans.sort()
+            for (_, end), (start, _) in itertools.pairwise(spans):
+                assert start >= end, f"two attempts of {node!r} executed at the same time"
+
+
+def wait_until(condition, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not met within {timeout}s"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def short_lease(db_url: str, tmp_path: Path) -> Iterator[rt.Client]:
+    """A client whose leases last one second (renewed every third of it)."""
+    c = rt.connect(db_url, home=tmp_path, lease_seconds=1.0)
+    yield c
+    c.close()
+    client_module._default = None
+
+
+def test_duplicate_requests_to_the_owner_run_each_node_once(client: rt.Client) -> None:
+    ledger, gate = Ledger(), threading.Event()
+    g = rt.Graph("duplicates")
+
+    @g.node
+    def slow() -> int:
+        ledger.record()
+        gate.wait(20)
+        return 1
+
+    @g.node
+    def after(slow: int) -> int:
+        ledger.record()
+        return slow + 1
+
+    run = g.run()
+    wait_until(lambda: ledger.count()["slow"] == 1, what="slow started")
+    loop = client.dispatcher._ensure_loop()  # type: ignore[attr-defined]
+    # what a redelivered message or a reaper's re-enqueue does in a worker
+    extra = [
+        asyncio.run_coroutine_threadsafe(client.engine.advance(run.id), loop) for _ in range(12)
+    ]
+    assert [f.result(10) for f in extra] == [None] * 12
+    client.recover()
+    gate.set()
+    assert run.wait(20).status == "succeeded", run.error
+    assert ledger.count() == Counter({"slow": 1, "after": 1})
+    assert {(n, i.attempts) for n, i in run.nodes.items()} == {("slow", 1), ("after", 1)}
+
+
+def test_a_live_holder_keeps_its_run_even_with_its_event_loop_blocked(
+    short_lease: rt.Client, db_url: str, tmp_path: Path
+) -> None:
+    """The heartbeat runs on its own thread: an async node that blocks the loop for three
+    lease periods does not make its process look dead to a watching recover."""
+    ledger = Ledger()
+    g = rt.Graph("blocked_loop")
+
+    @g.node
+    async def hog() -> int:
+        ledger.record(seconds=3.5)  # time.sleep on the event loop
+        return 1
+
+    run = g.run()
+    wait_until(lambda: short_lease.store.get_run(run.id).status == "running")
+    other = rt.connect(db_url, home=tmp_path, lease_seconds=1.0)
+    try:
+        assert other.recover(watch=True) == []
+    finally:
+        other.close()
+    assert run.wait(20).status == "succeeded", run.error
+    assert ledger.count() == Counter({"hog": 1})
+    assert run.nodes["hog"].attempts == 1
+
+
+LEDGER, GATE = Ledger(), threading.Event()
+"""For graphs another client in this process loads by reference (closures would not ship)."""
+
+
+def _work() -> int:
+    LEDGER.record()
+    if rt.current().attempt == 1:
+        GATE.wait(20)
+    return rt.current().attempt
+
+
+def _done(work: int) -> int:
+    return work * 10
+
+
+def test_a_takeover_fences_the_old_pass_out(
+    short_lease: rt.Client, db_url: str, tmp_path: Path
+) -> None:
+    """A holder that stops renewing (cut off from the database) loses the run; when its node
+    returns, nothing it writes lands, and the new holder's attempt is the one that counts."""
+    LEDGER.entries.clear()
+    GATE.clear()
+    g = rt.Graph("fenced")
+    g.add("work", _work)
+    g.add("done", _done)
+
+    run = g.run()
+    wait_until(lambda: LEDGER.count()["work"] == 1, what="work started")
+    short_lease.engine.heartbeat.stop()  # as if its process could no longer reach the database
+    other = rt.connect(db_url, home=tmp_path, lease_seconds=1.0)
+    try:
+        assert [r.id for r in other.recover(watch=True)] == [run.id]
+        finished = other.get_run(run.id).wait(20)
+        assert finished.status == "succeeded", finished.error
+        seq_before = other.store.last_seq(run.id)
+        GATE.set()  # the old attempt returns now; its pass tries to record it, and stops
+        wait_until(lambda: not short_lease.engine._passes, what="the fenced pass ended")
+        assert other.store.last_seq(run.id) == seq_before
+        assert finished.outputs == {"done": 20}
+        rows = {(a.node, a.attempt): (a.status, a.error_type) for a in other.store.attempts(run.id)}
+        assert rows == {
+            ("work", 1): ("failed", "Interrupted"),
+            ("work", 2): ("succeeded", None),
+            ("done", 1): ("succeeded", None),
+        }
+    finally:
+        GATE.set()
+        other.close()
+
+
+def test_a_stale_lease_writes_nothing_on_either_checkpoint_path(client: rt.Client) -> None:
+    store = client.store
+    lease = leased_run(client)
+    start = NodeStart("a", 1, "running", started_at=utcnow())
+    store.step(lease, starts=[start])
+    newer = store.acquire(lease.run_id, "someone-else-taking-over", 30, executing=())
+    assert newer is None  # held: nobody takes it without leave
+    with store.write() as conn:  # the epoch moves on (a takeover elsewhere)
+        conn.execute(
+            sa.update(tables.run)
+            .where(tables.run.c.id == lease.run_id)
+            .values(lease_epoch=lease.epoch + 1)
+        )
+    seq = store.last_seq(lease.run_id)
+    finish = NodeFinish(start.row_id, "succeeded", utcnow(), output=Encoded("json", b"1"))  # type: ignore[arg-type]
+    with pytest.raises(StaleWrite):  # one statement on PostgreSQL
+        store.step(lease, finishes=[finish], events=[NewEvent("node.succeeded", "a")])
+    with pytest.raises(StaleWrite):  # statement by statement
+        store.step(
+            lease,
+            finishes=[finish],
+            starts=[NodeStart(f"s{i}", 1, "running", started_at=utcnow()) for i in range(5)],
+            events=[NewEvent("node.succeeded", "a")],
+        )
+    with pytest.raises(StaleWrite):
+        store.finish_run(lease, "succeeded", finishes=[finish])
+    assert store.last_seq(lease.run_id) == seq
+    assert [a.status for a in store.attempts(lease.run_id)] == ["running"]
+    assert store.get_run(lease.run_id).status == "running"
+
+
+@pytest.mark.postgres
+def test_a_takeover_waits_for_a_checkpoint_in_flight_and_sees_it(pg_client: rt.Client) -> None:
+    """The race of a slow takeover: the old holder's checkpoint commits while the takeover
+    is under way. The takeover's read happens under the lock, after that commit, so the
+    succeeded attempt is not re-run (and is not marked interrupted)."""
+    store = pg_client.store
+    lease = leased_run(pg_client, owner="old-holder")
+    start = NodeStart("a", 1, "running", started_at=utcnow(), owner="old-holder")
+    store.step(lease, starts=[start])
+    run_row = store.get_run(lease.run_id)
+    leave = Takeover("old-holder", run_row.lease_epoch, run_row.lease_until)
+
+    taken: list = []
+    with store.write() as conn:  # the old holder's checkpoint, mid-transaction
+        store._fence(conn, lease)
+        conn.execute(
+            sa.update(tables.node_run)
+            .where(tables.node_run.c.id == start.row_id)
+            .values(status="succeeded", output_codec="json", output_inline=b"1", output_size=1)
+        )
+        taker = threading.Thread(
+            target=lambda: taken.append(
+                store.acquire(lease.run_id, "new-holder", 30, takeover=leave)
+            )
+        )
+        taker.start()
+        time.sleep(0.3)  # the takeover is now blocked on the fence's lock
+        assert not taken
+    taker.join(10)
+    acquired = taken[0]
+    assert acquired is not None and acquired.lease.epoch == lease.epoch + 1
+    assert [(a.node, a.status) for a in acquired.attempts] == [("a", "succeeded")]
+    assert not [e for e in acquired.events if e["type"] == "node.interrupted"]
+
+
+def test_a_retry_waits_for_the_timed_out_thread(client: rt.Client) -> None:
+    """A thread cannot be killed: the timed-out attempt is recorded at its timeout, and the
+    retry starts only once the old thread has returned."""
+    ledger = Ledger()
+    g = rt.Graph("timeouts")
+
+    @g.node(timeout=0.2, retries=1, backoff=0)
+    def slow() -> int:
+        ledger.record(seconds=1.0 if rt.current().attempt == 1 else 0.0)
+        return rt.current().attempt
+
+    run = g.run().wait(20)
+    assert run.status == "succeeded", run.error
+    assert run.outputs == {"slow": 2}
+    ledger.assert_no_overlap()
+    first = client.store.node_attempts(run.id, "slow")[0]
+    assert first.error_type == "TimeoutError"
+    assert (first.ended_at - first.started_at).total_seconds() < 0.9  # failed at its timeout
+    assert first.lease_until is None  # released once the thread returned
+
+
+def test_a_cancelled_run_keeps_a_still_running_thread_from_overlapping(
+    client: rt.Client,
+) -> None:
+    ledger, gate = Ledger(), threading.Event()
+    g = rt.Graph("cancel_thread")
+
+    @g.node
+    def stuck() -> int:
+        ledger.record()
+        gate.wait(20)
+        return 1
+
+    run = g.run()
+    wait_until(lambda: ledger.count()["stuck"] == 1)
+    assert run.cancel() in ("running", "cancelled")
+    assert run.wait(10).status == "cancelled"
+    row = client.store.node_attempts(run.id, "stuck")[0]
+    assert row.status == "cancelled" and row.lease_until is not None  # still executing
+    gate.set()
+    wait_until(lambda: client.store.node_attempts(run.id, "stuck")[0].lease_until is None)
