@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import cloudpickle
 import typer
@@ -18,6 +18,10 @@ from runtime.errors import PlaitError
 from runtime.events import EventDict
 from runtime.graph import Graph
 
+if TYPE_CHECKING:
+    from runtime.config import Settings
+    from runtime.keys import Keyring, SigningKey
+
 app = typer.Typer(
     help="Plait: durable, watchable workflow graphs.",
     no_args_is_help=True,
@@ -26,6 +30,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+signing_app = typer.Typer(
+    help="The keys that sign workflow code: show, generate, rotate.", no_args_is_help=True
+)
+app.add_typer(signing_app, name="signing")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -336,6 +344,7 @@ def worker(
     config = settings()
     if not config.redis_url:
         raise _fail("plait worker needs PLAIT_REDIS_URL (and PLAIT_DATABASE_URL shared by all)")
+    _warn_about_worker_keys(config)
     if concurrency:  # the worker processes size their engine's node threads from it
         os.environ["PLAIT_WORKER_CONCURRENCY"] = str(concurrency)
     from taskiq.cli.worker.args import WorkerArgs
@@ -361,6 +370,30 @@ def worker(
         f"store {_display_url(config.resolved_database_url())}"
     )
     raise typer.Exit(run_worker(args) or 0)
+
+
+def _warn_about_worker_keys(config: Settings) -> None:
+    from runtime.keys import Keyring
+
+    try:
+        keyring = Keyring.from_settings(config)
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    if keyring.signer is not None:
+        typer.secho(
+            f"warning: this worker can read the private signing key {keyring.signer.key_id}, "
+            "so node code it runs could sign code that every worker accepts; give workers "
+            "PLAIT_VERIFY_KEYS only",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    elif not keyring.trusted:
+        typer.secho(
+            "warning: this worker trusts no signing key and will run no stored code; set "
+            "PLAIT_VERIFY_KEYS",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 @app.command()
@@ -467,6 +500,153 @@ def db_upgrade() -> None:
     db.upgrade(engine)
     typer.echo(
         f"schema at revision {db.current_revision(engine)} ({engine.url.render_as_string()})"
+    )
+
+
+@signing_app.command("show")
+def signing_show() -> None:
+    """This process's signing key, the keys it trusts, and the keys the store's versions are
+    signed with. Exits 1 when some stored versions are signed with keys not trusted here."""
+    from runtime.config import settings
+    from runtime.keys import Keyring
+    from runtime.store import Store
+
+    config = settings()
+    try:
+        keyring = Keyring.from_settings(config)
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    signer = keyring.signer
+    if signer is not None:
+        source = keyring.trusted[signer.key_id].source
+        typer.echo(f"signs with   {signer.key_id}  {signer.public.text()}  (from {source})")
+    elif keyring.file is not None:
+        typer.echo(
+            f"signs with   no key yet: one is generated into {keyring.file.path} on the first "
+            "publish to a store without signed versions"
+        )
+    else:
+        typer.echo("signs with   no key: this process holds public keys only (PLAIT_VERIFY_KEYS)")
+    typer.echo("trusts")
+    for key_id, trusted in keyring.trusted.items():
+        typer.echo(f"  {key_id}  {trusted.key.text()}  (from {trusted.source})")
+    if not keyring.trusted:
+        typer.echo("  no key: this process cannot run any stored code")
+    url = config.resolved_database_url()
+    store = Store(url)
+    try:
+        store.migrate()
+        used = store.code_key_ids()
+    finally:
+        store.dispose()
+    typer.echo(f"store {_display_url(url)}: versions by signing key")
+    unusable = 0
+    for used_id, count in sorted(used.items(), key=lambda item: item[0] or ""):
+        usable = used_id is not None and keyring.find(used_id) is not None
+        if used_id is None:
+            state = "HMAC-era: refused until `plait signing rotate` re-signs them"
+        else:
+            state = "trusted here" if usable else "NOT trusted here"
+        unusable += 0 if usable else count
+        typer.echo(f"  {used_id or '(none)':16}  {count} version(s)  {state}")
+    if not used:
+        typer.echo("  none")
+    if unusable:
+        raise _fail(f"{unusable} stored version(s) cannot be verified by this process")
+
+
+@signing_app.command("generate")
+def signing_generate() -> None:
+    """Print a new signing key and its public half as PLAIT_* lines; nothing is stored."""
+    from runtime.keys import SigningKey
+
+    key = SigningKey.generate()
+    typer.echo(f"PLAIT_SIGNING_KEY={key.text()}")
+    typer.echo(f"PLAIT_VERIFY_KEYS={key.public.text()}")
+    typer.echo(
+        f"key {key.key_id}: the signing key for publishers (callers, the studio), the verify "
+        "key for every process, workers only that one",
+        err=True,
+    )
+
+
+@signing_app.command("rotate")
+def signing_rotate(
+    new_key: Annotated[
+        str | None,
+        typer.Option(
+            "--new-key",
+            help="The new private key (plait-sk-...), or - to read it from stdin (keeps it "
+            "out of the process list). Default: generate one.",
+        ),
+    ] = None,
+) -> None:
+    """Re-sign every stored version whose code verifies (under a trusted key, or the retired
+    HMAC scheme with PLAIT_SECRET_KEY) with a new signing key, keeping the old keys trusted.
+    The new key goes where the old one came from (the key file), or is printed once."""
+    from runtime import rotation
+    from runtime.config import settings
+    from runtime.keys import Keyring, SigningKey
+    from runtime.store import Store
+
+    config = settings()
+    try:
+        keyring = Keyring.from_settings(config)
+        if new_key is None:
+            new = SigningKey.generate()
+        else:
+            text = sys.stdin.readline() if new_key == "-" else new_key
+            new = SigningKey.parse(text, "--new-key")
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    secret_key = config.existing_secret_key()
+    store = Store(config.resolved_database_url())
+    try:
+        store.migrate()
+        plan = rotation.plan(store, keyring, secret_key, new)
+        for reason in plan.refused:
+            typer.secho(f"not re-signed: {reason}", fg=typer.colors.YELLOW, err=True)
+        if plan.refused and not plan.to_resign and not plan.current:
+            raise _fail(
+                f"nothing re-signed: none of the {len(plan.refused)} stored version(s) verifies "
+                "under a key this process trusts; no key was changed"
+            )
+        # kept before any version depends on it: a crash after this loses no key
+        _keep_signing_key(keyring, new, show_private=new_key is None)
+        for name in plan.legacy:
+            typer.echo(f"re-signing HMAC-era {name}", err=True)
+        rotation.apply(store, plan, keyring, secret_key)
+    finally:
+        store.dispose()
+    typer.echo(
+        f"re-signed {plan.resigned} version(s) with key {new.key_id}"
+        + (f"; {plan.current} already were" if plan.current else "")
+        + (f"; {len(plan.refused)} left as they were (above)" if plan.refused else ""),
+        err=True,
+    )
+    if plan.refused:
+        raise typer.Exit(1)
+
+
+def _keep_signing_key(keyring: Keyring, new: SigningKey, *, show_private: bool) -> None:
+    """Write the new key to the key file, or print it for the operator (environment keys)."""
+    kept = [t.key for t in keyring.trusted.values() if t.key.key_id != new.key_id]
+    old = ", ".join(k.key_id for k in kept) or "none"
+    if keyring.file is not None:
+        keyring.file.replace(new, kept)
+        typer.echo(
+            f"wrote signing key {new.key_id} to {keyring.file.path}; still trusted: {old}",
+            err=True,
+        )
+        return
+    if show_private:
+        typer.echo(f"PLAIT_SIGNING_KEY={new.text()}")
+    typer.echo("PLAIT_VERIFY_KEYS=" + ",".join(k.text() for k in [new.public, *kept]))
+    typer.echo(
+        ("the new signing key above is shown once: store it now. " if show_private else "")
+        + "Set PLAIT_SIGNING_KEY on publishers (callers, the studio) and PLAIT_VERIFY_KEYS on "
+        f"every process (workers: only that); it keeps the old keys ({old}) trusted",
+        err=True,
     )
 
 

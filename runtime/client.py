@@ -11,15 +11,17 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import cloudpickle
 import pydantic
 
-from runtime import codecs, signing
+from runtime import codecs, codesign
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
 from runtime.errors import GraphError, NotFound, PayloadError, SignatureError, StoreUnavailable
 from runtime.events import Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph, check_run_inputs
+from runtime.keys import Keyring
 from runtime.store import Store, Takeover
 from runtime.store import tables as t
 from runtime.takeover import LeaseWatch, dead_local_holders, process_owner
@@ -37,6 +39,9 @@ class Client:
     def __init__(self, config: Settings) -> None:
         self.settings = config
         self.secret_key = config.resolved_secret_key()
+        """HMAC key of pickled values (inputs, outputs); never of code."""
+        self.keyring = Keyring.from_settings(config)
+        """The key this process signs code with (publishers only) and the keys it trusts."""
         self.store = Store(config.resolved_database_url(), self.secret_key)
         self.store.migrate()
         self.owner = process_owner()
@@ -75,18 +80,24 @@ class Client:
             if key in self._published:
                 return self._published[key]
         spec = graph.spec()
+        code, key_id = b"", None
         try:
-            code = signing.dumps_signed(graph, self.secret_key)
+            payload = cloudpickle.dumps(graph)
         except Exception as exc:
             # runs still execute here; another process cannot load this graph's code
             log.warning(
                 "graph %r cannot be pickled (%s); only this process can run it", graph.name, exc
             )
-            code = b""
-        version = self.store.publish(graph.name, graph.version, spec, code)
-        if code and version.code != code and not _verifies(version.code, self.secret_key):
-            # stored under an earlier PLAIT_SECRET_KEY: same content, sign it with ours
-            self.store.replace_code(version.id, code)  # type: ignore[arg-type]
+        else:
+            # stops here, before anything is stored, if this process may not sign
+            signer = self.keyring.signing_key(self._stored_key_ids)
+            code = codesign.sign(payload, signer, codesign.subject(graph.name, graph.version))
+            key_id = signer.key_id
+        version = self.store.publish(graph.name, graph.version, spec, code, key_id)
+        if code and version.code != code and not _verifies(version, self.keyring):
+            # stored under a key we do not trust (or HMAC-era): same content, sign it with ours
+            self.store.replace_code(version.id, code, key_id)  # type: ignore[arg-type]
+            version = version.model_copy(update={"code": code, "key_id": key_id})
         with self._lock:
             self._published[key] = version
             self._graphs.setdefault(version.id, graph)  # type: ignore[arg-type]
@@ -102,13 +113,18 @@ class Client:
                 f"the code of this version of {version.spec['name']!r} was not shippable; "
                 "it can only run in the process that defined it"
             )
-        graph = signing.loads_signed(
+        payload = codesign.verify(
             version.code,
-            self.secret_key,
+            self.keyring,
+            codesign.subject(version.spec["name"], version.version),
             what=f"code of workflow {version.spec['name']!r} {version.version}",
         )
+        graph = cloudpickle.loads(payload)
         self._graphs[version_id] = graph
         return graph
+
+    def _stored_key_ids(self) -> list[str]:
+        return sorted(k for k in self.store.code_key_ids() if k is not None)
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -275,9 +291,14 @@ def _check_spec_inputs(spec: dict[str, Any], inputs: dict[str, Any]) -> None:
     check_run_inputs(spec["name"], required, inputs)
 
 
-def _verifies(code: bytes, key: bytes) -> bool:
+def _verifies(version: t.WorkflowVersion, keyring: Keyring) -> bool:
     try:
-        signing.verify(code, key)
+        codesign.verify(
+            version.code,
+            keyring,
+            codesign.subject(version.spec["name"], version.version),
+            what="stored code",
+        )
     except SignatureError:
         return False
     return True

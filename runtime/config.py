@@ -6,10 +6,10 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PLAIT_", extra="ignore")
 
     home: Path = Field(default=Path(".plait"))
-    """Directory for embedded state: the SQLite file and the generated secret key."""
+    """Directory for embedded state: the SQLite file and the generated keys."""
 
     database_url: str | None = None
     """SQLAlchemy URL of the store; ``None`` means ``sqlite:///<home>/plait.db``."""
@@ -30,7 +30,18 @@ class Settings(BaseSettings):
     """Redis stream (and consumer group) that carries run passes to workers."""
 
     secret_key: SecretStr | None = None
-    """Key that signs shipped code; generated into ``<home>/secret_key`` when unset."""
+    """HMAC key that signs pickled values (workers write them, so workers hold it); generated
+    into ``<home>/secret_key`` when unset."""
+
+    signing_key: SecretStr | None = None
+    """Private Ed25519 key (``plait-sk-...``) that signs published code: callers and the
+    studio hold it, workers never do. With neither this nor ``verify_keys`` set it is
+    ``<home>/signing_key``, generated on the first publish to a store that has no signed
+    versions (see ``runtime.keys``)."""
+
+    verify_keys: Annotated[tuple[str, ...], NoDecode] = ()
+    """Public keys (``plait-pk-...``, comma-separated) whose signed code this process runs,
+    besides the public half of ``signing_key``. Workers get only these."""
 
     lease_seconds: float = 30.0
     """How long a worker owns a run without renewing; a dead worker's run moves after this."""
@@ -57,15 +68,23 @@ class Settings(BaseSettings):
     """The studio's address as people reach it (``https://plait.example.com``): share links
     made outside the studio (``plait share``) are printed with it."""
 
+    @field_validator("verify_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'plait.db'}"
 
     def resolved_secret_key(self) -> bytes:
-        """The signing key; embedded installs get a random one, kept private in ``home``."""
-        if self.secret_key is not None:
-            return self.secret_key.get_secret_value().encode()
+        """The pickle key; embedded installs get a random one, kept private in ``home``."""
+        existing = self.existing_secret_key()
+        if existing is not None:
+            return existing
         path = self.home / "secret_key"
         if not path.exists():
             self.home.mkdir(parents=True, exist_ok=True)
@@ -73,6 +92,13 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32))
         return path.read_text().strip().encode()
+
+    def existing_secret_key(self) -> bytes | None:
+        """The pickle key if one is set or was generated; never generates one."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.home / "secret_key"
+        return path.read_text().strip().encode() if path.exists() else None
 
 
 @lru_cache(maxsize=1)

@@ -36,8 +36,47 @@ class CodecError(PlaitError):
     """A value cannot be stored."""
 
 
+class CodeUnavailable(PlaitError):
+    """A version's code cannot be loaded in this process (a module that does not import here,
+    a signing key this process does not have). Runs of it are left for a process that can."""
+
+
 class SignatureError(PlaitError):
-    """Shipped code is unsigned or its signature does not match: it is not executed."""
+    """Shipped code (or a pickled value) is unsigned or its signature does not match: it is
+    not loaded. The subclasses below tell a key this process lacks from forged bytes."""
+
+
+class UnknownSigningKey(SignatureError, CodeUnavailable):
+    """Code signed with a key this process does not trust. A matter of configuration, not of
+    the code: give the process the key (or re-sign with ``plait signing rotate``) and runs of
+    it can continue. The code is not executed meanwhile."""
+
+    def __init__(self, message: str, *, key_id: str, trusted: list[str]) -> None:
+        super().__init__(message)
+        self.key_id = key_id
+        """The key the stored code says it was signed with."""
+        self.trusted = trusted
+        """Ids of the keys this process trusts."""
+
+
+class LegacySignature(UnknownSigningKey):
+    """Code signed under the retired HMAC scheme (``PLAIT_SECRET_KEY``): nothing verifies it
+    any more; ``plait signing rotate`` re-signs it with the signing key."""
+
+
+class TamperedCode(SignatureError):
+    """Code that is unsigned, or whose signature does not match under a key this process
+    trusts: it was changed after signing (or moved from another version). Never executed."""
+
+
+class MissingSigningKey(SignatureError):
+    """This process cannot sign code: it holds only public keys, or it has no key while the
+    store already holds versions signed with one (it never mints a key that nothing trusts)."""
+
+    def __init__(self, message: str, *, expected: list[str]) -> None:
+        super().__init__(message)
+        self.expected = expected
+        """Ids of the keys the store's versions are signed with."""
 
 
 class RunStateError(PlaitError):
@@ -51,8 +90,3 @@ class NotFound(PlaitError):
 class StoreUnavailable(PlaitError):
     """The database cannot be reached just now (or refused for a transient reason); the
     operation did not happen and may be tried again."""
-
-
-class CodeUnavailable(PlaitError):
-    """A version's code cannot be loaded in this process (a module that does not import here,
-    a signing key this process does not have). Runs of it are left for a process that can."""

@@ -1,4 +1,9 @@
-"""HMAC-SHA256 signatures for code and pickles: only signed bytes are ever unpickled."""
+"""HMAC-SHA256 signatures for pickled values: only signed bytes are ever unpickled.
+
+Pickled values are written by workers, so every worker holds this key (``PLAIT_SECRET_KEY``).
+Code is therefore not signed with it but with Ed25519 (``runtime.codesign``); code signed
+under this scheme before that is recognised (``is_signed``) and refused there.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,11 @@ from runtime.errors import SignatureError
 
 _MAGIC = b"PLAIT-HMAC1"
 _MAC_SIZE = hashlib.sha256().digest_size
+
+
+def is_signed(blob: bytes) -> bool:
+    """Whether the bytes carry this scheme's header (the signature is not checked)."""
+    return blob.startswith(_MAGIC)
 
 
 def sign(payload: bytes, key: bytes | None = None) -> bytes:

@@ -1,5 +1,6 @@
 """Worker processes for the distributed and fault suites: real `plait worker` processes on
-a queue of their own, sharing one database and one Redis."""
+a queue of their own, sharing one database and one Redis. Callers hold the signing key;
+workers get only its public half, as in a deployment."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import runtime as rt
+from runtime.keys import SigningKey
 
 ROOT = Path(__file__).parent.parent
 
@@ -28,13 +30,25 @@ class Cluster:
     home: Path
     queue: str = field(default_factory=lambda: f"q{secrets.token_hex(4)}")
     secret_key: str = field(default_factory=lambda: secrets.token_hex(16))
+    """HMAC key of pickled values: callers and workers."""
+    signing_key: str = field(default_factory=lambda: SigningKey.generate().text())
+    """Private key that signs published code: callers (and a studio) only."""
     lease_seconds: float = 2.0
     workers: list[subprocess.Popen] = field(default_factory=list)
 
     @property
-    def env(self) -> dict[str, str]:
+    def verify_key(self) -> str:
+        """The public half of ``signing_key``: all a worker gets."""
+        return SigningKey.parse(self.signing_key, "Cluster.signing_key").public.text()
+
+    def _env(self) -> dict[str, str]:
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PLAIT_SIGNING_KEY", "PLAIT_VERIFY_KEYS")
+        }
         return {
-            **os.environ,
+            **inherited,
             "PLAIT_DATABASE_URL": self.database_url,
             "PLAIT_REDIS_URL": self.redis_url,
             "PLAIT_QUEUE": self.queue,
@@ -44,12 +58,28 @@ class Cluster:
             "PYTHONPATH": str(ROOT),
         }
 
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment of a caller process (a script, a notebook kernel, a studio)."""
+        return {**self._env(), "PLAIT_SIGNING_KEY": self.signing_key}
+
+    @property
+    def worker_env(self) -> dict[str, str]:
+        """Environment of a worker: public keys only, and a home of its own, so it cannot
+        read a key file a caller wrote."""
+        return {
+            **self._env(),
+            "PLAIT_VERIFY_KEYS": self.verify_key,
+            "PLAIT_HOME": str(self.home / "worker-home"),
+        }
+
     def connect(self) -> rt.Client:
         return rt.connect(
             self.database_url,
             redis_url=self.redis_url,
             queue=self.queue,
             secret_key=self.secret_key,
+            signing_key=self.signing_key,
             lease_seconds=self.lease_seconds,
             home=self.home,
         )
@@ -69,7 +99,7 @@ class Cluster:
                 "--shutdown-wait",
                 "2",
             ],
-            env=self.env,
+            env=self.worker_env,
             cwd=ROOT,
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,

@@ -372,18 +372,26 @@ class Store:
 
     # -- workflows --------------------------------------------------------------------------
 
-    def publish(self, name: str, version: str, spec: dict, code: bytes) -> WorkflowVersion:
+    def publish(
+        self, name: str, version: str, spec: dict, code: bytes, key_id: str | None = None
+    ) -> WorkflowVersion:
         """Store an immutable version (idempotent: the same version is stored once)."""
         for _ in range(3):
             try:
                 with self.write() as conn:
-                    return self._publish(conn, name, version, spec, code)
+                    return self._publish(conn, name, version, spec, code, key_id)
             except IntegrityError:
                 continue  # a concurrent publisher won the race; read its row
         raise RuntimeError(f"could not publish workflow {name!r}")
 
     def _publish(
-        self, conn: sa.Connection, name: str, version: str, spec: dict, code: bytes
+        self,
+        conn: sa.Connection,
+        name: str,
+        version: str,
+        spec: dict,
+        code: bytes,
+        key_id: str | None,
     ) -> WorkflowVersion:
         wf = tables.workflow
         workflow_id = conn.execute(sa.select(wf.c.id).where(wf.c.name == name)).scalar()
@@ -403,17 +411,39 @@ class Store:
                     version=version,
                     spec=spec,
                     code=code,
+                    key_id=key_id,
                     created_at=utcnow(),
                 )
                 .returning(wv)
-            ).first()
+            ).one()
         return WorkflowVersion(**row._mapping)
 
-    def replace_code(self, version_id: int, code: bytes) -> None:
-        """Re-sign a version's code (same content, newer key)."""
+    def replace_code(self, version_id: int, code: bytes, key_id: str | None) -> None:
+        """Re-sign a version's code (same content, another key)."""
         wv = tables.workflow_version
         with self.write() as conn:
-            conn.execute(sa.update(wv).where(wv.c.id == version_id).values(code=code))
+            conn.execute(
+                sa.update(wv).where(wv.c.id == version_id).values(code=code, key_id=key_id)
+            )
+
+    def code_key_ids(self) -> dict[str | None, int]:
+        """Signing key id -> how many versions with code it signs (``None``: code signed
+        before keys had ids)."""
+        wv = tables.workflow_version
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(wv.c.key_id, sa.func.count())
+                .where(sa.func.length(wv.c.code) > 0)
+                .group_by(wv.c.key_id)
+            ).all()
+        return {key_id: count for key_id, count in rows}
+
+    def version_ids_with_code(self) -> list[int]:
+        """Versions whose code was stored (every one a worker could load), oldest first."""
+        wv = tables.workflow_version
+        with self.read() as conn:
+            query = sa.select(wv.c.id).where(sa.func.length(wv.c.code) > 0).order_by(wv.c.id)
+            return list(conn.execute(query).scalars())
 
     def get_version(self, version_id: int) -> WorkflowVersion:
         with self.read() as conn:

@@ -64,7 +64,11 @@ class WorkflowVersion(SQLModel, table=True):
     """Content hash of spec + node code (``Graph.version``)."""
     spec: dict = Field(sa_type=sa.JSON)
     code: bytes = Field(sa_type=sa.LargeBinary)
-    """The graph, cloudpickled and HMAC-signed: importable functions travel by reference."""
+    """The graph, cloudpickled and Ed25519-signed (``runtime.codesign``): importable functions
+    travel by reference. Empty when the graph could not be pickled."""
+    key_id: str | None = Field(default=None, max_length=16)
+    """Id of the key that signed ``code`` (also in its header); ``None`` for empty code and
+    code signed before keys had ids (the retired HMAC scheme)."""
     created_at: dt.datetime = _ts(default_factory=utcnow)
 
 

@@ -19,9 +19,7 @@ def leased_run(client: rt.Client, owner: str = "test-owner") -> Lease:
     g = rt.Graph("checkpoints")
     g.wait("hold", {"ok": bool})
     version = client.publish(g)
-    record, _ = client.store.create_run(
-        version, {}, trigger="sdk", owner=None, inline_limit=16_384
-    )
+    record, _ = client.store.create_run(version, {}, trigger="sdk", owner=None, inline_limit=16_384)
     acquired = client.store.acquire(record.id, owner, 30)
     assert acquired is not None
     return acquired.lease

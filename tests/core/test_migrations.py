@@ -27,3 +27,35 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
     with engine.connect() as conn:
         assert "node_run" in sa.inspect(conn).get_table_names()
     engine.dispose()
+
+
+def test_versions_stored_before_0005_keep_their_code_and_no_key_id(db_url: str) -> None:
+    from alembic import command
+
+    from runtime.store import tables
+
+    engine = db.create_engine(db_url)
+    db.upgrade(engine)
+    config = db._alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    wf, wv = tables.workflow, tables.workflow_version
+    with engine.begin() as conn:
+        workflow_id = conn.execute(
+            sa.insert(wf).values(name="before_0005", created_at=tables.utcnow()).returning(wf.c.id)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(wv).values(
+                workflow_id=workflow_id,
+                version="v1",
+                spec={"name": "before_0005"},
+                code=b"PLAIT-HMAC1 signed the old way",
+                created_at=tables.utcnow(),
+            )
+        )
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(wv.c.code, wv.c.key_id).where(wv.c.version == "v1")).one()
+    assert row.code == b"PLAIT-HMAC1 signed the old way" and row.key_id is None
+    engine.dispose()

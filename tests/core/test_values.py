@@ -136,23 +136,6 @@ def test_tampered_pickle_is_refused(client: rt.Client) -> None:
         run.output("point")
 
 
-def test_version_stored_under_an_old_key_is_re_signed(db_url: str, tmp_path) -> None:
-    from tests.core.test_graph import diamond
-
-    g = diamond()
-    old = rt.connect(db_url, home=tmp_path, secret_key="old-key")
-    assert g.run(factor=2).wait(10).status == "succeeded"
-    old.close()
-    new = rt.connect(db_url, home=tmp_path, secret_key="new-key")
-    try:
-        run = new.start(g, {"factor": 2}).wait(10)
-        assert run.status == "succeeded", run.error
-        new._graphs.clear()  # load from the store, as a worker would
-        assert new.load_graph(run.record.version_id).version == g.version
-    finally:
-        new.close()
-
-
 def test_charts_are_stored_as_pictures_and_plotly_figures(client: rt.Client) -> None:
     import matplotlib
 

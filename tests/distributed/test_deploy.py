@@ -60,6 +60,15 @@ def test_environment_names_settings_the_code_reads() -> None:
         assert not unknown, f"service {name} sets settings nothing reads: {unknown}"
 
 
+def test_only_publishers_get_the_private_signing_key() -> None:
+    services = _plait_services()
+    for name in ("worker", "scheduler"):  # they run code, or will: public keys only
+        env = services[name]["environment"]
+        assert "PLAIT_VERIFY_KEYS" in env and "PLAIT_SIGNING_KEY" not in env, name
+    for name in ("studio", "migrate"):  # the studio publishes; migrate is the operator's shell
+        assert "PLAIT_SIGNING_KEY" in services[name]["environment"], name
+
+
 def test_infrastructure_services_persist() -> None:
     services = COMPOSE["services"]
     assert services["postgres"]["image"].startswith("postgres:16")

@@ -117,7 +117,7 @@ def test_tampered_or_unsigned_code_is_refused(dist_client: rt.Client, tmp_path: 
         target = tmp_path / f"{label}.txt"
         run = dist_client.start(flows.effects, {"path": str(target)}).wait(30)
         assert run.status == "failed", label
-        assert "SignatureError" in run.error, run.error
+        assert "TamperedCode" in run.error, run.error
         assert ("not signed" if label == "unsigned" else "bad signature") in run.error
         assert not target.exists(), f"{label} code was executed"
         assert run.nodes["touch"].status == "pending"

@@ -53,6 +53,7 @@ class Studio:
             redis_url=self.env.get("PLAIT_REDIS_URL"),
             queue=self.env.get("PLAIT_QUEUE", "plait"),
             secret_key=self.env.get("PLAIT_SECRET_KEY"),
+            signing_key=self.env.get("PLAIT_SIGNING_KEY"),
         )
         self.clients.append(c)
         return c
@@ -90,7 +91,14 @@ def start_studio(env_extra: dict[str, str], home: Path, web_dir: str) -> Studio:
         "PYTHONPATH": str(ROOT),
         **env_extra,
     }
-    for var in ("PLAIT_REDIS_URL", "PLAIT_QUEUE", "PLAIT_SECRET_KEY", "REFLEX_REDIS_URL"):
+    for var in (
+        "PLAIT_REDIS_URL",
+        "PLAIT_QUEUE",
+        "PLAIT_SECRET_KEY",
+        "PLAIT_SIGNING_KEY",
+        "PLAIT_VERIFY_KEYS",
+        "REFLEX_REDIS_URL",
+    ):
         if var not in env_extra:
             env.pop(var, None)
     log = home / "studio.log"
