@@ -10,6 +10,7 @@ writes down every process it kills. From it the suite checks what users rely on:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import signal
 from collections import defaultdict
@@ -142,7 +143,7 @@ def check(client: rt.Client, dsn: str, run_ids: list[str], expected: dict[str, o
                 f"{winner} succeeded"
             )
         spans = sorted((e.started_at, _end(e, kills)) for e in runs)
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert end is not None and start >= end, (
                 f"{run_id}:{node}: two attempts executed at the same time ({spans})"
             )
@@ -151,7 +152,13 @@ def check(client: rt.Client, dsn: str, run_ids: list[str], expected: dict[str, o
         run = client.get_run(run_id)
         assert run.status == "succeeded", f"run {run_id} is {run.status}: {run.error}"
         assert run.outputs == expected, f"run {run_id}: {run.outputs} != {expected}"
-        assert all(not e.get("lease_until") for e in []), "no attempt lease left behind"
+    with client.store.read() as conn:
+        leased = conn.execute(
+            sa.select(nr.c.run_id, nr.c.node, nr.c.attempt).where(
+                nr.c.run_id.in_(run_ids), nr.c.lease_until.is_not(None)
+            )
+        ).all()
+    assert not leased, f"attempt leases left behind by finished runs: {leased}"
 
     total_kills = sum(len(v) for v in kills.values())
     firsts = len({(e.run_id, e.node) for e in done if e.run_id in run_ids})
