@@ -84,7 +84,10 @@ class Cluster:
             home=self.home,
         )
 
-    def start_worker(self, processes: int = 1, concurrency: int = 16) -> subprocess.Popen:
+    def start_worker(
+        self, processes: int = 1, concurrency: int = 16, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        """A ``plait worker`` process group (``env``: extra variables for it alone)."""
         log = self.home / f"worker-{len(self.workers)}.log"
         proc = subprocess.Popen(
             [
@@ -99,7 +102,7 @@ class Cluster:
                 "--shutdown-wait",
                 "2",
             ],
-            env=self.worker_env,
+            env={**self.worker_env, **(env or {})},
             cwd=ROOT,
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
@@ -119,6 +122,18 @@ class Cluster:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
+
+
+def children(proc: subprocess.Popen) -> list[int]:
+    """Pids of a worker group's child processes (those executing runs)."""
+    return [int(p) for p in _read(f"/proc/{proc.pid}/task/{proc.pid}/children").split()]
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
 
 
 @contextmanager

@@ -684,9 +684,15 @@ class Store:
                     if cancel_requested:
                         cancel.add(run_id)
             if attempts:
+                # a lease already cleared stays cleared: the attempt finished since the
+                # heartbeat looked
                 conn.execute(
                     sa.update(nr)
-                    .where(nr.c.id.in_(list(attempts)), nr.c.owner == owner)
+                    .where(
+                        nr.c.id.in_(list(attempts)),
+                        nr.c.owner == owner,
+                        nr.c.lease_until.is_not(None),
+                    )
                     .values(lease_until=until)
                 )
         return Renewal(frozenset(held), frozenset(cancel))

@@ -13,8 +13,11 @@ import datetime as dt
 import itertools
 import os
 import signal
+import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
@@ -54,17 +57,40 @@ def prepare(url: str) -> str:
     return dsn
 
 
-def kill(dsn: str, pid: int, sig: int = signal.SIGKILL, *, group: bool = False) -> None:
-    """Kill a process (or its group), writing down when, on the database's clock."""
+def kill(
+    dsn: str,
+    pid: int,
+    sig: int = signal.SIGKILL,
+    *,
+    group: bool = False,
+    members: Sequence[int] = (),
+) -> None:
+    """Kill a process (or its group, whose ``members`` die with it), and write down on the
+    database's clock when it was dead: nothing it started before that goes on after."""
+    try:
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+    victims = (pid, *members)
+    if sig == signal.SIGKILL:
+        deadline = time.monotonic() + 5
+        while any(_running(v) for v in victims) and time.monotonic() < deadline:
+            time.sleep(0.001)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("INSERT INTO chaos_kill (pid) VALUES (%s)", (pid,))
-        try:
-            if group:
-                os.killpg(pid, sig)
-            else:
-                os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
+        for victim in victims:
+            conn.execute("INSERT INTO chaos_kill (pid) VALUES (%s)", (victim,))
+
+
+def _running(pid: int) -> bool:
+    """Whether the process still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 @dataclass
@@ -130,7 +156,7 @@ def check(client: rt.Client, dsn: str, run_ids: list[str], expected: dict[str, o
     assert not duplicates, f"nodes with two succeeded attempts: {duplicates}"
 
     for (run_id, node), runs in by_node.items():
-        if run_id not in run_ids:
+        if run_id not in run_ids or node.startswith("~"):  # "~": a side effect, not a node
             continue
         attempts = [e.attempt for e in runs]
         assert len(attempts) == len(set(attempts)), (
@@ -142,11 +168,17 @@ def check(client: rt.Client, dsn: str, run_ids: list[str], expected: dict[str, o
                 f"{run_id}:{node}: executed again (attempt {max(attempts)}) after attempt "
                 f"{winner} succeeded"
             )
-        spans = sorted((e.started_at, _end(e, kills)) for e in runs)
-        for (_, end), (start, _) in itertools.pairwise(spans):
-            assert end is not None and start >= end, (
-                f"{run_id}:{node}: two attempts executed at the same time ({spans})"
-            )
+        spans = sorted(((e.started_at, _end(e, kills)), e) for e in runs)
+        for ((_, end), first), ((start, _), second) in itertools.pairwise(spans):
+            if end is None or start < end:
+                rows = [
+                    (a.attempt, a.status, a.owner, a.error_type)
+                    for a in client.store.node_attempts(run_id, node)
+                ]
+                raise AssertionError(
+                    f"{run_id}:{node}: two attempts executed at the same time: {first} "
+                    f"(killed: {kills.get(first.pid)}) and {second}; attempt rows: {rows}"
+                )
 
     for run_id in run_ids:
         run = client.get_run(run_id)
@@ -161,8 +193,9 @@ def check(client: rt.Client, dsn: str, run_ids: list[str], expected: dict[str, o
     assert not leased, f"attempt leases left behind by finished runs: {leased}"
 
     total_kills = sum(len(v) for v in kills.values())
-    firsts = len({(e.run_id, e.node) for e in done if e.run_id in run_ids})
-    mine = sum(1 for e in done if e.run_id in run_ids)
+    ours = [e for e in done if e.run_id in run_ids and not e.node.startswith("~")]
+    firsts = len({(e.run_id, e.node) for e in ours})
+    mine = len(ours)
     return Report(mine, mine - firsts, total_kills)
 
 
