@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
+import random
 import threading
 from typing import Any
 
@@ -116,21 +117,22 @@ class TaskiqDispatcher:
 
 
 async def reap_forever(client: Any, task: Any) -> None:
-    """Every few seconds, the one reaper per database enqueues runs nobody advances: queued
-    ones whose message was lost, free running ones, and held ones whose holder is gone
-    (``runtime.takeover``)."""
+    """Every few seconds, enqueue runs nobody advances. Free ones (queued with their message
+    lost, running but released) are enqueued by the one reaper that holds the database's
+    reaper lock, so a backlog is not multiplied by the number of workers. Held ones whose
+    holder is gone (``runtime.takeover``) are watched by every reaper: a leader frozen with
+    its lock (a stopped VM, a long pause) must not keep its own runs from moving on."""
     interval = max(client.settings.lease_seconds / 3, 0.5)
     lock = _ReaperLock(client.store.engine)
     leases = LeaseWatch(client.settings.lease_seconds)
     stalled = StalledBackoff()
     while True:
         try:
+            found = await asyncio.to_thread(_takeovers, client, leases)
             if await asyncio.to_thread(lock.acquire):
-                found = await asyncio.to_thread(_orphans, client, leases, stalled)
-                for run_id, takeover in found:
-                    await task.kiq(run_id, takeover.to_json() if takeover else None)
-            else:
-                leases.forget()  # another reaper leads; if we lead later we watch afresh
+                found += await asyncio.to_thread(_free, client, stalled)
+            for run_id, takeover in found:
+                await task.kiq(run_id, takeover.to_json() if takeover else None)
         except asyncio.CancelledError:
             lock.release()
             raise
@@ -138,25 +140,25 @@ async def reap_forever(client: Any, task: Any) -> None:
             log.warning("reaper round failed: %s", exc)
             leases.forget()
             lock.release()
-        await asyncio.sleep(interval)
+        await asyncio.sleep(interval * random.uniform(0.8, 1.2))
 
 
-def _orphans(
-    client: Any, leases: LeaseWatch, stalled: StalledBackoff
-) -> list[tuple[str, Takeover | None]]:
+def _free(client: Any, stalled: StalledBackoff) -> list[tuple[str, Takeover | None]]:
     from runtime.store.tables import utcnow
 
-    grace = dt.timedelta(seconds=client.settings.lease_seconds)
-    old = utcnow() - grace
-    found: list[tuple[str, Takeover | None]] = [
+    old = utcnow() - dt.timedelta(seconds=client.settings.lease_seconds)
+    return [
         (run.id, None)
         for run in stalled.due(client.store.free_runs())
         if run.status == "running" or run.created_at < old
     ]
+
+
+def _takeovers(client: Any, leases: LeaseWatch) -> list[tuple[str, Takeover | None]]:
     held = client.store.held_leases()
     dead = dead_local_holders(held)
     taken = {run_id for run_id, _ in dead}
-    return [*found, *dead, *leases.unrenewed([r for r in held if r.id not in taken])]
+    return [*dead, *leases.unrenewed([r for r in held if r.id not in taken])]
 
 
 class _ReaperLock:
