@@ -12,39 +12,93 @@ run = g.run(name="Plait").wait()
 run.outputs  # {'greeting': 'hello Plait'}
 """
 
-from runtime.client import Client, NodeInfo, Run, connect, default_client
-from runtime.codecs import Picture
-from runtime.context import NodeContext, current
-from runtime.errors import (
-    CodecError,
-    GraphError,
-    InputError,
-    LegacySignature,
-    MissingSigningKey,
-    NotFound,
-    OptionError,
-    PayloadError,
-    PlaitError,
-    RunStateError,
-    SignatureError,
-    TamperedCode,
-    UnknownSigningKey,
-)
-from runtime.graph import Graph, Node
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are imported when first used: node code in an isolated child process imports
+# ``runtime`` for ``rt.current()``, and must get neither the store, the engine and the
+# configuration (keys, database URLs) nor their second of import time.
+_EXPORTS = {
+    "Client": "runtime.client",
+    "NodeInfo": "runtime.client",
+    "Run": "runtime.client",
+    "connect": "runtime.client",
+    "default_client": "runtime.client",
+    "Picture": "runtime.codecs",
+    "NodeContext": "runtime.context",
+    "current": "runtime.context",
+    "CodecError": "runtime.errors",
+    "GraphError": "runtime.errors",
+    "InputError": "runtime.errors",
+    "NotFound": "runtime.errors",
+    "OptionError": "runtime.errors",
+    "PayloadError": "runtime.errors",
+    "PlaitError": "runtime.errors",
+    "RunStateError": "runtime.errors",
+    "SignatureError": "runtime.errors",
+    "LegacySignature": "runtime.errors",
+    "MissingSigningKey": "runtime.errors",
+    "TamperedCode": "runtime.errors",
+    "UnknownSigningKey": "runtime.errors",
+    "Graph": "runtime.graph",
+    "Node": "runtime.graph",
+}
+
+if TYPE_CHECKING:
+    from runtime.client import Client, NodeInfo, Run, connect, default_client
+    from runtime.codecs import Picture
+    from runtime.context import NodeContext, current
+    from runtime.errors import (
+        CodecError,
+        GraphError,
+        InputError,
+        LegacySignature,
+        MissingSigningKey,
+        NotFound,
+        OptionError,
+        PayloadError,
+        PlaitError,
+        RunStateError,
+        SignatureError,
+        TamperedCode,
+        UnknownSigningKey,
+    )
+    from runtime.graph import Graph, Node
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
 
 
 def get_run(run_id: str) -> Run:
     """A run by id, from any process connected to the same store."""
+    from runtime.client import default_client
+
     return default_client().get_run(run_id)
 
 
 def runs(**filters: object) -> list[Run]:
     """Runs newest first; filters: ``workflow``, ``status``, ``trigger``, ``limit``, ``offset``."""
+    from runtime.client import default_client
+
     return default_client().runs(**filters)  # type: ignore[arg-type]
 
 
 def recover() -> list[Run]:
     """Continue runs whose process stopped; see ``Client.recover``."""
+    from runtime.client import default_client
+
     return default_client().recover()
 
 

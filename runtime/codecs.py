@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 import pydantic
 
-from runtime import signing
 from runtime.errors import CodecError
 
 
@@ -268,6 +267,7 @@ SAFE_CODECS: tuple[Codec, ...] = (
     PydanticCodec(),
 )
 _BY_NAME: dict[str, Codec] = {c.name: c for c in SAFE_CODECS}
+SAFE_CODEC_NAMES = frozenset(_BY_NAME)
 
 
 def encode(
@@ -283,6 +283,8 @@ def encode(
                     raise
                 break
     if allow_pickle:
+        from runtime import signing  # the configuration (keys): only where pickles are made
+
         return Encoded(PICKLE, signing.dumps_signed(value, key))
     raise CodecError(
         f"{what}: cannot store a value of type {type(value).__module__}.{type(value).__qualname__}"
@@ -301,6 +303,8 @@ def as_stored(value: Any, encoded: Encoded) -> Any:
 
 def decode(codec: str, data: bytes, key: bytes | None = None) -> Any:
     if codec == PICKLE:
+        from runtime import signing
+
         return signing.loads_signed(data, key, what="pickled value")
     try:
         return _BY_NAME[codec].decode(data)

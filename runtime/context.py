@@ -26,8 +26,8 @@ class NodeContext:
     logs: list[str] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
     """Names of the documents this attempt saved."""
-    saver: Callable[[str, Any, str | None], None] | None = None
-    """Writes a document (set by the engine)."""
+    saver: Callable[[str, Any, str], None] | None = None
+    """Writes a document (set by the engine): name, content, kind."""
 
     def save_document(self, name: str, content: Any, kind: DocumentKind | None = None) -> None:
         """Save a named artifact to the run, shown by the notebook view, studio and report.
@@ -35,7 +35,7 @@ class NodeContext:
         markdown or text, other data JSON. Saving a name again replaces it."""
         if self.saver is None:
             raise PlaitError("documents can only be saved from a running node")
-        self.saver(name, content, kind)
+        self.saver(name, content, kind or document_kind(content))
         if name not in self.documents:
             self.documents.append(name)
 
@@ -55,6 +55,17 @@ class NodeContext:
     def log(self, message: str) -> None:
         """Add a line to this attempt's logs (shown with the node in every view)."""
         self.logs.append(f"{time.strftime('%H:%M:%S')} {message}")
+
+
+def document_kind(content: Any) -> DocumentKind:
+    """The kind of a document saved without one."""
+    if isinstance(content, bytes):
+        return "image" if content.startswith(b"\x89PNG") else "text"
+    if isinstance(content, str):
+        return "markdown"
+    if type(content).__module__.startswith("pandas"):
+        return "table"
+    return "json"
 
 
 _current: contextvars.ContextVar[NodeContext | None] = contextvars.ContextVar(
