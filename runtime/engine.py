@@ -37,12 +37,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import cloudpickle
+
 from runtime import codecs, context, faults, signing
 from runtime.config import Settings
 from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
 from runtime.events import Bus
 from runtime.graph import Graph, Node
 from runtime.heartbeat import Heartbeat
+from runtime.isolation import PICKLE_UNSIGNED
 from runtime.store import (
     INTERRUPTED,
     Acquired,
@@ -423,7 +426,8 @@ class Engine:
         if self._pool is None:
             from runtime.isolation import ProcessPool
 
-            self._pool = ProcessPool()
+            size = self.settings.worker_concurrency * self.settings.node_concurrency
+            self._pool = ProcessPool(max_children=min(size, 64))
         return self._pool
 
 
@@ -729,10 +733,9 @@ class _Pass:
             what=f"output of node {node.name!r}",
             key=self.engine.secret_key,
         )
-        isolation = node.isolation or self.graph.isolation or self.settings.isolation
         stop: Callable[[], None] = _nothing
         done: asyncio.Future[_Outcome]
-        if isolation == "process":
+        if self._isolation(node) == "process":
             done = asyncio.ensure_future(self._in_child(node, kwargs, ctx, allow_pickle))
             stop = done.cancel
         elif node.kind == "runnable" or node.is_async:
@@ -749,6 +752,25 @@ class _Pass:
                     raise _Closing from None
                 raise
         return _Execution(self.run.id, node.name, start.row_id, done, stop, self)  # type: ignore[arg-type]
+
+    def _isolation(self, node: Node) -> str:
+        """Where this attempt's code runs. A node whose process died under it before runs in
+        a child process from then on (when its code ships there), so that a crash is put down
+        to the node that caused it: its neighbours in the dead process are not the ones that
+        run out of interruptions."""
+        isolation = node.isolation or self.graph.isolation or self.settings.isolation
+        if isolation == "thread" and self.nodes[node.name].interruptions:
+            try:
+                cloudpickle.dumps(node.target)
+            except Exception:
+                return isolation
+            log.warning(
+                "run %s: node %r was interrupted before; this attempt runs in a child process",
+                self.run.id,
+                node.name,
+            )
+            return "process"
+        return isolation
 
     async def _await_execution(self, node: Node, execution: _Execution) -> _Outcome:
         try:
@@ -774,23 +796,16 @@ class _Pass:
     ) -> _Outcome:
         """The attempt in a child process of the pool: it gets the code and the arguments,
         never a key; its output comes back encoded, and a pickle is signed here."""
-        import cloudpickle
-
-        from runtime.isolation import ChildDied, Job
+        from runtime.isolation import ChildDied, Job, PoolClosed
 
         target: Any = node.target
         if node.kind == "runnable":
-            target, kwargs = functools.partial(_ainvoke, node.target, _payload(node, kwargs)), {}
-        job = Job(
-            key=str(self.run.version_id),
-            call=cloudpickle.dumps((target, kwargs)),
-            context={
-                "run_id": ctx.run_id,
-                "node": ctx.node,
-                "attempt": ctx.attempt,
-                "idempotency_key": ctx.idempotency_key,
-                "attempt_key": ctx.attempt_key,
-            },
+            target, kwargs = node.target.ainvoke, {"input": _payload(node, kwargs)}  # type: ignore[union-attr]
+        job = Job.of(
+            str(self.run.version_id),
+            target,
+            kwargs,
+            context={"run_id": ctx.run_id, "node": ctx.node, "attempt": ctx.attempt},
             allow_pickle=allow_pickle,
             timeout=None,  # the pass times the attempt out and cancels, which kills the child
         )
@@ -810,13 +825,16 @@ class _Pass:
 
         try:
             result = await self.engine.pool().run(job, on_document)
+        except PoolClosed:
+            raise _Closing from None
         except ChildDied as exc:
             return _Outcome(
                 False,
                 error_type=INTERRUPTED,
                 error=str(exc),
-                interrupted=True,
+                logs=exc.logs,
                 documents=ctx.documents,
+                interrupted=True,
             )
         if not result.ok:
             return _Outcome(
@@ -830,7 +848,7 @@ class _Pass:
             )
         assert result.codec is not None and result.data is not None
         encoded = codecs.Encoded(result.codec, result.data)
-        if result.codec == "pickle.unsigned":
+        if result.codec == PICKLE_UNSIGNED:
             encoded = codecs.Encoded(
                 codecs.PICKLE, signing.sign(result.data, self.engine.secret_key)
             )
@@ -891,10 +909,9 @@ class _Pass:
 
     # -- recording outcomes -----------------------------------------------------------------
 
-    def _save_document(self, node: str, name: str, content: Any, kind: str | None) -> None:
+    def _save_document(self, node: str, name: str, content: Any, kind: str) -> None:
         """Runs in the node's own thread (or task): the document is stored at once; its
         event is written with the node's checkpoint."""
-        kind = kind or _document_kind(content)
         encoded = codecs.encode(content, what=f"document {name!r} of node {node!r}")
         self.store.save_document(self.run.id, node, name, kind, encoded, self.settings.inline_limit)
 
@@ -1171,10 +1188,6 @@ def _payload(node: Node, kwargs: dict[str, Any]) -> Any:
     return next(iter(kwargs.values())) if len(node.inputs) == 1 else kwargs
 
 
-async def _ainvoke(runnable: Any, payload: Any) -> Any:
-    return await runnable.ainvoke(payload)
-
-
 async def _unblocked_after(execution: _Execution, name: str) -> _Unblocked:
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await asyncio.shield(execution.done)
@@ -1197,17 +1210,6 @@ def _user_traceback(exc: BaseException) -> str:
     first = next((i for i, f in enumerate(frames) if not f.filename.startswith(_INTERNAL)), 0)
     summary.stack = traceback.StackSummary.from_list(frames[first:])
     return "".join(summary.format())
-
-
-def _document_kind(content: Any) -> str:
-    if isinstance(content, bytes):
-        return "image" if content.startswith(b"\x89PNG") else "text"
-    if isinstance(content, str):
-        return "markdown"
-    module = type(content).__module__
-    if module.startswith("pandas"):
-        return "table"
-    return "json"
 
 
 def _backoff(base: float, failures: int) -> float:

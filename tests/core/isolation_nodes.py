@@ -189,3 +189,21 @@ def read_parent() -> dict[str, str]:
         except OSError as exc:
             found[what] = type(exc).__name__
     return found
+
+
+def tick(ledger: str) -> int:
+    """A side effect every 20 ms, for much longer than the node's timeout (the engine's
+    fencing tests)."""
+    for _ in range(100):
+        with open(ledger, "a") as f:
+            f.write(f"{rt.current().attempt}\n")
+        time.sleep(0.02)
+    return 1
+
+
+def exit_three() -> int:
+    os._exit(3)
+
+
+def times_ten(work: int) -> int:
+    return work * 10

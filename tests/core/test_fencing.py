@@ -20,6 +20,7 @@ from runtime import client as client_module
 from runtime.codecs import Encoded
 from runtime.store import NewEvent, NodeFinish, NodeStart, StaleWrite, Takeover, tables
 from runtime.store.tables import utcnow
+from tests.core import isolation_nodes as nodes
 from tests.core.test_checkpoints import leased_run
 
 
@@ -278,3 +279,66 @@ def test_a_cancelled_run_keeps_a_still_running_thread_from_overlapping(
     assert row.status == "cancelled" and row.lease_until is not None  # still executing
     gate.set()
     wait_until(lambda: client.store.node_attempts(run.id, "stuck")[0].lease_until is None)
+
+
+def test_a_timed_out_attempt_in_a_child_process_is_killed(
+    client: rt.Client, tmp_path: Path
+) -> None:
+    """Process isolation: the timeout kills the attempt's process, so its side effects stop
+    at once, and the retry starts right after."""
+    effects = tmp_path / "ticks"
+    g = rt.Graph("killed_on_timeout", isolation="process")
+    g.add("tick", nodes.tick, timeout=1.0, retries=1, backoff=0)
+    run = g.run(ledger=str(effects))
+    run.wait(30)
+    assert run.status == "failed"  # both attempts overran
+    first = client.store.node_attempts(run.id, "tick")[0]
+    assert first.error_type == "TimeoutError" and first.lease_until is None
+    ticks = effects.read_text().split()
+    assert ticks.count("1") < 100 and ticks.count("2") < 100  # cut off, not run to the end
+    assert ticks.index("2") > ticks.count("1") - 1  # the retry started after the first died
+    size = effects.stat().st_size
+    time.sleep(0.3)
+    assert effects.stat().st_size == size  # nothing ticks on
+
+
+def test_a_node_that_kills_its_child_process_fails_with_the_exit_code(
+    client: rt.Client,
+) -> None:
+    g = rt.Graph("poison_child", isolation="process")
+    g.add("boom", nodes.exit_three)
+    g.add("fine", nodes.times_ten, inputs={"work": "x"})
+    run = g.run(x=4).wait(60)
+    assert run.status == "failed"
+    boom = run.nodes["boom"]
+    assert boom.attempts == 3
+    assert boom.error == "interrupted 3 times: process exited with code 3"
+    assert run.outputs == {"fine": 40}  # the rest of the run (and this process) carry on
+
+
+def test_a_node_interrupted_in_a_thread_is_retried_in_a_child(client: rt.Client) -> None:
+    """After its process died under it, a node runs in a child process, so a crash it causes
+    kills only that child and is put down to it."""
+    g = rt.Graph("quarantine")
+    g.add("boom", nodes.exit_three)
+    version = client.publish(g)
+    record, _ = client.store.create_run(version, {}, trigger="sdk", owner=None, inline_limit=16384)
+    with client.store.write() as conn:  # as if a process had died in its first attempt
+        conn.execute(
+            sa.insert(tables.node_run).values(
+                run_id=record.id,
+                node="boom",
+                attempt=1,
+                status="failed",
+                error_type="Interrupted",
+                error_message="the process running this attempt stopped before it finished",
+                will_retry=True,
+            )
+        )
+        conn.execute(
+            sa.update(tables.run).where(tables.run.c.id == record.id).values(started_at=utcnow())
+        )
+    client.dispatcher.submit(record.id)
+    run = client.get_run(record.id).wait(60)
+    assert run.status == "failed"
+    assert run.nodes["boom"].error == "interrupted 3 times: process exited with code 3"
