@@ -177,7 +177,9 @@ def _tick(ledger: str, ticks: int) -> int:
 
 
 overtime = rt.Graph("chaos_overtime")
-overtime.add("o_tick", _tick, timeout=0.3, retries=1, backoff=0)
+overtime.add("o_tick", _tick, timeout=2.0, retries=1, backoff=0)
 
 overtime_isolated = rt.Graph("chaos_overtime_isolated", isolation="process")
-overtime_isolated.add("o_tick", _tick, timeout=0.3, retries=1, backoff=0)
+overtime_isolated.add("o_tick", _tick, timeout=2.0, retries=1, backoff=0)
+
+OVERTIME_OUTPUTS = {"o_tick": 2}

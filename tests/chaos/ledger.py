@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import signal
 import time
@@ -115,6 +116,12 @@ class Report:
             f"{self.executions} executions, {self.re_executions} re-executions of interrupted "
             f"or retried nodes, {self.kills} processes killed"
         )
+
+
+def emit(scenario: str, **figures: object) -> None:
+    """Print one scenario's figures as a line ``benchmarks/chaos.py`` collects (run pytest with
+    ``-s`` to see them)."""
+    print("\nCHAOS " + json.dumps({"scenario": scenario, **figures}, default=str))
 
 
 def executions(dsn: str) -> list[Execution]:

@@ -85,8 +85,12 @@ def test_forty_kills_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: Path
             run.wait(180)
         report_quick = ledger.check(client, dsn, [r.id for r in quick], flows.QUICK_OUTPUTS)
         report_steady = ledger.check(client, dsn, [r.id for r in steady], flows.STEADY_OUTPUTS)
-        print(
-            f"\nchaos kills: {kills} SIGKILLs ({near_commit} right after a commit), "
-            f"{len(runs)} runs; quick: {report_quick}; steady: {report_steady}"
+        ledger.emit(
+            "SIGKILL worker children and groups",
+            faults=kills,
+            right_after_commit=near_commit,
+            runs=len(runs),
+            executions=report_quick.executions + report_steady.executions,
+            re_executions=report_quick.re_executions + report_steady.re_executions,
         )
         client.close()

@@ -59,7 +59,9 @@ def test_duplicate_deliveries_to_the_owner_and_to_others_are_no_ops(
         report = ledger.check(client, dsn, [r.id for r in runs], flows.STEADY_OUTPUTS)
         assert report.re_executions == 0, report
         assert interruptions(client, [r.id for r in runs]) == 0
-        print(f"\nchaos duplicates: 32 duplicate messages, 8 runs; {report}")
+        ledger.emit(
+            "duplicate deliveries", faults=32, runs=8, executions=report.executions, re_executions=0
+        )
         client.close()
 
 
@@ -88,7 +90,13 @@ def test_a_slow_takeover_of_a_frozen_worker_never_reruns_a_success(
         report = ledger.check(client, dsn, [run.id], flows.STEADY_OUTPUTS)
         first = client.store.node_attempts(run.id, "s_one")
         assert [(a.attempt, a.status) for a in first] == [(1, "failed"), (2, "succeeded")]
-        print(f"\nchaos slow takeover: 1 frozen worker, 1 takeover; {report}")
+        ledger.emit(
+            "frozen worker, slow takeover",
+            faults=1,
+            runs=1,
+            executions=report.executions,
+            re_executions=report.re_executions,
+        )
         client.close()
 
 
@@ -110,7 +118,13 @@ def test_postgres_down_longer_than_the_lease_moves_nothing(
             run.wait(90)
         report = ledger.check(client, dsn, [r.id for r in runs], flows.STEADY_OUTPUTS)
         assert interruptions(client, [r.id for r in runs]) == 0  # nobody took anything over
-        print(f"\nchaos postgres down 6 s (lease 2 s): 6 runs; {report}")
+        ledger.emit(
+            "PostgreSQL down 6 s (lease 2 s)",
+            faults=1,
+            runs=6,
+            executions=report.executions,
+            re_executions=report.re_executions,
+        )
         client.close()
 
 
@@ -126,8 +140,15 @@ def test_an_event_loop_blocked_longer_than_the_lease_is_not_taken_over(
         for run in [*hogs, *others]:
             run.wait(60)
         assert interruptions(client, [r.id for r in [*hogs, *others]]) == 0
-        ledger.check(client, dsn, [r.id for r in hogs], flows.HOG_OUTPUTS)
-        ledger.check(client, dsn, [r.id for r in others], flows.STEADY_OUTPUTS)
+        hogged = ledger.check(client, dsn, [r.id for r in hogs], flows.HOG_OUTPUTS)
+        rest = ledger.check(client, dsn, [r.id for r in others], flows.STEADY_OUTPUTS)
+        ledger.emit(
+            "event loop blocked 4 s (lease 1 s)",
+            faults=2,
+            runs=6,
+            executions=hogged.executions + rest.executions,
+            re_executions=hogged.re_executions + rest.re_executions,
+        )
         client.close()
 
 
@@ -150,5 +171,11 @@ def test_a_node_that_kills_its_worker_fails_after_three_interruptions(
         for run in good:
             run.wait(60)
         report = ledger.check(client, dsn, [r.id for r in good], flows.STEADY_OUTPUTS)
-        print(f"\nchaos os._exit node: 1 worker death, 2 child deaths; other 6 runs: {report}")
+        ledger.emit(
+            "node calling os._exit (thread isolation)",
+            faults=3,
+            runs=7,
+            executions=report.executions,
+            re_executions=report.re_executions,
+        )
         client.close()
