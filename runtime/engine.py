@@ -32,7 +32,7 @@ import random
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -140,7 +140,7 @@ class _Execution:
     done: asyncio.Future[_Outcome]
     """Resolves when the code has returned; cancelled once a stoppable execution is stopped.
     Waiters shield it: nobody but ``stop`` cancels it."""
-    stop: Callable[[], None]
+    stop: Callable[[], object]
     """Kill what can be killed (a child process, an async task); a thread runs to its end."""
     owner: _Pass | None
     """The pass that records the outcome; ``None`` once that pass has stopped."""
@@ -260,11 +260,13 @@ class Engine:
         try:
             graph = self.load_graph(acquired.run.version_id)
         except (CodeUnavailable, ImportError, AttributeError) as exc:
-            return await self._stall(lease, exc)
+            await self._stall(lease, exc)
+            return None
         except SignatureError as exc:
             return await self._refuse(lease, exc)
         except Exception as exc:
-            return await self._stall(lease, exc)
+            await self._stall(lease, exc)
+            return None
         run = _Pass(self, acquired, graph)
         with self._lock:
             self._passes[run_id] = run
@@ -300,7 +302,6 @@ class Engine:
         reason = f"cannot load the workflow's code here: {type(exc).__name__}: {exc}"
         log.error("run %s: %s; left for a process that can", lease.run_id, reason)
         self._announce(lease.run_id, await self._db(self.store.release, lease, stalled=reason))
-        return None
 
     async def _refuse(self, lease: Lease, exc: BaseException) -> str:
         """Tampered code: nothing of it runs, and the run fails saying why."""
@@ -340,7 +341,7 @@ class Engine:
         with self._lock:
             return [p.lease for p in self._passes.values()], list(self._executions)
 
-    def _renewed(self, asked: list[Lease], renewal: Renewal) -> None:
+    def _renewed(self, asked: Sequence[Lease], renewal: Renewal) -> None:
         """Runs on the heartbeat thread: tell passes that lost their lease or were asked to
         cancel."""
         loop = self._loop
@@ -733,7 +734,7 @@ class _Pass:
             what=f"output of node {node.name!r}",
             key=self.engine.secret_key,
         )
-        stop: Callable[[], None] = _nothing
+        stop: Callable[[], object] = _nothing
         done: asyncio.Future[_Outcome]
         if self._isolation(node) == "process":
             done = asyncio.ensure_future(self._in_child(node, kwargs, ctx, allow_pickle))

@@ -482,6 +482,7 @@ class Store:
         """Insert a ``queued`` run; ``inputs`` maps names to already-encoded values."""
         run_id = new_run_id()
         now = utcnow()
+        assert version.id is not None, "a stored version has an id"
         with self.write() as conn:
             refs = {k: values.to_json(values.put(conn, v, inline_limit)) for k, v in inputs.items()}
             record = Run(
