@@ -13,10 +13,12 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
+import signal
 import threading
 from typing import Any
 
 import sqlalchemy as sa
+import taskiq.receiver
 from taskiq import Context, TaskiqDepends, TaskiqEvents, TaskiqState
 from taskiq.exceptions import SendTaskError
 
@@ -96,6 +98,24 @@ def _register(b: StreamBroker) -> Any:
 
 
 advance = _register(broker) if broker is not None else None
+
+
+class Receiver(taskiq.receiver.Receiver):
+    """taskiq's receiver, stopped at once by a signal. taskiq's worker sets its stop event
+    from a plain ``signal.signal`` handler, which runs only when the event loop next wakes
+    up (the next XREADGROUP reply: up to ``xread_block`` later, and on CPython 3.11 its
+    cancellation can be lost, per the notes); run by the loop's own signal handling, the same
+    handler wakes the loop at once. ``plait worker`` passes this class as ``--receiver``."""
+
+    async def listen(self, finish_event: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        hangup = [signal.SIGHUP] if hasattr(signal, "SIGHUP") else []
+        for sig in [signal.SIGINT, signal.SIGTERM, *hangup]:  # the ones taskiq handles
+            handler = signal.getsignal(sig)
+            if callable(handler):
+                with contextlib.suppress(NotImplementedError):  # loops without signal support
+                    loop.add_signal_handler(sig, handler, sig, None)
+        await super().listen(finish_event)
 
 
 class TaskiqDispatcher:
