@@ -363,6 +363,8 @@ def worker(
             "when_executed",
             "--wait-tasks-timeout",
             str(shutdown_wait),
+            "--receiver",
+            "runtime.queue:Receiver",
         ]
     )
     typer.echo(

@@ -416,7 +416,8 @@ class Engine:
             )
             self._announce(execution.run_id, written)
             if written and self.resubmit is not None and not self.closed:
-                self.resubmit(execution.run_id)
+                # enqueueing may wait on Redis: never on the loop
+                await asyncio.to_thread(self.resubmit, execution.run_id)
         except Exception as exc:
             log.warning(
                 "run %s: could not settle node %r: %s", execution.run_id, execution.node, exc

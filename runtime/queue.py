@@ -14,15 +14,19 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import signal
 import threading
 from typing import Any
 
 import sqlalchemy as sa
+import taskiq.receiver
 from taskiq import Context, TaskiqDepends, TaskiqEvents, TaskiqState
-from taskiq_redis import RedisStreamBroker
+from taskiq.exceptions import SendTaskError
 
 from runtime.config import Settings, settings
+from runtime.reconnect import KEEPALIVE_OPTIONS, REDIS_DOWN, Outage
 from runtime.store import Takeover
+from runtime.stream_broker import StreamBroker
 from runtime.takeover import LeaseWatch, StalledBackoff, dead_local_holders
 
 log = logging.getLogger("plait.queue")
@@ -31,22 +35,29 @@ _REAPER_LOCK = 0x706C6172  # "plar": one reaper per database
 TASK_NAME = "plait.advance"
 
 
-def make_broker(config: Settings) -> RedisStreamBroker:
+def make_broker(config: Settings) -> StreamBroker:
     """The stream broker with acknowledged delivery, configured per the notes on this
     machine: no prefetch hoarding, no trimming of pending entries, no socket timeout (the
-    stream worker otherwise hangs on shutdown under CPython 3.11)."""
+    stream worker otherwise hangs on shutdown under CPython 3.11); connecting is bounded, so
+    a caller's enqueue fails fast when Redis is away instead of hanging."""
     if not config.redis_url:
         raise RuntimeError("PLAIT_REDIS_URL is not set: workers need Redis")
-    return RedisStreamBroker(
+    return StreamBroker(
         config.redis_url,
         queue_name=config.queue,
         consumer_group_name=config.queue,
+        # a new group reads the stream from its start: messages enqueued before any
+        # worker existed, or after Redis lost the group, are work too
+        consumer_id="0",
         xread_count=1,
         unacknowledged_batch_size=1,
         idle_timeout=30 * 60_000,  # a backstop only: leases + the reaper recover fast
+        unacknowledged_lock_timeout=10,  # a reader killed mid-claim does not block reclaiming
         maxlen=None,
         socket_timeout=None,
+        socket_connect_timeout=5,
         socket_keepalive=True,
+        socket_keepalive_options=KEEPALIVE_OPTIONS,
     )
 
 
@@ -64,7 +75,7 @@ async def _advance(
     await context.state.plait_client.engine.advance(run_id, takeover=leave)
 
 
-def _register(b: RedisStreamBroker) -> Any:
+def _register(b: StreamBroker) -> Any:
     task = b.register_task(_advance, task_name=TASK_NAME)
 
     @b.on_event(TaskiqEvents.WORKER_STARTUP)
@@ -78,13 +89,38 @@ def _register(b: RedisStreamBroker) -> Any:
 
     @b.on_event(TaskiqEvents.WORKER_SHUTDOWN)
     async def _shutdown(state: TaskiqState) -> None:
-        state.reaper.cancel()
-        state.plait_client.close()
+        # a startup that failed half-way (the database unreachable) left some of these unset
+        reaper = getattr(state, "reaper", None)
+        if reaper is not None:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+        client = getattr(state, "plait_client", None)
+        if client is not None:
+            client.close()
 
     return task
 
 
 advance = _register(broker) if broker is not None else None
+
+
+class Receiver(taskiq.receiver.Receiver):
+    """taskiq's receiver, stopped at once by a signal. taskiq's worker sets its stop event
+    from a plain ``signal.signal`` handler, which runs only when the event loop next wakes
+    up (the next XREADGROUP reply: up to ``xread_block`` later, and on CPython 3.11 its
+    cancellation can be lost, per the notes); run by the loop's own signal handling, the same
+    handler wakes the loop at once. ``plait worker`` passes this class as ``--receiver``."""
+
+    async def listen(self, finish_event: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        hangup = [signal.SIGHUP] if hasattr(signal, "SIGHUP") else []
+        for sig in [signal.SIGINT, signal.SIGTERM, *hangup]:  # the ones taskiq handles
+            handler = signal.getsignal(sig)
+            if callable(handler):
+                with contextlib.suppress(NotImplementedError):  # loops without signal support
+                    loop.add_signal_handler(sig, handler, sig, None)
+        await super().listen(finish_event)
 
 
 class TaskiqDispatcher:
@@ -107,7 +143,12 @@ class TaskiqDispatcher:
             future.result(5)
         except (concurrent.futures.TimeoutError, Exception) as exc:
             # the run is stored as queued; a worker's reaper enqueues it again
-            log.warning("could not enqueue run %s now (%s); the reaper will", run_id, exc)
+            reason = exc.__cause__ or exc  # taskiq's SendTaskError only says that it failed
+            log.warning(
+                "could not enqueue run %s now (%s); the reaper will",
+                run_id,
+                str(reason) or type(reason).__name__,
+            )
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -126,13 +167,22 @@ async def reap_forever(client: Any, task: Any) -> None:
     lock = _ReaperLock(client.store.engine)
     leases = LeaseWatch(client.settings.lease_seconds)
     stalled = StalledBackoff()
+    outage = Outage("reaper", log)
     while True:
         try:
-            found = await asyncio.to_thread(_takeovers, client, leases)
-            if await asyncio.to_thread(lock.acquire):
-                found += await asyncio.to_thread(_free, client, stalled)
+            found = await _in_thread(_takeovers, client, leases)
+            if await _in_thread(lock.acquire):
+                found += await _in_thread(_free, client, stalled)
             for run_id, takeover in found:
                 await task.kiq(run_id, takeover.to_json() if takeover else None)
+                outage.recovered()
+        except SendTaskError as exc:
+            # the runs stay orphans in the database and the next round sends them; the
+            # leadership stays ours (it lives in PostgreSQL, which answered)
+            if isinstance(exc.__cause__, REDIS_DOWN):
+                outage.failed(exc.__cause__)
+            else:
+                log.warning("reaper could not enqueue: %s", exc.__cause__ or exc)
         except asyncio.CancelledError:
             lock.release()
             raise
@@ -140,7 +190,24 @@ async def reap_forever(client: Any, task: Any) -> None:
             log.warning("reaper round failed: %s", exc)
             leases.forget()
             lock.release()
-        await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+        try:
+            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+        except asyncio.CancelledError:
+            lock.release()
+            raise
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    """``asyncio.to_thread``, except that a cancelled caller still waits for the thread to
+    return (a thread cannot be stopped), so the caller's cleanup (closing the reaper's
+    connection) never races the thread's work on it."""
+    work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await work
+        raise
 
 
 def _free(client: Any, stalled: StalledBackoff) -> list[tuple[str, Takeover | None]]:

@@ -1,5 +1,5 @@
 """The chaos suite: faults injected on private servers (as ``tests/faults`` does), each test
-bounded in time. Shared fixtures live here; see ``effects.py`` for the side-effect ledger."""
+bounded in time. Shared fixtures live here; see ``ledger.py`` for the side-effect ledger."""
 
 from __future__ import annotations
 

@@ -36,9 +36,12 @@ def _until(check, timeout: float, what: str) -> None:
 
 
 class PrivateRedis:
-    def __init__(self) -> None:
+    def __init__(self, data_dir: Path | None = None) -> None:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
+        self.data_dir = data_dir
+        """Where ``shutdown`` saves the data that the next start loads; without it, every
+        start is empty."""
 
     @property
     def url(self) -> str:
@@ -56,6 +59,7 @@ class PrivateRedis:
                 "",
                 "--appendonly",
                 "no",
+                *(["--dir", str(self.data_dir)] if self.data_dir else []),
             ],
             stdout=subprocess.DEVNULL,
         )
@@ -65,6 +69,12 @@ class PrivateRedis:
         """Crash it: everything in memory (queued messages) is gone."""
         assert self.proc is not None
         self.proc.kill()
+        self.proc.wait(10)
+
+    def shutdown(self) -> None:
+        """Stop it as an operator would: its data is saved (to ``data_dir``) first."""
+        assert self.proc is not None and self.data_dir is not None
+        redis.Redis(port=self.port).shutdown(save=True)
         self.proc.wait(10)
 
     def stop(self) -> None:
