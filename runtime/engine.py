@@ -48,6 +48,7 @@ from runtime.heartbeat import Heartbeat
 from runtime.isolation import PICKLE_UNSIGNED
 from runtime.store import (
     INTERRUPTED,
+    WORKER_LOST,
     Acquired,
     GiveUp,
     Lease,
@@ -58,6 +59,7 @@ from runtime.store import (
     StaleWrite,
     Store,
     Takeover,
+    cut_off,
 )
 from runtime.store.tables import EventDict, NodeRun, utcnow
 
@@ -524,7 +526,9 @@ class _Pass:
             return
         if row.status != "failed":
             return
-        if row.error_type == INTERRUPTED and row.will_retry:
+        if row.error_type == WORKER_LOST and row.will_retry:
+            state.status = "pending"
+        elif row.error_type == INTERRUPTED and row.will_retry:
             if state.interruptions < node.max_interruptions:
                 state.status = "pending"
                 return
@@ -612,11 +616,8 @@ class _Pass:
         now = utcnow()
         for row in watched.rows:
             if row.id in watched.dead:
-                row.status, row.ended_at, row.error_type = "failed", now, INTERRUPTED
-                row.error_message, row.will_retry = (
-                    "the process running it stopped renewing it",
-                    True,
-                )
+                row.status, row.ended_at, row.will_retry = "failed", now, True
+                row.error_type, row.error_message = cut_off(row)
         self.interrupt.extend(watched.dead)
         self.events.extend(
             NewEvent("node.interrupted", name, {"attempt": r.attempt})
@@ -682,6 +683,7 @@ class _Pass:
                     now,
                     owner=self.engine.owner,
                     lease_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
+                    isolation=self._isolation(node),
                 )
             )
             self.events.append(NewEvent("node.running", name, {"attempt": state.attempt}))
@@ -737,7 +739,7 @@ class _Pass:
         )
         stop: Callable[[], object] = _nothing
         done: asyncio.Future[_Outcome]
-        if self._isolation(node) == "process":
+        if start.isolation == "process":
             done = asyncio.ensure_future(self._in_child(node, kwargs, ctx, allow_pickle))
             stop = done.cancel
         elif node.kind == "runnable" or node.is_async:

@@ -2,6 +2,7 @@
 
 from runtime.store.repo import (
     INTERRUPTED,
+    WORKER_LOST,
     Acquired,
     GiveUp,
     Lease,
@@ -12,10 +13,12 @@ from runtime.store.repo import (
     StaleWrite,
     Store,
     Takeover,
+    cut_off,
 )
 
 __all__ = [
     "INTERRUPTED",
+    "WORKER_LOST",
     "Acquired",
     "GiveUp",
     "Lease",
@@ -26,4 +29,5 @@ __all__ = [
     "StaleWrite",
     "Store",
     "Takeover",
+    "cut_off",
 ]

@@ -102,6 +102,8 @@ class NodeStart:
     """The process executing a ``running`` attempt."""
     lease_until: dt.datetime | None = None
     """The attempt's own lease (see ``NodeRun.lease_until``)."""
+    isolation: str | None = None
+    """Where a ``running`` attempt's code runs: ``thread`` or ``process``."""
     row_id: int | None = None
     """Filled in after the insert."""
 
@@ -175,11 +177,36 @@ _START_COLUMNS = (
     "will_retry",
     "owner",
     "lease_until",
+    "isolation",
 )
 _EVENT_COLUMNS = ("run_id", "seq", "type", "node", "data", "created_at")
 INTERRUPTED = "Interrupted"
-"""``error_type`` of an attempt cut off by the death of the process running it."""
+"""``error_type`` of an attempt cut off by the death of the process running its code: counted
+against the node's ``max_interruptions``."""
+WORKER_LOST = "WorkerLost"
+"""``error_type`` of an attempt that ran in a child process of its own when the worker above it
+stopped: the node did not cause that (a child's own death is seen by its worker, and recorded
+as ``Interrupted`` with its exit code), so it is retried without counting."""
 _DIED = "the process running this attempt stopped before it finished"
+_LOST = "the worker process that ran this attempt in a child process stopped"
+
+
+def cut_off(row: NodeRun) -> tuple[str, str]:
+    """``error_type`` and message of an attempt found cut off (its process gone)."""
+    return (WORKER_LOST, _LOST) if row.isolation == "process" else (INTERRUPTED, _DIED)
+
+
+def _cut_off_values() -> dict[str, Any]:
+    """``SET`` of attempts found cut off, chosen per row as ``cut_off`` does."""
+    isolated = tables.node_run.c.isolation == "process"
+    return {
+        "status": "failed",
+        "ended_at": sa.bindparam("now", type_=tables.UTCDateTime()),
+        "error_type": sa.case((isolated, WORKER_LOST), else_=INTERRUPTED),
+        "error_message": sa.case((isolated, _LOST), else_=_DIED),
+        "will_retry": True,
+        "lease_until": None,
+    }
 
 
 def _finish_values(prefix: str = "") -> dict[str, Any]:
@@ -237,6 +264,7 @@ def _start_params(run_id: str, start: NodeStart) -> dict[str, Any]:
         "will_retry": False,
         "owner": start.owner,
         "lease_until": start.lease_until,
+        "isolation": start.isolation,
     }
 
 
@@ -635,27 +663,24 @@ class Store:
                 conn.execute(
                     sa.update(nr).where(nr.c.id.in_([a.id for a in dead])).values(lease_until=None)
                 )
-            cut_off = [a for a in attempts if a.status == "running" and not executing_still(a)]
-            if cut_off:
+            stopped = [a for a in attempts if a.status == "running" and not executing_still(a)]
+            if stopped:
                 conn.execute(
                     sa.update(nr)
-                    .where(nr.c.id.in_([a.id for a in cut_off]), nr.c.status == "running")
-                    .values(
-                        status="failed",
-                        ended_at=now,
-                        error_type=INTERRUPTED,
-                        error_message=_DIED,
-                        will_retry=True,
-                    )
+                    .where(nr.c.id.in_([a.id for a in stopped]), nr.c.status == "running")
+                    .values(_cut_off_values()),
+                    {"now": now},
                 )
             for row in dead:
                 row.lease_until = None
-            for row in cut_off:
-                row.status, row.ended_at, row.error_type = "failed", now, INTERRUPTED
-                row.error_message, row.will_retry = _DIED, True
+            for row in stopped:
+                row.status, row.ended_at, row.will_retry = "failed", now, True
+                row.error_type, row.error_message = cut_off(row)
                 events.append(
                     NewEvent(
-                        "node.interrupted", row.node, {"attempt": row.attempt, "reason": _DIED}
+                        "node.interrupted",
+                        row.node,
+                        {"attempt": row.attempt, "reason": row.error_message},
                     )
                 )
             written = self._append(conn, run_id, events)
@@ -854,14 +879,8 @@ class Store:
                 conn.execute(
                     sa.update(nr)
                     .where(nr.c.id.in_(list(interrupt)), nr.c.status == "running")
-                    .values(
-                        status="failed",
-                        ended_at=utcnow(),
-                        error_type=INTERRUPTED,
-                        error_message=_DIED,
-                        will_retry=True,
-                        lease_until=None,
-                    )
+                    .values(_cut_off_values()),
+                    {"now": utcnow()},
                 )
             for stop in give_up:
                 conn.execute(

@@ -134,6 +134,9 @@ class NodeRun(SQLModel, table=True):
     """Who submitted a wait node's payload."""
     owner: str | None = Field(default=None, max_length=200)
     """The process executing this attempt."""
+    isolation: str | None = Field(default=None, max_length=16)
+    """Where the attempt's code ran: ``thread`` (in the owner's process) or ``process`` (in a
+    child process of the owner)."""
     lease_until: dt.datetime | None = _ts(default=None)
     """While the attempt's code is still executing somewhere: renewed by the owner's heartbeat,
     cleared once the call has returned or is known dead. A node is started again only when no

@@ -68,6 +68,10 @@ def kill(
 ) -> None:
     """Kill a process (or its group, whose ``members`` die with it), and write down on the
     database's clock when it was dead: nothing it started before that goes on after."""
+    # the processes a worker started (children running isolated attempts) die with it: they
+    # notice their pipe closing and kill themselves; wait for that too
+    victims = {pid, *members}
+    victims.update(d for v in list(victims) for d in descendants(v))
     try:
         if group:
             os.killpg(pid, sig)
@@ -75,7 +79,6 @@ def kill(
             os.kill(pid, sig)
     except ProcessLookupError:
         return
-    victims = (pid, *members)
     if sig == signal.SIGKILL:
         deadline = time.monotonic() + 5
         while any(_running(v) for v in victims) and time.monotonic() < deadline:
@@ -83,6 +86,24 @@ def kill(
     with psycopg.connect(dsn, autocommit=True) as conn:
         for victim in victims:
             conn.execute("INSERT INTO chaos_kill (pid) VALUES (%s)", (victim,))
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children...)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
 
 
 def _running(pid: int) -> bool:

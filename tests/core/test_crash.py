@@ -171,13 +171,10 @@ def test_a_node_that_kills_its_process_fails_after_max_interruptions(
     assert first.returncode == 3, first.stderr
     run_id = first.stdout.split()[1]
 
-    exits = []
-    for _ in range(4):  # each recover that picks boom up dies with it, until it gives up
-        recovered = _cli(["recover"], env, tmp_path)
-        exits.append(recovered.returncode)
-        if recovered.returncode != 3:
-            break
-    assert exits == [3, 3, 0], recovered.stderr
+    # boom took its process down once; from then on it runs in a child process, whose
+    # death does not take the recovering process (or the rest of the run) with it
+    recovered = _cli(["recover"], env, tmp_path)
+    assert recovered.returncode == 0, recovered.stderr
     assert f"run {run_id}: failed" in recovered.stdout
 
     runs = effects.read_text().split()
@@ -188,7 +185,7 @@ def test_a_node_that_kills_its_process_fails_after_max_interruptions(
         assert run.status == "failed"
         boom = run.nodes["boom"]
         assert boom.status == "failed" and boom.attempts == 3
-        assert boom.error.startswith("interrupted 3 times: the process running this attempt")
+        assert boom.error == "interrupted 3 times: process exited with code 3"
         assert run.nodes["other"].status == "succeeded" and run.outputs["other"] == 2
     finally:
         client.close()
