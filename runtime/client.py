@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
+import pydantic_core
 from sqlalchemy.exc import OperationalError
 
 from runtime import codecs, signing
@@ -207,9 +208,13 @@ class Client:
         if isinstance(payload, pydantic.BaseModel):
             payload = payload.model_dump()
         try:
-            model = wait.schema.model_validate(payload)
+            # strictly, as the JSON it is: no "yes" for a bool, no "3" for an int (dates
+            # and datetimes travel as ISO strings, which strict JSON validation accepts)
+            model = wait.schema.model_validate_json(pydantic_core.to_json(payload), strict=True)
         except pydantic.ValidationError as exc:
             raise PayloadError(node, exc.errors(include_url=False)) from None
+        except pydantic_core.PydanticSerializationError as exc:
+            raise PayloadError(node, [{"loc": (), "msg": str(exc), "type": "json"}]) from None
         encoded = codecs.encode(model.model_dump(mode="json"), what=f"payload of {node!r}")
         status, events = self.store.answer_wait(
             run_id,
