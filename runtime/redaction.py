@@ -76,6 +76,8 @@ _SECRET_PARTS = (
 """Runs of letters that make a key secret wherever they appear (``dbPassword``,
 ``X-API-Key``, ``aws_secret_access_key``)."""
 
+_HINT = re.compile(r"pass|pwd|secret|token|key|credential|auth|bearer|cookie|session", re.I)
+"""What every secret key and the bearer pattern contain: text without any needs no more."""
 _URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-z][a-z0-9+.\-]*://[^\s:/@'\"]*:)[^\s@/'\"]+@", re.I)
 _BEARER = re.compile(r"\b(?P<head>bearer\s+)[A-Za-z0-9\-._~+/]+=*", re.I)
 _ASSIGNMENT = re.compile(
@@ -158,7 +160,10 @@ class Redactor:
             return text
         if self._known is not None:
             text = self._known.sub(REDACTED, text)
-        text = _URL_CREDENTIALS.sub(rf"\g<head>{REDACTED}@", text)
+        if "://" in text:
+            text = _URL_CREDENTIALS.sub(rf"\g<head>{REDACTED}@", text)
+        if _HINT.search(text) is None:  # most text: no word a secret key could contain
+            return text
         text = _BEARER.sub(rf"\g<head>{REDACTED}", text)
         return _ASSIGNMENT.sub(_assignment, text)
 
