@@ -190,19 +190,21 @@ class RunView:
     # -- rendering ----------------------------------------------------------------------
 
     def _render(self) -> None:
-        with self._lock:
+        with self._lock:  # one snapshot of the model for everything written below
             model = self.model
             done, total = model.progress()
             state = "finished" if model.finished else model.status
-            self.banner.value = (
+            banner = (
                 f"<div class='plait-banner' data-state='{state}' data-status='{model.status}'>"
                 f"<b>{html.escape(model.spec['name'])}</b> run <code>{self.run.id[:12]}</code>: "
                 f"<b>{model.status}</b> — {done}/{total} nodes done</div>"
             )
-            self.graph.value = model.svg()
-            self.table.value = self._table_html(model, self.shown)
+            graph, table = model.svg(), self._table_html(model, self.shown)
             waiting = set(model.waiting)
+        # the banner last: once it says "waiting" or "finished", the rest already does
         self._sync_forms(waiting)
+        self.graph.value, self.table.value = graph, table
+        self.banner.value = banner
         if model.finished and not self._outputs_shown:
             self._outputs_shown = True
             self._show_outputs()
