@@ -14,9 +14,11 @@ import cloudpickle
 import typer
 
 import runtime as rt
+from runtime import redaction
 from runtime.errors import PlaitError
 from runtime.events import EventDict
 from runtime.graph import Graph
+from runtime.redaction import Redactor
 
 if TYPE_CHECKING:
     from runtime.config import Settings
@@ -80,8 +82,14 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
     return inputs
 
 
-def describe(event: EventDict) -> str | None:
-    """One progress line for an event, or ``None`` for events not worth a line."""
+def describe(event: EventDict, shown: Redactor = redaction.DEFAULT) -> str | None:
+    """One progress line for an event (redacted), or ``None`` for events not worth a
+    line."""
+    line = _describe(event)
+    return None if line is None else shown.text(line)
+
+
+def _describe(event: EventDict) -> str | None:
     kind, node, data = event["type"], event["node"], event["data"]
     stamp = time.strftime("%H:%M:%S", time.localtime(event["at"]))
     if kind == "node.succeeded":
@@ -101,16 +109,17 @@ def describe(event: EventDict) -> str | None:
     return None
 
 
-def _show_value(value: Any) -> str:
-    text = repr(value)
+def _show_value(value: Any, shown: Redactor) -> str:
+    text = shown.text(repr(shown.value(value)))
     return text if len(text) < 2000 else text[:2000] + " …"
 
 
 def follow_run(run: rt.Run, after: int = 0) -> str:
     """Print progress (events after ``after``) until the run ends or waits; returns its
     status."""
+    shown = redaction.for_run(run)
     for event in run.events(after, stop_at_end=True):
-        line = describe(event)
+        line = describe(event, shown)
         if line:
             typer.echo(line)
         if event["type"] == "run.waiting":
@@ -119,10 +128,12 @@ def follow_run(run: rt.Run, after: int = 0) -> str:
 
 
 def print_outcome(run: rt.Run) -> None:
+    """The outputs, what a wait expects, or why the run failed (redacted)."""
     status = run.status
+    shown = redaction.for_run(run)
     if status == "succeeded":
         for name, value in run.outputs.items():
-            typer.echo(f"{name} = {_show_value(value)}")
+            typer.echo(f"{name} = {_show_value(value, shown)}")
     elif status == "waiting":
         for node, schema in run.waiting.items():
             fields = ", ".join(schema.get("properties", {}))
@@ -131,7 +142,7 @@ def print_outcome(run: rt.Run) -> None:
                 f"  plait resume {run.id} {node} --json '{{...}}'"
             )
     elif status == "failed":
-        typer.secho(run.error or "failed", fg=typer.colors.RED, err=True)
+        typer.secho(shown.text(run.error or "failed"), fg=typer.colors.RED, err=True)
 
 
 @app.command()
@@ -183,12 +194,14 @@ def show(run_id: str) -> None:
         record = handle.record
     except PlaitError as exc:
         raise _fail(str(exc)) from None
+    shown = redaction.for_run(handle)
     typer.echo(f"run {record.id}  {handle.workflow}  {record.status}  (trigger {record.trigger})")
     for info in handle.nodes.values():
         took = f"{info.duration * 1000:.1f} ms" if info.duration is not None else ""
         typer.echo(f"  {info.name:24} {info.status:10} attempts={info.attempts:<3} {took}")
         if info.status == "failed" and info.traceback:
-            typer.echo("    " + info.traceback.rstrip().replace("\n", "\n    "))
+            traceback = shown.text(info.traceback.rstrip())
+            typer.echo("    " + traceback.replace("\n", "\n    "))
     print_outcome(handle)
 
 
@@ -322,8 +335,9 @@ def watch(run_id: str) -> None:
     except PlaitError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"run {handle.id} ({handle.workflow})")
+    shown = redaction.for_run(handle)
     for event in handle.events(stop_at_end=True):
-        typer.echo(describe(event) or f"{event['type']} {event['node'] or ''}".rstrip())
+        typer.echo(describe(event, shown) or f"{event['type']} {event['node'] or ''}".rstrip())
     print_outcome(handle)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import cloudpickle
 import pydantic
+import pydantic_core
 
 from runtime import codecs, codesign
 from runtime.config import Settings, settings
@@ -218,9 +219,13 @@ class Client:
         if isinstance(payload, pydantic.BaseModel):
             payload = payload.model_dump()
         try:
-            model = wait.schema.model_validate(payload)
+            # strictly, as the JSON it is: no "yes" for a bool, no "3" for an int (dates
+            # and datetimes travel as ISO strings, which strict JSON validation accepts)
+            model = wait.schema.model_validate_json(pydantic_core.to_json(payload), strict=True)
         except pydantic.ValidationError as exc:
             raise PayloadError(node, exc.errors(include_url=False)) from None
+        except pydantic_core.PydanticSerializationError as exc:
+            raise PayloadError(node, [{"loc": (), "msg": str(exc), "type": "json"}]) from None
         encoded = codecs.encode(model.model_dump(mode="json"), what=f"payload of {node!r}")
         status, events = self.store.answer_wait(
             run_id,

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     inline_limit: int = 16_384
     """Encoded values up to this many bytes live in the node row; larger ones in the blob table."""
 
+    max_request_bytes: int = Field(default=10_000_000, gt=0)
+    """The largest request body the REST API and share pages accept (10 MB); a larger one is
+    answered 413 before it is read."""
+
     public_url: str | None = None
     """The studio's address as people reach it (``https://plait.example.com``): share links
     made outside the studio (``plait share``) are printed with it."""

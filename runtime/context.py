@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.errors import PlaitError
+from runtime.redaction import Redactor
 
 DocumentKind = str
 """``text``, ``markdown``, ``table``, ``image`` or ``json``."""
@@ -28,6 +29,9 @@ class NodeContext:
     """Names of the documents this attempt saved."""
     saver: Callable[[str, Any, str], None] | None = None
     """Writes a document (set by the engine): name, content, kind."""
+    redactor: Redactor = field(default_factory=Redactor)
+    """Applied to every log line before it is kept (the engine gives it the run's known
+    secrets; by default the key and pattern rules alone)."""
 
     def save_document(self, name: str, content: Any, kind: DocumentKind | None = None) -> None:
         """Save a named artifact to the run, shown by the notebook view, studio and report.
@@ -54,7 +58,7 @@ class NodeContext:
 
     def log(self, message: str) -> None:
         """Add a line to this attempt's logs (shown with the node in every view)."""
-        self.logs.append(f"{time.strftime('%H:%M:%S')} {message}")
+        self.logs.append(f"{time.strftime('%H:%M:%S')} {self.redactor.text(str(message))}")
 
 
 def document_kind(content: Any) -> DocumentKind:
@@ -91,10 +95,9 @@ class _NodeLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         ctx = _current.get()
         if ctx is not None:
-            ctx.logs.append(
-                f"{time.strftime('%H:%M:%S', time.localtime(record.created))} "
-                f"{record.levelname} {record.name}: {record.getMessage()}"
-            )
+            line = f"{record.levelname} {record.name}: {record.getMessage()}"
+            stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+            ctx.logs.append(f"{stamp} {ctx.redactor.text(line)}")
 
 
 def install_log_capture() -> None:

@@ -1,10 +1,17 @@
 """Run reports: one self-contained HTML file per run (styles and pictures inline, no request
 to any server when opened), readable on screen and on paper.
 
-Size budget: each value preview is capped (DataFrames: 20 rows x 30 columns; text 20,000
-characters; JSON 20,000 characters; images and figures 1 MB) and the whole report stops adding
-node previews past ``budget`` bytes (5 MB by default), saying so where it cut. A report with a
-plotly figure carries plotly.js (1.9 MB packed) out of the same budget, taken first.
+Size budget: the whole file stays under ``budget`` bytes (5 MB by default). Each value preview
+is capped (DataFrames: 20 rows x 30 columns; text 20,000 characters; JSON 20,000 characters;
+images and figures 1 MB), and so are errors (2,000 characters), tracebacks (20,000) and logs
+(lines of at most 500 characters, 20,000 characters in all): the start and the end are kept,
+with a note of what was left out between them. Then the pieces are counted against
+what the page around them leaves: plotly.js first when a value needs it (1.9 MB packed), the
+sections of failed, waiting and running nodes, the graph (not drawn past 400 nodes) and the
+timeline, the other node sections (a note lists the nodes left out), the inputs, then the
+previews of outputs and documents, each replaced by a note once the budget is spent.
+
+Everything shown passes through the run's redactor (``runtime.redaction``).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markdown_it import MarkdownIt
 
-from runtime import codecs, drawing
+from runtime import codecs, drawing, redaction
 from runtime.errors import PlaitError
 
 if TYPE_CHECKING:
@@ -37,9 +44,12 @@ CONTENT_SECURITY_POLICY = (
 )
 """What a report may load: only what is inside it (a plotly map cannot fetch its outlines,
 an image cannot point elsewhere)."""
-REDACTED = "•••• redacted"
-SENSITIVE = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential|private[_-]?key", re.I)
-"""Keys whose values never appear in a report."""
+MAX_ERROR, MAX_LOG_LINE = 2_000, 500
+MAX_GRAPH_NODES, MAX_TIMELINE = 400, 500
+"""Past this many nodes the graph is not drawn, past this many attempts the timeline stops
+(either picture would pass a megabyte)."""
+NOTES_RESERVE = 4_000
+"""Bytes kept for the notes that say what was left out."""
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("runtime", "templates"),
@@ -47,6 +57,8 @@ _templates = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_pieces: Any = _templates.get_template("report_parts.html.j2").module
+"""The pieces (node and document sections, input rows, output blocks) as macros."""
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
@@ -60,6 +72,9 @@ class ReportHTML(str):
         )
 
 
+_LEFT_OUT = "<p class='note'>preview left out: the report reached its size budget</p>"
+
+
 @dataclass
 class Budget:
     """Bytes left for previews; once spent, previews are replaced by a note."""
@@ -68,25 +83,20 @@ class Budget:
     cut: list[str] = field(default_factory=list)
 
     def take(self, name: str, fragment: str) -> str:
-        if len(fragment) > self.left:
-            self.cut.append(name)
-            return "<p class='note'>preview left out: the report reached its size budget</p>"
-        self.left -= len(fragment)
-        return fragment
+        """The fragment if it fits (and counts it), else a short note (counted too)."""
+        if self.fits(fragment):
+            return fragment
+        self.cut.append(name)
+        # once not even the note fits, the list of what was cut at the end says it
+        return _LEFT_OUT if self.fits(_LEFT_OUT) else ""
 
-
-def redact(value: Any) -> Any:
-    """Replace the values of sensitive keys, at any depth."""
-    if isinstance(value, dict):
-        return {
-            k: REDACTED if isinstance(k, str) and SENSITIVE.search(k) else redact(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    if type(value).__name__ == "SecretStr":
-        return REDACTED
-    return value
+    def fits(self, fragment: str) -> bool:
+        """Whether the fragment fits; if so it is counted."""
+        size = len(fragment.encode())
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
 
 
 def preview(value: Any, kind: str = "auto") -> str:
@@ -109,7 +119,7 @@ def preview(value: Any, kind: str = "auto") -> str:
         if kind == "markdown" or (kind == "auto" and _looks_like_markdown(value)):
             return f"<div class='markdown'>{_markdown.render(_cap(value))}</div>"
         return f"<pre>{html.escape(_cap(value))}</pre>"
-    value = redact(_plain(value))
+    value = _plain(value)
     try:
         text = json.dumps(value, indent=2, default=repr, ensure_ascii=False)
     except (TypeError, ValueError):
@@ -223,6 +233,10 @@ def _timeline(attempts: list[Any], start: dt.datetime, end: dt.datetime) -> str:
     rows = [a for a in attempts if a.started_at is not None]
     if not rows:
         return "<p class='note'>no node has started yet</p>"
+    note = ""
+    if len(rows) > MAX_TIMELINE:
+        note = f"<p class='note'>first {MAX_TIMELINE:,} of {len(rows):,} attempts drawn</p>"
+        rows = sorted(rows, key=lambda r: r.started_at)[:MAX_TIMELINE]
     span = max((end - start).total_seconds(), 1e-3)
     width, label_w, row_h = 760, 170, 18
     height = row_h * len(rows) + 24
@@ -246,7 +260,7 @@ def _timeline(attempts: list[Any], start: dt.datetime, end: dt.datetime) -> str:
         f'<text x="{label_w}" y="{height - 4}">0 s</text>'
         f'<text x="{label_w + width}" y="{height - 4}" text-anchor="end">{span:.3f} s</text></svg>'
     )
-    return "".join(parts)
+    return "".join(parts) + note
 
 
 def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> str:
@@ -260,78 +274,192 @@ def render(
     run: Run, *, budget: int = DEFAULT_BUDGET, policy: str = CONTENT_SECURITY_POLICY
 ) -> ReportHTML:
     """The report of a run in any state (a running one says so). ``policy`` is the page's
-    Content-Security-Policy."""
+    Content-Security-Policy. Everything shown goes through the run's redactor first."""
     record = run.record
     spec = run.spec
+    shown = redaction.for_run(run)
     attempts = run.client.store.attempts(run.id)
     latest = {a.node: a for a in attempts}
     now = dt.datetime.now(dt.UTC)
     start = record.started_at or record.created_at
     end = record.ended_at or now
     saved = run.client.store.documents(run.id)
-    spend = Budget(budget)
+    statuses = {
+        n["name"]: (latest[n["name"]].status if n["name"] in latest else "pending")
+        for n in spec["nodes"]
+    }
+    page = functools.partial(
+        _templates.get_template("report.html.j2").render,
+        run=record,
+        workflow=spec["name"],
+        version=run.client.store.get_version(record.version_id).version,
+        description=_cap_middle(spec.get("description", ""), MAX_ERROR),
+        finished=record.status in ("succeeded", "failed", "cancelled"),
+        duration=_seconds(start, record.ended_at) if record.ended_at else "",
+        generated=now,
+        error=shown.excerpt(record.error or "", MAX_ERROR),
+        csp=policy,
+    )
+    # the page around the pieces is measured, so the pieces know exactly what is left
+    frame = page(
+        graph="",
+        timeline="",
+        inputs=[],
+        outputs=[],
+        nodes=[],
+        documents=[],
+        cut=[],
+        left_out=[],
+        scripts="",
+    )
+    spend = Budget(budget - _size(frame) - NOTES_RESERVE)
     # plotly.js goes first when a value needs it, so big tables cannot crowd it out
     codecs_used = {row.output_codec for row in latest.values()} | {d.value_codec for d, _ in saved}
     scripts = ""
     if codecs.PlotlyCodec.name in codecs_used:
         scripts = spend.take("plotly.js, so plotly figures stay undrawn", _plotly_script())
-    nodes = []
-    for node in spec["nodes"]:
-        row = latest.get(node["name"])
-        entry: dict[str, Any] = {
-            "name": node["name"],
-            "kind": node["kind"],
-            "status": row.status if row else "pending",
-            "attempts": row.attempt if row else 0,
-            "duration": _seconds(row.started_at, row.ended_at) if row else "",
-            "error": f"{row.error_type}: {row.error_message}" if row and row.error_type else "",
-            "traceback": row.traceback if row else None,
-            "logs": row.logs if row else None,
-            "answered_by": row.answered_by if row else None,
-            "output": "",
-        }
-        if row is not None and row.status == "succeeded":
-            try:
-                value = run.client.store.load_output(row)
-                if node["kind"] == "wait":
-                    value = redact(value)
-                entry["output"] = spend.take(node["name"], preview(value))
-            except PlaitError as exc:
-                entry["output"] = f"<p class='note'>output unavailable: {html.escape(str(exc))}</p>"
-        nodes.append(entry)
-    documents = [
-        {
-            "name": doc.name,
-            "node": doc.node,
-            "kind": doc.kind,
-            "shown": spend.take(f"document {doc.name}", preview(redact(value), doc.kind)),
-        }
-        for doc, value in saved
-    ]
-    statuses = {n["name"]: n["status"] for n in nodes}
+    # node sections without their previews: failed, waiting and running nodes first
+    entries = {n["name"]: _node_entry(n, latest.get(n["name"]), shown) for n in spec["nodes"]}
+    urgency = {"failed": 0, "waiting": 1, "running": 2}
+    order = sorted(entries, key=lambda name: urgency.get(entries[name]["status"], 3))
+    urgent = {name for name in entries if entries[name]["status"] in urgency}
+    finals = [name for name in spec["outputs"] if statuses.get(name) == "succeeded"]
+    bases = {
+        # str: Markup.replace would escape the preview put in later
+        name: str(_pieces.node_section(entries[name], _PREVIEW_HERE))
+        for name in entries
+    }
+    # what went wrong comes before the pictures, the pictures before the other nodes
+    kept = {name for name in order if name in urgent and spend.fits(bases[name])}
+    graph = spend.take("the graph", _graph(spec, statuses))
+    timeline = spend.take("the timeline", _timeline(attempts, start, end))
+    kept |= {name for name in order if name not in urgent and spend.fits(bases[name])}
+    left_out = [_short(name) for name in entries if name not in kept]
+
     try:
-        inputs = redact(run.inputs)
+        given = shown.value(run.inputs)
     except PlaitError as exc:
-        inputs = {"(unavailable)": str(exc)}
-    page = _templates.get_template("report.html.j2").render(
-        run=record,
-        workflow=spec["name"],
-        version=run.client.store.get_version(record.version_id).version,
-        description=spec.get("description", ""),
-        finished=record.status in ("succeeded", "failed", "cancelled"),
-        duration=_seconds(start, record.ended_at) if record.ended_at else "",
-        generated=now,
-        graph=drawing.render(spec, statuses),
-        timeline=_timeline(attempts, start, end),
-        inputs=[(k, preview(v)) for k, v in inputs.items()],
-        outputs=[n for n in nodes if n["name"] in spec["outputs"] and n["output"]],
-        nodes=nodes,
-        documents=documents,
-        cut=spend.cut,
-        scripts=scripts,
-        csp=policy,
+        given = {"(unavailable)": str(exc)}
+    inputs = [spend.take(f"input {k}", _pieces.input_row(k, preview(v))) for k, v in given.items()]
+
+    previews: dict[str, str] = {}
+    for name in [n for n in finals if n in kept] + [
+        n for n in entries if n not in finals and n in kept
+    ]:
+        if statuses[name] != "succeeded":
+            continue
+        if spend.left < len(_LEFT_OUT):  # nothing more fits: do not even load the value
+            previews[name] = spend.take(name, _LEFT_OUT + "!")
+            continue
+        try:
+            value = shown.value(run.client.store.load_output(latest[name]))
+            previews[name] = spend.take(name, preview(value))
+        except PlaitError as exc:
+            previews[name] = f"<p class='note'>output unavailable: {html.escape(str(exc))}</p>"
+    # each preview is shown once, in its node's section; Outputs links there
+    outputs = [
+        str(_pieces.output_link(name)) for name in finals if spend.fits(_pieces.output_link(name))
+    ]
+    nodes = [
+        bases[name].replace(_PREVIEW_HERE, previews.get(name, ""), 1)
+        for name in entries
+        if name in kept
+    ]
+    documents = []
+    for doc, value in saved:
+        what = f"document {doc.name}"
+        if not spend.fits(_pieces.document_section(doc, "")):
+            spend.cut.append(what)
+            continue
+        documents.append(
+            _pieces.document_section(doc, spend.take(what, preview(shown.value(value), doc.kind)))
+        )
+    return ReportHTML(
+        page(
+            graph=graph,
+            timeline=timeline,
+            inputs=inputs,
+            outputs=outputs,
+            nodes=nodes,
+            documents=documents,
+            cut=[_short(name) for name in spend.cut],
+            left_out=left_out,
+            scripts=scripts,
+        )
     )
-    return ReportHTML(page)
+
+
+_PREVIEW_HERE = "<!--preview-->"
+"""Where a node section's preview goes, once the budget says whether it fits."""
+
+
+def _node_entry(node: dict[str, Any], row: Any, shown: redaction.Redactor) -> dict[str, Any]:
+    """What a node's section says, redacted and capped (error, traceback, logs)."""
+    error = f"{row.error_type}: {row.error_message}" if row is not None and row.error_type else ""
+    return {
+        "name": node["name"],
+        "kind": node["kind"],
+        "status": row.status if row else "pending",
+        "attempts": row.attempt if row else 0,
+        "duration": _seconds(row.started_at, row.ended_at) if row else "",
+        "error": shown.excerpt(error, MAX_ERROR),
+        "traceback": shown.excerpt(row.traceback or "", MAX_TEXT) if row else "",
+        "logs": _cap_logs(row.logs or "", shown) if row else "",
+        "answered_by": _short(row.answered_by or "") if row else None,
+    }
+
+
+def _graph(spec: dict[str, Any], statuses: dict[str, str]) -> str:
+    if len(spec["nodes"]) > MAX_GRAPH_NODES:
+        return (
+            f"<p class='note'>{len(spec['nodes']):,} nodes: too many to draw here "
+            f"(at most {MAX_GRAPH_NODES:,}); each has its section below</p>"
+        )
+    return drawing.render(spec, statuses)
+
+
+def _cap_logs(logs: str, shown: redaction.Redactor) -> str:
+    """Logs redacted line by line, each line capped; long logs keep their first and last
+    lines (about ``MAX_TEXT`` characters) and say how many lines were left out."""
+    lines = [shown.excerpt(line, MAX_LOG_LINE) for line in _edge_lines(logs.splitlines())]
+    return "\n".join(lines)
+
+
+def _edge_lines(lines: list[str]) -> list[str]:
+    if sum(min(len(line), MAX_LOG_LINE) + 1 for line in lines) <= MAX_TEXT:
+        return lines
+    head: list[str] = []
+    room = MAX_TEXT // 4
+    for line in lines:
+        room -= min(len(line), MAX_LOG_LINE) + 1
+        if room < 0:
+            break
+        head.append(line)
+    tail: list[str] = []
+    room = MAX_TEXT - MAX_TEXT // 4
+    for line in reversed(lines[len(head) :]):
+        room -= min(len(line), MAX_LOG_LINE) + 1
+        if room < 0:
+            break
+        tail.append(line)
+    skipped = len(lines) - len(head) - len(tail)
+    return [*head, f"… ({skipped:,} log lines left out) …", *reversed(tail)]
+
+
+def _cap_middle(text: str, limit: int) -> str:
+    """The start and the end of a long (already redacted) text."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit // 4, limit - limit // 4
+    return f"{text[:head]}\n… ({len(text) - head - tail:,} characters left out) …\n{text[-tail:]}"
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 60 else name[:59] + "…"
+
+
+def _size(text: str) -> int:
+    return len(text.encode())
 
 
 def write(run: Run, path: str | Path, **options: Any) -> ReportHTML:

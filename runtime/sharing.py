@@ -8,13 +8,15 @@ is the run's report, kept live while the run moves (server-sent events), with no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import secrets
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +29,7 @@ from starlette.routing import Route
 from runtime import report
 from runtime.client import Client, default_client
 from runtime.errors import NotFound, OptionError
+from runtime.events import EventDict
 from runtime.store import tables
 from runtime.store.tables import utcnow
 
@@ -34,8 +37,13 @@ PREFIX = "/r"
 RENDERED_PAGES = 8
 """Share pages kept rendered (a big run's page is a few MB); the least recently shown goes."""
 
+TOKEN_RECHECK = 0.5
+"""Seconds between checks of an open event stream's token: a revoked link stops delivering
+within a second."""
+
 POLICY = report.CONTENT_SECURITY_POLICY + "; connect-src 'self'"
 """The report's own Content-Security-Policy, plus its live updates from this page's address."""
+STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex",
@@ -56,8 +64,10 @@ _LIVE_SCRIPT = """<script>
   const refresh = async () => {
     pending = null;
     const page = await fetch(location.pathname, {cache: 'no-store'});
-    if (!page.ok) { source.close(); return; }
+    if (!page.ok && page.status !== 404) { source.close(); return; }
     const doc = new DOMParser().parseFromString(await page.text(), 'text/html');
+    // revoked or expired: the page becomes the "no longer valid" page
+    if (page.status === 404) { source.close(); document.body.replaceWith(doc.body); return; }
     // scripts in a parsed body do not run: the first plotly figure needs a real load
     if (doc.getElementById('plotly-js') && !window.plaitDrawFigures) { location.reload(); return; }
     const live = doc.querySelector('[data-live="true"]') !== null;  // asked before the body moves
@@ -147,7 +157,8 @@ def list_links(run_id: str, *, client: Client | None = None) -> list[ShareLinkIn
     with client.store.read() as conn:
         rows = conn.execute(sa.select(s).where(s.c.run_id == run_id).order_by(s.c.id)).all()
     return [
-        ShareLinkInfo(r.id, r.run_id, r.created_at, r.expires_at, r.revoked_at, r.created_by)
+        # a stored row always has its id (the model types it optional for inserts)
+        ShareLinkInfo(r.id, r.run_id, r.created_at, r.expires_at, r.revoked_at, r.created_by)  # type: ignore[arg-type]
         for r in (tables.ShareLink(**row._mapping) for row in rows)
     ]
 
@@ -227,13 +238,20 @@ def share_app(client: Client | None = None) -> Starlette:
         else:
             seen = await asyncio.to_thread(current().store.last_seq, run_id)
 
+        token = request.path_params["token"]
+
+        async def still_valid() -> bool:
+            return await asyncio.to_thread(resolve, token, client=current()) == run_id
+
         async def stream() -> AsyncIterator[str]:
-            async for event in run.aevents(after=seen, stop_at_end=True):
+            async for event in _checked(run.aevents(after=seen, stop_at_end=True), still_valid):
+                if event is None:  # revoked or expired meanwhile: the page reloads into 404
+                    break
                 # only what changed, never values: the page re-reads itself
                 yield f"data: {json.dumps({'type': event['type'], 'node': event['node']})}\n\n"
             yield "event: end\ndata: {}\n\n"
 
-        return StreamingResponse(stream(), media_type="text/event-stream")
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=STREAM_HEADERS)
 
     return Starlette(
         routes=[
@@ -241,3 +259,37 @@ def share_app(client: Client | None = None) -> Starlette:
             Route(PREFIX + "/{token}/events", events),
         ]
     )
+
+
+async def _checked(
+    events: AsyncIterator[EventDict], still_valid: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[EventDict | None]:
+    """The events, while the link stays valid: its token is checked again every
+    ``TOKEN_RECHECK`` seconds, waiting or not; ``None`` (then the end) once it is not."""
+    pending: asyncio.Task[EventDict] | None = None
+    checked = time.monotonic()
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(events))
+            left = TOKEN_RECHECK - (time.monotonic() - checked)
+            done, _ = await asyncio.wait({pending}, timeout=max(left, 0))
+            if time.monotonic() - checked >= TOKEN_RECHECK:
+                checked = time.monotonic()
+                if not await still_valid():
+                    yield None
+                    return
+            if not done:
+                continue
+            try:
+                event = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield event
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+        await events.aclose()  # type: ignore[attr-defined]

@@ -7,14 +7,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime import catalog, sharing
+from runtime import catalog, redaction, sharing
 from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
+from runtime.redaction import Redactor
 from studio.logic import fmt, forms
 from studio.logic.preview import Preview, preview
 
 MAX_OUTPUTS = 20
 """Final nodes whose values the run page previews."""
+MAX_TEXT = 50_000
+"""Characters of a traceback or of logs sent to the page (their start and end)."""
+MAX_ERROR = 2_000
 
 
 @dataclass
@@ -37,6 +41,8 @@ class RunHeader:
     created: str
     spec: dict[str, Any]
     inputs: list[KeyValue]
+    shown: Redactor = field(default_factory=Redactor)
+    """The run's redactor: everything the run page shows passes through it."""
 
 
 @dataclass
@@ -125,10 +131,11 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
     except NotFound:
         return None
     version = client.store.get_version(record.version_id)
+    shown = redaction.for_run(client.get_run(run_id))
     inputs = []
     for name, ref in record.inputs.items():
         try:
-            text = short_value(client.store.load_input(ref))
+            text = short_value(_input_shown(shown, name, client.store.load_input(ref)))
         except PlaitError as exc:
             text = f"(cannot load: {exc})"
         inputs.append(KeyValue(name, text))
@@ -143,7 +150,13 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
         created=fmt.timestamp(record.created_at),
         spec=version.spec,
         inputs=inputs,
+        shown=shown,
     )
+
+
+def _input_shown(shown: Redactor, name: str, value: Any) -> Any:
+    """A run input as it may be shown: its name counts as a key."""
+    return shown.value({name: value})[name]
 
 
 def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) -> NodeDetail:
@@ -153,6 +166,7 @@ def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) ->
         return NodeDetail(name=name, status="unknown node")
     rows = [r for r in client.store.attempts(run_id) if r.node == name]
     latest = rows[-1] if rows else None
+    shown = redaction.for_run(client.get_run(run_id))
     detail = NodeDetail(
         name=name,
         kind=node["kind"],
@@ -169,7 +183,9 @@ def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) ->
                     if r.started_at and r.ended_at
                     else None
                 ),
-                error=f"{r.error_type}: {r.error_message}" if r.error_type else "",
+                error=shown.excerpt(f"{r.error_type}: {r.error_message}", MAX_ERROR)
+                if r.error_type
+                else "",
             )
             for r in rows
         ],
@@ -177,19 +193,20 @@ def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) ->
     failed = next((r for r in reversed(rows) if r.status == "failed"), None)
     if failed is not None:
         detail.error_type = failed.error_type or ""
-        detail.error = failed.error_message or ""
-        detail.traceback = failed.traceback or ""
-    detail.logs = "\n".join(f"[attempt {r.attempt}]\n{r.logs}" for r in rows if r.logs)
+        detail.error = shown.excerpt(failed.error_message or "", MAX_ERROR)
+        detail.traceback = shown.excerpt(failed.traceback or "", MAX_TEXT)
+    logs = "\n".join(f"[attempt {r.attempt}]\n{r.logs}" for r in rows if r.logs)
+    detail.logs = shown.excerpt(logs, MAX_TEXT)
     if latest is not None:
         detail.answered_by = latest.answered_by or ""
         if latest.status == "succeeded":
             try:
-                detail.output = preview(client.store.load_output(latest))
+                detail.output = preview(shown.value(client.store.load_output(latest)))
             except PlaitError as exc:
                 detail.output = Preview("text", "cannot load", text=str(exc))
-    detail.inputs = _inputs(client, run_id, node, spec)
+    detail.inputs = _inputs(client, run_id, node, spec, shown)
     detail.documents = [
-        DocumentRow(doc.name, doc.kind, preview(value, doc.kind))
+        DocumentRow(doc.name, doc.kind, preview(shown.value(value), doc.kind))
         for doc, value in client.store.documents(run_id)
         if doc.node == name
     ]
@@ -197,13 +214,11 @@ def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) ->
 
 
 def _inputs(
-    client: Client, run_id: str, node: dict[str, Any], spec: dict[str, Any]
+    client: Client, run_id: str, node: dict[str, Any], spec: dict[str, Any], shown: Redactor
 ) -> list[InputRow]:
     names = {n["name"] for n in spec["nodes"]}
     record = client.store.get_run(run_id)
-    latest = {}
-    for row in client.store.attempts(run_id):
-        latest[row.node] = row
+    latest = {r.node: r for r in client.store.attempts(run_id)}  # the last attempt wins
     out = []
     for param, source in node.get("inputs", {}).items():
         if source in names:
@@ -214,19 +229,25 @@ def _inputs(
             continue
         ref = record.inputs.get(source)
         if ref is None:
-            default = spec.get("inputs", {}).get(source, {}).get("default")
+            default = _input_shown(
+                shown, source, spec.get("inputs", {}).get(source, {}).get("default")
+            )
             out.append(InputRow(param, source, "input", f"default {short_value(default)}"))
         else:
-            out.append(InputRow(param, source, "input", short_value(client.store.load_input(ref))))
+            value = _input_shown(shown, source, client.store.load_input(ref))
+            out.append(InputRow(param, source, "input", short_value(value)))
     return out
 
 
 def outputs(client: Client, run_id: str) -> list[NamedPreview]:
     """Previews of the final nodes' values (those that succeeded)."""
     run = client.get_run(run_id)
+    shown = redaction.for_run(run)
     nodes = run.nodes
     done = [n for n in run.spec["outputs"] if nodes[n].status == "succeeded"]
-    return [NamedPreview(name, preview(run.output(name))) for name in done[:MAX_OUTPUTS]]
+    return [
+        NamedPreview(name, preview(shown.value(run.output(name)))) for name in done[:MAX_OUTPUTS]
+    ]
 
 
 def run_form_fields(client: Client, version_id: int, spec: dict[str, Any]) -> list[forms.FormField]:

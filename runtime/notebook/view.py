@@ -12,6 +12,7 @@ import html
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,10 @@ import ipywidgets as w
 from IPython.display import HTML
 
 from runtime import drawing as svg
+from runtime import redaction
 from runtime.errors import PlaitError
 from runtime.notebook.forms import WaitForm
+from runtime.redaction import Redactor
 
 if TYPE_CHECKING:
     from runtime.client import Run
@@ -30,6 +33,8 @@ URGENT_EVENTS = frozenset(
     {"node.waiting", "node.failed", "run.waiting", "run.succeeded", "run.failed", "run.cancelled"}
 )
 RUN_END = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
+MAX_TEXT = 100_000
+"""Characters of an error, traceback or logs shown (start and end kept)."""
 
 
 @dataclass
@@ -46,7 +51,7 @@ class RunModel:
     waiting: set[str] = field(default_factory=set)
     seq: int = 0
 
-    def apply(self, event: dict[str, Any]) -> bool:
+    def apply(self, event: Mapping[str, Any]) -> bool:
         """Fold one event in; returns whether it deserves an immediate push."""
         self.seq = event["seq"]
         kind, node, data = event["type"], event["node"], event["data"]
@@ -122,6 +127,8 @@ class RunView:
 
     def __init__(self, run: Run, *, hz: float = HZ) -> None:
         self.run = run
+        self.shown = redaction.for_run(run)
+        """What the view shows passes through this (the run's secrets are known values)."""
         self.model = RunModel(run.spec)
         self.pacer = Pacer(hz)
         self.pushes = 0
@@ -183,26 +190,28 @@ class RunView:
     # -- rendering ----------------------------------------------------------------------
 
     def _render(self) -> None:
-        with self._lock:
+        with self._lock:  # one snapshot of the model for everything written below
             model = self.model
             done, total = model.progress()
             state = "finished" if model.finished else model.status
-            self.banner.value = (
+            banner = (
                 f"<div class='plait-banner' data-state='{state}' data-status='{model.status}'>"
                 f"<b>{html.escape(model.spec['name'])}</b> run <code>{self.run.id[:12]}</code>: "
                 f"<b>{model.status}</b> — {done}/{total} nodes done</div>"
             )
-            self.graph.value = model.svg()
-            self.table.value = self._table_html(model)
+            graph, table = model.svg(), self._table_html(model, self.shown)
             waiting = set(model.waiting)
+        # the banner last: once it says "waiting" or "finished", the rest already does
         self._sync_forms(waiting)
+        self.graph.value, self.table.value = graph, table
+        self.banner.value = banner
         if model.finished and not self._outputs_shown:
             self._outputs_shown = True
             self._show_outputs()
         self.pushes += 1
 
     @staticmethod
-    def _table_html(model: RunModel) -> str:
+    def _table_html(model: RunModel, shown: Redactor = redaction.DEFAULT) -> str:
         rows = []
         for node in model.spec["nodes"]:
             name = node["name"]
@@ -214,7 +223,7 @@ class RunView:
                 f"<td style='background:{svg.colour(status)}'>{status}</td>"
                 f"<td>{model.attempts.get(name, 0)}</td>"
                 f"<td>{'' if took is None else f'{took:.3f} s'}</td>"
-                f"<td>{html.escape(model.errors.get(name, ''))}</td></tr>"
+                f"<td>{html.escape(shown.text(model.errors.get(name, '')))}</td></tr>"
             )
         return (
             "<table class='plait-nodes'><thead><tr><th>node</th><th>status</th>"
@@ -246,14 +255,15 @@ class RunView:
         except PlaitError as exc:
             self.outputs.append_stdout(f"outputs unavailable: {exc}\n")
             return
+        redactor = redaction.for_run(self.run)  # with the answers given since the start
         for name, value in values.items():
-            shown = f"<b>{html.escape(name)}</b>{preview_html(value)}"
+            shown = f"<b>{html.escape(name)}</b>{preview_html(value, redactor)}"
             self.outputs.append_display_data(HTML(shown))
         for doc in self.run.documents:
             shown = f"<b>{html.escape(doc.name)}</b> <i>({doc.kind}, {html.escape(doc.node)})</i>"
-            self.outputs.append_display_data(HTML(shown + preview_html(doc.value)))
+            self.outputs.append_display_data(HTML(shown + preview_html(doc.value, redactor)))
         if self.model.status == "failed":
-            error = self.run.error or "failed"
+            error = redactor.excerpt(self.run.error or "failed", MAX_TEXT)
             self.outputs.append_stdout(error + "\n")
 
     def _show_details(self, change: dict) -> None:
@@ -264,8 +274,10 @@ class RunView:
         self.details.value = node_details_html(self.run, name)
 
 
-def preview_html(value: Any) -> str:
-    """HTML for a value: DataFrames as a capped table with their shape, others as repr."""
+def preview_html(value: Any, shown: Redactor = redaction.DEFAULT) -> str:
+    """HTML for a value (redacted): DataFrames as a capped table with their shape, others as
+    repr."""
+    value = shown.value(value)
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(value, pd.DataFrame):
         return (
@@ -274,26 +286,31 @@ def preview_html(value: Any) -> str:
         )
     if pd is not None and isinstance(value, pd.Series):
         return f"<div>Series ({len(value)})</div>{value.head(20).to_frame().to_html()}"
-    text = repr(value)
+    text = shown.text(repr(value))
     if len(text) > 5000:
         text = text[:5000] + " …"
     return f"<pre class='plait-value'>{html.escape(text)}</pre>"
 
 
 def node_details_html(run: Run, name: str) -> str:
+    """A node's status, output, error, traceback and logs, redacted."""
     info = run.nodes[name]
+    shown = redaction.for_run(run)
     parts = [
         f"<div class='plait-node-details' data-node='{html.escape(name)}'>"
         f"<b>{html.escape(name)}</b>: {info.status}, attempts {info.attempts}"
     ]
     if info.status == "succeeded":
-        parts.append(preview_html(run.output(name)))
+        parts.append(preview_html(run.output(name), shown))
     if info.error:
-        parts.append(f"<pre>{html.escape(info.error_type or '')}: {html.escape(info.error)}</pre>")
+        error = shown.excerpt(f"{info.error_type or ''}: {info.error}", MAX_TEXT)
+        parts.append(f"<pre>{html.escape(error)}</pre>")
     if info.traceback:
-        parts.append(f"<pre class='plait-traceback'>{html.escape(info.traceback)}</pre>")
+        traceback = shown.excerpt(info.traceback, MAX_TEXT)
+        parts.append(f"<pre class='plait-traceback'>{html.escape(traceback)}</pre>")
     if info.logs:
-        parts.append(f"<pre class='plait-logs'>{html.escape(info.logs)}</pre>")
+        logs = shown.excerpt(info.logs, MAX_TEXT)
+        parts.append(f"<pre class='plait-logs'>{html.escape(logs)}</pre>")
     parts.append("</div>")
     return "".join(parts)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -134,9 +135,10 @@ def _default_text(kind: str, default: Any) -> str:
 def payload_from_form(
     fields: list[FormField], data: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The payload a submitted wait form stands for, and errors the browser's strings
-    already show (bad JSON). Schema rules are left to the schema: an empty field is left
-    out, so a required one is reported missing by validation."""
+    """The payload a submitted wait form stands for, typed by each field's kind, and errors
+    the browser's strings already show (not a number, bad JSON). Schema rules are left to
+    the schema: an empty field is left out, so a required one is reported missing by
+    validation."""
     payload: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for f in fields:
@@ -146,14 +148,15 @@ def payload_from_form(
             continue
         if raw is None or (isinstance(raw, str) and raw.strip() == ""):
             continue
-        if f.kind == "json":
+        if f.kind in ("json", "integer", "number", "date"):
+            # typed here: payloads are validated strictly, so "3" would be no integer
             try:
-                payload[f.name] = json.loads(raw)
-            except (TypeError, ValueError) as exc:
-                errors[f.name] = f"not valid JSON ({exc})"
+                payload[f.name] = _convert(f.kind, str(raw))
+            except ValueError as exc:
+                errors[f.name] = str(exc)
             continue
-        # text as typed: the schema converts it (lax mode) or says what is wrong; a choice
-        # goes back as the schema's own value through ``restore_choices``
+        # text as typed; a choice goes back as the schema's own value through
+        # ``restore_choices``
         payload[f.name] = raw
     return payload, errors
 
@@ -277,9 +280,12 @@ def _convert(kind: str, text: str) -> Any:
             raise ValueError(f"{text!r} is not a whole number") from None
     if kind == "number":
         try:
-            return float(text.strip())
+            number = float(text.strip())
         except ValueError:
             raise ValueError(f"{text!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{text!r} is not a number")
+        return number
     if kind == "json":
         try:
             return json.loads(text)

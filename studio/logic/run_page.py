@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime import redaction
+from runtime.redaction import Redactor
 from runtime.store.tables import EventDict
 from studio.logic import fmt, forms, layout, live
 
@@ -21,12 +23,20 @@ class RunPage:
     order: list[str]
     shown: dict[str, Any] = field(default_factory=dict)
     """The values last handed out."""
+    redactor: Redactor = field(default_factory=Redactor)
+    """What the events say (a run's error) passes through it."""
 
     @classmethod
-    def create(cls, spec: dict[str, Any], direction: layout.Direction | None = None) -> RunPage:
+    def create(
+        cls,
+        spec: dict[str, Any],
+        direction: layout.Direction | None = None,
+        redactor: Redactor = redaction.DEFAULT,
+    ) -> RunPage:
         direction = direction or layout.auto_direction(spec)
         order = [n["name"] for n in spec["nodes"]]
-        return cls(spec, direction, live.new_view(order), layout.place(spec, direction), order)
+        placed = layout.place(spec, direction)
+        return cls(spec, direction, live.new_view(order), placed, order, redactor=redactor)
 
     def apply(self, events: Iterable[EventDict]) -> set[str]:
         return live.apply(self.view, events)
@@ -47,7 +57,7 @@ class RunPage:
             "timeline_rows": timeline.rows,
             "timeline_span": timeline.span,
             "run_status": view.status,
-            "error": view.error or "",
+            "error": self.redactor.text(view.error or ""),
             "cancel_requested": view.cancel_requested,
             "last_seq": view.last_seq,
             "progress": progress(statuses),

@@ -168,7 +168,7 @@ class RunState(rx.State):
         self.run_status, self.trigger, self.owner = header.status, header.trigger, header.owner
         self.created, self.inputs = header.created, header.inputs
         self._version_id = header.version_id
-        self._page = RunPage.create(header.spec)
+        self._page = RunPage.create(header.spec, redactor=header.shown)
 
     def _raw_page(self) -> RunPage:
         # backend vars come wrapped in change-tracking proxies: far too slow for a loop

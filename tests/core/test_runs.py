@@ -221,8 +221,29 @@ def test_dict_schema_wait_hands_on_a_dict(client: rt.Client) -> None:
         return f"{amount['value']:.2f} {amount['currency']}"
 
     run = g.run().wait(10)
-    run.resume("amount", {"value": "12.5"}).wait(10)
+    run.resume("amount", {"value": 12.5}).wait(10)
     assert run.outputs == {"show": "12.50 EUR"}
+
+
+def test_payloads_validate_strictly_as_json(client: rt.Client) -> None:
+    import datetime as dt
+
+    g = rt.Graph("strict_wait")
+    g.wait("w", {"ok": bool, "count": (int, 1), "share": (float, 0.5), "due": (dt.date, None)})
+    run = g.run().wait(10)
+    for bad, field in (
+        ({"ok": "yes"}, "ok"),
+        ({"ok": 1}, "ok"),
+        ({"ok": True, "count": "3"}, "count"),
+    ):
+        with pytest.raises(rt.PayloadError) as caught:
+            run.resume("w", bad)
+        assert [e["loc"] for e in caught.value.errors] == [(field,)]
+        assert run.status == "waiting"
+    # what a form sends: real values, an int for a float, a date or its ISO text
+    run.resume("w", ok=True, count=3, share=1, due="2026-03-01").wait(10)
+    assert run.status == "succeeded"
+    assert run.output("w") == {"ok": True, "count": 3, "share": 1.0, "due": "2026-03-01"}
 
 
 def test_resume_rejects_unknown_node_and_finished_run(client: rt.Client) -> None:

@@ -15,7 +15,17 @@ import runtime as rt
 from runtime import drawing as svg
 from runtime.notebook import forms
 from runtime.notebook.display import graph_bundle
-from runtime.notebook.view import Pacer, RunModel, RunView, wait_until
+from runtime.notebook.view import (
+    Pacer,
+    RunModel,
+    RunView,
+    node_details_html,
+    preview_html,
+    wait_until,
+)
+from runtime.redaction import REDACTED
+from tests import secret_flows
+from tests.secret_flows import assert_no_secret
 
 
 class Colour(enum.Enum):
@@ -237,3 +247,22 @@ def test_await_is_refused_on_kernels_that_would_hang(monkeypatch) -> None:
         _check_kernel_can_await()
     monkeypatch.setitem(sys.modules, "ipykernel", types.SimpleNamespace(__version__="7.4.0"))
     _check_kernel_can_await()
+
+
+def test_the_view_shows_no_secret(client: rt.Client) -> None:
+    run = secret_flows.run_to_the_end()
+    view = RunView(run, hz=50)
+    wait_until(lambda: view.model.finished and not view.pacer.dirty.is_set(), timeout=20)
+    wait_until(lambda: len(view.outputs.outputs) > 0, timeout=20)
+    table = view.table.value
+    assert "PermissionError: login refused for ada with" in table
+    assert_no_secret(table, "the node table")
+    shown = " ".join(str(o) for o in view.outputs.outputs)
+    assert "approved with pin" in shown
+    assert_no_secret(shown, "the outputs")
+    for node in ("connect", "check", "approve", "confirm"):
+        details = node_details_html(run, node)
+        assert f"data-node='{node}'" in details
+        assert_no_secret(details, f"the details of {node}")
+    assert "connecting with" in node_details_html(run, "connect")
+    assert REDACTED in preview_html({"token": "abc"})

@@ -13,8 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 import runtime as rt
-from runtime import report
+from runtime import redaction, report
+from tests import secret_flows
 from tests.browser import chromium
+from tests.secret_flows import assert_no_secret
 
 
 def mixed_run() -> rt.Run:
@@ -83,7 +85,7 @@ def test_report_content(client: rt.Client, tmp_path: Path) -> None:
     ]
     # secrets never appear
     assert "hunter2" not in page and "sk-live-123" not in page
-    assert page.count(report.REDACTED) >= 3
+    assert page.count(redaction.REDACTED) >= 3
 
 
 def test_report_of_a_running_run_says_so(client: rt.Client) -> None:
@@ -195,3 +197,53 @@ def test_charts_are_drawn_inside_the_file(
         tab.screenshot(path=str(artifacts / "report_charts.png"), full_page=True)
     assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
     assert page.count('id="plotly-js"') == 1
+
+
+def huge_run() -> rt.Run:
+    """Logs of 5.5 MB, a 3 MB exception (in its message and its traceback) and 300 more
+    nodes: a 12.4 MB report before reports were budgeted for real."""
+    g = rt.Graph("huge_report")
+
+    @g.node
+    def chatty() -> int:
+        ctx = rt.current()
+        for i in range(60_000):
+            ctx.log(f"line {i:06d} " + "x" * 80)
+        return 1
+
+    @g.node
+    def boom() -> None:
+        raise ValueError("bad value: " + "y" * 3_000_000)
+
+    for i in range(300):
+        g.add(f"step_{i:03d}", lambda: "done " * 40)
+    return g.run().wait(300)
+
+
+def test_a_huge_run_stays_in_the_budget_and_says_what_it_left_out(
+    sqlite_client: rt.Client,
+) -> None:
+    run = huge_run()
+    assert run.status == "failed"
+    page = report.render(run)
+    assert len(page.encode()) <= report.DEFAULT_BUDGET
+    assert "log lines left out" in page and "line 000000" in page and "line 059999" in page
+    assert "characters left out" in page and "ValueError: bad value: yyy" in page
+    assert page.count('<section class="node"') == 302  # every node still has its section
+    # a tighter budget: sections go, the failed node's first, and the page says which
+    small = report.render(run, budget=150_000)
+    assert len(small.encode()) <= 150_000
+    assert '<section class="node" id="node-boom" data-node="boom" data-status="failed">' in small
+    left_out = int(re.search(r'data-left-out="(\d+)"', small).group(1))  # type: ignore[union-attr]
+    assert 0 < left_out < 302
+    assert small.count('<section class="node"') == 302 - left_out
+    assert "node(s) left out to stay in the report's size budget: step_" in small
+
+
+def test_report_shows_no_secret(client: rt.Client) -> None:
+    run = secret_flows.run_to_the_end()
+    page = run.report()
+    assert "login refused for ada with" in page and "connecting with" in page
+    assert "answered by <b>ada</b>" in page
+    assert_no_secret(page, "the report")
+    assert page.count(redaction.REDACTED) >= 5

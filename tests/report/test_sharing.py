@@ -8,15 +8,21 @@ import html
 import re
 import threading
 import time
+from collections.abc import Iterator
 
+import httpx
 import pytest
 import sqlalchemy as sa
+import uvicorn
 from starlette.testclient import TestClient
 
 import runtime as rt
 from runtime import sharing
 from runtime.errors import OptionError
 from runtime.store import tables
+from tests import secret_flows
+from tests.faults.servers import free_port
+from tests.secret_flows import assert_no_secret
 
 
 def waiting_run() -> rt.Run:
@@ -125,3 +131,57 @@ def test_viewers_of_an_unchanged_run_share_one_rendering(client: rt.Client) -> N
     assert http.get(path).text == first  # no event since: the same page, not rendered again
     run.resume("approve", ok=True).wait(20)
     assert 'data-run-status="succeeded"' in http.get(path).text
+
+
+def test_share_page_shows_no_secret(client: rt.Client) -> None:
+    run = secret_flows.run_to_the_end()
+    _, path = sharing.create_link(run.id)
+    page = TestClient(sharing.share_app(client)).get(path)
+    assert page.status_code == 200 and "login refused for ada with" in page.text
+    assert_no_secret(page.text, "the share page")
+
+
+@pytest.fixture
+def share_server(client: rt.Client) -> Iterator[str]:
+    config = uvicorn.Config(
+        sharing.share_app(client), host="127.0.0.1", port=free_port(), log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://{config.host}:{config.port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_revoking_a_link_closes_its_open_event_streams(
+    client: rt.Client, share_server: str
+) -> None:
+    run = waiting_run()  # nothing happens to it: only the revocation can end the stream
+    _, path = sharing.create_link(run.id)
+    link = sharing.list_links(run.id)[0]
+    lines: list[str] = []
+    revoked_at = 0.0
+
+    def revoke() -> None:
+        nonlocal revoked_at
+        revoked_at = time.monotonic()
+        sharing.revoke_link(link.id, client=client)
+
+    # a real HTTP client reading the stream as a browser would; a stream that stayed open
+    # would end the test by its read timeout
+    with httpx.stream("GET", share_server + path + "/events", timeout=5) as stream:
+        assert stream.status_code == 200
+        threading.Timer(0.3, revoke).start()
+        for line in stream.iter_lines():
+            lines.append(line)
+            if line.startswith("event: end"):
+                break
+    took = time.monotonic() - revoked_at
+    print(f"stream closed {took:.2f} s after the revocation")
+    assert lines[0] == "event: end" and revoked_at > 0
+    assert httpx.get(share_server + path + "/events").status_code == 404

@@ -11,8 +11,11 @@ import pytest
 import runtime as rt
 from runtime import catalog, sharing
 from runtime.errors import InputError, NotFound
+from runtime.redaction import REDACTED
 from studio import data
 from studio.logic.run_page import RunPage
+from tests import secret_flows
+from tests.secret_flows import assert_no_secret
 from tests.studio import flows
 
 
@@ -143,3 +146,30 @@ def test_share_links_are_listed_newest_first_and_revoked_only_for_their_run(
         sharing.revoke_link(rows[2].id, run_id=other.id, client=client)
     sharing.revoke_link(rows[2].id, run_id=run.id, client=client)
     assert [r.state for r in data.share_links(client, run.id)] == ["expired", "active", "revoked"]
+
+
+def test_run_page_reads_show_no_secret(client: rt.Client) -> None:
+    run = secret_flows.run_to_the_end()
+    header = data.run_header(client, run.id)
+    assert header is not None
+    assert dict((kv.key, kv.value) for kv in header.inputs) == {"db_password": f'"{REDACTED}"'}
+    texts = [repr(header.inputs)]
+    for node in ("connect", "check", "approve", "confirm"):
+        detail = data.node_detail(client, run.id, node, header.spec)
+        assert detail.status in ("succeeded", "failed")
+        texts.append(repr(detail))
+    check = data.node_detail(client, run.id, "check", header.spec)
+    assert check.error == f"login refused for ada with {REDACTED}"
+    assert "PermissionError" in check.traceback and check.attempts[0].error
+    connect = data.node_detail(client, run.id, "connect", header.spec)
+    assert "connecting with" in connect.logs
+    assert [r.value for r in connect.inputs if r.param == "api_key"] == [f'default "{REDACTED}"']
+    outputs = data.outputs(client, run.id)
+    assert [o.name for o in outputs] == ["confirm"]
+    texts.append(repr(outputs))
+    # the run page's own text, built from events alone
+    page = RunPage.create(header.spec, redactor=header.shown)
+    page.apply(run.events())
+    texts.append(repr(page.render()))
+    for text in texts:
+        assert_no_secret(text, "the run page")

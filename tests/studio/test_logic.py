@@ -254,8 +254,13 @@ def test_wait_fields_follow_the_schema() -> None:
 def test_a_submitted_wait_form_becomes_a_payload_and_errors_map_to_fields() -> None:
     fields = forms.wait_fields(Pick.model_json_schema())
     payload, errors = forms.payload_from_form(fields, {"size": "9", "colour": "", "tags": "[1,"})
-    assert payload == {"size": "9", "urgent": False}  # empty left out; unchecked is False
+    assert payload == {"size": 9, "urgent": False}  # empty left out; unchecked is False
     assert "not valid JSON" in errors["tags"]
+    _, typed = forms.payload_from_form(fields, {"size": "nine", "when": "soon"})
+    assert typed == {
+        "size": "'nine' is not a whole number",
+        "when": "'soon' is not a date (YYYY-MM-DD)",
+    }
     with pytest.raises(pydantic.ValidationError) as caught:
         Pick.model_validate(payload)
     shown = forms.field_errors(caught.value.errors())
