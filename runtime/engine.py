@@ -27,6 +27,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import functools
+import inspect
 import logging
 import random
 import threading
@@ -46,6 +47,7 @@ from runtime.events import Bus
 from runtime.graph import Graph, Node
 from runtime.heartbeat import Heartbeat
 from runtime.isolation import PICKLE_UNSIGNED
+from runtime.redaction import Redactor
 from runtime.store import (
     INTERRUPTED,
     WORKER_LOST,
@@ -475,6 +477,13 @@ class _Pass:
         self.candidates: set[str] = set(self.plan.order)
         """Nodes whose readiness may have changed since the last schedule."""
         self.inputs = {k: self.store.load_input(v) for k, v in self.run.inputs.items()}
+        defaults = {
+            name: {"default": default}
+            for name, default in self.plan.run_inputs.items()
+            if default is not inspect.Parameter.empty
+        }
+        self.redactor = Redactor.from_inputs(self.inputs, {"inputs": defaults})
+        """Hides the run's secrets in what its nodes leave behind: logs, errors, tracebacks."""
         self.tasks: dict[asyncio.Future[Any], str] = {}
         self.executions: dict[str, _Execution] = {}
         """Node -> the execution this pass records."""
@@ -716,7 +725,7 @@ class _Pass:
     # -- executing one attempt --------------------------------------------------------------
 
     async def _attempt(self, node: Node, start: NodeStart) -> _Outcome:
-        ctx = context.NodeContext(self.run.id, node.name, start.attempt)
+        ctx = context.NodeContext(self.run.id, node.name, start.attempt, redactor=self.redactor)
         ctx.saver = functools.partial(self._save_document, node.name)
         try:
             kwargs = await self._arguments(node)
@@ -827,6 +836,7 @@ class _Pass:
             if name not in ctx.documents:
                 ctx.documents.append(name)
 
+        hide = self.redactor.text
         try:
             result = await self.engine.pool().run(job, on_document)
         except PoolClosed:
@@ -836,7 +846,7 @@ class _Pass:
                 False,
                 error_type=INTERRUPTED,
                 error=str(exc),
-                logs=exc.logs,
+                logs=[hide(line) for line in exc.logs],
                 documents=ctx.documents,
                 interrupted=True,
             )
@@ -846,7 +856,7 @@ class _Pass:
                 error_type=result.error_type,
                 error=result.error_message,
                 traceback=result.traceback,
-                logs=result.logs,
+                logs=[hide(line) for line in result.logs],
                 documents=ctx.documents,
                 retryable=result.retryable,
             )
@@ -859,9 +869,8 @@ class _Pass:
         value = await asyncio.to_thread(
             codecs.decode, encoded.codec, encoded.data, self.engine.secret_key
         )
-        return _Outcome(
-            True, encoded=encoded, value=value, logs=result.logs, documents=ctx.documents
-        )
+        logs = [hide(line) for line in result.logs]
+        return _Outcome(True, encoded=encoded, value=value, logs=logs, documents=ctx.documents)
 
     async def _arguments(self, node: Node) -> dict[str, Any]:
         kwargs = {}
@@ -942,18 +951,19 @@ class _Pass:
                 NodeFinish(row_id, "succeeded", now, output=outcome.encoded, logs=logs)
             )
             return
+        error = None if outcome.error is None else self.redactor.text(outcome.error)
+        trace = None if outcome.traceback is None else self.redactor.text(outcome.traceback)
         data: dict[str, Any] = {
             "attempt": state.attempt,
             "error_type": outcome.error_type,
-            "error": outcome.error,
+            "error": error,
         }
-        error = outcome.error
         if outcome.interrupted:
             state.interruptions += 1
             will_retry = state.interruptions < node.max_interruptions
             delay = 0.0
             if not will_retry:
-                error = data["error"] = f"interrupted {state.interruptions} times: {outcome.error}"
+                error = data["error"] = f"interrupted {state.interruptions} times: {error}"
         else:
             state.failures += 1
             will_retry = outcome.retryable and state.failures <= node.retries
@@ -975,7 +985,7 @@ class _Pass:
                 now,
                 error_type=outcome.error_type,
                 error_message=error,
-                traceback=outcome.traceback,
+                traceback=trace,
                 logs=logs,
                 will_retry=will_retry,
                 keep_lease=outcome.still_executing,

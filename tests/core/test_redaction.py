@@ -144,6 +144,24 @@ def test_node_logs_are_redacted_before_they_are_stored(client: rt.Client) -> Non
     assert run.output("connect")["password"] == secret_flows.DB_PASSWORD
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_a_runs_secrets_are_gone_from_stored_logs_errors_and_tracebacks(
+    client: rt.Client, isolation: str
+) -> None:
+    g = rt.Graph(f"leaky_{isolation}", isolation=isolation)  # type: ignore[arg-type]
+    g.add("connect", secret_flows.connect)
+    g.add("check", secret_flows.check)
+    run = g.run(db_password=secret_flows.DB_PASSWORD).wait(60)
+    assert run.status == "failed"
+    for row in client.store.attempts(run.id):
+        stored = " ".join(filter(None, [row.logs, row.error_message, row.traceback]))
+        for secret in (secret_flows.DB_PASSWORD, secret_flows.DEFAULT_KEY, secret_flows.LOGGED):
+            assert secret not in stored, (row.node, secret, stored)
+    failed = next(e for e in run.events() if e["type"] == "node.failed")
+    assert secret_flows.DB_PASSWORD not in str(failed["data"])
+    assert REDACTED in (client.store.node_attempts(run.id, "check")[-1].error_message or "")
+
+
 def test_a_node_context_redacts_with_the_known_values_it_is_given() -> None:
     ctx = NodeContext("run", "node", 1, redactor=Redactor(["hunter2-db-pass"]))
     ctx.log("connecting with hunter2-db-pass, token=abc")
