@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 
 class PlaitError(Exception):
     """Base class of every error Plait raises on purpose."""
@@ -18,7 +21,7 @@ class InputError(PlaitError):
 class PayloadError(PlaitError):
     """A resume payload does not match the wait node's schema. The run keeps waiting."""
 
-    def __init__(self, node: str, errors: list[dict]) -> None:
+    def __init__(self, node: str, errors: Sequence[Mapping[str, Any]]) -> None:
         self.node = node
         self.errors = errors
         lines = [

@@ -138,9 +138,8 @@ def follow(
             except queue.Empty:
                 pending = sequencer.from_table()
                 continue
-            pending = sequencer.from_announcement(batch)
-            if pending is None:
-                pending = sequencer.from_table()
+            announced = sequencer.from_announcement(batch)
+            pending = sequencer.from_table() if announced is None else announced
     finally:
         unsubscribe()
 
@@ -171,8 +170,9 @@ async def afollow(
                 continue
             while not inbox.empty():  # drain a burst and apply it together
                 batch.extend(inbox.get_nowait())
-            pending = sequencer.from_announcement(batch)
-            if pending is None:
-                pending = await asyncio.to_thread(sequencer.from_table)
+            announced = sequencer.from_announcement(batch)
+            if announced is None:
+                announced = await asyncio.to_thread(sequencer.from_table)
+            pending = announced
     finally:
         unsubscribe()

@@ -195,7 +195,7 @@ class Graph:
         _check_policies(name, retries, backoff, timeout, max_interruptions)
         _check_isolation(f"node {name!r}", isolation)
         if _is_runnable(target):
-            node = _runnable_node(name, target, inputs)
+            node = _runnable_node(name, target, inputs)  # type: ignore[arg-type]
         elif callable(target):
             node = _function_node(name, target, inputs)
         else:
@@ -253,7 +253,7 @@ class Graph:
                 and obj.__module__ == module.__name__
             ]
         else:
-            candidates = list(functions)
+            candidates = list(functions)  # type: ignore[arg-type]
         for fn in candidates:
             graph.add(fn.__name__, fn)
         return graph

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,7 +156,7 @@ class WaitForm:
         self.message.value = "<span style='color:#15803d'>submitted</span>"
         return True
 
-    def show_errors(self, errors: list[dict]) -> None:
+    def show_errors(self, errors: Sequence[Mapping[str, Any]]) -> None:
         general = []
         for error in errors:
             loc = error.get("loc") or ()

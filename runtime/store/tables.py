@@ -186,12 +186,16 @@ class Blob(SQLModel, table=True):
     created_at: dt.datetime = _ts(default_factory=utcnow)
 
 
-workflow = Workflow.__table__
-workflow_version = WorkflowVersion.__table__
-run = Run.__table__
-node_run = NodeRun.__table__
-event = Event.__table__
-blob = Blob.__table__
+def _table(model: type[SQLModel]) -> sa.Table:
+    return model.__table__  # type: ignore[attr-defined]
+
+
+workflow = _table(Workflow)
+workflow_version = _table(WorkflowVersion)
+run = _table(Run)
+node_run = _table(NodeRun)
+event = _table(Event)
+blob = _table(Blob)
 
 
 class ShareLink(SQLModel, table=True):
@@ -208,7 +212,7 @@ class ShareLink(SQLModel, table=True):
     created_by: str | None = Field(default=None, max_length=200)
 
 
-share_link = ShareLink.__table__
+share_link = _table(ShareLink)
 
 
 class Document(SQLModel, table=True):
@@ -229,4 +233,4 @@ class Document(SQLModel, table=True):
     created_at: dt.datetime = _ts(default_factory=utcnow)
 
 
-document = Document.__table__
+document = _table(Document)

@@ -58,7 +58,7 @@ def from_json(doc: dict[str, Any]) -> StoredValue:
     stored: dict[str, Any] = dict(doc)
     if "inline" in stored:
         stored["inline"] = base64.b64decode(stored["inline"])
-    return StoredValue(**stored)
+    return StoredValue(**stored)  # type: ignore[typeddict-item]
 
 
 def from_columns(row: Any, prefix: str = "output") -> StoredValue | None:

@@ -14,7 +14,7 @@ import json
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,7 +180,7 @@ def restore_choices(payload: dict[str, Any], schema: Mapping[str, Any]) -> dict[
     return payload
 
 
-def field_errors(errors: list[Mapping[str, Any]]) -> dict[str, str]:
+def field_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Pydantic errors -> message per top-level field (``GENERAL`` for the rest)."""
     out: dict[str, str] = {}
     for error in errors:

@@ -122,7 +122,7 @@ class RunState(rx.State):
                 failure = next((e for e in batch if isinstance(e, Exception)), None)
                 async with self:
                     page = self._raw_page()
-                    changed = page.apply(events)
+                    changed = page.apply(events)  # type: ignore[arg-type]
                     self._render()
                     self.loading = False
                     if failure is not None:
@@ -267,7 +267,7 @@ class RunState(rx.State):
             return
         self.message = "cancelled" if status == "cancelled" else "cancel requested"
 
-    async def retry_run(self) -> rx.event.EventSpec | None:
+    async def retry_run(self) -> Any:
         run_id = self.run_id  # type: ignore[attr-defined]
 
         def start() -> str:

@@ -79,13 +79,19 @@ def kill(
             os.kill(pid, sig)
     except ProcessLookupError:
         return
-    if sig == signal.SIGKILL:
-        deadline = time.monotonic() + 5
-        while any(_running(v) for v in victims) and time.monotonic() < deadline:
-            time.sleep(0.001)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for victim in victims:
-            conn.execute("INSERT INTO chaos_kill (pid) VALUES (%s)", (victim,))
+        if sig != signal.SIGKILL:
+            for victim in victims:
+                conn.execute("INSERT INTO chaos_kill (pid) VALUES (%s)", (victim,))
+            return
+        # each one's death, as soon as it is seen: a tight bound per process
+        deadline = time.monotonic() + 5
+        left = set(victims)
+        while left:
+            for victim in [v for v in left if not _running(v) or time.monotonic() > deadline]:
+                conn.execute("INSERT INTO chaos_kill (pid) VALUES (%s)", (victim,))
+                left.discard(victim)
+            time.sleep(0.001)
 
 
 def descendants(pid: int) -> set[int]:

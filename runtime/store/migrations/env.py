@@ -1,5 +1,7 @@
 """Alembic environment: runs against the connection handed over by ``runtime.store.db``."""
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlmodel import SQLModel
 
@@ -11,7 +13,7 @@ if connection is None:
     raise RuntimeError("run migrations through `plait db upgrade`")
 
 
-def render_item(kind: str, obj: object, autogen_context: object) -> str | bool:
+def render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Write our UTC wrapper as the plain column type it stores (migrations must not import
     model code that may change later)."""
     if kind == "type" and isinstance(obj, runtime.store.tables.UTCDateTime):
