@@ -826,7 +826,7 @@ class _Pass:
         async def on_document(name: str, kind: str, encoded: codecs.Encoded) -> None:
             await asyncio.to_thread(
                 self.store.save_document,
-                self.run.id,
+                self.lease,
                 node.name,
                 name,
                 kind,
@@ -926,7 +926,7 @@ class _Pass:
         """Runs in the node's own thread (or task): the document is stored at once; its
         event is written with the node's checkpoint."""
         encoded = codecs.encode(content, what=f"document {name!r} of node {node!r}")
-        self.store.save_document(self.run.id, node, name, kind, encoded, self.settings.inline_limit)
+        self.store.save_document(self.lease, node, name, kind, encoded, self.settings.inline_limit)
 
     def _record(self, name: str, outcome: _Outcome) -> None:
         self.events.extend(

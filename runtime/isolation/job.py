@@ -23,7 +23,7 @@ the parent signs before storing them and never loads itself."""
 _CONTEXT_FIELDS = frozenset(
     f.name
     for f in dataclasses.fields(NodeContext)
-    if f.init and f.name not in ("logs", "documents", "saver")
+    if f.init and f.name not in ("logs", "documents", "saver", "redactor")
 )
 _REQUIRED_CONTEXT = {
     "run_id": (str, "a string"),

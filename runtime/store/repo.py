@@ -1090,16 +1090,20 @@ class Store:
 
     def save_document(
         self,
-        run_id: str,
+        lease: Lease,
         node: str,
         name: str,
         kind: str,
         encoded: codecs.Encoded,
         inline_limit: int,
     ) -> None:
-        """Store (or replace) a node's named document; its event goes with the checkpoint."""
+        """Store (or replace) a node's named document, for the pass holding ``lease`` (a node
+        of a pass that lost the run writes nothing: ``StaleWrite``); its event goes with the
+        checkpoint."""
         d = tables.document
+        run_id = lease.run_id
         with self.write() as conn:
+            self._fence(conn, lease)
             stored = values.put(conn, encoded, inline_limit)
             conn.execute(
                 sa.delete(d).where(d.c.run_id == run_id, d.c.node == node, d.c.name == name)

@@ -24,7 +24,7 @@ import schemathesis
 from schemathesis.engine import Status, events
 
 import runtime as rt
-from tests.chaos import api_flows
+from tests.chaos import api_flows, ledger
 from tests.faults.servers import free_port
 
 ROOT = Path(__file__).parent.parent.parent
@@ -141,6 +141,12 @@ def test_fuzzed_api_answers_every_request_within_its_schema(server: tuple[str, P
         print(f"  {n:4} x {line}")
     for line in errors:
         print(f"  error: {line}")
+    ledger.emit(
+        "REST API fuzzing (schemathesis)",
+        requests=requests,
+        server_errors=server_errors,
+        failed_checks=len(failures),
+    )
     assert requests > 0
     assert server_errors == 0, statuses
     assert not unique, "\n".join(unique)

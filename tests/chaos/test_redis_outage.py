@@ -21,7 +21,7 @@ import runtime as rt
 from runtime import client as client_module
 from runtime.redis_bus import RedisBus
 from runtime.store.tables import EventDict
-from tests.chaos import outage_flows
+from tests.chaos import ledger, outage_flows
 from tests.conftest import _truncate
 from tests.faults import flows
 from tests.faults.servers import PrivateRedis
@@ -123,6 +123,13 @@ def test_workers_ride_out_a_redis_outage(
         assert effects_of(effects) == expected  # each node once, in its first attempt
         events = [e["type"] for run in [*held, *during] for e in client.store.events(run.id)]
         assert "node.interrupted" not in events
+        ledger.emit(
+            f"Redis down {outage:g} s",
+            faults=1,
+            runs=len(held) + len(during),
+            executions=sum(expected.values()),
+            re_executions=0,
+        )
 
         log = log_of(worker)
         assert worker.poll() is None
