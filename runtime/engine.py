@@ -285,8 +285,8 @@ class Engine:
                 "run %s: shutting down mid-pass; the run is left to another process", run_id
             )
             with contextlib.suppress(Exception):
-                # attempts whose code never started here hold no live code: say so
-                await asyncio.to_thread(self.store.release_attempts, self.owner, run.unstarted())
+                # attempts whose code never started here are nobody's fault: say so
+                await asyncio.to_thread(self.store.unstart, lease, run.unstarted())
                 await asyncio.to_thread(self.store.release, lease)
             return None
         except Exception:

@@ -184,9 +184,10 @@ INTERRUPTED = "Interrupted"
 """``error_type`` of an attempt cut off by the death of the process running its code: counted
 against the node's ``max_interruptions``."""
 WORKER_LOST = "WorkerLost"
-"""``error_type`` of an attempt that ran in a child process of its own when the worker above it
-stopped: the node did not cause that (a child's own death is seen by its worker, and recorded
-as ``Interrupted`` with its exit code), so it is retried without counting."""
+"""``error_type`` of an attempt cut off by something that was not the node's doing: it ran in a
+child process of its own when the worker above it stopped (a child's own death is seen by its
+worker, and recorded as ``Interrupted`` with its exit code), or its process stopped before the
+code began. Retried without counting."""
 _DIED = "the process running this attempt stopped before it finished"
 _LOST = "the worker process that ran this attempt in a child process stopped"
 
@@ -751,6 +752,25 @@ class Store:
                 sa.update(nr)
                 .where(nr.c.id.in_(list(row_ids)), nr.c.owner == owner)
                 .values(lease_until=None)
+            )
+
+    def unstart(self, lease: Lease, row_ids: Sequence[int]) -> None:
+        """Close ``running`` attempts whose code this pass never began (it is stopping): they
+        are retried without counting against ``max_interruptions``."""
+        nr = tables.node_run
+        with self.write() as conn:
+            self._fence(conn, lease)
+            conn.execute(
+                sa.update(nr)
+                .where(nr.c.id.in_(list(row_ids)), nr.c.status == "running")
+                .values(
+                    status="failed",
+                    ended_at=utcnow(),
+                    error_type=WORKER_LOST,
+                    error_message="not started: the process was stopping",
+                    will_retry=True,
+                    lease_until=None,
+                )
             )
 
     def finish_orphan(
