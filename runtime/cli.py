@@ -525,7 +525,7 @@ def signing_show() -> None:
     signed with. Exits 1 when some stored versions are signed with keys not trusted here."""
     from runtime.config import settings
     from runtime.keys import Keyring
-    from runtime.store import Store
+    from runtime.store import open_store
 
     config = settings()
     try:
@@ -549,7 +549,7 @@ def signing_show() -> None:
     if not keyring.trusted:
         typer.echo("  no key: this process cannot run any stored code")
     url = config.resolved_database_url()
-    store = Store(url)
+    store = open_store(url)
     try:
         store.migrate()
         used = store.code_key_ids()
@@ -603,7 +603,7 @@ def signing_rotate(
     from runtime import rotation
     from runtime.config import settings
     from runtime.keys import Keyring, SigningKey
-    from runtime.store import Store
+    from runtime.store import open_store
 
     config = settings()
     try:
@@ -616,7 +616,7 @@ def signing_rotate(
     except PlaitError as exc:
         raise _fail(str(exc)) from None
     secret_key = config.existing_secret_key()
-    store = Store(config.resolved_database_url())
+    store = open_store(config.resolved_database_url())
     try:
         store.migrate()
         plan = rotation.plan(store, keyring, secret_key, new)
@@ -672,7 +672,7 @@ def demo() -> None:
     from runtime.demo import graph as demo_graph
 
     client = rt.default_client()
-    typer.echo(f"store: {client.store.engine.url.render_as_string(hide_password=True)}")
+    typer.echo(f"store: {client.store.display_url}")
     handle = client.start(demo_graph, {}, trigger="cli")
     typer.echo(f"run {handle.id} started ({demo_graph.name} {demo_graph.version})")
     status = follow_run(handle)

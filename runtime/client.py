@@ -23,7 +23,7 @@ from runtime.errors import GraphError, NotFound, PayloadError, SignatureError, S
 from runtime.events import Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph, check_run_inputs
 from runtime.keys import Keyring
-from runtime.store import Store, Takeover
+from runtime.store import Takeover, open_store
 from runtime.store import tables as t
 from runtime.takeover import LeaseWatch, dead_local_holders, process_owner
 
@@ -43,7 +43,7 @@ class Client:
         """HMAC key of pickled values (inputs, outputs); never of code."""
         self.keyring = Keyring.from_settings(config)
         """The key this process signs code with (publishers only) and the keys it trusts."""
-        self.store = Store(config.resolved_database_url(), self.secret_key)
+        self.store = open_store(config.resolved_database_url(), self.secret_key)
         self.store.migrate()
         self.owner = process_owner()
         self.bus, self.dispatcher = self._transport(config)
@@ -70,7 +70,7 @@ class Client:
         return bus, dispatcher
 
     def __repr__(self) -> str:
-        return f"<plait.Client {self.store.engine.url.render_as_string(hide_password=True)}>"
+        return f"<plait.Client {self.store.display_url}>"
 
     # -- workflows --------------------------------------------------------------------------
 

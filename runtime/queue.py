@@ -18,7 +18,6 @@ import signal
 import threading
 from typing import Any
 
-import sqlalchemy as sa
 import taskiq.receiver
 from taskiq import Context, TaskiqDepends, TaskiqEvents, TaskiqState
 from taskiq.exceptions import SendTaskError
@@ -31,7 +30,6 @@ from runtime.takeover import LeaseWatch, StalledBackoff, dead_local_holders
 
 log = logging.getLogger("plait.queue")
 
-_REAPER_LOCK = 0x706C6172  # "plar": one reaper per database
 TASK_NAME = "plait.advance"
 
 
@@ -164,14 +162,14 @@ async def reap_forever(client: Any, task: Any) -> None:
     holder is gone (``runtime.takeover``) are watched by every reaper: a leader frozen with
     its lock (a stopped VM, a long pause) must not keep its own runs from moving on."""
     interval = max(client.settings.lease_seconds / 3, 0.5)
-    lock = _ReaperLock(client.store.engine)
+    lock = client.store.leader("reaper")
     leases = LeaseWatch(client.settings.lease_seconds)
     stalled = StalledBackoff()
     outage = Outage("reaper", log)
     while True:
         try:
             found = await _in_thread(_takeovers, client, leases)
-            if await _in_thread(lock.acquire):
+            if await _in_thread(lock.hold):
                 found += await _in_thread(_free, client, stalled)
             for run_id, takeover in found:
                 await task.kiq(run_id, takeover.to_json() if takeover else None)
@@ -226,36 +224,3 @@ def _takeovers(client: Any, leases: LeaseWatch) -> list[tuple[str, Takeover | No
     dead = dead_local_holders(held)
     taken = {run_id for run_id, _ in dead}
     return [*dead, *leases.unrenewed([r for r in held if r.id not in taken])]
-
-
-class _ReaperLock:
-    """Leadership via a session-level advisory lock on PostgreSQL (held while the session
-    lives); on SQLite every reaper may act, the run lease keeps passes exclusive."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-        self.conn: sa.Connection | None = None
-
-    def acquire(self) -> bool:
-        if self.engine.dialect.name != "postgresql":
-            return True
-        if self.conn is None:
-            self.conn = self.engine.connect()
-            held = self.conn.execute(
-                sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _REAPER_LOCK}
-            ).scalar()
-            self.conn.commit()
-            if not held:
-                self.conn.close()
-                self.conn = None
-                return False
-            return True
-        self.conn.execute(sa.text("SELECT 1"))  # the session (and the lock) still lives
-        self.conn.commit()
-        return True
-
-    def release(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(Exception):
-                self.conn.close()
-            self.conn = None

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
@@ -30,7 +29,6 @@ from runtime import report
 from runtime.client import Client, default_client
 from runtime.errors import NotFound, OptionError
 from runtime.events import EventDict
-from runtime.store import tables
 from runtime.store.tables import utcnow
 
 PREFIX = "/r"
@@ -136,55 +134,38 @@ def create_link(
 ) -> tuple[str, str]:
     """A new link for a run: returns ``(token, path)``. The token is shown once."""
     client = client or default_client()
-    client.store.get_run(run_id)  # raises NotFound
     token = secrets.token_urlsafe(24)
-    with client.store.write() as conn:
-        conn.execute(
-            sa.insert(tables.share_link).values(
-                run_id=run_id,
-                token_hash=_hash(token),
-                created_at=utcnow(),
-                expires_at=utcnow() + expires_in if expires_in else None,
-                created_by=created_by,
-            )
-        )
+    client.store.create_share_link(
+        run_id,
+        _hash(token),
+        expires_at=utcnow() + expires_in if expires_in else None,
+        created_by=created_by,
+    )
     return token, f"{PREFIX}/{token}"
 
 
 def list_links(run_id: str, *, client: Client | None = None) -> list[ShareLinkInfo]:
     client = client or default_client()
-    s = tables.share_link
-    with client.store.read() as conn:
-        rows = conn.execute(sa.select(s).where(s.c.run_id == run_id).order_by(s.c.id)).all()
     return [
         # a stored row always has its id (the model types it optional for inserts)
         ShareLinkInfo(r.id, r.run_id, r.created_at, r.expires_at, r.revoked_at, r.created_by)  # type: ignore[arg-type]
-        for r in (tables.ShareLink(**row._mapping) for row in rows)
+        for r in client.store.share_links(run_id)
     ]
 
 
 def revoke_link(link_id: int, *, run_id: str | None = None, client: Client | None = None) -> None:
     """Revoke a link for good; with ``run_id``, only if it is a link of that run."""
     client = client or default_client()
-    s = tables.share_link
-    match = [s.c.id == link_id, s.c.revoked_at.is_(None)]
-    if run_id is not None:
-        match.append(s.c.run_id == run_id)
-    with client.store.write() as conn:
-        changed = conn.execute(sa.update(s).where(*match).values(revoked_at=utcnow())).rowcount
-    if not changed:
+    if not client.store.revoke_share_link(link_id, run_id=run_id):
         raise NotFound(f"no active share link with id {link_id}")
 
 
 def resolve(token: str, *, client: Client | None = None) -> str | None:
     """The run a valid token opens, or ``None`` (unknown, revoked or expired alike)."""
     client = client or default_client()
-    s = tables.share_link
-    with client.store.read() as conn:
-        row = conn.execute(sa.select(s).where(s.c.token_hash == _hash(token))).first()
-    if row is None:
+    link = client.store.share_link(_hash(token))
+    if link is None:
         return None
-    link = tables.ShareLink(**row._mapping)
     if link.revoked_at is not None or (link.expires_at is not None and link.expires_at <= utcnow()):
         return None
     return link.run_id

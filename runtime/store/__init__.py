@@ -1,10 +1,14 @@
-"""Persistence: tables, migrations, value storage and the repository (``Store``)."""
+"""Persistence: the Store contract (``contract``), its SQLAlchemy implementation for both
+dialects (``sql``, ``postgres``, ``sqlite``), tables, migrations and value storage."""
 
-from runtime.store.repo import (
+from sqlalchemy.engine import make_url
+
+from runtime.store.contract import (
     INTERRUPTED,
     WORKER_LOST,
     Acquired,
     GiveUp,
+    Leadership,
     Lease,
     NewEvent,
     NodeFinish,
@@ -15,12 +19,29 @@ from runtime.store.repo import (
     Takeover,
     cut_off,
 )
+from runtime.store.db import normalize_url
+
+
+def open_store(url: str, secret_key: bytes | None = None) -> Store:
+    """The Store for a SQLAlchemy URL: PostgreSQL (``postgresql[+psycopg]://``) or SQLite."""
+    backend = make_url(normalize_url(url)).get_backend_name()
+    if backend == "postgresql":
+        from runtime.store.postgres import PostgresStore
+
+        return PostgresStore(url, secret_key)
+    if backend == "sqlite":
+        from runtime.store.sqlite import SqliteStore
+
+        return SqliteStore(url, secret_key)
+    raise ValueError(f"unsupported database {backend!r} (PostgreSQL or SQLite): {url!r}")
+
 
 __all__ = [
     "INTERRUPTED",
     "WORKER_LOST",
     "Acquired",
     "GiveUp",
+    "Leadership",
     "Lease",
     "NewEvent",
     "NodeFinish",
@@ -30,4 +51,5 @@ __all__ = [
     "Store",
     "Takeover",
     "cut_off",
+    "open_store",
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime import codecs
 from runtime.store import tables
@@ -21,13 +21,15 @@ class StoredValue(TypedDict, total=False):
     size: int
 
 
-def put(conn: sa.Connection, encoded: codecs.Encoded, inline_limit: int) -> StoredValue:
-    """Store an encoded value; large ones go to the blob table once, keyed by hash."""
+def put(
+    conn: sa.Connection, encoded: codecs.Encoded, inline_limit: int, insert: Callable[..., Any]
+) -> StoredValue:
+    """Store an encoded value; large ones go to the blob table once, keyed by hash (``insert``:
+    the dialect's INSERT construct, whose ``on_conflict_do_nothing`` keeps the first)."""
     data = encoded.data
     if len(data) <= inline_limit:
         return {"codec": encoded.codec, "inline": data, "size": len(data)}
     digest = hashlib.sha256(data).hexdigest()
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(
         insert(tables.blob)
         .values(hash=digest, size=len(data), data=data, created_at=tables.utcnow())

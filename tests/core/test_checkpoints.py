@@ -10,8 +10,7 @@ import sqlalchemy as sa
 
 import runtime as rt
 from runtime.codecs import Encoded
-from runtime.store import tables
-from runtime.store.repo import Lease, NewEvent, NodeFinish, NodeStart, StaleWrite
+from runtime.store import Lease, NewEvent, NodeFinish, NodeStart, StaleWrite, tables
 
 
 def leased_run(client: rt.Client, owner: str = "test-owner") -> Lease:

@@ -77,7 +77,7 @@ def forged() -> dict:
     from runtime.config import settings
     from runtime.errors import PlaitError
     from runtime.keys import SigningKey, VerifyKey
-    from runtime.store import Store
+    from runtime.store import open_store
 
     evil = rt.Graph("dist_evil")
 
@@ -88,7 +88,7 @@ def forged() -> dict:
 
     config = settings()
     payload = __import__("cloudpickle").dumps(evil)
-    store = Store(config.resolved_database_url())
+    store = open_store(config.resolved_database_url())
     forged_ids: dict[str, int] = {}
     errors: dict[str, str] = {}
 

@@ -1,18 +1,14 @@
-"""Repository: every read and write the runtime makes, one function per question or change.
-
-Write transactions that change a run's status first lock the run row (``FOR UPDATE`` on
-PostgreSQL; SQLite serialises writers with ``BEGIN IMMEDIATE``), so a resume or cancel from one
-process and the engine's pass in another never interleave.
-"""
+"""The Store contract in SQLAlchemy Core, for both dialects: ``PostgresStore`` and
+``SqliteStore`` differ only in the hooks at the end of ``SqlStore`` (how a row is locked, how a
+blob insert ignores a duplicate, how a checkpoint reaches the server, how leadership is held).
+See ``runtime.store.contract`` for what each operation means."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import secrets
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,133 +17,36 @@ from sqlalchemy.exc import IntegrityError
 from runtime import codecs
 from runtime.errors import NotFound, RunStateError, StoreUnavailable
 from runtime.store import db, tables, values
-from runtime.store.tables import EventDict, NodeRun, Run, Workflow, WorkflowVersion, utcnow
-
-
-@dataclass
-class NewEvent:
-    """An event to append; ``seq`` is assigned in the transaction that writes it."""
-
-    type: str
-    node: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A pass's hold on a run. Every write of the pass names it, and the store refuses the
-    write (``StaleWrite``, nothing written) once the run's ``lease_epoch`` has moved on: a
-    pass that lost the run can never commit."""
-
-    run_id: str
-    owner: str
-    epoch: int
-
-
-@dataclass(frozen=True)
-class Takeover:
-    """Leave to take a lease another process holds. Granted only if the run's lease is still
-    exactly as the taker saw it: the same holder and epoch and, when ``lease_until`` is given,
-    the same expiry (the holder did not renew it meanwhile). ``lease_until=None`` is for a
-    holder known to be dead (a process of this host that no longer exists)."""
-
-    owner: str
-    epoch: int
-    lease_until: dt.datetime | None = None
-
-    def grants(self, run: Run) -> bool:
-        return (
-            run.lease_owner == self.owner
-            and run.lease_epoch == self.epoch
-            and (self.lease_until is None or run.lease_until == self.lease_until)
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        until = None if self.lease_until is None else self.lease_until.isoformat()
-        return {"owner": self.owner, "epoch": self.epoch, "lease_until": until}
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> Takeover:
-        until = doc.get("lease_until")
-        return cls(doc["owner"], doc["epoch"], dt.datetime.fromisoformat(until) if until else None)
-
-
-@dataclass
-class Acquired:
-    """What a pass starts from."""
-
-    run: Run
-    lease: Lease
-    attempts: list[NodeRun]
-    """Every attempt row of the run (by node, then attempt), read under the run's lock after
-    the epoch moved: nothing a previous holder writes can land after this read."""
-    events: list[EventDict]
-    """Written by the acquire: ``run.running`` and one ``node.interrupted`` per dead attempt."""
-    first_pass: bool
-    """The run never ran before: it has no attempt rows."""
-
-
-@dataclass
-class NodeStart:
-    """A node attempt row to insert (``running``, ``waiting``, ``skipped`` or ``failed``)."""
-
-    node: str
-    attempt: int
-    status: str
-    started_at: dt.datetime | None = None
-    ended_at: dt.datetime | None = None
-    error_type: str | None = None
-    error_message: str | None = None
-    owner: str | None = None
-    """The process executing a ``running`` attempt."""
-    lease_until: dt.datetime | None = None
-    """The attempt's own lease (see ``NodeRun.lease_until``)."""
-    isolation: str | None = None
-    """Where a ``running`` attempt's code runs: ``thread`` or ``process``."""
-    row_id: int | None = None
-    """Filled in after the insert."""
-
-
-@dataclass
-class NodeFinish:
-    """The end of a ``running`` attempt. Applied only if the row is still ``running``:
-    otherwise another process took the run over and this one must stop."""
-
-    row_id: int
-    status: str
-    ended_at: dt.datetime
-    output: codecs.Encoded | None = None
-    error_type: str | None = None
-    error_message: str | None = None
-    traceback: str | None = None
-    logs: str | None = None
-    will_retry: bool = False
-    keep_lease: bool = False
-    """The attempt's code may still be executing (a timed-out thread): its lease stays until
-    its process clears it, and the next attempt waits for that."""
-
-
-@dataclass(frozen=True)
-class GiveUp:
-    """An interrupted attempt after which the node is not tried again."""
-
-    row_id: int
-    error_message: str
-
-
-@dataclass(frozen=True)
-class Renewal:
-    """What a heartbeat learnt."""
-
-    held: frozenset[str]
-    """Runs whose lease (same epoch) was extended; any other lease asked for is lost."""
-    cancel: frozenset[str]
-    """Held runs someone asked to cancel."""
-
-
-class StaleWrite(Exception):
-    """A guarded write matched no row: the state changed under this writer."""
-
+from runtime.store.contract import (
+    DIED,
+    INTERRUPTED,
+    LOST,
+    WORKER_LOST,
+    Acquired,
+    GiveUp,
+    Leadership,
+    Lease,
+    NewEvent,
+    NodeFinish,
+    NodeStart,
+    Renewal,
+    RunRow,
+    StaleWrite,
+    Store,
+    Takeover,
+    VersionInfo,
+    WorkflowSummary,
+    cut_off,
+)
+from runtime.store.tables import (
+    EventDict,
+    NodeRun,
+    Run,
+    ShareLink,
+    Workflow,
+    WorkflowVersion,
+    utcnow,
+)
 
 _LAST_SEQ = sa.select(sa.func.max(tables.event.c.seq)).where(
     tables.event.c.run_id == sa.bindparam("run_id")
@@ -180,21 +79,6 @@ _START_COLUMNS = (
     "isolation",
 )
 _EVENT_COLUMNS = ("run_id", "seq", "type", "node", "data", "created_at")
-INTERRUPTED = "Interrupted"
-"""``error_type`` of an attempt cut off by the death of the process running its code: counted
-against the node's ``max_interruptions``."""
-WORKER_LOST = "WorkerLost"
-"""``error_type`` of an attempt cut off by something that was not the node's doing: it ran in a
-child process of its own when the worker above it stopped (a child's own death is seen by its
-worker, and recorded as ``Interrupted`` with its exit code), or its process stopped before the
-code began. Retried without counting."""
-_DIED = "the process running this attempt stopped before it finished"
-_LOST = "the worker process that ran this attempt in a child process stopped"
-
-
-def cut_off(row: NodeRun) -> tuple[str, str]:
-    """``error_type`` and message of an attempt found cut off (its process gone)."""
-    return (WORKER_LOST, _LOST) if row.isolation == "process" else (INTERRUPTED, _DIED)
 
 
 def _cut_off_values() -> dict[str, Any]:
@@ -204,7 +88,7 @@ def _cut_off_values() -> dict[str, Any]:
         "status": "failed",
         "ended_at": sa.bindparam("now", type_=tables.UTCDateTime()),
         "error_type": sa.case((isolated, WORKER_LOST), else_=INTERRUPTED),
-        "error_message": sa.case((isolated, _LOST), else_=_DIED),
+        "error_message": sa.case((isolated, LOST), else_=DIED),
         "will_retry": True,
         "lease_until": None,
     }
@@ -231,27 +115,6 @@ _START = (
 )
 
 
-def _finish_params(conn: sa.Connection, finish: NodeFinish, inline_limit: int) -> dict[str, Any]:
-    """The ``_FINISH`` parameters of an attempt's end; a large output goes to the blob table."""
-    stored = None if finish.output is None else values.put(conn, finish.output, inline_limit)
-    return {
-        "row_id": finish.row_id,
-        "status": finish.status,
-        "ended_at": finish.ended_at,
-        "error_type": finish.error_type,
-        "error_message": finish.error_message,
-        "traceback": finish.traceback,
-        "logs": finish.logs,
-        "will_retry": finish.will_retry,
-        "keep_lease": finish.keep_lease,
-        "output_codec": None,
-        "output_inline": None,
-        "output_blob": None,
-        "output_size": None,
-        **values.columns(stored),
-    }
-
-
 def _start_params(run_id: str, start: NodeStart) -> dict[str, Any]:
     return {
         "run_id": run_id,
@@ -275,60 +138,6 @@ def _prefixed(prefix: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _typed(name: str, column: str, table: sa.Table) -> sa.BindParameter:
     return sa.bindparam(name, type_=table.c[column].type)
-
-
-@functools.lru_cache(maxsize=256)
-def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
-    """One PostgreSQL statement for a fenced checkpoint of this shape.
-
-    ``fence`` takes a ``FOR KEY SHARE`` lock on the run row only while its epoch is the
-    pass's; every write reads ``fence``, so none happens unless the lease still holds, and a
-    takeover (``FOR UPDATE`` on that row) waits for this transaction or makes ``fence`` empty.
-    Each finish is an ``UPDATE`` guarded on ``running`` (together counted in ``finished``),
-    each start an ``INSERT`` (its id in ``started_<k>``), each event an ``INSERT``. One row per
-    statement and bind parameters only, so SQLAlchemy compiles each shape once."""
-    r, nr, ev = tables.run, tables.node_run, tables.event
-    fence = (
-        sa.select(r.c.id)
-        # names no column of node_run or event: SQLAlchemy would take them for a SET value
-        .where(r.c.id == sa.bindparam("fence_run"), r.c.lease_epoch == sa.bindparam("fence_epoch"))
-        .with_for_update(read=True, key_share=True)
-        .cte("fence")
-    )
-    held = sa.exists(sa.select(fence.c.id))
-    counts = []
-    for k in range(finishes):
-        finished = (
-            sa.update(nr)
-            .where(nr.c.id == sa.bindparam(f"f{k}_row_id"), nr.c.status == "running", held)
-            .values(_finish_values(f"f{k}_"))
-            .returning(nr.c.id)
-            .cte(f"finished_{k}")
-        )
-        counts.append(sa.select(sa.func.count()).select_from(finished).scalar_subquery())
-    columns = [
-        sa.select(sa.func.count()).select_from(fence).scalar_subquery().label("fenced"),
-        sum(counts, sa.literal(0)).label("finished"),
-    ]
-    for k in range(starts):
-        started = (
-            sa.insert(nr)
-            .from_select(
-                list(_START_COLUMNS),
-                sa.select(*(_typed(f"s{k}_{c}", c, nr) for c in _START_COLUMNS)).select_from(fence),
-            )
-            .returning(nr.c.id)
-            .cte(f"started_{k}")
-        )
-        columns.append(sa.select(started.c.id).scalar_subquery().label(f"started_{k}"))
-    statement = sa.select(*columns)
-    for k in range(events):
-        appended = sa.insert(ev).from_select(
-            list(_EVENT_COLUMNS),
-            sa.select(*(_typed(f"e{k}_{c}", c, ev) for c in _EVENT_COLUMNS)).select_from(fence),
-        )
-        statement = statement.add_cte(appended.cte(f"appended_{k}"))
-    return statement
 
 
 def _event_dicts(rows: list[dict[str, Any]]) -> list[EventDict]:
@@ -360,15 +169,18 @@ def new_run_id() -> str:
     return secrets.token_hex(16)
 
 
-class Store:
-    """Access to one database."""
+class SqlStore(Store):
+    """The contract on one SQLAlchemy engine."""
 
     def __init__(self, url: str, secret_key: bytes | None = None) -> None:
         self.url = db.normalize_url(url)
         self.secret_key = secret_key
         """Verifies pickled values on load."""
         self.engine = db.create_engine(self.url)
-        self.dialect = self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
 
     def migrate(self) -> None:
         db.ensure_schema(self.engine)
@@ -391,9 +203,7 @@ class Store:
             yield conn
 
     def _lock_run(self, conn: sa.Connection, run_id: str) -> Run:
-        query = sa.select(tables.run).where(tables.run.c.id == run_id)
-        if self.dialect == "postgresql":
-            query = query.with_for_update()
+        query = self._for_update(sa.select(tables.run).where(tables.run.c.id == run_id))
         row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}")
@@ -513,7 +323,10 @@ class Store:
         now = utcnow()
         assert version.id is not None, "a stored version has an id"
         with self.write() as conn:
-            refs = {k: values.to_json(values.put(conn, v, inline_limit)) for k, v in inputs.items()}
+            refs = {
+                k: values.to_json(values.put(conn, v, inline_limit, self._insert))
+                for k, v in inputs.items()
+            }
             record = Run(
                 id=run_id,
                 workflow_id=version.workflow_id,
@@ -802,9 +615,7 @@ class Store:
         """Hold the run at ``lease``'s epoch for the rest of the transaction, or refuse."""
         r = tables.run
         query = sa.select(r.c.id).where(r.c.id == lease.run_id, r.c.lease_epoch == lease.epoch)
-        if self.dialect == "postgresql":
-            query = query.with_for_update(read=True, key_share=True)
-        if conn.execute(query).first() is None:
+        if conn.execute(self._for_key_share(query)).first() is None:
             raise StaleWrite(f"run {lease.run_id} was taken over (its epoch is past {lease.epoch})")
 
     # -- checkpoints ------------------------------------------------------------------------
@@ -884,15 +695,12 @@ class Store:
     ) -> list[EventDict]:
         nr = tables.node_run
         with self.write() as conn:
-            # a chain's step (one finish, one start, two events) gains most; a big step gains
-            # nothing (PostgreSQL plans 50 CTEs about as slowly as it runs 50 statements) and
-            # SQLAlchemy's compile time grows with the square of the CTEs
-            writes = len(finishes) + len(starts)
-            small = writes <= 4 and len(events) <= 8 and (writes or events)
-            if conn.dialect.name == "postgresql" and not (give_up or interrupt) and small:
-                return self._step_in_one_statement(
+            if not (give_up or interrupt):
+                written = self._checkpoint(
                     conn, lease, finishes, starts, events, next_seq, inline_limit
                 )
+                if written is not None:
+                    return written
             self._fence(conn, lease)
             self._apply_finishes(conn, finishes, inline_limit)
             if interrupt:
@@ -912,45 +720,37 @@ class Store:
                 start.row_id = conn.execute(_START, _start_params(lease.run_id, start)).scalar_one()
             return self._append(conn, lease.run_id, events, next_seq=next_seq)
 
-    @staticmethod
     def _apply_finishes(
-        conn: sa.Connection, finishes: Sequence[NodeFinish], inline_limit: int
+        self, conn: sa.Connection, finishes: Sequence[NodeFinish], inline_limit: int
     ) -> None:
         for finish in finishes:
-            if conn.execute(_FINISH, _finish_params(conn, finish, inline_limit)).rowcount != 1:
+            params = self._finish_params(conn, finish, inline_limit)
+            if conn.execute(_FINISH, params).rowcount != 1:
                 raise StaleWrite(f"attempt row {finish.row_id} is no longer running")
 
-    def _step_in_one_statement(
-        self,
-        conn: sa.Connection,
-        lease: Lease,
-        finishes: Sequence[NodeFinish],
-        starts: Sequence[NodeStart],
-        events: Sequence[NewEvent],
-        next_seq: int | None,
-        inline_limit: int,
-    ) -> list[EventDict]:
-        """``_step`` on PostgreSQL: the fence, the finishes, the starts and the events go to
-        the server as one statement of data-modifying CTEs, so a checkpoint is one round trip
-        and a commit (each separate statement costs a round trip as long as the fsync'd
-        commit itself)."""
-        rows = self._event_rows(conn, lease.run_id, events, next_seq)
-        params: dict[str, Any] = {"fence_run": lease.run_id, "fence_epoch": lease.epoch}
-        for k, finish in enumerate(finishes):
-            params |= _prefixed(f"f{k}_", _finish_params(conn, finish, inline_limit))
-        for k, start in enumerate(starts):
-            params |= _prefixed(f"s{k}_", _start_params(lease.run_id, start))
-        for k, row in enumerate(rows):
-            params |= _prefixed(f"e{k}_", row)
-        statement = _step_statement(len(finishes), len(starts), len(rows))
-        outcome = conn.execute(statement, params).one()
-        if not outcome.fenced:
-            raise StaleWrite(f"run {lease.run_id} was taken over (its epoch is past {lease.epoch})")
-        if outcome.finished != len(finishes):
-            raise StaleWrite(f"run {lease.run_id}: an attempt it finishes is no longer running")
-        for k, start in enumerate(starts):
-            start.row_id = outcome[2 + k]
-        return _event_dicts(rows)
+    def _finish_params(
+        self, conn: sa.Connection, finish: NodeFinish, inline_limit: int
+    ) -> dict[str, Any]:
+        """The ``_FINISH`` parameters of an attempt's end; a large output goes to the blob
+        table."""
+        output = finish.output
+        stored = None if output is None else values.put(conn, output, inline_limit, self._insert)
+        return {
+            "row_id": finish.row_id,
+            "status": finish.status,
+            "ended_at": finish.ended_at,
+            "error_type": finish.error_type,
+            "error_message": finish.error_message,
+            "traceback": finish.traceback,
+            "logs": finish.logs,
+            "will_retry": finish.will_retry,
+            "keep_lease": finish.keep_lease,
+            "output_codec": None,
+            "output_inline": None,
+            "output_blob": None,
+            "output_size": None,
+            **values.columns(stored),
+        }
 
     def finish_run(
         self,
@@ -1048,7 +848,7 @@ class Store:
                 raise RunStateError(
                     f"run {run_id} is {run.status} and node {node!r} is not waiting for input"
                 )
-            stored = values.put(conn, output, inline_limit)
+            stored = values.put(conn, output, inline_limit, self._insert)
             conn.execute(
                 sa.update(nr)
                 .where(nr.c.id == row)
@@ -1124,7 +924,7 @@ class Store:
         run_id = lease.run_id
         with self.write() as conn:
             self._fence(conn, lease)
-            stored = values.put(conn, encoded, inline_limit)
+            stored = values.put(conn, encoded, inline_limit, self._insert)
             conn.execute(
                 sa.delete(d).where(d.c.run_id == run_id, d.c.node == node, d.c.name == name)
             )
@@ -1204,3 +1004,287 @@ class Store:
                 conn.execute(sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)).scalar()
                 or 0
             )
+
+    # -- catalogue ----------------------------------------------------------------------
+
+    def workflow_summaries(self, now: dt.datetime) -> list[WorkflowSummary]:
+        """Every workflow with its latest version and recent activity, by name."""
+        wf, wv, r = tables.workflow, tables.workflow_version, tables.run
+        since = now - dt.timedelta(days=1)
+        latest = (
+            sa.select(
+                wv.c.workflow_id,
+                sa.func.max(wv.c.id).label("version_id"),
+                sa.func.count().label("versions"),
+            )
+            .group_by(wv.c.workflow_id)
+            .subquery()
+        )
+        last_at = (
+            sa.select(r.c.workflow_id, sa.func.max(r.c.created_at).label("at"))
+            .group_by(r.c.workflow_id)
+            .subquery()
+        )
+        recent = (
+            sa.select(r.c.workflow_id, sa.func.count().label("n"))
+            .where(r.c.created_at >= since)
+            .group_by(r.c.workflow_id)
+            .subquery()
+        )
+        query = (
+            sa.select(
+                wf.c.id,
+                wf.c.name,
+                latest.c.versions,
+                wv.c.id.label("version_id"),
+                wv.c.version,
+                wv.c.spec,
+                wv.c.created_at,
+                sa.func.coalesce(recent.c.n, 0).label("recent"),
+            )
+            .join(latest, latest.c.workflow_id == wf.c.id)
+            .join(wv, wv.c.id == latest.c.version_id)
+            .outerjoin(recent, recent.c.workflow_id == wf.c.id)
+            .order_by(wf.c.name)
+        )
+        last_runs = (
+            sa.select(r.c.workflow_id, r.c.id, r.c.status, r.c.created_at)
+            .join(
+                last_at,
+                (last_at.c.workflow_id == r.c.workflow_id) & (last_at.c.at == r.c.created_at),
+            )
+            .order_by(r.c.id)
+        )
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+            last = {row.workflow_id: row for row in conn.execute(last_runs)}
+        out = []
+        for row in rows:
+            run = last.get(row.id)
+            out.append(
+                WorkflowSummary(
+                    name=row.name,
+                    description=row.spec.get("description", ""),
+                    versions=row.versions,
+                    latest_version=row.version,
+                    latest_version_id=row.version_id,
+                    node_count=len(row.spec["nodes"]),
+                    updated_at=_utc(row.created_at),
+                    last_run_id=run.id if run else None,
+                    last_run_status=run.status if run else None,
+                    last_run_at=_utc(run.created_at) if run else None,
+                    runs_last_day=row.recent,
+                )
+            )
+        return out
+
+    def version_infos(self, workflow: str) -> list[VersionInfo]:
+        """A workflow's versions, newest first; ``NotFound`` names the known workflows."""
+        wv, r = tables.workflow_version, tables.run
+        workflow_id = self._workflow_id(workflow)
+        counts = (
+            sa.select(r.c.version_id, sa.func.count().label("n"))
+            .where(r.c.workflow_id == workflow_id)
+            .group_by(r.c.version_id)
+            .subquery()
+        )
+        query = (
+            sa.select(wv.c.id, wv.c.version, wv.c.created_at, wv.c.spec, counts.c.n)
+            .outerjoin(counts, counts.c.version_id == wv.c.id)
+            .where(wv.c.workflow_id == workflow_id)
+            .order_by(wv.c.id.desc())
+        )
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            VersionInfo(
+                row.id, row.version, _utc(row.created_at), len(row.spec["nodes"]), row.n or 0
+            )
+            for row in rows
+        ]
+
+    def _workflow_id(self, workflow: str) -> int:
+        wf = tables.workflow
+        with self.read() as conn:
+            found = conn.execute(sa.select(wf.c.id).where(wf.c.name == workflow)).scalar()
+            if found is None:
+                names = conn.execute(sa.select(wf.c.name).order_by(wf.c.name).limit(20)).scalars()
+                known = ", ".join(names) or "none yet"
+                raise NotFound(f"no workflow named {workflow!r} (workflows: {known})")
+        return found
+
+    def find_version(self, workflow: str, version: str | None = None) -> WorkflowVersion:
+        """A workflow's version by hash (or unique hash prefix); the latest when ``None``."""
+        wv = tables.workflow_version
+        workflow_id = self._workflow_id(workflow)
+        query = sa.select(wv).where(wv.c.workflow_id == workflow_id).order_by(wv.c.id.desc())
+        if version:
+            query = query.where(wv.c.version.startswith(version, autoescape=True))
+        with self.read() as conn:
+            rows = conn.execute(query.limit(2)).all()
+        if not rows or (version and len(rows) > 1 and rows[0].version != version):
+            what = "ambiguous version" if rows else "no version"
+            raise NotFound(f"workflow {workflow!r}: {what} {version!r}")
+        return WorkflowVersion(**rows[0]._mapping)
+
+    def run_page(
+        self,
+        *,
+        workflow: str | None = None,
+        status: str | Sequence[str] | None = None,
+        trigger: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[RunRow], int]:
+        """One page of runs, newest first, and how many match in all."""
+        r, wf, wv = tables.run, tables.workflow, tables.workflow_version
+        conditions: list[Any] = []
+        if workflow:
+            conditions.append(wf.c.name == workflow)
+        if status:
+            statuses = [status] if isinstance(status, str) else list(status)
+            conditions.append(r.c.status.in_(statuses))
+        if trigger:
+            conditions.append(r.c.trigger == trigger)
+        page = (
+            sa.select(
+                r.c.id,
+                wf.c.name.label("workflow"),
+                wv.c.version,
+                r.c.version_id,
+                r.c.status,
+                r.c.trigger,
+                r.c.owner,
+                r.c.created_at,
+                r.c.started_at,
+                r.c.ended_at,
+                r.c.error,
+            )
+            .join(wf, wf.c.id == r.c.workflow_id)
+            .join(wv, wv.c.id == r.c.version_id)
+            .where(*conditions)
+            .order_by(r.c.created_at.desc(), r.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        count = sa.select(sa.func.count()).select_from(r)
+        if workflow:
+            count = count.join(wf, wf.c.id == r.c.workflow_id)
+        count = count.where(*conditions)
+        with self.read() as conn:
+            rows = conn.execute(page).all()
+            total = conn.execute(count).scalar_one()
+        return [
+            RunRow(
+                id=row.id,
+                workflow=row.workflow,
+                version=row.version,
+                version_id=row.version_id,
+                status=row.status,
+                trigger=row.trigger,
+                owner=row.owner,
+                created_at=_utc(row.created_at),
+                started_at=_utc(row.started_at),
+                ended_at=_utc(row.ended_at),
+                error=row.error,
+            )
+            for row in rows
+        ], total
+
+    # -- share links ------------------------------------------------------------------------
+
+    def create_share_link(
+        self,
+        run_id: str,
+        token_hash: str,
+        *,
+        expires_at: dt.datetime | None,
+        created_by: str | None,
+    ) -> ShareLink:
+        s = tables.share_link
+        with self.write() as conn:
+            self._lock_run(conn, run_id)  # NotFound for an unknown run
+            row = conn.execute(
+                sa.insert(s)
+                .values(
+                    run_id=run_id,
+                    token_hash=token_hash,
+                    created_at=utcnow(),
+                    expires_at=expires_at,
+                    created_by=created_by,
+                )
+                .returning(s)
+            ).one()
+        return ShareLink(**row._mapping)
+
+    def share_links(self, run_id: str) -> list[ShareLink]:
+        s = tables.share_link
+        with self.read() as conn:
+            rows = conn.execute(sa.select(s).where(s.c.run_id == run_id).order_by(s.c.id)).all()
+        return [ShareLink(**row._mapping) for row in rows]
+
+    def share_link(self, token_hash: str) -> ShareLink | None:
+        s = tables.share_link
+        with self.read() as conn:
+            row = conn.execute(sa.select(s).where(s.c.token_hash == token_hash)).first()
+        return None if row is None else ShareLink(**row._mapping)
+
+    def revoke_share_link(self, link_id: int, *, run_id: str | None = None) -> bool:
+        s = tables.share_link
+        match = [s.c.id == link_id, s.c.revoked_at.is_(None)]
+        if run_id is not None:
+            match.append(s.c.run_id == run_id)
+        with self.write() as conn:
+            return bool(
+                conn.execute(sa.update(s).where(*match).values(revoked_at=utcnow())).rowcount
+            )
+
+    # -- what the dialects do their own way -------------------------------------------------
+
+    _insert: Callable[[sa.Table], Any]
+    """The dialect's INSERT construct (whose ``on_conflict_do_nothing`` stores a blob once)."""
+
+    def _for_update(self, query: sa.Select) -> sa.Select:
+        """``query`` locking the rows it reads against every other lock (a run's status
+        changes); where writers are serialised anyway, as it is."""
+        return query
+
+    def _for_key_share(self, query: sa.Select) -> sa.Select:
+        """``query`` locking the rows it reads against ``_for_update`` only (a pass's fence:
+        checkpoints of one run need not wait for each other's heartbeat)."""
+        return query
+
+    def _checkpoint(
+        self,
+        conn: sa.Connection,
+        lease: Lease,
+        finishes: Sequence[NodeFinish],
+        starts: Sequence[NodeStart],
+        events: Sequence[NewEvent],
+        next_seq: int | None,
+        inline_limit: int,
+    ) -> list[EventDict] | None:
+        """A checkpoint written the dialect's fastest way, or ``None`` to write it statement
+        by statement (fence first)."""
+        return None
+
+    def leader(self, name: str) -> Leadership:
+        return _Always()
+
+
+class _Always(Leadership):
+    """Where one database serves one host (SQLite), every process may lead: the run leases
+    keep passes exclusive."""
+
+    def hold(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+def _utc(value: dt.datetime | None) -> Any:
+    # SQLite hands back naive datetimes from Core queries; they were written as UTC
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value

@@ -1,0 +1,584 @@
+"""The Store contract: every read and write the runtime makes of its database, one operation
+per question or change, each stating what it writes in which transaction and what it returns.
+
+Two implementations share most of their code (``runtime.store.sql``): ``PostgresStore``
+(``runtime.store.postgres``) and ``SqliteStore`` (``runtime.store.sqlite``); ``open_store``
+picks one from the URL. ``tests/core/test_store_contract.py`` runs the same contract tests
+against both.
+
+Runs move ``queued -> running -> (waiting <-> queued -> running) -> succeeded | failed |
+cancelled``; the first three are unfinished, the last three never change again. While a run is
+``running`` at most one *pass* holds its lease; every write of a pass names the ``Lease`` it took
+and is refused (``StaleWrite``, nothing written) once the run's epoch has moved on. Writes that
+change a run's status lock its row first, so a resume or a cancel from one process and a pass in
+another never interleave. Errors that mean "not now" (the database unreachable, restarting,
+locked, a deadlock) are raised as ``StoreUnavailable``: nothing happened, try again.
+
+Event numbers (``seq``) count up per run from 1 without gaps; each write that appends events
+numbers them in its own transaction, after ``next_seq`` when the caller knows it (a pass does,
+while it holds the lease) or after the last stored one; a write that finds its numbers taken
+(a resume or cancel appended meanwhile) counts again.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime import codecs
+from runtime.store.tables import (
+    Document,
+    EventDict,
+    NodeRun,
+    Run,
+    ShareLink,
+    Workflow,
+    WorkflowVersion,
+    utcnow,
+)
+
+
+@dataclass
+class NewEvent:
+    """An event to append; ``seq`` is assigned in the transaction that writes it."""
+
+    type: str
+    node: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A pass's hold on a run. Every write of the pass names it, and the store refuses the
+    write (``StaleWrite``, nothing written) once the run's ``lease_epoch`` has moved on: a
+    pass that lost the run can never commit."""
+
+    run_id: str
+    owner: str
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """Leave to take a lease another process holds. Granted only if the run's lease is still
+    exactly as the taker saw it: the same holder and epoch and, when ``lease_until`` is given,
+    the same expiry (the holder did not renew it meanwhile). ``lease_until=None`` is for a
+    holder known to be dead (a process of this host that no longer exists)."""
+
+    owner: str
+    epoch: int
+    lease_until: dt.datetime | None = None
+
+    def grants(self, run: Run) -> bool:
+        return (
+            run.lease_owner == self.owner
+            and run.lease_epoch == self.epoch
+            and (self.lease_until is None or run.lease_until == self.lease_until)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        until = None if self.lease_until is None else self.lease_until.isoformat()
+        return {"owner": self.owner, "epoch": self.epoch, "lease_until": until}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Takeover:
+        until = doc.get("lease_until")
+        return cls(doc["owner"], doc["epoch"], dt.datetime.fromisoformat(until) if until else None)
+
+
+@dataclass
+class Acquired:
+    """What a pass starts from."""
+
+    run: Run
+    lease: Lease
+    attempts: list[NodeRun]
+    """Every attempt row of the run (by node, then attempt), read under the run's lock after
+    the epoch moved: nothing a previous holder writes can land after this read."""
+    events: list[EventDict]
+    """Written by the acquire: ``run.running`` and one ``node.interrupted`` per dead attempt."""
+    first_pass: bool
+    """The run never ran before: it has no attempt rows."""
+
+
+@dataclass
+class NodeStart:
+    """A node attempt row to insert (``running``, ``waiting``, ``skipped`` or ``failed``)."""
+
+    node: str
+    attempt: int
+    status: str
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    owner: str | None = None
+    """The process executing a ``running`` attempt."""
+    lease_until: dt.datetime | None = None
+    """The attempt's own lease (see ``NodeRun.lease_until``)."""
+    isolation: str | None = None
+    """Where a ``running`` attempt's code runs: ``thread`` or ``process``."""
+    row_id: int | None = None
+    """Filled in after the insert."""
+
+
+@dataclass
+class NodeFinish:
+    """The end of a ``running`` attempt. Applied only if the row is still ``running``:
+    otherwise another process took the run over and this one must stop."""
+
+    row_id: int
+    status: str
+    ended_at: dt.datetime
+    output: codecs.Encoded | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    logs: str | None = None
+    will_retry: bool = False
+    keep_lease: bool = False
+    """The attempt's code may still be executing (a timed-out thread): its lease stays until
+    its process clears it, and the next attempt waits for that."""
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """An interrupted attempt after which the node is not tried again."""
+
+    row_id: int
+    error_message: str
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """What a heartbeat learnt."""
+
+    held: frozenset[str]
+    """Runs whose lease (same epoch) was extended; any other lease asked for is lost."""
+    cancel: frozenset[str]
+    """Held runs someone asked to cancel."""
+
+
+@dataclass(frozen=True)
+class WorkflowSummary:
+    """One workflow as the workflows list shows it."""
+
+    name: str
+    description: str
+    versions: int
+    """How many versions were published."""
+    latest_version: str
+    latest_version_id: int
+    node_count: int
+    """Nodes in the latest version."""
+    updated_at: dt.datetime
+    """When the latest version was published."""
+    last_run_id: str | None
+    last_run_status: str | None
+    last_run_at: dt.datetime | None
+    runs_last_day: int
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One published version of a workflow."""
+
+    id: int
+    version: str
+    created_at: dt.datetime
+    node_count: int
+    runs: int
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as lists show it."""
+
+    id: str
+    workflow: str
+    version: str
+    version_id: int
+    status: str
+    trigger: str
+    owner: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    error: str | None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (to now while it is still going)."""
+        if self.started_at is None:
+            return None
+        return ((self.ended_at or utcnow()) - self.started_at).total_seconds()
+
+
+class StaleWrite(Exception):
+    """A guarded write matched no row: the state changed under this writer."""
+
+
+INTERRUPTED = "Interrupted"
+"""``error_type`` of an attempt cut off by the death of the process running its code: counted
+against the node's ``max_interruptions``."""
+WORKER_LOST = "WorkerLost"
+"""``error_type`` of an attempt cut off by something that was not the node's doing: it ran in a
+child process of its own when the worker above it stopped (a child's own death is seen by its
+worker, and recorded as ``Interrupted`` with its exit code), or its process stopped before the
+code began. Retried without counting."""
+DIED = "the process running this attempt stopped before it finished"
+LOST = "the worker process that ran this attempt in a child process stopped"
+
+
+def cut_off(row: NodeRun) -> tuple[str, str]:
+    """``error_type`` and message of an attempt found cut off (its process gone)."""
+    return (WORKER_LOST, LOST) if row.isolation == "process" else (INTERRUPTED, DIED)
+
+
+class Store(abc.ABC):
+    """Access to one database. ``secret_key`` verifies pickled values when they are loaded."""
+
+    url: str
+    secret_key: bytes | None
+
+    @property
+    @abc.abstractmethod
+    def display_url(self) -> str:
+        """The URL without its password, for people."""
+
+    @abc.abstractmethod
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (one query when it is already there)."""
+
+    @abc.abstractmethod
+    def dispose(self) -> None:
+        """Close every connection."""
+
+    # -- workflows --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def publish(
+        self, name: str, version: str, spec: dict, code: bytes, key_id: str | None = None
+    ) -> WorkflowVersion:
+        """Store an immutable version of workflow ``name`` (created if new), in one
+        transaction. Idempotent: a version already stored (by anyone) is returned as it is,
+        its code untouched."""
+
+    @abc.abstractmethod
+    def replace_code(self, version_id: int, code: bytes, key_id: str | None) -> None:
+        """Store re-signed code of a version (the same content, another signing key)."""
+
+    @abc.abstractmethod
+    def code_key_ids(self) -> dict[str | None, int]:
+        """Signing key id -> how many versions with code it signs (``None``: code signed
+        before keys had ids)."""
+
+    @abc.abstractmethod
+    def version_ids_with_code(self) -> list[int]:
+        """Versions whose code was stored, oldest first."""
+
+    @abc.abstractmethod
+    def get_version(self, version_id: int) -> WorkflowVersion:
+        """A version by id; ``NotFound`` if there is none."""
+
+    @abc.abstractmethod
+    def workflows(self) -> list[Workflow]:
+        """Every workflow, by name."""
+
+    @abc.abstractmethod
+    def workflow_name(self, workflow_id: int) -> str:
+        """A workflow's name; ``NotFound`` if there is none."""
+
+    # -- runs -------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_run(
+        self,
+        version: WorkflowVersion,
+        inputs: dict[str, codecs.Encoded],
+        *,
+        trigger: str,
+        owner: str | None,
+        inline_limit: int,
+    ) -> tuple[Run, list[EventDict]]:
+        """Insert a ``queued`` run of ``version`` with its encoded inputs (large ones into the
+        blob table) and its ``run.queued`` event (seq 1), in one transaction."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """The run's row; ``NotFound`` if there is none."""
+
+    @abc.abstractmethod
+    def list_runs(
+        self,
+        *,
+        workflow: str | None = None,
+        status: str | Sequence[str] | None = None,
+        trigger: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[tuple[Run, str]]:
+        """Runs newest first, each with its workflow's name."""
+
+    @abc.abstractmethod
+    def load_input(self, stored: dict[str, Any]) -> Any:
+        """Decode a run input from its stored reference (``Run.inputs`` values)."""
+
+    @abc.abstractmethod
+    def free_runs(self) -> list[Run]:
+        """Unfinished runs nobody holds: ``queued``, or ``running`` with no lease holder (a
+        pass released them, or stopped at a wait that was then answered)."""
+
+    @abc.abstractmethod
+    def held_leases(self) -> list[Run]:
+        """Unfinished runs some process holds a lease on."""
+
+    # -- leases -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def acquire(
+        self,
+        run_id: str,
+        owner: str,
+        seconds: float,
+        *,
+        takeover: Takeover | None = None,
+        executing: Collection[int] = (),
+    ) -> Acquired | None:
+        """Take the run's lease for ``seconds`` and read its checkpoints, in one transaction
+        under the run row's lock. Returns ``None`` (nothing written) when the run is finished,
+        waiting, or held by another process and ``takeover`` does not grant it.
+
+        The epoch goes up by one, so every write of an earlier pass is refused from then on;
+        ``queued`` becomes ``running`` (with ``run.running``) and a stall reason is cleared.
+        Then every attempt row is read, and attempts whose code no longer executes anywhere
+        are closed: ``running`` rows become ``failed`` as ``cut_off`` says (with a
+        ``node.interrupted`` event each) and attempt leases they hold are cleared. An attempt
+        executes still when it is ``owner``'s and its row id is in ``executing``, or another
+        process's that is not the one taken over and its ``lease_until`` lies ahead. ``owner``
+        may hold the lease already: the caller guarantees no pass of its own still advances
+        the run."""
+
+    @abc.abstractmethod
+    def renew(
+        self, owner: str, leases: Sequence[Lease], attempts: Sequence[int], seconds: float
+    ) -> Renewal:
+        """One process's heartbeat, in one transaction: extend each lease still at its epoch
+        (and say which held runs were asked to cancel), and the leases of the attempt rows
+        ``owner`` is executing, except those already cleared."""
+
+    @abc.abstractmethod
+    def release(self, lease: Lease, *, stalled: str | None = None) -> list[EventDict]:
+        """Give the run up if ``lease`` still holds it (nothing otherwise). With ``stalled``
+        (why this process cannot advance it) the reason becomes the run's ``error`` and a
+        ``run.stalled`` event; the run stays unfinished for a process that can."""
+
+    @abc.abstractmethod
+    def release_attempts(self, owner: str, row_ids: Sequence[int]) -> None:
+        """The code of these attempts (``owner``'s) has returned or was killed: clear their
+        leases, so the next attempt of their nodes may start. Needs no run lease."""
+
+    @abc.abstractmethod
+    def unstart(self, lease: Lease, row_ids: Sequence[int]) -> None:
+        """Under ``lease``: close the ``running`` attempts whose code the pass never began as
+        ``WORKER_LOST`` (retried without counting as an interruption)."""
+
+    @abc.abstractmethod
+    def finish_orphan(
+        self,
+        run_id: str,
+        owner: str,
+        finish: NodeFinish,
+        events: Sequence[NewEvent],
+        inline_limit: int,
+    ) -> list[EventDict]:
+        """Record the end of an attempt whose pass is gone (it stopped while the attempt's
+        code still ran in ``owner``), under the run row's lock, only if the row is still
+        ``running`` and ``owner``'s; returns the events written (none when it was not)."""
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def attempts(self, run_id: str) -> list[NodeRun]:
+        """Every attempt row of a run, by node, then attempt."""
+
+    @abc.abstractmethod
+    def node_attempts(self, run_id: str, node: str) -> list[NodeRun]:
+        """One node's attempt rows, oldest first."""
+
+    @abc.abstractmethod
+    def load_output(self, row: NodeRun) -> Any:
+        """Decode an attempt's output (``None`` when it has none)."""
+
+    @abc.abstractmethod
+    def step(
+        self,
+        lease: Lease,
+        *,
+        finishes: Sequence[NodeFinish] = (),
+        starts: Sequence[NodeStart] = (),
+        give_up: Sequence[GiveUp] = (),
+        interrupt: Sequence[int] = (),
+        events: Sequence[NewEvent] = (),
+        next_seq: int | None = None,
+        inline_limit: int = 16_384,
+    ) -> list[EventDict]:
+        """One checkpoint of the pass holding ``lease``, in one transaction: finish attempts
+        (each must still be ``running``; its output stored with it), start new ones (each
+        ``start`` gets its ``row_id``), close the ``running`` rows in ``interrupt`` as
+        ``cut_off`` says, mark the given interrupted attempts as their node's last, append
+        events. Returns the events written. Raises ``StaleWrite`` (nothing written) when the
+        run's epoch moved past the lease's or a finished attempt is no longer ``running``."""
+
+    @abc.abstractmethod
+    def finish_run(
+        self,
+        lease: Lease,
+        status: str,
+        *,
+        error: str | None = None,
+        expect_waiting: Sequence[int] = (),
+        finishes: Sequence[NodeFinish] = (),
+        node_events: Sequence[NewEvent] = (),
+        events: Sequence[NewEvent] = (),
+        next_seq: int | None = None,
+        inline_limit: int = 16_384,
+    ) -> tuple[list[EventDict], bool]:
+        """End the pass, in one transaction under the run row's lock: checkpoint the last
+        ``finishes``, set the run's ``status`` (``ended_at`` and ``error`` when it is final)
+        and release the lease. Returns the events written and whether the run was settled.
+        Raises ``StaleWrite`` (nothing written) when the lease was lost.
+
+        With ``expect_waiting`` (the wait rows the pass saw), if any of them was answered
+        meanwhile only the finishes and ``node_events`` are written and the run is not
+        settled: the pass must go on. A run that ends ``failed`` or ``cancelled`` closes the
+        attempt rows still ``running`` or ``waiting`` as ``cancelled``: no node of a finished
+        run is left running."""
+
+    # -- human input and cancellation ------------------------------------------------------
+
+    @abc.abstractmethod
+    def answer_wait(
+        self,
+        run_id: str,
+        node: str,
+        output: codecs.Encoded,
+        *,
+        answered_by: str | None,
+        inline_limit: int,
+    ) -> tuple[str, list[EventDict]]:
+        """Record a validated payload as the waiting node's output (``succeeded``), under
+        the run row's lock; a ``waiting`` run becomes ``queued`` again. Returns the run's
+        status afterwards and the events written; ``RunStateError`` when the node is not
+        waiting or the run is finished."""
+
+    @abc.abstractmethod
+    def request_cancel(self, run_id: str) -> tuple[str, list[EventDict]]:
+        """Under the run row's lock: a finished run stays as it is; a run a live lease holds
+        is flagged for its holder (``run.cancel_requested``); any other is cancelled at once
+        (its running and waiting rows too, its epoch moved so that a holder taken for dead
+        cannot write). Returns the run's status afterwards and the events written."""
+
+    # -- documents --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def save_document(
+        self,
+        lease: Lease,
+        node: str,
+        name: str,
+        kind: str,
+        encoded: codecs.Encoded,
+        inline_limit: int,
+    ) -> None:
+        """Store (or replace) a node's named document for the pass holding ``lease``
+        (``StaleWrite`` once it lost the run); its event goes with the node's checkpoint."""
+
+    @abc.abstractmethod
+    def documents(self, run_id: str) -> list[tuple[Document, Any]]:
+        """The run's documents in the order they were saved, each with its decoded value."""
+
+    # -- events -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def events(self, run_id: str, after: int = 0, limit: int | None = None) -> list[EventDict]:
+        """The run's events with ``seq`` above ``after``, in order."""
+
+    @abc.abstractmethod
+    def last_seq(self, run_id: str) -> int:
+        """The number of the run's last event (0: none)."""
+
+    # -- catalogue: what the store holds, summarised for people ---------------------------
+
+    @abc.abstractmethod
+    def workflow_summaries(self, now: dt.datetime) -> list[WorkflowSummary]:
+        """Every workflow with its latest version and its runs of the day before ``now``, by
+        name."""
+
+    @abc.abstractmethod
+    def version_infos(self, workflow: str) -> list[VersionInfo]:
+        """A workflow's versions, newest first; ``NotFound`` names the known workflows."""
+
+    @abc.abstractmethod
+    def find_version(self, workflow: str, version: str | None = None) -> WorkflowVersion:
+        """A workflow's version by hash or unique hash prefix; the latest when ``None``.
+        ``NotFound`` for an unknown workflow, no such version, or an ambiguous prefix."""
+
+    @abc.abstractmethod
+    def run_page(
+        self,
+        *,
+        workflow: str | None = None,
+        status: str | Sequence[str] | None = None,
+        trigger: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[RunRow], int]:
+        """One page of runs, newest first, and how many match in all."""
+
+    # -- share links ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_share_link(
+        self,
+        run_id: str,
+        token_hash: str,
+        *,
+        expires_at: dt.datetime | None,
+        created_by: str | None,
+    ) -> ShareLink:
+        """Store a link to a run by its token's hash; ``NotFound`` for an unknown run."""
+
+    @abc.abstractmethod
+    def share_links(self, run_id: str) -> list[ShareLink]:
+        """A run's links, oldest first."""
+
+    @abc.abstractmethod
+    def share_link(self, token_hash: str) -> ShareLink | None:
+        """The link with this token hash, whatever its state."""
+
+    @abc.abstractmethod
+    def revoke_share_link(self, link_id: int, *, run_id: str | None = None) -> bool:
+        """Revoke an active link (with ``run_id``: only a link of that run); whether one was."""
+
+    # -- leadership -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def leader(self, name: str) -> Leadership:
+        """A leadership (``name``: what it is for, e.g. ``"reaper"``) this process can try
+        to hold; at most one process per database holds each at a time."""
+
+
+class Leadership(abc.ABC):
+    """Held by at most one process per database at a time (while ``hold`` keeps saying so)."""
+
+    @abc.abstractmethod
+    def hold(self) -> bool:
+        """Try to hold it now, or check that it is still held; whether it is."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Let it go (it is also let go when the process dies)."""
