@@ -19,6 +19,7 @@ from runtime.errors import PlaitError
 from runtime.events import EventDict
 from runtime.graph import Graph
 from runtime.redaction import Redactor
+from runtime.store import db
 
 if TYPE_CHECKING:
     from runtime.config import Settings
@@ -383,7 +384,7 @@ def worker(
     )
     typer.echo(
         f"plait worker: {processes} process(es), queue {config.queue!r}, "
-        f"store {_display_url(config.resolved_database_url())}"
+        f"store {db.display_url(config.resolved_database_url())}"
     )
     raise typer.Exit(run_worker(args) or 0)
 
@@ -448,7 +449,7 @@ def studio(
         **os.environ,
         # the server runs in the app's directory: pin the store to this one
         "PLAIT_HOME": str(config.home.resolve()),
-        "PLAIT_DATABASE_URL": _absolute_sqlite(config.resolved_database_url()),
+        "PLAIT_DATABASE_URL": db.absolute_sqlite(config.resolved_database_url()),
         # graphs pickled by reference import their modules from here
         "PYTHONPATH": os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH")) if p),
         # one build directory per port: the port is compiled into the frontend
@@ -466,7 +467,7 @@ def studio(
     mode = "workers execute runs (Redis)" if config.redis_url else "runs execute in this process"
     exposed = "" if host in ("127.0.0.1", "localhost", "::1") else " — reachable from other hosts"
     typer.echo(f"plait studio: http://{host}:{port} (listening on {host}{exposed}; no login yet)")
-    typer.echo(f"store {_display_url(env['PLAIT_DATABASE_URL'])}; {mode}")
+    typer.echo(f"store {db.display_url(env['PLAIT_DATABASE_URL'])}; {mode}")
     if not exposed:
         typer.echo("only this machine can connect; use --host 0.0.0.0 to share it on a network")
     command = [sys.executable, "-m", "reflex", "run", "--env", "prod"]
@@ -489,27 +490,10 @@ def _subprocess_output(command: list[str]) -> str:
     return done.stdout.strip()
 
 
-def _absolute_sqlite(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    database = parsed.database or ""
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return url
-    return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
-
-
-def _display_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version."""
     from runtime.config import settings
-    from runtime.store import db
 
     url = settings().resolved_database_url()
     engine = db.create_engine(url)
@@ -555,7 +539,7 @@ def signing_show() -> None:
         used = store.code_key_ids()
     finally:
         store.dispose()
-    typer.echo(f"store {_display_url(url)}: versions by signing key")
+    typer.echo(f"store {db.display_url(url)}: versions by signing key")
     unusable = 0
     for used_id, count in sorted(used.items(), key=lambda item: item[0] or ""):
         usable = used_id is not None and keyring.find(used_id) is not None

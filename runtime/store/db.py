@@ -31,6 +31,21 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def display_url(url: str) -> str:
+    """The URL without its password, for people."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def absolute_sqlite(url: str) -> str:
+    """A SQLite URL with its file made absolute (another working directory opens the same
+    file); other URLs as they are."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
+
+
 def create_engine(url: str) -> sa.Engine:
     url = normalize_url(url)
     parsed = make_url(url)
