@@ -61,7 +61,11 @@ class PostgresStore(SqlStore):
         if not (writes or events) or writes > _SMALL_WRITES or len(events) > _SMALL_EVENTS:
             return None
         rows = self._event_rows(conn, lease.run_id, events, next_seq)
-        params: dict[str, Any] = {"fence_run": lease.run_id, "fence_epoch": lease.epoch}
+        params: dict[str, Any] = {
+            "fence_run": lease.run_id,
+            "fence_epoch": lease.epoch,
+            "fence_owner": lease.owner,
+        }
         for k, finish in enumerate(finishes):
             params |= _prefixed(f"f{k}_", self._finish_params(conn, finish, inline_limit))
         for k, start in enumerate(starts):
@@ -71,7 +75,7 @@ class PostgresStore(SqlStore):
         statement = _step_statement(len(finishes), len(starts), len(rows))
         outcome = conn.execute(statement, params).one()
         if not outcome.fenced:
-            raise StaleWrite(f"run {lease.run_id} was taken over (its epoch is past {lease.epoch})")
+            raise StaleWrite(f"run {lease.run_id} is no longer held under epoch {lease.epoch}")
         if outcome.finished != len(finishes):
             raise StaleWrite(f"run {lease.run_id}: an attempt it finishes is no longer running")
         for k, start in enumerate(starts):
@@ -109,6 +113,13 @@ class _AdvisoryLock(Leadership):
 
     def release(self) -> None:
         if self.conn is not None:
+            # closing hands the session back to the pool, lock and all: unlock, or drop it
+            try:
+                self.conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+                self.conn.commit()
+            except Exception:
+                with contextlib.suppress(Exception):
+                    self.conn.invalidate()
             with contextlib.suppress(Exception):
                 self.conn.close()
             self.conn = None
@@ -128,7 +139,11 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
     fence = (
         sa.select(r.c.id)
         # names no column of node_run or event: SQLAlchemy would take them for a SET value
-        .where(r.c.id == sa.bindparam("fence_run"), r.c.lease_epoch == sa.bindparam("fence_epoch"))
+        .where(
+            r.c.id == sa.bindparam("fence_run"),
+            r.c.lease_epoch == sa.bindparam("fence_epoch"),
+            r.c.lease_owner == sa.bindparam("fence_owner"),
+        )
         .with_for_update(read=True, key_share=True)
         .cte("fence")
     )

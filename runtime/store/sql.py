@@ -614,9 +614,11 @@ class SqlStore(Store):
     def _fence(self, conn: sa.Connection, lease: Lease) -> None:
         """Hold the run at ``lease``'s epoch for the rest of the transaction, or refuse."""
         r = tables.run
-        query = sa.select(r.c.id).where(r.c.id == lease.run_id, r.c.lease_epoch == lease.epoch)
+        query = sa.select(r.c.id).where(
+            r.c.id == lease.run_id, r.c.lease_epoch == lease.epoch, r.c.lease_owner == lease.owner
+        )
         if conn.execute(self._for_key_share(query)).first() is None:
-            raise StaleWrite(f"run {lease.run_id} was taken over (its epoch is past {lease.epoch})")
+            raise StaleWrite(f"run {lease.run_id} is no longer held under epoch {lease.epoch}")
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -799,8 +801,8 @@ class SqlStore(Store):
         now = utcnow()
         with self.write() as conn:
             run = self._lock_run(conn, run_id)
-            if run.lease_epoch != lease.epoch:
-                raise StaleWrite(f"run {run_id} was taken over (its epoch is past {lease.epoch})")
+            if (run.lease_epoch, run.lease_owner) != (lease.epoch, lease.owner):
+                raise StaleWrite(f"run {run_id} is no longer held under epoch {lease.epoch}")
             self._apply_finishes(conn, finishes, inline_limit)
             if expect_waiting:
                 answered = conn.execute(

@@ -1,16 +1,12 @@
-"""The checkpoint write itself, on SQLite and PostgreSQL: a step lands whole or not at all,
-and a writer whose attempt was taken over writes nothing."""
+"""Checkpoints through the engine, on SQLite and PostgreSQL (the store's own checkpoint
+semantics: ``test_store_contract.py``); ``leased_run`` gives other tests a run to write to."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-import sqlalchemy as sa
-
 import runtime as rt
-from runtime.codecs import Encoded
-from runtime.store import Lease, NewEvent, NodeFinish, NodeStart, StaleWrite, tables
+from runtime.store import Lease
 
 
 def leased_run(client: rt.Client, owner: str = "test-owner") -> Lease:
@@ -26,61 +22,6 @@ def leased_run(client: rt.Client, owner: str = "test-owner") -> Lease:
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@pytest.mark.parametrize("siblings", [1, 3, 6])  # 6 + 6 writes: the statement-per-row path
-def test_a_step_finishes_starts_and_numbers_its_events(client: rt.Client, siblings: int) -> None:
-    store, lease = client.store, leased_run(client)
-    run_id = lease.run_id
-    first = [NodeStart(f"a{i}", 1, "running", started_at=now()) for i in range(siblings)]
-    store.step(
-        lease, starts=first, events=[NewEvent("node.running", f"a{i}") for i in range(siblings)]
-    )
-    assert len({s.row_id for s in first}) == siblings and None not in {s.row_id for s in first}
-
-    big = Encoded("bytes", b"x" * 40_000)  # to the blob table
-    finishes = [
-        NodeFinish(s.row_id, "succeeded", now(), output=big if i == 0 else Encoded("json", b"1"))
-        for i, s in enumerate(first)
-    ]
-    then = [NodeStart(f"b{i}", 1, "running", started_at=now()) for i in range(siblings)]
-    written = store.step(
-        lease,
-        finishes=finishes,
-        starts=then,
-        events=[NewEvent("node.succeeded", s.node) for s in first],
-    )
-    before = [e["seq"] for e in written]
-    assert before == sorted(before) and len(before) == siblings
-    rows = {(a.node, a.attempt): a for a in store.attempts(run_id)}
-    assert all(rows[(f"a{i}", 1)].status == "succeeded" for i in range(siblings))
-    assert [rows[(f"b{i}", 1)].id for i in range(siblings)] == [s.row_id for s in then]
-    assert store.load_output(rows[("a0", 1)]) == b"x" * 40_000
-
-
-def test_a_taken_over_attempt_makes_the_whole_step_write_nothing(client: rt.Client) -> None:
-    store, lease = client.store, leased_run(client)
-    run_id = lease.run_id
-    start = NodeStart("a", 1, "running", started_at=now())
-    store.step(lease, starts=[start])
-    with store.write() as conn:  # another process marks it interrupted
-        conn.execute(
-            sa.update(tables.node_run)
-            .where(tables.node_run.c.id == start.row_id)
-            .values(status="failed", error_type="Interrupted")
-        )
-    events_before = store.last_seq(run_id)
-    with pytest.raises(StaleWrite):
-        store.step(
-            lease,
-            finishes=[NodeFinish(start.row_id, "succeeded", now(), output=Encoded("json", b"1"))],
-            starts=[NodeStart("b", 1, "running", started_at=now())],
-            events=[NewEvent("node.succeeded", "a"), NewEvent("node.running", "b")],
-        )
-    assert store.last_seq(run_id) == events_before
-    assert [(a.node, a.status) for a in store.attempts(run_id) if a.node in ("a", "b")] == [
-        ("a", "failed")
-    ]
 
 
 def test_a_node_saving_many_documents_checkpoints_them_all(client: rt.Client) -> None:

@@ -1,0 +1,403 @@
+"""The Store contract (``runtime/store/contract.py``), operation by operation, run the same
+way against both implementations (``db_url`` gives SQLite and PostgreSQL). Each test states
+the semantics a docstring promises: what is written in which transaction, what a transition
+requires, what comes back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from runtime import codecs
+from runtime.errors import NotFound, RunStateError
+from runtime.store import (
+    INTERRUPTED,
+    WORKER_LOST,
+    GiveUp,
+    Lease,
+    NewEvent,
+    NodeFinish,
+    NodeStart,
+    StaleWrite,
+    Store,
+    Takeover,
+    open_store,
+    tables,
+)
+from runtime.store.postgres import PostgresStore
+from runtime.store.sqlite import SqliteStore
+from runtime.store.tables import utcnow
+
+SPEC = {"name": "contract", "nodes": [], "inputs": {}, "outputs": []}
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = open_store(db_url, b"k" * 32)
+    s.migrate()
+    yield s
+    s.dispose()
+
+
+def a_run(store: Store, **inputs: codecs.Encoded) -> str:
+    version = store.publish("contract", "v1", SPEC, b"")
+    record, events = store.create_run(version, inputs, trigger="sdk", owner="ada", inline_limit=16)
+    assert [e["type"] for e in events] == ["run.queued"] and events[0]["seq"] == 1
+    return record.id
+
+
+def leased(store: Store, owner: str = "one") -> Lease:
+    acquired = store.acquire(a_run(store), owner, 30)
+    assert acquired is not None
+    return acquired.lease
+
+
+def start(store: Store, lease: Lease, node: str, **fields: object) -> int:
+    begun = NodeStart(node, 1, "running", utcnow(), owner=lease.owner, **fields)  # type: ignore[arg-type]
+    store.step(lease, starts=[begun])
+    assert begun.row_id is not None
+    return begun.row_id
+
+
+def ok(row_id: int, value: bytes = b"1") -> NodeFinish:
+    return NodeFinish(row_id, "succeeded", utcnow(), output=codecs.Encoded("json", value))
+
+
+def test_open_store_picks_the_implementation_from_the_url(db_url: str, tmp_path: Path) -> None:
+    s = open_store(db_url)
+    assert isinstance(s, PostgresStore if db_url.startswith("postgresql") else SqliteStore)
+    assert "password" not in s.display_url
+    with pytest.raises(ValueError, match="unsupported database 'mysql'"):
+        open_store("mysql://x@y/z")
+
+
+def test_publish_is_idempotent_and_versions_are_found(store: Store) -> None:
+    first = store.publish("contract", "abc123", SPEC, b"code", "key1")
+    again = store.publish("contract", "abc123", SPEC, b"other", "key2")
+    assert again.id == first.id and again.code == b"code"  # stored once, untouched
+    store.publish("contract", "abd999", SPEC, b"")
+    assert store.find_version("contract", "abc").version == "abc123"
+    assert store.find_version("contract").version == "abd999"  # the latest
+    with pytest.raises(NotFound, match="ambiguous version 'ab'"):
+        store.find_version("contract", "ab")
+    with pytest.raises(NotFound, match="no workflow named 'nope'"):
+        store.find_version("nope")
+    assert [v.version for v in store.version_infos("contract")] == ["abd999", "abc123"]
+    assert store.code_key_ids() == {"key1": 1}
+
+
+def test_inputs_are_stored_inline_or_as_blobs_and_come_back(store: Store) -> None:
+    small, big = codecs.encode(7), codecs.encode("x" * 100)
+    run_id = a_run(store, small=small, big=big)
+    record = store.get_run(run_id)
+    assert "inline" in record.inputs["small"] and "blob" in record.inputs["big"]
+    assert store.load_input(record.inputs["big"]) == "x" * 100
+    assert store.get_run(run_id).status == "queued"
+    with pytest.raises(NotFound):
+        store.get_run("nope")
+
+
+def test_acquire_takes_a_free_run_and_moves_the_epoch(store: Store) -> None:
+    run_id = a_run(store)
+    acquired = store.acquire(run_id, "one", 30)
+    assert acquired is not None and acquired.first_pass
+    assert acquired.run.status == "running" and acquired.lease.epoch == 1
+    assert [e["type"] for e in acquired.events] == ["run.running"]
+    assert store.acquire(run_id, "two", 30) is None  # held: not without leave
+    again = store.acquire(run_id, "one", 30)  # its own holder, no pass of it left
+    assert again is not None and again.lease.epoch == 2 and not again.events
+
+
+def test_a_takeover_is_granted_only_for_the_lease_as_it_was_seen(store: Store) -> None:
+    lease = leased(store)
+    seen = store.get_run(lease.run_id)
+    stale = Takeover("one", seen.lease_epoch, seen.lease_until - dt.timedelta(seconds=1))  # type: ignore[operator]
+    assert store.acquire(lease.run_id, "two", 30, takeover=stale) is None
+    renewed = store.renew("one", [lease], [], 30)
+    assert renewed.held == {lease.run_id}
+    unrenewed = Takeover("one", seen.lease_epoch, seen.lease_until)
+    assert store.acquire(lease.run_id, "two", 30, takeover=unrenewed) is None  # renewed since
+    dead = Takeover("one", seen.lease_epoch)  # a holder known dead: any expiry
+    taken = store.acquire(lease.run_id, "two", 30, takeover=dead)
+    assert taken is not None and taken.lease == Lease(lease.run_id, "two", lease.epoch + 1)
+
+
+def test_a_takeover_closes_attempts_whose_code_no_longer_runs(store: Store) -> None:
+    lease = leased(store, "one")
+    threaded = start(store, lease, "threaded", lease_until=utcnow() + dt.timedelta(seconds=30))
+    isolated = start(store, lease, "isolated", isolation="process")
+    own = start(store, lease, "own")
+    taken = store.acquire(
+        lease.run_id, "two", 30, takeover=Takeover("one", lease.epoch), executing=[own]
+    )
+    assert taken is not None
+    rows = {a.node: a for a in taken.attempts}
+    assert (rows["threaded"].status, rows["threaded"].error_type) == ("failed", INTERRUPTED)
+    assert rows["threaded"].lease_until is None
+    assert rows["isolated"].error_type == WORKER_LOST  # its worker died, not the node
+    assert rows["own"].error_type == INTERRUPTED  # ``executing`` is only the taker's own rows
+    assert {e["node"] for e in taken.events if e["type"] == "node.interrupted"} == {
+        "threaded",
+        "isolated",
+        "own",
+    }
+    mine = store.acquire(lease.run_id, "two", 30, executing=[threaded])
+    assert mine is not None and not [e for e in mine.events if e["type"] == "node.interrupted"]
+    del isolated
+
+
+def test_a_live_attempt_of_another_process_is_left_running(store: Store) -> None:
+    lease = leased(store, "one")
+    live = start(store, lease, "live", lease_until=utcnow() + dt.timedelta(seconds=30))
+    store.release(lease)
+    taken = store.acquire(lease.run_id, "two", 30)
+    assert taken is not None
+    (row,) = taken.attempts
+    assert row.id == live and row.status == "running" and row.lease_until is not None
+
+
+def test_renew_extends_held_leases_and_live_attempt_leases_only(store: Store) -> None:
+    lease = leased(store)
+    row = start(store, lease, "a", lease_until=utcnow())
+    done = start(store, lease, "b", lease_until=utcnow())
+    store.step(lease, finishes=[ok(done)])  # its lease is cleared
+    gone = Lease(lease.run_id, lease.owner, lease.epoch - 1)
+    store.request_cancel(lease.run_id)  # flagged: the lease is live
+    renewal = store.renew(lease.owner, [lease, gone], [row, done], 60)
+    assert renewal.held == {lease.run_id} and renewal.cancel == {lease.run_id}
+    leases = {a.id: a.lease_until for a in store.attempts(lease.run_id)}
+    assert leases[row] is not None and leases[row] > utcnow() + dt.timedelta(seconds=50)
+    assert leases[done] is None
+    other = store.renew("someone-else", [], [row], 600)  # not theirs
+    assert other.held == frozenset()
+    assert store.node_attempts(lease.run_id, "a")[0].lease_until < utcnow() + dt.timedelta(
+        seconds=100
+    )  # type: ignore[operator]
+
+
+def test_release_lets_go_and_a_stall_says_why(store: Store) -> None:
+    lease = leased(store)
+    assert store.release(Lease(lease.run_id, "one", lease.epoch - 1)) == []  # stale: nothing
+    assert store.get_run(lease.run_id).lease_owner == "one"
+    written = store.release(lease, stalled="cannot load the code here")
+    assert [e["type"] for e in written] == ["run.stalled"]
+    record = store.get_run(lease.run_id)
+    assert record.lease_owner is None and record.error == "cannot load the code here"
+    assert [r.id for r in store.free_runs()] == [lease.run_id]
+    again = store.acquire(lease.run_id, "two", 30)
+    assert again is not None and again.run.error is None  # the stall is over
+
+
+@pytest.mark.parametrize("shape", ["one statement", "statement by statement"])
+def test_a_step_lands_whole_or_not_at_all(store: Store, shape: str) -> None:
+    lease = leased(store)
+    first = start(store, lease, "a")
+    extra = 1 if shape == "one statement" else 6  # past PostgreSQL's one-statement size
+    starts = [NodeStart(f"b{i}", 1, "running", utcnow(), owner=lease.owner) for i in range(extra)]
+    big = codecs.Encoded("bytes", b"x" * 40_000)  # to the blob table
+    written = store.step(
+        lease,
+        finishes=[NodeFinish(first, "succeeded", utcnow(), output=big)],
+        starts=starts,
+        events=[NewEvent("node.succeeded", "a"), NewEvent("node.running", "b0")],
+    )
+    assert [e["seq"] for e in written] == [3, 4]  # run.queued, run.running, then these
+    rows = {a.node: a for a in store.attempts(lease.run_id)}
+    assert store.load_output(rows["a"]) == b"x" * 40_000
+    assert [rows[f"b{i}"].id for i in range(extra)] == [s.row_id for s in starts]
+    # the epoch moves on: every write of the old lease is refused, nothing written
+    store.acquire(lease.run_id, lease.owner, 30, executing=[s.row_id for s in starts])  # type: ignore[misc]
+    before = store.last_seq(lease.run_id)
+    with pytest.raises(StaleWrite, match="no longer held"):
+        store.step(lease, finishes=[ok(rows["b0"].id)], starts=starts[:extra])  # type: ignore[arg-type]
+    assert store.last_seq(lease.run_id) == before
+    assert store.node_attempts(lease.run_id, "b0")[0].status == "running"
+
+
+def test_a_step_finishing_an_attempt_no_longer_running_writes_nothing(store: Store) -> None:
+    lease = leased(store)
+    row = start(store, lease, "a")
+    store.step(lease, interrupt=[row])  # closed (as a dead process's attempt)
+    (closed,) = store.node_attempts(lease.run_id, "a")
+    assert (closed.status, closed.error_type, closed.will_retry) == ("failed", INTERRUPTED, True)
+    with pytest.raises(StaleWrite, match="no longer running"):
+        store.step(lease, finishes=[ok(row)], events=[NewEvent("node.succeeded", "a")])
+    store.step(lease, give_up=[GiveUp(row, "interrupted 3 times: boom")])
+    (given_up,) = store.node_attempts(lease.run_id, "a")
+    assert (given_up.will_retry, given_up.error_message) == (False, "interrupted 3 times: boom")
+
+
+def test_finish_run_settles_unless_a_wait_was_answered(store: Store) -> None:
+    lease = leased(store)
+    wait = NodeStart("w", 1, "waiting", utcnow())
+    store.step(lease, starts=[wait])
+    store.answer_wait(
+        lease.run_id, "w", codecs.encode({"ok": True}), answered_by="bob", inline_limit=16
+    )
+    written, settled = store.finish_run(
+        lease,
+        "waiting",
+        expect_waiting=[wait.row_id],  # type: ignore[list-item]
+        node_events=[NewEvent("node.x")],
+        events=[NewEvent("run.waiting")],
+    )
+    assert not settled and [e["type"] for e in written] == ["node.x"]
+    assert store.get_run(lease.run_id).lease_owner == lease.owner  # still ours: go on
+    running = start(store, lease, "r")
+    written, settled = store.finish_run(
+        lease, "failed", error="node(s) failed: r", events=[NewEvent("run.failed")]
+    )
+    record = store.get_run(lease.run_id)
+    assert settled and record.status == "failed" and record.error == "node(s) failed: r"
+    assert record.lease_owner is None and record.ended_at is not None
+    assert store.node_attempts(lease.run_id, "r")[0].status == "cancelled"  # none left running
+    with pytest.raises(StaleWrite):
+        store.finish_run(lease, "succeeded")
+    del running
+
+
+def test_answer_wait_requeues_a_waiting_run_and_refuses_anything_else(store: Store) -> None:
+    lease = leased(store)
+    store.step(lease, starts=[NodeStart("w", 1, "waiting", utcnow())])
+    store.finish_run(lease, "waiting")
+    status, events = store.answer_wait(
+        lease.run_id, "w", codecs.encode({"ok": 1}), answered_by="bob", inline_limit=16
+    )
+    assert status == "queued" and [e["type"] for e in events] == ["node.succeeded", "run.queued"]
+    (row,) = store.node_attempts(lease.run_id, "w")
+    assert row.answered_by == "bob" and store.load_output(row) == {"ok": 1}
+    with pytest.raises(RunStateError, match="not waiting"):
+        store.answer_wait(lease.run_id, "w", codecs.encode({}), answered_by=None, inline_limit=16)
+
+
+def test_cancel_flags_a_live_holder_and_cancels_anything_else_at_once(store: Store) -> None:
+    lease = leased(store)
+    status, events = store.request_cancel(lease.run_id)
+    assert status == "running" and [e["type"] for e in events] == ["run.cancel_requested"]
+    with store.write() as conn:  # type: ignore[attr-defined]
+        conn.execute(  # the holder's lease ran out
+            sa.update(tables.run)
+            .where(tables.run.c.id == lease.run_id)
+            .values(lease_until=utcnow() - dt.timedelta(seconds=1))
+        )
+    status, events = store.request_cancel(lease.run_id)
+    assert status == "cancelled" and [e["type"] for e in events] == ["run.cancelled"]
+    with pytest.raises(StaleWrite):  # a holder taken for dead cannot write
+        store.step(lease, events=[NewEvent("node.x")])
+    assert store.request_cancel(lease.run_id) == ("cancelled", [])
+
+
+def test_documents_are_fenced_replaced_by_name_and_listed_in_order(store: Store) -> None:
+    lease = leased(store)
+    store.save_document(lease, "a", "notes", "markdown", codecs.encode("one"), 16)
+    store.save_document(lease, "a", "table", "json", codecs.encode([1, 2]), 16)
+    store.save_document(lease, "a", "notes", "markdown", codecs.encode("two"), 16)
+    assert [(d.name, v) for d, v in store.documents(lease.run_id)] == [
+        ("table", [1, 2]),
+        ("notes", "two"),
+    ]
+    store.acquire(lease.run_id, lease.owner, 30)
+    with pytest.raises(StaleWrite):
+        store.save_document(lease, "a", "late", "text", codecs.encode("x"), 16)
+
+
+def test_events_count_again_when_another_writer_took_their_numbers(store: Store) -> None:
+    lease = leased(store)
+    store.request_cancel(lease.run_id)  # seq 3, behind the pass's back
+    written = store.step(lease, events=[NewEvent("node.x")], next_seq=3)
+    assert [e["seq"] for e in written] == [4]
+    assert [e["seq"] for e in store.events(lease.run_id)] == [1, 2, 3, 4]
+    assert [e["seq"] for e in store.events(lease.run_id, after=2, limit=1)] == [3]
+    assert store.last_seq(lease.run_id) == 4 and store.last_seq("nope") == 0
+
+
+def test_an_orphaned_attempt_is_recorded_only_while_its_row_waits_for_it(store: Store) -> None:
+    lease = leased(store)
+    row = start(store, lease, "a")
+    written = store.finish_orphan(lease.run_id, "someone-else", ok(row), [NewEvent("x")], 16)
+    assert written == []  # not theirs
+    written = store.finish_orphan(lease.run_id, lease.owner, ok(row), [NewEvent("x")], 16)
+    assert [e["type"] for e in written] == ["x"]
+    assert store.node_attempts(lease.run_id, "a")[0].status == "succeeded"
+    assert store.finish_orphan(lease.run_id, lease.owner, ok(row), [], 16) == []
+
+
+def test_unstarted_and_released_attempts(store: Store) -> None:
+    lease = leased(store)
+    row = start(store, lease, "a", lease_until=utcnow() + dt.timedelta(seconds=30))
+    store.release_attempts("someone-else", [row])
+    assert store.node_attempts(lease.run_id, "a")[0].lease_until is not None
+    store.release_attempts(lease.owner, [row])
+    assert store.node_attempts(lease.run_id, "a")[0].lease_until is None
+    store.unstart(lease, [row])
+    (closed,) = store.node_attempts(lease.run_id, "a")
+    assert (closed.status, closed.error_type) == ("failed", WORKER_LOST)
+
+
+def test_share_links(store: Store) -> None:
+    run_id = a_run(store)
+    link = store.create_share_link(run_id, "h" * 64, expires_at=None, created_by="ada")
+    assert store.share_link("h" * 64) == link and store.share_link("x" * 64) is None
+    assert [x.id for x in store.share_links(run_id)] == [link.id]
+    assert not store.revoke_share_link(link.id, run_id="another-run")
+    assert store.revoke_share_link(link.id) and not store.revoke_share_link(link.id)
+    assert store.share_links(run_id)[0].revoked_at is not None
+    with pytest.raises(NotFound):
+        store.create_share_link("nope", "y" * 64, expires_at=None, created_by=None)
+
+
+def test_the_catalogue(store: Store) -> None:
+    runs = [a_run(store) for _ in range(3)]
+    lease = store.acquire(runs[0], "one", 30)
+    assert lease is not None
+    page, total = store.run_page(limit=2)
+    assert total == 3 and len(page) == 2
+    assert [r.id for r in store.run_page(status="running")[0]] == [runs[0]]
+    assert store.run_page(workflow="nope") == ([], 0)
+    (summary,) = store.workflow_summaries(utcnow())
+    assert (summary.name, summary.runs_last_day) == ("contract", 3)
+    assert summary.last_run_id in runs
+
+
+def test_leadership_is_held_by_one_process_at_a_time(store: Store) -> None:
+    first, second = store.leader("reaper"), store.leader("reaper")
+    assert first.hold()
+    if isinstance(store, SqliteStore):
+        assert second.hold()  # one host: every process may lead
+    else:
+        assert not second.hold()
+        assert first.hold()  # and keeps holding
+        first.release()
+        assert second.hold()
+    first.release()
+    second.release()
+
+
+def test_concurrent_status_changes_serialise(store: Store) -> None:
+    """A cancel and a resume from two threads at once: one wins, the other sees its effect."""
+    lease = leased(store)
+    store.step(lease, starts=[NodeStart("w", 1, "waiting", utcnow())])
+    store.finish_run(lease, "waiting")
+    outcomes: list[object] = []
+
+    def answer() -> None:
+        try:
+            outcomes.append(
+                store.answer_wait(
+                    lease.run_id, "w", codecs.encode({}), answered_by=None, inline_limit=16
+                )[0]
+            )
+        except RunStateError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=answer), threading.Thread(target=answer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(map(type, outcomes), key=str) == sorted([str, RunStateError], key=str)
