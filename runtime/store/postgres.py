@@ -12,14 +12,26 @@ from __future__ import annotations
 import contextlib
 import functools
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
+from runtime.errors import StoreUnavailable
 from runtime.store import tables
-from runtime.store.contract import Leadership, Lease, NewEvent, NodeFinish, NodeStart, StaleWrite
+from runtime.store.contract import (
+    GiveUp,
+    Leadership,
+    Lease,
+    NewEvent,
+    NodeFinish,
+    NodeStart,
+    StaleWrite,
+)
 from runtime.store.sql import (
     _EVENT_COLUMNS,
     _START_COLUMNS,
@@ -30,8 +42,9 @@ from runtime.store.sql import (
     _start_params,
     _typed,
 )
-from runtime.store.tables import EventDict
+from runtime.store.tables import EventDict, utcnow
 
+_NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM event WHERE run_id = %s"
 _SMALL_WRITES, _SMALL_EVENTS = 4, 8
 """The largest checkpoint sent as one statement: a chain's step gains most; a big step gains
 nothing (PostgreSQL plans 50 CTEs about as slowly as it runs 50 statements) and SQLAlchemy's
@@ -40,6 +53,9 @@ compile time grows with the square of the CTEs."""
 
 class PostgresStore(SqlStore):
     _insert = staticmethod(postgresql.insert)
+    prepare: bool | None = True
+    """Whether hot statements are prepared on the server (``None``: psycopg decides; turn it
+    off behind a pooler that cannot keep prepared statements)."""
 
     def _for_update(self, query: sa.Select) -> sa.Select:
         return query.with_for_update()
@@ -78,6 +94,124 @@ class PostgresStore(SqlStore):
             raise StaleWrite(f"run {lease.run_id} is no longer held under epoch {lease.epoch}")
         if outcome.finished != len(finishes):
             raise StaleWrite(f"run {lease.run_id}: an attempt it finishes is no longer running")
+        for k, start in enumerate(starts):
+            start.row_id = outcome[2 + k]
+        return _event_dicts(rows)
+
+    def step(
+        self,
+        lease: Lease,
+        *,
+        finishes: Sequence[NodeFinish] = (),
+        starts: Sequence[NodeStart] = (),
+        give_up: Sequence[GiveUp] = (),
+        interrupt: Sequence[int] = (),
+        events: Sequence[NewEvent] = (),
+        next_seq: int | None = None,
+        inline_limit: int = 16_384,
+    ) -> list[EventDict]:
+        """A small checkpoint (a chain's: one finish, one start, its events; every output
+        small enough to stay inline) goes straight to psycopg as one prepared statement:
+        SQLAlchemy's statement execution costs about as much as the commit itself."""
+        lean = (
+            not (give_up or interrupt)
+            and 0 < len(finishes) + len(starts) <= _SMALL_WRITES
+            and len(events) <= _SMALL_EVENTS
+            and all(f.output is None or len(f.output.data) <= inline_limit for f in finishes)
+        )
+        if not lean:
+            return super().step(
+                lease,
+                finishes=finishes,
+                starts=starts,
+                give_up=give_up,
+                interrupt=interrupt,
+                events=events,
+                next_seq=next_seq,
+                inline_limit=inline_limit,
+            )
+        with _raw_available(), contextlib.closing(self.engine.raw_connection()) as pooled:
+            raw = pooled.dbapi_connection  # the psycopg connection itself, not the pool's proxy
+            try:
+                return self._lean_step(raw, lease, finishes, starts, events, next_seq)
+            except psycopg.errors.UniqueViolation:
+                # a cancel or a resume took our event numbers meanwhile: count again
+                raw.rollback()
+                try:
+                    return self._lean_step(raw, lease, finishes, starts, events, None)
+                except psycopg.errors.UniqueViolation as exc:
+                    raw.rollback()
+                    raise StaleWrite(f"run {lease.run_id} changed under this writer") from exc
+            except BaseException:
+                raw.rollback()
+                raise
+
+    def _lean_step(
+        self,
+        raw: Any,
+        lease: Lease,
+        finishes: Sequence[NodeFinish],
+        starts: Sequence[NodeStart],
+        events: Sequence[NewEvent],
+        next_seq: int | None,
+    ) -> list[EventDict]:
+        if next_seq is None and events:
+            found = raw.execute(_NEXT_SEQ, (lease.run_id,)).fetchone()
+            raw.commit()  # a read: a clash with a number taken meanwhile is retried
+            next_seq = found[0]
+        now = utcnow()
+        rows = [
+            {
+                "run_id": lease.run_id,
+                "seq": (next_seq or 0) + i,
+                "type": e.type,
+                "node": e.node,
+                "data": e.data,
+                "created_at": now,
+            }
+            for i, e in enumerate(events)
+        ]
+        sql, fixed = _lean_statement(len(finishes), len(starts), len(rows))
+        params: dict[str, Any] = {
+            **fixed,
+            "fence_run": lease.run_id,
+            "fence_epoch": lease.epoch,
+            "fence_owner": lease.owner,
+        }
+        for k, finish in enumerate(finishes):
+            output = finish.output
+            params |= {
+                f"f{k}_row_id": finish.row_id,
+                f"f{k}_status": finish.status,
+                f"f{k}_ended_at": finish.ended_at,
+                f"f{k}_error_type": finish.error_type,
+                f"f{k}_error_message": finish.error_message,
+                f"f{k}_traceback": finish.traceback,
+                f"f{k}_logs": finish.logs,
+                f"f{k}_will_retry": finish.will_retry,
+                f"f{k}_keep_lease": finish.keep_lease,
+                f"f{k}_output_codec": None if output is None else output.codec,
+                f"f{k}_output_inline": None if output is None else output.data,
+                f"f{k}_output_blob": None,
+                f"f{k}_output_size": None if output is None else len(output.data),
+            }
+        for k, start in enumerate(starts):
+            params |= _prefixed(f"s{k}_", _start_params(lease.run_id, start))
+        for k, row in enumerate(rows):
+            params |= _prefixed(f"e{k}_", {**row, "data": Jsonb(row["data"])})
+        alone = len(finishes) <= 1  # all or nothing by itself: one round trip, no BEGIN/COMMIT
+        raw.autocommit = alone
+        try:
+            outcome = raw.execute(sql, params, prepare=self.prepare).fetchone()
+        finally:
+            if alone:
+                raw.autocommit = False
+        if not outcome[0]:
+            raise StaleWrite(f"run {lease.run_id} is no longer held under epoch {lease.epoch}")
+        if outcome[1] != len(finishes):
+            raise StaleWrite(f"run {lease.run_id}: an attempt it finishes is no longer running")
+        if not alone:
+            raw.commit()
         for k, start in enumerate(starts):
             start.row_id = outcome[2 + k]
         return _event_dicts(rows)
@@ -133,8 +267,10 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
     pass's; every write reads ``fence``, so none happens unless the lease still holds, and a
     takeover (``FOR UPDATE`` on that row) waits for this transaction or makes ``fence`` empty.
     Each finish is an ``UPDATE`` guarded on ``running`` (together counted in ``finished``),
-    each start an ``INSERT`` (its id in ``started_<k>``), each event an ``INSERT``. One row per
-    statement and bind parameters only, so SQLAlchemy compiles each shape once."""
+    each start an ``INSERT`` (its id in ``started_<k>``), each event an ``INSERT``. With one
+    finish, the inserts read the finish's result instead of ``fence``: then the statement does
+    everything or nothing by itself, and needs no transaction around it. One row per statement
+    and bind parameters only, so SQLAlchemy compiles each shape once."""
     r, nr, ev = tables.run, tables.node_run, tables.event
     fence = (
         sa.select(r.c.id)
@@ -149,6 +285,7 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
     )
     held = sa.exists(sa.select(fence.c.id))
     counts = []
+    source: Any = fence
     for k in range(finishes):
         finished = (
             sa.update(nr)
@@ -158,6 +295,8 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
             .cte(f"finished_{k}")
         )
         counts.append(sa.select(sa.func.count()).select_from(finished).scalar_subquery())
+        if finishes == 1:
+            source = finished
     columns = [
         sa.select(sa.func.count()).select_from(fence).scalar_subquery().label("fenced"),
         sum(counts, sa.literal(0)).label("finished"),
@@ -167,7 +306,9 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
             sa.insert(nr)
             .from_select(
                 list(_START_COLUMNS),
-                sa.select(*(_typed(f"s{k}_{c}", c, nr) for c in _START_COLUMNS)).select_from(fence),
+                sa.select(*(_typed(f"s{k}_{c}", c, nr) for c in _START_COLUMNS)).select_from(
+                    source
+                ),
             )
             .returning(nr.c.id)
             .cte(f"started_{k}")
@@ -177,7 +318,35 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
     for k in range(events):
         appended = sa.insert(ev).from_select(
             list(_EVENT_COLUMNS),
-            sa.select(*(_typed(f"e{k}_{c}", c, ev) for c in _EVENT_COLUMNS)).select_from(fence),
+            sa.select(*(_typed(f"e{k}_{c}", c, ev) for c in _EVENT_COLUMNS)).select_from(source),
         )
         statement = statement.add_cte(appended.cte(f"appended_{k}"))
     return statement
+
+
+@functools.lru_cache(maxsize=256)
+def _lean_statement(finishes: int, starts: int, events: int) -> tuple[str, dict[str, Any]]:
+    """``_step_statement`` as psycopg's SQL text, with the parameters SQLAlchemy put in it
+    itself (literals it made bind parameters)."""
+    compiled = _step_statement(finishes, starts, events).compile(dialect=_PSYCOPG)
+    ours = ("fence_", *(f"f{k}_" for k in range(finishes)), *(f"s{k}_" for k in range(starts)))
+    ours += tuple(f"e{k}_" for k in range(events))
+    fixed = {k: v for k, v in compiled.params.items() if not k.startswith(ours)}
+    return str(compiled), fixed
+
+
+_PSYCOPG = psycopg_dialect.dialect()
+
+
+@contextlib.contextmanager
+def _raw_available() -> Iterator[None]:
+    """psycopg's "not now" errors as ``StoreUnavailable`` (as ``sql._available`` does for
+    SQLAlchemy's)."""
+    try:
+        yield
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        raise StoreUnavailable(f"the database is unavailable: {exc}") from exc
+    except sa.exc.DBAPIError as exc:  # raised by the pool while it connects
+        if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+            raise StoreUnavailable(f"the database is unavailable: {exc.orig}") from exc
+        raise
