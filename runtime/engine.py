@@ -33,7 +33,7 @@ import random
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -998,7 +998,7 @@ class _Pass:
         if faults.PAUSES:
             await faults.pause("before_step")
         written = await self._write(
-            self.store.step,
+            self.store.astep,
             finishes=self.finishes,
             starts=starts,
             give_up=self.give_up,
@@ -1008,7 +1008,7 @@ class _Pass:
         self.finishes, self.events, self.give_up, self.interrupt = [], [], [], []
         self._announce(written)
 
-    async def _write(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _write(self, write: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         """A store write of this pass: numbered after our last event, fenced by our lease,
         and retried while the database is unreachable for as long as the lease may still be
         ours (nobody can take the run over meanwhile without seeing it unrenewed); a write
@@ -1016,8 +1016,7 @@ class _Pass:
         delay = 0.1
         while True:
             try:
-                return await asyncio.to_thread(
-                    write,
+                return await write(
                     self.lease,
                     *args,
                     next_seq=self.next_seq,
@@ -1058,7 +1057,7 @@ class _Pass:
         if waiting:
             data["waiting"] = [n for n, s in self.nodes.items() if s.status == "waiting"]
         written, settled = await self._write(
-            self.store.finish_run,
+            self.store.afinish_run,
             status,
             error=error,
             expect_waiting=waiting,
@@ -1097,7 +1096,7 @@ class _Pass:
         if self.give_up or self.interrupt:
             await self._commit([])
         written, _ = await self._write(
-            self.store.finish_run,
+            self.store.afinish_run,
             "cancelled",
             error="cancelled by request",
             finishes=self.finishes,

@@ -23,7 +23,9 @@ while it holds the lease) or after the last stored one; a write that finds its n
 from __future__ import annotations
 
 import abc
+import asyncio
 import datetime as dt
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -433,6 +435,34 @@ class Store(abc.ABC):
         events. Returns the events written. Raises ``StaleWrite`` (nothing written) when the
         run's epoch moved past the lease's or a finished attempt is no longer ``running``."""
 
+    async def astep(
+        self,
+        lease: Lease,
+        *,
+        finishes: Sequence[NodeFinish] = (),
+        starts: Sequence[NodeStart] = (),
+        give_up: Sequence[GiveUp] = (),
+        interrupt: Sequence[int] = (),
+        events: Sequence[NewEvent] = (),
+        next_seq: int | None = None,
+        inline_limit: int = 16_384,
+    ) -> list[EventDict]:
+        """``step``, awaited without holding the caller's event loop up (in a thread, unless
+        an implementation has a way of its own); the same transaction and answer."""
+        return await asyncio.to_thread(
+            functools.partial(
+                self.step,
+                lease,
+                finishes=finishes,
+                starts=starts,
+                give_up=give_up,
+                interrupt=interrupt,
+                events=events,
+                next_seq=next_seq,
+                inline_limit=inline_limit,
+            )
+        )
+
     @abc.abstractmethod
     def finish_run(
         self,
@@ -457,6 +487,12 @@ class Store(abc.ABC):
         settled: the pass must go on. A run that ends ``failed`` or ``cancelled`` closes the
         attempt rows still ``running`` or ``waiting`` as ``cancelled``: no node of a finished
         run is left running."""
+
+    async def afinish_run(
+        self, lease: Lease, status: str, **changes: Any
+    ) -> tuple[list[EventDict], bool]:
+        """``finish_run``, awaited without holding the caller's event loop up."""
+        return await asyncio.to_thread(functools.partial(self.finish_run, lease, status, **changes))
 
     # -- human input and cancellation ------------------------------------------------------
 

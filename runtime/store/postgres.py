@@ -9,10 +9,12 @@ advisory lock, held while its session lives.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
+import weakref
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -53,6 +55,17 @@ compile time grows with the square of the CTEs."""
 
 class PostgresStore(SqlStore):
     _insert = staticmethod(postgresql.insert)
+
+    def __init__(self, url: str, secret_key: bytes | None = None) -> None:
+        super().__init__(url, secret_key)
+        self.dsn = self.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        """libpq's form of the URL, for connections that bypass SQLAlchemy."""
+        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lane] = (
+            weakref.WeakKeyDictionary()
+        )
+
     prepare: bool | None = True
     """Whether hot statements are prepared on the server (``None``: psycopg decides; turn it
     off behind a pooler that cannot keep prepared statements)."""
@@ -113,13 +126,7 @@ class PostgresStore(SqlStore):
         """A small checkpoint (a chain's: one finish, one start, its events; every output
         small enough to stay inline) goes straight to psycopg as one prepared statement:
         SQLAlchemy's statement execution costs about as much as the commit itself."""
-        lean = (
-            not (give_up or interrupt)
-            and 0 < len(finishes) + len(starts) <= _SMALL_WRITES
-            and len(events) <= _SMALL_EVENTS
-            and all(f.output is None or len(f.output.data) <= inline_limit for f in finishes)
-        )
-        if not lean:
+        if not _lean(finishes, starts, give_up, interrupt, events, inline_limit):
             return super().step(
                 lease,
                 finishes=finishes,
@@ -131,90 +138,74 @@ class PostgresStore(SqlStore):
                 inline_limit=inline_limit,
             )
         with _raw_available(), contextlib.closing(self.engine.raw_connection()) as pooled:
-            raw = pooled.dbapi_connection  # the psycopg connection itself, not the pool's proxy
-            try:
-                return self._lean_step(raw, lease, finishes, starts, events, next_seq)
-            except psycopg.errors.UniqueViolation:
-                # a cancel or a resume took our event numbers meanwhile: count again
-                raw.rollback()
+            conn: Any = pooled.dbapi_connection  # the psycopg connection itself, not the proxy
+            for numbered in (next_seq, None):  # None: count again after a clash
+                if numbered is None and events:
+                    found = conn.execute(_NEXT_SEQ, (lease.run_id,)).fetchone()
+                    conn.commit()  # a read: a number taken meanwhile clashes and is retried
+                    numbered = found[0]
+                plan = _Checkpoint(lease, finishes, starts, events, numbered)
+                conn.autocommit = plan.alone
                 try:
-                    return self._lean_step(raw, lease, finishes, starts, events, None)
-                except psycopg.errors.UniqueViolation as exc:
-                    raw.rollback()
-                    raise StaleWrite(f"run {lease.run_id} changed under this writer") from exc
-            except BaseException:
-                raw.rollback()
-                raise
+                    row = conn.execute(plan.sql, plan.params, prepare=self.prepare).fetchone()
+                    written = plan.outcome(row)
+                    if not plan.alone:
+                        conn.commit()
+                    return written
+                except psycopg.errors.UniqueViolation:
+                    conn.rollback()
+                except BaseException:
+                    conn.rollback()
+                    raise
+                finally:
+                    conn.autocommit = False
+        raise StaleWrite(f"run {lease.run_id} changed under this writer (event numbers)")
 
-    def _lean_step(
+    async def astep(
         self,
-        raw: Any,
         lease: Lease,
-        finishes: Sequence[NodeFinish],
-        starts: Sequence[NodeStart],
-        events: Sequence[NewEvent],
-        next_seq: int | None,
+        *,
+        finishes: Sequence[NodeFinish] = (),
+        starts: Sequence[NodeStart] = (),
+        give_up: Sequence[GiveUp] = (),
+        interrupt: Sequence[int] = (),
+        events: Sequence[NewEvent] = (),
+        next_seq: int | None = None,
+        inline_limit: int = 16_384,
     ) -> list[EventDict]:
-        if next_seq is None and events:
-            found = raw.execute(_NEXT_SEQ, (lease.run_id,)).fetchone()
-            raw.commit()  # a read: a clash with a number taken meanwhile is retried
-            next_seq = found[0]
-        now = utcnow()
-        rows = [
-            {
-                "run_id": lease.run_id,
-                "seq": (next_seq or 0) + i,
-                "type": e.type,
-                "node": e.node,
-                "data": e.data,
-                "created_at": now,
-            }
-            for i, e in enumerate(events)
-        ]
-        sql, fixed = _lean_statement(len(finishes), len(starts), len(rows))
-        params: dict[str, Any] = {
-            **fixed,
-            "fence_run": lease.run_id,
-            "fence_epoch": lease.epoch,
-            "fence_owner": lease.owner,
-        }
-        for k, finish in enumerate(finishes):
-            output = finish.output
-            params |= {
-                f"f{k}_row_id": finish.row_id,
-                f"f{k}_status": finish.status,
-                f"f{k}_ended_at": finish.ended_at,
-                f"f{k}_error_type": finish.error_type,
-                f"f{k}_error_message": finish.error_message,
-                f"f{k}_traceback": finish.traceback,
-                f"f{k}_logs": finish.logs,
-                f"f{k}_will_retry": finish.will_retry,
-                f"f{k}_keep_lease": finish.keep_lease,
-                f"f{k}_output_codec": None if output is None else output.codec,
-                f"f{k}_output_inline": None if output is None else output.data,
-                f"f{k}_output_blob": None,
-                f"f{k}_output_size": None if output is None else len(output.data),
-            }
-        for k, start in enumerate(starts):
-            params |= _prefixed(f"s{k}_", _start_params(lease.run_id, start))
-        for k, row in enumerate(rows):
-            params |= _prefixed(f"e{k}_", {**row, "data": Jsonb(row["data"])})
-        alone = len(finishes) <= 1  # all or nothing by itself: one round trip, no BEGIN/COMMIT
-        raw.autocommit = alone
-        try:
-            outcome = raw.execute(sql, params, prepare=self.prepare).fetchone()
-        finally:
-            if alone:
-                raw.autocommit = False
-        if not outcome[0]:
-            raise StaleWrite(f"run {lease.run_id} is no longer held under epoch {lease.epoch}")
-        if outcome[1] != len(finishes):
-            raise StaleWrite(f"run {lease.run_id}: an attempt it finishes is no longer running")
-        if not alone:
-            raw.commit()
-        for k, start in enumerate(starts):
-            start.row_id = outcome[2 + k]
-        return _event_dicts(rows)
+        """``step`` on an async connection of the caller's event loop when it is small: the
+        pass need not hand the write to a thread and wait to be woken."""
+        if not _lean(finishes, starts, give_up, interrupt, events, inline_limit):
+            return await super().astep(
+                lease,
+                finishes=finishes,
+                starts=starts,
+                give_up=give_up,
+                interrupt=interrupt,
+                events=events,
+                next_seq=next_seq,
+                inline_limit=inline_limit,
+            )
+        lane = self._lanes.get(asyncio.get_running_loop())
+        if lane is None:
+            lane = self._lanes[asyncio.get_running_loop()] = _Lane(self.dsn)
+        with _raw_available():
+            async with lane.connection() as conn:
+                for numbered in (next_seq, None):
+                    if numbered is None and events:
+                        found = await (await conn.execute(_NEXT_SEQ, (lease.run_id,))).fetchone()
+                        numbered = found[0]  # type: ignore[index]
+                    plan = _Checkpoint(lease, finishes, starts, events, numbered)
+                    try:
+                        if plan.alone:
+                            cursor = await conn.execute(plan.sql, plan.params, prepare=self.prepare)
+                            return plan.outcome(await cursor.fetchone())
+                        async with conn.transaction():
+                            cursor = await conn.execute(plan.sql, plan.params, prepare=self.prepare)
+                            return plan.outcome(await cursor.fetchone())
+                    except psycopg.errors.UniqueViolation:
+                        continue
+        raise StaleWrite(f"run {lease.run_id} changed under this writer (event numbers)")
 
     def leader(self, name: str) -> Leadership:
         return _AdvisoryLock(self.engine, zlib.crc32(f"plait:{name}".encode()))
@@ -322,6 +313,119 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
         )
         statement = statement.add_cte(appended.cte(f"appended_{k}"))
     return statement
+
+
+def _lean(
+    finishes: Sequence[NodeFinish],
+    starts: Sequence[NodeStart],
+    give_up: Sequence[GiveUp],
+    interrupt: Sequence[int],
+    events: Sequence[NewEvent],
+    inline_limit: int,
+) -> bool:
+    """Whether a checkpoint fits one prepared statement (outputs inline, nothing else)."""
+    return (
+        not (give_up or interrupt)
+        and 0 < len(finishes) + len(starts) <= _SMALL_WRITES
+        and len(events) <= _SMALL_EVENTS
+        and all(f.output is None or len(f.output.data) <= inline_limit for f in finishes)
+    )
+
+
+class _Checkpoint:
+    """One small checkpoint as psycopg's SQL text and parameters, and what its one row of
+    answer means."""
+
+    def __init__(
+        self,
+        lease: Lease,
+        finishes: Sequence[NodeFinish],
+        starts: Sequence[NodeStart],
+        events: Sequence[NewEvent],
+        next_seq: int | None,
+    ) -> None:
+        self.lease, self.finishes, self.starts = lease, finishes, starts
+        self.alone = len(finishes) <= 1
+        """All or nothing by itself (its inserts read the finish's result): sent without a
+        transaction around it, it costs one round trip."""
+        now = utcnow()
+        self.rows = [
+            {
+                "run_id": lease.run_id,
+                "seq": (next_seq or 0) + i,
+                "type": e.type,
+                "node": e.node,
+                "data": e.data,
+                "created_at": now,
+            }
+            for i, e in enumerate(events)
+        ]
+        self.sql, fixed = _lean_statement(len(finishes), len(starts), len(self.rows))
+        params: dict[str, Any] = {
+            **fixed,
+            "fence_run": lease.run_id,
+            "fence_epoch": lease.epoch,
+            "fence_owner": lease.owner,
+        }
+        for k, finish in enumerate(finishes):
+            output = finish.output
+            params |= {
+                f"f{k}_row_id": finish.row_id,
+                f"f{k}_status": finish.status,
+                f"f{k}_ended_at": finish.ended_at,
+                f"f{k}_error_type": finish.error_type,
+                f"f{k}_error_message": finish.error_message,
+                f"f{k}_traceback": finish.traceback,
+                f"f{k}_logs": finish.logs,
+                f"f{k}_will_retry": finish.will_retry,
+                f"f{k}_keep_lease": finish.keep_lease,
+                f"f{k}_output_codec": None if output is None else output.codec,
+                f"f{k}_output_inline": None if output is None else output.data,
+                f"f{k}_output_blob": None,
+                f"f{k}_output_size": None if output is None else len(output.data),
+            }
+        for k, start in enumerate(starts):
+            params |= _prefixed(f"s{k}_", _start_params(lease.run_id, start))
+        for k, row in enumerate(self.rows):
+            params |= _prefixed(f"e{k}_", {**row, "data": Jsonb(row["data"])})
+        self.params = params
+
+    def outcome(self, row: Any) -> list[EventDict]:
+        """The events written, the starts given their ids; ``StaleWrite`` when the fence or
+        a finish did not hold (then nothing was written)."""
+        lease = self.lease
+        if not row[0]:
+            raise StaleWrite(f"run {lease.run_id} is no longer held under epoch {lease.epoch}")
+        if row[1] != len(self.finishes):
+            raise StaleWrite(f"run {lease.run_id}: an attempt it finishes is no longer running")
+        for k, start in enumerate(self.starts):
+            start.row_id = row[2 + k]
+        return _event_dicts(self.rows)
+
+
+class _Lane:
+    """A few autocommit connections of one event loop, for the checkpoints its passes write
+    at the same time."""
+
+    SIZE = 4
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.idle: list[psycopg.AsyncConnection] = []
+        self.slots = asyncio.Semaphore(self.SIZE)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        async with self.slots:
+            conn = self.idle.pop() if self.idle else None
+            if conn is None or conn.closed:
+                conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+            try:
+                yield conn
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                await conn.close()  # broken: the next checkpoint connects afresh
+                raise
+            self.idle.append(conn)
 
 
 @functools.lru_cache(maxsize=256)

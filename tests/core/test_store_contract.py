@@ -5,6 +5,7 @@ requires, what comes back."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 from collections.abc import Iterator
@@ -401,3 +402,27 @@ def test_concurrent_status_changes_serialise(store: Store) -> None:
     for t in threads:
         t.join(10)
     assert sorted(map(type, outcomes), key=str) == sorted([str, RunStateError], key=str)
+
+
+def test_astep_writes_what_step_writes(store: Store) -> None:
+    """The awaited checkpoint (an async connection on PostgreSQL, a thread elsewhere)."""
+    lease = leased(store)
+    row = start(store, lease, "a")
+
+    async def checkpoint() -> list:
+        begun = NodeStart("b", 1, "running", utcnow(), owner=lease.owner)
+        written = await store.astep(
+            lease, finishes=[ok(row)], starts=[begun], events=[NewEvent("node.succeeded", "a")]
+        )
+        assert begun.row_id is not None
+        stale = Lease(lease.run_id, lease.owner, lease.epoch - 1)
+        with pytest.raises(StaleWrite):
+            await store.astep(stale, events=[NewEvent("node.x")])
+        return written
+
+    written = asyncio.run(checkpoint())
+    assert [e["type"] for e in written] == ["node.succeeded"]
+    assert [(a.node, a.status) for a in store.attempts(lease.run_id)] == [
+        ("a", "succeeded"),
+        ("b", "running"),
+    ]
