@@ -45,6 +45,7 @@ from runtime.store.tables import (
     ShareLink,
     Workflow,
     WorkflowVersion,
+    from_row,
     utcnow,
 )
 
@@ -207,7 +208,7 @@ class SqlStore(Store):
         row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}")
-        return Run(**row._mapping)
+        return from_row(Run, row._mapping)
 
     # -- workflows --------------------------------------------------------------------------
 
@@ -255,7 +256,7 @@ class SqlStore(Store):
                 )
                 .returning(wv)
             ).one()
-        return WorkflowVersion(**row._mapping)
+        return from_row(WorkflowVersion, row._mapping)
 
     def replace_code(self, version_id: int, code: bytes, key_id: str | None) -> None:
         """Re-sign a version's code (same content, another key)."""
@@ -291,12 +292,12 @@ class SqlStore(Store):
             ).first()
         if row is None:
             raise NotFound(f"no workflow version with id {version_id}")
-        return WorkflowVersion(**row._mapping)
+        return from_row(WorkflowVersion, row._mapping)
 
     def workflows(self) -> list[Workflow]:
         with self.read() as conn:
             rows = conn.execute(sa.select(tables.workflow).order_by(tables.workflow.c.name))
-            return [Workflow(**r._mapping) for r in rows]
+            return [from_row(Workflow, r._mapping) for r in rows]
 
     def workflow_name(self, workflow_id: int) -> str:
         with self.read() as conn:
@@ -349,7 +350,7 @@ class SqlStore(Store):
             row = conn.execute(sa.select(tables.run).where(tables.run.c.id == run_id)).first()
         if row is None:
             raise NotFound(f"no run with id {run_id!r}")
-        return Run(**row._mapping)
+        return from_row(Run, row._mapping)
 
     def list_runs(
         self,
@@ -382,7 +383,7 @@ class SqlStore(Store):
         for row in rows:
             mapping = dict(row._mapping)
             name = mapping.pop("workflow_name")
-            out.append((Run(**mapping), name))
+            out.append((from_row(Run, mapping), name))
         return out
 
     def load_input(self, stored: dict[str, Any]) -> Any:
@@ -400,7 +401,7 @@ class SqlStore(Store):
             rows = conn.execute(
                 sa.select(r).where(r.c.status.in_(["queued", "running"]), r.c.lease_owner.is_(None))
             ).all()
-        return [Run(**row._mapping) for row in rows]
+        return [from_row(Run, row._mapping) for row in rows]
 
     def held_leases(self) -> list[Run]:
         """Runs some process holds a lease on (to watch whether their holder renews it)."""
@@ -411,7 +412,7 @@ class SqlStore(Store):
                     r.c.status.in_(["queued", "running"]), r.c.lease_owner.is_not(None)
                 )
             ).all()
-        return [Run(**row._mapping) for row in rows]
+        return [from_row(Run, row._mapping) for row in rows]
 
     # -- leases -----------------------------------------------------------------------------
 
@@ -633,7 +634,7 @@ class SqlStore(Store):
         rows = conn.execute(
             sa.select(nr).where(nr.c.run_id == run_id).order_by(nr.c.node, nr.c.attempt)
         ).all()
-        return [NodeRun(**r._mapping) for r in rows]
+        return [from_row(NodeRun, r._mapping) for r in rows]
 
     def node_attempts(self, run_id: str, node: str) -> list[NodeRun]:
         """One node's attempt rows, oldest first."""
@@ -642,7 +643,7 @@ class SqlStore(Store):
             rows = conn.execute(
                 sa.select(nr).where(nr.c.run_id == run_id, nr.c.node == node).order_by(nr.c.attempt)
             ).all()
-        return [NodeRun(**r._mapping) for r in rows]
+        return [from_row(NodeRun, r._mapping) for r in rows]
 
     def load_output(self, row: NodeRun) -> Any:
         stored = values.from_columns(row)
@@ -948,7 +949,7 @@ class SqlStore(Store):
             rows = conn.execute(sa.select(d).where(d.c.run_id == run_id).order_by(d.c.id)).all()
             out = []
             for row in rows:
-                doc = tables.Document(**row._mapping)
+                doc = from_row(tables.Document, row._mapping)
                 ref = values.from_columns(doc, "value")
                 out.append((doc, values.load(conn, ref, self.secret_key)))  # type: ignore[arg-type]
         return out
@@ -1217,19 +1218,19 @@ class SqlStore(Store):
                 )
                 .returning(s)
             ).one()
-        return ShareLink(**row._mapping)
+        return from_row(ShareLink, row._mapping)
 
     def share_links(self, run_id: str) -> list[ShareLink]:
         s = tables.share_link
         with self.read() as conn:
             rows = conn.execute(sa.select(s).where(s.c.run_id == run_id).order_by(s.c.id)).all()
-        return [ShareLink(**row._mapping) for row in rows]
+        return [from_row(ShareLink, row._mapping) for row in rows]
 
     def share_link(self, token_hash: str) -> ShareLink | None:
         s = tables.share_link
         with self.read() as conn:
             row = conn.execute(sa.select(s).where(s.c.token_hash == token_hash)).first()
-        return None if row is None else ShareLink(**row._mapping)
+        return None if row is None else from_row(ShareLink, row._mapping)
 
     def revoke_share_link(self, link_id: int, *, run_id: str | None = None) -> bool:
         s = tables.share_link
