@@ -20,7 +20,7 @@ from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
 from runtime.errors import GraphError, NotFound, PayloadError, SignatureError, StoreUnavailable
-from runtime.events import Bus, EventDict, LocalBus, afollow, follow
+from runtime.events import RUN_END_EVENTS, Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph, check_run_inputs
 from runtime.keys import Keyring
 from runtime.store import Takeover, open_store
@@ -382,11 +382,14 @@ class Run:
     def wait(self, timeout: float | None = None) -> Run:
         """Block until the run has succeeded, failed, been cancelled, or is waiting for
         input. Raises ``TimeoutError`` after ``timeout`` seconds."""
-        changed = threading.Event()
+        changed, ended = threading.Event(), threading.Event()
 
         def on_events(batch: list[EventDict]) -> None:
             # only these events can settle the run; others are no reason to look
-            if any(e["type"] in _SETTLING_EVENTS for e in batch):
+            types = {e["type"] for e in batch}
+            if types & RUN_END_EVENTS:
+                ended.set()  # a final status never changes: no need to read it
+            if types & _SETTLING_EVENTS:
                 changed.set()
 
         unsubscribe = self.client.bus.subscribe(self.id, on_events)
@@ -395,6 +398,8 @@ class Run:
             status = "unknown"
             while True:
                 changed.clear()
+                if ended.is_set():
+                    return self
                 try:
                     status = self.status
                 except StoreUnavailable as exc:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import weakref
 import zlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -23,9 +24,11 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
+from runtime import codecs
 from runtime.errors import StoreUnavailable
-from runtime.store import tables
+from runtime.store import tables, values
 from runtime.store.contract import (
+    Acquired,
     GiveUp,
     Leadership,
     Lease,
@@ -33,6 +36,7 @@ from runtime.store.contract import (
     NodeFinish,
     NodeStart,
     StaleWrite,
+    Takeover,
 )
 from runtime.store.sql import (
     _EVENT_COLUMNS,
@@ -43,10 +47,40 @@ from runtime.store.sql import (
     _prefixed,
     _start_params,
     _typed,
+    new_run_id,
 )
-from runtime.store.tables import EventDict, utcnow
+from runtime.store.tables import EventDict, Run, WorkflowVersion, from_row, utcnow
 
 _NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM event WHERE run_id = %s"
+_CREATE_RUN = """
+WITH created AS (
+    INSERT INTO run (id, workflow_id, version_id, status, inputs, trigger, owner, created_at,
+                     cancel_requested, lease_epoch)
+    VALUES (%(id)s, %(workflow_id)s, %(version_id)s, %(status)s, %(inputs)s::json, %(trigger)s,
+            %(owner)s, %(created_at)s, %(cancel_requested)s, %(lease_epoch)s)
+    RETURNING id
+)
+INSERT INTO event (run_id, seq, type, node, data, created_at)
+SELECT id, 1, 'run.queued', NULL, %(data)s::json, %(created_at)s FROM created
+"""
+_FIRST_PASS = """
+WITH taken AS (
+    UPDATE run SET status = 'running', started_at = %(now)s, lease_owner = %(owner)s,
+                   lease_until = %(until)s, lease_epoch = lease_epoch + 1, error = NULL
+    WHERE id = %(id)s AND status = 'queued' AND started_at IS NULL
+      AND (lease_owner IS NULL OR lease_owner = %(owner)s)
+    RETURNING *
+), announced AS (
+    INSERT INTO event (run_id, seq, type, node, data, created_at)
+    SELECT id, (SELECT coalesce(max(seq), 0) + 1 FROM event WHERE run_id = %(id)s),
+           'run.running', NULL, %(data)s::json, %(now)s
+    FROM taken
+    RETURNING seq
+)
+SELECT taken.*, (SELECT seq FROM announced) AS event_seq FROM taken
+"""
+"""A run's first pass in one statement: the update locks the run row as a takeover's
+``FOR UPDATE`` would wait for; a run with no start has no attempt rows to read."""
 _SMALL_WRITES, _SMALL_EVENTS = 4, 8
 """The largest checkpoint sent as one statement: a chain's step gains most; a big step gains
 nothing (PostgreSQL plans 50 CTEs about as slowly as it runs 50 statements) and SQLAlchemy's
@@ -110,6 +144,106 @@ class PostgresStore(SqlStore):
         for k, start in enumerate(starts):
             start.row_id = outcome[2 + k]
         return _event_dicts(rows)
+
+    def create_run(
+        self,
+        version: WorkflowVersion,
+        inputs: dict[str, codecs.Encoded],
+        *,
+        trigger: str,
+        owner: str | None,
+        inline_limit: int,
+    ) -> tuple[Run, list[EventDict]]:
+        """A run whose inputs all stay inline is one prepared statement (the run and its
+        ``run.queued`` event), sent on its own."""
+        if any(len(v.data) > inline_limit for v in inputs.values()):
+            return super().create_run(
+                version, inputs, trigger=trigger, owner=owner, inline_limit=inline_limit
+            )
+        assert version.id is not None, "a stored version has an id"
+        now = utcnow()
+        run_id = new_run_id()
+        fields: dict[str, Any] = {
+            "id": run_id,
+            "workflow_id": version.workflow_id,
+            "version_id": version.id,
+            "status": "queued",
+            "inputs": {k: values.to_json(values.inline(v)) for k, v in inputs.items()},
+            "trigger": trigger,
+            "owner": owner,
+            "created_at": now,
+            "cancel_requested": False,
+            "lease_epoch": 0,
+        }
+        data = {"status": "queued"}
+        with _raw_available(), contextlib.closing(self.engine.raw_connection()) as pooled:
+            conn: Any = pooled.dbapi_connection
+            conn.autocommit = True
+            try:
+                conn.execute(
+                    _CREATE_RUN,
+                    {**fields, "inputs": Jsonb(fields["inputs"]), "data": Jsonb(data)},
+                    prepare=self.prepare,
+                )
+            finally:
+                conn.autocommit = False
+        event: EventDict = {
+            "run_id": run_id,
+            "seq": 1,
+            "type": "run.queued",
+            "node": None,
+            "data": data,
+            "at": now.timestamp(),
+        }
+        absent = dict.fromkeys(("error", "started_at", "ended_at", "lease_owner", "lease_until"))
+        return from_row(Run, {**absent, **fields}), [event]
+
+    def acquire(
+        self,
+        run_id: str,
+        owner: str,
+        seconds: float,
+        *,
+        takeover: Takeover | None = None,
+        executing: Collection[int] = (),
+    ) -> Acquired | None:
+        """A run's first pass (``queued``, never started, nobody holding it) is taken in one
+        statement on its own: it has no checkpoints to read. Anything else goes the whole
+        way (``SqlStore.acquire``)."""
+        now = utcnow()
+        with _raw_available(), contextlib.closing(self.engine.raw_connection()) as pooled:
+            conn: Any = pooled.dbapi_connection
+            conn.autocommit = True
+            try:
+                cursor = conn.execute(
+                    _FIRST_PASS,
+                    {
+                        "id": run_id,
+                        "owner": owner,
+                        "now": now,
+                        "until": now + dt.timedelta(seconds=seconds),
+                        "data": Jsonb({"status": "running"}),
+                    },
+                    prepare=self.prepare,
+                )
+                row = cursor.fetchone()
+                names = [c.name for c in cursor.description]
+            finally:
+                conn.autocommit = False
+        if row is None:
+            return super().acquire(run_id, owner, seconds, takeover=takeover, executing=executing)
+        found = dict(zip(names, row, strict=True))
+        seq = found.pop("event_seq")
+        run = from_row(Run, found)
+        event: EventDict = {
+            "run_id": run_id,
+            "seq": seq,
+            "type": "run.running",
+            "node": None,
+            "data": {"status": "running"},
+            "at": now.timestamp(),
+        }
+        return Acquired(run, Lease(run_id, owner, run.lease_epoch), [], [event], True)
 
     def step(
         self,

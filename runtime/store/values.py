@@ -38,6 +38,11 @@ def put(
     return {"codec": encoded.codec, "blob": digest, "size": len(data)}
 
 
+def inline(encoded: codecs.Encoded) -> StoredValue:
+    """The reference of a value small enough to live in its row."""
+    return {"codec": encoded.codec, "inline": encoded.data, "size": len(encoded.data)}
+
+
 def load(conn: sa.Connection, stored: StoredValue, key: bytes | None = None) -> Any:
     if "inline" in stored:
         data = stored["inline"]
