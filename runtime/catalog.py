@@ -4,7 +4,7 @@ REST API). Read-only; every function takes the ``Store`` to ask."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,14 +206,21 @@ def runs(
     workflow: str | None = None,
     status: str | Sequence[str] | None = None,
     trigger: str | None = None,
+    owner: str | None = None,
+    workflows: Collection[str] | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[RunRow], int]:
-    """One page of runs, newest first, and how many match in all."""
+    """One page of runs, newest first, and how many match in all. ``owner``: who started
+    them; ``workflows``: only runs of these (an API key's reach)."""
     r, wf, wv = tables.run, tables.workflow, tables.workflow_version
     conditions: list[Any] = []
     if workflow:
         conditions.append(wf.c.name == workflow)
+    if workflows is not None:
+        conditions.append(wf.c.name.in_(list(workflows)))
+    if owner:
+        conditions.append(r.c.owner == owner)
     if status:
         statuses = [status] if isinstance(status, str) else list(status)
         conditions.append(r.c.status.in_(statuses))
@@ -241,7 +248,7 @@ def runs(
         .offset(offset)
     )
     count = sa.select(sa.func.count()).select_from(r)
-    if workflow:
+    if workflow or workflows is not None:
         count = count.join(wf, wf.c.id == r.c.workflow_id)
     count = count.where(*conditions)
     with store.read() as conn:
@@ -270,3 +277,13 @@ def _utc(value: dt.datetime | None) -> Any:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+def owners(store: Store, limit: int = 200) -> list[str]:
+    """Everyone who started a run (users and keys), by name: the runs list's filter."""
+    r = tables.run
+    query = (
+        sa.select(r.c.owner).where(r.c.owner.is_not(None)).distinct().order_by(r.c.owner)
+    ).limit(limit)
+    with store.read() as conn:
+        return [row for row in conn.execute(query).scalars()]

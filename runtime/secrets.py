@@ -63,6 +63,10 @@ def check_value(name: str, value: object) -> str:
         raise InputError(f"secret {name!r}: the value may have at most {MAX_VALUE} characters")
     if "\x00" in value:
         raise InputError(f"secret {name!r}: the value must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"secret {name!r}: the value must be valid Unicode text") from None
     return value
 
 

@@ -28,6 +28,10 @@ def check_password(password: object) -> str:
         raise InputError(f"a password needs at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise InputError(f"a password may have at most {MAX_LENGTH} characters")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("a password must be valid Unicode text") from None
     if "\x00" in password or password != password.strip("\r\n"):
         raise InputError("a password must not contain NUL characters or line breaks at its ends")
     return password
