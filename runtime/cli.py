@@ -36,6 +36,12 @@ signing_app = typer.Typer(
     help="The keys that sign workflow code: show, generate, rotate.", no_args_is_help=True
 )
 app.add_typer(signing_app, name="signing")
+# accounts, API keys and secrets (runtime/cli_access.py)
+from runtime.cli_access import keys_app, secrets_app, users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(secrets_app, name="secrets")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -430,7 +436,8 @@ def scheduler() -> None:
 def studio(
     port: Annotated[int, typer.Option(help="The one port for pages, websocket and API.")] = 3000,
     host: Annotated[
-        str, typer.Option(help="Address to listen on; 0.0.0.0 exposes it (there is no login).")
+        str,
+        typer.Option(help="Address to listen on; any but 127.0.0.1 needs users (a login)."),
     ] = "127.0.0.1",
 ) -> None:
     """Start the studio (web UI + REST API under /api/v1) in Reflex production mode. With
@@ -463,12 +470,28 @@ def studio(
         # skips Reflex's probe of public npm mirrors
         registry = _subprocess_output(["npm", "config", "get", "registry"])
         env["NPM_CONFIG_REGISTRY"] = registry or "https://registry.npmjs.org/"
+    from runtime.auth.gate import AuthRefused, is_loopback, startup_line
+    from runtime.auth.users import Users
+    from runtime.store import Store
+
+    store = Store(env["PLAIT_DATABASE_URL"])
+    try:
+        store.migrate()
+        users_exist = Users(store).any_active()
+    finally:
+        store.dispose()
+    try:
+        login = startup_line(config.model_copy(update={"studio_host": host}), users_exist)
+    except AuthRefused as exc:
+        raise _fail(f"plait studio does not start: {exc}") from None
+    env["PLAIT_STUDIO_HOST"] = host
     mode = "workers execute runs (Redis)" if config.redis_url else "runs execute in this process"
-    exposed = "" if host in ("127.0.0.1", "localhost", "::1") else " — reachable from other hosts"
-    typer.echo(f"plait studio: http://{host}:{port} (listening on {host}{exposed}; no login yet)")
+    exposed = "" if is_loopback(host) else " — reachable from other hosts"
+    typer.echo(f"plait studio: http://{host}:{port} (listening on {host}{exposed})")
+    typer.echo(login)
     typer.echo(f"store {_display_url(env['PLAIT_DATABASE_URL'])}; {mode}")
     if not exposed:
-        typer.echo("only this machine can connect; use --host 0.0.0.0 to share it on a network")
+        typer.echo("only this machine can connect; with users, --host 0.0.0.0 shares it")
     command = [sys.executable, "-m", "reflex", "run", "--env", "prod"]
     command += ["--frontend-port", str(port), "--backend-port", str(port), "--backend-host", host]
     os.chdir(root)

@@ -7,6 +7,7 @@ from typing import Any
 import reflex as rx
 
 from studio import theme
+from studio.states.session import SessionState
 
 
 def nav_link(text: str, href: str) -> rx.Component:
@@ -38,6 +39,8 @@ def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Comp
                 rx.link(
                     "API", href="/api/v1/docs", size="3", color_scheme="gray", is_external=True
                 ),
+                rx.cond(SessionState.is_admin, nav_link("Settings", "/settings/users")),
+                user_menu(),
                 spacing="5",
                 align="center",
             ),
@@ -59,6 +62,33 @@ def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Comp
             padding="20px 24px 48px",
         ),
         min_height="100vh",
+    )
+
+
+def user_menu() -> rx.Component:
+    """Who is logged in, and the logout button (a plain form: the server ends the session
+    and clears its HttpOnly cookie)."""
+    return rx.cond(
+        SessionState.local,
+        rx.badge("local user", color_scheme="gray", variant="soft", id="session-user"),
+        rx.cond(
+            SessionState.user != "",
+            rx.hstack(
+                rx.text(
+                    SessionState.user + " · " + SessionState.role,
+                    size="2",
+                    color_scheme="gray",
+                    id="session-user",
+                ),
+                rx.el.form(
+                    rx.button("Log out", type="submit", size="1", variant="soft", id="logout"),
+                    action="/auth/logout",
+                    method="post",
+                ),
+                spacing="2",
+                align="center",
+            ),
+        ),
     )
 
 
