@@ -180,7 +180,15 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many.")] = 20,
 ) -> None:
     """List runs, newest first."""
-    rows = rt.default_client().store.list_runs(workflow=workflow, status=status, limit=limit)
+    client = rt.default_client()
+    if not hasattr(client, "store"):  # a remote studio (PLAIT_API_URL)
+        try:
+            handles = client.runs(workflow=workflow, status=status, limit=limit)
+            rows = [(h.record, h.workflow) for h in handles]
+        except PlaitError as exc:
+            raise _fail(str(exc)) from None
+    else:
+        rows = client.store.list_runs(workflow=workflow, status=status, limit=limit)
     if not rows:
         typer.echo("no runs")
         return
@@ -225,7 +233,7 @@ def resume(
         raise _fail(f"--json is not valid JSON: {exc}") from None
     try:
         handle = rt.get_run(run_id)
-        seen = handle.client.store.last_seq(run_id)
+        seen = handle.client.last_seq(run_id)
         handle.resume(node, data, answered_by="cli")
     except PlaitError as exc:
         raise _fail(str(exc)) from None
