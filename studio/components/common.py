@@ -65,9 +65,15 @@ def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Comp
     )
 
 
+LOGOUT = (
+    "fetch('/auth/logout', {method: 'POST', credentials: 'same-origin'})"
+    ".then(() => { window.location.href = '/login?out=1'; })"
+)
+"""The server ends the session and clears its HttpOnly cookie (no script can)."""
+
+
 def user_menu() -> rx.Component:
-    """Who is logged in, and the logout button (a plain form: the server ends the session
-    and clears its HttpOnly cookie)."""
+    """Who is logged in, and the logout button."""
     return rx.cond(
         SessionState.local,
         rx.badge("local user", color_scheme="gray", variant="soft", id="session-user"),
@@ -80,10 +86,12 @@ def user_menu() -> rx.Component:
                     color_scheme="gray",
                     id="session-user",
                 ),
-                rx.el.form(
-                    rx.button("Log out", type="submit", size="1", variant="soft", id="logout"),
-                    action="/auth/logout",
-                    method="post",
+                rx.button(
+                    "Log out",
+                    size="1",
+                    variant="soft",
+                    id="logout",
+                    on_click=rx.call_script(LOGOUT),
                 ),
                 spacing="2",
                 align="center",
