@@ -29,6 +29,7 @@ _EXPORTS = {
     "Picture": "runtime.codecs",
     "NodeContext": "runtime.context",
     "current": "runtime.context",
+    "secret": "runtime.context",
     "CodecError": "runtime.errors",
     "GraphError": "runtime.errors",
     "InputError": "runtime.errors",
@@ -49,7 +50,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from runtime.client import Client, NodeInfo, Run, connect, default_client
     from runtime.codecs import Picture
-    from runtime.context import NodeContext, current
+    from runtime.context import NodeContext, current, secret
     from runtime.errors import (
         CodecError,
         GraphError,
@@ -129,4 +130,5 @@ __all__ = [
     "get_run",
     "recover",
     "runs",
+    "secret",
 ]

@@ -7,6 +7,9 @@ load their scripts from this server, never from the internet.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
 import datetime as dt
 import json
 import math
@@ -15,16 +18,22 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import fastapi
-from fastapi import Path, Query, status
+import sqlalchemy as sa
+from fastapi import Path, Query, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi_offline import FastAPIOffline
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from runtime import catalog, codecs, redaction
+from runtime import catalog, codecs, codesign, redaction, sharing
+from runtime.api_auth import AuditTrail, note, principal_dependency, role_dependency
 from runtime.api_errors import error_handlers, responses
+from runtime.auth.gate import Gate
+from runtime.auth.roles import Principal, require_workflow
 from runtime.body_limit import RequestBodyLimit
 from runtime.client import Client, Run, default_client
 from runtime.config import settings
+from runtime.errors import CodecError, NotFound, RunStateError
+from runtime.events import EventDict
 from runtime.redaction import Redactor
 from runtime.store import tables
 
@@ -144,7 +153,7 @@ class RunOut(BaseModel):
     version: str
     status: str
     trigger: str
-    owner: str | None
+    owner: str | None = Field(description="Who started it: a user or a key.")
     created_at: dt.datetime
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
@@ -172,6 +181,7 @@ class NodeOut(BaseModel):
     error: str | None
     traceback: str | None
     logs: str | None
+    answered_by: str | None = Field(None, description="Who answered a wait node.")
 
 
 class RunDetail(RunOut):
@@ -184,21 +194,104 @@ class RunDetail(RunOut):
 
 
 class StartRun(BaseModel):
+    """The run records who started it: the caller's user or key."""
+
+    model_config = ConfigDict(extra="forbid")
+
     inputs: JsonObject = Field(default_factory=dict, description="Run inputs by name.")
     version: Annotated[Text, Field(max_length=64)] | None = Field(
         None, description="Version hash (or prefix); default: latest."
     )
-    owner: Name | None = None
 
 
 class Resume(BaseModel):
+    """The answer records who gave it: the caller's user or key."""
+
+    model_config = ConfigDict(extra="forbid")
+
     node: Name = Field(description="The waiting node to answer.")
     payload: JsonObject = Field(
         default_factory=dict,
         description="The answer, validated strictly against the node's schema (no "
         '"yes" for a boolean, no "3" for a number; dates as ISO strings).',
     )
-    answered_by: Name | None = None
+
+
+class NodeSpec(BaseModel):
+    """One node of a published spec (what ``Graph.spec()`` writes)."""
+
+    name: Name
+    kind: Literal["function", "runnable", "wait"]
+    inputs: dict[Name, Name] = Field(default_factory=dict)
+    after: list[Name] = Field(default_factory=list)
+    depends_on: list[Name] = Field(default_factory=list)
+    policies: JsonObject = Field(default_factory=dict)
+    code: Annotated[Text, Field(max_length=1000)] | None = None
+    doc: Annotated[Text, Field(max_length=100_000)] = ""
+    schema_: JsonObject | None = Field(None, alias="schema")
+    secrets: list[Name] | None = None
+
+
+class GraphSpec(BaseModel):
+    name: Name
+    description: Annotated[Text, Field(max_length=100_000)] = ""
+    nodes: list[NodeSpec] = Field(min_length=1)
+    edges: list[list[Name]] = Field(default_factory=list)
+    inputs: JsonObject = Field(default_factory=dict)
+    outputs: list[Name] = Field(default_factory=list)
+
+
+class Publish(BaseModel):
+    """A version to store: the graph's spec and its code (cloudpickle, base64). The server
+    signs the code with its signing key; it does not load it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Annotated[str, Field(pattern=r"^[0-9a-f]{8,64}$")]
+    spec: GraphSpec
+    code: Annotated[str, Field(max_length=50_000_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+
+
+class PublishOut(BaseModel):
+    workflow: str
+    version: str
+    created_at: dt.datetime
+    created_by: str | None
+
+
+class EncodedOut(BaseModel):
+    """A stored value as the SDK decodes it (``runtime.codecs``; never a pickle), after the
+    run's redaction."""
+
+    codec: str
+    data: str = Field(description="The encoded bytes, base64.")
+
+
+class DocumentOut(BaseModel):
+    name: str
+    node: str
+    kind: str
+    saved_at: dt.datetime
+    value: EncodedOut
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expires: Annotated[Text, Field(max_length=20)] = Field(
+        "", description="A lifetime such as 30m, 12h or 7d; empty or never: until revoked."
+    )
+
+
+class ShareOut(BaseModel):
+    id: int
+    run_id: str
+    state: Literal["active", "revoked", "expired"]
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    created_by: str | None
+    path: str | None = Field(None, description="Only when created: /r/<token>, shown once.")
 
 
 class CancelOut(BaseModel):
@@ -273,6 +366,7 @@ def run_detail(run: Run) -> RunDetail:
     record = run.record
     version = run.client.store.get_version(record.version_id)
     shown = redaction.for_run(run)
+    answers = {r.node: r.answered_by for r in run.client.store.attempts(run.id) if r.answered_by}
     nodes = [
         NodeOut(
             name=info.name,
@@ -285,6 +379,7 @@ def run_detail(run: Run) -> RunDetail:
             error=_excerpt(shown, info.error),
             traceback=_excerpt(shown, info.traceback),
             logs=_excerpt(shown, info.logs),
+            answered_by=answers.get(info.name),
         )
         for info in run.nodes.values()
     ]
@@ -307,16 +402,23 @@ def _excerpt(shown: Redactor, text: str | None) -> str | None:
 
 
 def create_api(
-    client: Callable[[], Client] = default_client, *, max_request_bytes: int | None = None
+    client: Callable[[], Client] = default_client,
+    *,
+    max_request_bytes: int | None = None,
+    gate: Gate | None = None,
 ) -> fastapi.FastAPI:
     """The API app. ``client`` gives the connection to use (looked up per request, so a
     forked server process makes its own). Request bodies past ``max_request_bytes``
     (default ``PLAIT_MAX_REQUEST_BYTES``) are refused with 413 before they are read; every
-    error answer is an ``ErrorOut``."""
+    error answer is an ``ErrorOut``. ``gate`` decides who is asking (default: the
+    settings' login rules over the client's store)."""
     api = FastAPIOffline(
         title="Plait API",
         version="1",
-        description="Workflows, versions and runs of a Plait store.",
+        description="Workflows, versions and runs of a Plait store. Every operation needs "
+        "an API key (`Authorization: Bearer plait_<id>_<secret>`) whose role allows it: "
+        "viewer (read), editor (publish, run, answer, cancel, share), admin (users, keys, "
+        "secrets, audit). A studio on 127.0.0.1 without users answers as its local user.",
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
@@ -325,18 +427,33 @@ def create_api(
         swagger_ui_parameters={"validatorUrl": None},
         exception_handlers=error_handlers(),
     )
-    limit = settings().max_request_bytes if max_request_bytes is None else max_request_bytes
+    config = settings()
+    limit = config.max_request_bytes if max_request_bytes is None else max_request_bytes
+    the_gate = gate or Gate(lambda: client().store, config)
+    api.state.gate = the_gate
+    api.add_middleware(AuditTrail, gate=lambda: the_gate, prefix=PREFIX)
     api.add_middleware(RequestBodyLimit, max_bytes=limit)
-    router = fastapi.APIRouter(prefix=PREFIX, responses=responses(422))
+    principal = principal_dependency(lambda: the_gate)
+    reader = role_dependency(principal, "read", "read")
+    writer = role_dependency(principal, "write", "change runs")
+    router = fastapi.APIRouter(prefix=PREFIX, responses=responses(401, 403, 422))
+
+    def reach_run(who: Principal, c: Client, run_id: str) -> Run:
+        run = c.get_run(run_id)
+        if who.workflows is not None:
+            require_workflow(who, run.workflow)
+        return run
 
     @router.get("/workflows", response_model=list[WorkflowOut], tags=["workflows"])
     def list_workflows(
+        *,
+        who: Principal = reader,
         search: Annotated[
             Text, Query(max_length=1000, description="Words the name or description must contain.")
         ] = "",
     ) -> list[WorkflowOut]:
         found = catalog.search(catalog.workflows(client().store), search)
-        return [WorkflowOut(**_fields(s, WorkflowOut)) for s in found]
+        return [WorkflowOut(**_fields(s, WorkflowOut)) for s in found if who.reaches(s.name)]
 
     @router.get(
         "/workflows/{name}/versions",
@@ -344,10 +461,45 @@ def create_api(
         tags=["workflows"],
         responses=responses(404),
     )
-    def list_versions(name: WorkflowName) -> list[VersionOut]:
+    def list_versions(*, name: WorkflowName, who: Principal = reader) -> list[VersionOut]:
+        require_workflow(who, name)
         return [
             VersionOut(**_fields(v, VersionOut)) for v in catalog.versions(client().store, name)
         ]
+
+    @router.post(
+        "/workflows/{name}/versions",
+        response_model=PublishOut,
+        status_code=status.HTTP_201_CREATED,
+        tags=["workflows"],
+        responses=responses(400, 409, 413),
+    )
+    def publish(
+        *, name: WorkflowName, body: Publish, who: Principal = writer, request: Request
+    ) -> PublishOut:
+        """Store a version (idempotent): the remote SDK's ``g.run`` sends its graph here.
+        The server signs the code with its own signing key without loading it (409 when it
+        has none); workers run it like any published version."""
+        require_workflow(who, name)
+        if body.spec.name != name:
+            raise RunStateError(f"the spec is of workflow {body.spec.name!r}, not {name!r}")
+        c = client()
+        try:
+            payload = base64.b64decode(body.code, validate=True)
+        except ValueError:
+            raise RunStateError("code is not base64") from None
+        signer = c.keyring.signing_key(c._stored_key_ids)
+        code = codesign.sign(payload, signer, codesign.subject(name, body.version))
+        spec = body.spec.model_dump(by_alias=True, exclude_none=True)
+        version = c.store.publish(name, body.version, spec, code, signer.key_id)
+        created_by = _claim_version(c, version.id, who.actor)  # type: ignore[arg-type]
+        note(request, "workflow.publish", f"{name} {body.version}")
+        return PublishOut(
+            workflow=name,
+            version=version.version,
+            created_at=version.created_at,
+            created_by=created_by,
+        )
 
     @router.get(
         "/workflows/{name}",
@@ -355,8 +507,9 @@ def create_api(
         tags=["workflows"],
         responses=responses(404),
     )
-    def get_workflow(name: WorkflowName) -> VersionDetail:
+    def get_workflow(*, name: WorkflowName, who: Principal = reader) -> VersionDetail:
         """The workflow's latest version."""
+        require_workflow(who, name)
         return _version_detail(name, catalog.version(client().store, name))
 
     @router.get(
@@ -366,9 +519,12 @@ def create_api(
         responses=responses(404),
     )
     def get_version(
+        *,
         name: WorkflowName,
         version: Annotated[Text, Path(description="A version hash or a unique prefix of one.")],
+        who: Principal = reader,
     ) -> VersionDetail:
+        require_workflow(who, name)
         return _version_detail(name, catalog.version(client().store, name, version))
 
     @router.post(
@@ -378,37 +534,49 @@ def create_api(
         tags=["runs"],
         responses=responses(400, 404, 413),
     )
-    def start_run(name: WorkflowName, body: StartRun, response: fastapi.Response) -> RunOut:
+    def start_run(
+        *, name: WorkflowName, body: StartRun, response: fastapi.Response, who: Principal = writer
+    ) -> RunOut:
         """Start a run of the workflow (its latest version unless ``version`` is given)."""
+        require_workflow(who, name)
         c = client()
         version = catalog.version(c.store, name, body.version)
-        run = c.start_version(version.id, body.inputs, trigger="api", owner=body.owner)  # type: ignore[arg-type]
+        run = c.start_version(version.id, body.inputs, trigger="api", owner=who.actor)  # type: ignore[arg-type]
         response.headers["Location"] = f"{PREFIX}/runs/{run.id}"
         return _run_summary(c, run.id)
 
     @router.get("/runs", response_model=RunPage, tags=["runs"])
     def list_runs(
+        *,
+        who: Principal = reader,
         workflow: Annotated[Text | None, Query(description="Only this workflow's runs.")] = None,
         status: Annotated[RunStatus | None, Query(description="Only runs in this status.")] = None,
         trigger: Annotated[Text | None, Query(description="Only runs started this way.")] = None,
+        owner: Annotated[
+            Name | None, Query(description="Only runs this user or key started.")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     ) -> RunPage:
         """Runs, newest first."""
+        if workflow is not None:
+            require_workflow(who, workflow)
         rows, total = catalog.runs(
             client().store,
             workflow=workflow,
             status=status,
             trigger=trigger,
+            owner=owner,
+            workflows=who.workflows,
             limit=limit,
             offset=offset,
         )
         return RunPage(runs=[run_out(r) for r in rows], total=total, limit=limit, offset=offset)
 
     @router.get("/runs/{run_id}", response_model=RunDetail, tags=["runs"], responses=responses(404))
-    def get_run(run_id: RunId) -> RunDetail:
+    def get_run(*, run_id: RunId, who: Principal = reader) -> RunDetail:
         """A run with its nodes, inputs and outputs (redacted: see the README)."""
-        return run_detail(client().get_run(run_id))
+        return run_detail(reach_run(who, client(), run_id))
 
     @router.get(
         "/runs/{run_id}/events",
@@ -416,16 +584,74 @@ def create_api(
         tags=["runs"],
         responses=responses(404),
     )
-    def run_events(
+    async def run_events(
         run_id: RunId,
+        who: Principal = reader,
         after: Annotated[int, Query(ge=0, le=MAX_INT, description="The last seq seen.")] = 0,
+        wait: Annotated[
+            float,
+            Query(
+                ge=0,
+                le=MAX_WAIT,
+                description="Seconds to wait for an event when none is there yet (long "
+                "polling; at most 30).",
+            ),
+        ] = 0,
     ) -> list[EventOut]:
         """The run's events after ``after``, in order (their data redacted)."""
         c = client()
-        shown = redaction.for_run(c.get_run(run_id))
+        run = await asyncio.to_thread(reach_run, who, c, run_id)
+        events = await _events_after(c, run_id, after, wait)
+        shown = await asyncio.to_thread(redaction.for_run, run)
+        return [EventOut.model_validate({**e, "data": shown.value(e["data"])}) for e in events]
+
+    @router.get(
+        "/runs/{run_id}/nodes/{node}/output",
+        response_model=EncodedOut,
+        tags=["runs"],
+        responses=responses(404, 409),
+    )
+    def node_output(
+        *, run_id: RunId, node: Annotated[Name, Path()], who: Principal = reader
+    ) -> EncodedOut:
+        """A node's value, encoded as the SDK stores it (after the run's redaction)."""
+        run = reach_run(who, client(), run_id)
+        return _encoded(run, run.output(node), f"the output of node {node!r}")
+
+    @router.get(
+        "/runs/{run_id}/inputs/{name}",
+        response_model=EncodedOut,
+        tags=["runs"],
+        responses=responses(404, 409),
+    )
+    def run_input(
+        *, run_id: RunId, name: Annotated[Name, Path()], who: Principal = reader
+    ) -> EncodedOut:
+        """A run input's value, encoded as the SDK stores it (after the run's redaction)."""
+        run = reach_run(who, client(), run_id)
+        record = run.record
+        if name not in record.inputs:
+            raise NotFound(f"run {run_id} has no input {name!r}")
+        return _encoded(run, run.client.store.load_input(record.inputs[name]), f"input {name!r}")
+
+    @router.get(
+        "/runs/{run_id}/documents",
+        response_model=list[DocumentOut],
+        tags=["runs"],
+        responses=responses(404, 409),
+    )
+    def run_documents(*, run_id: RunId, who: Principal = reader) -> list[DocumentOut]:
+        """The documents the run's nodes saved, oldest first."""
+        run = reach_run(who, client(), run_id)
         return [
-            EventOut.model_validate({**e, "data": shown.value(e["data"])})
-            for e in c.store.events(run_id, after)
+            DocumentOut(
+                name=d.name,
+                node=d.node,
+                kind=d.kind,
+                saved_at=d.saved_at,
+                value=_encoded(run, d.value, f"document {d.name!r}"),
+            )
+            for d in run.documents
         ]
 
     @router.post(
@@ -434,19 +660,22 @@ def create_api(
         tags=["runs"],
         responses=responses(400, 404, 409, 413),
     )
-    def resume(run_id: RunId, body: Resume) -> RunOut:
+    def resume(*, run_id: RunId, body: Resume, who: Principal = writer) -> RunOut:
         """Answer a waiting node; an invalid payload is refused (422, each error under its
         field) and the run keeps waiting."""
         c = client()
-        c.resume(run_id, body.node, body.payload, answered_by=body.answered_by or "api")
+        reach_run(who, c, run_id)
+        c.resume(run_id, body.node, body.payload, answered_by=who.actor)
         return _run_summary(c, run_id)
 
     @router.post(
         "/runs/{run_id}/cancel", response_model=CancelOut, tags=["runs"], responses=responses(404)
     )
-    def cancel(run_id: RunId) -> CancelOut:
+    def cancel(*, run_id: RunId, who: Principal = writer) -> CancelOut:
         """Cancel the run; a finished run stays as it is (its status is returned)."""
-        return CancelOut(id=run_id, status=client().cancel(run_id))
+        c = client()
+        reach_run(who, c, run_id)
+        return CancelOut(id=run_id, status=c.cancel(run_id))
 
     @router.post(
         "/runs/{run_id}/retry",
@@ -455,12 +684,12 @@ def create_api(
         tags=["runs"],
         responses=responses(404, 409),
     )
-    def retry(run_id: RunId, response: fastapi.Response) -> RunOut:
+    def retry(*, run_id: RunId, response: fastapi.Response, who: Principal = writer) -> RunOut:
         """Start a new run of the same version with the same inputs."""
         c = client()
-        old = c.get_run(run_id)
+        old = reach_run(who, c, run_id)
         record = old.record
-        new = c.start_version(record.version_id, old.inputs, trigger="api", owner=record.owner)
+        new = c.start_version(record.version_id, old.inputs, trigger="api", owner=who.actor)
         response.headers["Location"] = f"{PREFIX}/runs/{new.id}"
         return _run_summary(c, new.id)
 
@@ -477,9 +706,62 @@ def create_api(
             **responses(404),
         },
     )
-    def report(run_id: RunId) -> HTMLResponse:
+    def report(*, run_id: RunId, who: Principal = reader) -> HTMLResponse:
         """The run's self-contained HTML report."""
-        return HTMLResponse(client().get_run(run_id).report())
+        return HTMLResponse(reach_run(who, client(), run_id).report())
+
+    @router.get(
+        "/runs/{run_id}/links",
+        response_model=list[ShareOut],
+        tags=["share links"],
+        responses=responses(404),
+    )
+    def list_links(*, run_id: RunId, who: Principal = reader) -> list[ShareOut]:
+        """The run's share links (never their tokens), with who made each."""
+        c = client()
+        reach_run(who, c, run_id)
+        return [_share_out(link) for link in sharing.list_links(run_id, client=c)]
+
+    @router.post(
+        "/runs/{run_id}/links",
+        response_model=ShareOut,
+        status_code=status.HTTP_201_CREATED,
+        tags=["share links"],
+        responses=responses(400, 404, 413),
+    )
+    def create_link(
+        *, run_id: RunId, body: ShareIn, who: Principal = writer, request: Request
+    ) -> ShareOut:
+        """A read-only link to the run: its path (``/r/<token>``) is in this answer only."""
+        c = client()
+        reach_run(who, c, run_id)
+        lifetime = sharing.parse_lifetime(body.expires)
+        _token, path = sharing.create_link(
+            run_id, expires_in=lifetime, created_by=who.actor, client=c
+        )
+        link = sharing.list_links(run_id, client=c)[-1]
+        note(request, "share.create", f"{run_id} link {link.id}")
+        return _share_out(link, path)
+
+    @router.delete(
+        "/runs/{run_id}/links/{link_id}",
+        response_model=ShareOut,
+        tags=["share links"],
+        responses=responses(404),
+    )
+    def revoke_link(
+        *,
+        run_id: RunId,
+        link_id: Annotated[int, Path(ge=1, le=MAX_INT)],
+        who: Principal = writer,
+        request: Request,
+    ) -> ShareOut:
+        """Revoke a link of the run for good."""
+        c = client()
+        reach_run(who, c, run_id)
+        sharing.revoke_link(link_id, run_id=run_id, client=c)
+        note(request, "share.revoke", f"{run_id} link {link_id}")
+        return _share_out(next(x for x in sharing.list_links(run_id, client=c) if x.id == link_id))
 
     def _run_summary(c: Client, run_id: str) -> RunOut:
         record = c.store.get_run(run_id)
@@ -494,7 +776,75 @@ def create_api(
         )
 
     api.include_router(router)
+    from runtime.api_admin import admin_router
+
+    api.include_router(admin_router(PREFIX, lambda: the_gate, principal))
     return api
+
+
+MAX_WAIT = 30.0
+"""The longest an events request waits for a first event."""
+
+
+async def _events_after(c: Client, run_id: str, after: int, wait: float) -> list[EventDict]:
+    """Events after ``after``; with ``wait``, for up to that long until there is one (the bus
+    rings; the table is read again each second for writers this process cannot hear)."""
+    events = await asyncio.to_thread(c.store.events, run_id, after, 1000)
+    if events or wait <= 0:
+        return events
+    loop = asyncio.get_running_loop()
+    rang = asyncio.Event()
+
+    def on_events(batch: list[EventDict]) -> None:
+        del batch
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(rang.set)
+
+    unsubscribe = c.bus.subscribe(run_id, on_events)
+    deadline = loop.time() + wait
+    try:
+        while not events and (left := deadline - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rang.wait(), min(left, 1.0))
+            rang.clear()
+            events = await asyncio.to_thread(c.store.events, run_id, after, 1000)
+    finally:
+        unsubscribe()
+    return events
+
+
+def _encoded(run: Run, value: Any, what: str) -> EncodedOut:
+    shown = redaction.for_run(run).value(value)
+    try:
+        encoded = codecs.encode(shown, what=what)
+    except CodecError:
+        raise RunStateError(f"{what} is a pickled value, which the API does not send") from None
+    return EncodedOut(codec=encoded.codec, data=base64.b64encode(encoded.data).decode())
+
+
+def _share_out(link: sharing.ShareLinkInfo, path: str | None = None) -> ShareOut:
+    return ShareOut(
+        id=link.id,
+        run_id=link.run_id,
+        state=link.state,
+        created_at=link.created_at,
+        expires_at=link.expires_at,
+        revoked_at=link.revoked_at,
+        created_by=link.created_by,
+        path=path,
+    )
+
+
+def _claim_version(c: Client, version_id: int, actor: str) -> str | None:
+    """Record who published a version, the first time it is published."""
+    wv = tables.workflow_version
+    with c.store.write() as conn:
+        conn.execute(
+            sa.update(wv)
+            .where(wv.c.id == version_id, wv.c.created_by.is_(None))
+            .values(created_by=actor)
+        )
+        return conn.execute(sa.select(wv.c.created_by).where(wv.c.id == version_id)).scalar()
 
 
 def _fields(obj: Any, model: type[BaseModel]) -> dict[str, Any]:

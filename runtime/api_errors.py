@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from runtime.auth.roles import Forbidden, Unauthenticated
 from runtime.errors import (
     CodecError,
     GraphError,
@@ -51,6 +52,9 @@ class ErrorOut(BaseModel):
 
 DESCRIPTIONS = {
     400: "The request cannot be read (e.g. its body is not what its content type says).",
+    401: "No valid credentials: a missing, malformed, unknown, expired or revoked API key or "
+    "session (the answer never says which).",
+    403: "The credentials are valid but their role (or a key's workflows) does not allow this.",
     404: "No such workflow, version, run or node.",
     409: "The run is not in a state that allows this (e.g. the node is not waiting).",
     413: "The request body is larger than the server accepts (PLAIT_MAX_REQUEST_BYTES).",
@@ -58,6 +62,8 @@ DESCRIPTIONS = {
 }
 
 STATUS_OF: dict[type[PlaitError], int] = {
+    Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
     InputError: 422,
     PayloadError: 422,
@@ -104,6 +110,8 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
 async def _plait(_request: Request, exc: Exception) -> JSONResponse:
     code = next((c for t, c in STATUS_OF.items() if isinstance(exc, t)), 400)
     errors = items(exc.errors) if isinstance(exc, PayloadError) else None
+    if code == 401:
+        return answer(code, str(exc), headers={"WWW-Authenticate": "Bearer"})
     return answer(code, str(exc), errors)
 
 

@@ -4,7 +4,7 @@ API). Read-only; every function asks the ``Store`` it is given."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from runtime.store import Store, tables
 from runtime.store.contract import RunRow, VersionInfo, WorkflowSummary
@@ -43,10 +43,24 @@ def runs(
     workflow: str | None = None,
     status: str | Sequence[str] | None = None,
     trigger: str | None = None,
+    owner: str | None = None,
+    workflows: Collection[str] | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[RunRow], int]:
-    """One page of runs, newest first, and how many match in all."""
+    """One page of runs, newest first, and how many match in all. ``owner``: who started
+    them; ``workflows``: only runs of these (an API key's reach)."""
     return store.run_page(
-        workflow=workflow, status=status, trigger=trigger, limit=limit, offset=offset
+        workflow=workflow,
+        status=status,
+        trigger=trigger,
+        owner=owner,
+        workflows=workflows,
+        limit=limit,
+        offset=offset,
     )
+
+
+def owners(store: Store, limit: int = 200) -> list[str]:
+    """Everyone who started a run (users and keys), by name: the runs list's filter."""
+    return store.run_owners(limit)

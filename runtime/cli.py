@@ -19,7 +19,7 @@ from runtime.errors import PlaitError
 from runtime.events import EventDict
 from runtime.graph import Graph
 from runtime.redaction import Redactor
-from runtime.store import db
+from runtime.store import db, open_store
 
 if TYPE_CHECKING:
     from runtime.config import Settings
@@ -37,6 +37,12 @@ signing_app = typer.Typer(
     help="The keys that sign workflow code: show, generate, rotate.", no_args_is_help=True
 )
 app.add_typer(signing_app, name="signing")
+# accounts, API keys and secrets (runtime/cli_access.py)
+from runtime.cli_access import keys_app, secrets_app, users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(secrets_app, name="secrets")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -175,7 +181,15 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many.")] = 20,
 ) -> None:
     """List runs, newest first."""
-    rows = rt.default_client().store.list_runs(workflow=workflow, status=status, limit=limit)
+    client = rt.default_client()
+    if not hasattr(client, "store"):  # a remote studio (PLAIT_API_URL)
+        try:
+            handles = client.runs(workflow=workflow, status=status, limit=limit)
+            rows = [(h.record, h.workflow) for h in handles]
+        except PlaitError as exc:
+            raise _fail(str(exc)) from None
+    else:
+        rows = client.store.list_runs(workflow=workflow, status=status, limit=limit)
     if not rows:
         typer.echo("no runs")
         return
@@ -220,7 +234,7 @@ def resume(
         raise _fail(f"--json is not valid JSON: {exc}") from None
     try:
         handle = rt.get_run(run_id)
-        seen = handle.client.store.last_seq(run_id)
+        seen = handle.client.last_seq(run_id)
         handle.resume(node, data, answered_by="cli")
     except PlaitError as exc:
         raise _fail(str(exc)) from None
@@ -431,7 +445,8 @@ def scheduler() -> None:
 def studio(
     port: Annotated[int, typer.Option(help="The one port for pages, websocket and API.")] = 3000,
     host: Annotated[
-        str, typer.Option(help="Address to listen on; 0.0.0.0 exposes it (there is no login).")
+        str,
+        typer.Option(help="Address to listen on; any but 127.0.0.1 needs users (a login)."),
     ] = "127.0.0.1",
 ) -> None:
     """Start the studio (web UI + REST API under /api/v1) in Reflex production mode. With
@@ -464,12 +479,27 @@ def studio(
         # skips Reflex's probe of public npm mirrors
         registry = _subprocess_output(["npm", "config", "get", "registry"])
         env["NPM_CONFIG_REGISTRY"] = registry or "https://registry.npmjs.org/"
+    from runtime.auth.gate import AuthRefused, is_loopback, startup_line
+    from runtime.auth.users import Users
+
+    store = open_store(env["PLAIT_DATABASE_URL"])
+    try:
+        store.migrate()
+        users_exist = Users(store).any_active()
+    finally:
+        store.dispose()
+    try:
+        login = startup_line(config.model_copy(update={"studio_host": host}), users_exist)
+    except AuthRefused as exc:
+        raise _fail(f"plait studio does not start: {exc}") from None
+    env["PLAIT_STUDIO_HOST"] = host
     mode = "workers execute runs (Redis)" if config.redis_url else "runs execute in this process"
-    exposed = "" if host in ("127.0.0.1", "localhost", "::1") else " — reachable from other hosts"
-    typer.echo(f"plait studio: http://{host}:{port} (listening on {host}{exposed}; no login yet)")
+    exposed = "" if is_loopback(host) else " — reachable from other hosts"
+    typer.echo(f"plait studio: http://{host}:{port} (listening on {host}{exposed})")
+    typer.echo(login)
     typer.echo(f"store {db.display_url(env['PLAIT_DATABASE_URL'])}; {mode}")
     if not exposed:
-        typer.echo("only this machine can connect; use --host 0.0.0.0 to share it on a network")
+        typer.echo("only this machine can connect; with users, --host 0.0.0.0 shares it")
     command = [sys.executable, "-m", "reflex", "run", "--env", "prod"]
     command += ["--frontend-port", str(port), "--backend-port", str(port), "--backend-host", host]
     os.chdir(root)

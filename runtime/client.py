@@ -7,9 +7,9 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import cloudpickle
 import pydantic
@@ -32,6 +32,41 @@ log = logging.getLogger("plait")
 SETTLED = frozenset({"succeeded", "failed", "cancelled", "waiting"})
 """Statuses ``Run.wait`` returns on: finished, or needing a human."""
 _SETTLING_EVENTS = frozenset(f"run.{status}" for status in SETTLED)
+
+
+class RunReads(Protocol):
+    """What a ``Run`` handle asks of its client, and nothing else: ``Client`` answers from its
+    store and bus, ``runtime.remote.RemoteClient`` through a studio's REST API. A ``Run``
+    does not know which it has."""
+
+    def run_record(self, run_id: str) -> t.Run: ...
+    def run_spec(self, run_id: str) -> dict[str, Any]: ...
+    def run_attempts(self, run_id: str) -> list[t.NodeRun]:
+        """The run's attempt rows, in order (at least each node's latest)."""
+        ...
+
+    def load_output(self, run_id: str, row: t.NodeRun) -> Any: ...
+    def run_inputs(self, run_id: str) -> dict[str, Any]: ...
+    def run_documents(self, run_id: str) -> list[DocumentInfo]: ...
+    def subscribe(
+        self, run_id: str, listener: Callable[[list[EventDict]], None]
+    ) -> Callable[[], None]:
+        """Call ``listener`` with batches of the run's new events; returns the unsubscriber."""
+        ...
+
+    def follow(
+        self, run_id: str, *, after: int, stop_at_end: bool, timeout: float | None
+    ) -> Iterator[EventDict]: ...
+    def afollow(
+        self, run_id: str, *, after: int, stop_at_end: bool
+    ) -> AsyncIterator[EventDict]: ...
+    def resume(
+        self, run_id: str, node: str, payload: Any, *, answered_by: str | None = None
+    ) -> Run: ...
+    def cancel(self, run_id: str) -> str: ...
+    def run_report(self, run: Run) -> Any:
+        """The run's report page (``runtime.report.ReportHTML``)."""
+        ...
 
 
 class Client:
@@ -269,6 +304,53 @@ class Client:
         if events:
             self.bus.publish(run_id, events)
 
+    # -- what a Run reads (RunReads) --------------------------------------------------------
+
+    def run_record(self, run_id: str) -> t.Run:
+        return self.store.get_run(run_id)
+
+    def run_spec(self, run_id: str) -> dict[str, Any]:
+        return self.store.get_version(self.store.get_run(run_id).version_id).spec
+
+    def run_attempts(self, run_id: str) -> list[t.NodeRun]:
+        return self.store.attempts(run_id)
+
+    def load_output(self, run_id: str, row: t.NodeRun) -> Any:
+        return self.store.load_output(row)
+
+    def run_inputs(self, run_id: str) -> dict[str, Any]:
+        record = self.store.get_run(run_id)
+        return {k: self.store.load_input(v) for k, v in record.inputs.items()}
+
+    def run_documents(self, run_id: str) -> list[DocumentInfo]:
+        return [
+            DocumentInfo(doc.name, doc.node, doc.kind, value, doc.created_at)
+            for doc, value in self.store.documents(run_id)
+        ]
+
+    def subscribe(
+        self, run_id: str, listener: Callable[[list[EventDict]], None]
+    ) -> Callable[[], None]:
+        return self.bus.subscribe(run_id, listener)
+
+    def follow(
+        self, run_id: str, *, after: int, stop_at_end: bool, timeout: float | None
+    ) -> Iterator[EventDict]:
+        return follow(
+            self.store, self.bus, run_id, after=after, stop_at_end=stop_at_end, timeout=timeout
+        )
+
+    def afollow(self, run_id: str, *, after: int, stop_at_end: bool) -> AsyncIterator[EventDict]:
+        return afollow(self.store, self.bus, run_id, after=after, stop_at_end=stop_at_end)
+
+    def run_report(self, run: Run) -> Any:
+        from runtime import report
+
+        return report.render(run)
+
+    def last_seq(self, run_id: str) -> int:
+        return self.store.last_seq(run_id)
+
     def close(self) -> None:
         self.dispatcher.close()
         self.engine.close()
@@ -349,11 +431,12 @@ class Run:
 
     def __init__(self, client: Client, run_id: str) -> None:
         self.client = client
+        """A ``Client`` or a ``RemoteClient``: every read goes through its ``RunReads``."""
         self.id = run_id
 
     @property
     def record(self) -> t.Run:
-        return self.client.store.get_run(self.id)
+        return self.client.run_record(self.id)
 
     @property
     def status(self) -> str:
@@ -373,7 +456,7 @@ class Run:
 
     @property
     def spec(self) -> dict[str, Any]:
-        return self.client.store.get_version(self.record.version_id).spec
+        return self.client.run_spec(self.id)
 
     @property
     def workflow(self) -> str:
@@ -392,7 +475,7 @@ class Run:
             if types & _SETTLING_EVENTS:
                 changed.set()
 
-        unsubscribe = self.client.bus.subscribe(self.id, on_events)
+        unsubscribe = self.client.subscribe(self.id, on_events)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             status = "unknown"
@@ -417,7 +500,7 @@ class Run:
 
     def _latest_attempts(self) -> dict[str, t.NodeRun]:
         latest: dict[str, t.NodeRun] = {}
-        for row in self.client.store.attempts(self.id):
+        for row in self.client.run_attempts(self.id):
             latest[row.node] = row
         return latest
 
@@ -453,29 +536,26 @@ class Run:
                 f"node {node!r} of run {self.id} has no output: it is "
                 f"{row.status if row else 'pending'}"
             )
-        return self.client.store.load_output(row)
+        return self.client.load_output(self.id, row)
 
     @property
     def outputs(self) -> dict[str, Any]:
         """Values of the graph's final nodes (those nothing depends on) that succeeded."""
         latest = self._latest_attempts()
         return {
-            name: self.client.store.load_output(latest[name])
+            name: self.client.load_output(self.id, latest[name])
             for name in self.spec["outputs"]
             if name in latest and latest[name].status == "succeeded"
         }
 
     @property
     def inputs(self) -> dict[str, Any]:
-        return {k: self.client.store.load_input(v) for k, v in self.record.inputs.items()}
+        return self.client.run_inputs(self.id)
 
     @property
     def documents(self) -> list[DocumentInfo]:
         """Artifacts nodes saved with ``rt.current().save_document(...)``, oldest first."""
-        return [
-            DocumentInfo(doc.name, doc.node, doc.kind, value, doc.created_at)
-            for doc, value in self.client.store.documents(self.id)
-        ]
+        return self.client.run_documents(self.id)
 
     @property
     def waiting(self) -> dict[str, dict[str, Any]]:
@@ -505,26 +585,20 @@ class Run:
         self, after: int = 0, *, stop_at_end: bool = True, timeout: float | None = None
     ) -> Iterator[EventDict]:
         """The run's events: history, then live, in order, without gaps or duplicates."""
-        return follow(
-            self.client.store,
-            self.client.bus,
-            self.id,
-            after=after,
-            stop_at_end=stop_at_end,
-            timeout=timeout,
-        )
+        return self.client.follow(self.id, after=after, stop_at_end=stop_at_end, timeout=timeout)
 
     def aevents(self, after: int = 0, *, stop_at_end: bool = True) -> AsyncIterator[EventDict]:
-        return afollow(
-            self.client.store, self.client.bus, self.id, after=after, stop_at_end=stop_at_end
-        )
+        return self.client.afollow(self.id, after=after, stop_at_end=stop_at_end)
 
     def report(self, path: str | None = None) -> Any:
         """The run's self-contained HTML report (written to ``path`` when given); in a
         notebook it displays inline."""
-        from runtime import report
+        from pathlib import Path
 
-        return report.write(self, path) if path else report.render(self)
+        page = self.client.run_report(self)
+        if path:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
 
     @functools.cached_property
     def view(self) -> Any:
@@ -573,15 +647,34 @@ _default: Client | None = None
 _default_lock = threading.Lock()
 
 
-def connect(database_url: str | None = None, **overrides: Any) -> Client:
+def connect(
+    database_url: str | None = None,
+    *,
+    api_url: str | None = None,
+    api_key: str | None = None,
+    **overrides: Any,
+) -> Any:
     """Connect to a store and make it the default for ``g.run``. With no URL: the embedded
-    SQLite file (``PLAIT_DATABASE_URL`` or ``.plait/plait.db``) and in-process execution."""
+    SQLite file (``PLAIT_DATABASE_URL`` or ``.plait/plait.db``) and in-process execution.
+    With ``api_url`` and ``api_key`` (or ``PLAIT_API_URL`` and ``PLAIT_API_KEY`` when no
+    database URL is given): a ``RemoteClient`` that drives a studio through its REST API."""
     global _default
     values = settings().model_dump()
     if database_url is not None:
         overrides["database_url"] = database_url
+    if api_url is not None:
+        overrides["api_url"] = api_url
+    if api_key is not None:
+        overrides["api_key"] = api_key
     values.update(overrides)
-    client = Client(Settings.model_validate(values))
+    config = Settings.model_validate(values)
+    client: Any
+    if config.api_url and database_url is None:
+        from runtime.remote import RemoteClient
+
+        client = RemoteClient.from_settings(config)
+    else:
+        client = Client(config)
     with _default_lock:
         # the previous client keeps executing the runs it started
         _default = client
@@ -589,8 +682,16 @@ def connect(database_url: str | None = None, **overrides: Any) -> Client:
 
 
 def default_client() -> Client:
+    """The client ``g.run`` uses: the last ``connect``'s, else one from the settings (a
+    ``RemoteClient`` when ``PLAIT_API_URL`` is set)."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Client(settings())
-        return _default
+            config = settings()
+            if config.api_url:
+                from runtime.remote import RemoteClient
+
+                _default = RemoteClient.from_settings(config)  # type: ignore[assignment]
+            else:
+                _default = Client(config)
+        return _default  # type: ignore[return-value]

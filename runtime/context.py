@@ -32,6 +32,8 @@ class NodeContext:
     redactor: Redactor = field(default_factory=Redactor)
     """Applied to every log line before it is kept (the engine gives it the run's known
     secrets; by default the key and pattern rules alone)."""
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """The stored secrets this node declared, decrypted for this attempt only."""
 
     def save_document(self, name: str, content: Any, kind: DocumentKind | None = None) -> None:
         """Save a named artifact to the run, shown by the notebook view, studio and report.
@@ -55,6 +57,16 @@ class NodeContext:
         """``run_id:node:attempt``: different for each attempt (for logs, or for side
         effects that each attempt must make on its own)."""
         return f"{self.run_id}:{self.node}:{self.attempt}"
+
+    def secret(self, name: str) -> str:
+        """The value of a stored secret this node declared (``@g.node(secrets=[name])``)."""
+        if name not in self.secrets:
+            declared = ", ".join(sorted(self.secrets)) or "none"
+            raise PlaitError(
+                f"node {self.node!r} did not declare secret {name!r} (it declares: "
+                f"{declared}); add secrets=[{name!r}] to its @g.node(...) to read it"
+            )
+        return self.secrets[name]
 
     def log(self, message: str) -> None:
         """Add a line to this attempt's logs (shown with the node in every view)."""
@@ -83,6 +95,11 @@ def current() -> NodeContext:
     if ctx is None:
         raise PlaitError("rt.current() is only available inside a running node")
     return ctx
+
+
+def secret(name: str) -> str:
+    """``rt.secret(name)``: a stored secret the running node declared."""
+    return current().secret(name)
 
 
 def activate(ctx: NodeContext) -> contextvars.Token:

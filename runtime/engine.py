@@ -25,6 +25,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import dataclasses
 import datetime as dt
 import functools
 import inspect
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import cloudpickle
 
-from runtime import codecs, context, faults, signing
+from runtime import codecs, context, faults, secrets, signing
 from runtime.config import Settings
 from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
 from runtime.events import Bus
@@ -482,8 +483,15 @@ class _Pass:
             for name, default in self.plan.run_inputs.items()
             if default is not inspect.Parameter.empty
         }
-        self.redactor = Redactor.from_inputs(self.inputs, {"inputs": defaults})
-        """Hides the run's secrets in what its nodes leave behind: logs, errors, tracebacks."""
+        # stored secrets its nodes declare: decrypted here, in the process running the nodes
+        declared = {name for n in graph.nodes.values() for name in n.secrets}
+        self.secrets, self.secret_problems = secrets.Secrets(self.store, self.settings).reveal(
+            declared
+        )
+        known = Redactor.from_inputs(self.inputs, {"inputs": defaults}).known
+        self.redactor = Redactor(known, self.secrets)
+        """Hides the run's secrets in what its nodes leave behind: logs, errors, tracebacks
+        (and stored secrets, as ``[secret:NAME]``, in outputs and documents too)."""
         self.tasks: dict[asyncio.Future[Any], str] = {}
         self.executions: dict[str, _Execution] = {}
         """Node -> the execution this pass records."""
@@ -727,6 +735,9 @@ class _Pass:
     async def _attempt(self, node: Node, start: NodeStart) -> _Outcome:
         ctx = context.NodeContext(self.run.id, node.name, start.attempt, redactor=self.redactor)
         ctx.saver = functools.partial(self._save_document, node.name)
+        ctx.secrets = {n: self.secrets[n] for n in node.secrets if n in self.secrets}
+        if missing := [self.secret_problems[n] for n in node.secrets if n not in self.secrets]:
+            return _Outcome(False, error_type="MissingSecret", error="; ".join(missing))
         try:
             kwargs = await self._arguments(node)
         except Exception as exc:
@@ -818,12 +829,18 @@ class _Pass:
             str(self.run.version_id),
             target,
             kwargs,
-            context={"run_id": ctx.run_id, "node": ctx.node, "attempt": ctx.attempt},
+            context={
+                "run_id": ctx.run_id,
+                "node": ctx.node,
+                "attempt": ctx.attempt,
+                **({"secrets": ctx.secrets} if ctx.secrets else {}),
+            },
             allow_pickle=allow_pickle,
             timeout=None,  # the pass times the attempt out and cancels, which kills the child
         )
 
         async def on_document(name: str, kind: str, encoded: codecs.Encoded) -> None:
+            encoded = secrets.scrub(encoded, self.secrets, what=f"document {name!r}")
             await asyncio.to_thread(
                 self.store.save_document,
                 self.lease,
@@ -926,6 +943,7 @@ class _Pass:
         """Runs in the node's own thread (or task): the document is stored at once; its
         event is written with the node's checkpoint."""
         encoded = codecs.encode(content, what=f"document {name!r} of node {node!r}")
+        encoded = secrets.scrub(encoded, self.secrets, what=f"document {name!r} of node {node!r}")
         self.store.save_document(self.lease, node, name, kind, encoded, self.settings.inline_limit)
 
     def _record(self, name: str, outcome: _Outcome) -> None:
@@ -938,6 +956,8 @@ class _Pass:
         now = utcnow()
         logs = "\n".join(outcome.logs) or None
         row_id: int = state.row_id  # type: ignore[assignment]
+        if outcome.ok and outcome.encoded is not None and self.secrets:
+            outcome = self._scrubbed(name, outcome)
         if outcome.ok and outcome.encoded is not None:
             state.status, state.value, state.loaded = "succeeded", outcome.value, True
             self.events.append(
@@ -991,6 +1011,22 @@ class _Pass:
                 keep_lease=outcome.still_executing,
             )
         )
+
+    def _scrubbed(self, name: str, outcome: _Outcome) -> _Outcome:
+        """The outcome with the stored secrets in its output replaced by ``[secret:NAME]``
+        (downstream nodes get what is stored); a failure when that cannot be done."""
+        assert outcome.encoded is not None
+        what = f"output of node {name!r}"
+        try:
+            encoded = secrets.scrub(outcome.encoded, self.secrets, what=what)
+        except secrets.SecretLeak as exc:
+            return _Outcome(
+                False, error_type="SecretLeak", error=str(exc), logs=outcome.logs, retryable=False
+            )
+        if encoded is outcome.encoded:
+            return outcome
+        value = codecs.decode(encoded.codec, encoded.data, self.engine.secret_key)
+        return dataclasses.replace(outcome, encoded=encoded, value=value)
 
     async def _commit(self, starts: list[NodeStart]) -> None:
         if not (self.finishes or starts or self.events or self.give_up or self.interrupt):

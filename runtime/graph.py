@@ -11,6 +11,7 @@ import enum
 import hashlib
 import inspect
 import json
+import re
 import sys
 import textwrap
 import types
@@ -65,6 +66,9 @@ class Node:
     max_interruptions: int = 3
     """Attempts cut off by the death of their process before the node fails for good (a node
     that crashes its process would otherwise be started again forever)."""
+    secrets: tuple[str, ...] = ()
+    """Names of the stored secrets this node reads with ``rt.secret(name)``; only these are
+    decrypted for it."""
     schema: type[pydantic.BaseModel] | None = None
     """Payload model of a wait node."""
     payload_as_dict: bool = False
@@ -151,6 +155,7 @@ class Graph:
         max_interruptions: int = 3,
         inputs: Mapping[str, str] | None = None,
         after: Iterable[str] = (),
+        secrets: Iterable[str] = (),
     ) -> Any:
         """Decorator: add a function as a node. Usable bare (``@g.node``) or with options."""
 
@@ -166,6 +171,7 @@ class Graph:
                 isolation=isolation,
                 max_interruptions=max_interruptions,
                 after=after,
+                secrets=secrets,
             )
             return f
 
@@ -184,6 +190,7 @@ class Graph:
         isolation: Isolation | None = None,
         max_interruptions: int = 3,
         after: Iterable[str] = (),
+        secrets: Iterable[str] = (),
     ) -> Node:
         """Add a function or LangChain runnable under ``name``.
 
@@ -194,6 +201,7 @@ class Graph:
         self._check_new_name(name)
         _check_policies(name, retries, backoff, timeout, max_interruptions)
         _check_isolation(f"node {name!r}", isolation)
+        declared = _check_secrets(name, secrets)
         if _is_runnable(target):
             node = _runnable_node(name, target, inputs)  # type: ignore[arg-type]
         elif callable(target):
@@ -206,6 +214,7 @@ class Graph:
         node.retries, node.backoff, node.timeout, node.pickle = retries, backoff, timeout, pickle
         node.isolation, node.max_interruptions = isolation, max_interruptions
         node.after = tuple(after)
+        node.secrets = declared
         if node.kind == "function":
             node.doc = inspect.getdoc(target) or ""
         return self._insert(node)
@@ -350,6 +359,8 @@ class Graph:
             }
             if node.schema is not None:
                 entry["schema"] = node.schema.model_json_schema()
+            if node.secrets:  # only then: versions of graphs without secrets keep their hash
+                entry["secrets"] = list(node.secrets)
             nodes.append(entry)
         edges = [[d, n] for n in plan.order for d in plan.deps[n]]
         inputs = {
@@ -500,6 +511,22 @@ def _check_isolation(what: str, isolation: Any) -> None:
         raise GraphError(
             f"{what}: isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}"
         )
+
+
+_SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+
+def _check_secrets(name: str, secrets: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(secrets, str):
+        raise GraphError(f"node {name!r}: secrets is a list of names, e.g. secrets=[{secrets!r}]")
+    declared = tuple(dict.fromkeys(secrets))
+    for secret in declared:
+        if not isinstance(secret, str) or _SECRET_NAME.fullmatch(secret) is None:
+            raise GraphError(
+                f"node {name!r}: secret name {secret!r} must be letters, digits and '_' "
+                "(at most 100, not starting with a digit), e.g. OPENAI_API_KEY"
+            )
+    return declared
 
 
 def _is_type_like(annotation: Any) -> bool:

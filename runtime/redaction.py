@@ -12,6 +12,9 @@ Three rules, applied by a ``Redactor``:
   appear inside any text: log lines, error messages, tracebacks, outputs.
 - **Text patterns**: ``password=hunter2``, ``"api_key": "sk-..."``, ``Authorization: Bearer
   xyz``, ``Bearer xyz`` and the password of ``scheme://user:password@host``.
+- **Stored secrets** (``runtime.secrets``): the values of the secrets a run's nodes declare
+  read ``[secret:NAME]`` wherever they appear (the engine applies this before anything is
+  stored).
 
 Stored values are never changed (downstream nodes need the real ones); only what is shown or
 served goes through a redactor. Node log lines are the exception: they are redacted before
@@ -124,7 +127,29 @@ class Redactor:
     secrets known for a run (``for_run``, ``from_inputs``), or with none for the key and
     pattern rules alone."""
 
-    def __init__(self, known_values: Iterable[str] = ()) -> None:
+    def __init__(
+        self, known_values: Iterable[str] = (), secrets: Mapping[str, str] | None = None
+    ) -> None:
+        self.secrets: dict[str, str] = {
+            name: value for name, value in (secrets or {}).items() if isinstance(value, str)
+        }
+        """Stored secrets by name: replaced by ``[secret:NAME]``, whatever their length."""
+        named: dict[str, str] = {}
+        for name, value in self.secrets.items():
+            for form in (
+                value,
+                json.dumps(value)[1:-1],
+                json.dumps(value, ensure_ascii=False)[1:-1],
+                repr(value)[1:-1],
+            ):
+                if form:
+                    named.setdefault(form, name)
+        self._named_of = named
+        self._named = (
+            re.compile("|".join(map(re.escape, sorted(named, key=len, reverse=True))))
+            if named
+            else None
+        )
         self.known = frozenset(
             v for v in known_values if isinstance(v, str) and len(v) >= MIN_KNOWN
         )
@@ -149,7 +174,8 @@ class Redactor:
         return cls(known)
 
     def __repr__(self) -> str:
-        return f"<Redactor {len(self.known)} known value(s)>"
+        named = f", secrets {', '.join(sorted(self.secrets))}" if self.secrets else ""
+        return f"<Redactor {len(self.known)} known value(s){named}>"
 
     # -- applying -------------------------------------------------------------------------
 
@@ -158,6 +184,8 @@ class Redactor:
         passwords replaced."""
         if not text:
             return text
+        if self._named is not None:
+            text = self._named.sub(lambda m: f"[secret:{self._named_of[m[0]]}]", text)
         if self._known is not None:
             text = self._known.sub(REDACTED, text)
         if "://" in text:
@@ -174,7 +202,7 @@ class Redactor:
         if len(text) <= limit:
             return self.text(text)
         head_n, tail_n = limit // 4, limit - limit // 4
-        margin = max(EXCERPT_MARGIN, *(len(v) for v in self.known), 0)
+        margin = max(EXCERPT_MARGIN, *(len(v) for v in self.known), *map(len, self._named_of), 0)
         # a secret cut at the inner edge of a part is not redacted: it lies in the margin,
         # whose redacted form is dropped (redaction leaves unmatched text as it was)
         head = self.text(text[: head_n + margin])[:-margin][:head_n]
@@ -264,7 +292,10 @@ def for_run(run: Run) -> Redactor:
     here are skipped (they cannot be shown here either)."""
     from runtime.errors import PlaitError
 
-    store = run.client.store
+    store = getattr(run.client, "store", None)
+    if store is None:
+        # a remote run: the server redacted everything it sent
+        return DEFAULT
     record = store.get_run(run.id)
     spec = store.get_version(record.version_id).spec
     inputs: dict[str, Any] = {}
@@ -288,6 +319,8 @@ def for_run(run: Run) -> Redactor:
 def _assignment(match: re.Match[str]) -> str:
     if not secret_key(match["key"]):
         return match[0]
+    if match.start() and match.string[match.start() - 1] == "[" and match["key"] == "secret":
+        return match[0]  # a stored secret's marker, [secret:NAME]
     value = match["value"]
     scheme = _SCHEME.match(value)
     head = scheme[0] if scheme else ""

@@ -10,17 +10,22 @@ from __future__ import annotations
 import logging
 
 import reflex as rx
+from starlette.types import ASGIApp
 
 from runtime import sharing
 from runtime.api import create_api
+from runtime.login import PageGuard, login_app
 from studio.pages.not_found import not_found_page
 from studio.pages.run import run_page
 from studio.pages.runs import runs_page
+from studio.pages.settings import audit_page, keys_page, secrets_page, users_page
 from studio.pages.workflow import workflow_page
 from studio.pages.workflows import workflows_page
-from studio.states.base import blocking, client
+from studio.states.base import blocking, client, gate
 from studio.states.run import RunState
 from studio.states.runs import RunsState
+from studio.states.session import SessionState
+from studio.states.settings import AuditState, KeysState, SecretsState, UsersState
 from studio.states.workflow import WorkflowState
 from studio.states.workflows import WorkflowsState
 
@@ -28,11 +33,17 @@ log = logging.getLogger("plait.studio")
 
 
 def api() -> object:
-    """``/api/v1`` (REST + docs) and ``/r/<token>`` (read-only share links)."""
-    app = create_api(client)
+    """``/api/v1`` (REST + docs), ``/r/<token>`` (read-only share links) and the login."""
+    app = create_api(client, gate=gate())
     # share links: runtime.sharing serves the live read-only report at /r/<token>
     app.router.routes.extend(sharing.share_app().routes)
+    app.router.routes.extend(login_app(gate).routes)
     return app
+
+
+def guarded(asgi: ASGIApp) -> ASGIApp:
+    """Pages need a session where logins are needed (runtime.login.PageGuard)."""
+    return PageGuard(asgi, gate)
 
 
 async def recover_runs() -> None:
@@ -44,15 +55,39 @@ async def recover_runs() -> None:
             log.info("continuing %d run(s) nobody was advancing", len(recovered))
 
 
-app = rx.App(api_transformer=api())  # type: ignore[arg-type]
+app = rx.App(api_transformer=[api(), guarded])  # type: ignore[list-item]
 app.register_lifespan_task(recover_runs)
-app.add_page(workflows_page, route="/", title="Workflows · Plait", on_load=WorkflowsState.listen)
+
+session = SessionState.load
+app.add_page(
+    workflows_page, route="/", title="Workflows · Plait", on_load=[session, WorkflowsState.listen]
+)
 app.add_page(
     workflow_page,
     route="/workflows/[wf_name]",
     title="Workflow · Plait",
-    on_load=WorkflowState.listen,
+    on_load=[session, WorkflowState.listen],
 )
-app.add_page(runs_page, route="/runs", title="Runs · Plait", on_load=RunsState.listen)
-app.add_page(run_page, route="/runs/[run_id]", title="Run · Plait", on_load=RunState.listen)
+app.add_page(runs_page, route="/runs", title="Runs · Plait", on_load=[session, RunsState.listen])
+app.add_page(
+    run_page, route="/runs/[run_id]", title="Run · Plait", on_load=[session, RunState.listen]
+)
+app.add_page(
+    users_page, route="/settings/users", title="Users · Plait", on_load=[session, UsersState.load]
+)
+app.add_page(
+    keys_page, route="/settings/keys", title="API keys · Plait", on_load=[session, KeysState.load]
+)
+app.add_page(
+    secrets_page,
+    route="/settings/secrets",
+    title="Secrets · Plait",
+    on_load=[session, SecretsState.load],
+)
+app.add_page(
+    audit_page,
+    route="/settings/audit",
+    title="Audit log · Plait",
+    on_load=[session, AuditState.load],
+)
 app.add_page(not_found_page, route="404", title="Not found · Plait")

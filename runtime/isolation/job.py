@@ -71,7 +71,7 @@ class Job:
     """cloudpickle of ``(target, kwargs)`` made by the parent: the child calls
     ``target(**kwargs)`` and awaits a result that is awaitable (async functions). Values of
     ``kwargs`` that are ``Stored`` are decoded in the child first."""
-    context: Mapping[str, Any]
+    context: Mapping[str, Any] = field(repr=False)  # it may carry a node's secrets
     """What ``rt.current()`` gives in the child: ``run_id``, ``node``, ``attempt`` (and any
     other field of ``NodeContext``); ``idempotency_key`` is derived from them."""
     allow_pickle: bool = False
@@ -97,6 +97,10 @@ class Job:
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise ValueError(f"Job.context[{name!r}] must be {described}, not {value!r}")
         for name, value in self.context.items():
+            if name == "secrets" and isinstance(value, Mapping):
+                if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+                    raise ValueError("Job.context['secrets'] must map names to text")
+                continue
             if not isinstance(value, str | int | float | bool | None):
                 raise ValueError(f"Job.context[{name!r}] must be plain data, not {value!r}")
         if self.timeout is not None and not (

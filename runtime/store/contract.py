@@ -27,6 +27,7 @@ import asyncio
 import datetime as dt
 import functools
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -250,6 +251,24 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def display_url(self) -> str:
         """The URL without its password, for people."""
+
+    # -- for modules that own tables of their own (accounts, sessions, keys, secrets, the
+    # audit log): a transaction on this database. The runtime's runs, checkpoints, events,
+    # links and catalogue go through the operations below, never through these.
+
+    @abc.abstractmethod
+    def write(self) -> AbstractContextManager[Any]:
+        """A write transaction (a SQLAlchemy ``Connection``), serialised as this database
+        serialises writers; committed when the block ends, rolled back on an error."""
+
+    @abc.abstractmethod
+    def read(self) -> AbstractContextManager[Any]:
+        """A read transaction (a SQLAlchemy ``Connection``)."""
+
+    @abc.abstractmethod
+    def for_update(self, query: Any) -> Any:
+        """``query`` locking the rows it reads against concurrent writers of them, where the
+        database needs it (a read-then-write of one row)."""
 
     @abc.abstractmethod
     def migrate(self) -> None:
@@ -570,10 +589,17 @@ class Store(abc.ABC):
         workflow: str | None = None,
         status: str | Sequence[str] | None = None,
         trigger: str | None = None,
+        owner: str | None = None,
+        workflows: Collection[str] | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[RunRow], int]:
-        """One page of runs, newest first, and how many match in all."""
+        """One page of runs, newest first, and how many match in all. ``owner``: who started
+        them; ``workflows``: only runs of these (an API key's reach)."""
+
+    @abc.abstractmethod
+    def run_owners(self, limit: int = 200) -> list[str]:
+        """Everyone who started a run (users and keys), by name."""
 
     # -- share links ------------------------------------------------------------------------
 

@@ -203,6 +203,9 @@ class SqlStore(Store):
         with _available(), self.engine.connect() as conn, conn.begin():
             yield conn
 
+    def for_update(self, query: Any) -> Any:
+        return self._for_update(query)
+
     def _lock_run(self, conn: sa.Connection, run_id: str) -> Run:
         query = self._for_update(sa.select(tables.run).where(tables.run.c.id == run_id))
         row = conn.execute(query).first()
@@ -1136,14 +1139,19 @@ class SqlStore(Store):
         workflow: str | None = None,
         status: str | Sequence[str] | None = None,
         trigger: str | None = None,
+        owner: str | None = None,
+        workflows: Collection[str] | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[RunRow], int]:
-        """One page of runs, newest first, and how many match in all."""
         r, wf, wv = tables.run, tables.workflow, tables.workflow_version
         conditions: list[Any] = []
         if workflow:
             conditions.append(wf.c.name == workflow)
+        if workflows is not None:
+            conditions.append(wf.c.name.in_(list(workflows)))
+        if owner:
+            conditions.append(r.c.owner == owner)
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
             conditions.append(r.c.status.in_(statuses))
@@ -1171,7 +1179,7 @@ class SqlStore(Store):
             .offset(offset)
         )
         count = sa.select(sa.func.count()).select_from(r)
-        if workflow:
+        if workflow or workflows is not None:
             count = count.join(wf, wf.c.id == r.c.workflow_id)
         count = count.where(*conditions)
         with self.read() as conn:
@@ -1193,6 +1201,14 @@ class SqlStore(Store):
             )
             for row in rows
         ], total
+
+    def run_owners(self, limit: int = 200) -> list[str]:
+        r = tables.run
+        query = (
+            sa.select(r.c.owner).where(r.c.owner.is_not(None)).distinct().order_by(r.c.owner)
+        ).limit(limit)
+        with self.read() as conn:
+            return list(conn.execute(query).scalars())
 
     # -- share links ------------------------------------------------------------------------
 

@@ -92,6 +92,8 @@ class WorkflowVersion(SQLModel, table=True):
     """Id of the key that signed ``code`` (also in its header); ``None`` for empty code and
     code signed before keys had ids (the retired HMAC scheme)."""
     created_at: dt.datetime = _ts(default_factory=utcnow)
+    created_by: str | None = Field(default=None, max_length=200)
+    """Who published it through the API (a user or a key); ``None`` for an SDK process."""
 
 
 class Run(SQLModel, table=True):
@@ -256,3 +258,95 @@ class Document(SQLModel, table=True):
 
 
 document = _table(Document)
+
+
+# -- access: people, their sessions, API keys, secrets and the audit log ---------------------
+
+
+class Account(SQLModel, table=True):
+    """A person who logs in. Only an argon2 hash of the password is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)
+    """``admin``, ``editor`` or ``viewer`` (``runtime.auth.roles``)."""
+    password_hash: str = Field(max_length=200)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    created_by: str | None = Field(default=None, max_length=200)
+    password_changed_at: dt.datetime = _ts(default_factory=utcnow)
+    disabled_at: dt.datetime | None = _ts(default=None)
+    """A disabled account cannot log in, and its sessions and keys stop working."""
+
+
+class LoginSession(SQLModel, table=True):
+    """A studio login. Only the SHA-256 of its cookie's token is stored."""
+
+    __tablename__ = "login_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    last_seen_at: dt.datetime = _ts(default_factory=utcnow)
+    """Renewed (at most once a minute) by use; idle past ``session_idle_seconds``, it ends."""
+    expires_at: dt.datetime = _ts()
+    """The absolute end: ``created_at`` + ``session_max_seconds``."""
+    revoked_at: dt.datetime | None = _ts(default=None)
+    address: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=300)
+
+
+class ApiKey(SQLModel, table=True):
+    """A key for ``/api/v1`` (``plait_<id>_<secret>``). Only the SHA-256 of the secret is
+    stored."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=16)
+    """The public part of the token; names the key in lists and in who-did-it."""
+    secret_hash: str = Field(max_length=64)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=16)
+    workflows: list | None = Field(default=None, sa_type=sa.JSON)
+    """When set, the only workflows the key reaches."""
+    created_by: str | None = Field(default=None, max_length=200)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    expires_at: dt.datetime | None = _ts(default=None)
+    revoked_at: dt.datetime | None = _ts(default=None)
+    last_used_at: dt.datetime | None = _ts(default=None)
+    """Renewed at most once a minute."""
+
+
+class Secret(SQLModel, table=True):
+    """A named credential for nodes, Fernet-encrypted (``runtime.secrets``)."""
+
+    name: str = Field(primary_key=True, max_length=100)
+    ciphertext: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    created_by: str | None = Field(default=None, max_length=200)
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+    updated_by: str | None = Field(default=None, max_length=200)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when, from where: admin actions and every state-changing request."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = _ts(default_factory=utcnow, index=True)
+    actor: str | None = Field(default=None, max_length=200)
+    """A user's name, ``key:<id>``, ``local`` or ``cli:<os user>``; ``None``: nobody known."""
+    action: str = Field(max_length=80)
+    target: str | None = Field(default=None, max_length=300)
+    address: str | None = Field(default=None, max_length=64)
+    outcome: str = Field(max_length=16)
+    """``ok``, ``denied`` or ``failed``."""
+    detail: dict = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+account = _table(Account)
+login_session = _table(LoginSession)
+api_key = _table(ApiKey)
+secret = _table(Secret)
+audit_log = _table(AuditEntry)

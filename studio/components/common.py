@@ -7,6 +7,7 @@ from typing import Any
 import reflex as rx
 
 from studio import theme
+from studio.states.session import SessionState
 
 
 def nav_link(text: str, href: str) -> rx.Component:
@@ -38,6 +39,8 @@ def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Comp
                 rx.link(
                     "API", href="/api/v1/docs", size="3", color_scheme="gray", is_external=True
                 ),
+                rx.cond(SessionState.is_admin, nav_link("Settings", "/settings/users")),
+                user_menu(),
                 spacing="5",
                 align="center",
             ),
@@ -59,6 +62,41 @@ def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Comp
             padding="20px 24px 48px",
         ),
         min_height="100vh",
+    )
+
+
+LOGOUT = (
+    "fetch('/auth/logout', {method: 'POST', credentials: 'same-origin'})"
+    ".then(() => { window.location.href = '/login?out=1'; })"
+)
+"""The server ends the session and clears its HttpOnly cookie (no script can)."""
+
+
+def user_menu() -> rx.Component:
+    """Who is logged in, and the logout button."""
+    return rx.cond(
+        SessionState.local,
+        rx.badge("local user", color_scheme="gray", variant="soft", id="session-user"),
+        rx.cond(
+            SessionState.user != "",
+            rx.hstack(
+                rx.text(
+                    SessionState.user + " · " + SessionState.role,
+                    size="2",
+                    color_scheme="gray",
+                    id="session-user",
+                ),
+                rx.button(
+                    "Log out",
+                    size="1",
+                    variant="soft",
+                    id="logout",
+                    on_click=rx.call_script(LOGOUT),
+                ),
+                spacing="2",
+                align="center",
+            ),
+        ),
     )
 
 

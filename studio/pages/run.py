@@ -11,6 +11,7 @@ from studio.data import ShareLinkRow
 from studio.logic.forms import NODE_FIELD, WaitForm
 from studio.logic.live import Bar, TimelineRow
 from studio.states.run import SHARE_LIFETIMES, RunState
+from studio.states.session import SessionState
 
 
 def header() -> rx.Component:
@@ -49,7 +50,12 @@ def header() -> rx.Component:
             rx.text("· created " + RunState.created, size="1", color_scheme="gray"),
             rx.cond(
                 RunState.owner != "",
-                rx.text("· owner " + RunState.owner, size="1", color_scheme="gray"),
+                rx.text(
+                    "· started by " + RunState.owner,
+                    size="1",
+                    color_scheme="gray",
+                    id="run-owner",
+                ),
             ),
             spacing="2",
         ),
@@ -79,7 +85,7 @@ def actions() -> rx.Component:
             rx.icon("square", size=14),
             "Cancel",
             on_click=RunState.cancel_run,
-            disabled=RunState.finished,
+            disabled=RunState.finished | ~SessionState.can_write,
             color_scheme="red",
             variant="soft",
             id="cancel-run",
@@ -88,6 +94,7 @@ def actions() -> rx.Component:
             rx.icon("rotate_ccw", size=14),
             "Retry",
             on_click=RunState.retry_run,
+            disabled=~SessionState.can_write,
             variant="soft",
             id="retry-run",
         ),

@@ -22,6 +22,7 @@ def run_row(run: rx.Var[RunItem], show_workflow: bool = True) -> rx.Component:
     cells += [
         rx.table.cell(common.status_badge(run.status)),
         rx.table.cell(run.trigger),
+        rx.table.cell(rx.text(run.owner, size="2", class_name="plait-run-owner")),
         rx.table.cell(rx.text(run.ago, title=run.created, size="2")),
         rx.table.cell(run.duration),
         rx.table.cell(rx.code(run.version, variant="ghost", color_scheme="gray")),
@@ -35,6 +36,7 @@ def runs_table(rows: rx.Var[list[RunItem]], show_workflow: bool = True) -> rx.Co
         *(["workflow"] if show_workflow else []),
         "status",
         "trigger",
+        "started by",
         "created",
         "took",
         "version",
@@ -81,6 +83,13 @@ def runs_page() -> rx.Component:
                 RunsState.trigger_filter,
                 RunsState.set_trigger_filter,
                 "filter-trigger",
+            ),
+            filter_select(
+                "started by",
+                RunsState.owner_options,
+                RunsState.owner_filter,
+                RunsState.set_owner_filter,
+                "filter-owner",
             ),
             rx.spacer(),
             rx.hstack(

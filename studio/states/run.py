@@ -23,7 +23,7 @@ from runtime.store.tables import EventDict
 from studio import data
 from studio.logic import fmt, forms, live, preview
 from studio.logic.run_page import RunPage
-from studio.states.base import blocking, client
+from studio.states.base import blocking, client, permitted, record
 
 log = logging.getLogger("plait.studio")
 
@@ -96,6 +96,9 @@ class RunState(rx.State):
         async with self:
             run_id = self.run_id  # type: ignore[attr-defined]
             self._reset()
+            allowed, _ = await permitted(self, "read", "read runs")
+        if allowed is None:
+            return
         header = await blocking(data.run_header, client(), run_id)
         if header is None:
             async with self:
@@ -197,6 +200,10 @@ class RunState(rx.State):
     async def _select(self, name: str) -> AsyncIterator[None]:
         if not name or self._page is None:
             return
+        allowed, why = await permitted(self, "read", "read runs")
+        if allowed is None:
+            self.message = why
+            return
         self.selected, self.detail_loading, self.collapsed = name, True, []
         self._render()
         yield
@@ -226,6 +233,10 @@ class RunState(rx.State):
 
     async def submit_wait(self, form_data: dict[str, Any]) -> None:
         node = str(form_data.get(forms.NODE_FIELD, ""))
+        allowed, why = await permitted(self, "write", "answer waits", target=self.run_id)  # type: ignore[attr-defined]
+        if allowed is None:
+            self.message = why
+            return
         form = next((f for f in self.waits if f.node == node), None)
         if form is None:
             self.message = f"{node} is no longer waiting"
@@ -241,7 +252,7 @@ class RunState(rx.State):
                     self.run_id,  # type: ignore[attr-defined]
                     node,
                     forms.restore_choices(payload, schema),
-                    answered_by="studio",
+                    answered_by=allowed.actor,
                 )
             except PayloadError as exc:
                 errors = forms.field_errors(exc.errors)
@@ -250,6 +261,7 @@ class RunState(rx.State):
                 message = str(exc)
             else:
                 message = "submitted"
+                await record(self, allowed, "run.resume", f"{self.run_id} {node}")  # type: ignore[attr-defined]
         else:
             message = "please correct the fields marked"
         self.waits = [
@@ -260,31 +272,47 @@ class RunState(rx.State):
         ]
 
     async def cancel_run(self) -> None:
+        run_id = self.run_id  # type: ignore[attr-defined]
+        allowed, why = await permitted(self, "write", "cancel runs", target=run_id)
+        if allowed is None:
+            self.message = why
+            return
         try:
-            status = await blocking(client().cancel, self.run_id)  # type: ignore[attr-defined]
+            status = await blocking(client().cancel, run_id)
         except PlaitError as exc:
             self.message = str(exc)
             return
+        await record(self, allowed, "run.cancel", run_id)
         self.message = "cancelled" if status == "cancelled" else "cancel requested"
 
     async def retry_run(self) -> Any:
         run_id = self.run_id  # type: ignore[attr-defined]
+        allowed, why = await permitted(self, "write", "retry runs", target=run_id)
+        if allowed is None:
+            self.message = why
+            return None
 
         def start() -> str:
             c = client()
             old = c.get_run(run_id)
-            return c.start_version(old.record.version_id, old.inputs, trigger="studio").id
+            version_id = old.record.version_id
+            return c.start_version(version_id, old.inputs, trigger="studio", owner=allowed.actor).id
 
         try:
             new_id = await blocking(start)
         except PlaitError as exc:
             self.message = f"could not retry: {exc}"
             return None
+        await record(self, allowed, "run.retry", run_id, new=new_id)
         return rx.redirect(f"/runs/{new_id}")
 
     # -- share links -----------------------------------------------------------------------
 
     async def open_share(self) -> None:
+        allowed, why = await permitted(self, "read", "read share links")
+        if allowed is None:
+            self.message = why
+            return
         self.share_open, self.share_url, self.share_message = True, "", ""
         await self._load_share_links()
 
@@ -299,12 +327,16 @@ class RunState(rx.State):
 
     async def share_run(self) -> None:
         """A new read-only link (``runtime.sharing``), served by the studio at /r/<token>."""
+        allowed, why = await permitted(self, "write", "share runs", target=self.run_id)  # type: ignore[attr-defined]
+        if allowed is None:
+            self.share_message = why
+            return
         try:
             _token, path = await blocking(
                 sharing.create_link,
                 self.run_id,  # type: ignore[attr-defined]
                 expires_in=sharing.parse_lifetime(SHARE_LIFETIMES[self.share_lifetime]),
-                created_by="studio",
+                created_by=allowed.actor,
                 client=client(),
             )
         except PlaitError as exc:
@@ -312,9 +344,14 @@ class RunState(rx.State):
             return
         self.share_url = self.router.url.origin + path
         self.share_message = ""
+        await record(self, allowed, "share.create", self.run_id)  # type: ignore[attr-defined]
         await self._load_share_links()
 
     async def revoke_share(self, link_id: int) -> None:
+        allowed, why = await permitted(self, "write", "revoke share links", target=self.run_id)  # type: ignore[attr-defined]
+        if allowed is None:
+            self.share_message = why
+            return
         try:
             await blocking(
                 sharing.revoke_link,
@@ -326,6 +363,7 @@ class RunState(rx.State):
             self.share_message = f"link {link_id} was already revoked"
         else:
             self.share_message = f"link {link_id} revoked: it no longer opens"
+            await record(self, allowed, "share.revoke", f"{self.run_id} link {link_id}")  # type: ignore[attr-defined]
         await self._load_share_links()
 
     async def _load_share_links(self) -> None:

@@ -8,7 +8,7 @@ import reflex as rx
 
 from runtime import catalog
 from studio.logic import fmt
-from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell
+from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell, permitted
 
 ALL = "all"
 PAGE_SIZE = 50
@@ -25,6 +25,7 @@ class RunItem:
     version: str
     status: str
     trigger: str
+    owner: str
     created: str
     ago: str
     duration: str
@@ -40,6 +41,7 @@ def run_item(row: catalog.RunRow) -> RunItem:
         version=fmt.short(row.version),
         status=row.status,
         trigger=row.trigger,
+        owner=row.owner or "",
         created=fmt.timestamp(row.created_at),
         ago=fmt.ago(row.created_at),
         duration=fmt.duration(row.duration),
@@ -53,23 +55,26 @@ class Filters:
     status: str = ALL
     trigger: str = ALL
     page: int = 0
+    owner: str = ALL
 
     def query(self) -> dict[str, object]:
         return {
             "workflow": None if self.workflow == ALL else self.workflow,
             "status": None if self.status == ALL else self.status,
             "trigger": None if self.trigger == ALL else self.trigger,
+            "owner": None if self.owner == ALL else self.owner,
             "limit": PAGE_SIZE,
             "offset": self.page * PAGE_SIZE,
         }
 
 
-def load_page(filters: Filters) -> tuple[list[RunItem], int, list[str]]:
-    """One page of runs, the total matching, and every workflow name (for the filter)."""
+def load_page(filters: Filters) -> tuple[list[RunItem], int, list[str], list[str]]:
+    """One page of runs, the total matching, every workflow name and everyone who started a
+    run (for the filters)."""
     c = client()
     rows, total = catalog.runs(c.store, **filters.query())  # type: ignore[arg-type]
     names = [w.name for w in c.store.workflows()]
-    return [run_item(r) for r in rows], total, names
+    return [run_item(r) for r in rows], total, names, catalog.owners(c.store)
 
 
 class RunsState(rx.State):
@@ -79,7 +84,9 @@ class RunsState(rx.State):
     workflow_filter: str = ALL
     status_filter: str = ALL
     trigger_filter: str = ALL
+    owner_filter: str = ALL
     workflow_names: list[str] = []
+    owner_names: list[str] = []
     loading: bool = True
 
     @rx.var
@@ -98,11 +105,23 @@ class RunsState(rx.State):
     def workflow_options(self) -> list[str]:
         return [ALL, *self.workflow_names]
 
-    def _filters(self) -> Filters:
-        return Filters(self.workflow_filter, self.status_filter, self.trigger_filter, self.page)
+    @rx.var
+    def owner_options(self) -> list[str]:
+        return [ALL, *self.owner_names]
 
-    def _show(self, page: tuple[list[RunItem], int, list[str]]) -> None:
-        rows, total, names = page
+    def _filters(self) -> Filters:
+        return Filters(
+            self.workflow_filter,
+            self.status_filter,
+            self.trigger_filter,
+            self.page,
+            self.owner_filter,
+        )
+
+    def _show(self, page: tuple[list[RunItem], int, list[str], list[str]]) -> None:
+        rows, total, names, owners = page
+        if owners != self.owner_names:
+            self.owner_names = owners
         if rows != self.rows:
             self.rows = rows
         if total != self.total:
@@ -119,8 +138,12 @@ class RunsState(rx.State):
             self.workflow_filter = params.get("workflow", ALL)
             self.status_filter = params.get("status", ALL)
             self.trigger_filter = params.get("trigger", ALL)
+            self.owner_filter = params.get("owner", ALL)
             self.page = 0
             self.loading = True
+            allowed, _ = await permitted(self, "read", "read runs")
+        if allowed is None:
+            return
         async with doorbell() as rang:
             while True:
                 async with self:
@@ -133,7 +156,9 @@ class RunsState(rx.State):
                 await rang(RESYNC_SECONDS)
 
     async def _reload(self) -> None:
-        self._show(await blocking(load_page, self._filters()))
+        allowed, _ = await permitted(self, "read", "read runs")
+        if allowed is not None:
+            self._show(await blocking(load_page, self._filters()))
 
     async def set_workflow_filter(self, value: str) -> None:
         self.workflow_filter, self.page = value, 0
@@ -145,6 +170,10 @@ class RunsState(rx.State):
 
     async def set_trigger_filter(self, value: str) -> None:
         self.trigger_filter, self.page = value, 0
+        await self._reload()
+
+    async def set_owner_filter(self, value: str) -> None:
+        self.owner_filter, self.page = value, 0
         await self._reload()
 
     async def next_page(self) -> None:

@@ -12,7 +12,7 @@ from runtime import catalog
 from runtime.errors import NotFound, PlaitError
 from studio import data
 from studio.logic import diff, fmt, forms, layout
-from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell
+from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell, permitted, record
 from studio.states.runs import RunItem, run_item
 
 
@@ -139,6 +139,9 @@ class WorkflowState(rx.State):
             name = self.wf_name  # type: ignore[attr-defined]
             self.loading, self.found, self.runs, self.diff_rows = True, True, [], []
             self.diff_summary = ""
+            allowed, _ = await permitted(self, "read", "read workflows")
+        if allowed is None:
+            return
         loaded = await blocking(load, name, None)
         async with self:
             if loaded is None:
@@ -163,6 +166,8 @@ class WorkflowState(rx.State):
                 await rang(RESYNC_SECONDS)
 
     async def select_version(self, version: str) -> None:
+        if (await permitted(self, "read", "read workflows"))[0] is None:
+            return
         loaded = await blocking(load, self.wf_name, version)  # type: ignore[attr-defined]
         if loaded is not None:
             self._show(loaded)
@@ -178,14 +183,23 @@ class WorkflowState(rx.State):
         self.diff_summary = diff.summary(rows)
 
     async def set_diff_old(self, value: str) -> None:
+        if (await permitted(self, "read", "read workflows"))[0] is None:
+            return
         self.diff_old = value
         self._show_diff(await blocking(load_diff, self.wf_name, self.diff_old, self.diff_new))  # type: ignore[attr-defined]
 
     async def set_diff_new(self, value: str) -> None:
+        if (await permitted(self, "read", "read workflows"))[0] is None:
+            return
         self.diff_new = value
         self._show_diff(await blocking(load_diff, self.wf_name, self.diff_old, self.diff_new))  # type: ignore[attr-defined]
 
     async def start_run(self, form_data: dict[str, Any]) -> AsyncIterator[Any]:
+        name = str(self.wf_name)  # type: ignore[attr-defined]
+        allowed, why = await permitted(self, "write", "start runs", target=name)
+        if allowed is None:
+            self.form_message = why
+            return
         inputs, errors = forms.inputs_from_form(self.fields, form_data)
         self.fields = forms.with_errors(self.fields, errors)
         if errors:
@@ -194,10 +208,17 @@ class WorkflowState(rx.State):
         self.starting, self.form_message = True, ""
         yield
         try:
-            run = await blocking(client().start_version, self._version_id, inputs, trigger="studio")
+            run = await blocking(
+                client().start_version,
+                self._version_id,
+                inputs,
+                trigger="studio",
+                owner=allowed.actor,
+            )
         except PlaitError as exc:
             self.form_message = str(exc)
             self.starting = False
             return
         self.starting = False
+        await record(self, allowed, "run.start", name, run=run.id)
         yield rx.redirect(f"/runs/{run.id}")

@@ -8,7 +8,7 @@ import reflex as rx
 
 from runtime import catalog
 from studio.logic import fmt
-from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell
+from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell, permitted
 
 
 @dataclass
@@ -70,6 +70,10 @@ class WorkflowsState(rx.State):
     @rx.event(background=True)
     async def listen(self) -> None:
         """Load, then refresh when runs start or end (last run, runs in the last day)."""
+        async with self:
+            allowed, _ = await permitted(self, "read", "read workflows")
+        if allowed is None:
+            return
         async with doorbell() as rang:
             while True:
                 items = await blocking(load)

@@ -24,6 +24,7 @@ import schemathesis
 from schemathesis.engine import Status, events
 
 import runtime as rt
+from runtime.auth.apikeys import ApiKeys
 from tests.chaos import api_flows, ledger
 from tests.faults.servers import free_port
 
@@ -55,8 +56,10 @@ def seed(client: rt.Client) -> None:
 
 
 @pytest.fixture
-def server(pg_client: rt.Client, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def server(pg_client: rt.Client, tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
     seed(pg_client)
+    # the fuzzer calls as an admin: it may well add users, which turns logins on
+    token, _ = ApiKeys(pg_client.store).create("fuzzer", "admin", by="test")
     port = free_port()
     log = tmp_path / "server.log"
     env = {
@@ -81,7 +84,7 @@ def server(pg_client: rt.Client, tmp_path: Path) -> Iterator[tuple[str, Path]]:
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the API server did not start:\n" + log.read_text()
             time.sleep(0.1)
-    yield url, log
+    yield url, log, token
     process.terminate()
     try:
         process.wait(15)
@@ -90,11 +93,16 @@ def server(pg_client: rt.Client, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         process.wait(10)
 
 
-def test_fuzzed_api_answers_every_request_within_its_schema(server: tuple[str, Path]) -> None:
-    url, log = server
+def test_fuzzed_api_answers_every_request_within_its_schema(
+    server: tuple[str, Path, str],
+) -> None:
+    url, log, token = server
     config = schemathesis.Config.from_dict(
         {
             "base-url": url,
+            "headers": {"Authorization": f"Bearer {token}"},
+            # events may be long-polled for up to 30 s
+            "request-timeout": 45,
             "seed": 10,
             "max-time": MAX_SECONDS,
             "cache": {"enabled": False},

@@ -47,11 +47,14 @@ def plait(db_url: str, tmp_path: Path):
     (tmp_path / "flows.py").write_text(GRAPHS)
     base_env = {**os.environ, "PLAIT_DATABASE_URL": db_url, "PLAIT_HOME": str(tmp_path / "home")}
 
-    def call(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def call(
+        *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "runtime.cli", *args],
             env={**base_env, **(env or {})},
             cwd=tmp_path,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=120,
@@ -140,3 +143,38 @@ def test_demo_and_db_upgrade(plait) -> None:
     assert "✓ report" in demo.stdout
     assert "report = 'total revenue" in demo.stdout
     assert "plait show " in demo.stdout
+
+
+def test_users_keys_and_secrets_from_the_command_line(plait) -> None:
+    call = plait
+    added = call(
+        "users", "add", "ada", "--role", "admin", "--password-stdin", stdin="long password 1\n"
+    )
+    assert added.returncode == 0 and "added admin ada" in added.stdout, added.stderr
+    short = call("users", "add", "bob", "--password-stdin", stdin="short\n")
+    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    assert "bob" not in call("users", "list").stdout
+    last = call("users", "disable", "ada")
+    assert last.returncode == 1 and "last active admin" in last.stderr
+    made = call("keys", "create", "--name", "ci", "--role", "editor", "--expires", "90d")
+    token = made.stdout.strip()
+    assert re.fullmatch(r"plait_[0-9a-f]{12}_[\w-]{43}", token), made.stdout
+    assert "shown once" in made.stderr
+    listed = call("keys", "list").stdout
+    assert "ci" in listed and token.split("_")[2] not in listed
+    bad = call("keys", "create", "--name", "x", "--expires", "3 weeks")
+    assert bad.returncode == 1 and "key lifetime" in bad.stderr
+    stored = call("secrets", "set", "OPENAI_API_KEY", stdin="sk-from-stdin-123\n")
+    assert stored.returncode == 0 and "stored secret OPENAI_API_KEY" in stored.stdout
+    shown = call("secrets", "list").stdout
+    assert "OPENAI_API_KEY" in shown and "sk-from-stdin" not in shown and "cli:" in shown
+    assert "re-encrypted 1 secret(s)" in call("secrets", "rotate").stdout
+
+
+def test_a_networked_studio_without_users_is_refused(plait) -> None:
+    refused = plait("studio", "--host", "0.0.0.0", "--port", "39998")
+    assert refused.returncode == 1
+    assert "no users yet" in refused.stderr
+    assert "plait users add NAME --role admin" in refused.stderr
+    off = plait("studio", "--host", "0.0.0.0", env={"PLAIT_AUTH": "off"})
+    assert off.returncode == 1 and "PLAIT_AUTH=off" in off.stderr

@@ -70,6 +70,17 @@ class Studio:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
 
+    def api_as(self, token: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Call the REST API with an API key."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
     def start_run(self, workflow: str, inputs: dict[str, Any] | None = None) -> str:
         """Start a run through the studio, so the studio process executes it (embedded)."""
         status, body = self.api(

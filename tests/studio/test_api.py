@@ -103,12 +103,21 @@ def test_resume_validates_then_continues(api: TestClient, client: rt.Client) -> 
     assert run.status == "waiting"
     wrong = api.post(f"/api/v1/runs/{run.id}/resume", json={"node": "draft", "payload": {}})
     assert wrong.status_code == 404 and "not a wait node" in wrong.json()["detail"]
-    ok = api.post(
+    forged = api.post(
         f"/api/v1/runs/{run.id}/resume",
         json={"node": "review", "payload": {"amount": 3}, "answered_by": "ann"},
     )
+    # who answered is the caller, never what the body claims
+    assert forged.status_code == 422 and forged.json()["errors"][0]["loc"] == [
+        "body",
+        "answered_by",
+    ]
+    ok = api.post(
+        f"/api/v1/runs/{run.id}/resume", json={"node": "review", "payload": {"amount": 3}}
+    )
     assert ok.status_code == 200, ok.text
     assert run.wait(30).status == "succeeded"
+    assert api.get(f"/api/v1/runs/{run.id}").json()["nodes"][1]["answered_by"] == "local"
     again = api.post(
         f"/api/v1/runs/{run.id}/resume", json={"node": "review", "payload": {"amount": 3}}
     )
@@ -192,8 +201,8 @@ def test_nul_bytes_are_refused_by_name_and_change_nothing(
             ["body", "inputs"],
         ),
         (
-            api.post("/api/v1/workflows/studio_approval/runs", json={"owner": "\0"}),
-            ["body", "owner"],
+            api.post("/api/v1/workflows/studio_approval/runs", json={"version": "\0"}),
+            ["body", "version"],
         ),
         (
             api.post(
@@ -299,9 +308,15 @@ def test_openapi_documents_every_error_with_the_error_model(api: TestClient) -> 
         for method, operation in operations.items():
             errors = {c: r for c, r in operation["responses"].items() if not c.startswith("2")}
             assert "422" in errors, (method, path)
-            if "{" in path:
+            assert {"401", "403"} <= set(errors), (method, path)
+            # an operation that creates what its path names cannot miss it
+            creates = (method, path) in {
+                ("post", "/api/v1/workflows/{name}/versions"),
+                ("put", "/api/v1/secrets/{name}"),
+            }
+            if "{" in path and not creates:
                 assert "404" in errors, (method, path)
-            if method == "post" and "requestBody" in operation:
+            if method in ("post", "put", "patch") and "requestBody" in operation:
                 assert "413" in errors, (method, path)
             for code, response in errors.items():
                 ref = response["content"]["application/json"]["schema"]["$ref"]

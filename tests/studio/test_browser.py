@@ -381,6 +381,7 @@ def test_api_docs_load_nothing_from_the_internet(studio: Studio, page: Page) -> 
 def test_the_studio_says_where_it_listens(studio: Studio) -> None:
     said = studio.log.read_text()
     assert f"plait studio: http://127.0.0.1:{studio.url.rsplit(':', 1)[1]}" in said
-    assert "listening on 127.0.0.1; no login yet" in said
+    assert "(listening on 127.0.0.1)" in said
+    assert "no users yet: you are the single local user (admin)" in said
     assert "runs execute in this process" in said
-    assert "only this machine can connect; use --host 0.0.0.0" in said
+    assert "only this machine can connect; with users, --host 0.0.0.0 shares it" in said

@@ -412,3 +412,25 @@ def test_durations_read_naturally(seconds: float | None, text: str) -> None:
 def test_expiry_reads_as_time_left(offset: dt.timedelta | None, text: str) -> None:
     now = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
     assert fmt.until(None if offset is None else now + offset, now) == text
+
+
+def test_settings_rows_never_carry_a_secret_or_token() -> None:
+    import datetime as dt
+
+    from runtime.auth.apikeys import KeyInfo
+    from runtime.secrets import SecretInfo
+    from studio.logic import access
+
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    key = KeyInfo("3fa9c2d14b07", "ci", "editor", ("billing",), "ada", now, None, None, None)
+    row = access.key_row(key)
+    assert (row.state, row.workflows, row.expires, row.last_used) == (
+        "active",
+        "billing",
+        "never",
+        "never",
+    )
+    assert (
+        access.secret_row(SecretInfo("OPENAI_API_KEY", now, "ada", now, "bob")).updated_by == "bob"
+    )
+    assert access.workflow_list(" a, b ,,") == ["a", "b"] and access.workflow_list(" ") is None

@@ -89,11 +89,13 @@ def test_runs_filters_become_a_query() -> None:
         "workflow": None,
         "status": None,
         "trigger": None,
+        "owner": None,
         "limit": PAGE_SIZE,
         "offset": 0,
     }
-    query = Filters("etl", "failed", ALL, page=2).query()
+    query = Filters("etl", "failed", ALL, page=2, owner="ada").query()
     assert (query["workflow"], query["status"], query["offset"]) == ("etl", "failed", 2 * PAGE_SIZE)
+    assert query["owner"] == "ada"
 
 
 def test_workflow_search_matches_every_word() -> None:

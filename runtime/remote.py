@@ -1,0 +1,373 @@
+"""The SDK against a remote studio: ``rt.connect(api_url=..., api_key=...)`` (or
+``PLAIT_API_URL`` + ``PLAIT_API_KEY``). ``RemoteClient`` answers what a ``Run`` asks
+(``runtime.client.RunReads``) through the REST API with httpx, so ``g.run``, ``rt.runs``,
+``run.wait()``, ``run.resume(...)``, ``run.cancel()``, ``run.events()`` and the rest work as
+they do against a database, from a machine that cannot reach one.
+
+Publishing sends the graph's spec and its cloudpickled code; the studio signs the code with
+its own key (the caller needs none). Values come back as the studio encoded them, after its
+redaction; pickled values are not sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import cloudpickle
+import httpx
+
+from runtime import codecs
+from runtime.auth.roles import Forbidden, Unauthenticated
+from runtime.client import SETTLED, DocumentInfo, Run
+from runtime.config import Settings
+from runtime.errors import InputError, NotFound, PayloadError, PlaitError, RunStateError
+from runtime.events import RUN_END_EVENTS
+from runtime.graph import Graph
+from runtime.store import tables as t
+from runtime.store.tables import EventDict
+
+PREFIX = "/api/v1"
+POLL_SECONDS = 10.0
+"""How long one events request waits for news (long polling)."""
+
+
+class RemoteError(PlaitError):
+    """The studio could not be reached or answered something unexpected."""
+
+
+def _error(response: httpx.Response, *, node: str | None = None) -> PlaitError:
+    try:
+        body = response.json()
+        detail = str(body.get("detail", response.text))
+        errors = body.get("errors")
+    except ValueError:
+        detail, errors = response.text[:500], None
+    code = response.status_code
+    if code == 401:
+        return Unauthenticated(detail)
+    if code == 403:
+        return Forbidden(detail)
+    if code == 404:
+        return NotFound(detail)
+    if code == 409:
+        return RunStateError(detail)
+    if code == 422 and node is not None and errors:
+        return PayloadError(node, [{**e, "loc": tuple(e.get("loc", ()))} for e in errors])
+    if code == 422:
+        return InputError(detail)
+    return RemoteError(f"{response.request.method} {response.request.url.path}: {code} {detail}")
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _record(body: dict[str, Any]) -> t.Run:
+    return t.Run(
+        id=body["id"],
+        workflow_id=0,
+        version_id=0,
+        status=body["status"],
+        inputs={},
+        error=body.get("error"),
+        trigger=body.get("trigger", "api"),
+        owner=body.get("owner"),
+        created_at=_time(body["created_at"]),  # type: ignore[arg-type]
+        started_at=_time(body.get("started_at")),
+        ended_at=_time(body.get("ended_at")),
+    )
+
+
+def _decode(value: dict[str, Any]) -> Any:
+    return codecs.decode(value["codec"], base64.b64decode(value["data"]), None)
+
+
+class RemoteClient:
+    """A studio's REST API, seen as a Plait client."""
+
+    def __init__(self, api_url: str, api_key: str, *, timeout: float = 30.0) -> None:
+        if not api_url.startswith(("http://", "https://")):
+            raise InputError(f"api_url must be an http(s) address, not {api_url!r}")
+        if not api_key:
+            raise InputError("a remote studio needs an API key (PLAIT_API_KEY or api_key=...)")
+        self.api_url = api_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._timeout = timeout
+        self.http = httpx.Client(
+            base_url=self.api_url + PREFIX, headers=self._headers, timeout=timeout
+        )
+        self._specs: dict[str, dict[str, Any]] = {}
+        self._versions: dict[str, tuple[str, str]] = {}
+        """Run id -> (workflow, version): fixed for a run's life."""
+        self._published: set[tuple[str, str]] = set()
+
+    @classmethod
+    def from_settings(cls, config: Settings) -> RemoteClient:
+        key = config.api_key.get_secret_value() if config.api_key else ""
+        return cls(config.api_url or "", key)
+
+    def __repr__(self) -> str:
+        return f"<plait.RemoteClient {self.api_url}>"
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _call(
+        self, method: str, path: str, *, node: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise RemoteError(f"cannot reach {self.api_url}: {exc}") from None
+        if response.status_code >= 400:
+            raise _error(response, node=node)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._call(method, path, **kwargs).json()
+
+    # -- workflows and runs -----------------------------------------------------------------
+
+    def publish(self, graph: Graph) -> dict[str, Any]:
+        """Send the graph's version (once); the studio signs and stores it."""
+        key = (graph.name, graph.version)
+        if key in self._published:
+            return {"workflow": graph.name, "version": graph.version}
+        try:
+            payload = cloudpickle.dumps(graph)
+        except Exception as exc:
+            raise PlaitError(
+                f"graph {graph.name!r} cannot be pickled ({exc}), so it cannot be sent to "
+                f"{self.api_url}"
+            ) from None
+        body = {
+            "version": graph.version,
+            "spec": graph.spec(),
+            "code": base64.b64encode(payload).decode(),
+        }
+        answer = self._json("POST", f"/workflows/{graph.name}/versions", json=body)
+        self._published.add(key)
+        return answer
+
+    def start(
+        self,
+        graph: Graph,
+        inputs: dict[str, Any],
+        *,
+        trigger: str = "sdk",
+        owner: str | None = None,
+    ) -> Run:
+        """Publish (once), then start a run of that version; returns at once."""
+        del trigger, owner  # the studio records the caller's key and "api"
+        graph.check_inputs(inputs)
+        self.publish(graph)
+        body = {"inputs": inputs, "version": graph.version}
+        try:
+            answer = self._json("POST", f"/workflows/{graph.name}/runs", json=body)
+        except TypeError as exc:
+            raise InputError(f"run inputs must be JSON to go to a remote studio: {exc}") from None
+        self._versions[answer["id"]] = (answer["workflow"], answer["version"])
+        return Run(self, answer["id"])  # type: ignore[arg-type]
+
+    def get_run(self, run_id: str) -> Run:
+        self.run_record(run_id)
+        return Run(self, run_id)  # type: ignore[arg-type]
+
+    def runs(
+        self,
+        *,
+        workflow: str | None = None,
+        status: str | None = None,
+        trigger: str | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Run]:
+        params = {
+            k: v
+            for k, v in {
+                "workflow": workflow,
+                "status": status,
+                "trigger": trigger,
+                "owner": owner,
+                "limit": limit,
+                "offset": offset,
+            }.items()
+            if v is not None
+        }
+        page = self._json("GET", "/runs", params=params)
+        for row in page["runs"]:
+            self._versions[row["id"]] = (row["workflow"], row["version"])
+        return [Run(self, row["id"]) for row in page["runs"]]  # type: ignore[arg-type]
+
+    def resume(
+        self, run_id: str, node: str, payload: Any, *, answered_by: str | None = None
+    ) -> Run:
+        """Answer a wait (the studio records this client's key as who answered)."""
+        del answered_by
+        if hasattr(payload, "model_dump"):
+            payload = payload.model_dump(mode="json")
+        self._call(
+            "POST", f"/runs/{run_id}/resume", node=node, json={"node": node, "payload": payload}
+        )
+        return Run(self, run_id)  # type: ignore[arg-type]
+
+    def cancel(self, run_id: str) -> str:
+        return str(self._json("POST", f"/runs/{run_id}/cancel")["status"])
+
+    def recover(self, *, watch: bool = False) -> list[Run]:
+        raise PlaitError("recover runs on the studio's side: a remote client executes nothing")
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- RunReads ---------------------------------------------------------------------------
+
+    def _detail(self, run_id: str) -> dict[str, Any]:
+        body = self._json("GET", f"/runs/{run_id}")
+        self._versions[run_id] = (body["workflow"], body["version"])
+        return body
+
+    def run_record(self, run_id: str) -> t.Run:
+        return _record(self._detail(run_id))
+
+    def run_spec(self, run_id: str) -> dict[str, Any]:
+        spec = self._specs.get(run_id)
+        if spec is None:
+            if run_id not in self._versions:
+                self._detail(run_id)
+            workflow, version = self._versions[run_id]
+            spec = self._json("GET", f"/workflows/{workflow}/versions/{version}")["spec"]
+            self._specs[run_id] = spec
+        return spec
+
+    def run_attempts(self, run_id: str) -> list[t.NodeRun]:
+        return [
+            t.NodeRun(
+                run_id=run_id,
+                node=n["name"],
+                attempt=n["attempts"],
+                status=n["status"],
+                started_at=_time(n.get("started_at")),
+                ended_at=_time(n.get("ended_at")),
+                error_type=n.get("error_type"),
+                error_message=n.get("error"),
+                traceback=n.get("traceback"),
+                logs=n.get("logs"),
+                answered_by=n.get("answered_by"),
+            )
+            for n in self._detail(run_id)["nodes"]
+            if n["status"] != "pending"
+        ]
+
+    def load_output(self, run_id: str, row: t.NodeRun) -> Any:
+        return _decode(self._json("GET", f"/runs/{run_id}/nodes/{row.node}/output"))
+
+    def run_inputs(self, run_id: str) -> dict[str, Any]:
+        names = list(self._detail(run_id)["inputs"])
+        return {n: _decode(self._json("GET", f"/runs/{run_id}/inputs/{n}")) for n in names}
+
+    def run_documents(self, run_id: str) -> list[DocumentInfo]:
+        return [
+            DocumentInfo(d["name"], d["node"], d["kind"], _decode(d["value"]), _time(d["saved_at"]))  # type: ignore[arg-type]
+            for d in self._json("GET", f"/runs/{run_id}/documents")
+        ]
+
+    def _events(self, http: httpx.Client, run_id: str, after: int, wait: float) -> list[EventDict]:
+        try:
+            response = http.get(
+                f"/runs/{run_id}/events",
+                params={"after": after, "wait": wait},
+                timeout=wait + self._timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise RemoteError(f"cannot reach {self.api_url}: {exc}") from None
+        if response.status_code >= 400:
+            raise _error(response)
+        return [{**e, "run_id": run_id} for e in response.json()]  # type: ignore[typeddict-item]
+
+    def follow(
+        self, run_id: str, *, after: int = 0, stop_at_end: bool = True, timeout: float | None = None
+    ) -> Iterator[EventDict]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = POLL_SECONDS
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return
+            batch = self._events(self.http, run_id, after, wait)
+            for event in batch:
+                after = event["seq"]
+                yield event
+                if stop_at_end and event["type"] in RUN_END_EVENTS:
+                    return
+
+    async def afollow(
+        self, run_id: str, *, after: int = 0, stop_at_end: bool = True
+    ) -> AsyncIterator[EventDict]:
+        async with httpx.AsyncClient(
+            base_url=self.api_url + PREFIX, headers=self._headers, timeout=self._timeout
+        ) as http:
+            while True:
+                try:
+                    response = await http.get(
+                        f"/runs/{run_id}/events",
+                        params={"after": after, "wait": POLL_SECONDS},
+                        timeout=POLL_SECONDS + self._timeout,
+                    )
+                except httpx.HTTPError as exc:
+                    raise RemoteError(f"cannot reach {self.api_url}: {exc}") from None
+                if response.status_code >= 400:
+                    raise _error(response)
+                for event in response.json():
+                    after = event["seq"]
+                    yield {**event, "run_id": run_id}  # type: ignore[typeddict-item]
+                    if stop_at_end and event["type"] in RUN_END_EVENTS:
+                        return
+                await asyncio.sleep(0)
+
+    def subscribe(
+        self, run_id: str, listener: Callable[[list[EventDict]], None]
+    ) -> Callable[[], None]:
+        """Long-polls the run's events in a thread and hands each batch to ``listener``."""
+        stopped = threading.Event()
+        http = httpx.Client(
+            base_url=self.api_url + PREFIX, headers=self._headers, timeout=self._timeout
+        )
+
+        def poll() -> None:
+            try:
+                after = self._events(http, run_id, 0, 0)[-1:]
+                seen = after[0]["seq"] if after else 0
+                while not stopped.is_set():
+                    batch = self._events(http, run_id, seen, 2.0)
+                    if batch and not stopped.is_set():
+                        seen = batch[-1]["seq"]
+                        listener(batch)
+                        if any(e["type"] in SETTLED_EVENTS for e in batch):
+                            continue
+            except PlaitError:
+                pass  # Run.wait re-reads the status every second anyway
+            finally:
+                http.close()
+
+        threading.Thread(target=poll, name=f"plait-remote-{run_id[:8]}", daemon=True).start()
+        return stopped.set
+
+    def run_report(self, run: Run) -> Any:
+        from runtime.report import ReportHTML
+
+        return ReportHTML(self._call("GET", f"/runs/{run.id}/report").text)
+
+    def last_seq(self, run_id: str) -> int:
+        events = self._events(self.http, run_id, 0, 0)
+        return events[-1]["seq"] if events else 0
+
+
+SETTLED_EVENTS = frozenset(f"run.{s}" for s in SETTLED)

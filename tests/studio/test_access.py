@@ -1,0 +1,326 @@
+"""Who may do what through the REST API (every operation's role rule, 401 and 403 answers,
+a key's workflows, the audit log), and the remote SDK and CLI driving a studio's API served
+by uvicorn, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+import runtime as rt
+from runtime import audit
+from runtime import client as client_module
+from runtime.api import create_api
+from runtime.auth.apikeys import ApiKeys
+from runtime.auth.roles import Forbidden, Unauthenticated
+from runtime.auth.users import Users
+from runtime.cli import app as cli
+from runtime.errors import PayloadError
+from tests.faults.servers import free_port
+from tests.studio import flows
+
+NEEDS: dict[tuple[str, str], str] = {
+    ("get", "/api/v1/me"): "read",
+    ("get", "/api/v1/workflows"): "read",
+    ("get", "/api/v1/workflows/{name}"): "read",
+    ("get", "/api/v1/workflows/{name}/versions"): "read",
+    ("post", "/api/v1/workflows/{name}/versions"): "write",
+    ("get", "/api/v1/workflows/{name}/versions/{version}"): "read",
+    ("post", "/api/v1/workflows/{name}/runs"): "write",
+    ("get", "/api/v1/runs"): "read",
+    ("get", "/api/v1/runs/{run_id}"): "read",
+    ("get", "/api/v1/runs/{run_id}/events"): "read",
+    ("get", "/api/v1/runs/{run_id}/nodes/{node}/output"): "read",
+    ("get", "/api/v1/runs/{run_id}/inputs/{name}"): "read",
+    ("get", "/api/v1/runs/{run_id}/documents"): "read",
+    ("post", "/api/v1/runs/{run_id}/resume"): "write",
+    ("post", "/api/v1/runs/{run_id}/cancel"): "write",
+    ("post", "/api/v1/runs/{run_id}/retry"): "write",
+    ("get", "/api/v1/runs/{run_id}/report"): "read",
+    ("get", "/api/v1/runs/{run_id}/links"): "read",
+    ("post", "/api/v1/runs/{run_id}/links"): "write",
+    ("delete", "/api/v1/runs/{run_id}/links/{link_id}"): "write",
+    ("get", "/api/v1/users"): "admin",
+    ("post", "/api/v1/users"): "admin",
+    ("patch", "/api/v1/users/{name}"): "admin",
+    ("post", "/api/v1/users/{name}/password"): "admin",
+    ("get", "/api/v1/keys"): "admin",
+    ("post", "/api/v1/keys"): "admin",
+    ("delete", "/api/v1/keys/{key_id}"): "admin",
+    ("get", "/api/v1/secrets"): "admin",
+    ("put", "/api/v1/secrets/{name}"): "admin",
+    ("delete", "/api/v1/secrets/{name}"): "admin",
+    ("get", "/api/v1/audit"): "admin",
+}
+ALLOWED = {"read": {"viewer", "editor", "admin"}, "write": {"editor", "admin"}, "admin": {"admin"}}
+
+
+@pytest.fixture
+def keys(client: rt.Client) -> dict[str, str]:
+    """An account (so logins are on) and one key per role."""
+    Users(client.store).add("alice", "admin", "correct horse battery")
+    made = {}
+    for role in ("viewer", "editor", "admin"):
+        made[role], _ = ApiKeys(client.store).create(role, role, by="alice")
+    return made
+
+
+@pytest.fixture
+def api(client: rt.Client, keys: dict[str, str]) -> Iterator[TestClient]:
+    with TestClient(create_api(lambda: client)) as http:
+        yield http
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_every_operation_checks_its_role(
+    api: TestClient, client: rt.Client, keys: dict[str, str]
+) -> None:
+    run = flows.approval.run(topic="roles").wait(30)
+    schema = api.get("/api/v1/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "plait_<id>_<secret>",
+        "description": "An API key (`plait keys create`, or the studio's API keys page).",
+    }
+    operations = {(m, p) for p, ops in schema["paths"].items() for m in ops}
+    assert operations == set(NEEDS), operations ^ set(NEEDS)
+    values = {
+        "name": "studio_approval",
+        "run_id": run.id,
+        "node": "draft",
+        "version": flows.approval.version,
+        "link_id": "1",
+        "key_id": "000000000000",
+    }
+    for (method, template), need in NEEDS.items():
+        path = re.sub(r"\{(\w+)\}", lambda m: values[m[1]], template)
+        if template.startswith("/api/v1/users/") or template.startswith("/api/v1/secrets/"):
+            path = path.replace("studio_approval", "nobody_here")
+        nobody = api.request(method, path, json={})
+        assert nobody.status_code == 401, (method, template, nobody.text)
+        for role, token in keys.items():
+            answer = api.request(method, path, json={}, headers=bearer(token))
+            if role in ALLOWED[need]:
+                assert answer.status_code not in (401, 403), (method, template, role, answer.text)
+            else:
+                assert answer.status_code == 403, (method, template, role, answer.text)
+                assert (
+                    f"takes the {'editor' if need == 'write' else 'admin'} role"
+                    in (answer.json()["detail"])
+                )
+
+
+def test_a_viewer_cancelling_gets_403_and_nothing_changes(
+    api: TestClient, client: rt.Client, keys: dict[str, str]
+) -> None:
+    run = flows.approval.run().wait(30)
+    refused = api.post(f"/api/v1/runs/{run.id}/cancel", headers=bearer(keys["viewer"]))
+    assert refused.status_code == 403
+    assert run.status == "waiting" and not run.record.cancel_requested
+    entries, _ = audit.entries(client.store, action="POST /api/v1/runs/{run_id}/cancel")
+    assert [(e.actor, e.outcome, e.target) for e in entries] == [
+        (f"viewer (key {keys['viewer'].split('_')[1]})", "denied", run.id)
+    ]
+    done = api.post(f"/api/v1/runs/{run.id}/cancel", headers=bearer(keys["editor"]))
+    assert done.json()["status"] == "cancelled"
+
+
+def test_bad_keys_all_get_the_same_401(
+    api: TestClient, client: rt.Client, keys: dict[str, str]
+) -> None:
+    keys_repo = ApiKeys(client.store)
+    expired, info = keys_repo.create("old", "admin", by="alice")
+    with client.store.write() as conn:
+        import sqlalchemy as sa
+
+        from runtime.store import tables
+
+        conn.execute(
+            sa.update(tables.api_key)
+            .where(tables.api_key.c.id == info.id)
+            .values(expires_at=tables.utcnow())
+        )
+    revoked, info = keys_repo.create("gone", "admin", by="alice")
+    keys_repo.revoke(info.id)
+    wrong_secret = keys["admin"][:-2] + ("xy" if not keys["admin"].endswith("xy") else "zz")
+    answers = []
+    for header in [
+        "Bearer " + expired,
+        "Bearer " + revoked,
+        "Bearer " + wrong_secret,
+        "Bearer plait_000000000000_" + "a" * 43,
+        "Bearer nonsense",
+        "Basic YWxpY2U6cHc=",
+    ]:
+        answer = api.get("/api/v1/runs", headers={"Authorization": header})
+        answers.append((answer.status_code, answer.json(), answer.headers["www-authenticate"]))
+    assert len(set(map(repr, answers))) == 1, answers
+    assert answers[0][0] == 401 and answers[0][2] == "Bearer"
+    assert api.get("/api/v1/runs", headers=bearer(keys["viewer"])).status_code == 200
+
+
+def test_a_key_reaches_only_its_workflows(
+    api: TestClient, client: rt.Client, keys: dict[str, str]
+) -> None:
+    token, _ = ApiKeys(client.store).create(
+        "approvals", "editor", workflows=["studio_approval"], by="alice"
+    )
+    mine = flows.approval.run().wait(30)
+    theirs = flows.failing.run().wait(30)
+    listed = api.get("/api/v1/workflows", headers=bearer(token)).json()
+    assert [w["name"] for w in listed] == ["studio_approval"]
+    runs = api.get("/api/v1/runs", headers=bearer(token)).json()
+    assert [r["id"] for r in runs["runs"]] == [mine.id]
+    for method, path in [
+        ("get", f"/api/v1/runs/{theirs.id}"),
+        ("post", f"/api/v1/runs/{theirs.id}/retry"),
+        ("get", "/api/v1/workflows/studio_failing"),
+        ("post", "/api/v1/workflows/studio_failing/runs"),
+    ]:
+        answer = api.request(method, path, json={}, headers=bearer(token))
+        assert answer.status_code == 403 and "studio_approval" in answer.json()["detail"], path
+
+
+def test_admin_operations_change_users_keys_and_secrets(
+    api: TestClient, client: rt.Client, keys: dict[str, str]
+) -> None:
+    admin = bearer(keys["admin"])
+    made = api.post(
+        "/api/v1/users",
+        json={"name": "bob", "role": "viewer", "password": "another long one"},
+        headers=admin,
+    )
+    assert made.status_code == 201 and made.json()["created_by"].startswith("admin (key ")
+    bad = api.post(
+        "/api/v1/users", json={"name": "Bob!", "role": "viewer", "password": "x"}, headers=admin
+    )
+    assert bad.status_code == 422 and "user name" in bad.json()["detail"]
+    assert (
+        api.patch("/api/v1/users/bob", json={"role": "editor"}, headers=admin).json()["role"]
+        == "editor"
+    )
+    created = api.post(
+        "/api/v1/keys", json={"name": "ci", "role": "editor", "expires": "90d"}, headers=admin
+    ).json()
+    assert created["token"].startswith("plait_") and created["state"] == "active"
+    assert "token" not in api.get("/api/v1/keys", headers=admin).json()[0]
+    assert api.get("/api/v1/me", headers=bearer(created["token"])).json()["role"] == "editor"
+    assert api.delete(f"/api/v1/keys/{created['id']}", headers=admin).json()["state"] == "revoked"
+    assert api.get("/api/v1/me", headers=bearer(created["token"])).status_code == 401
+    stored = api.put(
+        "/api/v1/secrets/OPENAI_API_KEY", json={"value": "sk-abcdef123"}, headers=admin
+    )
+    assert stored.status_code == 201 and "sk-abcdef123" not in stored.text
+    listed = api.get("/api/v1/secrets", headers=admin)
+    assert listed.json()[0]["name"] == "OPENAI_API_KEY" and "sk-abcdef123" not in listed.text
+    assert (
+        api.put("/api/v1/secrets/bad-name", json={"value": "sk-abcdef"}, headers=admin).status_code
+        == 422
+    )
+    assert api.delete("/api/v1/secrets/OPENAI_API_KEY", headers=admin).status_code == 204
+    log = api.get("/api/v1/audit", headers=admin).json()
+    actions = [e["action"] for e in log["entries"]]
+    for action in (
+        "user.add",
+        "user.set_role",
+        "key.create",
+        "key.revoke",
+        "secret.create",
+        "secret.delete",
+    ):
+        assert action in actions, action
+    assert all(e["actor"] for e in log["entries"] if e["action"] != "POST /api/v1/users")
+
+
+# -- the remote SDK and CLI against a served API ---------------------------------------------
+
+
+@pytest.fixture
+def served(client: rt.Client, keys: dict[str, str]) -> Iterator[str]:
+    config = uvicorn.Config(
+        create_api(lambda: client), host="127.0.0.1", port=free_port(), log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{config.port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_the_remote_sdk_drives_runs_through_the_api(
+    served: str, client: rt.Client, keys: dict[str, str], tmp_path: Path
+) -> None:
+    remote = rt.connect(api_url=served, api_key=keys["editor"])
+    try:
+        run = flows.approval.run(topic="remote")
+        assert type(run) is rt.Run and run.client is remote
+        assert run.wait(30).status == "waiting"
+        assert set(run.waiting) == {"review"} and run.inputs == {"topic": "remote"}
+        assert run.output("draft")["topic"] == "remote"
+        with pytest.raises(PayloadError) as invalid:
+            run.resume("review", amount=0)
+        assert invalid.value.errors[0]["loc"] == ("amount",)
+        run.resume("review", amount=2, note="from afar")
+        assert run.wait(30).status == "succeeded"
+        assert run.outputs == {"result": {"topic": "remote", "amount": 2, "decision": "approve"}}
+        events = [e["type"] for e in run.events()]
+        assert events[0] == "run.queued" and events[-1] == "run.succeeded"
+        assert run.record.owner == f"editor (key {keys['editor'].split('_')[1]})"
+        assert run.nodes["review"].attempts == 1
+        assert "<html" in run.report(str(tmp_path / "r.html")).lower()
+        stored = client.get_run(run.id).record
+        assert stored.trigger == "api" and stored.owner == run.record.owner
+
+        gate = tmp_path / "gate"
+        gated = flows.gated.run(gate_file=str(gate))
+        gated.events(timeout=30).__next__()
+        assert gated.cancel() in ("cancelled", "running")
+        assert gated.wait(30).status == "cancelled"
+        frame = client.get_run(gated.id)
+        assert frame.status == "cancelled"
+        assert {r.id for r in rt.runs(limit=10)} >= {run.id, gated.id}
+
+        done = flows.gated.run(gate_file=str(gate), rows=4)
+        gate.touch()
+        assert done.wait(30).status == "succeeded"
+        assert list(done.output("prepare").columns) == ["n", "square"]
+        assert [d.name for d in done.documents] == ["squares"]
+
+        shown = CliRunner().invoke(cli, ["show", run.id], catch_exceptions=False)
+        assert shown.exit_code == 0 and "review" in shown.output and "succeeded" in shown.output
+        listed = CliRunner().invoke(cli, ["runs"], catch_exceptions=False)
+        assert run.id in listed.output
+    finally:
+        remote.close()
+        client_module._default = None
+
+    viewer = rt.connect(api_url=served, api_key=keys["viewer"])
+    try:
+        with pytest.raises(Forbidden, match="takes the editor role"):
+            flows.typed.run(count=1)
+    finally:
+        viewer.close()
+    nobody = rt.connect(api_url=served, api_key="plait_000000000000_" + "a" * 43)
+    try:
+        with pytest.raises(Unauthenticated):
+            rt.runs()
+    finally:
+        nobody.close()
+        client_module._default = None
