@@ -183,14 +183,16 @@ class Client:
         *,
         trigger: str = "studio",
         owner: str | None = None,
+        trigger_ref: str | None = None,
     ) -> Run:
-        """Start a run of a stored version (the studio, the REST API, a retry). Inputs are
-        checked against the version's spec, so the graph's code need not load here."""
+        """Start a run of a stored version (the studio, the REST API, a retry, a trigger).
+        Inputs are checked against the version's spec, so the graph's code need not load here;
+        ``trigger_ref`` names the schedule or delivery that started it."""
         version = self.store.get_version(version_id)
         _check_spec_inputs(version.spec, inputs)
         # values typed into a form are plain data; pickle only where the graph opted in
         allow_pickle = any(n["policies"].get("pickle") for n in version.spec["nodes"])
-        return self._enqueue(version, inputs, allow_pickle, trigger, owner)
+        return self._enqueue(version, inputs, allow_pickle, trigger, owner, trigger_ref)
 
     def _enqueue(
         self,
@@ -199,6 +201,7 @@ class Client:
         allow_pickle: bool,
         trigger: str,
         owner: str | None,
+        trigger_ref: str | None = None,
     ) -> Run:
         """Store checked inputs and a ``queued`` run of ``version``, and hand it over."""
         encoded = {
@@ -213,6 +216,7 @@ class Client:
             trigger=trigger,
             owner=owner,
             inline_limit=self.settings.inline_limit,
+            trigger_ref=trigger_ref,
         )
         self._announce(record.id, events)
         self.dispatcher.submit(record.id)

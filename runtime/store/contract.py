@@ -324,9 +324,11 @@ class Store(abc.ABC):
         trigger: str,
         owner: str | None,
         inline_limit: int,
+        trigger_ref: str | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run of ``version`` with its encoded inputs (large ones into the
-        blob table) and its ``run.queued`` event (seq 1), in one transaction."""
+        blob table) and its ``run.queued`` event (seq 1), in one transaction. ``trigger_ref``
+        names the schedule or delivery that started it, if any."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:

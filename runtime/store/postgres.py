@@ -54,10 +54,10 @@ from runtime.store.tables import EventDict, Run, WorkflowVersion, from_row, utcn
 _NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM event WHERE run_id = %s"
 _CREATE_RUN = """
 WITH created AS (
-    INSERT INTO run (id, workflow_id, version_id, status, inputs, trigger, owner, created_at,
-                     cancel_requested, lease_epoch)
+    INSERT INTO run (id, workflow_id, version_id, status, inputs, trigger, trigger_ref, owner,
+                     created_at, cancel_requested, lease_epoch)
     VALUES (%(id)s, %(workflow_id)s, %(version_id)s, %(status)s, %(inputs)s::json, %(trigger)s,
-            %(owner)s, %(created_at)s, %(cancel_requested)s, %(lease_epoch)s)
+            %(trigger_ref)s, %(owner)s, %(created_at)s, %(cancel_requested)s, %(lease_epoch)s)
     RETURNING id
 )
 INSERT INTO event (run_id, seq, type, node, data, created_at)
@@ -153,12 +153,18 @@ class PostgresStore(SqlStore):
         trigger: str,
         owner: str | None,
         inline_limit: int,
+        trigger_ref: str | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """A run whose inputs all stay inline is one prepared statement (the run and its
         ``run.queued`` event), sent on its own."""
         if any(len(v.data) > inline_limit for v in inputs.values()):
             return super().create_run(
-                version, inputs, trigger=trigger, owner=owner, inline_limit=inline_limit
+                version,
+                inputs,
+                trigger=trigger,
+                owner=owner,
+                inline_limit=inline_limit,
+                trigger_ref=trigger_ref,
             )
         assert version.id is not None, "a stored version has an id"
         now = utcnow()
@@ -170,6 +176,7 @@ class PostgresStore(SqlStore):
             "status": "queued",
             "inputs": {k: values.to_json(values.inline(v)) for k, v in inputs.items()},
             "trigger": trigger,
+            "trigger_ref": trigger_ref,
             "owner": owner,
             "created_at": now,
             "cancel_requested": False,

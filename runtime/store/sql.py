@@ -321,6 +321,7 @@ class SqlStore(Store):
         trigger: str,
         owner: str | None,
         inline_limit: int,
+        trigger_ref: str | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run; ``inputs`` maps names to already-encoded values."""
         run_id = new_run_id()
@@ -338,6 +339,7 @@ class SqlStore(Store):
                 status="queued",
                 inputs=refs,
                 trigger=trigger,
+                trigger_ref=trigger_ref,
                 owner=owner,
                 created_at=now,
                 cancel_requested=False,

@@ -114,6 +114,9 @@ class Run(SQLModel, table=True):
     """Input name -> stored value reference (see ``runtime.store.values``)."""
     error: str | None = None
     trigger: str = Field(default="sdk", max_length=16)
+    trigger_ref: str | None = Field(default=None, max_length=200)
+    """What started it, for triggers that have an identity: ``schedule:<id>``,
+    ``delivery:<id>``; ``None`` for runs started by a person or a program."""
     owner: str | None = Field(default=None, max_length=200)
     created_at: dt.datetime = _ts(default_factory=utcnow, index=True)
     started_at: dt.datetime | None = _ts(default=None)
