@@ -90,7 +90,8 @@ def get_run(run_id: str) -> Run:
 
 
 def runs(**filters: object) -> list[Run]:
-    """Runs newest first; filters: ``workflow``, ``status``, ``trigger``, ``limit``, ``offset``."""
+    """Runs newest first; filters: ``workflow``, ``status``, ``trigger``, ``owner``, ``limit``,
+    ``offset``."""
     from runtime.client import default_client
 
     return default_client().runs(**filters)  # type: ignore[arg-type]

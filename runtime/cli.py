@@ -178,18 +178,28 @@ def run(
 def runs(
     workflow: Annotated[str | None, typer.Option(help="Only this workflow.")] = None,
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    trigger: Annotated[
+        str | None, typer.Option(help="Only runs started this way (sdk, cli, api, ...).")
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="Only runs started by this user (or key:<id>).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="How many.")] = 20,
 ) -> None:
     """List runs, newest first."""
     client = rt.default_client()
     if not hasattr(client, "store"):  # a remote studio (PLAIT_API_URL)
         try:
-            handles = client.runs(workflow=workflow, status=status, limit=limit)
+            handles = client.runs(
+                workflow=workflow, status=status, trigger=trigger, owner=owner, limit=limit
+            )
             rows = [(h.record, h.workflow) for h in handles]
         except PlaitError as exc:
             raise _fail(str(exc)) from None
     else:
-        rows = client.store.list_runs(workflow=workflow, status=status, limit=limit)
+        rows = client.store.list_runs(
+            workflow=workflow, status=status, trigger=trigger, owner=owner, limit=limit
+        )
     if not rows:
         typer.echo("no runs")
         return

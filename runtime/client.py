@@ -232,12 +232,19 @@ class Client:
         workflow: str | None = None,
         status: str | list[str] | None = None,
         trigger: str | None = None,
+        owner: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[Run]:
-        """Runs, newest first, filtered by workflow name, status and trigger."""
+        """Runs, newest first, filtered by workflow name, status, trigger and who started
+        them (a user name or ``key:<id>``, as ``Run.owner`` reads)."""
         rows = self.store.list_runs(
-            workflow=workflow, status=status, trigger=trigger, limit=limit, offset=offset
+            workflow=workflow,
+            status=status,
+            trigger=trigger,
+            owner=owner,
+            limit=limit,
+            offset=offset,
         )
         return [Run(self, record.id) for record, _ in rows]
 

@@ -41,10 +41,20 @@ class Sessions:
         self.clock = clock
 
     def create(self, user: User, *, address: str | None, user_agent: str | None) -> str:
-        """A new session for ``user``; returns its token (the cookie's value)."""
+        """A new session for ``user``; returns its token (the cookie's value). Sessions that
+        can no longer be used (expired, idle, revoked) are deleted in the same transaction, so
+        the table holds live sessions only, however many logins there were."""
         token = secrets.token_urlsafe(32)
         now = self.clock()
+        s = tables.login_session
         with self.store.write() as conn:
+            conn.execute(
+                sa.delete(s).where(
+                    (s.c.expires_at <= now)
+                    | (s.c.last_seen_at <= now - self.idle)
+                    | s.c.revoked_at.is_not(None)
+                )
+            )
             conn.execute(
                 sa.insert(tables.login_session).values(
                     token_hash=token_hash(token),

@@ -341,10 +341,12 @@ class Store(abc.ABC):
         workflow: str | None = None,
         status: str | Sequence[str] | None = None,
         trigger: str | None = None,
+        owner: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[tuple[Run, str]]:
-        """Runs newest first, each with its workflow's name."""
+        """Runs newest first, each with its workflow's name; ``owner`` keeps those started
+        by that user or key."""
 
     @abc.abstractmethod
     def load_input(self, stored: dict[str, Any]) -> Any:

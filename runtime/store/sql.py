@@ -363,6 +363,7 @@ class SqlStore(Store):
         workflow: str | None = None,
         status: str | Sequence[str] | None = None,
         trigger: str | None = None,
+        owner: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[tuple[Run, str]]:
@@ -382,6 +383,8 @@ class SqlStore(Store):
             query = query.where(r.c.status.in_(statuses))
         if trigger:
             query = query.where(r.c.trigger == trigger)
+        if owner:
+            query = query.where(r.c.owner == owner)
         with self.read() as conn:
             rows = conn.execute(query).all()
         out = []

@@ -104,6 +104,10 @@ def test_sessions_end_when_idle_when_old_and_when_revoked(client: rt.Client) -> 
     reset = sessions.create(alice, address=None, user_agent=None)
     Users(client.store).reset_password("alice", "another long password")
     assert sessions.resolve(reset) is None
+    sessions.create(alice, address=None, user_agent=None)
+    with client.store.read() as conn:
+        rows = conn.execute(sa.select(sa.func.count()).select_from(tables.login_session))
+        assert rows.scalar_one() == 1, "dead sessions are deleted as new ones begin"
 
 
 def test_api_key_life_cycle(client: rt.Client) -> None:

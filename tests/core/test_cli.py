@@ -106,6 +106,9 @@ def test_wait_resume_runs_and_show(plait) -> None:
 
     listing = plait("runs")
     assert run_id in listing.stdout and "cli_review" in listing.stdout
+    assert run_id in plait("runs", "--trigger", "cli").stdout
+    assert plait("runs", "--trigger", "webhook").stdout.strip() == "no runs"
+    assert plait("runs", "--owner", "nobody").stdout.strip() == "no runs"
 
     shown = plait("show", run_id)
     assert shown.returncode == 0

@@ -314,6 +314,9 @@ def test_list_and_get_runs(client: rt.Client) -> None:
     assert [r.id for r in rt.runs(workflow="diamond")] == [done.id]
     assert [r.id for r in rt.runs(status="waiting")] == [waiting.id]
     assert {r.id for r in rt.runs()} == {done.id, waiting.id}
+    by_ada = client.start(g, {"factor": 2}, owner="ada").wait(10)
+    assert [r.id for r in rt.runs(owner="ada")] == [by_ada.id]
+    assert rt.runs(owner="nobody") == []
     with pytest.raises(rt.NotFound):
         rt.get_run("0" * 32)
 
