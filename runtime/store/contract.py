@@ -630,12 +630,46 @@ class Store(abc.ABC):
     def revoke_share_link(self, link_id: int, *, run_id: str | None = None) -> bool:
         """Revoke an active link (with ``run_id``: only a link of that run); whether one was."""
 
+    # -- retention --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def expired_runs(self, before: dt.datetime, *, keep_failed: bool, limit: int) -> list[str]:
+        """Ids of up to ``limit`` finished runs (``succeeded``, ``cancelled``, and ``failed``
+        unless ``keep_failed``) that ended before ``before``, oldest first. A queued, running
+        or waiting run is never among them, however old."""
+
+    @abc.abstractmethod
+    def purge_runs(self, run_ids: Sequence[str], *, before: dt.datetime) -> Purged:
+        """Delete these runs (finished ones only: others are left as they are) with their
+        attempts, events, documents and share links, in one transaction; then, in a second,
+        each blob they referenced that no remaining row references and that no write has
+        referenced since ``before`` (storing a value touches its blob's ``created_at``, so a
+        run that started storing the same value meanwhile keeps it)."""
+
     # -- leadership -------------------------------------------------------------------------
 
     @abc.abstractmethod
     def leader(self, name: str) -> Leadership:
         """A leadership (``name``: what it is for, e.g. ``"reaper"``) this process can try
         to hold; at most one process per database holds each at a time."""
+
+
+@dataclass
+class Purged:
+    """What one ``purge_runs`` deleted, by table."""
+
+    runs: int = 0
+    attempts: int = 0
+    events: int = 0
+    documents: int = 0
+    share_links: int = 0
+    blobs: int = 0
+    blob_bytes: int = 0
+    """Bytes of blob data freed."""
+
+    def add(self, other: Purged) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 class Leadership(abc.ABC):

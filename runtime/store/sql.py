@@ -29,6 +29,7 @@ from runtime.store.contract import (
     NewEvent,
     NodeFinish,
     NodeStart,
+    Purged,
     Renewal,
     RunRow,
     StaleWrite,
@@ -1263,10 +1264,94 @@ class SqlStore(Store):
                 conn.execute(sa.update(s).where(*match).values(revoked_at=utcnow())).rowcount
             )
 
+    # -- retention --------------------------------------------------------------------------
+
+    def expired_runs(self, before: dt.datetime, *, keep_failed: bool, limit: int) -> list[str]:
+        r = tables.run
+        done = sorted(tables.RUN_FINISHED - ({"failed"} if keep_failed else set()))
+        query = (
+            sa.select(r.c.id)
+            .where(r.c.status.in_(done), r.c.ended_at < before)
+            .order_by(r.c.ended_at, r.c.id)
+            .limit(limit)
+        )
+        with self.read() as conn:
+            return list(conn.execute(query).scalars())
+
+    def purge_runs(self, run_ids: Sequence[str], *, before: dt.datetime) -> Purged:
+        r, n, e, d, s = (
+            tables.run,
+            tables.node_run,
+            tables.event,
+            tables.document,
+            tables.share_link,
+        )
+        out = Purged()
+        with self.write() as conn:
+            # re-checked under the lock: a run retried or resumed since it was listed stays
+            ids = list(
+                conn.execute(
+                    self._for_update(
+                        sa.select(r.c.id).where(
+                            r.c.id.in_(run_ids), r.c.status.in_(tables.RUN_FINISHED)
+                        )
+                    )
+                ).scalars()
+            )
+            if not ids:
+                return out
+            hashes = set(
+                conn.execute(
+                    sa.select(n.c.output_blob).where(
+                        n.c.run_id.in_(ids), n.c.output_blob.is_not(None)
+                    )
+                ).scalars()
+            )
+            hashes |= set(
+                conn.execute(
+                    sa.select(d.c.value_blob).where(
+                        d.c.run_id.in_(ids), d.c.value_blob.is_not(None)
+                    )
+                ).scalars()
+            )
+            for inputs in conn.execute(sa.select(r.c.inputs).where(r.c.id.in_(ids))).scalars():
+                hashes |= {ref["blob"] for ref in inputs.values() if "blob" in ref}
+            out.share_links = conn.execute(sa.delete(s).where(s.c.run_id.in_(ids))).rowcount
+            out.documents = conn.execute(sa.delete(d).where(d.c.run_id.in_(ids))).rowcount
+            out.events = conn.execute(sa.delete(e).where(e.c.run_id.in_(ids))).rowcount
+            out.attempts = conn.execute(sa.delete(n).where(n.c.run_id.in_(ids))).rowcount
+            out.runs = conn.execute(sa.delete(r).where(r.c.id.in_(ids))).rowcount
+        if hashes:
+            out.blobs, out.blob_bytes = self._purge_blobs(sorted(hashes), before)
+        return out
+
+    def _purge_blobs(self, hashes: list[str], before: dt.datetime) -> tuple[int, int]:
+        b, n, d, r = tables.blob, tables.node_run, tables.document, tables.run
+        # a run created since ``before`` that holds the blob touched it when it stored it,
+        # so only older runs' inputs (kept failed ones, unfinished ones) need reading
+        referenced_by_inputs = sa.exists().where(
+            r.c.created_at < before,
+            sa.cast(r.c.inputs, sa.Text).contains(b.c.hash),
+        )
+        with self.write() as conn:
+            rows = conn.execute(
+                sa.delete(b)
+                .where(
+                    b.c.hash.in_(hashes),
+                    b.c.created_at < before,
+                    ~sa.exists().where(n.c.output_blob == b.c.hash),
+                    ~sa.exists().where(d.c.value_blob == b.c.hash),
+                    ~referenced_by_inputs,
+                )
+                .returning(b.c.size)
+            ).scalars()
+            sizes = list(rows)
+        return len(sizes), sum(sizes)
+
     # -- what the dialects do their own way -------------------------------------------------
 
     _insert: Callable[[sa.Table], Any]
-    """The dialect's INSERT construct (whose ``on_conflict_do_nothing`` stores a blob once)."""
+    """The dialect's INSERT construct (whose ``on_conflict_do_update`` stores a blob once)."""
 
     def _for_update(self, query: sa.Select) -> sa.Select:
         """``query`` locking the rows it reads against every other lock (a run's status

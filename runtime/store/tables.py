@@ -138,7 +138,16 @@ class NodeRun(SQLModel, table=True):
     """
 
     __tablename__ = "node_run"
-    __table_args__ = (sa.UniqueConstraint("run_id", "node", "attempt"),)
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "node", "attempt"),
+        # only rows with a large value: what retention asks before it deletes a blob
+        sa.Index(
+            "ix_node_run_output_blob",
+            "output_blob",
+            postgresql_where=sa.text("output_blob IS NOT NULL"),
+            sqlite_where=sa.text("output_blob IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(foreign_key="run.id", max_length=32)
@@ -246,7 +255,15 @@ class Document(SQLModel, table=True):
     """A named artifact a node saved while running (text, markdown, table, image, JSON).
     Saving the same name again from the same node replaces it."""
 
-    __table_args__ = (sa.UniqueConstraint("run_id", "node", "name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "node", "name"),
+        sa.Index(
+            "ix_document_value_blob",
+            "value_blob",
+            postgresql_where=sa.text("value_blob IS NOT NULL"),
+            sqlite_where=sa.text("value_blob IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(foreign_key="run.id", max_length=32)

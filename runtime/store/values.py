@@ -25,15 +25,18 @@ def put(
     conn: sa.Connection, encoded: codecs.Encoded, inline_limit: int, insert: Callable[..., Any]
 ) -> StoredValue:
     """Store an encoded value; large ones go to the blob table once, keyed by hash (``insert``:
-    the dialect's INSERT construct, whose ``on_conflict_do_nothing`` keeps the first)."""
+    the dialect's INSERT construct). Storing a value that is there already touches its
+    ``created_at``: retention deletes only blobs nobody stored since its cutoff, and the
+    touch's row lock orders this write against such a delete."""
     data = encoded.data
     if len(data) <= inline_limit:
         return {"codec": encoded.codec, "inline": data, "size": len(data)}
     digest = hashlib.sha256(data).hexdigest()
+    now = tables.utcnow()
     conn.execute(
         insert(tables.blob)
-        .values(hash=digest, size=len(data), data=data, created_at=tables.utcnow())
-        .on_conflict_do_nothing(index_elements=["hash"])
+        .values(hash=digest, size=len(data), data=data, created_at=now)
+        .on_conflict_do_update(index_elements=["hash"], set_={"created_at": now})
     )
     return {"codec": encoded.codec, "blob": digest, "size": len(data)}
 
