@@ -162,9 +162,17 @@ class RunOut(BaseModel):
 
 class RunPage(BaseModel):
     runs: list[RunOut]
-    total: int
+    total: int = Field(
+        description="How many runs match, counted up to 10,001: past 10,000, read it as "
+        "'more than 10,000' (total_exact is false)."
+    )
+    total_exact: bool = Field(description="Whether total is the exact count.")
     limit: int
     offset: int
+    next: str | None = Field(
+        description="Give it as `after` for the next page (keyset pagination: as fast at any "
+        "depth); null on the last page."
+    )
 
 
 class NodeOut(BaseModel):
@@ -557,8 +565,13 @@ def create_api(
         ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+        after: Annotated[
+            str | None,
+            Query(max_length=200, description="The `next` of the previous page."),
+        ] = None,
     ) -> RunPage:
-        """Runs, newest first."""
+        """Runs, newest first. Page with `after` (each page's `next`); `offset` also works
+        but costs more the deeper it goes."""
         if workflow is not None:
             require_workflow(who, workflow)
         rows, total = catalog.runs(
@@ -570,8 +583,16 @@ def create_api(
             workflows=who.workflows,
             limit=limit,
             offset=offset,
+            after=after,
         )
-        return RunPage(runs=[run_out(r) for r in rows], total=total, limit=limit, offset=offset)
+        return RunPage(
+            runs=[run_out(r) for r in rows],
+            total=min(total, catalog.COUNT_CAP + 1),
+            total_exact=total <= catalog.COUNT_CAP,
+            limit=limit,
+            offset=offset,
+            next=catalog.cursor(rows[-1]) if len(rows) == limit else None,
+        )
 
     @router.get("/runs/{run_id}", response_model=RunDetail, tags=["runs"], responses=responses(404))
     def get_run(*, run_id: RunId, who: Principal = reader) -> RunDetail:

@@ -3,14 +3,16 @@ API). Read-only; every function asks the ``Store`` it is given."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Collection, Sequence
 
+from runtime.errors import InputError
 from runtime.store import Store, tables
-from runtime.store.contract import RunRow, VersionInfo, WorkflowSummary
+from runtime.store.contract import COUNT_CAP, RunRow, VersionInfo, WorkflowSummary
 from runtime.store.tables import utcnow
 
-__all__ = ["RUN_STATUSES", "TRIGGERS", "RunRow", "VersionInfo", "WorkflowSummary"]
+__all__ = ["COUNT_CAP", "RUN_STATUSES", "TRIGGERS", "RunRow", "VersionInfo", "WorkflowSummary"]
 
 RUN_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelled")
 TRIGGERS = ("sdk", "cli", "studio", "api", "webhook", "schedule")
@@ -47,9 +49,11 @@ def runs(
     workflows: Collection[str] | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: str | None = None,
 ) -> tuple[list[RunRow], int]:
-    """One page of runs, newest first, and how many match in all. ``owner``: who started
-    them; ``workflows``: only runs of these (an API key's reach)."""
+    """One page of runs, newest first, and how many match (up to ``COUNT_CAP + 1``: see
+    ``Store.run_page``). ``after``: the ``cursor`` of the previous page's last row.
+    ``owner``: who started them; ``workflows``: only runs of these (an API key's reach)."""
     return store.run_page(
         workflow=workflow,
         status=status,
@@ -58,7 +62,29 @@ def runs(
         workflows=workflows,
         limit=limit,
         offset=offset,
+        after=None if after is None else parse_cursor(after),
     )
+
+
+def cursor(row: RunRow) -> str:
+    """Where the page after ``row`` starts: opaque to callers, stable across requests."""
+    text = f"{row.created_at.astimezone(dt.UTC).isoformat()}|{row.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def parse_cursor(text: str) -> tuple[dt.datetime, str]:
+    """A ``cursor``'s position; ``InputError`` naming it for anything else."""
+    try:
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        stamp, run_id = decoded.split("|")
+        at = dt.datetime.fromisoformat(stamp)
+        if at.tzinfo is None or not run_id.isalnum() or len(run_id) > 32:
+            raise ValueError(decoded)
+    except ValueError:
+        raise InputError(
+            f"page cursor {text[:60]!r} is not one this API gave (use a run page's 'next')"
+        ) from None
+    return at, run_id
 
 
 def owners(store: Store, limit: int = 200) -> list[str]:

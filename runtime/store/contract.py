@@ -220,6 +220,10 @@ class RunRow:
         return ((self.ended_at or utcnow()) - self.started_at).total_seconds()
 
 
+COUNT_CAP = 10_000
+"""How far ``run_page`` counts matching runs."""
+
+
 class StaleWrite(Exception):
     """A guarded write matched no row: the state changed under this writer."""
 
@@ -597,9 +601,14 @@ class Store(abc.ABC):
         workflows: Collection[str] | None = None,
         limit: int = 50,
         offset: int = 0,
+        after: tuple[dt.datetime, str] | None = None,
     ) -> tuple[list[RunRow], int]:
-        """One page of runs, newest first, and how many match in all. ``owner``: who started
-        them; ``workflows``: only runs of these (an API key's reach)."""
+        """One page of runs, newest first (by ``created_at``, then ``id``, both descending),
+        and how many match, counted up to ``COUNT_CAP + 1`` (so a store of millions answers
+        as fast as one of thousands: more than ``COUNT_CAP`` reads as "more than that").
+        ``after``: ``(created_at, id)`` of the previous page's last row (keyset pagination:
+        the page starts right after it, as fast however deep; ``offset`` adds to that).
+        ``owner``: who started them; ``workflows``: only runs of these (an API key's reach)."""
 
     @abc.abstractmethod
     def run_owners(self, limit: int = 200) -> list[str]:

@@ -18,6 +18,7 @@ from runtime import codecs
 from runtime.errors import NotFound, RunStateError, StoreUnavailable
 from runtime.store import db, tables, values
 from runtime.store.contract import (
+    COUNT_CAP,
     DIED,
     INTERRUPTED,
     LOST,
@@ -1149,6 +1150,7 @@ class SqlStore(Store):
         workflows: Collection[str] | None = None,
         limit: int = 50,
         offset: int = 0,
+        after: tuple[dt.datetime, str] | None = None,
     ) -> tuple[list[RunRow], int]:
         r, wf, wv = tables.run, tables.workflow, tables.workflow_version
         conditions: list[Any] = []
@@ -1180,14 +1182,17 @@ class SqlStore(Store):
             .join(wf, wf.c.id == r.c.workflow_id)
             .join(wv, wv.c.id == r.c.version_id)
             .where(*conditions)
-            .order_by(r.c.created_at.desc(), r.c.id)
+            .order_by(r.c.created_at.desc(), r.c.id.desc())
             .limit(limit)
             .offset(offset)
         )
-        count = sa.select(sa.func.count()).select_from(r)
+        if after is not None:
+            page = page.where(sa.tuple_(r.c.created_at, r.c.id) < sa.tuple_(*after))
+        matching = sa.select(sa.literal(1)).select_from(r)
         if workflow or workflows is not None:
-            count = count.join(wf, wf.c.id == r.c.workflow_id)
-        count = count.where(*conditions)
+            matching = matching.join(wf, wf.c.id == r.c.workflow_id)
+        capped = matching.where(*conditions).limit(COUNT_CAP + 1).subquery()
+        count = sa.select(sa.func.count()).select_from(capped)
         with self.read() as conn:
             rows = conn.execute(page).all()
             total = conn.execute(count).scalar_one()

@@ -104,12 +104,19 @@ class Run(SQLModel, table=True):
     ``lease_until``); only it writes node rows.
     """
 
-    __table_args__ = (sa.Index("ix_run_workflow_created", "workflow_id", "created_at"),)
+    # each filter of the runs list with the list's order, so a page of a store with millions
+    # of runs reads one index range (``run_page``)
+    __table_args__ = (
+        sa.Index("ix_run_workflow_created", "workflow_id", "created_at"),
+        sa.Index("ix_run_status_created", "status", "created_at"),
+        sa.Index("ix_run_trigger_created", "trigger", "created_at"),
+        sa.Index("ix_run_owner_created", "owner", "created_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     workflow_id: int = Field(foreign_key="workflow.id")
     version_id: int = Field(foreign_key="workflow_version.id")
-    status: str = Field(max_length=16, index=True)
+    status: str = Field(max_length=16)
     inputs: dict = Field(sa_type=sa.JSON)
     """Input name -> stored value reference (see ``runtime.store.values``)."""
     error: str | None = None

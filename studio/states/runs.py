@@ -30,6 +30,8 @@ class RunItem:
     ago: str
     duration: str
     error: str
+    cursor: str
+    """Where the page after this row starts."""
 
 
 def run_item(row: catalog.RunRow) -> RunItem:
@@ -46,6 +48,7 @@ def run_item(row: catalog.RunRow) -> RunItem:
         ago=fmt.ago(row.created_at),
         duration=fmt.duration(row.duration),
         error=(row.error or "")[:200],
+        cursor=catalog.cursor(row),
     )
 
 
@@ -56,6 +59,9 @@ class Filters:
     trigger: str = ALL
     page: int = 0
     owner: str = ALL
+    after: str | None = None
+    """The last row's cursor of the page before ``page`` (keyset pagination: page 10,000 is
+    as fast as page 1); without it, ``page`` counts from the top."""
 
     def query(self) -> dict[str, object]:
         return {
@@ -64,7 +70,8 @@ class Filters:
             "trigger": None if self.trigger == ALL else self.trigger,
             "owner": None if self.owner == ALL else self.owner,
             "limit": PAGE_SIZE,
-            "offset": self.page * PAGE_SIZE,
+            "offset": 0 if self.after else self.page * PAGE_SIZE,
+            "after": self.after,
         }
 
 
@@ -75,6 +82,16 @@ def load_page(filters: Filters) -> tuple[list[RunItem], int, list[str], list[str
     rows, total = catalog.runs(c.store, **filters.query())  # type: ignore[arg-type]
     names = [w.name for w in c.store.workflows()]
     return [run_item(r) for r in rows], total, names, catalog.owners(c.store)
+
+
+def page_label(page: int, shown: int, total: int) -> str:
+    """``51-100 of 2,345`` (``of 10,000+`` past what the store counts)."""
+    if not total or not shown:
+        return "no runs"
+    first = page * PAGE_SIZE + 1
+    last = first + shown - 1
+    of = f"{catalog.COUNT_CAP:,}+" if total > catalog.COUNT_CAP else f"{total:,}"
+    return f"{first:,}-{last:,} of {of}"
 
 
 class RunsState(rx.State):
@@ -88,18 +105,16 @@ class RunsState(rx.State):
     workflow_names: list[str] = []
     owner_names: list[str] = []
     loading: bool = True
+    cursors: list[str] = []
+    """For each page before this one, the cursor its last row gave (``page`` of them)."""
 
     @rx.var
     def page_label(self) -> str:
-        if not self.total:
-            return "no runs"
-        first = self.page * PAGE_SIZE + 1
-        last = min(self.total, first + PAGE_SIZE - 1)
-        return f"{first:,}-{last:,} of {self.total:,}"
+        return page_label(self.page, len(self.rows), self.total)
 
     @rx.var
     def has_next(self) -> bool:
-        return (self.page + 1) * PAGE_SIZE < self.total
+        return len(self.rows) == PAGE_SIZE and (self.page + 1) * PAGE_SIZE < self.total
 
     @rx.var
     def workflow_options(self) -> list[str]:
@@ -116,6 +131,7 @@ class RunsState(rx.State):
             self.trigger_filter,
             self.page,
             self.owner_filter,
+            self.cursors[-1] if self.cursors else None,
         )
 
     def _show(self, page: tuple[list[RunItem], int, list[str], list[str]]) -> None:
@@ -139,7 +155,7 @@ class RunsState(rx.State):
             self.status_filter = params.get("status", ALL)
             self.trigger_filter = params.get("trigger", ALL)
             self.owner_filter = params.get("owner", ALL)
-            self.page = 0
+            self.page, self.cursors = 0, []
             self.loading = True
             allowed, _ = await permitted(self, "read", "read runs")
         if allowed is None:
@@ -161,27 +177,29 @@ class RunsState(rx.State):
             self._show(await blocking(load_page, self._filters()))
 
     async def set_workflow_filter(self, value: str) -> None:
-        self.workflow_filter, self.page = value, 0
+        self.workflow_filter, self.page, self.cursors = value, 0, []
         await self._reload()
 
     async def set_status_filter(self, value: str) -> None:
-        self.status_filter, self.page = value, 0
+        self.status_filter, self.page, self.cursors = value, 0, []
         await self._reload()
 
     async def set_trigger_filter(self, value: str) -> None:
-        self.trigger_filter, self.page = value, 0
+        self.trigger_filter, self.page, self.cursors = value, 0, []
         await self._reload()
 
     async def set_owner_filter(self, value: str) -> None:
-        self.owner_filter, self.page = value, 0
+        self.owner_filter, self.page, self.cursors = value, 0, []
         await self._reload()
 
     async def next_page(self) -> None:
-        if self.has_next:
+        if self.has_next and self.rows:
+            self.cursors = [*self.cursors, self.rows[-1].cursor]
             self.page += 1
             await self._reload()
 
     async def previous_page(self) -> None:
         if self.page > 0:
+            self.cursors = self.cursors[:-1]
             self.page -= 1
             await self._reload()

@@ -365,6 +365,24 @@ def test_the_catalogue(store: Store) -> None:
     assert summary.last_run_id in runs
 
 
+def test_run_pages_follow_a_cursor_and_count_up_to_the_cap(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = [a_run(store) for _ in range(7)]
+    seen: list[str] = []
+    after = None
+    while True:
+        page, _ = store.run_page(limit=3, after=after)
+        if not page:
+            break
+        seen += [r.id for r in page]
+        after = (page[-1].created_at, page[-1].id)
+    assert sorted(seen) == sorted(made) and len(set(seen)) == 7, "every run once"
+    assert seen == [r.id for r in store.run_page(limit=7)[0]], "the order of one long page"
+    monkeypatch.setattr("runtime.store.sql.COUNT_CAP", 4)
+    assert store.run_page(limit=2)[1] == 5, "counted up to the cap and one more"
+
+
 def test_leadership_is_held_by_one_process_at_a_time(store: Store) -> None:
     first, second = store.leader("reaper"), store.leader("reaper")
     assert first.hold()

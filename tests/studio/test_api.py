@@ -89,6 +89,21 @@ def test_bad_requests_are_named(api: TestClient, client: rt.Client) -> None:
     assert "missing required input(s): count" in missing.json()["detail"]
     assert api.get("/api/v1/runs/nope").status_code == 404
     assert api.get("/api/v1/runs?limit=0").status_code == 422
+    bad = api.get("/api/v1/runs?after=not-a-cursor")
+    assert bad.status_code == 422 and "page cursor 'not-a-cursor'" in bad.text
+
+
+def test_runs_pages_by_cursor(api: TestClient, client: rt.Client) -> None:
+    g = rt.Graph("paged")
+    g.add("one", lambda x: x)
+    made = {client.start(g, {"x": i}).wait(30).id for i in range(5)}
+    first = api.get("/api/v1/runs?workflow=paged&limit=2").json()
+    assert (first["total"], first["total_exact"], len(first["runs"])) == (5, True, 2)
+    seen, page = [r["id"] for r in first["runs"]], first
+    while page["next"]:
+        page = api.get(f"/api/v1/runs?workflow=paged&limit=2&after={page['next']}").json()
+        seen += [r["id"] for r in page["runs"]]
+    assert len(seen) == 5 and set(seen) == made
 
 
 def test_resume_validates_then_continues(api: TestClient, client: rt.Client) -> None:

@@ -13,7 +13,7 @@ import studio.studio  # noqa: F401 - registers the pages and their route argumen
 from runtime import catalog
 from studio import data
 from studio.states.run import RunState
-from studio.states.runs import ALL, PAGE_SIZE, Filters
+from studio.states.runs import ALL, PAGE_SIZE, Filters, page_label
 from studio.states.workflows import WorkflowItem, matching, workflow_item
 from tests.studio import flows
 
@@ -92,10 +92,16 @@ def test_runs_filters_become_a_query() -> None:
         "owner": None,
         "limit": PAGE_SIZE,
         "offset": 0,
+        "after": None,
     }
     query = Filters("etl", "failed", ALL, page=2, owner="ada").query()
     assert (query["workflow"], query["status"], query["offset"]) == ("etl", "failed", 2 * PAGE_SIZE)
     assert query["owner"] == "ada"
+    deep = Filters(page=2, after="c").query()
+    assert (deep["offset"], deep["after"]) == (0, "c"), "a cursor, not an offset, past page 1"
+    assert page_label(0, 50, 120) == "1-50 of 120"
+    assert page_label(3, 50, catalog.COUNT_CAP + 1) == "151-200 of 10,000+"
+    assert page_label(0, 0, 0) == "no runs"
 
 
 def test_workflow_search_matches_every_word() -> None:
