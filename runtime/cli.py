@@ -495,7 +495,7 @@ def studio(
     from runtime.auth.gate import AuthRefused, is_loopback, startup_line
     from runtime.auth.users import Users
 
-    store = open_store(env["PLAIT_DATABASE_URL"])
+    store = open_store(env["PLAIT_DATABASE_URL"], pooler=config.database_pooler)
     try:
         store.migrate()
         users_exist = Users(store).any_active()
@@ -576,7 +576,7 @@ def signing_show() -> None:
     if not keyring.trusted:
         typer.echo("  no key: this process cannot run any stored code")
     url = config.resolved_database_url()
-    store = open_store(url)
+    store = open_store(url, pooler=config.database_pooler)
     try:
         store.migrate()
         used = store.code_key_ids()
@@ -643,7 +643,7 @@ def signing_rotate(
     except PlaitError as exc:
         raise _fail(str(exc)) from None
     secret_key = config.existing_secret_key()
-    store = open_store(config.resolved_database_url())
+    store = open_store(config.resolved_database_url(), pooler=config.database_pooler)
     try:
         store.migrate()
         plan = rotation.plan(store, keyring, secret_key, new)

@@ -33,7 +33,7 @@ def _store() -> Store:
     from runtime.store import open_store
 
     config = settings()
-    store = open_store(config.resolved_database_url())
+    store = open_store(config.resolved_database_url(), pooler=config.database_pooler)
     store.migrate()
     return store
 

@@ -78,7 +78,9 @@ class Client:
         """HMAC key of pickled values (inputs, outputs); never of code."""
         self.keyring = Keyring.from_settings(config)
         """The key this process signs code with (publishers only) and the keys it trusts."""
-        self.store = open_store(config.resolved_database_url(), self.secret_key)
+        self.store = open_store(
+            config.resolved_database_url(), self.secret_key, pooler=config.database_pooler
+        )
         self.store.migrate()
         self.owner = process_owner()
         self.bus, self.dispatcher = self._transport(config)

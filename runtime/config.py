@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """SQLAlchemy URL of the store; ``None`` means ``sqlite:///<home>/plait.db``."""
 
+    database_pooler: Literal["none", "transaction"] = "none"
+    """``transaction`` when ``database_url`` points at a pooler in transaction mode
+    (PgBouncer's ``pool_mode = transaction``), where consecutive transactions of one client
+    may run on different server sessions: no statement is prepared on the server, and
+    leaderships are lease rows instead of session-level advisory locks."""
+
     redis_url: str | None = None
     """Redis URL; when set, runs go to Taskiq workers and events to Redis pub/sub."""
 

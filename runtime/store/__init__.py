@@ -13,6 +13,7 @@ from runtime.store.contract import (
     NewEvent,
     NodeFinish,
     NodeStart,
+    Pooler,
     Renewal,
     StaleWrite,
     Store,
@@ -22,13 +23,14 @@ from runtime.store.contract import (
 from runtime.store.db import normalize_url
 
 
-def open_store(url: str, secret_key: bytes | None = None) -> Store:
-    """The Store for a SQLAlchemy URL: PostgreSQL (``postgresql[+psycopg]://``) or SQLite."""
+def open_store(url: str, secret_key: bytes | None = None, *, pooler: Pooler = "none") -> Store:
+    """The Store for a SQLAlchemy URL: PostgreSQL (``postgresql[+psycopg]://``) or SQLite.
+    ``pooler``: what sits between it and PostgreSQL (``Settings.database_pooler``)."""
     backend = make_url(normalize_url(url)).get_backend_name()
     if backend == "postgresql":
         from runtime.store.postgres import PostgresStore
 
-        return PostgresStore(url, secret_key)
+        return PostgresStore(url, secret_key, pooler=pooler)
     if backend == "sqlite":
         from runtime.store.sqlite import SqliteStore
 

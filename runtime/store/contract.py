@@ -29,7 +29,7 @@ import functools
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from runtime import codecs
 from runtime.store.tables import (
@@ -219,6 +219,9 @@ class RunRow:
             return None
         return ((self.ended_at or utcnow()) - self.started_at).total_seconds()
 
+
+Pooler = Literal["none", "transaction"]
+"""What sits between the store and its database (``Settings.database_pooler``)."""
 
 COUNT_CAP = 10_000
 """How far ``run_page`` counts matching runs."""

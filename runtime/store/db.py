@@ -46,12 +46,17 @@ def absolute_sqlite(url: str) -> str:
     return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
 
 
-def create_engine(url: str) -> sa.Engine:
+def create_engine(url: str, *, prepared: bool = True) -> sa.Engine:
+    """``prepared=False``: psycopg never prepares a statement on the server (behind a
+    transaction pooler the next execution may reach another server session)."""
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
-    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+    connect_args = {} if prepared else {"prepare_threshold": None}
+    return sa.create_engine(
+        url, pool_size=10, max_overflow=20, pool_recycle=1800, connect_args=connect_args
+    )
 
 
 def _sqlite_engine(url: str, database: str | None) -> sa.Engine:

@@ -4,7 +4,7 @@ Row locks: a status change takes ``FOR UPDATE`` on the run row; a pass's fence t
 SHARE``, which only ``FOR UPDATE`` waits for, so checkpoints never wait on heartbeats. A small
 checkpoint (a chain's: one finish, one start, a few events) goes to the server as one statement
 of data-modifying CTEs, so it costs one round trip and a commit. Leadership is a session-level
-advisory lock, held while its session lives.
+advisory lock, held while its session lives (a lease row behind a transaction pooler).
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
+import os
+import socket
+import uuid
 import weakref
 import zlib
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
@@ -35,6 +38,7 @@ from runtime.store.contract import (
     NewEvent,
     NodeFinish,
     NodeStart,
+    Pooler,
     StaleWrite,
     Takeover,
 )
@@ -90,8 +94,12 @@ compile time grows with the square of the CTEs."""
 class PostgresStore(SqlStore):
     _insert = staticmethod(postgresql.insert)
 
-    def __init__(self, url: str, secret_key: bytes | None = None) -> None:
-        super().__init__(url, secret_key)
+    def __init__(
+        self, url: str, secret_key: bytes | None = None, *, pooler: Pooler = "none"
+    ) -> None:
+        super().__init__(url, secret_key, pooler=pooler)
+        if pooler == "transaction":
+            self.prepare = False
         self.dsn = self.engine.url.set(drivername="postgresql").render_as_string(
             hide_password=False
         )
@@ -349,7 +357,46 @@ class PostgresStore(SqlStore):
         raise StaleWrite(f"run {lease.run_id} changed under this writer (event numbers)")
 
     def leader(self, name: str) -> Leadership:
+        if self.pooler == "transaction":  # a session-level lock would outlive its session
+            return _LeaseRow(self.engine, name)
         return _AdvisoryLock(self.engine, zlib.crc32(f"plait:{name}".encode()))
+
+
+class _LeaseRow(Leadership):
+    """A row of ``leader`` naming its holder until a time the database's clock sets: held
+    while ``hold`` renews it at least every ``ttl`` seconds (one statement, one transaction,
+    so any pooler can carry it). A holder that stops renewing, dead or frozen, loses it once
+    ``ttl`` has passed."""
+
+    def __init__(self, engine: sa.Engine, name: str, ttl: float = 30.0) -> None:
+        self.engine = engine
+        self.name = name
+        self.ttl = ttl
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def hold(self) -> bool:
+        with self.engine.begin() as conn:
+            row = conn.execute(_HOLD, {"n": self.name, "me": self.holder, "ttl": self.ttl})
+            return row.first() is not None
+
+    def release(self) -> None:
+        with contextlib.suppress(Exception), self.engine.begin() as conn:
+            conn.execute(
+                sa.delete(tables.leader).where(
+                    tables.leader.c.name == self.name, tables.leader.c.holder == self.holder
+                )
+            )
+
+
+_HOLD = sa.text(
+    """
+    INSERT INTO leader (name, holder, until)
+    VALUES (:n, :me, now() + make_interval(secs => :ttl))
+    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+    WHERE leader.holder = excluded.holder OR leader.until < now()
+    RETURNING holder
+    """
+)
 
 
 class _AdvisoryLock(Leadership):

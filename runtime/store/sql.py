@@ -30,6 +30,7 @@ from runtime.store.contract import (
     NewEvent,
     NodeFinish,
     NodeStart,
+    Pooler,
     Purged,
     Renewal,
     RunRow,
@@ -175,11 +176,15 @@ def new_run_id() -> str:
 class SqlStore(Store):
     """The contract on one SQLAlchemy engine."""
 
-    def __init__(self, url: str, secret_key: bytes | None = None) -> None:
+    def __init__(
+        self, url: str, secret_key: bytes | None = None, *, pooler: Pooler = "none"
+    ) -> None:
         self.url = db.normalize_url(url)
         self.secret_key = secret_key
         """Verifies pickled values on load."""
-        self.engine = db.create_engine(self.url)
+        self.pooler = pooler
+        """``transaction``: behind a transaction pooler (``Settings.database_pooler``)."""
+        self.engine = db.create_engine(self.url, prepared=pooler == "none")
 
     @property
     def display_url(self) -> str:

@@ -372,6 +372,16 @@ class AuditEntry(SQLModel, table=True):
     detail: dict = Field(default_factory=dict, sa_type=sa.JSON)
 
 
+class Leader(SQLModel, table=True):
+    """A leadership held as a lease (behind a transaction pooler, where a session-level
+    advisory lock cannot be kept): ``holder`` leads until ``until``, renewing it."""
+
+    name: str = Field(primary_key=True, max_length=100)
+    holder: str = Field(max_length=200)
+    until: dt.datetime = _ts()
+
+
+leader = _table(Leader)
 account = _table(Account)
 login_session = _table(LoginSession)
 api_key = _table(ApiKey)
