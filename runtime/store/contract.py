@@ -561,7 +561,9 @@ class Store(abc.ABC):
         inline_limit: int,
     ) -> None:
         """Store (or replace) a node's named document for the pass holding ``lease``
-        (``StaleWrite`` once it lost the run); its event goes with the node's checkpoint."""
+        (``StaleWrite`` once it lost the run); its event goes with the node's checkpoint.
+        Called from node code, in any number of threads at once: those calls share a bounded
+        part of the connections, and wait for it, so they never starve checkpoints."""
 
     @abc.abstractmethod
     def documents(self, run_id: str) -> list[tuple[Document, Any]]:

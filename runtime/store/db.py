@@ -46,6 +46,12 @@ def absolute_sqlite(url: str) -> str:
     return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
 
 
+POOL_SIZE, POOL_OVERFLOW = 10, 20
+"""Connections per process: kept open, and opened beyond that under load."""
+NODE_WRITE_CONNECTIONS = 8
+"""Of those, how many node code's own writes (documents) may use at once."""
+
+
 def create_engine(url: str, *, prepared: bool = True) -> sa.Engine:
     """``prepared=False``: psycopg never prepares a statement on the server (behind a
     transaction pooler the next execution may reach another server session)."""
@@ -55,7 +61,11 @@ def create_engine(url: str, *, prepared: bool = True) -> sa.Engine:
         return _sqlite_engine(url, parsed.database)
     connect_args = {} if prepared else {"prepare_threshold": None}
     return sa.create_engine(
-        url, pool_size=10, max_overflow=20, pool_recycle=1800, connect_args=connect_args
+        url,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        pool_recycle=1800,
+        connect_args=connect_args,
     )
 
 

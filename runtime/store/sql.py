@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -185,6 +186,9 @@ class SqlStore(Store):
         self.pooler = pooler
         """``transaction``: behind a transaction pooler (``Settings.database_pooler``)."""
         self.engine = db.create_engine(self.url, prepared=pooler == "none")
+        self._node_writes = threading.BoundedSemaphore(db.NODE_WRITE_CONNECTIONS)
+        """Writes made from node code (documents) share this many connections, so however
+        many node threads save at once, the passes' own checkpoints find a free one."""
 
     @property
     def display_url(self) -> str:
@@ -940,7 +944,7 @@ class SqlStore(Store):
         checkpoint."""
         d = tables.document
         run_id = lease.run_id
-        with self.write() as conn:
+        with self._node_writes, self.write() as conn:
             self._fence(conn, lease)
             stored = values.put(conn, encoded, inline_limit, self._insert)
             conn.execute(
