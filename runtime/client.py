@@ -45,6 +45,10 @@ class RunReads(Protocol):
         """The run's attempt rows, in order (at least each node's latest)."""
         ...
 
+    def node_attempt(self, run_id: str, node: str) -> t.NodeRun | None:
+        """One node's latest attempt row (``None`` before it started)."""
+        ...
+
     def load_output(self, run_id: str, row: t.NodeRun) -> Any: ...
     def run_inputs(self, run_id: str) -> dict[str, Any]: ...
     def run_documents(self, run_id: str) -> list[DocumentInfo]: ...
@@ -328,6 +332,10 @@ class Client:
     def run_attempts(self, run_id: str) -> list[t.NodeRun]:
         return self.store.attempts(run_id)
 
+    def node_attempt(self, run_id: str, node: str) -> t.NodeRun | None:
+        rows = self.store.node_attempts(run_id, node)
+        return rows[-1] if rows else None
+
     def load_output(self, run_id: str, row: t.NodeRun) -> Any:
         return self.store.load_output(row)
 
@@ -539,8 +547,9 @@ class Run:
         return out
 
     def output(self, node: str) -> Any:
-        """The value a node returned (a wait node: its payload)."""
-        row = self._latest_attempts().get(node)
+        """The value a node returned (a wait node: its payload): one row and one value read,
+        however large the run."""
+        row = self.client.node_attempt(self.id, node)
         if row is None or row.status != "succeeded":
             known = [n["name"] for n in self.spec["nodes"]]
             if node not in known:

@@ -265,6 +265,9 @@ class RemoteClient:
             if n["status"] != "pending"
         ]
 
+    def node_attempt(self, run_id: str, node: str) -> t.NodeRun | None:
+        return next((r for r in self.run_attempts(run_id) if r.node == node), None)
+
     def load_output(self, run_id: str, row: t.NodeRun) -> Any:
         return _decode(self._json("GET", f"/runs/{run_id}/nodes/{row.node}/output"))
 

@@ -8,6 +8,7 @@ import time
 
 import pydantic
 import pytest
+import sqlalchemy as sa
 
 import runtime as rt
 
@@ -425,3 +426,24 @@ def test_a_pass_cut_short_by_closing_leaves_the_run_to_resume(
         assert _ran == ["first", "second"]
     finally:
         other.close()
+
+
+def test_output_reads_one_node_not_the_whole_run(client: rt.Client) -> None:
+    g = rt.Graph("wide_outputs")
+    g.add("src", lambda x: x)
+    for i in range(100):
+        g.add(f"n{i}", (lambda k: lambda src: src + k)(i), inputs={"src": "src"})
+    run = g.run(x=1).wait(60)
+    assert run.status == "succeeded", run.error
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_: object) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sa.event.listen(client.store.engine, "before_cursor_execute", seen)
+    try:
+        assert run.output("n42") == 43
+    finally:
+        sa.event.remove(client.store.engine, "before_cursor_execute", seen)
+    reads = [s for s in statements if "node_run" in s]
+    assert len(reads) == 1 and "node_run.node =" in reads[0], statements
