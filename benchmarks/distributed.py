@@ -1,9 +1,11 @@
-"""Distributed benchmark: real `plait worker` processes on PostgreSQL + Redis. Prints runs/s of
-the 5-node diamond with 1 and 2 worker processes, g.run() -> first node starting latency, node
+"""Distributed benchmark: real `plait worker` processes on PostgreSQL + Redis. Prints what
+PostgreSQL alone sustains (commits/s over 1, 4 and 16 connections), runs/s of the 5-node
+diamond with 1, 2 (``--processes 1,2,4``: more) worker processes with the commits each run
+costs, g.run() -> first node starting latency, node
 finished -> event at a reader in another process, and per-node overhead of a 100-node chain on
 a worker, next to the raw PostgreSQL commit and Redis round-trip/publish costs of this run.
 
-    uv run python benchmarks/distributed.py [--runs 1000]
+    uv run python benchmarks/distributed.py [--runs 1000] [--processes 1,2,4]
 """
 
 from __future__ import annotations
@@ -65,6 +67,45 @@ def throughput(client: rt.Client, runs: int) -> float:
         h.wait(300)
         assert h.status == "succeeded", h.error
     return runs / (time.perf_counter() - t0)
+
+
+def xact_commits(url: str) -> int:
+    """Transactions committed so far in the database (``pg_stat_database``)."""
+    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def parallel_commits(url: str, connections: int, seconds: float = 2.0) -> float:
+    """What PostgreSQL itself sustains here: INSERT + COMMIT per second over ``connections``
+    connections at once (the ceiling every worker shares)."""
+    import threading
+
+    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_par (id bigserial primary key, v text)")
+    counts = [0] * connections
+    stop = time.perf_counter() + seconds
+
+    def work(k: int) -> None:
+        with psycopg.connect(libpq, autocommit=True) as conn:
+            while time.perf_counter() < stop:
+                conn.execute("INSERT INTO bench_par (v) VALUES ('x')")
+                counts[k] += 1
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute("DROP TABLE bench_par")
+    return sum(counts) / seconds
 
 
 def first_node_latency(client: rt.Client, samples: int = 200) -> list[float]:
@@ -138,7 +179,9 @@ def chain_per_node(client: rt.Client) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--processes", default="1,2", help="worker process counts, e.g. 1,2,4")
     args = parser.parse_args()
+    counts = [int(n) for n in args.processes.split(",")]
     libpq = make_url(PG).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(libpq, autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS plait_bench_dist WITH (FORCE)")
@@ -153,14 +196,23 @@ def main() -> None:
         f"PUBLISH->subscriber {publish:.3f} ms"
     )
 
+    for n in (1, 4, 16):
+        print(f"PostgreSQL alone, {n:2} connections: {parallel_commits(url, n):,.0f} commits/s")
+
     home = Path(tempfile.mkdtemp())
     key = secrets.token_hex(16)
-    for processes in (1, 2):
+    for processes in counts:
         with cluster(url, REDIS, home, lease_seconds=30.0, secret_key=key) as c:
             c.start_worker(processes=processes, concurrency=32)
             client = c.connect()
+            before = xact_commits(url)
             rate = throughput(client, args.runs)
-            print(f"diamond x{args.runs}, {processes} worker process(es): {rate:.0f} runs/s")
+            per_run = (xact_commits(url) - before) / (args.runs + 1)
+            print(
+                f"diamond x{args.runs}, {processes} worker process(es): {rate:.0f} runs/s, "
+                f"{rate * 5:,.0f} node checkpoints/s; {per_run:.1f} PostgreSQL commits per run "
+                f"({rate * per_run:,.0f} commits/s)"
+            )
             if processes == 1:
                 lat = first_node_latency(client)
                 print(
