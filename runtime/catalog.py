@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 
+from runtime.statuses import RUN_STATUSES
 from runtime.store import Store, tables
 from runtime.store.contract import RunRow, VersionInfo, WorkflowSummary
 from runtime.store.tables import utcnow
 
 __all__ = ["RUN_STATUSES", "TRIGGERS", "RunRow", "VersionInfo", "WorkflowSummary"]
 
-RUN_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelled")
 TRIGGERS = ("sdk", "cli", "studio", "api", "webhook", "schedule")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from runtime import codecs
 from runtime.errors import NotFound, RunStateError, StoreUnavailable
+from runtime.statuses import NODE_BLOCKING, RUN_RETRYABLE
 from runtime.store import db, tables, values
 from runtime.store.contract import (
     DIED,
@@ -60,6 +61,7 @@ _FINISH_COLUMNS = (
     "traceback",
     "logs",
     "will_retry",
+    "retry_at",
     "output_codec",
     "output_inline",
     "output_blob",
@@ -322,6 +324,7 @@ class SqlStore(Store):
         owner: str | None,
         inline_limit: int,
         trigger_ref: str | None = None,
+        targets: list[str] | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run; ``inputs`` maps names to already-encoded values."""
         run_id = new_run_id()
@@ -343,6 +346,7 @@ class SqlStore(Store):
                 owner=owner,
                 created_at=now,
                 cancel_requested=False,
+                targets=targets,
             )
             conn.execute(sa.insert(tables.run).values(**record.model_dump()))
             events = self._append(
@@ -752,6 +756,7 @@ class SqlStore(Store):
             "traceback": finish.traceback,
             "logs": finish.logs,
             "will_retry": finish.will_retry,
+            "retry_at": finish.retry_at,
             "keep_lease": finish.keep_lease,
             "output_codec": None,
             "output_inline": None,
@@ -874,6 +879,48 @@ class SqlStore(Store):
                 conn.execute(sa.update(r).where(r.c.id == run_id).values(status=status))
                 events.append(NewEvent("run.queued", data={"status": status}))
             return status, self._append(conn, run_id, events)
+
+    def retry_run(
+        self, run_id: str, *, retried_by: str | None = None
+    ) -> tuple[list[str], list[EventDict]]:
+        """Queue a failed or cancelled run again, under the run row's lock: its status
+        becomes ``queued`` (error, end and cancel request cleared) and ``retry_floor`` the
+        highest attempt row id it has, so the next pass starts again every node whose latest
+        attempt failed, was skipped or cancelled, and keeps every succeeded one. Returns the
+        nodes started again and the ``run.retried`` event; ``RunStateError`` (nothing
+        written) for a run that is not failed or cancelled."""
+        r, nr = tables.run, tables.node_run
+        with self.write() as conn:
+            run = self._lock_run(conn, run_id)
+            if run.status not in RUN_RETRYABLE:
+                raise RunStateError(
+                    f"run {run_id} is {run.status}: only a failed or cancelled run can be "
+                    "retried (rerun starts a new run with the same inputs)"
+                )
+            latest: dict[str, Any] = {}
+            for row in conn.execute(
+                sa.select(nr.c.id, nr.c.node, nr.c.status)
+                .where(nr.c.run_id == run_id)
+                .order_by(nr.c.node, nr.c.attempt)
+            ):
+                latest[row.node] = row
+            floor = max((row.id for row in latest.values()), default=None)
+            restart = [n for n, row in latest.items() if row.status in NODE_BLOCKING]
+            conn.execute(
+                sa.update(r)
+                .where(r.c.id == run_id)
+                .values(
+                    status="queued",
+                    error=None,
+                    ended_at=None,
+                    cancel_requested=False,
+                    lease_owner=None,
+                    lease_until=None,
+                    retry_floor=floor,
+                )
+            )
+            data = {"status": "queued", "restart": restart, "by": retried_by}
+            return restart, self._append(conn, run_id, [NewEvent("run.retried", data=data)])
 
     def request_cancel(self, run_id: str) -> tuple[str, list[EventDict]]:
         """Cancel at once when nobody is advancing the run; otherwise flag it for the

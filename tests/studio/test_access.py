@@ -44,6 +44,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("post", "/api/v1/runs/{run_id}/resume"): "write",
     ("post", "/api/v1/runs/{run_id}/cancel"): "write",
     ("post", "/api/v1/runs/{run_id}/retry"): "write",
+    ("post", "/api/v1/runs/{run_id}/rerun"): "write",
     ("get", "/api/v1/runs/{run_id}/report"): "read",
     ("get", "/api/v1/runs/{run_id}/links"): "read",
     ("post", "/api/v1/runs/{run_id}/links"): "write",
