@@ -12,7 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.statuses import NODE_EVENT_STATUS, RUN_FINISHED, node_status_after_run_end
+from runtime.statuses import (
+    NODE_EVENT_STATUS,
+    RUN_FINISHED,
+    RUN_STATUSES,
+    node_status_after_run_end,
+)
 from runtime.store.tables import EventDict
 from studio import theme
 from studio.logic import fmt
@@ -100,9 +105,10 @@ def _apply_run(view: RunView, what: str, data: Mapping[str, Any], at: float) -> 
     if what == "cancel_requested":
         view.cancel_requested = True
         return
-    if "status" not in data:
+    status = data.get("status") or (what if what in RUN_STATUSES else None)
+    if status is None:
         return  # run.stalled and the like: no change of status
-    view.status = data["status"]
+    view.status = status
     if what == "retried":
         view.ended_at, view.error, view.cancel_requested = None, None, False
     if what == "running" and view.started_at is None:
