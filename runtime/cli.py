@@ -19,7 +19,7 @@ from runtime.errors import PlaitError
 from runtime.events import EventDict
 from runtime.graph import Graph
 from runtime.redaction import Redactor
-from runtime.statuses import NODE_RETRIED
+from runtime.statuses import NODE_RETRIED, RUN_UNSUCCESSFUL
 from runtime.store import db, open_store
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ def _follow_to_end(handle: rt.Run, after: int = 0) -> None:
     """Print the run's progress and outcome; exit 1 when it failed or was cancelled."""
     status = follow_run(handle, after=after)
     print_outcome(handle)
-    if status in ("failed", "cancelled"):
+    if status in RUN_UNSUCCESSFUL:
         raise typer.Exit(1)
 
 
@@ -291,7 +291,7 @@ def resume(
     if follow:
         status = follow_run(handle, after=seen)
         print_outcome(handle)
-        if status in ("failed", "cancelled"):
+        if status in RUN_UNSUCCESSFUL:
             raise typer.Exit(1)
 
 

@@ -42,8 +42,12 @@ RUN_FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 """Run statuses no pass changes again (only a retry does)."""
 RUN_SETTLED: frozenset[str] = RUN_FINISHED | {"waiting"}
 """Statuses ``Run.wait`` returns on: finished, or needing a human."""
-RUN_RETRYABLE: frozenset[str] = frozenset({"failed", "cancelled"})
+RUN_UNSUCCESSFUL: frozenset[str] = frozenset({"failed", "cancelled"})
+"""Finished without success (the CLI exits 1; their open nodes are closed ``cancelled``)."""
+RUN_RETRYABLE: frozenset[str] = RUN_UNSUCCESSFUL
 """Runs ``retry`` continues from their failure."""
+RUN_ACTIVE: frozenset[str] = frozenset({"queued", "running"})
+"""Unfinished runs a pass may take (``waiting`` ones wait for an answer first)."""
 
 RUN_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "queued": frozenset({"running", "cancelled"}),
@@ -76,6 +80,12 @@ NODE_DONE: frozenset[str] = frozenset({"succeeded", "skipped", "not_needed"})
 """Nodes a progress count takes as done."""
 NODE_FINAL: frozenset[str] = NODE_DONE | {"failed", "cancelled"}
 """Node statuses that end a node's part in a pass."""
+NODE_OPEN: frozenset[str] = frozenset({"running", "waiting"})
+"""Attempts still going on (closed ``cancelled`` when their run ends without success)."""
+NODE_ATTEMPT_ENDS: frozenset[str] = frozenset({"succeeded", "failed", "retrying", "cancelled"})
+"""Node statuses that end an attempt (a ``retrying`` node's attempt failed)."""
+NODE_PROGRESS_NAMED: tuple[str, ...] = ("running", "waiting", "retrying", "failed", "not_needed")
+"""Node statuses a progress line counts by name (``2 running · 1 failed``), in this order."""
 NODE_BLOCKING: frozenset[str] = frozenset({"failed", "skipped", "cancelled"})
 """A dependency in one of these makes a node ``skipped``."""
 NODE_RETRIED: frozenset[str] = frozenset({"failed", "skipped", "cancelled", "retrying"})
@@ -154,18 +164,21 @@ def node_status(row_status: str | None, will_retry: bool, run_status: str) -> No
     on."""
     if row_status is None:
         return "pending"
-    if row_status == "failed" and will_retry and run_status not in RUN_FINISHED:
-        return "retrying"
+    if row_status == "failed" and will_retry:
+        if run_status not in RUN_FINISHED:
+            return "retrying"
+        if run_status == "cancelled":
+            return "cancelled"  # cancelled while it waited for its next attempt
     return row_status  # type: ignore[return-value]
 
 
 def node_status_after_run_end(status: str, run_status: str) -> str:
     """A node's status once its run ended as ``run_status``: a cancel stops running and
     waiting nodes; a retry that will not come is a failure."""
-    if status in ("running", "waiting") and run_status in ("failed", "cancelled"):
+    if status in NODE_OPEN and run_status in RUN_UNSUCCESSFUL:
         return "cancelled"
     if status == "retrying":
-        return "failed"
+        return "cancelled" if run_status == "cancelled" else "failed"
     return status
 
 

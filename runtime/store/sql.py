@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from runtime import codecs
 from runtime.errors import NotFound, RunStateError, StoreUnavailable
-from runtime.statuses import NODE_BLOCKING, RUN_RETRYABLE
+from runtime.statuses import NODE_BLOCKING, NODE_OPEN, RUN_ACTIVE, RUN_RETRYABLE, RUN_UNSUCCESSFUL
 from runtime.store import db, tables, values
 from runtime.store.contract import (
     DIED,
@@ -408,7 +408,7 @@ class SqlStore(Store):
         r = tables.run
         with self.read() as conn:
             rows = conn.execute(
-                sa.select(r).where(r.c.status.in_(["queued", "running"]), r.c.lease_owner.is_(None))
+                sa.select(r).where(r.c.status.in_(RUN_ACTIVE), r.c.lease_owner.is_(None))
             ).all()
         return [from_row(Run, row._mapping) for row in rows]
 
@@ -417,9 +417,7 @@ class SqlStore(Store):
         r = tables.run
         with self.read() as conn:
             rows = conn.execute(
-                sa.select(r).where(
-                    r.c.status.in_(["queued", "running"]), r.c.lease_owner.is_not(None)
-                )
+                sa.select(r).where(r.c.status.in_(RUN_ACTIVE), r.c.lease_owner.is_not(None))
             ).all()
         return [from_row(Run, row._mapping) for row in rows]
 
@@ -451,7 +449,7 @@ class SqlStore(Store):
         now = utcnow()
         with self.write() as conn:
             run = self._lock_run(conn, run_id)
-            if run.status not in ("queued", "running"):
+            if run.status not in RUN_ACTIVE:
                 return None
             held = run.lease_owner is not None and run.lease_owner != owner
             if held and not (takeover is not None and takeover.grants(run)):
@@ -826,10 +824,10 @@ class SqlStore(Store):
             changes: dict[str, Any] = {"status": status, "lease_owner": None, "lease_until": None}
             if status in tables.RUN_FINISHED:
                 changes |= {"ended_at": now, "error": error}
-            if status in ("failed", "cancelled"):
+            if status in RUN_UNSUCCESSFUL:
                 conn.execute(
                     sa.update(nr)
-                    .where(nr.c.run_id == run_id, nr.c.status.in_(["waiting", "running"]))
+                    .where(nr.c.run_id == run_id, nr.c.status.in_(NODE_OPEN))
                     .values(status="cancelled", ended_at=now)
                 )
             conn.execute(sa.update(r).where(r.c.id == run_id).values(**changes))
@@ -942,7 +940,7 @@ class SqlStore(Store):
                 return run.status, self._append(conn, run_id, [NewEvent("run.cancel_requested")])
             conn.execute(
                 sa.update(nr)
-                .where(nr.c.run_id == run_id, nr.c.status.in_(["waiting", "running"]))
+                .where(nr.c.run_id == run_id, nr.c.status.in_(NODE_OPEN))
                 .values(status="cancelled", ended_at=now)
             )
             conn.execute(

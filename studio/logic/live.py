@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.statuses import (
+    NODE_ATTEMPT_ENDS,
     NODE_EVENT_STATUS,
+    NODE_OPEN,
     RUN_FINISHED,
     RUN_STATUSES,
     node_status_after_run_end,
@@ -123,9 +125,9 @@ def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) 
     number = int(data.get("attempt") or len(node.attempts) or 1)
     last = node.attempts[-1] if node.attempts else None
     node.retry_at = None
-    if status in ("running", "waiting"):
+    if status in NODE_OPEN:
         node.attempts.append(Attempt(number, at, None, status))
-    elif status in ("succeeded", "failed", "retrying", "cancelled"):
+    elif status in NODE_ATTEMPT_ENDS:
         if last is None or last.end is not None:
             last = Attempt(number, at)
             node.attempts.append(last)

@@ -10,7 +10,7 @@ from typing import Any
 
 from runtime import redaction
 from runtime.redaction import Redactor
-from runtime.statuses import NODE_DONE, label
+from runtime.statuses import NODE_DONE, NODE_PROGRESS_NAMED, label
 from runtime.store.tables import EventDict
 from studio.logic import fmt, forms, layout, live
 
@@ -92,9 +92,5 @@ def progress(statuses: dict[str, str]) -> str:
         counts[status] = counts.get(status, 0) + 1
     done = sum(counts.get(s, 0) for s in NODE_DONE)
     parts = [f"{done} of {len(statuses)} nodes done"]
-    parts += [
-        f"{counts[s]} {label(s)}"
-        for s in ("running", "waiting", "retrying", "failed", "not_needed")
-        if counts.get(s)
-    ]
+    parts += [f"{counts[s]} {label(s)}" for s in NODE_PROGRESS_NAMED if counts.get(s)]
     return " · ".join(parts)
