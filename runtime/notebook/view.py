@@ -200,7 +200,9 @@ class RunView:
         while True:
             self.pacer.next_push()
             self._render()
-            if self.model.finished and not self.pacer.dirty.is_set():
+            # the follower ends with the run's last end (a retried run's history holds more)
+            ended = self.model.finished and not self._follower.is_alive()
+            if ended and not self.pacer.dirty.is_set():
                 self._render()  # trailing flush: the last state must reach the page
                 return
 

@@ -290,20 +290,21 @@ class RunState(rx.State):
     def retryable(self) -> bool:
         return self.run_status in RUN_RETRYABLE
 
-    async def retry_run(self) -> None:
-        """Continue this run from its failure; the page follows it live."""
+    async def retry_run(self) -> Any:
+        """Continue this run from its failure; the page follows it live again (its listener
+        ended with the run)."""
         run_id = self.run_id  # type: ignore[attr-defined]
         allowed, why = await permitted(self, "write", "retry runs", target=run_id)
         if allowed is None:
             self.message = why
-            return
+            return None
         try:
             await blocking(lambda: client().retry(run_id, retried_by=allowed.actor))
         except PlaitError as exc:
             self.message = f"could not retry: {exc}"
-            return
+            return None
         await record(self, allowed, "run.retry", run_id)
-        self.message = "retrying: failed and cancelled nodes run again"
+        return RunState.listen
 
     async def rerun_run(self) -> Any:
         """Start a new run with the same inputs, and go to it."""

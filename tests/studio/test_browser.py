@@ -156,6 +156,29 @@ def test_a_failed_node_shows_its_traceback_and_logs(
     expect(page.locator("#run-status")).to_have_text("failed", timeout=TIMEOUT)
 
 
+def test_retry_continues_a_cancelled_run_live_on_its_page(
+    studio: Studio, page: Page, tmp_path: Path
+) -> None:
+    gate = tmp_path / "open"
+    run_id = studio.start_run("studio_gated", {"gate_file": str(gate)})
+    page.goto(f"{studio.url}/runs/{run_id}")
+    expect(node(page, "gate")).to_have_class(status_class("running"), timeout=TIMEOUT)
+    expect(page.locator("#retry-run")).to_be_disabled()  # nothing to retry while it runs
+    page.locator("#cancel-run").click()
+    expect(page.locator("#run-status")).to_have_text("cancelled", timeout=TIMEOUT)
+
+    page.locator("#retry-run").click()
+    # the cancelled attempt's thread still waits for the gate: the new one waits for it
+    expect(page.locator("#run-status")).to_have_text("running", timeout=TIMEOUT)
+    expect(node(page, "gate")).to_have_class(status_class("pending"))
+    gate.touch()
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=TIMEOUT)
+    expect(node(page, "summary")).to_have_class(status_class("succeeded"), timeout=TIMEOUT)
+    assert page.url.endswith(f"/runs/{run_id}")
+    run = studio.connect().get_run(run_id)
+    assert run.nodes["prepare"].attempts == 1 and run.nodes["gate"].attempts == 2
+
+
 def test_two_tabs_on_one_run_both_update(
     studio: Studio, browser: Browser, tmp_path: Path, artifacts: Path
 ) -> None:
