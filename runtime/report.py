@@ -324,7 +324,8 @@ def render(
     urgency = {"failed": 0, "retrying": 1, "waiting": 1, "running": 2}
     order = sorted(entries, key=lambda name: urgency.get(entries[name]["status"], 3))
     urgent = {name for name in entries if entries[name]["status"] in urgency}
-    finals = [name for name in spec["outputs"] if statuses.get(name) == "succeeded"]
+    asked = record.targets or spec["outputs"]
+    finals = [name for name in asked if statuses.get(name) == "succeeded"]
     bases = {
         # str: Markup.replace would escape the preview put in later
         name: str(_pieces.node_section(entries[name], _PREVIEW_HERE))

@@ -42,6 +42,7 @@ def test_only_the_nodes_the_outputs_need_run(client: rt.Client, ledger: Path) ->
     page = str(run.report())
     assert 'data-node="fragile" data-status="not_needed"' in page
     assert ">not needed</span>" in page
+    assert '<li><a href="#node-side">side</a></li>' in page  # the Outputs section
     events = list(run.events())
     model = RunModel(run.spec)
     for event in events:
