@@ -3,6 +3,9 @@ recorded as not needed, the same in every view."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,8 @@ from runtime.notebook.view import RunModel, RunView
 from studio.logic import live
 from tests.core import retry_flows
 from tests.core.retry_flows import executions
+
+ROOT = Path(__file__).parent.parent.parent
 
 
 @pytest.fixture
@@ -93,3 +98,22 @@ def test_a_bad_output_name_is_refused_and_nothing_is_stored(
         g.run(ledger=str(ledger), outputs=["publish"])  # publish needs fragile, which needs fix
     assert client.store.list_runs() == []
     assert list(ledger.iterdir()) == []
+
+
+def test_plait_run_with_outputs(db_url: str, ledger: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PLAIT_DATABASE_URL": db_url, "PLAIT_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "runtime.cli", "run", "tests.core.retry_flows:flaky"),
+            *("-i", f"ledger={ledger}", "-o", "side"),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fragile not needed" in done.stdout and "side = 40" in done.stdout
+    assert "publish =" not in done.stdout
+    assert executions(ledger) == {"prepare": 1, "side": 1}
