@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import itertools
 import time
 from pathlib import Path
 
@@ -74,6 +75,20 @@ def test_every_event_a_run_writes_is_a_known_type(client: rt.Client, tmp_path: P
     seen = {e["type"] for run in (failed, partial, waited) for e in run.events()}
     assert seen <= set(statuses.EVENT_TYPES), seen - set(statuses.EVENT_TYPES)
     assert {"run.retried", "node.not_needed", "node.skipped", "run.cancelled"} <= seen
+    # each run moved only along the transition table, and each node too
+    for run in (failed, partial, waited):
+        moves = [e["data"]["status"] for e in run.events() if "status" in e["data"]]
+        for before, after in itertools.pairwise(moves):
+            assert after == before or after in statuses.RUN_TRANSITIONS[before], (before, after)
+        for name in (n["name"] for n in run.spec["nodes"]):
+            steps = ["pending"]
+            for e in run.events():
+                if e["node"] == name and e["type"] in statuses.NODE_EVENT_STATUS:
+                    steps.append(statuses.NODE_EVENT_STATUS[e["type"]])
+                elif e["type"] == "run.retried" and name in e["data"]["restart"]:
+                    steps.append("pending")
+            for before, after in itertools.pairwise(steps):
+                assert after in statuses.NODE_TRANSITIONS[before], (name, before, after)
 
 
 @pytest.fixture
