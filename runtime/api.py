@@ -1,4 +1,5 @@
-"""The REST API under ``/api/v1``: workflows, versions, runs; start, resume, cancel, retry.
+"""The REST API under ``/api/v1``: workflows, versions, runs; start, resume, cancel, retry,
+rerun.
 
 A FastAPI app, served by the studio on its own port (Reflex's ``api_transformer``). Its
 OpenAPI schema is at ``/api/v1/openapi.json`` and the interactive docs at ``/api/v1/docs``
@@ -35,6 +36,7 @@ from runtime.config import settings
 from runtime.errors import CodecError, NotFound, RunStateError
 from runtime.events import EventDict
 from runtime.redaction import Redactor
+from runtime.statuses import RunStatus
 from runtime.store import tables
 
 PREFIX = "/api/v1"
@@ -112,7 +114,6 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
 Name = Annotated[Text, Field(min_length=1, max_length=MAX_NAME)]
 WorkflowName = Annotated[Text, Path(description="The workflow's name.")]
 RunId = Annotated[Text, Path(description="The run's id.")]
-RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
 
 
 # -- response and request bodies -------------------------------------------------------------
@@ -158,6 +159,9 @@ class RunOut(BaseModel):
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
     error: str | None
+    targets: list[str] | None = Field(
+        None, description="The outputs the run was asked for; null: every node."
+    )
 
 
 class RunPage(BaseModel):
@@ -190,6 +194,9 @@ class NodeOut(BaseModel):
     traceback: str | None
     logs: str | None
     answered_by: str | None = Field(None, description="Who answered a wait node.")
+    retry_at: dt.datetime | None = Field(
+        None, description="When a retrying node's next attempt is due."
+    )
 
 
 class RunDetail(RunOut):
@@ -198,7 +205,9 @@ class RunDetail(RunOut):
         description="Wait nodes now waiting -> JSON schema of the payload they expect."
     )
     inputs: dict[str, Any]
-    outputs: dict[str, Any] = Field(description="Values of the final nodes that succeeded.")
+    outputs: dict[str, Any] = Field(
+        description="Values of the requested outputs (else of the final nodes) that succeeded."
+    )
 
 
 class StartRun(BaseModel):
@@ -209,6 +218,12 @@ class StartRun(BaseModel):
     inputs: JsonObject = Field(default_factory=dict, description="Run inputs by name.")
     version: Annotated[Text, Field(max_length=64)] | None = Field(
         None, description="Version hash (or prefix); default: latest."
+    )
+    outputs: list[Name] | None = Field(
+        None,
+        max_length=10_000,
+        description="Run only these nodes and those they need (the others are not_needed); "
+        "default: every node.",
     )
 
 
@@ -388,6 +403,7 @@ def run_detail(run: Run) -> RunDetail:
             traceback=_excerpt(shown, info.traceback),
             logs=_excerpt(shown, info.logs),
             answered_by=answers.get(info.name),
+            retry_at=info.retry_at,
         )
         for info in run.nodes.values()
     ]
@@ -549,7 +565,13 @@ def create_api(
         require_workflow(who, name)
         c = client()
         version = catalog.version(c.store, name, body.version)
-        run = c.start_version(version.id, body.inputs, trigger="api", owner=who.actor)  # type: ignore[arg-type]
+        run = c.start_version(
+            version.id,  # type: ignore[arg-type]
+            body.inputs,
+            trigger="api",
+            owner=who.actor,
+            outputs=body.outputs,
+        )
         response.headers["Location"] = f"{PREFIX}/runs/{run.id}"
         return _run_summary(c, run.id)
 
@@ -699,18 +721,29 @@ def create_api(
         return CancelOut(id=run_id, status=c.cancel(run_id))
 
     @router.post(
-        "/runs/{run_id}/retry",
+        "/runs/{run_id}/retry", response_model=RunOut, tags=["runs"], responses=responses(404, 409)
+    )
+    def retry(*, run_id: RunId, who: Principal = writer) -> RunOut:
+        """Continue the same (failed or cancelled) run from its failure: its failed, skipped
+        and cancelled nodes run again and every succeeded node keeps its checkpoint. 409
+        for a run in any other status."""
+        c = client()
+        reach_run(who, c, run_id)
+        c.retry(run_id, retried_by=who.actor)
+        return _run_summary(c, run_id)
+
+    @router.post(
+        "/runs/{run_id}/rerun",
         response_model=RunOut,
         status_code=status.HTTP_201_CREATED,
         tags=["runs"],
         responses=responses(404, 409),
     )
-    def retry(*, run_id: RunId, response: fastapi.Response, who: Principal = writer) -> RunOut:
-        """Start a new run of the same version with the same inputs."""
+    def rerun(*, run_id: RunId, response: fastapi.Response, who: Principal = writer) -> RunOut:
+        """Start a new run of the same version with the same inputs (and outputs)."""
         c = client()
-        old = reach_run(who, c, run_id)
-        record = old.record
-        new = c.start_version(record.version_id, old.inputs, trigger="api", owner=who.actor)
+        reach_run(who, c, run_id)
+        new = c.rerun(run_id, trigger="api", owner=who.actor)
         response.headers["Location"] = f"{PREFIX}/runs/{new.id}"
         return _run_summary(c, new.id)
 

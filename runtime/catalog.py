@@ -8,13 +8,13 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 
 from runtime.errors import InputError
+from runtime.statuses import RUN_STATUSES
 from runtime.store import Store, tables
 from runtime.store.contract import COUNT_CAP, RunRow, VersionInfo, WorkflowSummary
 from runtime.store.tables import utcnow
 
 __all__ = ["COUNT_CAP", "RUN_STATUSES", "TRIGGERS", "RunRow", "VersionInfo", "WorkflowSummary"]
 
-RUN_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelled")
 TRIGGERS = ("sdk", "cli", "studio", "api", "webhook", "schedule")
 
 

@@ -19,6 +19,7 @@ from runtime.errors import PlaitError
 from runtime.events import EventDict
 from runtime.graph import Graph
 from runtime.redaction import Redactor
+from runtime.statuses import NODE_RETRIED, RUN_UNSUCCESSFUL
 from runtime.store import db, open_store
 
 if TYPE_CHECKING:
@@ -114,6 +115,10 @@ def _describe(event: EventDict) -> str | None:
         return f"{stamp}  - {node} skipped: {data.get('reason')}"
     if kind == "node.interrupted":
         return f"{stamp}  ! {node} was interrupted; running it again"
+    if kind == "node.not_needed":
+        return f"{stamp}  · {node} not needed"
+    if kind == "run.retried":
+        return f"{stamp}  run retried: {', '.join(data.get('restart') or []) or 'nothing'} again"
     if kind.startswith("run.") and kind not in ("run.queued", "run.running"):
         return f"{stamp}  run {kind.removeprefix('run.')}"
     return None
@@ -160,21 +165,65 @@ def run(
     target: Annotated[str, typer.Argument(help="FILE.py:GRAPH or module:GRAPH")],
     inputs: Annotated[list[str] | None, typer.Option("-i", "--input", help="key=value")] = None,
     detach: Annotated[bool, typer.Option(help="Start the run and exit at once.")] = False,
+    outputs: Annotated[
+        list[str] | None,
+        typer.Option("-o", "--output", help="Run only this node and what it needs (repeatable)."),
+    ] = None,
 ) -> None:
     """Run a graph, printing each node as it finishes, then the outputs."""
     graph = load_graph(target)
     client = rt.default_client()
     try:
-        handle = client.start(graph, parse_inputs(inputs or []), trigger="cli")
+        handle = client.start(
+            graph, parse_inputs(inputs or []), trigger="cli", outputs=outputs or None
+        )
     except PlaitError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"run {handle.id} ({graph.name} {graph.version})")
-    if detach:
-        return
-    status = follow_run(handle)
+    if not detach:
+        _follow_to_end(handle)
+
+
+def _follow_to_end(handle: rt.Run, after: int = 0) -> None:
+    """Print the run's progress and outcome; exit 1 when it failed or was cancelled."""
+    status = follow_run(handle, after=after)
     print_outcome(handle)
-    if status in ("failed", "cancelled"):
+    if status in RUN_UNSUCCESSFUL:
         raise typer.Exit(1)
+
+
+@app.command()
+def retry(
+    run_id: str,
+    detach: Annotated[bool, typer.Option(help="Queue the run again and exit at once.")] = False,
+) -> None:
+    """Continue a failed or cancelled run from its failure: the same run, whose failed,
+    skipped and cancelled nodes run again; succeeded nodes keep their checkpoints."""
+    try:
+        handle = rt.get_run(run_id)
+        seen = handle.client.last_seq(run_id)
+        restart = [n.name for n in handle.nodes.values() if n.status in NODE_RETRIED]
+        handle.retry()
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"retrying run {run_id}: {', '.join(restart) or 'nothing'} again")
+    if not detach:
+        _follow_to_end(handle, after=seen)
+
+
+@app.command()
+def rerun(
+    run_id: str,
+    detach: Annotated[bool, typer.Option(help="Start the run and exit at once.")] = False,
+) -> None:
+    """Start a new run of the same version with the same inputs."""
+    try:
+        handle = rt.get_run(run_id).rerun()
+    except PlaitError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"run {handle.id} (a rerun of {run_id})")
+    if not detach:
+        _follow_to_end(handle)
 
 
 @app.command()
@@ -226,7 +275,7 @@ def show(run_id: str) -> None:
     typer.echo(f"run {record.id}  {handle.workflow}  {record.status}  (trigger {record.trigger})")
     for info in handle.nodes.values():
         took = f"{info.duration * 1000:.1f} ms" if info.duration is not None else ""
-        typer.echo(f"  {info.name:24} {info.status:10} attempts={info.attempts:<3} {took}")
+        typer.echo(f"  {info.name:24} {info.label:10} attempts={info.attempts:<3} {took}")
         if info.status == "failed" and info.traceback:
             traceback = shown.text(info.traceback.rstrip())
             typer.echo("    " + traceback.replace("\n", "\n    "))
@@ -255,7 +304,7 @@ def resume(
     if follow:
         status = follow_run(handle, after=seen)
         print_outcome(handle)
-        if status in ("failed", "cancelled"):
+        if status in RUN_UNSUCCESSFUL:
             raise typer.Exit(1)
 
 

@@ -7,7 +7,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,23 +15,20 @@ import cloudpickle
 import pydantic
 import pydantic_core
 
-from runtime import codecs, codesign
+from runtime import codecs, codesign, statuses
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
 from runtime.errors import GraphError, NotFound, PayloadError, SignatureError, StoreUnavailable
-from runtime.events import RUN_END_EVENTS, Bus, EventDict, LocalBus, afollow, follow
-from runtime.graph import Graph, check_run_inputs
+from runtime.events import Bus, EventDict, LocalBus, afollow, follow
+from runtime.graph import Graph, check_run_inputs, needed_nodes
 from runtime.keys import Keyring
+from runtime.statuses import RUN_SETTLED, SETTLING_EVENTS, ends_at
 from runtime.store import Takeover, open_store
 from runtime.store import tables as t
 from runtime.takeover import LeaseWatch, dead_local_holders, process_owner
 
 log = logging.getLogger("plait")
-
-SETTLED = frozenset({"succeeded", "failed", "cancelled", "waiting"})
-"""Statuses ``Run.wait`` returns on: finished, or needing a human."""
-_SETTLING_EVENTS = frozenset(f"run.{status}" for status in SETTLED)
 
 
 class RunReads(Protocol):
@@ -68,6 +65,8 @@ class RunReads(Protocol):
         self, run_id: str, node: str, payload: Any, *, answered_by: str | None = None
     ) -> Run: ...
     def cancel(self, run_id: str) -> str: ...
+    def retry(self, run_id: str, *, retried_by: str | None = None) -> Run: ...
+    def rerun(self, run_id: str, *, owner: str | None = None) -> Run: ...
     def run_report(self, run: Run) -> Any:
         """The run's report page (``runtime.report.ReportHTML``)."""
         ...
@@ -177,10 +176,15 @@ class Client:
         *,
         trigger: str = "sdk",
         owner: str | None = None,
+        outputs: Sequence[str] | None = None,
     ) -> Run:
-        """Validate, store a ``queued`` run, hand it to the executor, and return at once."""
-        graph.check_inputs(inputs)
-        return self._enqueue(self.publish(graph), inputs, graph.pickle, trigger, owner)
+        """Validate, store a ``queued`` run, hand it to the executor, and return at once.
+        With ``outputs``, only they and the nodes they need run."""
+        graph.check_inputs(inputs, outputs)
+        targets = None if outputs is None else list(outputs)
+        return self._enqueue(
+            self.publish(graph), inputs, graph.pickle, trigger, owner, targets=targets
+        )
 
     def start_version(
         self,
@@ -190,15 +194,20 @@ class Client:
         trigger: str = "studio",
         owner: str | None = None,
         trigger_ref: str | None = None,
+        outputs: Sequence[str] | None = None,
     ) -> Run:
-        """Start a run of a stored version (the studio, the REST API, a retry, a trigger).
+        """Start a run of a stored version (the studio, the REST API, a rerun, a trigger).
         Inputs are checked against the version's spec, so the graph's code need not load here;
-        ``trigger_ref`` names the schedule or delivery that started it."""
+        ``trigger_ref`` names the schedule or delivery that started it; with ``outputs``,
+        only they and the nodes they need run."""
         version = self.store.get_version(version_id)
-        _check_spec_inputs(version.spec, inputs)
+        _check_spec_inputs(version.spec, inputs, outputs)
         # values typed into a form are plain data; pickle only where the graph opted in
         allow_pickle = any(n["policies"].get("pickle") for n in version.spec["nodes"])
-        return self._enqueue(version, inputs, allow_pickle, trigger, owner, trigger_ref)
+        targets = None if outputs is None else list(outputs)
+        return self._enqueue(
+            version, inputs, allow_pickle, trigger, owner, trigger_ref, targets=targets
+        )
 
     def _enqueue(
         self,
@@ -208,6 +217,8 @@ class Client:
         trigger: str,
         owner: str | None,
         trigger_ref: str | None = None,
+        *,
+        targets: list[str] | None = None,
     ) -> Run:
         """Store checked inputs and a ``queued`` run of ``version``, and hand it over."""
         encoded = {
@@ -223,6 +234,7 @@ class Client:
             owner=owner,
             inline_limit=self.settings.inline_limit,
             trigger_ref=trigger_ref,
+            targets=targets,
         )
         self._announce(record.id, events)
         self.dispatcher.submit(record.id)
@@ -295,6 +307,23 @@ class Client:
         status, events = self.store.request_cancel(run_id)
         self._announce(run_id, events)
         return status
+
+    def retry(self, run_id: str, *, retried_by: str | None = None) -> Run:
+        """Continue a failed or cancelled run from its failure: the same run, queued again;
+        its failed, skipped and cancelled nodes run again (with their retries anew) and no
+        succeeded node does. ``RunStateError`` for a run in any other status."""
+        _, events = self.store.retry_run(run_id, retried_by=retried_by)
+        self._announce(run_id, events)
+        self.dispatcher.submit(run_id)
+        return Run(self, run_id)
+
+    def rerun(self, run_id: str, *, trigger: str = "sdk", owner: str | None = None) -> Run:
+        """A new run of the same version with the same inputs (and requested outputs)."""
+        old = Run(self, run_id)
+        record = old.record
+        return self.start_version(
+            record.version_id, old.inputs, trigger=trigger, owner=owner, outputs=record.targets
+        )
 
     def recover(self, *, watch: bool = False) -> list[Run]:
         """Continue runs nobody is advancing: those no process holds, and those held by a
@@ -394,8 +423,13 @@ def _check_kernel_can_await() -> None:
         )
 
 
-def _check_spec_inputs(spec: dict[str, Any], inputs: dict[str, Any]) -> None:
-    required = {n: bool(d.get("required")) for n, d in spec.get("inputs", {}).items()}
+def _check_spec_inputs(
+    spec: dict[str, Any], inputs: dict[str, Any], outputs: Sequence[str] | None = None
+) -> None:
+    deps = {n["name"]: n["depends_on"] for n in spec["nodes"]}
+    needed = needed_nodes(spec["name"], deps, outputs)
+    used = {s for n in spec["nodes"] if n["name"] in needed for s in n["inputs"].values()}
+    required = {n: bool(d.get("required")) and n in used for n, d in spec.get("inputs", {}).items()}
     check_run_inputs(spec["name"], required, inputs)
 
 
@@ -426,6 +460,15 @@ class NodeInfo:
     error: str | None
     traceback: str | None
     logs: str | None
+    retry_at: dt.datetime | None = None
+    """When a ``retrying`` node's next attempt is due."""
+
+    @property
+    def label(self) -> str:
+        """The status as people read it (``not needed``, ``retrying at 12:00:03 UTC``)."""
+        if self.status == "retrying" and self.retry_at is not None:
+            return f"retrying at {self.retry_at:%H:%M:%S} UTC"
+        return statuses.label(self.status)
 
     @property
     def duration(self) -> float | None:
@@ -491,9 +534,9 @@ class Run:
         def on_events(batch: list[EventDict]) -> None:
             # only these events can settle the run; others are no reason to look
             types = {e["type"] for e in batch}
-            if types & RUN_END_EVENTS:
-                ended.set()  # a final status never changes: no need to read it
-            if types & _SETTLING_EVENTS:
+            if any(ends_at(batch, i) for i in range(len(batch))):
+                ended.set()  # only a retry changes a final status: no need to read it
+            if types & SETTLING_EVENTS:
                 changed.set()
 
         unsubscribe = self.client.subscribe(self.id, on_events)
@@ -509,7 +552,7 @@ class Run:
                 except StoreUnavailable as exc:
                     # the database is briefly unreachable: keep waiting, as the workers do
                     log.warning("run %s: cannot read status (%s); retrying", self.id, exc)
-                if status in SETTLED:
+                if status in RUN_SETTLED:
                     return self
                 remaining = 1.0 if deadline is None else deadline - time.monotonic()
                 if remaining <= 0:
@@ -529,13 +572,17 @@ class Run:
     def nodes(self) -> dict[str, NodeInfo]:
         """Every node in topological order with its latest attempt (``pending`` if none)."""
         latest = self._latest_attempts()
+        run_status = self.status
         out = {}
         for node in self.spec["nodes"]:
             row = latest.get(node["name"])
+            status = statuses.node_status(
+                row.status if row else None, bool(row and row.will_retry), run_status
+            )
             out[node["name"]] = NodeInfo(
                 name=node["name"],
                 kind=node["kind"],
-                status=row.status if row else "pending",
+                status=status,
                 attempts=row.attempt if row else 0,
                 started_at=row.started_at if row else None,
                 ended_at=row.ended_at if row else None,
@@ -543,6 +590,7 @@ class Run:
                 error=row.error_message if row else None,
                 traceback=row.traceback if row else None,
                 logs=row.logs if row else None,
+                retry_at=row.retry_at if row and status == "retrying" else None,
             )
         return out
 
@@ -562,11 +610,13 @@ class Run:
 
     @property
     def outputs(self) -> dict[str, Any]:
-        """Values of the graph's final nodes (those nothing depends on) that succeeded."""
+        """Values of the outputs the run was asked for (``outputs=``), else of the graph's
+        final nodes (those nothing depends on), that succeeded."""
         latest = self._latest_attempts()
+        names = self.record.targets or self.spec["outputs"]
         return {
             name: self.client.load_output(self.id, latest[name])
-            for name in self.spec["outputs"]
+            for name in names
             if name in latest and latest[name].status == "succeeded"
         }
 
@@ -602,6 +652,16 @@ class Run:
     def cancel(self) -> str:
         """Cancel the run; running nodes are stopped and nothing else starts."""
         return self.client.cancel(self.id)
+
+    def retry(self) -> Run:
+        """Continue this (failed or cancelled) run from its failure: its failed, skipped and
+        cancelled nodes run again, and every succeeded node keeps its checkpoint. Returns
+        this run, queued again; ``RunStateError`` when it is not failed or cancelled."""
+        return self.client.retry(self.id)
+
+    def rerun(self) -> Run:
+        """Start a new run of the same version with the same inputs; returns it."""
+        return self.client.rerun(self.id)
 
     def events(
         self, after: int = 0, *, stop_at_end: bool = True, timeout: float | None = None

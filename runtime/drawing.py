@@ -15,6 +15,8 @@ STATUS_COLOURS: dict[str, str] = {
     "failed": "#fca5a5",
     "skipped": "#d1d5db",
     "cancelled": "#cbd5e1",
+    "retrying": "#fdba74",
+    "not_needed": "#f3f4f6",
 }
 """Fill colour per node status (the one palette of every Plait view)."""
 

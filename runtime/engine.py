@@ -49,6 +49,7 @@ from runtime.graph import Graph, Node
 from runtime.heartbeat import Heartbeat
 from runtime.isolation import PICKLE_UNSIGNED
 from runtime.redaction import Redactor
+from runtime.statuses import NODE_BLOCKING
 from runtime.store import (
     INTERRUPTED,
     WORKER_LOST,
@@ -89,6 +90,7 @@ NodeState = Literal[
     "failed",
     "skipped",
     "cancelled",
+    "not_needed",
 ]
 """A node as one pass sees it. ``running``: this pass executes it; ``elsewhere``: an attempt
 another process (or a stopped pass of this one) is executing; ``blocked``: ready, but an
@@ -475,6 +477,8 @@ class _Pass:
         self.plan = graph.plan
         self.nodes = {name: _Node() for name in self.plan.order}
         self.position = {name: i for i, name in enumerate(self.plan.order)}
+        self.needed = graph.needed_for(acquired.run.targets)
+        """The nodes the run's requested outputs need (every node when it names none)."""
         self.candidates: set[str] = set(self.plan.order)
         """Nodes whose readiness may have changed since the last schedule."""
         self.inputs = {k: self.store.load_input(v) for k, v in self.run.inputs.items()}
@@ -517,7 +521,7 @@ class _Pass:
             return
         state.attempt, state.row_id, state.row = row.attempt, row.id, row
         state.status = row.status  # type: ignore[assignment]
-        if row.status == "failed":
+        if row.status == "failed" and not self._before_retry(row):
             if row.error_type == INTERRUPTED:
                 state.interruptions += 1
             else:
@@ -540,6 +544,10 @@ class _Pass:
             else:
                 state.status = "elsewhere"
                 self._spawn(self._watch(name), name)
+            return
+        if row.status in NODE_BLOCKING and self._before_retry(row):
+            # the run was retried: what did not succeed runs again, with its retries anew
+            state.status = "pending"
             return
         if row.status != "failed":
             return
@@ -564,6 +572,11 @@ class _Pass:
             state.status = "pending"
         else:
             state.status = "failed"
+
+    def _before_retry(self, row: NodeRun) -> bool:
+        """The attempt was made before the run's last retry."""
+        floor = self.run.retry_floor
+        return floor is not None and row.id is not None and row.id <= floor
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -659,13 +672,15 @@ class _Pass:
             if state.status != "pending":
                 self.candidates.discard(name)
                 continue
+            if name not in self.needed:
+                # no requested output depends on it (nor on what depends on it)
+                state.status, state.attempt = "not_needed", state.attempt + 1
+                starts.append(NodeStart(name, state.attempt, "not_needed", now, now))
+                self.events.append(NewEvent("node.not_needed", name))
+                continue
             dep_states = [self.nodes[d].status for d in self.plan.deps[name]]
             blocked_by = next(
-                (
-                    d
-                    for d in self.plan.deps[name]
-                    if self.nodes[d].status in ("failed", "skipped", "cancelled")
-                ),
+                (d for d in self.plan.deps[name] if self.nodes[d].status in NODE_BLOCKING),
                 None,
             )
             if blocked_by is not None:
@@ -988,9 +1003,12 @@ class _Pass:
             state.failures += 1
             will_retry = outcome.retryable and state.failures <= node.retries
             delay = _backoff(node.backoff, state.failures)
+        retry_at = None
         if will_retry:
             state.status = "backoff"
+            retry_at = now + dt.timedelta(seconds=delay)
             data["retry_in"] = round(delay, 3)
+            data["retry_at"] = retry_at.timestamp()
             self.events.append(
                 NewEvent("node.interrupted" if outcome.interrupted else "node.retrying", name, data)
             )
@@ -1008,6 +1026,7 @@ class _Pass:
                 traceback=trace,
                 logs=logs,
                 will_retry=will_retry,
+                retry_at=retry_at,
                 keep_lease=outcome.still_executing,
             )
         )

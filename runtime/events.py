@@ -15,10 +15,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Protocol
 
+from runtime.statuses import ends_at
 from runtime.store import Store
 from runtime.store.tables import EventDict
 
-RUN_END_EVENTS = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
 ALL_RUNS = "*"
 """Channel of run-level events (``run.*``) of every run."""
 
@@ -124,9 +124,9 @@ def follow(
         pending = sequencer.from_table()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            for event in pending:
+            for i, event in enumerate(pending):
                 yield event
-                if stop_at_end and event["type"] in RUN_END_EVENTS:
+                if stop_at_end and ends_at(pending, i):
                     return
             wait = _RESYNC_SECONDS
             if deadline is not None:
@@ -159,9 +159,9 @@ async def afollow(
     try:
         pending = await asyncio.to_thread(sequencer.from_table)
         while True:
-            for event in pending:
+            for i, event in enumerate(pending):
                 yield event
-                if stop_at_end and event["type"] in RUN_END_EVENTS:
+                if stop_at_end and ends_at(pending, i):
                     return
             try:
                 batch = await asyncio.wait_for(inbox.get(), _RESYNC_SECONDS)

@@ -16,7 +16,7 @@ import sys
 import textwrap
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -326,11 +326,21 @@ class Graph:
         _ = self.plan
         return self
 
-    def check_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """Reject missing or unexpected run inputs, naming them; return the inputs as given."""
-        required = {n: d is _REQUIRED for n, d in self.plan.run_inputs.items()}
+    def check_inputs(
+        self, inputs: Mapping[str, Any], outputs: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """Reject missing or unexpected run inputs, naming them; return the inputs as given.
+        With ``outputs``, only inputs the nodes they need read are required."""
+        needed = self.needed_for(outputs)
+        used = {s for n in needed for s in self.nodes[n].inputs.values()}
+        required = {n: d is _REQUIRED and n in used for n, d in self.plan.run_inputs.items()}
         check_run_inputs(self.name, required, inputs)
         return dict(inputs)
+
+    def needed_for(self, outputs: Sequence[str] | None) -> frozenset[str]:
+        """The nodes a run of ``outputs`` executes: those outputs and every node they depend
+        on (all nodes when ``None``); ``InputError`` names an unknown output."""
+        return needed_nodes(self.name, self.plan.deps, outputs)
 
     # -- description ------------------------------------------------------------------------
 
@@ -416,11 +426,20 @@ class Graph:
 
     # -- running ----------------------------------------------------------------------------
 
-    def run(self, **inputs: Any) -> Any:
-        """Start a run on the default connection and return its ``Run`` handle at once."""
+    def run(
+        self,
+        *,
+        outputs: Sequence[str] | None = None,
+        final_vars: Sequence[str] | None = None,
+        **inputs: Any,
+    ) -> Any:
+        """Start a run on the default connection and return its ``Run`` handle at once.
+
+        ``outputs`` (or Hamilton's name for it, ``final_vars``): run only these nodes and
+        those they need; the others are not started and show as ``not_needed``."""
         from runtime.client import default_client
 
-        return default_client().start(self, inputs)
+        return default_client().start(self, inputs, outputs=_outputs(outputs, final_vars))
 
 
 # -- node construction ----------------------------------------------------------------------
@@ -618,6 +637,42 @@ def _jsonable(value: Any) -> Any:
         return value
     except TypeError:
         return repr(value)
+
+
+def _outputs(
+    outputs: Sequence[str] | None, final_vars: Sequence[str] | None
+) -> Sequence[str] | None:
+    if outputs is not None and final_vars is not None:
+        raise InputError("give outputs= or final_vars= (the same thing), not both")
+    return outputs if outputs is not None else final_vars
+
+
+def needed_nodes(
+    graph: str, deps: Mapping[str, Sequence[str]], outputs: Sequence[str] | None
+) -> frozenset[str]:
+    """The requested ``outputs`` and every node they depend on (``deps``: node -> nodes it
+    waits for); all nodes when ``outputs`` is ``None``. ``InputError`` names outputs that
+    are no node of the graph, and an empty request."""
+    if outputs is None:
+        return frozenset(deps)
+    if isinstance(outputs, str) or not outputs:
+        raise InputError(
+            f"graph {graph!r}: outputs must be a non-empty list of node names, got {outputs!r}"
+        )
+    unknown = [o for o in outputs if o not in deps]
+    if unknown:
+        raise InputError(
+            f"graph {graph!r}: unknown output(s): {', '.join(map(str, unknown))} "
+            f"(nodes are: {', '.join(deps)})"
+        )
+    needed: set[str] = set()
+    todo = list(outputs)
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(deps[name])
+    return frozenset(needed)
 
 
 def check_run_inputs(graph: str, required: Mapping[str, bool], inputs: Mapping[str, Any]) -> None:

@@ -16,7 +16,7 @@ import base64
 import datetime as dt
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import cloudpickle
@@ -24,11 +24,11 @@ import httpx
 
 from runtime import codecs
 from runtime.auth.roles import Forbidden, Unauthenticated
-from runtime.client import SETTLED, DocumentInfo, Run
+from runtime.client import DocumentInfo, Run
 from runtime.config import Settings
 from runtime.errors import InputError, NotFound, PayloadError, PlaitError, RunStateError
-from runtime.events import RUN_END_EVENTS
 from runtime.graph import Graph
+from runtime.statuses import SETTLING_EVENTS, ends_at
 from runtime.store import tables as t
 from runtime.store.tables import EventDict
 
@@ -81,6 +81,7 @@ def _record(body: dict[str, Any]) -> t.Run:
         created_at=_time(body["created_at"]),  # type: ignore[arg-type]
         started_at=_time(body.get("started_at")),
         ended_at=_time(body.get("ended_at")),
+        targets=body.get("targets"),
     )
 
 
@@ -161,12 +162,15 @@ class RemoteClient:
         *,
         trigger: str = "sdk",
         owner: str | None = None,
+        outputs: Sequence[str] | None = None,
     ) -> Run:
         """Publish (once), then start a run of that version; returns at once."""
         del trigger, owner  # the studio records the caller's key and "api"
-        graph.check_inputs(inputs)
+        graph.check_inputs(inputs, outputs)
         self.publish(graph)
-        body = {"inputs": inputs, "version": graph.version}
+        body: dict[str, Any] = {"inputs": inputs, "version": graph.version}
+        if outputs is not None:
+            body["outputs"] = list(outputs)
         try:
             answer = self._json("POST", f"/workflows/{graph.name}/runs", json=body)
         except TypeError as exc:
@@ -220,6 +224,18 @@ class RemoteClient:
     def cancel(self, run_id: str) -> str:
         return str(self._json("POST", f"/runs/{run_id}/cancel")["status"])
 
+    def retry(self, run_id: str, *, retried_by: str | None = None) -> Run:
+        """Continue the run from its failure (the studio records this client's key)."""
+        del retried_by
+        self._json("POST", f"/runs/{run_id}/retry")
+        return Run(self, run_id)  # type: ignore[arg-type]
+
+    def rerun(self, run_id: str, *, owner: str | None = None) -> Run:
+        del owner
+        answer = self._json("POST", f"/runs/{run_id}/rerun")
+        self._versions[answer["id"]] = (answer["workflow"], answer["version"])
+        return Run(self, answer["id"])  # type: ignore[arg-type]
+
     def recover(self, *, watch: bool = False) -> list[Run]:
         raise PlaitError("recover runs on the studio's side: a remote client executes nothing")
 
@@ -260,6 +276,7 @@ class RemoteClient:
                 traceback=n.get("traceback"),
                 logs=n.get("logs"),
                 answered_by=n.get("answered_by"),
+                retry_at=_time(n.get("retry_at")),
             )
             for n in self._detail(run_id)["nodes"]
             if n["status"] != "pending"
@@ -305,10 +322,10 @@ class RemoteClient:
                 if wait <= 0:
                     return
             batch = self._events(self.http, run_id, after, wait)
-            for event in batch:
+            for i, event in enumerate(batch):
                 after = event["seq"]
                 yield event
-                if stop_at_end and event["type"] in RUN_END_EVENTS:
+                if stop_at_end and ends_at(batch, i):
                     return
 
     async def afollow(
@@ -328,10 +345,11 @@ class RemoteClient:
                     raise RemoteError(f"cannot reach {self.api_url}: {exc}") from None
                 if response.status_code >= 400:
                     raise _error(response)
-                for event in response.json():
+                batch = response.json()
+                for i, event in enumerate(batch):
                     after = event["seq"]
                     yield {**event, "run_id": run_id}  # type: ignore[typeddict-item]
-                    if stop_at_end and event["type"] in RUN_END_EVENTS:
+                    if stop_at_end and ends_at(batch, i):
                         return
                 await asyncio.sleep(0)
 
@@ -353,7 +371,7 @@ class RemoteClient:
                     if batch and not stopped.is_set():
                         seen = batch[-1]["seq"]
                         listener(batch)
-                        if any(e["type"] in SETTLED_EVENTS for e in batch):
+                        if any(e["type"] in SETTLING_EVENTS for e in batch):
                             continue
             except PlaitError:
                 pass  # Run.wait re-reads the status every second anyway
@@ -371,6 +389,3 @@ class RemoteClient:
     def last_seq(self, run_id: str) -> int:
         events = self._events(self.http, run_id, 0, 0)
         return events[-1]["seq"] if events else 0
-
-
-SETTLED_EVENTS = frozenset(f"run.{s}" for s in SETTLED)

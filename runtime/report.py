@@ -33,6 +33,7 @@ from markdown_it import MarkdownIt
 
 from runtime import codecs, drawing, redaction
 from runtime.errors import PlaitError
+from runtime.statuses import RUN_FINISHED, label, node_status
 
 if TYPE_CHECKING:
     from runtime.client import Run
@@ -284,17 +285,14 @@ def render(
     start = record.started_at or record.created_at
     end = record.ended_at or now
     saved = run.client.store.documents(run.id)
-    statuses = {
-        n["name"]: (latest[n["name"]].status if n["name"] in latest else "pending")
-        for n in spec["nodes"]
-    }
+    statuses = {n["name"]: _status(latest.get(n["name"]), record.status) for n in spec["nodes"]}
     page = functools.partial(
         _templates.get_template("report.html.j2").render,
         run=record,
         workflow=spec["name"],
         version=run.client.store.get_version(record.version_id).version,
         description=_cap_middle(spec.get("description", ""), MAX_ERROR),
-        finished=record.status in ("succeeded", "failed", "cancelled"),
+        finished=record.status in RUN_FINISHED,
         duration=_seconds(start, record.ended_at) if record.ended_at else "",
         generated=now,
         error=shown.excerpt(record.error or "", MAX_ERROR),
@@ -319,11 +317,15 @@ def render(
     if codecs.PlotlyCodec.name in codecs_used:
         scripts = spend.take("plotly.js, so plotly figures stay undrawn", _plotly_script())
     # node sections without their previews: failed, waiting and running nodes first
-    entries = {n["name"]: _node_entry(n, latest.get(n["name"]), shown) for n in spec["nodes"]}
-    urgency = {"failed": 0, "waiting": 1, "running": 2}
+    entries = {
+        n["name"]: _node_entry(n, latest.get(n["name"]), statuses[n["name"]], shown)
+        for n in spec["nodes"]
+    }
+    urgency = {"failed": 0, "retrying": 1, "waiting": 1, "running": 2}
     order = sorted(entries, key=lambda name: urgency.get(entries[name]["status"], 3))
     urgent = {name for name in entries if entries[name]["status"] in urgency}
-    finals = [name for name in spec["outputs"] if statuses.get(name) == "succeeded"]
+    asked = record.targets or spec["outputs"]
+    finals = [name for name in asked if statuses.get(name) == "succeeded"]
     bases = {
         # str: Markup.replace would escape the preview put in later
         name: str(_pieces.node_section(entries[name], _PREVIEW_HERE))
@@ -393,13 +395,25 @@ _PREVIEW_HERE = "<!--preview-->"
 """Where a node section's preview goes, once the budget says whether it fits."""
 
 
-def _node_entry(node: dict[str, Any], row: Any, shown: redaction.Redactor) -> dict[str, Any]:
+def _status(row: Any, run_status: str) -> str:
+    if row is None:
+        return "pending"
+    return node_status(row.status, row.will_retry, run_status)
+
+
+def _node_entry(
+    node: dict[str, Any], row: Any, status: str, shown: redaction.Redactor
+) -> dict[str, Any]:
     """What a node's section says, redacted and capped (error, traceback, logs)."""
     error = f"{row.error_type}: {row.error_message}" if row is not None and row.error_type else ""
+    shown_as = label(status)
+    if status == "retrying" and row.retry_at is not None:
+        shown_as += f" at {row.retry_at:%H:%M:%S} UTC"
     return {
         "name": node["name"],
         "kind": node["kind"],
-        "status": row.status if row else "pending",
+        "status": status,
+        "label": shown_as,
         "attempts": row.attempt if row else 0,
         "duration": _seconds(row.started_at, row.ended_at) if row else "",
         "error": shown.excerpt(error, MAX_ERROR),

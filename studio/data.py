@@ -240,11 +240,13 @@ def _inputs(
 
 
 def outputs(client: Client, run_id: str) -> list[NamedPreview]:
-    """Previews of the final nodes' values (those that succeeded)."""
+    """Previews of the requested outputs' values (else the final nodes'), those that
+    succeeded."""
     run = client.get_run(run_id)
     shown = redaction.for_run(run)
     nodes = run.nodes
-    done = [n for n in run.spec["outputs"] if nodes[n].status == "succeeded"]
+    asked = run.record.targets or run.spec["outputs"]
+    done = [n for n in asked if nodes[n].status == "succeeded"]
     return [
         NamedPreview(name, preview(shown.value(run.output(name)))) for name in done[:MAX_OUTPUTS]
     ]

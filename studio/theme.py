@@ -8,8 +8,6 @@ from runtime.drawing import STATUS_COLOURS
 COLOURS: dict[str, str] = {
     **STATUS_COLOURS,
     "queued": "#e5e7eb",
-    "retrying": "#fdba74",
-    "interrupted": "#fdba74",
 }
 """Fill colour per node or run status."""
 
@@ -23,6 +21,7 @@ BADGE: dict[str, str] = {
     "cancelled": "gray",
     "skipped": "gray",
     "retrying": "orange",
+    "not_needed": "gray",
 }
 """Radix colour scheme of a status badge."""
 

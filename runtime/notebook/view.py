@@ -24,15 +24,20 @@ from runtime import redaction
 from runtime.errors import PlaitError
 from runtime.notebook.forms import WaitForm
 from runtime.redaction import Redactor
+from runtime.statuses import (
+    NODE_DONE,
+    NODE_EVENT_STATUS,
+    RUN_END_EVENTS,
+    RUN_FINISHED,
+    label,
+    node_status_after_run_end,
+)
 
 if TYPE_CHECKING:
     from runtime.client import Run
 
 HZ = 10.0
-URGENT_EVENTS = frozenset(
-    {"node.waiting", "node.failed", "run.waiting", "run.succeeded", "run.failed", "run.cancelled"}
-)
-RUN_END = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
+URGENT_EVENTS = frozenset({"node.waiting", "node.failed", "run.waiting"}) | RUN_END_EVENTS
 MAX_TEXT = 100_000
 """Characters of an error, traceback or logs shown (start and end kept)."""
 
@@ -49,6 +54,8 @@ class RunModel:
     ended: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     waiting: set[str] = field(default_factory=set)
+    retry_at: dict[str, float] = field(default_factory=dict)
+    """Retrying node -> Unix time of its next attempt."""
     seq: int = 0
 
     def apply(self, event: Mapping[str, Any]) -> bool:
@@ -57,10 +64,20 @@ class RunModel:
         kind, node, data = event["type"], event["node"], event["data"]
         if kind.startswith("run.") and "status" in data:
             self.status = data["status"]
-        if node is not None and kind.startswith("node."):
-            status = kind.removeprefix("node.")
-            status = {"retrying": "running", "interrupted": "running"}.get(status, status)
+        if kind in RUN_END_EVENTS:
+            self.nodes = {
+                n: node_status_after_run_end(s, self.status) for n, s in self.nodes.items()
+            }
+        if kind == "run.retried":
+            for name in data.get("restart", []):
+                self.nodes[name] = "pending"
+        if node is not None and kind in NODE_EVENT_STATUS:
+            status = NODE_EVENT_STATUS[kind]
             self.nodes[node] = status
+            if status == "retrying":
+                self.retry_at[node] = data.get("retry_at") or event["at"]
+            else:
+                self.retry_at.pop(node, None)
             if "attempt" in data:
                 self.attempts[node] = data["attempt"]
             if kind == "node.running":
@@ -83,10 +100,10 @@ class RunModel:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("succeeded", "failed", "cancelled")
+        return self.status in RUN_FINISHED
 
     def progress(self) -> tuple[int, int]:
-        done = sum(1 for s in self.nodes.values() if s in ("succeeded", "skipped"))
+        done = sum(1 for s in self.nodes.values() if s in NODE_DONE)
         return done, len(self.spec["nodes"])
 
     def svg(self) -> str:
@@ -183,7 +200,9 @@ class RunView:
         while True:
             self.pacer.next_push()
             self._render()
-            if self.model.finished and not self.pacer.dirty.is_set():
+            # the follower ends with the run's last end (a retried run's history holds more)
+            ended = self.model.finished and not self._follower.is_alive()
+            if ended and not self.pacer.dirty.is_set():
                 self._render()  # trailing flush: the last state must reach the page
                 return
 
@@ -217,10 +236,14 @@ class RunView:
             name = node["name"]
             status = model.nodes.get(name, "pending")
             took = model.duration(name)
+            shown_as = label(status)
+            if status == "retrying" and name in model.retry_at:
+                next_at = time.strftime("%H:%M:%S", time.localtime(model.retry_at[name]))
+                shown_as += f" at {next_at}"
             rows.append(
                 f"<tr data-node='{html.escape(name)}' data-status='{status}'>"
                 f"<td>{html.escape(name)}</td>"
-                f"<td style='background:{svg.colour(status)}'>{status}</td>"
+                f"<td style='background:{svg.colour(status)}'>{shown_as}</td>"
                 f"<td>{model.attempts.get(name, 0)}</td>"
                 f"<td>{'' if took is None else f'{took:.3f} s'}</td>"
                 f"<td>{html.escape(shown.text(model.errors.get(name, '')))}</td></tr>"

@@ -7,7 +7,8 @@ picks one from the URL. ``tests/core/test_store_contract.py`` runs the same cont
 against both.
 
 Runs move ``queued -> running -> (waiting <-> queued -> running) -> succeeded | failed |
-cancelled``; the first three are unfinished, the last three never change again. While a run is
+cancelled`` (``runtime.statuses.RUN_TRANSITIONS``); the first three are unfinished, the last
+three change again only by ``retry_run`` (``failed | cancelled -> queued``). While a run is
 ``running`` at most one *pass* holds its lease; every write of a pass names the ``Lease`` it took
 and is refused (``StaleWrite``, nothing written) once the run's epoch has moved on. Writes that
 change a run's status lock its row first, so a resume or a cancel from one process and a pass in
@@ -142,6 +143,8 @@ class NodeFinish:
     traceback: str | None = None
     logs: str | None = None
     will_retry: bool = False
+    retry_at: dt.datetime | None = None
+    """When the next attempt of a failed one with ``will_retry`` is due."""
     keep_lease: bool = False
     """The attempt's code may still be executing (a timed-out thread): its lease stays until
     its process clears it, and the next attempt waits for that."""
@@ -332,10 +335,12 @@ class Store(abc.ABC):
         owner: str | None,
         inline_limit: int,
         trigger_ref: str | None = None,
+        targets: list[str] | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run of ``version`` with its encoded inputs (large ones into the
         blob table) and its ``run.queued`` event (seq 1), in one transaction. ``trigger_ref``
-        names the schedule or delivery that started it, if any."""
+        names the schedule or delivery that started it, if any; ``targets`` the outputs it
+        was asked for (``Run.targets``)."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -547,6 +552,21 @@ class Store(abc.ABC):
         is flagged for its holder (``run.cancel_requested``); any other is cancelled at once
         (its running and waiting rows too, its epoch moved so that a holder taken for dead
         cannot write). Returns the run's status afterwards and the events written."""
+
+    @abc.abstractmethod
+    def retry_run(
+        self, run_id: str, *, retried_by: str | None = None
+    ) -> tuple[list[str], list[EventDict]]:
+        """Queue a ``failed`` or ``cancelled`` run again, in one transaction under the run
+        row's lock: status ``queued``; ``error``, ``ended_at``, ``cancel_requested`` and the
+        lease cleared; ``retry_floor`` set to the run's highest attempt row id (``None``
+        when it has none). Attempt rows are not changed: the next pass (its acquire moves
+        the epoch as always) starts again every node whose latest attempt up to the floor
+        is ``failed``, ``skipped`` or ``cancelled``, counting its retries anew, and keeps
+        the succeeded and ``not_needed`` ones. Appends ``run.retried`` (``{"status":
+        "queued", "restart": [nodes], "by": retried_by}``). Returns those nodes and the
+        events written. ``RunStateError``, nothing written, for any other status; the
+        same on both dialects."""
 
     # -- documents --------------------------------------------------------------------------
 

@@ -59,9 +59,10 @@ _NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM event WHERE run_id = %s"
 _CREATE_RUN = """
 WITH created AS (
     INSERT INTO run (id, workflow_id, version_id, status, inputs, trigger, trigger_ref, owner,
-                     created_at, cancel_requested, lease_epoch)
+                     created_at, cancel_requested, lease_epoch, targets)
     VALUES (%(id)s, %(workflow_id)s, %(version_id)s, %(status)s, %(inputs)s::json, %(trigger)s,
-            %(trigger_ref)s, %(owner)s, %(created_at)s, %(cancel_requested)s, %(lease_epoch)s)
+            %(trigger_ref)s, %(owner)s, %(created_at)s, %(cancel_requested)s, %(lease_epoch)s,
+            %(targets)s::json)
     RETURNING id
 )
 INSERT INTO event (run_id, seq, type, node, data, created_at)
@@ -162,6 +163,7 @@ class PostgresStore(SqlStore):
         owner: str | None,
         inline_limit: int,
         trigger_ref: str | None = None,
+        targets: list[str] | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """A run whose inputs all stay inline is one prepared statement (the run and its
         ``run.queued`` event), sent on its own."""
@@ -173,6 +175,7 @@ class PostgresStore(SqlStore):
                 owner=owner,
                 inline_limit=inline_limit,
                 trigger_ref=trigger_ref,
+                targets=targets,
             )
         assert version.id is not None, "a stored version has an id"
         now = utcnow()
@@ -189,6 +192,7 @@ class PostgresStore(SqlStore):
             "created_at": now,
             "cancel_requested": False,
             "lease_epoch": 0,
+            "targets": targets,
         }
         data = {"status": "queued"}
         with _raw_available(), contextlib.closing(self.engine.raw_connection()) as pooled:
@@ -197,7 +201,12 @@ class PostgresStore(SqlStore):
             try:
                 conn.execute(
                     _CREATE_RUN,
-                    {**fields, "inputs": Jsonb(fields["inputs"]), "data": Jsonb(data)},
+                    {
+                        **fields,
+                        "inputs": Jsonb(fields["inputs"]),
+                        "targets": None if targets is None else Jsonb(targets),
+                        "data": Jsonb(data),
+                    },
                     prepare=self.prepare,
                 )
             finally:
@@ -210,7 +219,9 @@ class PostgresStore(SqlStore):
             "data": data,
             "at": now.timestamp(),
         }
-        absent = dict.fromkeys(("error", "started_at", "ended_at", "lease_owner", "lease_until"))
+        absent = dict.fromkeys(
+            ("error", "started_at", "ended_at", "lease_owner", "lease_until", "retry_floor")
+        )
         return from_row(Run, {**absent, **fields}), [event]
 
     def acquire(
@@ -566,6 +577,7 @@ class _Checkpoint:
                 f"f{k}_traceback": finish.traceback,
                 f"f{k}_logs": finish.logs,
                 f"f{k}_will_retry": finish.will_retry,
+                f"f{k}_retry_at": finish.retry_at,
                 f"f{k}_keep_lease": finish.keep_lease,
                 f"f{k}_output_codec": None if output is None else output.codec,
                 f"f{k}_output_inline": None if output is None else output.data,

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from runtime import codecs
 from runtime.errors import NotFound, RunStateError, StoreUnavailable
+from runtime.statuses import NODE_BLOCKING, NODE_OPEN, RUN_ACTIVE, RUN_RETRYABLE, RUN_UNSUCCESSFUL
 from runtime.store import db, tables, values
 from runtime.store.contract import (
     COUNT_CAP,
@@ -64,6 +65,7 @@ _FINISH_COLUMNS = (
     "traceback",
     "logs",
     "will_retry",
+    "retry_at",
     "output_codec",
     "output_inline",
     "output_blob",
@@ -333,6 +335,7 @@ class SqlStore(Store):
         owner: str | None,
         inline_limit: int,
         trigger_ref: str | None = None,
+        targets: list[str] | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run; ``inputs`` maps names to already-encoded values."""
         run_id = new_run_id()
@@ -354,6 +357,7 @@ class SqlStore(Store):
                 owner=owner,
                 created_at=now,
                 cancel_requested=False,
+                targets=targets,
             )
             conn.execute(sa.insert(tables.run).values(**record.model_dump()))
             events = self._append(
@@ -418,7 +422,7 @@ class SqlStore(Store):
         r = tables.run
         with self.read() as conn:
             rows = conn.execute(
-                sa.select(r).where(r.c.status.in_(["queued", "running"]), r.c.lease_owner.is_(None))
+                sa.select(r).where(r.c.status.in_(RUN_ACTIVE), r.c.lease_owner.is_(None))
             ).all()
         return [from_row(Run, row._mapping) for row in rows]
 
@@ -427,9 +431,7 @@ class SqlStore(Store):
         r = tables.run
         with self.read() as conn:
             rows = conn.execute(
-                sa.select(r).where(
-                    r.c.status.in_(["queued", "running"]), r.c.lease_owner.is_not(None)
-                )
+                sa.select(r).where(r.c.status.in_(RUN_ACTIVE), r.c.lease_owner.is_not(None))
             ).all()
         return [from_row(Run, row._mapping) for row in rows]
 
@@ -461,7 +463,7 @@ class SqlStore(Store):
         now = utcnow()
         with self.write() as conn:
             run = self._lock_run(conn, run_id)
-            if run.status not in ("queued", "running"):
+            if run.status not in RUN_ACTIVE:
                 return None
             held = run.lease_owner is not None and run.lease_owner != owner
             if held and not (takeover is not None and takeover.grants(run)):
@@ -766,6 +768,7 @@ class SqlStore(Store):
             "traceback": finish.traceback,
             "logs": finish.logs,
             "will_retry": finish.will_retry,
+            "retry_at": finish.retry_at,
             "keep_lease": finish.keep_lease,
             "output_codec": None,
             "output_inline": None,
@@ -835,10 +838,10 @@ class SqlStore(Store):
             changes: dict[str, Any] = {"status": status, "lease_owner": None, "lease_until": None}
             if status in tables.RUN_FINISHED:
                 changes |= {"ended_at": now, "error": error}
-            if status in ("failed", "cancelled"):
+            if status in RUN_UNSUCCESSFUL:
                 conn.execute(
                     sa.update(nr)
-                    .where(nr.c.run_id == run_id, nr.c.status.in_(["waiting", "running"]))
+                    .where(nr.c.run_id == run_id, nr.c.status.in_(NODE_OPEN))
                     .values(status="cancelled", ended_at=now)
                 )
             conn.execute(sa.update(r).where(r.c.id == run_id).values(**changes))
@@ -889,6 +892,48 @@ class SqlStore(Store):
                 events.append(NewEvent("run.queued", data={"status": status}))
             return status, self._append(conn, run_id, events)
 
+    def retry_run(
+        self, run_id: str, *, retried_by: str | None = None
+    ) -> tuple[list[str], list[EventDict]]:
+        """Queue a failed or cancelled run again, under the run row's lock: its status
+        becomes ``queued`` (error, end and cancel request cleared) and ``retry_floor`` the
+        highest attempt row id it has, so the next pass starts again every node whose latest
+        attempt failed, was skipped or cancelled, and keeps every succeeded one. Returns the
+        nodes started again and the ``run.retried`` event; ``RunStateError`` (nothing
+        written) for a run that is not failed or cancelled."""
+        r, nr = tables.run, tables.node_run
+        with self.write() as conn:
+            run = self._lock_run(conn, run_id)
+            if run.status not in RUN_RETRYABLE:
+                raise RunStateError(
+                    f"run {run_id} is {run.status}: only a failed or cancelled run can be "
+                    "retried (rerun starts a new run with the same inputs)"
+                )
+            latest: dict[str, Any] = {}
+            for row in conn.execute(
+                sa.select(nr.c.id, nr.c.node, nr.c.status)
+                .where(nr.c.run_id == run_id)
+                .order_by(nr.c.node, nr.c.attempt)
+            ):
+                latest[row.node] = row
+            floor = max((row.id for row in latest.values()), default=None)
+            restart = [n for n, row in latest.items() if row.status in NODE_BLOCKING]
+            conn.execute(
+                sa.update(r)
+                .where(r.c.id == run_id)
+                .values(
+                    status="queued",
+                    error=None,
+                    ended_at=None,
+                    cancel_requested=False,
+                    lease_owner=None,
+                    lease_until=None,
+                    retry_floor=floor,
+                )
+            )
+            data = {"status": "queued", "restart": restart, "by": retried_by}
+            return restart, self._append(conn, run_id, [NewEvent("run.retried", data=data)])
+
     def request_cancel(self, run_id: str) -> tuple[str, list[EventDict]]:
         """Cancel at once when nobody is advancing the run; otherwise flag it for the
         lease holder. Returns the run's status afterwards."""
@@ -909,7 +954,7 @@ class SqlStore(Store):
                 return run.status, self._append(conn, run_id, [NewEvent("run.cancel_requested")])
             conn.execute(
                 sa.update(nr)
-                .where(nr.c.run_id == run_id, nr.c.status.in_(["waiting", "running"]))
+                .where(nr.c.run_id == run_id, nr.c.status.in_(NODE_OPEN))
                 .values(status="cancelled", ended_at=now)
             )
             conn.execute(

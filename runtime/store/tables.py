@@ -12,12 +12,11 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from sqlmodel import Field, SQLModel
 
-RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
-NodeStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "waiting", "cancelled"]
-Trigger = Literal["sdk", "cli", "studio", "api", "webhook", "schedule"]
+from runtime.statuses import RUN_FINISHED, NodeStatus, RunStatus
 
-RUN_FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
-"""Run statuses that never change again."""
+__all__ = ["RUN_FINISHED", "NodeStatus", "RunStatus"]
+
+Trigger = Literal["sdk", "cli", "studio", "api", "webhook", "schedule"]
 
 
 M = TypeVar("M", bound=SQLModel)
@@ -134,6 +133,13 @@ class Run(SQLModel, table=True):
     """Fencing token: raised by every acquire, so a pass that lost the run can never commit
     (each of its writes requires the epoch it acquired)."""
     cancel_requested: bool = False
+    retry_floor: int | None = None
+    """The highest attempt row id when the run was last retried (``None``: never): attempts
+    up to it that did not succeed are started again, and their failures no longer count
+    against the node's ``retries``."""
+    targets: list | None = Field(default=None, sa_type=sa.JSON)
+    """The outputs the run was asked for (``outputs=``): only they and the nodes they need
+    run, the others are ``not_needed``. ``None``: every node."""
 
 
 class NodeRun(SQLModel, table=True):
@@ -172,7 +178,9 @@ class NodeRun(SQLModel, table=True):
     traceback: str | None = None
     logs: str | None = None
     will_retry: bool = False
-    """A failed attempt that another attempt will follow."""
+    """A failed attempt that another attempt will follow (the node is ``retrying``)."""
+    retry_at: dt.datetime | None = _ts(default=None)
+    """When that next attempt is due (a failed attempt with ``will_retry``)."""
     answered_by: str | None = Field(default=None, max_length=200)
     """Who submitted a wait node's payload."""
     owner: str | None = Field(default=None, max_length=200)

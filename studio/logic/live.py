@@ -12,6 +12,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.statuses import (
+    NODE_ATTEMPT_ENDS,
+    NODE_EVENT_STATUS,
+    NODE_OPEN,
+    RUN_FINISHED,
+    RUN_STATUSES,
+    node_status_after_run_end,
+)
 from runtime.store.tables import EventDict
 from studio import theme
 from studio.logic import fmt
@@ -34,6 +42,8 @@ class Attempt:
 class NodeState:
     status: str = "pending"
     attempts: list[Attempt] = field(default_factory=list)
+    retry_at: float | None = None
+    """When a ``retrying`` node's next attempt starts (Unix time)."""
 
 
 @dataclass
@@ -59,7 +69,7 @@ class RunView:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("succeeded", "failed", "cancelled")
+        return self.status in RUN_FINISHED
 
 
 def new_view(node_names: Iterable[str]) -> RunView:
@@ -81,10 +91,14 @@ def apply(view: RunView, events: Iterable[EventDict]) -> set[str]:
         if kind.startswith("run."):
             _apply_run(view, kind.removeprefix("run."), data, at)
             changed.add(RUN_LEVEL)
-            if kind == "run.cancelled":
-                changed |= _cancel_open(view, at)
-        elif kind.startswith("node.") and name:
-            _apply_node(view.node(name), kind.removeprefix("node."), data, at)
+            if kind == "run.retried":
+                for node in data.get("restart", []):
+                    view.node(node).status = "pending"
+                    changed.add(node)
+            elif view.finished:
+                changed |= _close_open(view, at)
+        elif kind in NODE_EVENT_STATUS and name:
+            _apply_node(view.node(name), kind, data, at)
             changed.add(name)
     return changed
 
@@ -93,41 +107,47 @@ def _apply_run(view: RunView, what: str, data: Mapping[str, Any], at: float) -> 
     if what == "cancel_requested":
         view.cancel_requested = True
         return
-    view.status = what
+    status = data.get("status") or (what if what in RUN_STATUSES else None)
+    if status is None:
+        return  # run.stalled and the like: no change of status
+    view.status = status
+    if what == "retried":
+        view.ended_at, view.error, view.cancel_requested = None, None, False
     if what == "running" and view.started_at is None:
         view.started_at = at
-    if what in ("succeeded", "failed", "cancelled"):
+    if view.finished:
         view.ended_at = at
         view.error = data.get("error")
 
 
-def _apply_node(node: NodeState, what: str, data: Mapping[str, Any], at: float) -> None:
+def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) -> None:
+    status = NODE_EVENT_STATUS[kind]
     number = int(data.get("attempt") or len(node.attempts) or 1)
     last = node.attempts[-1] if node.attempts else None
-    if what in ("running", "waiting"):
-        node.attempts.append(Attempt(number, at, None, what))
-        node.status = what
-    elif what in ("succeeded", "failed", "retrying", "cancelled", "interrupted"):
+    node.retry_at = None
+    if status in NODE_OPEN:
+        node.attempts.append(Attempt(number, at, None, status))
+    elif status in NODE_ATTEMPT_ENDS:
         if last is None or last.end is not None:
             last = Attempt(number, at)
             node.attempts.append(last)
         last.end = at
-        last.status = "failed" if what in ("retrying", "interrupted") else what
-        # an interrupted attempt runs again: the node is pending until it restarts
-        node.status = "pending" if what == "interrupted" else what
-    elif what == "skipped":
-        node.status = "skipped"
+        last.status = "failed" if status == "retrying" else status
+        if status == "retrying":
+            node.retry_at = data.get("retry_at") or at
+    node.status = status
 
 
-def _cancel_open(view: RunView, at: float) -> set[str]:
-    """A cancelled run stops its running and waiting nodes (the store does the same)."""
+def _close_open(view: RunView, at: float) -> set[str]:
+    """A finished run leaves no node running, waiting or retrying (the store does the same)."""
     changed = set()
     for name, node in view.nodes.items():
-        if node.status in ("running", "waiting"):
-            node.status = "cancelled"
+        after = node_status_after_run_end(node.status, view.status)
+        if after != node.status:
+            node.status, node.retry_at = after, None
             if node.attempts and node.attempts[-1].end is None:
                 node.attempts[-1].end = at
-                node.attempts[-1].status = "cancelled"
+                node.attempts[-1].status = after
             changed.add(name)
     return changed
 

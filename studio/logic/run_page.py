@@ -10,6 +10,7 @@ from typing import Any
 
 from runtime import redaction
 from runtime.redaction import Redactor
+from runtime.statuses import NODE_DONE, NODE_PROGRESS_NAMED, label
 from runtime.store.tables import EventDict
 from studio.logic import fmt, forms, layout, live
 
@@ -89,9 +90,7 @@ def progress(statuses: dict[str, str]) -> str:
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
-    done = counts.get("succeeded", 0) + counts.get("skipped", 0)
+    done = sum(counts.get(s, 0) for s in NODE_DONE)
     parts = [f"{done} of {len(statuses)} nodes done"]
-    parts += [
-        f"{counts[s]} {s}" for s in ("running", "waiting", "retrying", "failed") if counts.get(s)
-    ]
+    parts += [f"{counts[s]} {label(s)}" for s in NODE_PROGRESS_NAMED if counts.get(s)]
     return " · ".join(parts)

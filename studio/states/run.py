@@ -19,6 +19,7 @@ import reflex as rx
 from runtime import sharing
 from runtime.client import Run
 from runtime.errors import NotFound, PayloadError, PlaitError
+from runtime.statuses import RUN_FINISHED, RUN_RETRYABLE
 from runtime.store.tables import EventDict
 from studio import data
 from studio.logic import fmt, forms, live, preview
@@ -87,7 +88,7 @@ class RunState(rx.State):
 
     @rx.var
     def finished(self) -> bool:
-        return self.run_status in ("succeeded", "failed", "cancelled")
+        return self.run_status in RUN_FINISHED
 
     # -- live ------------------------------------------------------------------------------
 
@@ -285,26 +286,42 @@ class RunState(rx.State):
         await record(self, allowed, "run.cancel", run_id)
         self.message = "cancelled" if status == "cancelled" else "cancel requested"
 
+    @rx.var
+    def retryable(self) -> bool:
+        return self.run_status in RUN_RETRYABLE
+
     async def retry_run(self) -> Any:
+        """Continue this run from its failure; the page follows it live again (its listener
+        ended with the run)."""
         run_id = self.run_id  # type: ignore[attr-defined]
         allowed, why = await permitted(self, "write", "retry runs", target=run_id)
         if allowed is None:
             self.message = why
             return None
-
-        def start() -> str:
-            c = client()
-            old = c.get_run(run_id)
-            version_id = old.record.version_id
-            return c.start_version(version_id, old.inputs, trigger="studio", owner=allowed.actor).id
-
         try:
-            new_id = await blocking(start)
+            await blocking(lambda: client().retry(run_id, retried_by=allowed.actor))
         except PlaitError as exc:
             self.message = f"could not retry: {exc}"
             return None
-        await record(self, allowed, "run.retry", run_id, new=new_id)
-        return rx.redirect(f"/runs/{new_id}")
+        await record(self, allowed, "run.retry", run_id)
+        return RunState.listen
+
+    async def rerun_run(self) -> Any:
+        """Start a new run with the same inputs, and go to it."""
+        run_id = self.run_id  # type: ignore[attr-defined]
+        allowed, why = await permitted(self, "write", "rerun runs", target=run_id)
+        if allowed is None:
+            self.message = why
+            return None
+        try:
+            new = await blocking(
+                lambda: client().rerun(run_id, trigger="studio", owner=allowed.actor)
+            )
+        except PlaitError as exc:
+            self.message = f"could not rerun: {exc}"
+            return None
+        await record(self, allowed, "run.rerun", run_id, new=new.id)
+        return rx.redirect(f"/runs/{new.id}")
 
     # -- share links -----------------------------------------------------------------------
 

@@ -293,6 +293,60 @@ def test_cancel_flags_a_live_holder_and_cancels_anything_else_at_once(store: Sto
     assert store.request_cancel(lease.run_id) == ("cancelled", [])
 
 
+def test_retry_run_queues_a_failed_run_again_above_a_floor(store: Store) -> None:
+    lease = leased(store)
+    done, broken = start(store, lease, "a"), start(store, lease, "b")
+    later = utcnow() + dt.timedelta(seconds=30)
+    failed = NodeFinish(broken, "failed", utcnow(), error_type="E", will_retry=True, retry_at=later)
+    store.step(lease, finishes=[ok(done), failed])
+    store.step(lease, starts=[NodeStart("c", 1, "skipped", utcnow(), utcnow())])
+    assert store.node_attempts(lease.run_id, "b")[0].retry_at == later
+    with pytest.raises(RunStateError, match="is running: only a failed or cancelled run"):
+        store.retry_run(lease.run_id)
+    store.finish_run(lease, "failed", error="node(s) failed: b")
+
+    restart, events = store.retry_run(lease.run_id, retried_by="ann")
+    assert restart == ["b", "c"]
+    assert [(e["type"], e["data"]) for e in events] == [
+        ("run.retried", {"status": "queued", "restart": ["b", "c"], "by": "ann"})
+    ]
+    record = store.get_run(lease.run_id)
+    assert (record.status, record.error, record.ended_at) == ("queued", None, None)
+    assert record.retry_floor == max(r.id for r in store.attempts(lease.run_id))  # type: ignore[type-var]
+    assert [r.status for r in store.attempts(lease.run_id)] == ["succeeded", "failed", "skipped"]
+    with pytest.raises(StaleWrite):  # the old pass stays fenced off
+        store.step(lease, events=[NewEvent("node.x")])
+    again = store.acquire(lease.run_id, "two", 30)
+    assert again is not None and again.lease.epoch == lease.epoch + 1
+    assert len(again.attempts) == 3 and not again.first_pass
+    with pytest.raises(RunStateError, match="is running"):
+        store.retry_run(lease.run_id)
+
+
+def test_retry_run_clears_a_cancel_and_refuses_a_success(store: Store) -> None:
+    run_id = a_run(store)
+    assert store.request_cancel(run_id)[0] == "cancelled"
+    restart, _ = store.retry_run(run_id)
+    record = store.get_run(run_id)
+    assert restart == [] and record.retry_floor is None
+    assert (record.status, record.cancel_requested) == ("queued", False)
+    lease = store.acquire(run_id, "one", 30)
+    assert lease is not None
+    store.finish_run(lease.lease, "succeeded")
+    with pytest.raises(RunStateError, match="is succeeded"):
+        store.retry_run(run_id)
+    assert store.events(run_id)[-1]["type"] != "run.retried"
+
+
+def test_create_run_keeps_the_requested_outputs(store: Store) -> None:
+    version = store.publish("contract", "v1", SPEC, b"")
+    record, _ = store.create_run(
+        version, {}, trigger="sdk", owner=None, inline_limit=16, targets=["x", "y"]
+    )
+    assert record.targets == ["x", "y"] and store.get_run(record.id).targets == ["x", "y"]
+    assert store.get_run(a_run(store)).targets is None
+
+
 def test_documents_are_fenced_replaced_by_name_and_listed_in_order(store: Store) -> None:
     lease = leased(store)
     store.save_document(lease, "a", "notes", "markdown", codecs.encode("one"), 16)

@@ -44,6 +44,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("post", "/api/v1/runs/{run_id}/resume"): "write",
     ("post", "/api/v1/runs/{run_id}/cancel"): "write",
     ("post", "/api/v1/runs/{run_id}/retry"): "write",
+    ("post", "/api/v1/runs/{run_id}/rerun"): "write",
     ("get", "/api/v1/runs/{run_id}/report"): "read",
     ("get", "/api/v1/runs/{run_id}/links"): "read",
     ("post", "/api/v1/runs/{run_id}/links"): "write",
@@ -295,6 +296,16 @@ def test_the_remote_sdk_drives_runs_through_the_api(
         assert gated.wait(30).status == "cancelled"
         frame = client.get_run(gated.id)
         assert frame.status == "cancelled"
+        # retry continues the same run, rerun starts another; both through the API
+        assert gated.retry().id == gated.id
+        assert gated.events(client.last_seq(gated.id) - 1, timeout=30).__next__()
+        assert gated.status in ("queued", "running")
+        assert gated.cancel() in ("cancelled", "running")
+        assert gated.wait(30).status == "cancelled"
+        fresh = gated.rerun()
+        assert fresh.id != gated.id and fresh.inputs == gated.inputs
+        assert fresh.cancel() in ("cancelled", "running", "queued")
+        assert fresh.wait(30).status == "cancelled"
         assert {r.id for r in rt.runs(limit=10)} >= {run.id, gated.id}
 
         done = flows.gated.run(gate_file=str(gate), rows=4)

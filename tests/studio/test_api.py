@@ -22,6 +22,8 @@ from runtime.api import create_api
 from runtime.api_errors import ErrorOut
 from runtime.redaction import REDACTED
 from tests import secret_flows
+from tests.core import retry_flows
+from tests.core.retry_flows import executions
 from tests.faults.servers import free_port
 from tests.secret_flows import assert_no_secret
 from tests.studio import flows
@@ -139,14 +141,58 @@ def test_resume_validates_then_continues(api: TestClient, client: rt.Client) -> 
     assert again.status_code == 409
 
 
-def test_cancel_and_retry(api: TestClient, client: rt.Client) -> None:
+def test_cancel_retry_and_rerun(api: TestClient, client: rt.Client) -> None:
     run = flows.approval.run().wait(30)
     cancelled = api.post(f"/api/v1/runs/{run.id}/cancel").json()
     assert cancelled == {"id": run.id, "status": "cancelled"}
+    # retry continues the same run: the draft keeps its checkpoint, the wait opens again
     retried = api.post(f"/api/v1/runs/{run.id}/retry")
-    assert retried.status_code == 201
-    again = client.get_run(retried.json()["id"]).wait(30)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["id"] == run.id
+    assert run.wait(30).status == "waiting" and run.nodes["draft"].attempts == 1
+    refused = api.post(f"/api/v1/runs/{run.id}/retry")
+    assert refused.status_code == 409 and "is waiting" in refused.json()["detail"]
+    # rerun is a new run with the same inputs
+    rerun = api.post(f"/api/v1/runs/{run.id}/rerun")
+    assert rerun.status_code == 201, rerun.text
+    assert rerun.headers["location"] == f"/api/v1/runs/{rerun.json()['id']}"
+    again = client.get_run(rerun.json()["id"]).wait(30)
     assert again.id != run.id and again.inputs == run.inputs and again.status == "waiting"
+
+
+def test_retry_reuses_succeeded_checkpoints(
+    api: TestClient, client: rt.Client, tmp_path: Path
+) -> None:
+    ledger, fix = tmp_path / "ledger", tmp_path / "fix"
+    ledger.mkdir()
+    client.publish(retry_flows.flaky)
+    inputs = {"ledger": str(ledger), "fix": str(fix)}
+    started = api.post("/api/v1/workflows/retry_flaky/runs", json={"inputs": inputs})
+    run = client.get_run(started.json()["id"]).wait(30)
+    assert run.status == "failed"
+    fix.touch()
+    assert api.post(f"/api/v1/runs/{run.id}/retry").status_code == 200
+    assert run.wait(30).status == "succeeded"
+    assert executions(ledger) == {"prepare": 1, "side": 1, "fragile": 2, "publish": 1}
+
+
+def test_start_with_outputs(api: TestClient, client: rt.Client, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    client.publish(retry_flows.flaky)
+    body = {"inputs": {"ledger": str(ledger)}, "outputs": ["side"]}
+    started = api.post("/api/v1/workflows/retry_flaky/runs", json=body)
+    assert started.status_code == 201, started.text
+    assert started.json()["targets"] == ["side"]
+    client.get_run(started.json()["id"]).wait(30)
+    detail = api.get(f"/api/v1/runs/{started.json()['id']}").json()
+    assert detail["status"] == "succeeded" and detail["outputs"] == {"side": 40}
+    assert {n["name"]: n["status"] for n in detail["nodes"]}["publish"] == "not_needed"
+    bad = api.post(
+        "/api/v1/workflows/retry_flaky/runs", json={"inputs": body["inputs"], "outputs": ["nope"]}
+    )
+    assert bad.status_code == 422 and "unknown output(s): nope" in bad.json()["detail"]
+    assert len(client.runs()) == 1
 
 
 def test_openapi_schema_and_offline_docs(api: TestClient) -> None:

@@ -17,6 +17,7 @@ from runtime import client as client_module
 from runtime import sharing
 from tests.studio import flows
 from tests.studio.conftest import Studio, start_studio, stop_studio
+from tests.workers import wait_for
 
 TIMEOUT = 30_000
 
@@ -137,10 +138,45 @@ def test_a_failed_node_shows_its_traceback_and_logs(
     expect(page.locator(".plait-logs")).to_contain_text("about to divide")
     page.screenshot(path=str(artifacts / "studio_failed_node.png"), full_page=True)
 
-    # Retry starts a new run of the same version with the same inputs
+    # Retry continues this run: the failed node runs again, the one that succeeded does not
     page.locator("#retry-run").click()
+    run = studio.connect().get_run(run_id)
+    wait_for(
+        lambda: run.status == "failed" and run.nodes["explode"].attempts == 2,
+        message="the retried run failed again",
+    )
+    expect(page.locator("#run-status")).to_have_text("failed", timeout=TIMEOUT)
+    assert run.nodes["load"].attempts == 1
+    assert page.url.endswith(f"/runs/{run_id}")
+    expect(page.locator("#retry-run")).to_be_enabled(timeout=TIMEOUT)
+
+    # Rerun starts a new run of the same version with the same inputs
+    page.locator("#rerun-run").click()
     page.wait_for_url(re.compile(r"/runs/(?!" + run_id + r")[0-9a-f]{32}$"), timeout=TIMEOUT)
     expect(page.locator("#run-status")).to_have_text("failed", timeout=TIMEOUT)
+
+
+def test_retry_continues_a_cancelled_run_live_on_its_page(
+    studio: Studio, page: Page, tmp_path: Path
+) -> None:
+    gate = tmp_path / "open"
+    run_id = studio.start_run("studio_gated", {"gate_file": str(gate)})
+    page.goto(f"{studio.url}/runs/{run_id}")
+    expect(node(page, "gate")).to_have_class(status_class("running"), timeout=TIMEOUT)
+    expect(page.locator("#retry-run")).to_be_disabled()  # nothing to retry while it runs
+    page.locator("#cancel-run").click()
+    expect(page.locator("#run-status")).to_have_text("cancelled", timeout=TIMEOUT)
+
+    page.locator("#retry-run").click()
+    # the cancelled attempt's thread still waits for the gate: the new one waits for it
+    expect(page.locator("#run-status")).to_have_text("running", timeout=TIMEOUT)
+    expect(node(page, "gate")).to_have_class(status_class("pending"))
+    gate.touch()
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=TIMEOUT)
+    expect(node(page, "summary")).to_have_class(status_class("succeeded"), timeout=TIMEOUT)
+    assert page.url.endswith(f"/runs/{run_id}")
+    run = studio.connect().get_run(run_id)
+    assert run.nodes["prepare"].attempts == 1 and run.nodes["gate"].attempts == 2
 
 
 def test_two_tabs_on_one_run_both_update(

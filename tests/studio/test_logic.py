@@ -101,7 +101,7 @@ def test_a_cancelled_run_stops_its_open_nodes() -> None:
     assert view.nodes["a"].attempts[0].end == 2.0
 
 
-def test_an_interrupted_attempt_leaves_the_node_pending_until_it_runs_again() -> None:
+def test_an_interrupted_attempt_shows_the_node_retrying_until_it_runs_again() -> None:
     view = live.new_view(["a"])
     live.apply(
         view,
@@ -110,7 +110,7 @@ def test_an_interrupted_attempt_leaves_the_node_pending_until_it_runs_again() ->
             ev(2, "node.interrupted", "a", 5.0, attempt=1),
         ],
     )
-    assert view.statuses["a"] == "pending"
+    assert view.statuses["a"] == "retrying"
     assert view.nodes["a"].attempts[0].status == "failed"
 
 

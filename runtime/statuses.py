@@ -1,0 +1,190 @@
+"""Run and node statuses, event types, and the moves between them: defined here once.
+
+Every view (``run.nodes``, the notebook view, the studio, the report, the CLI) takes its
+statuses, terminal sets and labels from this module, so a node shows the same status
+everywhere. It imports nothing of Plait: any layer may use it.
+
+Run statuses
+    - ``queued``: stored, waiting for a process to take it (new, resumed after a wait, or
+      retried).
+    - ``running``: a pass holds its lease and executes its nodes.
+    - ``waiting``: a wait node needs a human; nothing runs until it is answered.
+    - ``succeeded``: every needed node succeeded.
+    - ``failed``: a node failed for good (the others that could run did).
+    - ``cancelled``: someone cancelled it.
+
+    The last three are *finished*: no pass changes them again. ``failed`` and ``cancelled``
+    runs can be *retried* (``run.retry()``), which queues the same run again: its succeeded
+    nodes are kept and the others run.
+
+Node statuses (of a node's latest attempt, as ``run.nodes`` shows it)
+    - ``pending``: not started yet (no attempt).
+    - ``running``: an attempt executes.
+    - ``waiting``: a wait node waits for its payload.
+    - ``retrying``: the latest attempt failed and another will follow at ``retry_at`` (the
+      row is stored ``failed`` with ``will_retry``; a finished run shows it ``failed``).
+    - ``succeeded``: its output is checkpointed.
+    - ``failed``: failed for good (retries used up, or not retryable).
+    - ``skipped``: not run because a node it depends on did not succeed.
+    - ``cancelled``: stopped by a cancel.
+    - ``not_needed``: not started because no requested output (``outputs=``) depends on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, get_args
+
+RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+
+RUN_FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+"""Run statuses no pass changes again (only a retry does)."""
+RUN_SETTLED: frozenset[str] = RUN_FINISHED | {"waiting"}
+"""Statuses ``Run.wait`` returns on: finished, or needing a human."""
+RUN_UNSUCCESSFUL: frozenset[str] = frozenset({"failed", "cancelled"})
+"""Finished without success (the CLI exits 1; their open nodes are closed ``cancelled``)."""
+RUN_RETRYABLE: frozenset[str] = RUN_UNSUCCESSFUL
+"""Runs ``retry`` continues from their failure."""
+RUN_ACTIVE: frozenset[str] = frozenset({"queued", "running"})
+"""Unfinished runs a pass may take (``waiting`` ones wait for an answer first)."""
+
+RUN_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "queued": frozenset({"running", "cancelled"}),
+    "running": frozenset({"queued", "waiting", "succeeded", "failed", "cancelled"}),
+    "waiting": frozenset({"queued", "running", "cancelled"}),
+    "succeeded": frozenset(),
+    "failed": frozenset({"queued"}),
+    "cancelled": frozenset({"queued"}),
+}
+"""Status -> the statuses a run may move to from it. ``running -> queued``: a pass released
+the run (or a wait was answered while it ran); ``failed | cancelled -> queued``: a retry."""
+
+NodeStatus = Literal[
+    "pending",
+    "running",
+    "waiting",
+    "retrying",
+    "succeeded",
+    "failed",
+    "skipped",
+    "cancelled",
+    "not_needed",
+]
+NODE_STATUSES: tuple[NodeStatus, ...] = get_args(NodeStatus)
+
+NODE_STORED: frozenset[str] = frozenset(NODE_STATUSES) - {"pending", "retrying"}
+"""What an attempt row's ``status`` holds (``pending`` has no row; ``retrying`` is a
+``failed`` row with ``will_retry``)."""
+NODE_DONE: frozenset[str] = frozenset({"succeeded", "skipped", "not_needed"})
+"""Nodes a progress count takes as done."""
+NODE_FINAL: frozenset[str] = NODE_DONE | {"failed", "cancelled"}
+"""Node statuses that end a node's part in a pass."""
+NODE_OPEN: frozenset[str] = frozenset({"running", "waiting"})
+"""Attempts still going on (closed ``cancelled`` when their run ends without success)."""
+NODE_ATTEMPT_ENDS: frozenset[str] = frozenset({"succeeded", "failed", "retrying", "cancelled"})
+"""Node statuses that end an attempt (a ``retrying`` node's attempt failed)."""
+NODE_PROGRESS_NAMED: tuple[str, ...] = ("running", "waiting", "retrying", "failed", "not_needed")
+"""Node statuses a progress line counts by name (``2 running · 1 failed``), in this order."""
+NODE_BLOCKING: frozenset[str] = frozenset({"failed", "skipped", "cancelled"})
+"""A dependency in one of these makes a node ``skipped``."""
+NODE_RETRIED: frozenset[str] = frozenset({"failed", "skipped", "cancelled", "retrying"})
+"""What a run's retry starts again; ``succeeded`` and ``not_needed`` nodes stay as they are."""
+
+NODE_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "pending": frozenset({"running", "waiting", "skipped", "not_needed", "cancelled"}),
+    "running": frozenset({"succeeded", "failed", "retrying", "cancelled"}),
+    "waiting": frozenset({"succeeded", "cancelled"}),
+    "retrying": frozenset({"running", "failed", "cancelled"}),
+    "succeeded": frozenset(),
+    "not_needed": frozenset(),
+    "failed": frozenset({"pending"}),
+    "skipped": frozenset({"pending"}),
+    "cancelled": frozenset({"pending"}),
+}
+"""Status -> the statuses a node may move to from it; ``-> pending`` is a run's retry."""
+
+EventType = Literal[
+    "run.queued",
+    "run.running",
+    "run.waiting",
+    "run.succeeded",
+    "run.failed",
+    "run.cancelled",
+    "run.cancel_requested",
+    "run.stalled",
+    "run.retried",
+    "node.running",
+    "node.waiting",
+    "node.succeeded",
+    "node.failed",
+    "node.retrying",
+    "node.interrupted",
+    "node.skipped",
+    "node.cancelled",
+    "node.not_needed",
+    "document.saved",
+]
+"""Every event type in the ``event`` table. ``run.<status>`` events carry ``{"status": ...}``;
+``node.retrying`` carries ``retry_in`` (seconds) and ``retry_at`` (Unix time);
+``node.interrupted``: an attempt was cut off by the death of its process and runs again."""
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
+
+RUN_END_EVENTS: frozenset[str] = frozenset(f"run.{s}" for s in RUN_FINISHED)
+SETTLING_EVENTS: frozenset[str] = frozenset(f"run.{s}" for s in RUN_SETTLED)
+
+NODE_EVENT_STATUS: Mapping[str, NodeStatus] = {
+    "node.running": "running",
+    "node.waiting": "waiting",
+    "node.succeeded": "succeeded",
+    "node.failed": "failed",
+    "node.retrying": "retrying",
+    "node.interrupted": "retrying",
+    "node.skipped": "skipped",
+    "node.cancelled": "cancelled",
+    "node.not_needed": "not_needed",
+}
+"""The node status a node event announces."""
+
+LABELS: Mapping[str, str] = {
+    **{s: s for s in RUN_STATUSES},
+    **{s: s for s in NODE_STATUSES},
+    "not_needed": "not needed",
+}
+"""How people read a status (``not_needed`` -> ``not needed``)."""
+
+
+def label(status: str) -> str:
+    return LABELS.get(status, status)
+
+
+def node_status(row_status: str | None, will_retry: bool, run_status: str) -> NodeStatus:
+    """A node's status from its latest attempt row (``None``: no attempt) in a run of
+    ``run_status``: a failed attempt another will follow is ``retrying`` while the run goes
+    on."""
+    if row_status is None:
+        return "pending"
+    if row_status == "failed" and will_retry:
+        if run_status not in RUN_FINISHED:
+            return "retrying"
+        if run_status == "cancelled":
+            return "cancelled"  # cancelled while it waited for its next attempt
+    return row_status  # type: ignore[return-value]
+
+
+def node_status_after_run_end(status: str, run_status: str) -> str:
+    """A node's status once its run ended as ``run_status``: a cancel stops running and
+    waiting nodes; a retry that will not come is a failure."""
+    if status in NODE_OPEN and run_status in RUN_UNSUCCESSFUL:
+        return "cancelled"
+    if status == "retrying":
+        return "cancelled" if run_status == "cancelled" else "failed"
+    return status
+
+
+def ends_at(events: Sequence[Mapping[str, Any]], i: int) -> bool:
+    """Whether a run's events end at ``events[i]``: a run's end, unless a later event of
+    the same batch retries the run (then its story goes on)."""
+    if events[i]["type"] not in RUN_END_EVENTS:
+        return False
+    return not any(e["type"] == "run.retried" for e in events[i + 1 :])
