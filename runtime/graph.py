@@ -354,11 +354,12 @@ class Graph:
         _ = self.plan
         return self
 
-    def check_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """Reject missing or unexpected run inputs, naming them; return the inputs as given."""
-        required = {n: d is _REQUIRED for n, d in self.plan.run_inputs.items()}
-        check_run_inputs(self.name, required, inputs)
-        return dict(inputs)
+    def check_inputs(self, inputs: Mapping[str, Any], *, from_text: bool = False) -> dict[str, Any]:
+        """Reject missing, unexpected or ill-typed run inputs, naming them (``InputError``);
+        return them coerced to the declared types (``runtime.inputs.validate_inputs``)."""
+        from runtime.inputs import validate_inputs
+
+        return validate_inputs(self, inputs, from_text=from_text)
 
     # -- description ------------------------------------------------------------------------
 
