@@ -19,7 +19,14 @@ from runtime import codecs, codesign
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
-from runtime.errors import GraphError, NotFound, PayloadError, SignatureError, StoreUnavailable
+from runtime.errors import (
+    GraphError,
+    NotFound,
+    PayloadError,
+    RunStateError,
+    SignatureError,
+    StoreUnavailable,
+)
 from runtime.events import RUN_END_EVENTS, Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph, check_run_inputs
 from runtime.keys import Keyring
@@ -634,7 +641,30 @@ class Run:
         forms keep working (the kernel handles widget messages during a top-level await only
         from ipykernel 7.4 on; older kernels would hang, so they get an error instead)."""
         _check_kernel_can_await()
-        return self.finished().__await__()
+        from runtime.notebook.kernel import unattended
+
+        return (self._finished_unattended() if unattended() else self.finished()).__await__()
+
+    async def _finished_unattended(self) -> Run:
+        """``finished()`` where nobody can answer a form (nbconvert, papermill): a wait for
+        input ends the await with an error naming it, instead of hanging the cell."""
+        self._refuse_if_waiting()
+        async for event in self.aevents(stop_at_end=True):
+            if event["type"] == "run.waiting":
+                self._refuse_if_waiting()
+        return self
+
+    def _refuse_if_waiting(self) -> None:
+        waiting = sorted(self.waiting)
+        if waiting:
+            node = waiting[0]
+            raise RunStateError(
+                f"run {self.id} of {self.workflow!r} is waiting for input at "
+                f"{', '.join(repr(n) for n in waiting)}, and nobody can answer a form in this "
+                "kernel (it runs unattended: nbconvert, papermill). Answer it in code before "
+                f"awaiting (run.resume({node!r}, ...)), from the studio, or with "
+                f"`plait resume {self.id} {node} --json '{{...}}'`"
+            )
 
     async def finished(self, timeout: float | None = None) -> Run:
         """Wait, without blocking the event loop, until the run succeeded, failed or was
