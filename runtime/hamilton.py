@@ -12,6 +12,7 @@ graph is built from Hamilton modules.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import sys
@@ -184,13 +185,47 @@ def _default_of(hnode: Any, param: str) -> Any:
 
 
 def _source(hnode: Any) -> str:
+    """Source of the user's functions this node runs: the ones it originates from and any
+    reached from Hamilton's callable (a ``@does`` body, ``@pipe`` steps)."""
+    found: dict[int, Any] = {}
+    for fn in hnode.originating_functions or ():
+        found.setdefault(id(fn), fn)
+    _reachable(hnode.callable, found, depth=4)
     parts = []
-    for fn in hnode.originating_functions or (hnode.callable,):
+    for fn in found.values():
         try:
             parts.append(textwrap.dedent(inspect.getsource(fn)))
         except (OSError, TypeError):
-            parts.append(repr(fn))
+            parts.append(f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', fn)}")
     return "\n".join(parts)
+
+
+def _reachable(obj: Any, found: dict[int, Any], depth: int) -> None:
+    """User functions held by ``obj``: closure cells, partials, and attributes of the small
+    objects Hamilton keeps steps in."""
+    if depth < 0 or obj is None:
+        return
+    if isinstance(obj, functools.partial):
+        _reachable(obj.func, found, depth - 1)
+        for arg in (*obj.args, *obj.keywords.values()):
+            _reachable(arg, found, depth - 1)
+        return
+    if inspect.isfunction(obj):
+        if not obj.__module__.startswith("hamilton"):
+            found.setdefault(id(obj), obj)
+        for cell in obj.__closure__ or ():
+            try:
+                _reachable(cell.cell_contents, found, depth - 1)
+            except ValueError:  # an empty cell
+                continue
+        return
+    if isinstance(obj, list | tuple):
+        for item in obj[:50]:
+            _reachable(item, found, depth - 1)
+        return
+    if type(obj).__module__.startswith("hamilton") and hasattr(obj, "__dict__"):
+        for value in vars(obj).values():
+            _reachable(value, found, depth - 1)
 
 
 def _type_name(typ: Any) -> str:

@@ -135,6 +135,25 @@ def test_a_changed_hamilton_function_changes_the_version(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
+    ("fixture", "old", "new"),
+    [
+        ("nested.py", "return sum(series.values())", "return max(series.values())"),  # @does
+        ("piped.py", "return series + amount", "return series - amount"),  # a @pipe step
+        ("nested.py", 'config={"mode": "mean"}', 'config={"mode": "sum"}'),  # @subdag config
+    ],
+)
+def test_code_behind_a_decorator_is_part_of_the_version(
+    tmp_path: Path, fixture: str, old: str, new: str
+) -> None:
+    source = (ROOT / "tests/hamilton" / fixture).read_text()
+    assert old in source
+    before = _load(tmp_path / "a" / f"hm_{fixture}", source)
+    v1 = rt.Graph.from_hamilton("edit", before).version
+    after = _load(tmp_path / "b" / f"hm_{fixture}", source.replace(old, new))
+    assert rt.Graph.from_hamilton("edit", after).version != v1
+
+
+@pytest.mark.parametrize(
     ("module", "decorator"),
     [
         (columns, "@extract_columns"),
