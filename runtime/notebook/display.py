@@ -38,29 +38,38 @@ def graph_bundle(graph: Graph) -> dict[str, Any]:
 def display_run(run: Run) -> None:
     """Show the live widget, with a static ``text/html``/``text/plain`` snapshot for viewers
     without widgets (GitHub, nbviewer, an nbconvert/papermill output). The snapshot is
-    refreshed when each cell finishes and when the run ends, so a saved notebook shows the
-    state the run was in, not the ``queued`` it had when it was first displayed."""
+    refreshed when each cell finishes and, in an unattended kernel (nbconvert, papermill),
+    when the run ends, so a saved notebook shows the state the run was in, not the ``queued``
+    it had when it was first displayed.
+
+    A front end re-renders the widget on each update, so where a person watches, updates
+    happen only as a cell ends, and not while the run waits (a form may be half filled)."""
     from IPython.display import display
+
+    from runtime.notebook.kernel import unattended
 
     view = run.view
     widget = view.box._repr_mimebundle_() if hasattr(view.box, "_repr_mimebundle_") else {}
-    shown = _Shown(run, dict(widget or {}))
+    shown = _Shown(run, dict(widget or {}), watched=not unattended())
     bundle = shown.bundle()
     shown.last = (bundle["text/html"], bundle["text/plain"])
     shown.handle = display(bundle, raw=True, display_id=True)
     with _LOCK:
         _SHOWN.append(shown)
     _refresh_after_each_cell()
-    view.when_finished(shown.refresh)
+    if not shown.watched:
+        view.when_finished(shown.refresh)
 
 
 class _Shown:
     """One displayed run and the display it can update."""
 
-    def __init__(self, run: Run, widget: dict[str, Any]) -> None:
+    def __init__(self, run: Run, widget: dict[str, Any], *, watched: bool) -> None:
         self.run = run
         self.widget = widget
         """The widget-view part of the bundle (kept on every update: the live view)."""
+        self.watched = watched
+        """Shown in a front end a person uses (not nbconvert/papermill)."""
         self.handle: Any = None
         self.last: tuple[str, str] | None = None
         self.lock = threading.Lock()
@@ -76,6 +85,8 @@ class _Shown:
             except PlaitError:
                 return  # the store is unreachable: keep the last snapshot
             now = (bundle["text/html"], bundle["text/plain"])
+            if self.watched and self.run.status == "waiting":
+                return  # re-rendering would drop what is typed into the form
             if now != self.last and self.handle is not None:
                 self.handle.update(bundle, raw=True)
                 self.last = now
