@@ -285,15 +285,27 @@ class Graph:
         name: str,
         *modules: types.ModuleType,
         config: Mapping[str, Any] | None = None,
+        retries: int = 0,
+        backoff: float = 1.0,
+        timeout: float | None = None,
         **options: Any,
     ) -> Graph:
         """Build a graph from Hamilton modules with Hamilton's own graph builder: every
         function modifier is expanded by Hamilton, ``config`` picks ``@config.when`` variants,
         and each resulting Hamilton node (validators included) is one durable node whose value
-        Hamilton's node callable computes. Needs ``plait[hamilton]``."""
+        Hamilton's node callable computes. ``retries``, ``backoff`` and ``timeout`` apply to
+        every node; other options are the graph's. Needs ``plait[hamilton]``."""
         from runtime.hamilton import from_hamilton
 
-        return from_hamilton(cls(name, **options), modules, config)
+        try:
+            _check_policies(name, retries, backoff, timeout, 1)
+        except GraphError as exc:
+            raise GraphError(str(exc).replace("node", "from_hamilton graph", 1)) from None
+        graph = from_hamilton(cls(name, **options), modules, config)
+        for node in graph.nodes.values():
+            node.retries, node.backoff, node.timeout = retries, backoff, timeout
+        graph.__dict__.pop("version", None)
+        return graph
 
     def _check_new_name(self, name: str) -> None:
         if not isinstance(name, str) or not name.isidentifier():

@@ -319,3 +319,18 @@ def _until(condition: Any, timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def test_hamilton_nodes_are_retried_per_the_policy_given(client: rt.Client) -> None:
+    from tests.hamilton import flaky
+
+    once = rt.Graph.from_hamilton("flaky", flaky).run(n=3).wait(30)
+    assert once.status == "failed"
+    assert once.nodes["shaky"].error_type == "ConnectionError"
+    g = rt.Graph.from_hamilton("flaky", flaky, retries=1, backoff=0)
+    run = g.run(n=3).wait(30)
+    assert run.status == "succeeded", run.error
+    assert run.nodes["shaky"].attempts == 2 and run.nodes["series"].attempts == 1
+    pdt.assert_series_equal(run.output("shaky"), pd.Series([0, 2, 4]))
+    with pytest.raises(rt.GraphError, match="from_hamilton graph 'bad': retries must be an int"):
+        rt.Graph.from_hamilton("bad", flaky, retries=-1)
