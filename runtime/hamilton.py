@@ -47,10 +47,12 @@ class HamiltonStep:
     """Source of the functions this node originates from (part of the graph's version)."""
     type_name: str = ""
     """The node's declared output type, as Hamilton reads it."""
+    module: str = ""
+    """Module of the user's function the node comes from (what the studio shows as code)."""
 
     def __post_init__(self) -> None:
-        # what Node.code_ref and tracebacks show: the user's function, not this class
-        self.__module__ = getattr(self.callable, "__module__", None) or __name__
+        # what Node.code_ref shows: the user's module and the node, not this class
+        self.__module__ = self.module or getattr(self.callable, "__module__", None) or __name__
         self.__qualname__ = self.hamilton_name
 
     def __call__(self, **kwargs: Any) -> Any:
@@ -158,6 +160,7 @@ def _node(hnode: Any, names: dict[str, str], config: dict[str, Any]) -> Node:
         bound=bound,
         source=_source(hnode),
         type_name=_type_name(hnode.type),
+        module=getattr((hnode.originating_functions or (hnode.callable,))[0], "__module__", ""),
     )
     return Node(
         name=names[hnode.name],

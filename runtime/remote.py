@@ -164,7 +164,7 @@ class RemoteClient:
     ) -> Run:
         """Publish (once), then start a run of that version; returns at once."""
         del trigger, owner  # the studio records the caller's key and "api"
-        graph.check_inputs(inputs)
+        inputs = graph.check_inputs(inputs)
         self.publish(graph)
         body = {"inputs": inputs, "version": graph.version}
         try:

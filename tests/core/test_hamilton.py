@@ -334,3 +334,10 @@ def test_hamilton_nodes_are_retried_per_the_policy_given(client: rt.Client) -> N
     pdt.assert_series_equal(run.output("shaky"), pd.Series([0, 2, 4]))
     with pytest.raises(rt.GraphError, match="from_hamilton graph 'bad': retries must be an int"):
         rt.Graph.from_hamilton("bad", flaky, retries=-1)
+
+
+def test_the_spec_names_each_nodes_own_module() -> None:
+    spec = rt.Graph.from_hamilton("nested", nested).spec()
+    code = {n["name"]: n["code"] for n in spec["nodes"]}
+    assert code["both"] == "tests.hamilton.nested:both"
+    assert code["mean_label__summary"] == "tests.hamilton.variants:mean_label.summary"
