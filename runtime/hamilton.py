@@ -82,7 +82,7 @@ def from_hamilton(
             )
     config = dict(config or {})
     fn_graph = _resolve(graph.name, modules, config)
-    _ship_by_value(modules)
+    _ship_by_value([*modules, *_user_modules(fn_graph.nodes.values())])
     names = _plait_names(graph.name, fn_graph.nodes)
     for hnode in fn_graph.nodes.values():
         if hnode.user_defined:
@@ -116,6 +116,21 @@ def _ship_by_value(modules: list[types.ModuleType]) -> None:
         # __main__ is pickled by value anyway; a module must be in sys.modules to register
         if module.__name__ != "__main__" and sys.modules.get(module.__name__) is module:
             cloudpickle.register_pickle_by_value(module)
+
+
+def _user_modules(hnodes: Iterable[Any]) -> list[types.ModuleType]:
+    """Modules of user code the nodes run besides the given ones (a ``@subdag``'s module):
+    not Hamilton, not an installed package."""
+    found: dict[str, types.ModuleType] = {}
+    for hnode in hnodes:
+        for fn in hnode.originating_functions or ():
+            module = sys.modules.get(getattr(fn, "__module__", "") or "")
+            if module is None or module.__name__.split(".")[0] == "hamilton":
+                continue
+            path = getattr(module, "__file__", None) or ""
+            if "site-packages" not in path and "dist-packages" not in path:
+                found.setdefault(module.__name__, module)
+    return list(found.values())
 
 
 def _plait_names(graph: str, hnodes: Mapping[str, Any]) -> dict[str, str]:

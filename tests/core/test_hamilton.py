@@ -291,10 +291,18 @@ def test_outputs_equal_hamiltons_on_a_worker(pg_url: str, tmp_path: Path) -> Non
     from tests.conftest import REDIS_URL, _truncate
     from tests.workers import cluster
 
-    # a module only this process can import: the version must carry its code
-    module = _load(
-        tmp_path / "private" / "private_columns.py",
-        (ROOT / "tests/hamilton/columns.py").read_text(),
+    # modules only this process can import (one reached only through @subdag): the version
+    # must carry their code
+    private = tmp_path / "private"
+    module = _load(private / "private_columns.py", (ROOT / "tests/hamilton/columns.py").read_text())
+    _load(private / "private_variants.py", (ROOT / "tests/hamilton/variants.py").read_text())
+    nested_source = (ROOT / "tests/hamilton/nested.py").read_text()
+    assert "from tests.hamilton import variants" in nested_source
+    private_nested = _load(
+        private / "private_nested.py",
+        nested_source.replace(
+            "from tests.hamilton import variants", "import private_variants as variants"
+        ),
     )
     rt.connect(pg_url, home=tmp_path).close()
     _truncate(pg_url)
@@ -302,10 +310,11 @@ def test_outputs_equal_hamiltons_on_a_worker(pg_url: str, tmp_path: Path) -> Non
         c.start_worker(processes=1)
         caller = c.connect()
         try:
-            g = rt.Graph.from_hamilton("on_worker", module, nested, config={})
+            g = rt.Graph.from_hamilton("on_worker", module, private_nested, config={})
             run = caller.start(g, {"rows": 4, "size": 3}).wait(60)
             assert run.status == "succeeded", run.error
-            assert_same(hamilton_values([module, nested], {}, {"rows": 4, "size": 3}), run, g)
+            expected = hamilton_values([module, private_nested], {}, {"rows": 4, "size": 3})
+            assert_same(expected, run, g)
         finally:
             caller.close()
             client_module._default = None
