@@ -350,3 +350,10 @@ def test_the_spec_names_each_nodes_own_module() -> None:
     code = {n["name"]: n["code"] for n in spec["nodes"]}
     assert code["both"] == "tests.hamilton.nested:both"
     assert code["mean_label__summary"] == "tests.hamilton.variants:mean_label.summary"
+
+
+def test_hamilton_nodes_run_in_child_processes(sqlite_client: rt.Client) -> None:
+    g = rt.Graph.from_hamilton("isolated", piped, isolation="process")
+    run = g.run(n=4, factor=3.0).wait(60)
+    assert run.status == "succeeded", run.error
+    assert_same(hamilton_values([piped], {}, {"n": 4, "factor": 3.0}), run, g)
