@@ -79,13 +79,17 @@ def load_graph(target: str) -> Graph:
     return graph
 
 
-def parse_inputs(pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values are JSON when they parse as JSON, else strings."""
+def parse_inputs(pairs: list[str], *, text: bool = False) -> dict[str, Any]:
+    """``key=value`` pairs; values are JSON when they parse as JSON, else strings.
+    ``text``: keep every value as its text (the graph's declared types then read it)."""
     inputs: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise _fail(f"input {pair!r} is not key=value")
+        if text:
+            inputs[key] = raw
+            continue
         try:
             inputs[key] = json.loads(raw)
         except json.JSONDecodeError:
@@ -174,9 +178,9 @@ def run(
     graph = load_graph(target)
     client = rt.default_client()
     try:
-        handle = client.start(
-            graph, parse_inputs(inputs or []), trigger="cli", outputs=outputs or None
-        )
+        wanted = outputs or None
+        typed = graph.check_inputs(parse_inputs(inputs or [], text=True), wanted, from_text=True)
+        handle = client.start(graph, typed, trigger="cli", outputs=wanted)
     except PlaitError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"run {handle.id} ({graph.name} {graph.version})")

@@ -19,7 +19,14 @@ from runtime import codecs, codesign, statuses
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
-from runtime.errors import GraphError, NotFound, PayloadError, SignatureError, StoreUnavailable
+from runtime.errors import (
+    GraphError,
+    NotFound,
+    PayloadError,
+    RunStateError,
+    SignatureError,
+    StoreUnavailable,
+)
 from runtime.events import Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph, check_run_inputs, needed_nodes
 from runtime.keys import Keyring
@@ -164,6 +171,16 @@ class Client:
         self._graphs[version_id] = graph
         return graph
 
+    def _graph_if_loadable(self, version_id: int) -> Graph | None:
+        """The version's graph, or ``None`` when its code does not load in this process (not
+        shippable, signed with a key not trusted here, a module missing): its inputs are then
+        checked against the spec only, and typed where the code runs."""
+        try:
+            return self.load_graph(version_id)
+        except Exception:  # unpickling code can fail in many ways
+            log.debug("version %s: code does not load here; inputs checked by spec", version_id)
+            return None
+
     def _stored_key_ids(self) -> list[str]:
         return sorted(k for k in self.store.code_key_ids() if k is not None)
 
@@ -180,7 +197,7 @@ class Client:
     ) -> Run:
         """Validate, store a ``queued`` run, hand it to the executor, and return at once.
         With ``outputs``, only they and the nodes they need run."""
-        graph.check_inputs(inputs, outputs)
+        inputs = graph.check_inputs(inputs, outputs)
         targets = None if outputs is None else list(outputs)
         return self._enqueue(
             self.publish(graph), inputs, graph.pickle, trigger, owner, targets=targets
@@ -202,6 +219,9 @@ class Client:
         only they and the nodes they need run."""
         version = self.store.get_version(version_id)
         _check_spec_inputs(version.spec, inputs, outputs)
+        graph = self._graph_if_loadable(version_id)
+        if graph is not None:  # the declared types live in the code
+            inputs = graph.check_inputs(inputs, outputs)
         # values typed into a form are plain data; pickle only where the graph opted in
         allow_pickle = any(n["policies"].get("pickle") for n in version.spec["nodes"])
         targets = None if outputs is None else list(outputs)
@@ -699,7 +719,30 @@ class Run:
         forms keep working (the kernel handles widget messages during a top-level await only
         from ipykernel 7.4 on; older kernels would hang, so they get an error instead)."""
         _check_kernel_can_await()
-        return self.finished().__await__()
+        from runtime.notebook.kernel import unattended
+
+        return (self._finished_unattended() if unattended() else self.finished()).__await__()
+
+    async def _finished_unattended(self) -> Run:
+        """``finished()`` where nobody can answer a form (nbconvert, papermill): a wait for
+        input ends the await with an error naming it, instead of hanging the cell."""
+        self._refuse_if_waiting()
+        async for event in self.aevents(stop_at_end=True):
+            if event["type"] == "run.waiting":
+                self._refuse_if_waiting()
+        return self
+
+    def _refuse_if_waiting(self) -> None:
+        waiting = sorted(self.waiting)
+        if waiting:
+            node = waiting[0]
+            raise RunStateError(
+                f"run {self.id} of {self.workflow!r} is waiting for input at "
+                f"{', '.join(repr(n) for n in waiting)}, and nobody can answer a form in this "
+                "kernel (it runs unattended: nbconvert, papermill). Answer it in code before "
+                f"awaiting (run.resume({node!r}, ...)), from the studio, or with "
+                f"`plait resume {self.id} {node} --json '{{...}}'`"
+            )
 
     async def finished(self, timeout: float | None = None) -> Run:
         """Wait, without blocking the event loop, until the run succeeded, failed or was

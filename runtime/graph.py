@@ -51,6 +51,8 @@ class Node:
     """Parameter name -> the node or run input that feeds it."""
     defaults: dict[str, Any] = field(default_factory=dict)
     """Parameter name -> default value, used when the feeding run input is not given."""
+    annotations: dict[str, Any] = field(default_factory=dict)
+    """Parameter name -> declared type; run inputs are checked against it before a run."""
     after: tuple[str, ...] = ()
     """Nodes that must finish first without passing a value."""
     retries: int = 0
@@ -139,6 +141,8 @@ class Graph:
         self.isolation = isolation
         self.description = description
         self.nodes: dict[str, Node] = {}
+        self.collected = False
+        """Built by ``from_functions`` from whatever a module holds (not by ``@g.node``)."""
 
     # -- building ---------------------------------------------------------------------------
 
@@ -244,27 +248,63 @@ class Graph:
 
     @classmethod
     def from_functions(
-        cls, name: str, functions: types.ModuleType | Iterable[Callable[..., Any]], **options: Any
+        cls,
+        name: str,
+        *functions: types.ModuleType | Iterable[Callable[..., Any]],
+        **options: Any,
     ) -> Graph:
         """Build a graph from plain functions whose parameter names name their dependencies.
 
-        Given a module, its public functions defined in that module become nodes; private
-        helpers (leading ``_``) and imported functions are left out.
+        Given modules, their public functions defined in them become nodes; private helpers
+        (leading ``_``), imported functions and functions already added to another graph
+        (``@g.node``) are left out. Hamilton modules go through ``from_hamilton``.
         """
         graph = cls(name, **options)
-        if isinstance(functions, types.ModuleType):
-            module = functions
-            candidates = [
-                obj
-                for attr, obj in vars(module).items()
-                if inspect.isfunction(obj)
-                and not attr.startswith("_")
-                and obj.__module__ == module.__name__
-            ]
-        else:
-            candidates = list(functions)  # type: ignore[arg-type]
+        candidates: list[Callable[..., Any]] = []
+        for source in functions:
+            if isinstance(source, types.ModuleType):
+                candidates += [
+                    obj
+                    for attr, obj in vars(source).items()
+                    if inspect.isfunction(obj)
+                    and not attr.startswith("_")
+                    and obj.__module__ == source.__name__
+                    and not _belongs_to_a_graph(source, obj)
+                ]
+            else:
+                candidates += list(source)
         for fn in candidates:
+            _refuse_hamilton(name, fn)
             graph.add(fn.__name__, fn)
+        graph.collected = True
+        return graph
+
+    @classmethod
+    def from_hamilton(
+        cls,
+        name: str,
+        *modules: types.ModuleType,
+        config: Mapping[str, Any] | None = None,
+        retries: int = 0,
+        backoff: float = 1.0,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> Graph:
+        """Build a graph from Hamilton modules with Hamilton's own graph builder: every
+        function modifier is expanded by Hamilton, ``config`` picks ``@config.when`` variants,
+        and each resulting Hamilton node (validators included) is one durable node whose value
+        Hamilton's node callable computes. ``retries``, ``backoff`` and ``timeout`` apply to
+        every node; other options are the graph's. Needs ``plait[hamilton]``."""
+        from runtime.hamilton import from_hamilton
+
+        try:
+            _check_policies(name, retries, backoff, timeout, 1)
+        except GraphError as exc:
+            raise GraphError(str(exc).replace("node", "from_hamilton graph", 1)) from None
+        graph = from_hamilton(cls(name, **options), modules, config)
+        for node in graph.nodes.values():
+            node.retries, node.backoff, node.timeout = retries, backoff, timeout
+        graph.__dict__.pop("version", None)
         return graph
 
     def _check_new_name(self, name: str) -> None:
@@ -327,15 +367,18 @@ class Graph:
         return self
 
     def check_inputs(
-        self, inputs: Mapping[str, Any], outputs: Sequence[str] | None = None
+        self,
+        inputs: Mapping[str, Any],
+        outputs: Sequence[str] | None = None,
+        *,
+        from_text: bool = False,
     ) -> dict[str, Any]:
-        """Reject missing or unexpected run inputs, naming them; return the inputs as given.
-        With ``outputs``, only inputs the nodes they need read are required."""
-        needed = self.needed_for(outputs)
-        used = {s for n in needed for s in self.nodes[n].inputs.values()}
-        required = {n: d is _REQUIRED and n in used for n, d in self.plan.run_inputs.items()}
-        check_run_inputs(self.name, required, inputs)
-        return dict(inputs)
+        """Reject missing, unexpected or ill-typed run inputs, naming them (``InputError``);
+        return them coerced to the declared types (``runtime.inputs.validate_inputs``). With
+        ``outputs``, only inputs the nodes they need read are required."""
+        from runtime.inputs import validate_inputs
+
+        return validate_inputs(self, inputs, from_text=from_text, outputs=outputs)
 
     def needed_for(self, outputs: Sequence[str] | None) -> frozenset[str]:
         """The nodes a run of ``outputs`` executes: those outputs and every node they depend
@@ -473,7 +516,43 @@ def _function_node(name: str, fn: Callable[..., Any], inputs: Mapping[str, str] 
         target=fn,
         inputs={p: explicit.get(p, p) for p in params},
         defaults={p.name: p.default for p in params.values() if p.default is not _REQUIRED},
+        annotations=_annotations(fn, params),
     )
+
+
+def _annotations(fn: Callable[..., Any], params: Mapping[str, inspect.Parameter]) -> dict:
+    """Parameter -> its type, resolving string annotations where the module allows."""
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # a forward reference that does not resolve: use what is readable
+        hints = {
+            p.name: p.annotation
+            for p in params.values()
+            if p.annotation is not _REQUIRED and not isinstance(p.annotation, str)
+        }
+    return {p: hints[p] for p in params if p in hints}
+
+
+def _belongs_to_a_graph(module: types.ModuleType, fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is a node of a graph defined in ``module`` (``@g.node`` in a notebook)."""
+    return any(
+        isinstance(g, Graph)
+        and not g.collected  # re-running a from_functions cell must find the same functions
+        and any(n.target is fn for n in g.nodes.values())
+        for g in vars(module).values()
+    )
+
+
+def _refuse_hamilton(graph: str, fn: Callable[..., Any]) -> None:
+    from runtime.hamilton import decorator_of
+
+    decorator = decorator_of(fn)
+    if decorator is not None:
+        raise GraphError(
+            f"graph {graph!r}: function {fn.__name__!r} carries Hamilton's {decorator}, which "
+            "from_functions does not apply; build Hamilton modules with "
+            f"Graph.from_hamilton({graph!r}, module, config={{...}})"
+        )
 
 
 def _is_runnable(target: Any) -> bool:
@@ -609,6 +688,9 @@ def _find_cycle(candidates: list[str], deps: dict[str, tuple[str, ...]]) -> list
 
 
 def _function_fingerprint(fn: Any) -> str:
+    custom = getattr(fn, "plait_fingerprint", None)
+    if callable(custom):  # a node body that knows what its code is (runtime.hamilton)
+        return str(custom())
     try:
         return textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError):

@@ -166,7 +166,7 @@ class RemoteClient:
     ) -> Run:
         """Publish (once), then start a run of that version; returns at once."""
         del trigger, owner  # the studio records the caller's key and "api"
-        graph.check_inputs(inputs, outputs)
+        inputs = graph.check_inputs(inputs, outputs)
         self.publish(graph)
         body: dict[str, Any] = {"inputs": inputs, "version": graph.version}
         if outputs is not None:

@@ -152,6 +152,8 @@ class RunView:
         self._lock = threading.Lock()
         self._forms: dict[str, WaitForm] = {}
         self._outputs_shown = False
+        self._when_finished: list[Any] = []
+        self._finished = threading.Event()
 
         self.banner = w.HTML()
         self.graph = w.HTML()
@@ -204,7 +206,17 @@ class RunView:
             ended = self.model.finished and not self._follower.is_alive()
             if ended and not self.pacer.dirty.is_set():
                 self._render()  # trailing flush: the last state must reach the page
+                self._finished.set()
+                for callback in list(self._when_finished):
+                    callback()
                 return
+
+    def when_finished(self, callback: Any) -> None:
+        """Call ``callback()`` once the run has ended and the view shows it (at once if it
+        has already); the notebook display refreshes its static snapshot this way."""
+        self._when_finished.append(callback)
+        if self._finished.is_set():
+            callback()
 
     # -- rendering ----------------------------------------------------------------------
 

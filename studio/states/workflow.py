@@ -216,6 +216,8 @@ class WorkflowState(rx.State):
                 owner=allowed.actor,
             )
         except PlaitError as exc:
+            # ill-typed inputs: each message next to its field, as the form's own checks are
+            self.fields = forms.with_errors(self.fields, getattr(exc, "problems", {}))
             self.form_message = str(exc)
             self.starting = False
             return

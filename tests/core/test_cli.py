@@ -181,3 +181,14 @@ def test_a_networked_studio_without_users_is_refused(plait) -> None:
     assert "plait users add NAME --role admin" in refused.stderr
     off = plait("studio", "--host", "0.0.0.0", env={"PLAIT_AUTH": "off"})
     assert off.returncode == 1 and "PLAIT_AUTH=off" in off.stderr
+
+
+def test_run_inputs_are_read_as_their_declared_types(plait) -> None:
+    bad = plait("run", "flows.py:pipeline", "-i", "n=three")
+    assert bad.returncode == 1
+    assert "input 'n' expects int" in bad.stderr and "'three' (str)" in bad.stderr
+    assert bad.stdout == ""  # no run was started
+    assert plait("runs").stdout.strip() == "no runs"
+    good = plait("run", "flows.py:pipeline", "-i", "n=3", "-i", "scale=2")
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.splitlines()[-1] == "total = 6.0"

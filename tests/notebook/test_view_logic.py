@@ -266,3 +266,48 @@ def test_the_view_shows_no_secret(client: rt.Client) -> None:
         assert_no_secret(details, f"the details of {node}")
     assert "connecting with" in node_details_html(run, "connect")
     assert REDACTED in preview_html({"token": "abc"})
+
+
+class _Updates:
+    """Stands in for IPython's DisplayHandle: records what a display was updated with."""
+
+    def __init__(self) -> None:
+        self.bundles: list[dict] = []
+
+    def update(self, bundle: dict, raw: bool = False) -> None:
+        self.bundles.append(bundle)
+
+
+def test_the_static_snapshot_is_refreshed_but_never_under_a_watched_form(
+    sqlite_client: rt.Client,
+) -> None:
+    from runtime.notebook.display import _Shown, static_bundle
+
+    g = rt.Graph("snapshots")
+    g.wait("approve", {"ok": bool})
+
+    @g.node
+    def verdict(approve: dict) -> str:
+        return "yes" if approve["ok"] else "no"
+
+    run = g.run().wait(30)
+    assert run.status == "waiting"
+    snapshot = static_bundle(run)
+    assert "waiting</b> — 0/2 nodes done; waiting for input: approve" in snapshot["text/html"]
+    assert snapshot["text/plain"].endswith("waiting — 0/2 nodes done; waiting for input: approve>")
+    assert "<svg" not in snapshot["text/html"]  # an <img>: untrusted viewers keep it
+
+    watched, unattended = (_Shown(run, {"w": 1}, watched=w) for w in (True, False))
+    for shown in (watched, unattended):
+        shown.handle, shown.last = _Updates(), ("", "")
+        shown.refresh()
+    assert watched.handle.bundles == []  # a person may be typing into the form
+    assert [b["text/plain"] for b in unattended.handle.bundles] == [snapshot["text/plain"]]
+    assert unattended.handle.bundles[0]["w"] == 1  # the live widget stays in the bundle
+
+    run.resume("approve", ok=True).wait(30)
+    for shown in (watched, unattended):
+        shown.refresh()
+        shown.refresh()  # unchanged: no second update
+        assert shown.handle.bundles[-1]["text/plain"].endswith("succeeded — 2/2 nodes done>")
+    assert len(watched.handle.bundles) == 1 and len(unattended.handle.bundles) == 2

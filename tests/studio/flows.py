@@ -111,6 +111,14 @@ def echo(count: int, ratio: float = 0.5, label: str = "x", loud: bool = False) -
     return {"count": count, "ratio": ratio, "label": label.upper() if loud else label}
 
 
+typed_lists = rt.Graph("studio typed lists", description="A run input the form takes as JSON.")
+
+
+@typed_lists.node
+def sizes_total(sizes: list[int]) -> int:
+    return sum(sizes)
+
+
 # -- big graphs -------------------------------------------------------------------------------
 
 

@@ -472,3 +472,18 @@ def test_the_limit_is_a_setting(client: rt.Client, monkeypatch: pytest.MonkeyPat
         assert http.post("/api/v1/workflows/x/runs", json={"inputs": {}}).status_code == 404
     finally:
         config.settings.cache_clear()
+
+
+def test_an_ill_typed_run_input_is_a_422_naming_it(api: TestClient, client: rt.Client) -> None:
+    client.publish(flows.typed)
+    bad = api.post(
+        "/api/v1/workflows/studio typed inputs/runs", json={"inputs": {"count": "three"}}
+    )
+    assert bad.status_code == 422, bad.text
+    assert "input 'count' expects int" in bad.json()["detail"]
+    assert "'three' (str)" in bad.json()["detail"]
+    assert api.get("/api/v1/runs").json()["total"] == 0
+    good = api.post("/api/v1/workflows/studio typed inputs/runs", json={"inputs": {"count": "3"}})
+    assert good.status_code == 201, good.text
+    run = client.get_run(good.json()["id"]).wait(30)
+    assert run.output("echo") == {"count": 3, "ratio": 0.5, "label": "x"}

@@ -271,6 +271,28 @@ def test_run_form_is_typed_and_names_bad_values(studio: Studio, page: Page) -> N
     assert run.output("echo") == {"count": 7, "ratio": 0.5, "label": "X"}
 
 
+def test_run_form_shows_a_type_error_found_at_start_next_to_its_field(
+    studio: Studio, page: Page
+) -> None:
+    """JSON the form accepts, of the wrong type: the start refuses it and names the field."""
+    c = studio.connect()
+    c.publish(flows.typed_lists)
+    page.goto(studio.url + "/")
+    page.get_by_role("link", name="studio typed lists").click()
+    form = page.locator("#run-form")
+    form.locator("[name=sizes]").fill('[1, "x"]')
+    form.locator("#start-run").click()
+    expect(form.locator('.plait-field-error[data-field="sizes"]')).to_contain_text(
+        "expects list[int]", timeout=TIMEOUT
+    )
+    assert c.runs(workflow="studio typed lists") == []
+    form.locator("[name=sizes]").fill("[1, 2]")
+    form.locator("#start-run").click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]{32}$"), timeout=TIMEOUT)
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=TIMEOUT)
+    assert c.get_run(page.url.rsplit("/", 1)[1]).outputs == {"sizes_total": 3}
+
+
 def test_workflow_versions_and_their_diff(studio: Studio, page: Page, artifacts: Path) -> None:
     c = studio.connect()
     first = rt.Graph("team/versions #2")
