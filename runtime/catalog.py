@@ -12,7 +12,7 @@ from runtime.store.tables import utcnow
 
 __all__ = ["RUN_STATUSES", "TRIGGERS", "RunRow", "VersionInfo", "WorkflowSummary"]
 
-RUN_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelled")
+RUN_STATUSES = ("scheduled", "queued", "running", "waiting", "succeeded", "failed", "cancelled")
 TRIGGERS = ("sdk", "cli", "studio", "api", "webhook", "schedule")
 
 
