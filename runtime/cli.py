@@ -43,6 +43,9 @@ from runtime.cli_access import keys_app, secrets_app, users_app  # noqa: E402
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(secrets_app, name="secrets")
+from runtime.cli_schedules import schedules_app  # noqa: E402
+
+app.add_typer(schedules_app, name="schedules")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -428,17 +431,26 @@ def _warn_about_worker_keys(config: Settings) -> None:
 
 
 @app.command()
-def scheduler() -> None:
-    """Schedule runs (cron triggers arrive with the triggers feature; this keeps the process
-    slot in deployments and exits cleanly on a signal)."""
+def scheduler(
+    poll: Annotated[
+        float, typer.Option(help="Longest wait between rounds (new schedules, delayed runs).")
+    ] = 1.0,
+) -> None:
+    """Fire due schedules and start delayed runs when due, until a signal. Any number may
+    run: one leads (a PostgreSQL advisory lock), and each fire time starts one run."""
     import signal
-    import threading
 
-    stop = threading.Event()
+    from runtime.scheduler import Scheduler
+
+    client = rt.default_client()
+    if not hasattr(client, "store"):
+        raise _fail("plait scheduler needs the database (PLAIT_DATABASE_URL), not PLAIT_API_URL")
+    runner = Scheduler(client, poll=poll)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    typer.echo("plait scheduler: no schedules are defined yet; idle")
-    stop.wait()
+        signal.signal(sig, lambda *_: runner.stop())
+    count = len(client.store.schedules())
+    typer.echo(f"plait scheduler: store {client.store.display_url}; {count} schedules")
+    runner.run_forever()
 
 
 @app.command()

@@ -36,7 +36,8 @@ def zone(name: str) -> ZoneInfo:
 
 @dataclass(frozen=True)
 class Cron:
-    """A five-field cron expression in a time zone."""
+    """A five-field cron expression in a time zone (an optional sixth field, croniter's,
+    gives seconds: ``"* * * * * */5"`` fires every five seconds)."""
 
     expr: str
     tz: str = "UTC"
@@ -44,10 +45,11 @@ class Cron:
     def __post_init__(self) -> None:
         zone(self.tz)
         fields = self.expr.split()
-        if len(fields) != 5:
+        if len(fields) not in (5, 6):
             raise CronError(
                 f"cron expression {self.expr!r} has {len(fields)} fields; expected 5 "
-                "(minute hour day-of-month month day-of-week, e.g. '0 9 * * MON-FRI')"
+                "(minute hour day-of-month month day-of-week, e.g. '0 9 * * MON-FRI'; a sixth "
+                "gives seconds)"
             )
         try:
             croniter(self.expr)
