@@ -112,7 +112,7 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
 Name = Annotated[Text, Field(min_length=1, max_length=MAX_NAME)]
 WorkflowName = Annotated[Text, Path(description="The workflow's name.")]
 RunId = Annotated[Text, Path(description="The run's id.")]
-RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+RunStatus = Literal["scheduled", "queued", "running", "waiting", "succeeded", "failed", "cancelled"]
 
 
 # -- response and request bodies -------------------------------------------------------------
@@ -201,6 +201,11 @@ class StartRun(BaseModel):
     inputs: JsonObject = Field(default_factory=dict, description="Run inputs by name.")
     version: Annotated[Text, Field(max_length=64)] | None = Field(
         None, description="Version hash (or prefix); default: latest."
+    )
+    start_at: dt.datetime | None = Field(
+        None,
+        description="A delayed run: stored `scheduled` and started at this time (with a "
+        "zone offset, e.g. 2030-01-01T09:00:00+01:00); cancellable until then.",
     )
 
 
@@ -541,7 +546,13 @@ def create_api(
         require_workflow(who, name)
         c = client()
         version = catalog.version(c.store, name, body.version)
-        run = c.start_version(version.id, body.inputs, trigger="api", owner=who.actor)  # type: ignore[arg-type]
+        run = c.start_version(
+            version.id,  # type: ignore[arg-type]
+            body.inputs,
+            trigger="api",
+            owner=who.actor,
+            start_at=body.start_at,
+        )
         response.headers["Location"] = f"{PREFIX}/runs/{run.id}"
         return _run_summary(c, run.id)
 
@@ -776,6 +787,9 @@ def create_api(
         )
 
     api.include_router(router)
+    from runtime.api_schedules import schedules_router
+
+    api.include_router(schedules_router(PREFIX, client, reader, writer))
     from runtime.api_admin import admin_router
 
     api.include_router(admin_router(PREFIX, lambda: the_gate, principal))
