@@ -185,6 +185,10 @@ class NodeOut(BaseModel):
 
 
 class RunDetail(RunOut):
+    trigger_ref: str | None = Field(
+        None, description="What started it: `schedule:<id>` for a schedule's runs."
+    )
+    start_at: dt.datetime | None = Field(None, description="A delayed run's start time.")
     nodes: list[NodeOut]
     waiting: dict[str, dict[str, Any]] = Field(
         description="Wait nodes now waiting -> JSON schema of the payload they expect."
@@ -391,6 +395,8 @@ def run_detail(run: Run) -> RunDetail:
     return RunDetail.model_validate(
         {
             **_summary(record, version, shown),
+            "trigger_ref": record.trigger_ref,
+            "start_at": record.start_at,
             "nodes": nodes,
             "waiting": {node: shown.schema(s) for node, s in run.waiting.items()},
             "inputs": {k: jsonable(v) for k, v in shown.value(run.inputs).items()},
