@@ -324,6 +324,8 @@ def jsonable(value: Any) -> Any:
     bytes and pictures as their size, plotly figures as their JSON, anything else unknown as
     its repr."""
     pd = sys.modules.get("pandas")
+    if pd is not None and not hasattr(pd, "DataFrame"):
+        pd = None  # another thread is importing it: no value can be one of its frames yet
     if pd is not None and isinstance(value, pd.Series):
         value = value.to_frame()
     if pd is not None and isinstance(value, pd.DataFrame):
