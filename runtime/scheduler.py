@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from runtime.cron import Cron, CronError
 from runtime.errors import PlaitError
 from runtime.store.contract import NewRun
-from runtime.store.tables import Schedule, utcnow
+from runtime.store.tables import Schedule, WorkflowVersion, utcnow
 
 if TYPE_CHECKING:
     from runtime.client import Client
@@ -60,6 +61,10 @@ class Scheduler:
         self.poll = poll
         """Longest wait between rounds: how soon a new schedule or delayed run is seen."""
         self.leadership = client.store.leader("scheduler")
+        self._confirmed = -1e9
+        """``time.monotonic()`` when leadership was last confirmed."""
+        self._known: list[tuple[Schedule, str]] = []
+        """The schedules the last round read (for ``next_wake``)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -69,23 +74,42 @@ class Scheduler:
         """One round at ``clock()``: queue due delayed runs, then (when this process leads)
         fire each active schedule's due fire times. Returns the fires it stored."""
         now = self.clock()
+        fired: list[Fired] = []
+        if self.schedules and self._leading():
+            self._known = self.client.store.schedules()
+            versions: dict[tuple[str, str | None], WorkflowVersion] = {}
+            for schedule, workflow in self._known:
+                if schedule.paused:
+                    continue
+                try:
+                    fired += self._fire_due(schedule, workflow, now, versions)
+                except PlaitError as exc:
+                    # a schedule whose workflow lost its version, or a bad cron stored by an
+                    # older release: the others still fire
+                    log.warning("schedule %s (%s) cannot fire: %s", schedule.id, workflow, exc)
         for run_id, events in self.client.store.release_due(now):
             self.client.queued(run_id, events)
-        if not self.schedules or not self.leadership.hold():
-            return []
-        fired: list[Fired] = []
-        for schedule, workflow in self.client.store.schedules():
-            if schedule.paused:
-                continue
-            try:
-                fired += self._fire_due(schedule, workflow, now)
-            except PlaitError as exc:
-                # a schedule whose workflow lost its version, or a bad cron stored by an
-                # older release: the others still fire
-                log.warning("schedule %s (%s) cannot fire: %s", schedule.id, workflow, exc)
         return fired
 
-    def _fire_due(self, schedule: Schedule, workflow: str, now: dt.datetime) -> list[Fired]:
+    def _leading(self) -> bool:
+        """Whether this process leads. A held session lock stays held while its session
+        lives, so it is confirmed at most every few rounds, not on each: should the session
+        die unnoticed meanwhile, the unique fire time still keeps a second run out."""
+        if time.monotonic() - self._confirmed < 5 * self.poll:
+            return True
+        if self.leadership.hold():
+            self._confirmed = time.monotonic()
+            return True
+        self._confirmed = -1e9
+        return False
+
+    def _fire_due(
+        self,
+        schedule: Schedule,
+        workflow: str,
+        now: dt.datetime,
+        versions: dict[tuple[str, str | None], WorkflowVersion],
+    ) -> list[Fired]:
         assert schedule.id is not None
         store = self.client.store
         fired: list[Fired] = []
@@ -94,7 +118,9 @@ class Scheduler:
             for pending in store.schedule_fires(schedule.id, 1, outcome="pending"):
                 assert pending.id is not None
                 started = store.start_pending_fire(
-                    pending.id, self._new_run(schedule, workflow), self.client.settings.inline_limit
+                    pending.id,
+                    self._new_run(schedule, workflow, versions),
+                    self.client.settings.inline_limit,
                 )
                 if started is not None:
                     self.client.hand_over(*started)
@@ -108,7 +134,9 @@ class Scheduler:
             elif active and schedule.overlap == "queue_one":
                 waiting = store.schedule_fires(schedule.id, 1, outcome="pending")
                 outcome = "skipped" if waiting else "pending"
-            new_run = self._new_run(schedule, workflow) if outcome == "started" else None
+            new_run = None
+            if outcome == "started":
+                new_run = self._new_run(schedule, workflow, versions)
             stored = store.fire_schedule(
                 schedule.id, fire_at, outcome, new_run, self.client.settings.inline_limit
             )
@@ -121,8 +149,16 @@ class Scheduler:
             fired.append(Fired(schedule.id, fire_at, outcome, record.id if record else None))
         return fired
 
-    def _new_run(self, schedule: Schedule, workflow: str) -> NewRun:
-        version = self.client.store.find_version(workflow, schedule.version)
+    def _new_run(
+        self,
+        schedule: Schedule,
+        workflow: str,
+        versions: dict[tuple[str, str | None], WorkflowVersion],
+    ) -> NewRun:
+        key = (workflow, schedule.version)
+        if key not in versions:  # once per round: the latest may move between rounds
+            versions[key] = self.client.store.find_version(workflow, schedule.version)
+        version = versions[key]
         return self.client.new_run(
             version,
             dict(schedule.inputs),
@@ -136,7 +172,7 @@ class Scheduler:
         active schedule, at most ``poll``."""
         wait = self.poll
         if self.schedules:
-            for schedule, _ in self.client.store.schedules():
+            for schedule, _ in self._known:
                 if schedule.paused:
                     continue
                 try:
@@ -159,6 +195,7 @@ class Scheduler:
                 except Exception as exc:
                     log.warning("scheduler round failed: %s", exc)
                     self.leadership.release()
+                    self._confirmed = -1e9
                     wait = self.poll
                 self._stop.wait(wait)
         finally:

@@ -247,6 +247,7 @@ def test_paused_schedule_does_not_fire_and_resume_does_not_replay(client: rt.Cli
     assert scheduler.tick() == []
     clock.advance(minutes=1)
     assert len(scheduler.tick()) == 1
+    assert len(started_runs(client, "quick")) == 1
 
 
 def test_schedule_declared_in_code_is_registered_once_on_publish(client: rt.Client) -> None:
