@@ -358,3 +358,13 @@ def test_a_start_time_already_past_starts_at_once(client: rt.Client) -> None:
     g = quick_graph()
     run = g.run(start_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
     assert run.wait(timeout=30).status == "succeeded"
+
+
+def test_an_embedded_client_starts_its_own_delayed_run_when_due(client: rt.Client) -> None:
+    g = quick_graph()
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=300)
+    run = g.run(start_at=at, name="soon")  # no scheduler process: the client queues it
+    assert run.status == "scheduled"
+    assert run.wait(timeout=30).status == "succeeded"
+    started = run.record.started_at
+    assert started is not None and started >= at
