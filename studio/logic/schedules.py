@@ -11,6 +11,7 @@ from runtime import schedules
 from runtime.cron import CronError, zone
 from runtime.store import Store
 from runtime.store.tables import Schedule
+from studio.logic import fmt
 
 SHOWN_FIRES = 5
 
@@ -54,7 +55,7 @@ def item(
     return ScheduleItem(
         id=schedule.id,
         workflow=workflow,
-        workflow_href=f"/workflows/{workflow}",
+        workflow_href=fmt.workflow_href(workflow),
         cron=schedule.cron,
         tz=schedule.tz,
         overlap=schedule.overlap,

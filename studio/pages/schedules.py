@@ -157,7 +157,7 @@ def workflow_schedules() -> rx.Component:
     return common.section(
         rx.hstack(
             rx.text("Schedules"),
-            rx.link("all", href="/schedules", size="2"),
+            rx.link("all schedules", href="/schedules", size="2"),
             spacing="2",
             align="baseline",
         ),
