@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 from runtime.errors import PlaitError
 
@@ -28,7 +28,7 @@ def zone(name: str) -> ZoneInfo:
     """The IANA time zone ``name``; ``CronError`` naming it when there is none."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise CronError(
             f"unknown time zone {name!r} (use an IANA name like 'Europe/Berlin' or 'UTC')"
         ) from None
@@ -52,9 +52,13 @@ class Cron:
                 "gives seconds)"
             )
         try:
-            croniter(self.expr)
+            steps = croniter(self.expr, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
         except (CroniterBadCronError, ValueError, KeyError) as exc:
             raise CronError(f"cron expression {self.expr!r} is not valid: {exc}") from None
+        try:
+            steps.get_next(dt.datetime)
+        except CroniterBadDateError:
+            raise CronError(f"cron expression {self.expr!r} never fires") from None
 
     @property
     def _fixed_hours(self) -> bool:

@@ -80,6 +80,8 @@ def test_fall_back_fires_a_repeated_daily_time_once_and_hourly_every_real_hour()
         ("0 25 * * *", "UTC", "'0 25 \\* \\* \\*' is not valid"),
         ("every day", "UTC", "has 2 fields"),
         ("0 9 * * *", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+        ("0 9 * * *", "Europe", "unknown time zone 'Europe'"),
+        ("0 0 31 2 *", "UTC", "never fires"),
     ],
 )
 def test_bad_cron_or_zone_is_named(expr: str, tz: str, message: str) -> None:
