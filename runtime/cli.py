@@ -213,7 +213,10 @@ def show(run_id: str) -> None:
     except PlaitError as exc:
         raise _fail(str(exc)) from None
     shown = redaction.for_run(handle)
-    typer.echo(f"run {record.id}  {handle.workflow}  {record.status}  (trigger {record.trigger})")
+    trigger = record.trigger + (f" {record.trigger_ref}" if record.trigger_ref else "")
+    typer.echo(f"run {record.id}  {handle.workflow}  {record.status}  (trigger {trigger})")
+    if record.status == "scheduled" and record.start_at is not None:
+        typer.echo(f"  starts at {record.start_at.astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')}")
     for info in handle.nodes.values():
         took = f"{info.duration * 1000:.1f} ms" if info.duration is not None else ""
         typer.echo(f"  {info.name:24} {info.status:10} attempts={info.attempts:<3} {took}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, get_args
 
 from runtime.cron import Cron, CronError
-from runtime.errors import InputError, NotFound, PlaitError
+from runtime.errors import NotFound, PlaitError
 from runtime.store.tables import Overlap, Schedule, utcnow
 
 if TYPE_CHECKING:
@@ -128,8 +128,8 @@ __all__ = [
     "OVERLAPS",
     "CronError",
     "Declared",
-    "InputError",
     "ScheduleError",
+    "check_inputs_json",
     "check_options",
     "create",
     "next_fires",

@@ -167,3 +167,20 @@ def test_two_scheduler_processes_start_each_fire_time_once(pg_url: str, tmp_path
     store.dispose()
     assert sorted(r.id for r, _ in runs) == sorted(f.run_id for f in fires)  # type: ignore[misc]
     assert {r.trigger_ref for r, _ in runs} == {"schedule:1"}
+
+
+def test_show_and_cancel_a_delayed_run(tmp_path: Path) -> None:
+    import datetime as dt
+
+    url = f"sqlite:///{tmp_path / 'plait.db'}"
+    _publish(url, tmp_path)
+    client = rt.connect(url, home=tmp_path)
+    version = client.store.find_version("tick")
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    run_id = client.start_version(version.id, {}, trigger="sdk", start_at=at).id  # type: ignore[arg-type]
+    client.close()
+    env = _env(url, tmp_path)
+    shown = _cli(["show", run_id], env, tmp_path)
+    assert f"run {run_id}  tick  scheduled" in shown.stdout and "starts at" in shown.stdout
+    cancelled = _cli(["cancel", run_id], env, tmp_path)
+    assert cancelled.stdout == f"run {run_id}: cancelled\n", cancelled.stderr
