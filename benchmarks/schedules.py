@@ -4,8 +4,9 @@ Two schedulers (each its own client, so each its own advisory-lock session: one 
 the real clock for ``SECONDS`` with ``SCHEDULES`` schedules firing every second. For each fire
 time: how late it was stored with its run (``schedule_fire.fired_at - fire_at``) and how late
 its run started (``run.started_at - fire_at``, the embedded executor of the leader). The floor,
-measured in the same run: one raw psycopg INSERT + commit of a row like a fire record, and the
-oversleep of a timed wait (how late a thread wakes at a given instant).
+measured in the same run: a fire's writes as raw psycopg statements in one transaction, one raw
+INSERT + commit, and the oversleep of a timed wait (how late a thread wakes at a given
+instant).
 
     uv run python benchmarks/schedules.py
 """
@@ -82,6 +83,30 @@ def insert_floor(url: str, n: int = 200) -> list[float]:
     return took
 
 
+def fire_floor(url: str, n: int = 200) -> list[float]:
+    """A fire's writes in raw psycopg: the fire row, the run, its event, the fire's run id and
+    the schedule's cursor, in one transaction (what ``fire_schedule`` writes)."""
+    took = []
+    with psycopg.connect(libpq(url)) as conn:
+        conn.execute("CREATE TEMP TABLE f (id serial, s int, at int, run text, UNIQUE (s, at))")
+        conn.execute("CREATE TEMP TABLE r (id text primary key, inputs json, status text)")
+        conn.execute("CREATE TEMP TABLE e (run text, seq int, type text, PRIMARY KEY (run, seq))")
+        conn.execute("CREATE TEMP TABLE c (id int primary key, last int)")
+        conn.execute("INSERT INTO c VALUES (1, 0)")
+        conn.commit()
+        for i in range(n):
+            run = secrets.token_hex(16)
+            start = time.perf_counter()
+            fid = conn.execute("INSERT INTO f (s, at) VALUES (1, %s) RETURNING id", (i,)).fetchone()
+            conn.execute("INSERT INTO r VALUES (%s, '{}', 'queued')", (run,))
+            conn.execute("INSERT INTO e VALUES (%s, 1, 'run.queued')", (run,))
+            conn.execute("UPDATE f SET run = %s WHERE id = %s", (run, fid[0]))  # type: ignore[index]
+            conn.execute("UPDATE c SET last = %s WHERE id = 1 AND last < %s", (i, i))
+            conn.commit()
+            took.append(time.perf_counter() - start)
+    return took
+
+
 def wake_floor(n: int = 50) -> list[float]:
     """How late ``Event.wait`` returns after the instant it was asked to."""
     event, late = threading.Event(), []
@@ -123,11 +148,13 @@ def main() -> None:
         fires = len(stored)
         expected = SECONDS * SCHEDULES
         floor = insert_floor(url)
+        fire = fire_floor(url)
         wake = wake_floor()
         print(f"{SCHEDULES} schedules every second for {SECONDS} s, two schedulers (one leads)")
         print(f"fires stored: {fires} (about {expected} fire times passed; each stored once)")
-        print(line("fire time -> fire + run stored (lateness)", stored, statistics.median(floor)))
+        print(line("fire time -> fire + run stored (lateness)", stored, statistics.median(fire)))
         print(line("fire time -> run started (embedded executor)", started))
+        print(line("floor: a fire's writes, raw (5 statements)", fire))
         print(line("floor: raw INSERT + commit (psycopg)", floor))
         print(line("floor: timed wait oversleep", wake))
         for c in clients:
