@@ -96,7 +96,8 @@ class Cron:
         for fire in self.after(max(start, cursor)):
             if fire > now:
                 break
-            fires.append(fire)
+            if fire > cursor:  # croniter steps from whole seconds: never one at or before
+                fires.append(fire)
         return fires[-keep:]
 
 
