@@ -29,6 +29,7 @@ class FireOut(BaseModel):
     fire_at: dt.datetime
     outcome: FireOutcome
     run_id: str | None
+    error: str | None = Field(None, description="Why a `failed` fire started no run.")
     fired_at: dt.datetime = Field(description="When a scheduler handled it.")
 
 

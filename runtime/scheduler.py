@@ -38,8 +38,9 @@ class Fired:
     schedule_id: int
     fire_at: dt.datetime
     outcome: str
-    """``started``, ``skipped`` (the previous run still active, overlap ``skip``) or
-    ``pending`` (overlap ``queue_one``: started once the previous run finishes)."""
+    """``started``, ``skipped`` (the previous run still active, overlap ``skip``),
+    ``pending`` (overlap ``queue_one``: started once the previous run finishes) or ``failed``
+    (no run could be made: the fire record says why)."""
     run_id: str | None
 
 
@@ -71,8 +72,8 @@ class Scheduler:
     # -- one round ---------------------------------------------------------------------------
 
     def tick(self) -> list[Fired]:
-        """One round at ``clock()``: queue due delayed runs, then (when this process leads)
-        fire each active schedule's due fire times. Returns the fires it stored."""
+        """One round at ``clock()``: (when this process leads) fire each active schedule's
+        due fire times, then queue due delayed runs. Returns the fires it stored."""
         now = self.clock()
         fired: list[Fired] = []
         if self.schedules and self._leading():
@@ -134,11 +135,19 @@ class Scheduler:
             elif active and schedule.overlap == "queue_one":
                 waiting = store.schedule_fires(schedule.id, 1, outcome="pending")
                 outcome = "skipped" if waiting else "pending"
-            new_run = None
+            new_run, error = None, None
             if outcome == "started":
-                new_run = self._new_run(schedule, workflow, versions)
+                try:
+                    new_run = self._new_run(schedule, workflow, versions)
+                except PlaitError as exc:
+                    # its version gone, its inputs no longer fit: recorded once, not retried
+                    # every round
+                    outcome, error = "failed", str(exc)
+                    log.warning(
+                        "schedule %s (%s) cannot start a run: %s", schedule.id, workflow, exc
+                    )
             stored = store.fire_schedule(
-                schedule.id, fire_at, outcome, new_run, self.client.settings.inline_limit
+                schedule.id, fire_at, outcome, new_run, self.client.settings.inline_limit, error
             )
             if stored is None:
                 continue  # another scheduler stored this fire time first

@@ -689,13 +689,14 @@ class Store(abc.ABC):
         outcome: str,
         new_run: NewRun | None,
         inline_limit: int,
+        error: str | None = None,
     ) -> tuple[Run | None, list[EventDict]] | None:
         """Record one fire time of a schedule, in one transaction: its ``schedule_fire`` row
         (``outcome`` ``started`` with ``new_run`` inserted as ``create_run`` does, or
-        ``skipped``/``pending`` without one) and the schedule's ``last_fire_at`` moved up to
-        ``fire_at``. ``None``, nothing written, when that fire time is stored already: the
-        unique (schedule, fire time) means a fire time starts at most one run, however many
-        schedulers try."""
+        ``skipped``/``pending``/``failed`` without one; ``error`` says why a fire failed) and
+        the schedule's ``last_fire_at`` moved up to ``fire_at``. ``None``, nothing written,
+        when that fire time is stored already: the unique (schedule, fire time) means a fire
+        time starts at most one run, however many schedulers try."""
 
     @abc.abstractmethod
     def start_pending_fire(

@@ -1377,6 +1377,7 @@ class SqlStore(Store):
         outcome: str,
         new_run: NewRun | None,
         inline_limit: int,
+        error: str | None = None,
     ) -> tuple[Run | None, list[EventDict]] | None:
         sc, sf = tables.schedule, tables.schedule_fire
         try:
@@ -1390,6 +1391,7 @@ class SqlStore(Store):
                         fire_at=fire_at,
                         outcome=outcome,
                         run_id=None,
+                        error=error,
                         fired_at=utcnow(),
                     )
                     .returning(sf.c.id)

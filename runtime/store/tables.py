@@ -363,7 +363,7 @@ Overlap = Literal["skip", "allow", "queue_one"]
 """What a schedule does at a fire time while its previous run is still unfinished: ``skip``
 the fire, ``allow`` another run, or ``queue_one`` (keep one fire waiting, started once the
 previous run finishes)."""
-FireOutcome = Literal["started", "skipped", "pending"]
+FireOutcome = Literal["started", "skipped", "pending", "failed"]
 
 
 class Schedule(SQLModel, table=True):
@@ -406,6 +406,9 @@ class ScheduleFire(SQLModel, table=True):
     fire_at: dt.datetime = _ts()
     outcome: str = Field(max_length=16)
     run_id: str | None = Field(default=None, max_length=32)
+    error: str | None = None
+    """Why a ``failed`` fire started no run (its workflow's version is gone, its inputs no
+    longer fit the workflow)."""
     fired_at: dt.datetime = _ts(default_factory=utcnow)
     """When the scheduler handled it (its lateness is ``fired_at - fire_at``)."""
 

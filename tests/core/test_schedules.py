@@ -370,3 +370,25 @@ def test_an_embedded_client_starts_its_own_delayed_run_when_due(client: rt.Clien
     assert run.wait(timeout=30).status == "succeeded"
     started = run.record.started_at
     assert started is not None and started >= at
+
+
+def test_a_fire_that_cannot_start_a_run_is_recorded_once_with_why(client: rt.Client) -> None:
+    g = quick_graph()
+    schedule = make_schedule(client, g, inputs={"name": "x"}, overlap="allow")
+    assert schedule.id is not None
+    changed = rt.Graph("quick")  # a new version without the input the schedule gives
+
+    @changed.node
+    def hello() -> str:
+        return "hello"
+
+    client.publish(changed)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    scheduler = Scheduler(client, clock=clock)
+    clock.advance(minutes=1)
+    assert [f.outcome for f in scheduler.tick()] == ["failed"]
+    assert scheduler.tick() == []  # not retried each round
+    (fire,) = client.store.schedule_fires(schedule.id)
+    assert fire.outcome == "failed" and fire.run_id is None
+    assert fire.error and "name" in fire.error
+    assert client.runs(trigger="schedule") == []

@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("fire_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("outcome", _text(16), nullable=False),
         sa.Column("run_id", _text(32), nullable=True),
+        sa.Column("error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["schedule_id"], ["schedule.id"]),
         sa.PrimaryKeyConstraint("id"),
