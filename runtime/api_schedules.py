@@ -127,7 +127,7 @@ def schedules_router(
         response_model=ScheduleDetail,
         status_code=status.HTTP_201_CREATED,
         tags=["schedules"],
-        responses=responses(404, 413),
+        responses=responses(400, 404, 413),
     )
     def create_schedule(
         *,
