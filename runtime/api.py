@@ -200,6 +200,10 @@ class NodeOut(BaseModel):
 
 
 class RunDetail(RunOut):
+    trigger_ref: str | None = Field(
+        None, description="What started it: `schedule:<id>` for a schedule's runs."
+    )
+    start_at: dt.datetime | None = Field(None, description="A delayed run's start time.")
     nodes: list[NodeOut]
     waiting: dict[str, dict[str, Any]] = Field(
         description="Wait nodes now waiting -> JSON schema of the payload they expect."
@@ -224,6 +228,11 @@ class StartRun(BaseModel):
         max_length=10_000,
         description="Run only these nodes and those they need (the others are not_needed); "
         "default: every node.",
+    )
+    start_at: dt.datetime | None = Field(
+        None,
+        description="A delayed run: stored `scheduled` and started at this time (with a "
+        "zone offset, e.g. 2030-01-01T09:00:00+01:00); cancellable until then.",
     )
 
 
@@ -338,6 +347,8 @@ def jsonable(value: Any) -> Any:
     bytes and pictures as their size, plotly figures as their JSON, anything else unknown as
     its repr."""
     pd = sys.modules.get("pandas")
+    if pd is not None and not hasattr(pd, "DataFrame"):
+        pd = None  # another thread is importing it: no value can be one of its frames yet
     if pd is not None and isinstance(value, pd.Series):
         value = value.to_frame()
     if pd is not None and isinstance(value, pd.DataFrame):
@@ -410,6 +421,8 @@ def run_detail(run: Run) -> RunDetail:
     return RunDetail.model_validate(
         {
             **_summary(record, version, shown),
+            "trigger_ref": record.trigger_ref,
+            "start_at": record.start_at,
             "nodes": nodes,
             "waiting": {node: shown.schema(s) for node, s in run.waiting.items()},
             "inputs": {k: jsonable(v) for k, v in shown.value(run.inputs).items()},
@@ -571,6 +584,7 @@ def create_api(
             trigger="api",
             owner=who.actor,
             outputs=body.outputs,
+            start_at=body.start_at,
         )
         response.headers["Location"] = f"{PREFIX}/runs/{run.id}"
         return _run_summary(c, run.id)
@@ -830,6 +844,9 @@ def create_api(
         )
 
     api.include_router(router)
+    from runtime.api_schedules import schedules_router
+
+    api.include_router(schedules_router(PREFIX, client, reader, writer))
     from runtime.api_admin import admin_router
 
     api.include_router(admin_router(PREFIX, lambda: the_gate, principal))

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from runtime.auth.roles import Forbidden, Unauthenticated
+from runtime.cron import CronError
 from runtime.errors import (
     CodecError,
     GraphError,
@@ -26,6 +27,7 @@ from runtime.errors import (
     RunStateError,
     SignatureError,
 )
+from runtime.schedules import ScheduleError
 
 log = logging.getLogger("plait.api")
 
@@ -71,6 +73,8 @@ STATUS_OF: dict[type[PlaitError], int] = {
     RunStateError: 409,
     GraphError: 409,  # the version's code cannot be loaded here
     SignatureError: 409,  # its code or a stored value does not verify
+    CronError: 422,
+    ScheduleError: 422,
 }
 
 

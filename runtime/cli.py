@@ -45,8 +45,10 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(secrets_app, name="secrets")
 from runtime.cli_retention import gc  # noqa: E402
+from runtime.cli_schedules import schedules_app  # noqa: E402
 
 app.command("gc")(gc)
+app.add_typer(schedules_app, name="schedules")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -276,7 +278,10 @@ def show(run_id: str) -> None:
     except PlaitError as exc:
         raise _fail(str(exc)) from None
     shown = redaction.for_run(handle)
-    typer.echo(f"run {record.id}  {handle.workflow}  {record.status}  (trigger {record.trigger})")
+    trigger = record.trigger + (f" {record.trigger_ref}" if record.trigger_ref else "")
+    typer.echo(f"run {record.id}  {handle.workflow}  {record.status}  (trigger {trigger})")
+    if record.status == "scheduled" and record.start_at is not None:
+        typer.echo(f"  starts at {record.start_at.astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')}")
     for info in handle.nodes.values():
         took = f"{info.duration * 1000:.1f} ms" if info.duration is not None else ""
         typer.echo(f"  {info.name:24} {info.label:10} attempts={info.attempts:<3} {took}")
@@ -494,17 +499,26 @@ def _warn_about_worker_keys(config: Settings) -> None:
 
 
 @app.command()
-def scheduler() -> None:
-    """Schedule runs (cron triggers arrive with the triggers feature; this keeps the process
-    slot in deployments and exits cleanly on a signal)."""
+def scheduler(
+    poll: Annotated[
+        float, typer.Option(help="Longest wait between rounds (new schedules, delayed runs).")
+    ] = 1.0,
+) -> None:
+    """Fire due schedules and start delayed runs when due, until a signal. Any number may
+    run: one leads (a PostgreSQL advisory lock), and each fire time starts one run."""
     import signal
-    import threading
 
-    stop = threading.Event()
+    from runtime.scheduler import Scheduler
+
+    client = rt.default_client()
+    if not hasattr(client, "store"):
+        raise _fail("plait scheduler needs the database (PLAIT_DATABASE_URL), not PLAIT_API_URL")
+    runner = Scheduler(client, poll=poll)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    typer.echo("plait scheduler: no schedules are defined yet; idle")
-    stop.wait()
+        signal.signal(sig, lambda *_: runner.stop())
+    count = len(client.store.schedules())
+    typer.echo(f"plait scheduler: store {client.store.display_url}; {count} schedules")
+    runner.run_forever()
 
 
 @app.command()

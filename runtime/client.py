@@ -21,6 +21,7 @@ from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
 from runtime.errors import (
     GraphError,
+    InputError,
     NotFound,
     PayloadError,
     RunStateError,
@@ -33,6 +34,7 @@ from runtime.keys import Keyring
 from runtime.statuses import RUN_SETTLED, SETTLING_EVENTS, ends_at
 from runtime.store import Takeover, open_store
 from runtime.store import tables as t
+from runtime.store.contract import NewRun
 from runtime.takeover import LeaseWatch, dead_local_holders, process_owner
 
 log = logging.getLogger("plait")
@@ -97,6 +99,8 @@ class Client:
         self._graphs: dict[int, Graph] = {}
         self._published: dict[tuple[str, str], t.WorkflowVersion] = {}
         self._lock = threading.Lock()
+        self._delayed: Any = None
+        """The thread queueing this client's delayed runs in embedded mode (``Scheduler``)."""
 
     def _transport(self, config: Settings) -> tuple[Bus, Dispatcher]:
         """The one place that chooses: Redis pub/sub + Taskiq workers when ``redis_url`` is
@@ -128,6 +132,8 @@ class Client:
             if key in self._published:
                 return self._published[key]
         spec = graph.spec()
+        for declared in graph.schedules:
+            graph.check_inputs(declared.inputs)  # before anything is stored
         code, key_id = b"", None
         try:
             payload = cloudpickle.dumps(graph)
@@ -142,6 +148,9 @@ class Client:
             code = codesign.sign(payload, signer, codesign.subject(graph.name, graph.version))
             key_id = signer.key_id
         version = self.store.publish(graph.name, graph.version, spec, code, key_id)
+        for declared in graph.schedules:
+            # declared in code: found again by its key on every publish, never duplicated
+            self.store.create_schedule(graph.name, declared.to_row())
         if code and version.code != code and not _verifies(version, self.keyring):
             # stored under a key we do not trust (or HMAC-era): same content, sign it with ours
             self.store.replace_code(version.id, code, key_id)  # type: ignore[arg-type]
@@ -194,13 +203,21 @@ class Client:
         trigger: str = "sdk",
         owner: str | None = None,
         outputs: Sequence[str] | None = None,
+        start_at: dt.datetime | None = None,
     ) -> Run:
         """Validate, store a ``queued`` run, hand it to the executor, and return at once.
-        With ``outputs``, only they and the nodes they need run."""
+        With ``outputs``, only they and the nodes they need run; with ``start_at`` (aware)
+        the run is stored ``scheduled`` and queued when due."""
         inputs = graph.check_inputs(inputs, outputs)
         targets = None if outputs is None else list(outputs)
         return self._enqueue(
-            self.publish(graph), inputs, graph.pickle, trigger, owner, targets=targets
+            self.publish(graph),
+            inputs,
+            graph.pickle,
+            trigger,
+            owner,
+            targets=targets,
+            start_at=_start_time(start_at),
         )
 
     def start_version(
@@ -212,22 +229,76 @@ class Client:
         owner: str | None = None,
         trigger_ref: str | None = None,
         outputs: Sequence[str] | None = None,
+        start_at: dt.datetime | None = None,
     ) -> Run:
         """Start a run of a stored version (the studio, the REST API, a rerun, a trigger).
         Inputs are checked against the version's spec, so the graph's code need not load here;
         ``trigger_ref`` names the schedule or delivery that started it; with ``outputs``,
-        only they and the nodes they need run."""
+        only they and the nodes they need run; ``start_at`` delays it."""
         version = self.store.get_version(version_id)
-        _check_spec_inputs(version.spec, inputs, outputs)
-        graph = self._graph_if_loadable(version_id)
-        if graph is not None:  # the declared types live in the code
-            inputs = graph.check_inputs(inputs, outputs)
-        # values typed into a form are plain data; pickle only where the graph opted in
-        allow_pickle = any(n["policies"].get("pickle") for n in version.spec["nodes"])
+        inputs = self._checked_version_inputs(version, inputs, outputs)
         targets = None if outputs is None else list(outputs)
         return self._enqueue(
-            version, inputs, allow_pickle, trigger, owner, trigger_ref, targets=targets
+            version,
+            inputs,
+            _allows_pickle(version),
+            trigger,
+            owner,
+            trigger_ref,
+            targets=targets,
+            start_at=_start_time(start_at),
         )
+
+    def _checked_version_inputs(
+        self,
+        version: t.WorkflowVersion,
+        inputs: dict[str, Any],
+        outputs: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Inputs checked against the version's spec and, where its code loads here, against
+        the types its nodes declare (coerced); ``InputError`` names what is wrong."""
+        _check_spec_inputs(version.spec, inputs, outputs)
+        assert version.id is not None, "a stored version has an id"
+        graph = self._graph_if_loadable(version.id)
+        return inputs if graph is None else graph.check_inputs(inputs, outputs)
+
+    def new_run(
+        self,
+        version: t.WorkflowVersion,
+        inputs: dict[str, Any],
+        *,
+        trigger: str,
+        owner: str | None = None,
+        trigger_ref: str | None = None,
+        start_at: dt.datetime | None = None,
+    ) -> NewRun:
+        """A run of a stored version to insert: its inputs checked (as ``start_version``
+        checks them) and encoded (``InputError``/``CodecError`` name what is wrong)."""
+        inputs = self._checked_version_inputs(version, inputs)
+        encoded = self._encode_inputs(inputs, _allows_pickle(version))
+        return NewRun(version, encoded, trigger, owner, trigger_ref, start_at)
+
+    def hand_over(self, record: t.Run, events: list[EventDict]) -> None:
+        """Announce a stored run's events and, unless it waits for its start time, give it
+        to the executor."""
+        self._announce(record.id, events)
+        if record.status == "queued":
+            self.dispatcher.submit(record.id)
+        elif record.status == "scheduled":
+            self._watch_delayed()
+
+    def queued(self, run_id: str, events: list[EventDict]) -> None:
+        """A stored run became ``queued`` (a delayed run now due): announce, execute."""
+        self._announce(run_id, events)
+        self.dispatcher.submit(run_id)
+
+    def _encode_inputs(self, inputs: dict[str, Any], allow_pickle: bool) -> dict[str, Any]:
+        return {
+            name: codecs.encode(
+                value, allow_pickle=allow_pickle, what=f"run input {name!r}", key=self.secret_key
+            )
+            for name, value in inputs.items()
+        }
 
     def _enqueue(
         self,
@@ -239,26 +310,34 @@ class Client:
         trigger_ref: str | None = None,
         *,
         targets: list[str] | None = None,
+        start_at: dt.datetime | None = None,
     ) -> Run:
-        """Store checked inputs and a ``queued`` run of ``version``, and hand it over."""
-        encoded = {
-            name: codecs.encode(
-                value, allow_pickle=allow_pickle, what=f"run input {name!r}", key=self.secret_key
-            )
-            for name, value in inputs.items()
-        }
+        """Store checked inputs and a ``queued`` (or delayed) run of ``version``, and hand
+        it over."""
         record, events = self.store.create_run(
             version,
-            encoded,
+            self._encode_inputs(inputs, allow_pickle),
             trigger=trigger,
             owner=owner,
             inline_limit=self.settings.inline_limit,
             trigger_ref=trigger_ref,
             targets=targets,
+            start_at=start_at,
         )
-        self._announce(record.id, events)
-        self.dispatcher.submit(record.id)
+        self.hand_over(record, events)
         return Run(self, record.id)
+
+    def _watch_delayed(self) -> None:
+        """In-process execution has no scheduler process: this client queues its delayed
+        runs itself when they are due (a ``plait scheduler`` or studio does too; a run is
+        queued once whoever gets there first)."""
+        if self.settings.redis_url:
+            return  # ``plait scheduler`` queues them for the workers
+        with self._lock:
+            if self._delayed is None:
+                from runtime.scheduler import Scheduler
+
+                self._delayed = Scheduler(self, schedules=False).start()
 
     def get_run(self, run_id: str) -> Run:
         self.store.get_run(run_id)  # raises NotFound
@@ -422,6 +501,8 @@ class Client:
         return self.store.last_seq(run_id)
 
     def close(self) -> None:
+        if self._delayed is not None:
+            self._delayed.stop()
         self.dispatcher.close()
         self.engine.close()
         self.bus.close()
@@ -441,6 +522,26 @@ def _check_kernel_can_await() -> None:
             "kernels cannot deliver a form's click while a cell awaits. Display the run and "
             "answer its form instead, or upgrade ipykernel."
         )
+
+
+def _allows_pickle(version: t.WorkflowVersion) -> bool:
+    # values typed into a form are plain data; pickle only where the graph opted in
+    return any(n["policies"].get("pickle") for n in version.spec["nodes"])
+
+
+def _start_time(start_at: dt.datetime | None) -> dt.datetime | None:
+    """A delayed run's start time, aware (``InputError`` for a naive one: its zone is
+    unknown); ``None`` for a time already past, which starts at once."""
+    if start_at is None:
+        return None
+    if not isinstance(start_at, dt.datetime):
+        raise InputError(f"start_at must be a datetime, got {type(start_at).__name__}")
+    if start_at.tzinfo is None:
+        raise InputError(
+            "start_at must carry a time zone (e.g. datetime(..., tzinfo=timezone.utc)); "
+            f"got naive {start_at.isoformat()}"
+        )
+    return start_at if start_at > t.utcnow() else None
 
 
 def _check_spec_inputs(

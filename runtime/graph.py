@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pydantic
 
 from runtime.errors import GraphError, InputError
+from runtime.schedules import Declared
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
@@ -143,8 +144,31 @@ class Graph:
         self.nodes: dict[str, Node] = {}
         self.collected = False
         """Built by ``from_functions`` from whatever a module holds (not by ``@g.node``)."""
+        self.schedules: list[Declared] = []
+        """Cron triggers declared with ``schedule``; stored when the graph is published."""
 
     # -- building ---------------------------------------------------------------------------
+
+    def schedule(
+        self,
+        cron: str,
+        *,
+        tz: str = "UTC",
+        inputs: Mapping[str, Any] | None = None,
+        overlap: str = "skip",
+        catchup: int = 1,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Declare a cron trigger of this graph (``"*/5 * * * *"`` read in ``tz``), stored
+        when the graph is published. Checked now (``CronError``, ``ScheduleError``). Used as
+        a decorator, the function it decorates becomes a node as with ``@g.node``."""
+        declared = Declared(cron, tz, dict(inputs or {}), overlap, catchup)
+        if declared not in self.schedules:
+            self.schedules.append(declared)
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            return self.node(f)
+
+        return register
 
     def node(
         self,
@@ -474,15 +498,27 @@ class Graph:
         *,
         outputs: Sequence[str] | None = None,
         final_vars: Sequence[str] | None = None,
+        start_at: dt.datetime | None = None,
+        delay: dt.timedelta | None = None,
         **inputs: Any,
     ) -> Any:
         """Start a run on the default connection and return its ``Run`` handle at once.
 
         ``outputs`` (or Hamilton's name for it, ``final_vars``): run only these nodes and
-        those they need; the others are not started and show as ``not_needed``."""
+        those they need; the others are not started and show as ``not_needed``. With
+        ``start_at`` (an aware datetime) or ``delay`` the run is stored ``scheduled`` and
+        starts when due, holding no worker until then (``run.cancel()`` before that)."""
         from runtime.client import default_client
 
-        return default_client().start(self, inputs, outputs=_outputs(outputs, final_vars))
+        if delay is not None:
+            if start_at is not None:
+                raise InputError("give start_at or delay, not both")
+            if not isinstance(delay, dt.timedelta):
+                raise InputError(f"delay must be a timedelta, got {type(delay).__name__}")
+            start_at = dt.datetime.now(dt.UTC) + delay
+        return default_client().start(
+            self, inputs, outputs=_outputs(outputs, final_vars), start_at=start_at
+        )
 
 
 # -- node construction ----------------------------------------------------------------------

@@ -211,11 +211,17 @@ async def _in_thread(fn: Any, *args: Any) -> Any:
 def _free(client: Any, stalled: StalledBackoff) -> list[tuple[str, Takeover | None]]:
     from runtime.store.tables import utcnow
 
+    # delayed runs now due: ``plait scheduler`` queues them sooner, this when none runs
+    due = client.store.release_due(utcnow())
+    for run_id, events in due:
+        client.bus.publish(run_id, events)
     old = utcnow() - dt.timedelta(seconds=client.settings.lease_seconds)
-    return [
+    released = {run_id for run_id, _ in due}
+    found: list[tuple[str, Takeover | None]] = [(run_id, None) for run_id in released]
+    return found + [
         (run.id, None)
         for run in stalled.due(client.store.free_runs())
-        if run.status == "running" or run.created_at < old
+        if run.id not in released and (run.status == "running" or run.created_at < old)
     ]
 
 

@@ -163,6 +163,7 @@ class RemoteClient:
         trigger: str = "sdk",
         owner: str | None = None,
         outputs: Sequence[str] | None = None,
+        start_at: dt.datetime | None = None,
     ) -> Run:
         """Publish (once), then start a run of that version; returns at once."""
         del trigger, owner  # the studio records the caller's key and "api"
@@ -171,6 +172,8 @@ class RemoteClient:
         body: dict[str, Any] = {"inputs": inputs, "version": graph.version}
         if outputs is not None:
             body["outputs"] = list(outputs)
+        if start_at is not None:
+            body["start_at"] = start_at.isoformat()
         try:
             answer = self._json("POST", f"/workflows/{graph.name}/runs", json=body)
         except TypeError as exc:

@@ -5,6 +5,8 @@ statuses, terminal sets and labels from this module, so a node shows the same st
 everywhere. It imports nothing of Plait: any layer may use it.
 
 Run statuses
+    - ``scheduled``: a delayed run (``start_at``/``delay``), stored and holding no worker; it
+      becomes ``queued`` when due (the scheduler or a reaper moves it) or is cancelled.
     - ``queued``: stored, waiting for a process to take it (new, resumed after a wait, or
       retried).
     - ``running``: a pass holds its lease and executes its nodes.
@@ -35,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
-RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+RunStatus = Literal["scheduled", "queued", "running", "waiting", "succeeded", "failed", "cancelled"]
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 
 RUN_FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -50,6 +52,7 @@ RUN_ACTIVE: frozenset[str] = frozenset({"queued", "running"})
 """Unfinished runs a pass may take (``waiting`` ones wait for an answer first)."""
 
 RUN_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "scheduled": frozenset({"queued", "cancelled"}),
     "queued": frozenset({"running", "cancelled"}),
     "running": frozenset({"queued", "waiting", "succeeded", "failed", "cancelled"}),
     "waiting": frozenset({"queued", "running", "cancelled"}),
@@ -105,6 +108,7 @@ NODE_TRANSITIONS: Mapping[str, frozenset[str]] = {
 """Status -> the statuses a node may move to from it; ``-> pending`` is a run's retry."""
 
 EventType = Literal[
+    "run.scheduled",
     "run.queued",
     "run.running",
     "run.waiting",

@@ -43,6 +43,8 @@ class RunHeader:
     inputs: list[KeyValue]
     shown: Redactor = field(default_factory=Redactor)
     """The run's redactor: everything the run page shows passes through it."""
+    started_by: str = ""
+    """What started it, when a schedule did (``schedule 3``), and when a delayed run starts."""
 
 
 @dataclass
@@ -151,7 +153,17 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
         spec=version.spec,
         inputs=inputs,
         shown=shown,
+        started_by=_started_by(record),
     )
+
+
+def _started_by(record: Any) -> str:
+    parts = []
+    if record.trigger_ref and record.trigger_ref.startswith("schedule:"):
+        parts.append("schedule " + record.trigger_ref.removeprefix("schedule:"))
+    if record.start_at is not None:
+        parts.append("starts " + fmt.timestamp(record.start_at))
+    return " · ".join(parts)
 
 
 def _input_shown(shown: Redactor, name: str, value: Any) -> Any:

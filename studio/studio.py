@@ -7,6 +7,7 @@ embedded mode also executes the runs it starts.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import reflex as rx
@@ -18,12 +19,14 @@ from runtime.login import PageGuard, login_app
 from studio.pages.not_found import not_found_page
 from studio.pages.run import run_page
 from studio.pages.runs import runs_page
+from studio.pages.schedules import schedules_page
 from studio.pages.settings import audit_page, keys_page, secrets_page, users_page
 from studio.pages.workflow import workflow_page
 from studio.pages.workflows import workflows_page
 from studio.states.base import blocking, client, gate
 from studio.states.run import RunState
 from studio.states.runs import RunsState
+from studio.states.schedules import SchedulesState
 from studio.states.session import SessionState
 from studio.states.settings import AuditState, KeysState, SecretsState, UsersState
 from studio.states.workflow import WorkflowState
@@ -55,8 +58,23 @@ async def recover_runs() -> None:
             log.info("continuing %d run(s) nobody was advancing", len(recovered))
 
 
+async def run_schedules() -> None:
+    """Embedded mode: no ``plait scheduler`` process runs, so this one fires schedules and
+    starts delayed runs (with workers, ``plait scheduler`` does)."""
+    if client().settings.redis_url is not None:
+        return
+    from runtime.scheduler import Scheduler
+
+    scheduler = Scheduler(client()).start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await blocking(scheduler.stop)
+
+
 app = rx.App(api_transformer=[api(), guarded])  # type: ignore[list-item]
 app.register_lifespan_task(recover_runs)
+app.register_lifespan_task(run_schedules)
 
 session = SessionState.load
 app.add_page(
@@ -66,7 +84,13 @@ app.add_page(
     workflow_page,
     route="/workflows/[wf_name]",
     title="Workflow · Plait",
-    on_load=[session, WorkflowState.listen],
+    on_load=[session, WorkflowState.listen, SchedulesState.load_workflow, SchedulesState.watch],
+)
+app.add_page(
+    schedules_page,
+    route="/schedules",
+    title="Schedules · Plait",
+    on_load=[session, SchedulesState.load_all, SchedulesState.watch],
 )
 app.add_page(runs_page, route="/runs", title="Runs · Plait", on_load=[session, RunsState.listen])
 app.add_page(

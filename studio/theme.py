@@ -12,6 +12,7 @@ COLOURS: dict[str, str] = {
 """Fill colour per node or run status."""
 
 BADGE: dict[str, str] = {
+    "scheduled": "cyan",
     "queued": "gray",
     "pending": "gray",
     "running": "blue",

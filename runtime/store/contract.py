@@ -38,6 +38,8 @@ from runtime.store.tables import (
     EventDict,
     NodeRun,
     Run,
+    Schedule,
+    ScheduleFire,
     ShareLink,
     Workflow,
     WorkflowVersion,
@@ -230,6 +232,21 @@ COUNT_CAP = 10_000
 """How far ``run_page`` counts matching runs."""
 
 
+@dataclass(frozen=True)
+class NewRun:
+    """A run to insert, its inputs encoded."""
+
+    version: WorkflowVersion
+    inputs: dict[str, codecs.Encoded]
+    trigger: str
+    owner: str | None = None
+    trigger_ref: str | None = None
+    start_at: dt.datetime | None = None
+    """A delayed run: stored ``scheduled``, ``queued`` from then on (``release_due``)."""
+    targets: list[str] | None = None
+    """The outputs it was asked for (``Run.targets``); ``None``: every node."""
+
+
 class StaleWrite(Exception):
     """A guarded write matched no row: the state changed under this writer."""
 
@@ -336,11 +353,21 @@ class Store(abc.ABC):
         inline_limit: int,
         trigger_ref: str | None = None,
         targets: list[str] | None = None,
+        start_at: dt.datetime | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run of ``version`` with its encoded inputs (large ones into the
         blob table) and its ``run.queued`` event (seq 1), in one transaction. ``trigger_ref``
         names the schedule or delivery that started it, if any; ``targets`` the outputs it
-        was asked for (``Run.targets``)."""
+        was asked for (``Run.targets``). With ``start_at`` the run is stored ``scheduled``
+        instead (event ``run.scheduled`` with its ``start_at``): no worker sees it until
+        ``release_due`` queues it."""
+
+    @abc.abstractmethod
+    def release_due(self, now: dt.datetime, limit: int = 500) -> list[tuple[str, list[EventDict]]]:
+        """Move ``scheduled`` runs whose ``start_at`` is at or before ``now`` to ``queued``
+        (each with a ``run.queued`` event), earliest first, at most ``limit``, in one
+        transaction under their rows' locks (so two callers never queue a run twice, and a
+        run cancelled meanwhile stays cancelled). Returns each run's id and events."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -679,6 +706,70 @@ class Store(abc.ABC):
         each blob they referenced that no remaining row references and that no write has
         referenced since ``before`` (storing a value touches its blob's ``created_at``, so a
         run that started storing the same value meanwhile keeps it)."""
+
+    # -- schedules --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_schedule(self, workflow: str, schedule: Schedule) -> Schedule:
+        """Insert ``schedule`` for the workflow named ``workflow`` (``NotFound`` names the
+        known ones; ``schedule.workflow_id`` is ignored) and return it with its id. A
+        schedule with a ``key`` that workflow already has is updated in place instead (cron,
+        tz, inputs, version, overlap, catchup; its pause state and fire history are kept)."""
+
+    @abc.abstractmethod
+    def schedules(self, workflow: str | None = None) -> list[tuple[Schedule, str]]:
+        """Schedules (of one workflow, when named) by id, each with its workflow's name."""
+
+    @abc.abstractmethod
+    def get_schedule(self, schedule_id: int) -> tuple[Schedule, str]:
+        """A schedule and its workflow's name; ``NotFound`` if there is none."""
+
+    @abc.abstractmethod
+    def set_schedule_paused(self, schedule_id: int, paused: bool) -> Schedule:
+        """Pause or resume a schedule; ``NotFound`` if there is none. Resuming does not
+        start the fires that fell while it was paused: its cursor (``last_fire_at``) moves to
+        ``now`` then."""
+
+    @abc.abstractmethod
+    def delete_schedule(self, schedule_id: int) -> None:
+        """Delete a schedule and its fire records (its runs stay, naming it in
+        ``trigger_ref``); ``NotFound`` if there is none."""
+
+    @abc.abstractmethod
+    def fire_schedule(
+        self,
+        schedule_id: int,
+        fire_at: dt.datetime,
+        outcome: str,
+        new_run: NewRun | None,
+        inline_limit: int,
+        error: str | None = None,
+    ) -> tuple[Run | None, list[EventDict]] | None:
+        """Record one fire time of a schedule, in one transaction: its ``schedule_fire`` row
+        (``outcome`` ``started`` with ``new_run`` inserted as ``create_run`` does, or
+        ``skipped``/``pending``/``failed`` without one; ``error`` says why a fire failed) and
+        the schedule's ``last_fire_at`` moved up to ``fire_at``. ``None``, nothing written,
+        when that fire time is stored already: the unique (schedule, fire time) means a fire
+        time starts at most one run, however many schedulers try."""
+
+    @abc.abstractmethod
+    def start_pending_fire(
+        self, fire_id: int, new_run: NewRun, inline_limit: int
+    ) -> tuple[Run, list[EventDict]] | None:
+        """Start the run of a ``pending`` fire (``queue_one``) and mark it ``started``, in one
+        transaction; ``None``, nothing written, when the fire is no longer pending."""
+
+    @abc.abstractmethod
+    def schedule_fires(
+        self, schedule_id: int, limit: int = 20, *, outcome: str | None = None
+    ) -> list[ScheduleFire]:
+        """A schedule's fire records (with ``outcome``: only those), latest fire time
+        first."""
+
+    @abc.abstractmethod
+    def schedule_active_runs(self, schedule_id: int) -> int:
+        """How many runs the schedule started (``trigger_ref`` ``schedule:<id>``) are not
+        finished."""
 
     # -- leadership -------------------------------------------------------------------------
 

@@ -164,10 +164,11 @@ class PostgresStore(SqlStore):
         inline_limit: int,
         trigger_ref: str | None = None,
         targets: list[str] | None = None,
+        start_at: dt.datetime | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """A run whose inputs all stay inline is one prepared statement (the run and its
         ``run.queued`` event), sent on its own."""
-        if any(len(v.data) > inline_limit for v in inputs.values()):
+        if start_at is not None or any(len(v.data) > inline_limit for v in inputs.values()):
             return super().create_run(
                 version,
                 inputs,
@@ -176,6 +177,7 @@ class PostgresStore(SqlStore):
                 inline_limit=inline_limit,
                 trigger_ref=trigger_ref,
                 targets=targets,
+                start_at=start_at,
             )
         assert version.id is not None, "a stored version has an id"
         now = utcnow()
@@ -220,7 +222,15 @@ class PostgresStore(SqlStore):
             "at": now.timestamp(),
         }
         absent = dict.fromkeys(
-            ("error", "started_at", "ended_at", "lease_owner", "lease_until", "retry_floor")
+            (
+                "error",
+                "started_at",
+                "ended_at",
+                "lease_owner",
+                "lease_until",
+                "retry_floor",
+                "start_at",
+            )
         )
         return from_row(Run, {**absent, **fields}), [event]
 

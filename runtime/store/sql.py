@@ -30,6 +30,7 @@ from runtime.store.contract import (
     Leadership,
     Lease,
     NewEvent,
+    NewRun,
     NodeFinish,
     NodeStart,
     Pooler,
@@ -47,6 +48,8 @@ from runtime.store.tables import (
     EventDict,
     NodeRun,
     Run,
+    Schedule,
+    ScheduleFire,
     ShareLink,
     Workflow,
     WorkflowVersion,
@@ -336,34 +339,62 @@ class SqlStore(Store):
         inline_limit: int,
         trigger_ref: str | None = None,
         targets: list[str] | None = None,
+        start_at: dt.datetime | None = None,
     ) -> tuple[Run, list[EventDict]]:
-        """Insert a ``queued`` run; ``inputs`` maps names to already-encoded values."""
-        run_id = new_run_id()
-        now = utcnow()
-        assert version.id is not None, "a stored version has an id"
+        """Insert a ``queued`` run (``scheduled`` with ``start_at``); ``inputs`` maps names to
+        already-encoded values."""
+        new = NewRun(version, inputs, trigger, owner, trigger_ref, start_at, targets)
         with self.write() as conn:
-            refs = {
-                k: values.to_json(values.put(conn, v, inline_limit, self._insert))
-                for k, v in inputs.items()
-            }
-            record = Run(
-                id=run_id,
-                workflow_id=version.workflow_id,
-                version_id=version.id,
-                status="queued",
-                inputs=refs,
-                trigger=trigger,
-                trigger_ref=trigger_ref,
-                owner=owner,
-                created_at=now,
-                cancel_requested=False,
-                targets=targets,
-            )
-            conn.execute(sa.insert(tables.run).values(**record.model_dump()))
-            events = self._append(
-                conn, run_id, [NewEvent("run.queued", data={"status": "queued"})], next_seq=1
-            )
+            return self._insert_run(conn, new, inline_limit)
+
+    def _insert_run(
+        self, conn: sa.Connection, new: NewRun, inline_limit: int
+    ) -> tuple[Run, list[EventDict]]:
+        run_id = new_run_id()
+        assert new.version.id is not None, "a stored version has an id"
+        refs = {
+            k: values.to_json(values.put(conn, v, inline_limit, self._insert))
+            for k, v in new.inputs.items()
+        }
+        status = "queued" if new.start_at is None else "scheduled"
+        record = Run(
+            id=run_id,
+            workflow_id=new.version.workflow_id,
+            version_id=new.version.id,
+            status=status,
+            inputs=refs,
+            trigger=new.trigger,
+            trigger_ref=new.trigger_ref,
+            owner=new.owner,
+            created_at=utcnow(),
+            cancel_requested=False,
+            start_at=new.start_at,
+            targets=new.targets,
+        )
+        conn.execute(sa.insert(tables.run).values(**record.model_dump()))
+        data: dict[str, Any] = {"status": status}
+        if new.start_at is not None:
+            data["start_at"] = new.start_at.astimezone(dt.UTC).isoformat()
+        events = self._append(conn, run_id, [NewEvent(f"run.{status}", data=data)], next_seq=1)
         return record, events
+
+    def release_due(self, now: dt.datetime, limit: int = 500) -> list[tuple[str, list[EventDict]]]:
+        r = tables.run
+        out = []
+        with self.write() as conn:
+            due = conn.execute(
+                self._for_update(
+                    sa.select(r.c.id)
+                    .where(r.c.status == "scheduled", r.c.start_at <= now)
+                    .order_by(r.c.start_at, r.c.id)
+                    .limit(limit)
+                )
+            ).scalars()
+            for run_id in list(due):
+                conn.execute(sa.update(r).where(r.c.id == run_id).values(status="queued"))
+                events = [NewEvent("run.queued", data={"status": "queued"})]
+                out.append((run_id, self._append(conn, run_id, events)))
+        return out
 
     def get_run(self, run_id: str) -> Run:
         with self.read() as conn:
@@ -1406,6 +1437,168 @@ class SqlStore(Store):
             ).scalars()
             sizes = list(rows)
         return len(sizes), sum(sizes)
+
+    # -- schedules --------------------------------------------------------------------------
+
+    def create_schedule(self, workflow: str, schedule: Schedule) -> Schedule:
+        sc = tables.schedule
+        workflow_id = self._workflow_id(workflow)
+        fields = schedule.model_dump(exclude={"id"}) | {"workflow_id": workflow_id}
+        with self.write() as conn:
+            if schedule.key is not None:
+                found = conn.execute(
+                    self._for_update(
+                        sa.select(sc).where(
+                            sc.c.workflow_id == workflow_id, sc.c.key == schedule.key
+                        )
+                    )
+                ).first()
+                if found is not None:
+                    kept = ("cron", "tz", "inputs", "version", "overlap", "catchup")
+                    changes = {k: fields[k] for k in kept}
+                    conn.execute(sa.update(sc).where(sc.c.id == found.id).values(**changes))
+                    return from_row(Schedule, {**found._mapping, **changes})
+            new_id = conn.execute(sa.insert(sc).values(**fields).returning(sc.c.id)).scalar_one()
+        return from_row(Schedule, {**fields, "id": new_id})
+
+    def schedules(self, workflow: str | None = None) -> list[tuple[Schedule, str]]:
+        sc, wf = tables.schedule, tables.workflow
+        query = (
+            sa.select(sc, wf.c.name.label("workflow_name"))
+            .join(wf, wf.c.id == sc.c.workflow_id)
+            .order_by(sc.c.id)
+        )
+        if workflow is not None:
+            query = query.where(wf.c.name == workflow)
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for row in rows:
+            mapping = dict(row._mapping)
+            name = mapping.pop("workflow_name")
+            out.append((from_row(Schedule, mapping), name))
+        return out
+
+    def get_schedule(self, schedule_id: int) -> tuple[Schedule, str]:
+        sc, wf = tables.schedule, tables.workflow
+        query = (
+            sa.select(sc, wf.c.name.label("workflow_name"))
+            .join(wf, wf.c.id == sc.c.workflow_id)
+            .where(sc.c.id == schedule_id)
+        )
+        with self.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no schedule with id {schedule_id}")
+        mapping = dict(row._mapping)
+        name = mapping.pop("workflow_name")
+        return from_row(Schedule, mapping), name
+
+    def set_schedule_paused(self, schedule_id: int, paused: bool) -> Schedule:
+        sc = tables.schedule
+        changes: dict[str, Any] = {"paused": paused}
+        if not paused:
+            changes["last_fire_at"] = utcnow()
+        with self.write() as conn:
+            row = conn.execute(
+                self._for_update(sa.select(sc).where(sc.c.id == schedule_id))
+            ).first()
+            if row is None:
+                raise NotFound(f"no schedule with id {schedule_id}")
+            if row.paused == paused:
+                return from_row(Schedule, row._mapping)
+            conn.execute(sa.update(sc).where(sc.c.id == schedule_id).values(**changes))
+        return from_row(Schedule, {**row._mapping, **changes})
+
+    def delete_schedule(self, schedule_id: int) -> None:
+        sc, sf = tables.schedule, tables.schedule_fire
+        with self.write() as conn:
+            conn.execute(sa.delete(sf).where(sf.c.schedule_id == schedule_id))
+            if not conn.execute(sa.delete(sc).where(sc.c.id == schedule_id)).rowcount:
+                raise NotFound(f"no schedule with id {schedule_id}")
+
+    def fire_schedule(
+        self,
+        schedule_id: int,
+        fire_at: dt.datetime,
+        outcome: str,
+        new_run: NewRun | None,
+        inline_limit: int,
+        error: str | None = None,
+    ) -> tuple[Run | None, list[EventDict]] | None:
+        sc, sf = tables.schedule, tables.schedule_fire
+        try:
+            with self.write() as conn:
+                # the unique (schedule, fire time) is the guard: a second scheduler's insert
+                # fails here and its run is never written
+                fire_id = conn.execute(
+                    sa.insert(sf)
+                    .values(
+                        schedule_id=schedule_id,
+                        fire_at=fire_at,
+                        outcome=outcome,
+                        run_id=None,
+                        error=error,
+                        fired_at=utcnow(),
+                    )
+                    .returning(sf.c.id)
+                ).scalar_one()
+                run: Run | None = None
+                events: list[EventDict] = []
+                if new_run is not None:
+                    run, events = self._insert_run(conn, new_run, inline_limit)
+                    conn.execute(sa.update(sf).where(sf.c.id == fire_id).values(run_id=run.id))
+                conn.execute(
+                    sa.update(sc)
+                    .where(
+                        sc.c.id == schedule_id,
+                        sa.or_(sc.c.last_fire_at.is_(None), sc.c.last_fire_at < fire_at),
+                    )
+                    .values(last_fire_at=fire_at)
+                )
+        except IntegrityError:
+            return None
+        return run, events
+
+    def start_pending_fire(
+        self, fire_id: int, new_run: NewRun, inline_limit: int
+    ) -> tuple[Run, list[EventDict]] | None:
+        sf = tables.schedule_fire
+        with self.write() as conn:
+            taken = conn.execute(
+                sa.update(sf)
+                .where(sf.c.id == fire_id, sf.c.outcome == "pending")
+                .values(outcome="started", fired_at=utcnow())
+            ).rowcount
+            if not taken:
+                return None
+            run, events = self._insert_run(conn, new_run, inline_limit)
+            conn.execute(sa.update(sf).where(sf.c.id == fire_id).values(run_id=run.id))
+        return run, events
+
+    def schedule_fires(
+        self, schedule_id: int, limit: int = 20, *, outcome: str | None = None
+    ) -> list[ScheduleFire]:
+        sf = tables.schedule_fire
+        query = (
+            sa.select(sf)
+            .where(sf.c.schedule_id == schedule_id)
+            .order_by(sf.c.fire_at.desc())
+            .limit(limit)
+        )
+        if outcome is not None:
+            query = query.where(sf.c.outcome == outcome)
+        with self.read() as conn:
+            return [from_row(ScheduleFire, r._mapping) for r in conn.execute(query)]
+
+    def schedule_active_runs(self, schedule_id: int) -> int:
+        r = tables.run
+        query = sa.select(sa.func.count()).where(
+            r.c.trigger_ref == f"schedule:{schedule_id}",
+            r.c.status.not_in(sorted(tables.RUN_FINISHED)),
+        )
+        with self.read() as conn:
+            return int(conn.execute(query).scalar_one())
 
     # -- what the dialects do their own way -------------------------------------------------
 

@@ -140,6 +140,8 @@ class Run(SQLModel, table=True):
     targets: list | None = Field(default=None, sa_type=sa.JSON)
     """The outputs the run was asked for (``outputs=``): only they and the nodes they need
     run, the others are ``not_needed``. ``None``: every node."""
+    start_at: dt.datetime | None = _ts(default=None)
+    """When a delayed run (status ``scheduled``) becomes ``queued``; ``None`` for the rest."""
 
 
 class NodeRun(SQLModel, table=True):
@@ -395,3 +397,63 @@ login_session = _table(LoginSession)
 api_key = _table(ApiKey)
 secret = _table(Secret)
 audit_log = _table(AuditEntry)
+
+
+# -- schedules: cron triggers and the fires they made ------------------------------------------
+
+Overlap = Literal["skip", "allow", "queue_one"]
+"""What a schedule does at a fire time while its previous run is still unfinished: ``skip``
+the fire, ``allow`` another run, or ``queue_one`` (keep one fire waiting, started once the
+previous run finishes)."""
+FireOutcome = Literal["started", "skipped", "pending", "failed"]
+
+
+class Schedule(SQLModel, table=True):
+    """A cron trigger of one workflow."""
+
+    __table_args__ = (sa.UniqueConstraint("workflow_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: int = Field(foreign_key="workflow.id", index=True)
+    version: str | None = Field(default=None, max_length=64)
+    """The version hash it starts; ``None``: the latest at each fire time."""
+    cron: str = Field(max_length=200)
+    tz: str = Field(default="UTC", max_length=64)
+    """IANA time zone the cron expression is read in (``zoneinfo``)."""
+    inputs: dict = Field(default_factory=dict, sa_type=sa.JSON)
+    """Run inputs as plain JSON."""
+    overlap: str = Field(default="skip", max_length=16)
+    catchup: int = Field(default=1)
+    """How many fires missed while no scheduler ran are started afterwards (the latest ones)."""
+    paused: bool = False
+    key: str | None = Field(default=None, max_length=200)
+    """Identity of a schedule declared in code (``@g.schedule``): publishing again finds it
+    instead of adding another. ``None`` for schedules made by a person."""
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    created_by: str | None = Field(default=None, max_length=200)
+    last_fire_at: dt.datetime | None = _ts(default=None)
+    """The latest fire time handled (started, skipped or left pending); fires up to it are
+    never considered again."""
+
+
+class ScheduleFire(SQLModel, table=True):
+    """One fire time of a schedule, stored once: the unique (schedule, fire time) is what
+    keeps two schedulers from starting it twice."""
+
+    __tablename__ = "schedule_fire"
+    __table_args__ = (sa.UniqueConstraint("schedule_id", "fire_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: int = Field(foreign_key="schedule.id", index=True)
+    fire_at: dt.datetime = _ts()
+    outcome: str = Field(max_length=16)
+    run_id: str | None = Field(default=None, max_length=32)
+    error: str | None = None
+    """Why a ``failed`` fire started no run (its workflow's version is gone, its inputs no
+    longer fit the workflow)."""
+    fired_at: dt.datetime = _ts(default_factory=utcnow)
+    """When the scheduler handled it (its lateness is ``fired_at - fire_at``)."""
+
+
+schedule = _table(Schedule)
+schedule_fire = _table(ScheduleFire)

@@ -36,6 +36,7 @@ def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Comp
             rx.hstack(
                 nav_link("Workflows", "/"),
                 nav_link("Runs", "/runs"),
+                nav_link("Schedules", "/schedules"),
                 rx.link(
                     "API", href="/api/v1/docs", size="3", color_scheme="gray", is_external=True
                 ),

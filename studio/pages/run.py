@@ -47,6 +47,16 @@ def header() -> rx.Component:
         rx.hstack(
             rx.text("version " + RunState.version, size="1", color_scheme="gray"),
             rx.text("· trigger " + RunState.trigger, size="1", color_scheme="gray"),
+            rx.cond(
+                RunState.started_by != "",
+                rx.link(
+                    "· " + RunState.started_by,
+                    href="/schedules",
+                    size="1",
+                    color_scheme="gray",
+                    id="run-started-by",
+                ),
+            ),
             rx.text("· created " + RunState.created, size="1", color_scheme="gray"),
             rx.cond(
                 RunState.owner != "",

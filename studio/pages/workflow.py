@@ -9,6 +9,7 @@ from studio.components.forms import fields
 from studio.components.graph import direction_switch, graph_view
 from studio.logic.diff import DiffRow
 from studio.pages.runs import runs_table
+from studio.pages.schedules import workflow_schedules
 from studio.states.workflow import VersionItem, WorkflowState
 
 
@@ -199,6 +200,7 @@ def body() -> rx.Component:
             gap="24px",
             width="100%",
         ),
+        workflow_schedules(),
         spacing="4",
         width="100%",
     )

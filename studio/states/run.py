@@ -43,6 +43,7 @@ class RunState(rx.State):
     version: str = ""
     run_status: str = ""
     trigger: str = ""
+    started_by: str = ""
     owner: str = ""
     created: str = ""
     elapsed: str = ""
@@ -154,7 +155,7 @@ class RunState(rx.State):
     def _reset(self) -> None:
         self.loading, self.found = True, True
         self.workflow = self.workflow_href = self.version = self.run_status = ""
-        self.trigger = self.owner = ""
+        self.trigger = self.owner = self.started_by = ""
         self.created = self.elapsed = self.error = self.progress = ""
         self.message = self.live_error = self.selected = ""
         self.share_open, self.share_url, self.share_message, self.share_links = False, "", "", []
@@ -170,6 +171,7 @@ class RunState(rx.State):
         self.workflow, self.version = header.workflow, fmt.short(header.version)
         self.workflow_href = fmt.workflow_href(header.workflow)
         self.run_status, self.trigger, self.owner = header.status, header.trigger, header.owner
+        self.started_by = header.started_by
         self.created, self.inputs = header.created, header.inputs
         self._version_id = header.version_id
         self._page = RunPage.create(header.spec, redactor=header.shown)

@@ -30,6 +30,7 @@ from runtime.store import (
     open_store,
     tables,
 )
+from runtime.store.contract import NewRun
 from runtime.store.postgres import PostgresStore
 from runtime.store.sqlite import SqliteStore
 from runtime.store.tables import utcnow
@@ -498,3 +499,100 @@ def test_astep_writes_what_step_writes(store: Store) -> None:
         ("a", "succeeded"),
         ("b", "running"),
     ]
+
+
+# -- delayed runs and schedules ---------------------------------------------------------------
+
+
+def test_create_run_with_start_at_is_scheduled_until_release_due_queues_it(store: Store) -> None:
+    version = store.publish("contract", "v1", SPEC, b"")
+    later = utcnow() + dt.timedelta(hours=1)
+    record, events = store.create_run(
+        version, {}, trigger="sdk", owner=None, inline_limit=16, start_at=later
+    )
+    assert record.status == "scheduled" and store.get_run(record.id).start_at == later
+    assert events[0]["type"] == "run.scheduled" and events[0]["data"]["start_at"]
+    assert store.acquire(record.id, "w", 30) is None  # no worker can take it early
+    assert record.id not in {r.id for r in store.free_runs()}
+    assert store.release_due(later - dt.timedelta(seconds=1)) == []
+    released = store.release_due(later)
+    assert [run_id for run_id, _ in released] == [record.id]
+    assert [e["type"] for e in released[0][1]] == ["run.queued"]
+    assert store.get_run(record.id).status == "queued"
+    assert store.release_due(later) == []  # queued once
+
+
+def test_a_scheduled_run_cancelled_is_never_released(store: Store) -> None:
+    version = store.publish("contract", "v1", SPEC, b"")
+    soon = utcnow() + dt.timedelta(seconds=5)
+    record, _ = store.create_run(
+        version, {}, trigger="sdk", owner=None, inline_limit=16, start_at=soon
+    )
+    assert store.request_cancel(record.id)[0] == "cancelled"
+    assert store.release_due(soon + dt.timedelta(hours=1)) == []
+    assert store.get_run(record.id).status == "cancelled"
+
+
+def a_schedule(store: Store, **fields: object) -> tables.Schedule:
+    store.publish("contract", "v1", SPEC, b"")
+    row = tables.Schedule(workflow_id=0, cron="* * * * *", **fields)  # type: ignore[arg-type]
+    return store.create_schedule("contract", row)
+
+
+def test_create_schedule_names_unknown_workflows_and_keys_find_the_same_row(store: Store) -> None:
+    with pytest.raises(NotFound, match="no workflow named 'nope'"):
+        store.create_schedule("nope", tables.Schedule(workflow_id=0, cron="* * * * *"))
+    first = a_schedule(store, key="code:a")
+    again = a_schedule(store, key="code:a", tz="Europe/Berlin")
+    assert again.id == first.id and again.tz == "Europe/Berlin"
+    other = a_schedule(store)
+    assert other.id != first.id
+    assert [s.id for s, name in store.schedules("contract")] == [first.id, other.id]
+    assert store.get_schedule(first.id)[1] == "contract"  # type: ignore[arg-type]
+
+
+def test_fire_schedule_stores_each_fire_time_once_with_its_run(store: Store) -> None:
+    schedule = a_schedule(store)
+    assert schedule.id is not None
+    version = store.find_version("contract")
+    at = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+    new = NewRun(version, {}, "schedule", trigger_ref=f"schedule:{schedule.id}")
+    stored = store.fire_schedule(schedule.id, at, "started", new, 16)
+    assert stored is not None and stored[0] is not None
+    run = stored[0]
+    assert run.trigger == "schedule" and run.trigger_ref == f"schedule:{schedule.id}"
+    assert store.fire_schedule(schedule.id, at, "started", new, 16) is None  # a second scheduler
+    assert len(store.list_runs(trigger="schedule")) == 1
+    fires = store.schedule_fires(schedule.id)
+    assert [(f.fire_at, f.outcome, f.run_id) for f in fires] == [(at, "started", run.id)]
+    assert store.get_schedule(schedule.id)[0].last_fire_at == at
+    assert store.schedule_active_runs(schedule.id) == 1
+    store.request_cancel(run.id)
+    assert store.schedule_active_runs(schedule.id) == 0
+
+
+def test_pending_fire_starts_once(store: Store) -> None:
+    schedule = a_schedule(store, overlap="queue_one")
+    assert schedule.id is not None
+    at = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+    assert store.fire_schedule(schedule.id, at, "pending", None, 16) == (None, [])
+    (pending,) = store.schedule_fires(schedule.id, outcome="pending")
+    assert pending.id is not None
+    new = NewRun(store.find_version("contract"), {}, "schedule")
+    started = store.start_pending_fire(pending.id, new, 16)
+    assert started is not None and started[0].status == "queued"
+    assert store.start_pending_fire(pending.id, new, 16) is None
+    assert store.schedule_fires(schedule.id, outcome="pending") == []
+
+
+def test_pause_resume_and_delete_schedule(store: Store) -> None:
+    schedule = a_schedule(store)
+    assert schedule.id is not None
+    assert store.set_schedule_paused(schedule.id, True).paused
+    resumed = store.set_schedule_paused(schedule.id, False)
+    assert not resumed.paused and resumed.last_fire_at is not None  # paused time not replayed
+    store.delete_schedule(schedule.id)
+    with pytest.raises(NotFound, match=f"no schedule with id {schedule.id}"):
+        store.get_schedule(schedule.id)
+    with pytest.raises(NotFound):
+        store.delete_schedule(schedule.id)

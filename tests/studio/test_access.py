@@ -60,6 +60,12 @@ NEEDS: dict[tuple[str, str], str] = {
     ("put", "/api/v1/secrets/{name}"): "admin",
     ("delete", "/api/v1/secrets/{name}"): "admin",
     ("get", "/api/v1/audit"): "admin",
+    ("get", "/api/v1/schedules"): "read",
+    ("post", "/api/v1/workflows/{name}/schedules"): "write",
+    ("get", "/api/v1/schedules/{schedule_id}"): "read",
+    ("post", "/api/v1/schedules/{schedule_id}/pause"): "write",
+    ("post", "/api/v1/schedules/{schedule_id}/resume"): "write",
+    ("delete", "/api/v1/schedules/{schedule_id}"): "write",
 }
 ALLOWED = {"read": {"viewer", "editor", "admin"}, "write": {"editor", "admin"}, "admin": {"admin"}}
 
@@ -104,6 +110,7 @@ def test_every_operation_checks_its_role(
         "version": flows.approval.version,
         "link_id": "1",
         "key_id": "000000000000",
+        "schedule_id": "1",
     }
     for (method, template), need in NEEDS.items():
         path = re.sub(r"\{(\w+)\}", lambda m: values[m[1]], template)
