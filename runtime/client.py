@@ -19,7 +19,14 @@ from runtime import codecs, codesign
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
-from runtime.errors import GraphError, NotFound, PayloadError, SignatureError, StoreUnavailable
+from runtime.errors import (
+    GraphError,
+    InputError,
+    NotFound,
+    PayloadError,
+    SignatureError,
+    StoreUnavailable,
+)
 from runtime.events import RUN_END_EVENTS, Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph, check_run_inputs
 from runtime.keys import Keyring
@@ -171,10 +178,14 @@ class Client:
         *,
         trigger: str = "sdk",
         owner: str | None = None,
+        priority: int = 0,
     ) -> Run:
-        """Validate, store a ``queued`` run, hand it to the executor, and return at once."""
+        """Validate, store a ``queued`` run, hand it to the executor, and return at once.
+        ``priority``: higher runs of a limited workflow are admitted first."""
         graph.check_inputs(inputs)
-        return self._enqueue(self.publish(graph), inputs, graph.pickle, trigger, owner)
+        return self._enqueue(
+            self.publish(graph), inputs, graph.pickle, trigger, owner, priority=priority
+        )
 
     def start_version(
         self,
@@ -184,6 +195,7 @@ class Client:
         trigger: str = "studio",
         owner: str | None = None,
         trigger_ref: str | None = None,
+        priority: int = 0,
     ) -> Run:
         """Start a run of a stored version (the studio, the REST API, a retry, a trigger).
         Inputs are checked against the version's spec, so the graph's code need not load here;
@@ -192,7 +204,9 @@ class Client:
         _check_spec_inputs(version.spec, inputs)
         # values typed into a form are plain data; pickle only where the graph opted in
         allow_pickle = any(n["policies"].get("pickle") for n in version.spec["nodes"])
-        return self._enqueue(version, inputs, allow_pickle, trigger, owner, trigger_ref)
+        return self._enqueue(
+            version, inputs, allow_pickle, trigger, owner, trigger_ref, priority=priority
+        )
 
     def _enqueue(
         self,
@@ -202,6 +216,8 @@ class Client:
         trigger: str,
         owner: str | None,
         trigger_ref: str | None = None,
+        *,
+        priority: int = 0,
     ) -> Run:
         """Store checked inputs and a ``queued`` run of ``version``, and hand it over."""
         encoded = {
@@ -217,10 +233,28 @@ class Client:
             owner=owner,
             inline_limit=self.settings.inline_limit,
             trigger_ref=trigger_ref,
+            priority=priority,
         )
         self._announce(record.id, events)
         self.dispatcher.submit(record.id)
         return Run(self, record.id)
+
+    def set_run_limit(self, workflow: str, max_concurrent_runs: int | None) -> None:
+        """At most ``max_concurrent_runs`` runs of ``workflow`` run (or wait for a person) at
+        once, in every process on this store; the others wait ``queued``, highest priority
+        first. ``None`` lifts the limit."""
+        if max_concurrent_runs is not None and (
+            isinstance(max_concurrent_runs, bool)
+            or not isinstance(max_concurrent_runs, int)
+            or max_concurrent_runs < 1
+        ):
+            raise InputError(
+                f"max_concurrent_runs must be a whole number of at least 1 (or None), not "
+                f"{max_concurrent_runs!r}"
+            )
+        self.store.set_run_limit(workflow, max_concurrent_runs)
+        for run_id in self.store.admissible_runs(self.store.find_version(workflow).workflow_id):
+            self.dispatcher.submit(run_id)
 
     def get_run(self, run_id: str) -> Run:
         self.store.get_run(run_id)  # raises NotFound

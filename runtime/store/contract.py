@@ -38,6 +38,8 @@ from runtime.store.tables import (
     NodeRun,
     Run,
     ShareLink,
+    WebhookDelivery,
+    WebhookEndpoint,
     Workflow,
     WorkflowVersion,
     utcnow,
@@ -325,10 +327,12 @@ class Store(abc.ABC):
         owner: str | None,
         inline_limit: int,
         trigger_ref: str | None = None,
+        priority: int = 0,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run of ``version`` with its encoded inputs (large ones into the
         blob table) and its ``run.queued`` event (seq 1), in one transaction. ``trigger_ref``
-        names the schedule or delivery that started it, if any."""
+        names the schedule or delivery that started it, if any; ``priority`` orders it among
+        the queued runs of a limited workflow (higher first)."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -627,6 +631,78 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def revoke_share_link(self, link_id: int, *, run_id: str | None = None) -> bool:
         """Revoke an active link (with ``run_id``: only a link of that run); whether one was."""
+
+    # -- admission --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def set_run_limit(self, workflow: str, max_concurrent_runs: int | None) -> None:
+        """Set (``None``: lift) the workflow's ``max_concurrent_runs``; ``NotFound`` for an
+        unknown workflow. ``acquire`` enforces it: a ``queued`` run of a limited workflow is
+        taken only while fewer than the limit of its runs are ``running`` or ``waiting``
+        plus queued ones ranked ahead of it (higher ``priority``, then older), counted under
+        the workflow row's lock (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers), so
+        the limit holds across processes. A refused run stays ``queued``, nothing written."""
+
+    @abc.abstractmethod
+    def admissible_runs(self, workflow_id: int) -> list[str]:
+        """Ids of the queued runs ``acquire`` would take now (as many as the workflow has free
+        slots, highest priority then oldest first); empty for an unlimited workflow. Read
+        after a run of it finishes, to hand the freed slots on."""
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_webhook(self, endpoint: WebhookEndpoint, ciphertext: bytes) -> WebhookEndpoint:
+        """Insert an endpoint and its first (encrypted) signing secret, in one transaction."""
+
+    @abc.abstractmethod
+    def webhooks(self, workflow: str | None = None) -> list[tuple[WebhookEndpoint, str]]:
+        """Endpoints (of ``workflow`` only, if given) with their workflow's name, oldest
+        first."""
+
+    @abc.abstractmethod
+    def webhook_target(
+        self, endpoint_id: str, now: dt.datetime
+    ) -> tuple[WebhookEndpoint, str, list[bytes]] | None:
+        """What a request to the endpoint needs, in one read: the endpoint, its workflow's
+        name and the ciphertexts of its secrets valid at ``now`` (no ``expires_at`` or one
+        after ``now``), newest first; ``None`` for an unknown endpoint."""
+
+    @abc.abstractmethod
+    def rotate_webhook_secret(
+        self, endpoint_id: str, ciphertext: bytes, old_until: dt.datetime
+    ) -> None:
+        """Add a new secret; the ones still valid then stop at ``old_until`` (the overlap),
+        in one transaction. ``NotFound`` for an unknown endpoint."""
+
+    @abc.abstractmethod
+    def delete_webhook(self, endpoint_id: str) -> bool:
+        """Delete the endpoint with its secrets and deliveries (the runs stay); whether it
+        existed."""
+
+    @abc.abstractmethod
+    def claim_delivery(
+        self, endpoint_id: str, message_id: str, webhook_id: str | None, verdict: str
+    ) -> tuple[int, str | None, bool]:
+        """Insert an accepted delivery (status 202, no run yet) under the unique
+        (endpoint, message id), or find the one that holds it: ``(delivery id, its run id,
+        whether this call inserted it)``. Two processes claiming one message: one inserts,
+        the other finds it."""
+
+    @abc.abstractmethod
+    def finish_delivery(
+        self, delivery_id: int, *, run_id: str | None, status_code: int, error: str | None
+    ) -> None:
+        """Record what became of a claimed delivery. Without a run its message id is freed
+        (set to ``NULL``), so the sender may deliver the message again."""
+
+    @abc.abstractmethod
+    def record_delivery(self, delivery: WebhookDelivery) -> int:
+        """Insert a refused delivery (no message id, no run) for the endpoint's history."""
+
+    @abc.abstractmethod
+    def deliveries(self, endpoint_id: str, limit: int = 20) -> list[WebhookDelivery]:
+        """The endpoint's latest deliveries, newest first."""
 
     # -- leadership -------------------------------------------------------------------------
 

@@ -55,9 +55,10 @@ _NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM event WHERE run_id = %s"
 _CREATE_RUN = """
 WITH created AS (
     INSERT INTO run (id, workflow_id, version_id, status, inputs, trigger, trigger_ref, owner,
-                     created_at, cancel_requested, lease_epoch)
+                     created_at, cancel_requested, lease_epoch, priority)
     VALUES (%(id)s, %(workflow_id)s, %(version_id)s, %(status)s, %(inputs)s::json, %(trigger)s,
-            %(trigger_ref)s, %(owner)s, %(created_at)s, %(cancel_requested)s, %(lease_epoch)s)
+            %(trigger_ref)s, %(owner)s, %(created_at)s, %(cancel_requested)s, %(lease_epoch)s,
+            %(priority)s)
     RETURNING id
 )
 INSERT INTO event (run_id, seq, type, node, data, created_at)
@@ -69,6 +70,8 @@ WITH taken AS (
                    lease_until = %(until)s, lease_epoch = lease_epoch + 1, error = NULL
     WHERE id = %(id)s AND status = 'queued' AND started_at IS NULL
       AND (lease_owner IS NULL OR lease_owner = %(owner)s)
+      AND NOT EXISTS (SELECT 1 FROM workflow w
+                      WHERE w.id = run.workflow_id AND w.max_concurrent_runs IS NOT NULL)
     RETURNING *
 ), announced AS (
     INSERT INTO event (run_id, seq, type, node, data, created_at)
@@ -80,7 +83,9 @@ WITH taken AS (
 SELECT taken.*, (SELECT seq FROM announced) AS event_seq FROM taken
 """
 """A run's first pass in one statement: the update locks the run row as a takeover's
-``FOR UPDATE`` would wait for; a run with no start has no attempt rows to read."""
+``FOR UPDATE`` would wait for; a run with no start has no attempt rows to read. A run of a
+limited workflow goes the whole way (``SqlStore.acquire`` admits it under the workflow's
+lock)."""
 _SMALL_WRITES, _SMALL_EVENTS = 4, 8
 """The largest checkpoint sent as one statement: a chain's step gains most; a big step gains
 nothing (PostgreSQL plans 50 CTEs about as slowly as it runs 50 statements) and SQLAlchemy's
@@ -154,6 +159,7 @@ class PostgresStore(SqlStore):
         owner: str | None,
         inline_limit: int,
         trigger_ref: str | None = None,
+        priority: int = 0,
     ) -> tuple[Run, list[EventDict]]:
         """A run whose inputs all stay inline is one prepared statement (the run and its
         ``run.queued`` event), sent on its own."""
@@ -165,6 +171,7 @@ class PostgresStore(SqlStore):
                 owner=owner,
                 inline_limit=inline_limit,
                 trigger_ref=trigger_ref,
+                priority=priority,
             )
         assert version.id is not None, "a stored version has an id"
         now = utcnow()
@@ -181,6 +188,7 @@ class PostgresStore(SqlStore):
             "created_at": now,
             "cancel_requested": False,
             "lease_epoch": 0,
+            "priority": priority,
         }
         data = {"status": "queued"}
         with _raw_available(), contextlib.closing(self.engine.raw_connection()) as pooled:

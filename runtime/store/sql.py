@@ -43,6 +43,8 @@ from runtime.store.tables import (
     NodeRun,
     Run,
     ShareLink,
+    WebhookDelivery,
+    WebhookEndpoint,
     Workflow,
     WorkflowVersion,
     from_row,
@@ -322,6 +324,7 @@ class SqlStore(Store):
         owner: str | None,
         inline_limit: int,
         trigger_ref: str | None = None,
+        priority: int = 0,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run; ``inputs`` maps names to already-encoded values."""
         run_id = new_run_id()
@@ -343,6 +346,7 @@ class SqlStore(Store):
                 owner=owner,
                 created_at=now,
                 cancel_requested=False,
+                priority=priority,
             )
             conn.execute(sa.insert(tables.run).values(**record.model_dump()))
             events = self._append(
@@ -451,6 +455,8 @@ class SqlStore(Store):
                 return None
             held = run.lease_owner is not None and run.lease_owner != owner
             if held and not (takeover is not None and takeover.grants(run)):
+                return None
+            if run.status == "queued" and not self._admitted(conn, run):
                 return None
             changes: dict[str, Any] = {
                 "lease_owner": owner,
@@ -1259,6 +1265,219 @@ class SqlStore(Store):
             return bool(
                 conn.execute(sa.update(s).where(*match).values(revoked_at=utcnow())).rowcount
             )
+
+    # -- admission --------------------------------------------------------------------------
+
+    def set_run_limit(self, workflow: str, max_concurrent_runs: int | None) -> None:
+        w = tables.workflow
+        with self.write() as conn:
+            changed = conn.execute(
+                sa.update(w)
+                .where(w.c.name == workflow)
+                .values(max_concurrent_runs=max_concurrent_runs)
+            ).rowcount
+        if not changed:
+            raise NotFound(f"no workflow named {workflow!r}")
+
+    def _admitted(self, conn: sa.Connection, run: Run) -> bool:
+        """Whether the queued ``run`` may start now (see ``set_run_limit``), under the
+        workflow row's lock so concurrent admissions count one after the other."""
+        w, r = tables.workflow, tables.run
+        limit = conn.execute(
+            self._for_update(sa.select(w.c.max_concurrent_runs).where(w.c.id == run.workflow_id))
+        ).scalar()
+        if limit is None:
+            return True
+        ahead = sa.or_(
+            r.c.priority > run.priority,
+            sa.and_(
+                r.c.priority == run.priority,
+                sa.or_(
+                    r.c.created_at < run.created_at,
+                    sa.and_(r.c.created_at == run.created_at, r.c.id < run.id),
+                ),
+            ),
+        )
+        taken = conn.execute(
+            sa.select(sa.func.count()).where(
+                r.c.workflow_id == run.workflow_id,
+                sa.or_(
+                    r.c.status.in_(["running", "waiting"]),
+                    sa.and_(r.c.status == "queued", r.c.id != run.id, ahead),
+                ),
+            )
+        ).scalar_one()
+        return bool(taken < limit)
+
+    def admissible_runs(self, workflow_id: int) -> list[str]:
+        w, r = tables.workflow, tables.run
+        with self.read() as conn:
+            limit = conn.execute(
+                sa.select(w.c.max_concurrent_runs).where(w.c.id == workflow_id)
+            ).scalar()
+            if limit is None:
+                return []
+            active = conn.execute(
+                sa.select(sa.func.count()).where(
+                    r.c.workflow_id == workflow_id, r.c.status.in_(["running", "waiting"])
+                )
+            ).scalar_one()
+            if active >= limit:
+                return []
+            return list(
+                conn.execute(
+                    sa.select(r.c.id)
+                    .where(r.c.workflow_id == workflow_id, r.c.status == "queued")
+                    .order_by(r.c.priority.desc(), r.c.created_at, r.c.id)
+                    .limit(limit - active)
+                ).scalars()
+            )
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def create_webhook(self, endpoint: WebhookEndpoint, ciphertext: bytes) -> WebhookEndpoint:
+        with self.write() as conn:
+            conn.execute(sa.insert(tables.webhook_endpoint).values(**endpoint.model_dump()))
+            conn.execute(
+                sa.insert(tables.webhook_secret).values(
+                    endpoint_id=endpoint.id, ciphertext=ciphertext, created_at=endpoint.created_at
+                )
+            )
+        return endpoint
+
+    def webhooks(self, workflow: str | None = None) -> list[tuple[WebhookEndpoint, str]]:
+        e, w = tables.webhook_endpoint, tables.workflow
+        query = (
+            sa.select(e, w.c.name.label("workflow_name"))
+            .join(w, w.c.id == e.c.workflow_id)
+            .order_by(e.c.created_at, e.c.id)
+        )
+        if workflow is not None:
+            query = query.where(w.c.name == workflow)
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for row in rows:
+            fields = dict(row._mapping)
+            name = fields.pop("workflow_name")
+            out.append((from_row(WebhookEndpoint, fields), name))
+        return out
+
+    def webhook_target(
+        self, endpoint_id: str, now: dt.datetime
+    ) -> tuple[WebhookEndpoint, str, list[bytes]] | None:
+        e, w, s = tables.webhook_endpoint, tables.workflow, tables.webhook_secret
+        with self.read() as conn:
+            row = conn.execute(
+                sa.select(e, w.c.name.label("workflow_name"))
+                .join(w, w.c.id == e.c.workflow_id)
+                .where(e.c.id == endpoint_id)
+            ).first()
+            if row is None:
+                return None
+            secrets_ = conn.execute(
+                sa.select(s.c.ciphertext)
+                .where(
+                    s.c.endpoint_id == endpoint_id,
+                    sa.or_(s.c.expires_at.is_(None), s.c.expires_at > now),
+                )
+                .order_by(s.c.id.desc())
+            ).scalars()
+            found = list(secrets_)
+        fields = dict(row._mapping)
+        name = fields.pop("workflow_name")
+        return from_row(WebhookEndpoint, fields), name, found
+
+    def rotate_webhook_secret(
+        self, endpoint_id: str, ciphertext: bytes, old_until: dt.datetime
+    ) -> None:
+        e, s = tables.webhook_endpoint, tables.webhook_secret
+        now = utcnow()
+        with self.write() as conn:
+            if (
+                conn.execute(
+                    self._for_update(sa.select(e.c.id).where(e.c.id == endpoint_id))
+                ).first()
+                is None
+            ):
+                raise NotFound(f"no webhook endpoint {endpoint_id!r}")
+            conn.execute(
+                sa.update(s)
+                .where(
+                    s.c.endpoint_id == endpoint_id,
+                    sa.or_(s.c.expires_at.is_(None), s.c.expires_at > old_until),
+                )
+                .values(expires_at=old_until)
+            )
+            conn.execute(
+                sa.insert(s).values(endpoint_id=endpoint_id, ciphertext=ciphertext, created_at=now)
+            )
+
+    def delete_webhook(self, endpoint_id: str) -> bool:
+        e = tables.webhook_endpoint
+        with self.write() as conn:
+            for table in (tables.webhook_delivery, tables.webhook_secret):
+                conn.execute(sa.delete(table).where(table.c.endpoint_id == endpoint_id))
+            return bool(conn.execute(sa.delete(e).where(e.c.id == endpoint_id)).rowcount)
+
+    def claim_delivery(
+        self, endpoint_id: str, message_id: str, webhook_id: str | None, verdict: str
+    ) -> tuple[int, str | None, bool]:
+        d = tables.webhook_delivery
+        with self.write() as conn:
+            inserted = conn.execute(
+                self._insert(d)
+                .values(
+                    endpoint_id=endpoint_id,
+                    received_at=utcnow(),
+                    webhook_id=webhook_id,
+                    message_id=message_id,
+                    status_code=202,
+                    verdict=verdict,
+                )
+                .on_conflict_do_nothing(index_elements=["endpoint_id", "message_id"])
+                .returning(d.c.id)
+            ).scalar()
+            if inserted is not None:
+                return int(inserted), None, True
+            row = conn.execute(
+                sa.select(d.c.id, d.c.run_id).where(
+                    d.c.endpoint_id == endpoint_id, d.c.message_id == message_id
+                )
+            ).one()
+        return int(row.id), row.run_id, False
+
+    def finish_delivery(
+        self, delivery_id: int, *, run_id: str | None, status_code: int, error: str | None
+    ) -> None:
+        d = tables.webhook_delivery
+        changes: dict[str, Any] = {"run_id": run_id, "status_code": status_code, "error": error}
+        if run_id is None:
+            changes["message_id"] = None
+        with self.write() as conn:
+            conn.execute(sa.update(d).where(d.c.id == delivery_id).values(**changes))
+
+    def record_delivery(self, delivery: WebhookDelivery) -> int:
+        fields = delivery.model_dump(exclude={"id"})
+        with self.write() as conn:
+            return int(
+                conn.execute(
+                    sa.insert(tables.webhook_delivery)
+                    .values(**fields)
+                    .returning(tables.webhook_delivery.c.id)
+                ).scalar_one()
+            )
+
+    def deliveries(self, endpoint_id: str, limit: int = 20) -> list[WebhookDelivery]:
+        d = tables.webhook_delivery
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(d)
+                .where(d.c.endpoint_id == endpoint_id)
+                .order_by(d.c.received_at.desc(), d.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [from_row(WebhookDelivery, row._mapping) for row in rows]
 
     # -- what the dialects do their own way -------------------------------------------------
 
