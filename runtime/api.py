@@ -28,6 +28,7 @@ from runtime import catalog, codecs, codesign, redaction, sharing
 from runtime.api_auth import AuditTrail, note, principal_dependency, role_dependency
 from runtime.api_errors import error_handlers, responses
 from runtime.auth.gate import Gate
+from runtime.auth.ratelimit import RequestLimiter
 from runtime.auth.roles import Principal, require_workflow
 from runtime.body_limit import RequestBodyLimit
 from runtime.client import Client, Run, default_client
@@ -201,6 +202,20 @@ class StartRun(BaseModel):
     inputs: JsonObject = Field(default_factory=dict, description="Run inputs by name.")
     version: Annotated[Text, Field(max_length=64)] | None = Field(
         None, description="Version hash (or prefix); default: latest."
+    )
+    priority: int = Field(
+        0,
+        ge=-1000,
+        le=1000,
+        description="Among queued runs of a workflow with max_concurrent_runs, higher first.",
+    )
+
+
+class LimitsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent_runs: int | None = Field(
+        ..., ge=1, le=MAX_INT, description="Runs running or waiting at once; null: no limit."
     )
 
 
@@ -433,7 +448,8 @@ def create_api(
     api.state.gate = the_gate
     api.add_middleware(AuditTrail, gate=lambda: the_gate, prefix=PREFIX)
     api.add_middleware(RequestBodyLimit, max_bytes=limit)
-    principal = principal_dependency(lambda: the_gate)
+    limiter = RequestLimiter(redis_url=config.redis_url)
+    principal = principal_dependency(lambda: the_gate, limiter, config.api_key_rate_limit)
     reader = role_dependency(principal, "read", "read")
     writer = role_dependency(principal, "write", "change runs")
     router = fastapi.APIRouter(prefix=PREFIX, responses=responses(401, 403, 422))
@@ -541,9 +557,31 @@ def create_api(
         require_workflow(who, name)
         c = client()
         version = catalog.version(c.store, name, body.version)
-        run = c.start_version(version.id, body.inputs, trigger="api", owner=who.actor)  # type: ignore[arg-type]
+        run = c.start_version(
+            version.id,  # type: ignore[arg-type]
+            body.inputs,
+            trigger="api",
+            owner=who.actor,
+            priority=body.priority,
+        )
         response.headers["Location"] = f"{PREFIX}/runs/{run.id}"
         return _run_summary(c, run.id)
+
+    @router.put(
+        "/workflows/{name}/limits",
+        response_model=LimitsIn,
+        tags=["workflows"],
+        responses=responses(404, 413),
+    )
+    def set_limits(
+        *, name: WorkflowName, body: LimitsIn, who: Principal = writer, request: Request
+    ) -> LimitsIn:
+        """Cap how many of the workflow's runs are running or waiting at once, in every
+        worker; the others wait queued, highest priority first."""
+        require_workflow(who, name)
+        client().set_run_limit(name, body.max_concurrent_runs)
+        note(request, "workflow.limits", name, max_concurrent_runs=body.max_concurrent_runs)
+        return body
 
     @router.get("/runs", response_model=RunPage, tags=["runs"])
     def list_runs(
@@ -779,6 +817,10 @@ def create_api(
     from runtime.api_admin import admin_router
 
     api.include_router(admin_router(PREFIX, lambda: the_gate, principal))
+    from runtime.api_webhooks import hook_route, webhooks_router
+
+    api.include_router(webhooks_router(PREFIX, client, principal))
+    api.router.routes.append(hook_route(client))
     return api
 
 

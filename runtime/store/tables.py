@@ -366,8 +366,9 @@ audit_log = _table(AuditEntry)
 WebhookMode = Literal["standard", "github"]
 """How an endpoint's requests are signed: Standard Webhooks (``webhook-id``,
 ``webhook-timestamp``, ``webhook-signature``) or GitHub's ``X-Hub-Signature-256``."""
-Verdict = Literal["valid", "missing", "invalid", "stale", "test"]
-"""What a delivery's signature check said (``test``: sent from the studio, not signed)."""
+Verdict = Literal["valid", "missing", "invalid", "stale", "unchecked"]
+"""What a delivery's signature check said (``unchecked``: refused before it, e.g.
+rate-limited or too large)."""
 
 
 class WebhookEndpoint(SQLModel, table=True):
