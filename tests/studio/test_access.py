@@ -59,6 +59,13 @@ NEEDS: dict[tuple[str, str], str] = {
     ("put", "/api/v1/secrets/{name}"): "admin",
     ("delete", "/api/v1/secrets/{name}"): "admin",
     ("get", "/api/v1/audit"): "admin",
+    ("put", "/api/v1/workflows/{name}/limits"): "write",
+    ("get", "/api/v1/workflows/{name}/webhooks"): "read",
+    ("post", "/api/v1/workflows/{name}/webhooks"): "write",
+    ("post", "/api/v1/webhooks/{endpoint_id}/rotate"): "write",
+    ("delete", "/api/v1/webhooks/{endpoint_id}"): "write",
+    ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"): "read",
+    ("post", "/api/v1/webhooks/{endpoint_id}/test"): "write",
 }
 ALLOWED = {"read": {"viewer", "editor", "admin"}, "write": {"editor", "admin"}, "admin": {"admin"}}
 
@@ -103,6 +110,7 @@ def test_every_operation_checks_its_role(
         "version": flows.approval.version,
         "link_id": "1",
         "key_id": "000000000000",
+        "endpoint_id": "wh_nobody",
     }
     for (method, template), need in NEEDS.items():
         path = re.sub(r"\{(\w+)\}", lambda m: values[m[1]], template)
