@@ -30,7 +30,7 @@ def webhooks_of(client: Client) -> Webhooks:
     """The client's webhook service (one per client: it holds the rate-limit counts)."""
     found = _services.get(client)
     if found is None:
-        found = _services[client] = Webhooks(client)
+        found = _services[client] = Webhooks(client.store, client.settings, client.start_version)
     return found
 
 

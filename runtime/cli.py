@@ -43,6 +43,9 @@ from runtime.cli_access import keys_app, secrets_app, users_app  # noqa: E402
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(secrets_app, name="secrets")
+from runtime.cli_webhooks import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import secrets as random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
 from urllib.parse import parse_qs
@@ -71,10 +71,18 @@ def _refusal(status: int, detail: str, errors: list[dict[str, Any]] | None = Non
 class Webhooks:
     """The webhook endpoints of one client's store."""
 
-    def __init__(self, client: Any, limiter: RequestLimiter | None = None) -> None:
-        self.client = client
-        self.store: Store = client.store
-        self.settings: Settings = client.settings
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        start: Callable[..., Any] | None = None,
+        limiter: RequestLimiter | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.start = start
+        """Starts a run of a stored version (``Client.start_version``); managing endpoints
+        needs none."""
         self.keys = Keys(self.settings)
         self.limiter = limiter or RequestLimiter(redis_url=self.settings.redis_url)
         self.clock = time.time
@@ -253,8 +261,9 @@ class Webhooks:
             if run_id is None:
                 return _refusal(409, "this message is being processed: retry it shortly")
             return Answer(200, {"run_id": run_id, "replayed": True})
+        assert self.start is not None, "receiving requests needs a way to start runs"
         try:
-            run = self.client.start_version(
+            run = self.start(
                 version.id,
                 inputs,
                 trigger="webhook",
