@@ -28,7 +28,8 @@ SERVE = """
 import sys, uvicorn, runtime as rt
 from runtime.api import create_api
 client = rt.connect(sys.argv[1])
-uvicorn.run(create_api(lambda: client), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+port = int(sys.argv[2])
+uvicorn.run(create_api(lambda: client), host="127.0.0.1", port=port, log_level="warning")
 """
 
 
@@ -82,7 +83,13 @@ def test_one_message_to_two_processes_starts_one_run(
             barrier = threading.Barrier(4)
             answers: list[httpx.Response] = []
 
-            def send(url: str) -> None:
+            def send(
+                url: str,
+                body: bytes = body,
+                headers: dict[str, str] = headers,
+                barrier: threading.Barrier = barrier,
+                answers: list[httpx.Response] = answers,
+            ) -> None:
                 barrier.wait()
                 answers.append(httpx.post(url + made.path, content=body, headers=headers))
 
