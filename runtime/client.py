@@ -196,16 +196,25 @@ class Client:
         owner: str | None = None,
         trigger_ref: str | None = None,
         priority: int = 0,
+        run_id: str | None = None,
     ) -> Run:
         """Start a run of a stored version (the studio, the REST API, a retry, a trigger).
         Inputs are checked against the version's spec, so the graph's code need not load here;
-        ``trigger_ref`` names the schedule or delivery that started it."""
+        ``trigger_ref`` names the schedule or delivery that started it; ``run_id`` is an id
+        chosen beforehand (a webhook delivery claims it first)."""
         version = self.store.get_version(version_id)
         _check_spec_inputs(version.spec, inputs)
         # values typed into a form are plain data; pickle only where the graph opted in
         allow_pickle = any(n["policies"].get("pickle") for n in version.spec["nodes"])
         return self._enqueue(
-            version, inputs, allow_pickle, trigger, owner, trigger_ref, priority=priority
+            version,
+            inputs,
+            allow_pickle,
+            trigger,
+            owner,
+            trigger_ref,
+            priority=priority,
+            run_id=run_id,
         )
 
     def _enqueue(
@@ -218,6 +227,7 @@ class Client:
         trigger_ref: str | None = None,
         *,
         priority: int = 0,
+        run_id: str | None = None,
     ) -> Run:
         """Store checked inputs and a ``queued`` run of ``version``, and hand it over."""
         encoded = {
@@ -234,6 +244,7 @@ class Client:
             inline_limit=self.settings.inline_limit,
             trigger_ref=trigger_ref,
             priority=priority,
+            run_id=run_id,
         )
         self._announce(record.id, events)
         self.dispatcher.submit(record.id)

@@ -328,11 +328,13 @@ class Store(abc.ABC):
         inline_limit: int,
         trigger_ref: str | None = None,
         priority: int = 0,
+        run_id: str | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run of ``version`` with its encoded inputs (large ones into the
         blob table) and its ``run.queued`` event (seq 1), in one transaction. ``trigger_ref``
         names the schedule or delivery that started it, if any; ``priority`` orders it among
-        the queued runs of a limited workflow (higher first)."""
+        the queued runs of a limited workflow (higher first); ``run_id``: an id chosen
+        beforehand (a webhook delivery claims it first), else a new one."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -682,19 +684,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def claim_delivery(
-        self, endpoint_id: str, message_id: str, webhook_id: str | None, verdict: str
+        self, endpoint_id: str, message_id: str, webhook_id: str | None, verdict: str, run_id: str
     ) -> tuple[int, str | None, bool]:
-        """Insert an accepted delivery (status 202, no run yet) under the unique
-        (endpoint, message id), or find the one that holds it: ``(delivery id, its run id,
-        whether this call inserted it)``. Two processes claiming one message: one inserts,
-        the other finds it."""
+        """Insert an accepted delivery (status 202) naming the run it is about to create
+        (``run_id``) under the unique (endpoint, message id), in one transaction, or find the
+        one that holds it: ``(delivery id, its run id, whether this call inserted it)``. Two
+        processes claiming one message: one inserts, the other finds it."""
 
     @abc.abstractmethod
     def finish_delivery(
         self, delivery_id: int, *, run_id: str | None, status_code: int, error: str | None
     ) -> None:
-        """Record what became of a claimed delivery. Without a run its message id is freed
-        (set to ``NULL``), so the sender may deliver the message again."""
+        """Record what became of a claimed delivery. Without a run (its creation failed) the
+        message id is freed (set to ``NULL``), so the sender may deliver the message again."""
 
     @abc.abstractmethod
     def record_delivery(self, delivery: WebhookDelivery) -> int:

@@ -160,6 +160,7 @@ class PostgresStore(SqlStore):
         inline_limit: int,
         trigger_ref: str | None = None,
         priority: int = 0,
+        run_id: str | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """A run whose inputs all stay inline is one prepared statement (the run and its
         ``run.queued`` event), sent on its own."""
@@ -172,10 +173,11 @@ class PostgresStore(SqlStore):
                 inline_limit=inline_limit,
                 trigger_ref=trigger_ref,
                 priority=priority,
+                run_id=run_id,
             )
         assert version.id is not None, "a stored version has an id"
         now = utcnow()
-        run_id = new_run_id()
+        run_id = run_id or new_run_id()
         fields: dict[str, Any] = {
             "id": run_id,
             "workflow_id": version.workflow_id,

@@ -325,9 +325,10 @@ class SqlStore(Store):
         inline_limit: int,
         trigger_ref: str | None = None,
         priority: int = 0,
+        run_id: str | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run; ``inputs`` maps names to already-encoded values."""
-        run_id = new_run_id()
+        run_id = run_id or new_run_id()
         now = utcnow()
         assert version.id is not None, "a stored version has an id"
         with self.write() as conn:
@@ -1421,7 +1422,7 @@ class SqlStore(Store):
             return bool(conn.execute(sa.delete(e).where(e.c.id == endpoint_id)).rowcount)
 
     def claim_delivery(
-        self, endpoint_id: str, message_id: str, webhook_id: str | None, verdict: str
+        self, endpoint_id: str, message_id: str, webhook_id: str | None, verdict: str, run_id: str
     ) -> tuple[int, str | None, bool]:
         d = tables.webhook_delivery
         with self.write() as conn:
@@ -1434,12 +1435,13 @@ class SqlStore(Store):
                     message_id=message_id,
                     status_code=202,
                     verdict=verdict,
+                    run_id=run_id,
                 )
                 .on_conflict_do_nothing(index_elements=["endpoint_id", "message_id"])
                 .returning(d.c.id)
             ).scalar()
             if inserted is not None:
-                return int(inserted), None, True
+                return int(inserted), run_id, True
             row = conn.execute(
                 sa.select(d.c.id, d.c.run_id).where(
                     d.c.endpoint_id == endpoint_id, d.c.message_id == message_id

@@ -28,6 +28,7 @@ from runtime.config import Settings
 from runtime.errors import InputError, NotFound
 from runtime.secrets import Keys
 from runtime.store import Store
+from runtime.store.sql import new_run_id
 from runtime.store.tables import WebhookDelivery, WebhookEndpoint, WebhookMode, utcnow
 from runtime.triggers import signatures
 
@@ -254,11 +255,13 @@ class Webhooks:
             )
             self._record(endpoint.id, shown_id, 422, "valid", detail[:1000])
             return _refusal(422, detail, errors)
+        # the run's id is claimed with the message, so a replay can name it at once and the
+        # run needs no second write to link its delivery
         delivery_id, run_id, claimed = self.store.claim_delivery(
-            endpoint.id, check.message_id[:200], shown_id, "valid"
+            endpoint.id, check.message_id[:200], shown_id, "valid", new_run_id()
         )
         if not claimed:
-            if run_id is None:
+            if run_id is None:  # its first delivery failed just now and freed the id
                 return _refusal(409, "this message is being processed: retry it shortly")
             return Answer(200, {"run_id": run_id, "replayed": True})
         assert self.start is not None, "receiving requests needs a way to start runs"
@@ -269,6 +272,7 @@ class Webhooks:
                 trigger="webhook",
                 owner=f"webhook {endpoint.id}",
                 trigger_ref=f"delivery:{delivery_id}",
+                run_id=run_id,
             )
         except Exception as exc:
             # the message id is freed: the sender may deliver it again once this is fixed
@@ -279,7 +283,6 @@ class Webhooks:
             if status == 422:
                 return _refusal(422, str(exc))
             raise
-        self.store.finish_delivery(delivery_id, run_id=run.id, status_code=202, error=None)
         return Answer(202, {"run_id": run.id})
 
     # -- secrets ----------------------------------------------------------------------------

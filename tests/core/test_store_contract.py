@@ -484,16 +484,18 @@ def test_webhook_endpoints_secrets_and_deliveries(store: Store) -> None:
     with pytest.raises(NotFound):
         store.rotate_webhook_secret("wh_nobody", b"x", until)
     # claims: the first inserts, a second finds it; finishing with a run keeps the claim
-    delivery_id, run_id, claimed = store.claim_delivery("wh_contract", "m1", "m1", "valid")
-    assert (run_id, claimed) == (None, True)
-    assert store.claim_delivery("wh_contract", "m1", "m1", "valid") == (delivery_id, None, False)
     run = a_run(store)
-    store.finish_delivery(delivery_id, run_id=run, status_code=202, error=None)
-    assert store.claim_delivery("wh_contract", "m1", "m1", "valid") == (delivery_id, run, False)
+    delivery_id, run_id, claimed = store.claim_delivery("wh_contract", "m1", "m1", "valid", run)
+    assert (run_id, claimed) == (run, True)
+    assert store.claim_delivery("wh_contract", "m1", "m1", "valid", "other") == (
+        delivery_id,
+        run,
+        False,
+    )
     # finishing without a run frees the message id for a later delivery of it
-    other, _, _ = store.claim_delivery("wh_contract", "m2", "m2", "valid")
+    other, _, _ = store.claim_delivery("wh_contract", "m2", "m2", "valid", "r2")
     store.finish_delivery(other, run_id=None, status_code=422, error="bad body")
-    again, _, claimed = store.claim_delivery("wh_contract", "m2", "m2", "valid")
+    again, _, claimed = store.claim_delivery("wh_contract", "m2", "m2", "valid", "r3")
     assert claimed and again != other
     refused = store.record_delivery(
         tables.WebhookDelivery(
