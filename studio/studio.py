@@ -26,6 +26,7 @@ from studio.states.run import RunState
 from studio.states.runs import RunsState
 from studio.states.session import SessionState
 from studio.states.settings import AuditState, KeysState, SecretsState, UsersState
+from studio.states.webhooks import WebhooksState
 from studio.states.workflow import WorkflowState
 from studio.states.workflows import WorkflowsState
 
@@ -66,7 +67,7 @@ app.add_page(
     workflow_page,
     route="/workflows/[wf_name]",
     title="Workflow · Plait",
-    on_load=[session, WorkflowState.listen],
+    on_load=[session, WorkflowState.listen, WebhooksState.load],
 )
 app.add_page(runs_page, route="/runs", title="Runs · Plait", on_load=[session, RunsState.listen])
 app.add_page(
