@@ -230,6 +230,10 @@ class Client:
         run_id: str | None = None,
     ) -> Run:
         """Store checked inputs and a ``queued`` run of ``version``, and hand it over."""
+        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > 1000:
+            raise InputError(
+                f"priority must be a whole number from -1000 to 1000, not {priority!r}"
+            )
         encoded = {
             name: codecs.encode(
                 value, allow_pickle=allow_pickle, what=f"run input {name!r}", key=self.secret_key
