@@ -452,7 +452,7 @@ def create_api(
     principal = principal_dependency(lambda: the_gate, limiter, config.api_key_rate_limit)
     reader = role_dependency(principal, "read", "read")
     writer = role_dependency(principal, "write", "change runs")
-    router = fastapi.APIRouter(prefix=PREFIX, responses=responses(401, 403, 422))
+    router = fastapi.APIRouter(prefix=PREFIX, responses=responses(401, 403, 422, 429))
 
     def reach_run(who: Principal, c: Client, run_id: str) -> Run:
         run = c.get_run(run_id)
@@ -571,7 +571,7 @@ def create_api(
         "/workflows/{name}/limits",
         response_model=LimitsIn,
         tags=["workflows"],
-        responses=responses(404, 413),
+        responses=responses(400, 404, 413),
     )
     def set_limits(
         *, name: WorkflowName, body: LimitsIn, who: Principal = writer, request: Request

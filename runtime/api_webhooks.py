@@ -111,7 +111,9 @@ EndpointId = Annotated[str, Path(max_length=32, description="The endpoint's id (
 def webhooks_router(
     prefix: str, client: Callable[[], Client], principal: Callable[..., Any]
 ) -> fastapi.APIRouter:
-    router = fastapi.APIRouter(prefix=prefix, responses=responses(401, 403, 422), tags=["webhooks"])
+    router = fastapi.APIRouter(
+        prefix=prefix, responses=responses(401, 403, 422, 429), tags=["webhooks"]
+    )
     reader = role_dependency(principal, "read", "read")
     writer = role_dependency(principal, "write", "manage webhooks")
 
@@ -161,7 +163,7 @@ def webhooks_router(
     @router.post(
         "/webhooks/{endpoint_id}/rotate",
         response_model=WebhookCreated,
-        responses=responses(404, 413),
+        responses=responses(400, 404, 413),
     )
     def rotate_webhook(
         *, endpoint_id: EndpointId, body: RotateIn, who: Principal = writer, request: Request

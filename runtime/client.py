@@ -268,7 +268,8 @@ class Client:
                 f"{max_concurrent_runs!r}"
             )
         self.store.set_run_limit(workflow, max_concurrent_runs)
-        for run_id in self.store.admissible_runs(self.store.find_version(workflow).workflow_id):
+        workflow_id = self.store.find_version(workflow).workflow_id
+        for run_id in self.store.admissible_runs(workflow_id) or ():
             self.dispatcher.submit(run_id)
 
     def get_run(self, run_id: str) -> Run:

@@ -311,7 +311,7 @@ class Engine:
             return
         try:
             admissible = await asyncio.to_thread(self.store.admissible_runs, workflow_id)
-            for queued in admissible:
+            for queued in admissible or ():
                 await asyncio.to_thread(self.resubmit, queued)
         except Exception as exc:  # the run has ended; the reaper admits the next ones
             log.warning("could not hand on the slots of workflow %s: %s", workflow_id, exc)

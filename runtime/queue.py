@@ -212,10 +212,23 @@ def _free(client: Any, stalled: StalledBackoff) -> list[tuple[str, Takeover | No
     from runtime.store.tables import utcnow
 
     old = utcnow() - dt.timedelta(seconds=client.settings.lease_seconds)
-    return [
-        (run.id, None)
+    found = [
+        run
         for run in stalled.due(client.store.free_runs())
         if run.status == "running" or run.created_at < old
+    ]
+    # a limited workflow's queued runs past its free slots would only be refused
+    admissible: dict[int, set[str] | None] = {}
+    for run in found:
+        if run.status == "queued" and run.workflow_id not in admissible:
+            ids = client.store.admissible_runs(run.workflow_id)
+            admissible[run.workflow_id] = None if ids is None else set(ids)
+    return [
+        (run.id, None)
+        for run in found
+        if run.status != "queued"
+        or (allowed := admissible.get(run.workflow_id)) is None
+        or run.id in allowed
     ]
 
 

@@ -646,10 +646,11 @@ class Store(abc.ABC):
         the limit holds across processes. A refused run stays ``queued``, nothing written."""
 
     @abc.abstractmethod
-    def admissible_runs(self, workflow_id: int) -> list[str]:
+    def admissible_runs(self, workflow_id: int) -> list[str] | None:
         """Ids of the queued runs ``acquire`` would take now (as many as the workflow has free
-        slots, highest priority then oldest first); empty for an unlimited workflow. Read
-        after a run of it finishes, to hand the freed slots on."""
+        slots, highest priority then oldest first); ``None`` for an unlimited workflow. Read
+        after a run of it finishes, to hand the freed slots on, and by the reaper, which
+        enqueues no run that would only be refused."""
 
     # -- webhooks -----------------------------------------------------------------------------
 

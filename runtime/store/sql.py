@@ -1310,14 +1310,14 @@ class SqlStore(Store):
         ).scalar_one()
         return bool(taken < limit)
 
-    def admissible_runs(self, workflow_id: int) -> list[str]:
+    def admissible_runs(self, workflow_id: int) -> list[str] | None:
         w, r = tables.workflow, tables.run
         with self.read() as conn:
             limit = conn.execute(
                 sa.select(w.c.max_concurrent_runs).where(w.c.id == workflow_id)
             ).scalar()
             if limit is None:
-                return []
+                return None
             active = conn.execute(
                 sa.select(sa.func.count()).where(
                     r.c.workflow_id == workflow_id, r.c.status.in_(["running", "waiting"])

@@ -459,7 +459,7 @@ def test_acquire_admits_queued_runs_within_the_limit_by_priority(store: Store) -
     assert store.acquire(low, "one", 30) is not None
     # lifted: anything goes, and nothing is listed as waiting for a slot
     store.set_run_limit("contract", None)
-    assert store.admissible_runs(version.workflow_id) == []
+    assert store.admissible_runs(version.workflow_id) is None
     assert store.acquire(queued(), "one", 30) is not None
 
 
