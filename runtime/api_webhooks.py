@@ -202,7 +202,9 @@ def webhooks_router(
         reach(who, endpoint_id)
         return [delivery_out(d) for d in webhooks_of(client()).deliveries(endpoint_id, limit)]
 
-    @router.post("/webhooks/{endpoint_id}/test", response_model=TestOut, responses=responses(404))
+    @router.post(
+        "/webhooks/{endpoint_id}/test", response_model=TestOut, responses=responses(400, 404)
+    )
     def send_test(*, endpoint_id: EndpointId, who: Principal = writer) -> TestOut:
         """Deliver ``{"test": true}``, signed with the endpoint's secret, through every check a
         real request gets; the answer it got."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets as random
 import time
 from collections.abc import Callable, Mapping
@@ -26,11 +27,13 @@ from cryptography.fernet import InvalidToken
 from runtime.auth.ratelimit import RequestLimiter
 from runtime.config import Settings
 from runtime.errors import InputError, NotFound
-from runtime.secrets import Keys
+from runtime.secrets import EncryptionKeyError, Keys
 from runtime.store import Store
 from runtime.store.sql import new_run_id
 from runtime.store.tables import WebhookDelivery, WebhookEndpoint, WebhookMode, utcnow
 from runtime.triggers import signatures
+
+log = logging.getLogger("plait.webhooks")
 
 MODES: tuple[str, ...] = get_args(WebhookMode)
 DEFAULT_OVERLAP = dt.timedelta(hours=24)
@@ -234,9 +237,17 @@ class Webhooks:
     def accept(self, target: Any, headers: Mapping[str, str], body: bytes) -> Answer:
         """Verify, map and start: the part after the body was read within its limit."""
         endpoint, workflow, ciphertexts = target
+        try:
+            secrets_ = self._decrypt(ciphertexts)
+        except EncryptionKeyError as exc:
+            # the server's configuration, not the sender's request: said in the log and the
+            # delivery, not to the sender
+            log.error("webhook %s: cannot decrypt its secrets: %s", endpoint.id, exc)
+            self._record(endpoint.id, headers.get("webhook-id"), 500, "unchecked", str(exc))
+            return _refusal(500, "this endpoint cannot verify requests now")
         check = signatures.verify(
             endpoint.mode,
-            self._decrypt(ciphertexts),
+            secrets_,
             headers,
             body,
             self.clock(),
