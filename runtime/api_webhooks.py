@@ -223,8 +223,8 @@ def hook_route(client: Callable[[], Client]) -> Route:
         service = webhooks_of(client())
         endpoint_id = request.path_params["endpoint_id"]
         refused, target = await asyncio.to_thread(service.admit, endpoint_id)
-        if refused is not None:
-            return _json(refused)
+        if refused is not None or target is None:
+            return _json(refused or Answer(404, {"detail": "no such webhook endpoint"}))
         limit = service.max_bytes(target)
         webhook_id = request.headers.get("webhook-id") or request.headers.get("x-github-delivery")
         declared = request.headers.get("content-length")

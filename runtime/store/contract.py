@@ -222,6 +222,22 @@ class RunRow:
         return ((self.ended_at or utcnow()) - self.started_at).total_seconds()
 
 
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A webhook endpoint as a request to it needs it."""
+
+    endpoint: WebhookEndpoint
+    workflow: str
+    ciphertexts: list[bytes]
+    """Its secrets valid at the time asked (no ``expires_at``, or one after it), newest
+    first."""
+    version_id: int | None
+    """The version its runs use: the pinned one, else the workflow's latest; ``None`` when
+    the pinned version is gone."""
+    spec: dict[str, Any] = field(default_factory=dict)
+    """That version's spec (its run inputs)."""
+
+
 class StaleWrite(Exception):
     """A guarded write matched no row: the state changed under this writer."""
 
@@ -664,12 +680,9 @@ class Store(abc.ABC):
         first."""
 
     @abc.abstractmethod
-    def webhook_target(
-        self, endpoint_id: str, now: dt.datetime
-    ) -> tuple[WebhookEndpoint, str, list[bytes]] | None:
-        """What a request to the endpoint needs, in one read: the endpoint, its workflow's
-        name and the ciphertexts of its secrets valid at ``now`` (no ``expires_at`` or one
-        after ``now``), newest first; ``None`` for an unknown endpoint."""
+    def webhook_target(self, endpoint_id: str, now: dt.datetime) -> WebhookTarget | None:
+        """What a request to the endpoint needs, in one read transaction; ``None`` for an
+        unknown endpoint."""
 
     @abc.abstractmethod
     def rotate_webhook_secret(

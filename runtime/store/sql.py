@@ -35,6 +35,7 @@ from runtime.store.contract import (
     Store,
     Takeover,
     VersionInfo,
+    WebhookTarget,
     WorkflowSummary,
     cut_off,
 )
@@ -1364,10 +1365,9 @@ class SqlStore(Store):
             out.append((from_row(WebhookEndpoint, fields), name))
         return out
 
-    def webhook_target(
-        self, endpoint_id: str, now: dt.datetime
-    ) -> tuple[WebhookEndpoint, str, list[bytes]] | None:
+    def webhook_target(self, endpoint_id: str, now: dt.datetime) -> WebhookTarget | None:
         e, w, s = tables.webhook_endpoint, tables.workflow, tables.webhook_secret
+        wv = tables.workflow_version
         with self.read() as conn:
             row = conn.execute(
                 sa.select(e, w.c.name.label("workflow_name"))
@@ -1376,18 +1376,29 @@ class SqlStore(Store):
             ).first()
             if row is None:
                 return None
-            secrets_ = conn.execute(
-                sa.select(s.c.ciphertext)
-                .where(
-                    s.c.endpoint_id == endpoint_id,
-                    sa.or_(s.c.expires_at.is_(None), s.c.expires_at > now),
-                )
-                .order_by(s.c.id.desc())
-            ).scalars()
-            found = list(secrets_)
+            ciphertexts = list(
+                conn.execute(
+                    sa.select(s.c.ciphertext)
+                    .where(
+                        s.c.endpoint_id == endpoint_id,
+                        sa.or_(s.c.expires_at.is_(None), s.c.expires_at > now),
+                    )
+                    .order_by(s.c.id.desc())
+                ).scalars()
+            )
+            version = sa.select(wv.c.id, wv.c.spec).where(wv.c.workflow_id == row.workflow_id)
+            if row.version is not None:
+                version = version.where(wv.c.version == row.version)
+            found = conn.execute(version.order_by(wv.c.id.desc()).limit(1)).first()
         fields = dict(row._mapping)
         name = fields.pop("workflow_name")
-        return from_row(WebhookEndpoint, fields), name, found
+        return WebhookTarget(
+            from_row(WebhookEndpoint, fields),
+            name,
+            ciphertexts,
+            found.id if found else None,
+            found.spec if found else {},
+        )
 
     def rotate_webhook_secret(
         self, endpoint_id: str, ciphertext: bytes, old_until: dt.datetime

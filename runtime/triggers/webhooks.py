@@ -19,7 +19,7 @@ import secrets as random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, cast, get_args
 from urllib.parse import parse_qs
 
 from cryptography.fernet import InvalidToken
@@ -29,6 +29,7 @@ from runtime.config import Settings
 from runtime.errors import InputError, NotFound
 from runtime.secrets import EncryptionKeyError, Keys
 from runtime.store import Store
+from runtime.store.contract import WebhookTarget
 from runtime.store.sql import new_run_id
 from runtime.store.tables import WebhookDelivery, WebhookEndpoint, WebhookMode, utcnow
 from runtime.triggers import signatures
@@ -154,7 +155,7 @@ class Webhooks:
         target = self.store.webhook_target(endpoint_id, utcnow())
         if target is None:
             raise NotFound(f"no webhook endpoint {endpoint_id!r}")
-        return target[0], target[1]
+        return target.endpoint, target.workflow
 
     def rotate(self, endpoint_id: str, *, overlap: dt.timedelta = DEFAULT_OVERLAP) -> Created:
         """A new secret for the endpoint; the current ones keep verifying for ``overlap``."""
@@ -178,8 +179,8 @@ class Webhooks:
         target = self.store.webhook_target(endpoint_id, utcnow())
         if target is None:
             raise NotFound(f"no webhook endpoint {endpoint_id!r}")
-        endpoint, _, ciphertexts = target
-        secret = self._decrypt(ciphertexts)[0]
+        endpoint = target.endpoint
+        secret = self._decrypt(target.ciphertexts)[0]
         body = b'{"test": true}'
         message_id = "test_" + random.token_hex(8)
         now = int(self.clock())
@@ -199,13 +200,13 @@ class Webhooks:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def admit(self, endpoint_id: str) -> tuple[Answer | None, Any]:
+    def admit(self, endpoint_id: str) -> tuple[Answer | None, WebhookTarget | None]:
         """The checks before the body is read: the endpoint exists and is under its rate
         limit. Returns a refusal, or ``None`` and what ``accept`` needs."""
         target = self.store.webhook_target(endpoint_id, utcnow())
         if target is None:
             return _refusal(404, f"no webhook endpoint {endpoint_id!r}"), None
-        endpoint = target[0]
+        endpoint = target.endpoint
         wait = self.limiter.hit(
             "webhook", endpoint_id, endpoint.rate_limit or self.settings.webhook_rate_limit
         )
@@ -216,29 +217,29 @@ class Webhooks:
             return answer, None
         return None, target
 
-    def max_bytes(self, target: Any) -> int:
-        return target[0].max_body_bytes or self.settings.webhook_max_bytes
+    def max_bytes(self, target: WebhookTarget) -> int:
+        return target.endpoint.max_body_bytes or self.settings.webhook_max_bytes
 
-    def too_large(self, target: Any, webhook_id: str | None) -> Answer:
+    def too_large(self, target: WebhookTarget, webhook_id: str | None) -> Answer:
         limit = self.max_bytes(target)
         detail = f"the request body is larger than this endpoint's limit of {limit:,} bytes"
-        self._record(target[0].id, webhook_id, 413, "unchecked", detail)
+        self._record(target.endpoint.id, webhook_id, 413, "unchecked", detail)
         return _refusal(413, detail)
 
     def receive(self, endpoint_id: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """One request, whole (``headers`` with lower-case names)."""
         refused, target = self.admit(endpoint_id)
-        if refused is not None:
-            return refused
+        if refused is not None or target is None:
+            return refused or _refusal(404, f"no webhook endpoint {endpoint_id!r}")
         if len(body) > self.max_bytes(target):
             return self.too_large(target, headers.get("webhook-id"))
         return self.accept(target, headers, body)
 
-    def accept(self, target: Any, headers: Mapping[str, str], body: bytes) -> Answer:
+    def accept(self, target: WebhookTarget, headers: Mapping[str, str], body: bytes) -> Answer:
         """Verify, map and start: the part after the body was read within its limit."""
-        endpoint, workflow, ciphertexts = target
+        endpoint = target.endpoint
         try:
-            secrets_ = self._decrypt(ciphertexts)
+            secrets_ = self._decrypt(target.ciphertexts)
         except EncryptionKeyError as exc:
             # the server's configuration, not the sender's request: said in the log and the
             # delivery, not to the sender
@@ -246,7 +247,7 @@ class Webhooks:
             self._record(endpoint.id, headers.get("webhook-id"), 500, "unchecked", str(exc))
             return _refusal(500, "this endpoint cannot verify requests now")
         check = signatures.verify(
-            endpoint.mode,
+            cast(WebhookMode, endpoint.mode),
             secrets_,
             headers,
             body,
@@ -258,8 +259,11 @@ class Webhooks:
             self._record(endpoint.id, shown_id, 401, check.verdict, check.reason)
             return _refusal(401, check.reason)
         assert check.message_id is not None  # a valid check had one
-        version = self.store.find_version(workflow, endpoint.version)
-        inputs, errors = _inputs(endpoint, version.spec, headers.get("content-type", ""), body)
+        if target.version_id is None:
+            detail = f"workflow {target.workflow!r} has no version {endpoint.version!r} any more"
+            self._record(endpoint.id, shown_id, 409, "valid", detail)
+            return _refusal(409, detail)
+        inputs, errors = _inputs(endpoint, target.spec, headers.get("content-type", ""), body)
         if errors:
             detail = "the body does not fit the workflow's run inputs: " + "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors
@@ -278,7 +282,7 @@ class Webhooks:
         assert self.start is not None, "receiving requests needs a way to start runs"
         try:
             run = self.start(
-                version.id,
+                target.version_id,
                 inputs,
                 trigger="webhook",
                 owner=f"webhook {endpoint.id}",

@@ -474,13 +474,18 @@ def test_webhook_endpoints_secrets_and_deliveries(store: Store) -> None:
     assert store.webhooks("other") == []
     assert store.webhook_target("wh_nobody", now) is None
     target = store.webhook_target("wh_contract", now)
-    assert target is not None and target[1] == "contract" and target[2] == [b"first"]
+    assert target is not None and target.workflow == "contract"
+    assert target.ciphertexts == [b"first"]
+    assert (target.version_id, target.spec) == (version.id, SPEC)
     # rotation: the old secret stays valid until the overlap ends, newest first meanwhile
     until = now + dt.timedelta(minutes=5)
     store.rotate_webhook_secret("wh_contract", b"second", until)
-    assert store.webhook_target("wh_contract", now)[2] == [b"second", b"first"]  # type: ignore[index]
+    assert store.webhook_target("wh_contract", now).ciphertexts == [b"second", b"first"]  # type: ignore[union-attr]
     later = until + dt.timedelta(seconds=1)
-    assert store.webhook_target("wh_contract", later)[2] == [b"second"]  # type: ignore[index]
+    assert store.webhook_target("wh_contract", later).ciphertexts == [b"second"]  # type: ignore[union-attr]
+    # unpinned: the latest version at each request; pinned: that one
+    newer = store.publish("contract", "v2", {**SPEC, "description": "v2"}, b"")
+    assert store.webhook_target("wh_contract", now).version_id == newer.id  # type: ignore[union-attr]
     with pytest.raises(NotFound):
         store.rotate_webhook_secret("wh_nobody", b"x", until)
     # claims: the first inserts, a second finds it; finishing with a run keeps the claim
