@@ -186,6 +186,9 @@ class NodeOut(BaseModel):
 
 
 class RunDetail(RunOut):
+    trigger_ref: str | None = Field(
+        None, description="What started it: delivery:<id> (a webhook delivery), schedule:<id>."
+    )
     nodes: list[NodeOut]
     waiting: dict[str, dict[str, Any]] = Field(
         description="Wait nodes now waiting -> JSON schema of the payload they expect."

@@ -121,6 +121,9 @@ def test_a_signed_request_starts_one_run_and_a_replay_returns_it(
     (delivery,) = webhooks_of(client).deliveries(echo.endpoint.id)
     assert record.trigger_ref == f"delivery:{delivery.id}"
     assert (delivery.status_code, delivery.verdict, delivery.run_id) == (202, "valid", run_id)
+    detail = api.get(f"/api/v1/runs/{run_id}").json()
+    assert (detail["trigger"], detail["trigger_ref"]) == ("webhook", f"delivery:{delivery.id}")
+    assert detail["owner"] == f"webhook {echo.endpoint.id}"
     # the same message again (a retry, or a replay within the tolerance): the first run
     again = api.post(echo.path, content=body, headers=signed(echo.secret, body, "msg_1"))
     assert again.status_code == 200 and again.json()["run_id"] == run_id
