@@ -284,3 +284,20 @@ def test_send_test_event(client: rt.Client, echo: Created) -> None:
     assert answer.status == 202
     run = client.get_run(answer.body["run_id"]).wait(30)
     assert run.outputs["received"] == {"test": True}
+
+
+def test_rate_limit_counts_are_shared_through_redis() -> None:
+    """Two studio processes with ``PLAIT_REDIS_URL`` count one endpoint's requests together."""
+    import secrets as random
+
+    from runtime.auth.ratelimit import RequestLimiter
+    from tests.conftest import REDIS_URL
+
+    key = "wh_" + random.token_hex(6)
+    one, two = RequestLimiter(redis_url=REDIS_URL), RequestLimiter(redis_url=REDIS_URL)
+    assert one.hit("webhook", key, "3 per minute") is None
+    assert two.hit("webhook", key, "3 per minute") is None
+    assert one.hit("webhook", key, "3 per minute") is None
+    wait = two.hit("webhook", key, "3 per minute")
+    assert wait is not None and 1 <= wait <= 60
+    assert one.hit("webhook", key + "x", "3 per minute") is None  # another endpoint's count
