@@ -820,10 +820,10 @@ def create_api(
     from runtime.api_admin import admin_router
 
     api.include_router(admin_router(PREFIX, lambda: the_gate, principal))
-    from runtime.api_webhooks import hook_route, webhooks_router
+    from runtime.api_webhooks import hook_router, webhooks_router
 
     api.include_router(webhooks_router(PREFIX, client, principal))
-    api.router.routes.append(hook_route(client))
+    api.include_router(hook_router(client))
     return api
 
 

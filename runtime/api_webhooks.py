@@ -13,10 +13,9 @@ import fastapi
 from fastapi import Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.routing import Route
 
 from runtime.api_auth import note, role_dependency
-from runtime.api_errors import responses
+from runtime.api_errors import ErrorOut, responses
 from runtime.auth.roles import Principal, require_workflow
 from runtime.client import Client
 from runtime.store.tables import WebhookDelivery, WebhookEndpoint
@@ -215,13 +214,54 @@ def webhooks_router(
     return router
 
 
-def hook_route(client: Callable[[], Client]) -> Route:
-    """``POST /hooks/{endpoint_id}``: the body is read only after the endpoint is known and
-    under its rate limit, and only up to its size limit."""
+class HookAccepted(BaseModel):
+    run_id: str = Field(description="The run the request started (stored and enqueued).")
 
-    async def receive(request: Request) -> JSONResponse:
+
+class HookReplayed(HookAccepted):
+    replayed: bool = Field(description="true: this message id was accepted before.")
+
+
+HOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": HookAccepted, "description": "Signed and valid: a run was started."},
+    200: {
+        "model": HookReplayed,
+        "description": "A message id accepted before (a retry or a replay): its run, and "
+        "nothing started.",
+    },
+    **responses(404, 413, 422),
+    401: {"model": ErrorOut, "description": "Unsigned, wrongly signed or stale; nothing started."},
+    409: {"model": ErrorOut, "description": "The message is being processed: retry shortly."},
+    429: {
+        "model": ErrorOut,
+        "description": "The endpoint's rate limit: retry after Retry-After seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
+}
+
+
+def hook_router(client: Callable[[], Client]) -> fastapi.APIRouter:
+    """``POST /hooks/{endpoint_id}``: authenticated by its signature only. The body is read
+    only after the endpoint is known and under its rate limit, and only up to its size
+    limit."""
+    router = fastapi.APIRouter(tags=["webhooks"])
+
+    @router.post(
+        "/hooks/{endpoint_id}",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=None,
+        responses=HOOK_RESPONSES,
+        openapi_extra={
+            "requestBody": {
+                "description": "JSON, a form or raw bytes; signed with the endpoint's secret "
+                "(Standard Webhooks headers, or X-Hub-Signature-256 in GitHub mode).",
+                "content": {"*/*": {"schema": {}}},
+            }
+        },
+    )
+    async def receive(endpoint_id: EndpointId, request: Request) -> JSONResponse:
+        """Start a run of the endpoint's workflow with the request's body."""
         service = webhooks_of(client())
-        endpoint_id = request.path_params["endpoint_id"]
         refused, target = await asyncio.to_thread(service.admit, endpoint_id)
         if refused is not None or target is None:
             return _json(refused or Answer(404, {"detail": "no such webhook endpoint"}))
@@ -243,11 +283,14 @@ def hook_route(client: Callable[[], Client]) -> Route:
         answer = await asyncio.to_thread(service.accept, target, headers, b"".join(chunks))
         return _json(answer)
 
-    return Route("/hooks/{endpoint_id}", receive, methods=["POST"], name="webhook")
+    return router
 
 
 def _json(answer: Answer, *, close: bool = False) -> JSONResponse:
+    body = answer.body
+    if answer.status >= 400:
+        body = {"detail": body.get("detail", ""), "errors": body.get("errors")}
     headers = dict(answer.headers)
     if close:
         headers["Connection"] = "close"  # the rest of the body is not read
-    return JSONResponse(answer.body, answer.status, headers=headers)
+    return JSONResponse(body, answer.status, headers=headers)

@@ -66,6 +66,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("delete", "/api/v1/webhooks/{endpoint_id}"): "write",
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"): "read",
     ("post", "/api/v1/webhooks/{endpoint_id}/test"): "write",
+    ("post", "/hooks/{endpoint_id}"): "signature",
 }
 ALLOWED = {"read": {"viewer", "editor", "admin"}, "write": {"editor", "admin"}, "admin": {"admin"}}
 
@@ -113,6 +114,8 @@ def test_every_operation_checks_its_role(
         "endpoint_id": "wh_nobody",
     }
     for (method, template), need in NEEDS.items():
+        if need == "signature":  # a webhook: its signature is its authentication
+            continue
         path = re.sub(r"\{(\w+)\}", lambda m: values[m[1]], template)
         if template.startswith("/api/v1/users/") or template.startswith("/api/v1/secrets/"):
             path = path.replace("studio_approval", "nobody_here")

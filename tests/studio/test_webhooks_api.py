@@ -55,7 +55,11 @@ def test_editors_manage_webhooks_viewers_read_them(
         "webhook-timestamp": str(ts),
         "webhook-signature": signatures.sign(created["secret"], "m1", ts, body),
     }
-    # the hook needs no key: its signature is its authentication
+    # the hook needs no key: its signature is its authentication (documented so)
+    hook = api.get("/api/v1/openapi.json").json()["paths"]["/hooks/{endpoint_id}"]["post"]
+    assert "security" not in hook and {"200", "202", "401", "413", "422", "429"} <= set(
+        hook["responses"]
+    )
     run_id = api.post(created["path"], content=body, headers=headers).json()["run_id"]
     deliveries = api.get(f"/api/v1/webhooks/{created['id']}/deliveries", headers=viewer).json()
     assert [(d["status_code"], d["verdict"], d["run_id"]) for d in deliveries] == [
