@@ -29,6 +29,7 @@ from runtime import catalog, codecs, codesign, redaction, sharing
 from runtime.api_auth import AuditTrail, note, principal_dependency, role_dependency
 from runtime.api_errors import error_handlers, responses
 from runtime.auth.gate import Gate
+from runtime.auth.ratelimit import RequestLimiter
 from runtime.auth.roles import Principal, require_workflow
 from runtime.body_limit import RequestBodyLimit
 from runtime.client import Client, Run, default_client
@@ -201,7 +202,7 @@ class NodeOut(BaseModel):
 
 class RunDetail(RunOut):
     trigger_ref: str | None = Field(
-        None, description="What started it: `schedule:<id>` for a schedule's runs."
+        None, description="What started it: delivery:<id> (a webhook delivery), schedule:<id>."
     )
     start_at: dt.datetime | None = Field(None, description="A delayed run's start time.")
     nodes: list[NodeOut]
@@ -233,6 +234,20 @@ class StartRun(BaseModel):
         None,
         description="A delayed run: stored `scheduled` and started at this time (with a "
         "zone offset, e.g. 2030-01-01T09:00:00+01:00); cancellable until then.",
+    )
+    priority: int = Field(
+        0,
+        ge=-1000,
+        le=1000,
+        description="Among queued runs of a workflow with max_concurrent_runs, higher first.",
+    )
+
+
+class LimitsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent_runs: int | None = Field(
+        ..., ge=1, le=MAX_INT, description="Runs running or waiting at once; null: no limit."
     )
 
 
@@ -470,10 +485,11 @@ def create_api(
     api.state.gate = the_gate
     api.add_middleware(AuditTrail, gate=lambda: the_gate, prefix=PREFIX)
     api.add_middleware(RequestBodyLimit, max_bytes=limit)
-    principal = principal_dependency(lambda: the_gate)
+    limiter = RequestLimiter(redis_url=config.redis_url)
+    principal = principal_dependency(lambda: the_gate, limiter, config.api_key_rate_limit)
     reader = role_dependency(principal, "read", "read")
     writer = role_dependency(principal, "write", "change runs")
-    router = fastapi.APIRouter(prefix=PREFIX, responses=responses(401, 403, 422))
+    router = fastapi.APIRouter(prefix=PREFIX, responses=responses(401, 403, 422, 429))
 
     def reach_run(who: Principal, c: Client, run_id: str) -> Run:
         run = c.get_run(run_id)
@@ -585,9 +601,26 @@ def create_api(
             owner=who.actor,
             outputs=body.outputs,
             start_at=body.start_at,
+            priority=body.priority,
         )
         response.headers["Location"] = f"{PREFIX}/runs/{run.id}"
         return _run_summary(c, run.id)
+
+    @router.put(
+        "/workflows/{name}/limits",
+        response_model=LimitsIn,
+        tags=["workflows"],
+        responses=responses(400, 404, 413),
+    )
+    def set_limits(
+        *, name: WorkflowName, body: LimitsIn, who: Principal = writer, request: Request
+    ) -> LimitsIn:
+        """Cap how many of the workflow's runs are running or waiting at once, in every
+        worker; the others wait queued, highest priority first."""
+        require_workflow(who, name)
+        client().set_run_limit(name, body.max_concurrent_runs)
+        note(request, "workflow.limits", name, max_concurrent_runs=body.max_concurrent_runs)
+        return body
 
     @router.get("/runs", response_model=RunPage, tags=["runs"])
     def list_runs(
@@ -850,6 +883,10 @@ def create_api(
     from runtime.api_admin import admin_router
 
     api.include_router(admin_router(PREFIX, lambda: the_gate, principal))
+    from runtime.api_webhooks import hook_router, webhooks_router
+
+    api.include_router(webhooks_router(PREFIX, client, principal))
+    api.include_router(hook_router(client))
     return api
 
 

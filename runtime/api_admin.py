@@ -161,7 +161,7 @@ SecretName = Annotated[Text, Path(max_length=100)]
 def admin_router(
     prefix: str, gate: Callable[[], Gate], principal: Callable[..., Any]
 ) -> fastapi.APIRouter:
-    router = fastapi.APIRouter(prefix=prefix, responses=responses(401, 403, 422))
+    router = fastapi.APIRouter(prefix=prefix, responses=responses(401, 403, 422, 429))
     admin = role_dependency(principal, "admin", "manage users, keys and secrets")
     anyone = fastapi.Depends(principal)
 

@@ -20,11 +20,13 @@ from typing import Annotated, Any
 
 import fastapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime import audit
 from runtime.auth.gate import Gate
+from runtime.auth.ratelimit import RequestLimiter
 from runtime.auth.roles import Need, Principal, Unauthenticated, require
 from runtime.auth.sessions import COOKIE
 
@@ -49,7 +51,12 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def principal_dependency(gate: Callable[[], Gate]) -> Callable[..., Any]:
+def principal_dependency(
+    gate: Callable[[], Gate], limiter: RequestLimiter | None = None, per_key: str = ""
+) -> Callable[..., Any]:
+    """The request's principal; with ``limiter``, an API key past ``per_key`` requests is
+    answered 429 with ``Retry-After`` (and nothing runs)."""
+
     async def principal(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, fastapi.Depends(bearer_scheme)],
@@ -63,6 +70,14 @@ def principal_dependency(gate: Callable[[], Gate]) -> Callable[..., Any]:
         if found is None:
             raise Unauthenticated(UNAUTHENTICATED)
         request.state.principal = found
+        if limiter is not None and found.kind == "key" and found.key_id is not None:
+            wait = await asyncio.to_thread(limiter.hit, "key", found.key_id, per_key)
+            if wait is not None:
+                raise HTTPException(
+                    429,
+                    f"too many requests with this API key: retry in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
         return found
 
     return principal

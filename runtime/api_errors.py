@@ -61,6 +61,8 @@ DESCRIPTIONS = {
     409: "The run is not in a state that allows this (e.g. the node is not waiting).",
     413: "The request body is larger than the server accepts (PLAIT_MAX_REQUEST_BYTES).",
     422: "The request is invalid: each problem is in ``errors`` with where it is.",
+    429: "Too many requests with this API key (PLAIT_API_KEY_RATE_LIMIT): retry after "
+    "``Retry-After`` seconds.",
 }
 
 STATUS_OF: dict[type[PlaitError], int] = {
@@ -80,7 +82,17 @@ STATUS_OF: dict[type[PlaitError], int] = {
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these error codes, all with the ``ErrorOut`` body."""
-    return {code: {"model": ErrorOut, "description": DESCRIPTIONS[code]} for code in codes}
+    out: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorOut, "description": DESCRIPTIONS[code]} for code in codes
+    }
+    if 429 in out:
+        out[429]["headers"] = {
+            "Retry-After": {
+                "description": "Whole seconds until a request is allowed again.",
+                "schema": {"type": "integer"},
+            }
+        }
+    return out
 
 
 def items(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -204,10 +204,12 @@ class Client:
         owner: str | None = None,
         outputs: Sequence[str] | None = None,
         start_at: dt.datetime | None = None,
+        priority: int = 0,
     ) -> Run:
         """Validate, store a ``queued`` run, hand it to the executor, and return at once.
         With ``outputs``, only they and the nodes they need run; with ``start_at`` (aware)
-        the run is stored ``scheduled`` and queued when due."""
+        the run is stored ``scheduled`` and queued when due; ``priority``: higher runs of a
+        limited workflow are admitted first."""
         inputs = graph.check_inputs(inputs, outputs)
         targets = None if outputs is None else list(outputs)
         return self._enqueue(
@@ -218,6 +220,7 @@ class Client:
             owner,
             targets=targets,
             start_at=_start_time(start_at),
+            priority=priority,
         )
 
     def start_version(
@@ -230,11 +233,14 @@ class Client:
         trigger_ref: str | None = None,
         outputs: Sequence[str] | None = None,
         start_at: dt.datetime | None = None,
+        priority: int = 0,
+        run_id: str | None = None,
     ) -> Run:
         """Start a run of a stored version (the studio, the REST API, a rerun, a trigger).
         Inputs are checked against the version's spec, so the graph's code need not load here;
         ``trigger_ref`` names the schedule or delivery that started it; with ``outputs``,
-        only they and the nodes they need run; ``start_at`` delays it."""
+        only they and the nodes they need run; ``start_at`` delays it; ``run_id`` is an id
+        chosen beforehand (a webhook delivery claims it first)."""
         version = self.store.get_version(version_id)
         inputs = self._checked_version_inputs(version, inputs, outputs)
         targets = None if outputs is None else list(outputs)
@@ -247,6 +253,8 @@ class Client:
             trigger_ref,
             targets=targets,
             start_at=_start_time(start_at),
+            priority=priority,
+            run_id=run_id,
         )
 
     def _checked_version_inputs(
@@ -311,9 +319,15 @@ class Client:
         *,
         targets: list[str] | None = None,
         start_at: dt.datetime | None = None,
+        priority: int = 0,
+        run_id: str | None = None,
     ) -> Run:
         """Store checked inputs and a ``queued`` (or delayed) run of ``version``, and hand
         it over."""
+        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > 1000:
+            raise InputError(
+                f"priority must be a whole number from -1000 to 1000, not {priority!r}"
+            )
         record, events = self.store.create_run(
             version,
             self._encode_inputs(inputs, allow_pickle),
@@ -323,6 +337,8 @@ class Client:
             trigger_ref=trigger_ref,
             targets=targets,
             start_at=start_at,
+            priority=priority,
+            run_id=run_id,
         )
         self.hand_over(record, events)
         return Run(self, record.id)
@@ -338,6 +354,24 @@ class Client:
                 from runtime.scheduler import Scheduler
 
                 self._delayed = Scheduler(self, schedules=False).start()
+
+    def set_run_limit(self, workflow: str, max_concurrent_runs: int | None) -> None:
+        """At most ``max_concurrent_runs`` runs of ``workflow`` run (or wait for a person) at
+        once, in every process on this store; the others wait ``queued``, highest priority
+        first. ``None`` lifts the limit."""
+        if max_concurrent_runs is not None and (
+            isinstance(max_concurrent_runs, bool)
+            or not isinstance(max_concurrent_runs, int)
+            or max_concurrent_runs < 1
+        ):
+            raise InputError(
+                f"max_concurrent_runs must be a whole number of at least 1 (or None), not "
+                f"{max_concurrent_runs!r}"
+            )
+        self.store.set_run_limit(workflow, max_concurrent_runs)
+        workflow_id = self.store.find_version(workflow).workflow_id
+        for run_id in self.store.admissible_runs(workflow_id) or ():
+            self.dispatcher.submit(run_id)
 
     def get_run(self, run_id: str) -> Run:
         self.store.get_run(run_id)  # raises NotFound

@@ -101,6 +101,20 @@ class Settings(BaseSettings):
     login_limit_address: str = "30 per 15 minutes"
     """Failed logins allowed per client address, whatever the account."""
 
+    webhook_max_bytes: int = Field(default=1_000_000, gt=0)
+    """The largest webhook body an endpoint accepts unless it sets its own (1 MB); larger
+    ones are answered 413 and start nothing."""
+
+    webhook_tolerance_seconds: float = Field(default=300, gt=0)
+    """How far a Standard Webhooks ``webhook-timestamp`` may be from now (5 minutes)."""
+
+    webhook_rate_limit: str = "600 per minute"
+    """Requests allowed per webhook endpoint (``limits`` notation) unless it sets its own;
+    past it, 429 with ``Retry-After``. Counted in Redis when set (all studio processes)."""
+
+    api_key_rate_limit: str = "1200 per minute"
+    """Requests allowed per API key on ``/api/v1``; past it, 429 with ``Retry-After``."""
+
     encryption_key: SecretStr | None = None
     """Fernet keys (comma-separated, newest first) that encrypt stored secrets: the first
     encrypts, every one decrypts (``plait secrets rotate`` re-encrypts with the first). Unset:
@@ -114,7 +128,9 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     """The API key (``plait_<id>_<secret>``) the remote SDK and CLI send."""
 
-    @field_validator("login_limit_account", "login_limit_address")
+    @field_validator(
+        "login_limit_account", "login_limit_address", "webhook_rate_limit", "api_key_rate_limit"
+    )
     @classmethod
     def _check_limit(cls, value: str) -> str:
         from limits import parse

@@ -65,7 +65,7 @@ from runtime.store import (
     Takeover,
     cut_off,
 )
-from runtime.store.tables import EventDict, NodeRun, utcnow
+from runtime.store.tables import RUN_FINISHED, EventDict, NodeRun, utcnow
 
 if TYPE_CHECKING:
     from runtime.isolation import ProcessPool
@@ -279,7 +279,7 @@ class Engine:
             self._passes[run_id] = run
         self.heartbeat.ensure_started()
         try:
-            return await run.execute()
+            status = await run.execute()
         except _LeaseLost:
             log.warning("run %s: lease lost to another process; this pass stops", run_id)
             return None
@@ -302,6 +302,21 @@ class Engine:
             with self._lock:
                 self._passes.pop(run_id, None)
             run.detach()
+        if status in RUN_FINISHED:
+            await self._hand_on_slots(acquired.run.workflow_id)
+        return status
+
+    async def _hand_on_slots(self, workflow_id: int) -> None:
+        """A run of a limited workflow ended: ask for the queued runs its slot now admits
+        (the reaper finds them too, later, should this process die first)."""
+        if self.resubmit is None or self.closed:
+            return
+        try:
+            admissible = await asyncio.to_thread(self.store.admissible_runs, workflow_id)
+            for queued in admissible or ():
+                await asyncio.to_thread(self.resubmit, queued)
+        except Exception as exc:  # the run has ended; the reaper admits the next ones
+            log.warning("could not hand on the slots of workflow %s: %s", workflow_id, exc)
 
     async def _stall(self, lease: Lease, exc: BaseException) -> None:
         """The code does not load here (a module missing from this process's path, a key it

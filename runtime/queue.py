@@ -217,11 +217,24 @@ def _free(client: Any, stalled: StalledBackoff) -> list[tuple[str, Takeover | No
         client.bus.publish(run_id, events)
     old = utcnow() - dt.timedelta(seconds=client.settings.lease_seconds)
     released = {run_id for run_id, _ in due}
-    found: list[tuple[str, Takeover | None]] = [(run_id, None) for run_id in released]
-    return found + [
-        (run.id, None)
+    found = [
+        run
         for run in stalled.due(client.store.free_runs())
         if run.id not in released and (run.status == "running" or run.created_at < old)
+    ]
+    # a limited workflow's queued runs past its free slots would only be refused
+    admissible: dict[int, set[str] | None] = {}
+    for run in found:
+        if run.status == "queued" and run.workflow_id not in admissible:
+            ids = client.store.admissible_runs(run.workflow_id)
+            admissible[run.workflow_id] = None if ids is None else set(ids)
+    due_now: list[tuple[str, Takeover | None]] = [(run_id, None) for run_id in released]
+    return due_now + [
+        (run.id, None)
+        for run in found
+        if run.status != "queued"
+        or (allowed := admissible.get(run.workflow_id)) is None
+        or run.id in allowed
     ]
 
 

@@ -48,6 +48,8 @@ RUN_UNSUCCESSFUL: frozenset[str] = frozenset({"failed", "cancelled"})
 """Finished without success (the CLI exits 1; their open nodes are closed ``cancelled``)."""
 RUN_RETRYABLE: frozenset[str] = RUN_UNSUCCESSFUL
 """Runs ``retry`` continues from their failure."""
+RUN_HOLDING_A_SLOT: frozenset[str] = frozenset({"running", "waiting"})
+"""Runs counted against their workflow's ``max_concurrent_runs``."""
 RUN_ACTIVE: frozenset[str] = frozenset({"queued", "running"})
 """Unfinished runs a pass may take (``waiting`` ones wait for an answer first)."""
 

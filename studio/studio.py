@@ -29,6 +29,7 @@ from studio.states.runs import RunsState
 from studio.states.schedules import SchedulesState
 from studio.states.session import SessionState
 from studio.states.settings import AuditState, KeysState, SecretsState, UsersState
+from studio.states.webhooks import WebhooksState
 from studio.states.workflow import WorkflowState
 from studio.states.workflows import WorkflowsState
 
@@ -84,7 +85,13 @@ app.add_page(
     workflow_page,
     route="/workflows/[wf_name]",
     title="Workflow · Plait",
-    on_load=[session, WorkflowState.listen, SchedulesState.load_workflow, SchedulesState.watch],
+    on_load=[
+        session,
+        WorkflowState.listen,
+        SchedulesState.load_workflow,
+        SchedulesState.watch,
+        WebhooksState.load,
+    ],
 )
 app.add_page(
     schedules_page,

@@ -41,6 +41,8 @@ from runtime.store.tables import (
     Schedule,
     ScheduleFire,
     ShareLink,
+    WebhookDelivery,
+    WebhookEndpoint,
     Workflow,
     WorkflowVersion,
     utcnow,
@@ -245,6 +247,26 @@ class NewRun:
     """A delayed run: stored ``scheduled``, ``queued`` from then on (``release_due``)."""
     targets: list[str] | None = None
     """The outputs it was asked for (``Run.targets``); ``None``: every node."""
+    priority: int = 0
+    """Among a limited workflow's queued runs, higher ones are admitted first."""
+    run_id: str | None = None
+    """An id chosen beforehand (a webhook delivery claims it first); ``None``: a new one."""
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A webhook endpoint as a request to it needs it."""
+
+    endpoint: WebhookEndpoint
+    workflow: str
+    ciphertexts: list[bytes]
+    """Its secrets valid at the time asked (no ``expires_at``, or one after it), newest
+    first."""
+    version_id: int | None
+    """The version its runs use: the pinned one, else the workflow's latest; ``None`` when
+    the pinned version is gone."""
+    spec: dict[str, Any] = field(default_factory=dict)
+    """That version's spec (its run inputs)."""
 
 
 class StaleWrite(Exception):
@@ -354,13 +376,17 @@ class Store(abc.ABC):
         trigger_ref: str | None = None,
         targets: list[str] | None = None,
         start_at: dt.datetime | None = None,
+        priority: int = 0,
+        run_id: str | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run of ``version`` with its encoded inputs (large ones into the
         blob table) and its ``run.queued`` event (seq 1), in one transaction. ``trigger_ref``
         names the schedule or delivery that started it, if any; ``targets`` the outputs it
-        was asked for (``Run.targets``). With ``start_at`` the run is stored ``scheduled``
-        instead (event ``run.scheduled`` with its ``start_at``): no worker sees it until
-        ``release_due`` queues it."""
+        was asked for (``Run.targets``); ``priority`` orders it among the queued runs of a
+        limited workflow (higher first); ``run_id``: an id chosen beforehand (a webhook
+        delivery claims it first), else a new one. With ``start_at`` the run is stored
+        ``scheduled`` instead (event ``run.scheduled`` with its ``start_at``): no worker sees
+        it until ``release_due`` queues it."""
 
     @abc.abstractmethod
     def release_due(self, now: dt.datetime, limit: int = 500) -> list[tuple[str, list[EventDict]]]:
@@ -770,6 +796,76 @@ class Store(abc.ABC):
     def schedule_active_runs(self, schedule_id: int) -> int:
         """How many runs the schedule started (``trigger_ref`` ``schedule:<id>``) are not
         finished."""
+
+    # -- admission --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def set_run_limit(self, workflow: str, max_concurrent_runs: int | None) -> None:
+        """Set (``None``: lift) the workflow's ``max_concurrent_runs``; ``NotFound`` for an
+        unknown workflow. ``acquire`` enforces it: a ``queued`` run of a limited workflow is
+        taken only while fewer than the limit of its runs are ``running`` or ``waiting``
+        plus queued ones ranked ahead of it (higher ``priority``, then older), counted under
+        the workflow row's lock (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers), so
+        the limit holds across processes. A refused run stays ``queued``, nothing written."""
+
+    @abc.abstractmethod
+    def admissible_runs(self, workflow_id: int) -> list[str] | None:
+        """Ids of the queued runs ``acquire`` would take now (as many as the workflow has free
+        slots, highest priority then oldest first); ``None`` for an unlimited workflow. Read
+        after a run of it finishes, to hand the freed slots on, and by the reaper, which
+        enqueues no run that would only be refused."""
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_webhook(self, endpoint: WebhookEndpoint, ciphertext: bytes) -> WebhookEndpoint:
+        """Insert an endpoint and its first (encrypted) signing secret, in one transaction."""
+
+    @abc.abstractmethod
+    def webhooks(self, workflow: str | None = None) -> list[tuple[WebhookEndpoint, str]]:
+        """Endpoints (of ``workflow`` only, if given) with their workflow's name, oldest
+        first."""
+
+    @abc.abstractmethod
+    def webhook_target(self, endpoint_id: str, now: dt.datetime) -> WebhookTarget | None:
+        """What a request to the endpoint needs, in one read transaction; ``None`` for an
+        unknown endpoint."""
+
+    @abc.abstractmethod
+    def rotate_webhook_secret(
+        self, endpoint_id: str, ciphertext: bytes, old_until: dt.datetime
+    ) -> None:
+        """Add a new secret; the ones still valid then stop at ``old_until`` (the overlap),
+        in one transaction. ``NotFound`` for an unknown endpoint."""
+
+    @abc.abstractmethod
+    def delete_webhook(self, endpoint_id: str) -> bool:
+        """Delete the endpoint with its secrets and deliveries (the runs stay); whether it
+        existed."""
+
+    @abc.abstractmethod
+    def claim_delivery(
+        self, endpoint_id: str, message_id: str, webhook_id: str | None, verdict: str, run_id: str
+    ) -> tuple[int, str | None, bool]:
+        """Insert an accepted delivery (status 202) naming the run it is about to create
+        (``run_id``) under the unique (endpoint, message id), in one transaction, or find the
+        one that holds it: ``(delivery id, its run id, whether this call inserted it)``. Two
+        processes claiming one message: one inserts, the other finds it."""
+
+    @abc.abstractmethod
+    def finish_delivery(
+        self, delivery_id: int, *, run_id: str | None, status_code: int, error: str | None
+    ) -> None:
+        """Record what became of a claimed delivery. Without a run (its creation failed) the
+        message id is freed (set to ``NULL``), so the sender may deliver the message again."""
+
+    @abc.abstractmethod
+    def record_delivery(self, delivery: WebhookDelivery) -> int:
+        """Insert a refused delivery (no message id, no run) for the endpoint's history."""
+
+    @abc.abstractmethod
+    def deliveries(self, endpoint_id: str, limit: int = 20) -> list[WebhookDelivery]:
+        """The endpoint's latest deliveries, newest first."""
 
     # -- leadership -------------------------------------------------------------------------
 

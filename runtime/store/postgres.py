@@ -59,21 +59,21 @@ _NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM event WHERE run_id = %s"
 _CREATE_RUN = """
 WITH created AS (
     INSERT INTO run (id, workflow_id, version_id, status, inputs, trigger, trigger_ref, owner,
-                     created_at, cancel_requested, lease_epoch, targets)
+                     created_at, cancel_requested, lease_epoch, targets, priority)
     VALUES (%(id)s, %(workflow_id)s, %(version_id)s, %(status)s, %(inputs)s::json, %(trigger)s,
             %(trigger_ref)s, %(owner)s, %(created_at)s, %(cancel_requested)s, %(lease_epoch)s,
-            %(targets)s::json)
+            %(targets)s::json, %(priority)s)
     RETURNING id
 )
 INSERT INTO event (run_id, seq, type, node, data, created_at)
 SELECT id, 1, 'run.queued', NULL, %(data)s::json, %(created_at)s FROM created
 """
-_FIRST_PASS = """
+_FIRST_PASS_TEMPLATE = """
 WITH taken AS (
     UPDATE run SET status = 'running', started_at = %(now)s, lease_owner = %(owner)s,
                    lease_until = %(until)s, lease_epoch = lease_epoch + 1, error = NULL
     WHERE id = %(id)s AND status = 'queued' AND started_at IS NULL
-      AND (lease_owner IS NULL OR lease_owner = %(owner)s)
+      AND (lease_owner IS NULL OR lease_owner = %(owner)s) {unlimited}
     RETURNING *
 ), announced AS (
     INSERT INTO event (run_id, seq, type, node, data, created_at)
@@ -84,12 +84,39 @@ WITH taken AS (
 )
 SELECT taken.*, (SELECT seq FROM announced) AS event_seq FROM taken
 """
+_FIRST_PASS = _FIRST_PASS_TEMPLATE.format(
+    unlimited="""
+      AND NOT EXISTS (SELECT 1 FROM workflow w
+                      WHERE w.id = run.workflow_id AND w.max_concurrent_runs IS NOT NULL)"""
+)
+_ADMITTED_FIRST_PASS = _FIRST_PASS_TEMPLATE.format(unlimited="")
+_LOCK_QUEUED = """
+SELECT workflow_id, priority, created_at FROM run
+WHERE id = %s AND status = 'queued' AND started_at IS NULL
+  AND (lease_owner IS NULL OR lease_owner = %s)
+FOR UPDATE
+"""
+_LOCK_LIMIT = "SELECT max_concurrent_runs FROM workflow WHERE id = %s FOR UPDATE"
+_TAKEN = """
+SELECT count(*) FROM run
+WHERE workflow_id = %(workflow_id)s
+  AND (status IN ('running', 'waiting')
+       OR (status = 'queued' AND id <> %(id)s
+           AND (priority > %(priority)s
+                OR (priority = %(priority)s
+                    AND (created_at < %(created_at)s
+                         OR (created_at = %(created_at)s AND id < %(id)s))))))
+"""
 """A run's first pass in one statement: the update locks the run row as a takeover's
-``FOR UPDATE`` would wait for; a run with no start has no attempt rows to read."""
+``FOR UPDATE`` would wait for; a run with no start has no attempt rows to read. A run of a
+limited workflow is admitted by ``_admit_first_pass``."""
 _SMALL_WRITES, _SMALL_EVENTS = 4, 8
 """The largest checkpoint sent as one statement: a chain's step gains most; a big step gains
 nothing (PostgreSQL plans 50 CTEs about as slowly as it runs 50 statements) and SQLAlchemy's
 compile time grows with the square of the CTEs."""
+
+
+_NOT_A_FIRST_PASS = object()
 
 
 class PostgresStore(SqlStore):
@@ -165,6 +192,8 @@ class PostgresStore(SqlStore):
         trigger_ref: str | None = None,
         targets: list[str] | None = None,
         start_at: dt.datetime | None = None,
+        priority: int = 0,
+        run_id: str | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """A run whose inputs all stay inline is one prepared statement (the run and its
         ``run.queued`` event), sent on its own."""
@@ -178,10 +207,12 @@ class PostgresStore(SqlStore):
                 trigger_ref=trigger_ref,
                 targets=targets,
                 start_at=start_at,
+                priority=priority,
+                run_id=run_id,
             )
         assert version.id is not None, "a stored version has an id"
         now = utcnow()
-        run_id = new_run_id()
+        run_id = run_id or new_run_id()
         fields: dict[str, Any] = {
             "id": run_id,
             "workflow_id": version.workflow_id,
@@ -195,6 +226,7 @@ class PostgresStore(SqlStore):
             "cancel_requested": False,
             "lease_epoch": 0,
             "targets": targets,
+            "priority": priority,
         }
         data = {"status": "queued"}
         with _raw_available(), contextlib.closing(self.engine.raw_connection()) as pooled:
@@ -267,7 +299,63 @@ class PostgresStore(SqlStore):
             finally:
                 conn.autocommit = False
         if row is None:
+            admitted = self._admit_first_pass(run_id, owner, seconds)
+            if admitted is not _NOT_A_FIRST_PASS:
+                return admitted  # type: ignore[return-value]
             return super().acquire(run_id, owner, seconds, takeover=takeover, executing=executing)
+        return self._first_pass_taken(run_id, owner, names, row, now)
+
+    def _admit_first_pass(self, run_id: str, owner: str, seconds: float) -> object:
+        """The first pass of a queued run of a limited workflow, in one transaction of four
+        statements: lock the run (as ``SqlStore.acquire`` does first), lock the workflow row
+        (admissions of its runs queue here), count what is running, waiting or queued ahead
+        (a statement after the lock, so it sees every admission committed before), take it.
+        ``None``: refused (no slot for it; nothing written). ``_NOT_A_FIRST_PASS``: not such
+        a run (anything else ``SqlStore.acquire`` handles)."""
+        now = utcnow()
+        with _raw_available(), contextlib.closing(self.engine.raw_connection()) as pooled:
+            conn: Any = pooled.dbapi_connection
+            try:
+                run = conn.execute(_LOCK_QUEUED, (run_id, owner), prepare=self.prepare).fetchone()
+                limit = None
+                if run is not None:
+                    limit = conn.execute(_LOCK_LIMIT, (run[0],), prepare=self.prepare).fetchone()[0]
+                if limit is None:
+                    conn.rollback()
+                    return _NOT_A_FIRST_PASS
+                taken = conn.execute(
+                    _TAKEN,
+                    {"workflow_id": run[0], "id": run_id, "priority": run[1], "created_at": run[2]},
+                    prepare=self.prepare,
+                ).fetchone()[0]
+                if taken >= limit:
+                    conn.rollback()
+                    return None
+                cursor = conn.execute(
+                    _ADMITTED_FIRST_PASS,
+                    {
+                        "id": run_id,
+                        "owner": owner,
+                        "now": now,
+                        "until": now + dt.timedelta(seconds=seconds),
+                        "data": Jsonb({"status": "running"}),
+                    },
+                    prepare=self.prepare,
+                )
+                row = cursor.fetchone()
+                names = [c.name for c in cursor.description]
+                if row is None:  # cannot be while the run's lock is held; be safe anyway
+                    conn.rollback()
+                    return _NOT_A_FIRST_PASS
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        return self._first_pass_taken(run_id, owner, names, row, now)
+
+    def _first_pass_taken(
+        self, run_id: str, owner: str, names: list[str], row: Any, now: dt.datetime
+    ) -> Acquired:
         found = dict(zip(names, row, strict=True))
         seq = found.pop("event_seq")
         run = from_row(Run, found)

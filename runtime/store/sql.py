@@ -17,7 +17,14 @@ from sqlalchemy.exc import IntegrityError
 
 from runtime import codecs
 from runtime.errors import NotFound, RunStateError, StoreUnavailable
-from runtime.statuses import NODE_BLOCKING, NODE_OPEN, RUN_ACTIVE, RUN_RETRYABLE, RUN_UNSUCCESSFUL
+from runtime.statuses import (
+    NODE_BLOCKING,
+    NODE_OPEN,
+    RUN_ACTIVE,
+    RUN_HOLDING_A_SLOT,
+    RUN_RETRYABLE,
+    RUN_UNSUCCESSFUL,
+)
 from runtime.store import db, tables, values
 from runtime.store.contract import (
     COUNT_CAP,
@@ -41,6 +48,7 @@ from runtime.store.contract import (
     Store,
     Takeover,
     VersionInfo,
+    WebhookTarget,
     WorkflowSummary,
     cut_off,
 )
@@ -51,6 +59,8 @@ from runtime.store.tables import (
     Schedule,
     ScheduleFire,
     ShareLink,
+    WebhookDelivery,
+    WebhookEndpoint,
     Workflow,
     WorkflowVersion,
     from_row,
@@ -340,17 +350,21 @@ class SqlStore(Store):
         trigger_ref: str | None = None,
         targets: list[str] | None = None,
         start_at: dt.datetime | None = None,
+        priority: int = 0,
+        run_id: str | None = None,
     ) -> tuple[Run, list[EventDict]]:
         """Insert a ``queued`` run (``scheduled`` with ``start_at``); ``inputs`` maps names to
         already-encoded values."""
-        new = NewRun(version, inputs, trigger, owner, trigger_ref, start_at, targets)
+        new = NewRun(
+            version, inputs, trigger, owner, trigger_ref, start_at, targets, priority, run_id
+        )
         with self.write() as conn:
             return self._insert_run(conn, new, inline_limit)
 
     def _insert_run(
         self, conn: sa.Connection, new: NewRun, inline_limit: int
     ) -> tuple[Run, list[EventDict]]:
-        run_id = new_run_id()
+        run_id = new.run_id or new_run_id()
         assert new.version.id is not None, "a stored version has an id"
         refs = {
             k: values.to_json(values.put(conn, v, inline_limit, self._insert))
@@ -370,6 +384,7 @@ class SqlStore(Store):
             cancel_requested=False,
             start_at=new.start_at,
             targets=new.targets,
+            priority=new.priority,
         )
         conn.execute(sa.insert(tables.run).values(**record.model_dump()))
         data: dict[str, Any] = {"status": status}
@@ -498,6 +513,8 @@ class SqlStore(Store):
                 return None
             held = run.lease_owner is not None and run.lease_owner != owner
             if held and not (takeover is not None and takeover.grants(run)):
+                return None
+            if run.status == "queued" and not self._admitted(conn, run):
                 return None
             changes: dict[str, Any] = {
                 "lease_owner": owner,
@@ -1599,6 +1616,230 @@ class SqlStore(Store):
         )
         with self.read() as conn:
             return int(conn.execute(query).scalar_one())
+
+    # -- admission --------------------------------------------------------------------------
+
+    def set_run_limit(self, workflow: str, max_concurrent_runs: int | None) -> None:
+        w = tables.workflow
+        with self.write() as conn:
+            changed = conn.execute(
+                sa.update(w)
+                .where(w.c.name == workflow)
+                .values(max_concurrent_runs=max_concurrent_runs)
+            ).rowcount
+        if not changed:
+            raise NotFound(f"no workflow named {workflow!r}")
+
+    def _admitted(self, conn: sa.Connection, run: Run) -> bool:
+        """Whether the queued ``run`` may start now (see ``set_run_limit``), under the
+        workflow row's lock so concurrent admissions count one after the other."""
+        w, r = tables.workflow, tables.run
+        limit = conn.execute(
+            self._for_update(sa.select(w.c.max_concurrent_runs).where(w.c.id == run.workflow_id))
+        ).scalar()
+        if limit is None:
+            return True
+        ahead = sa.or_(
+            r.c.priority > run.priority,
+            sa.and_(
+                r.c.priority == run.priority,
+                sa.or_(
+                    r.c.created_at < run.created_at,
+                    sa.and_(r.c.created_at == run.created_at, r.c.id < run.id),
+                ),
+            ),
+        )
+        taken = conn.execute(
+            sa.select(sa.func.count()).where(
+                r.c.workflow_id == run.workflow_id,
+                sa.or_(
+                    r.c.status.in_(sorted(RUN_HOLDING_A_SLOT)),
+                    sa.and_(r.c.status == "queued", r.c.id != run.id, ahead),
+                ),
+            )
+        ).scalar_one()
+        return bool(taken < limit)
+
+    def admissible_runs(self, workflow_id: int) -> list[str] | None:
+        w, r = tables.workflow, tables.run
+        with self.read() as conn:
+            limit = conn.execute(
+                sa.select(w.c.max_concurrent_runs).where(w.c.id == workflow_id)
+            ).scalar()
+            if limit is None:
+                return None
+            active = conn.execute(
+                sa.select(sa.func.count()).where(
+                    r.c.workflow_id == workflow_id, r.c.status.in_(sorted(RUN_HOLDING_A_SLOT))
+                )
+            ).scalar_one()
+            if active >= limit:
+                return []
+            return list(
+                conn.execute(
+                    sa.select(r.c.id)
+                    .where(r.c.workflow_id == workflow_id, r.c.status == "queued")
+                    .order_by(r.c.priority.desc(), r.c.created_at, r.c.id)
+                    .limit(limit - active)
+                ).scalars()
+            )
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def create_webhook(self, endpoint: WebhookEndpoint, ciphertext: bytes) -> WebhookEndpoint:
+        with self.write() as conn:
+            conn.execute(sa.insert(tables.webhook_endpoint).values(**endpoint.model_dump()))
+            conn.execute(
+                sa.insert(tables.webhook_secret).values(
+                    endpoint_id=endpoint.id, ciphertext=ciphertext, created_at=endpoint.created_at
+                )
+            )
+        return endpoint
+
+    def webhooks(self, workflow: str | None = None) -> list[tuple[WebhookEndpoint, str]]:
+        e, w = tables.webhook_endpoint, tables.workflow
+        query = (
+            sa.select(e, w.c.name.label("workflow_name"))
+            .join(w, w.c.id == e.c.workflow_id)
+            .order_by(e.c.created_at, e.c.id)
+        )
+        if workflow is not None:
+            query = query.where(w.c.name == workflow)
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+        out = []
+        for row in rows:
+            fields = dict(row._mapping)
+            name = fields.pop("workflow_name")
+            out.append((from_row(WebhookEndpoint, fields), name))
+        return out
+
+    def webhook_target(self, endpoint_id: str, now: dt.datetime) -> WebhookTarget | None:
+        e, w, s = tables.webhook_endpoint, tables.workflow, tables.webhook_secret
+        wv = tables.workflow_version
+        with self.read() as conn:
+            row = conn.execute(
+                sa.select(e, w.c.name.label("workflow_name"))
+                .join(w, w.c.id == e.c.workflow_id)
+                .where(e.c.id == endpoint_id)
+            ).first()
+            if row is None:
+                return None
+            ciphertexts = list(
+                conn.execute(
+                    sa.select(s.c.ciphertext)
+                    .where(
+                        s.c.endpoint_id == endpoint_id,
+                        sa.or_(s.c.expires_at.is_(None), s.c.expires_at > now),
+                    )
+                    .order_by(s.c.id.desc())
+                ).scalars()
+            )
+            version = sa.select(wv.c.id, wv.c.spec).where(wv.c.workflow_id == row.workflow_id)
+            if row.version is not None:
+                version = version.where(wv.c.version == row.version)
+            found = conn.execute(version.order_by(wv.c.id.desc()).limit(1)).first()
+        fields = dict(row._mapping)
+        name = fields.pop("workflow_name")
+        return WebhookTarget(
+            from_row(WebhookEndpoint, fields),
+            name,
+            ciphertexts,
+            found.id if found else None,
+            found.spec if found else {},
+        )
+
+    def rotate_webhook_secret(
+        self, endpoint_id: str, ciphertext: bytes, old_until: dt.datetime
+    ) -> None:
+        e, s = tables.webhook_endpoint, tables.webhook_secret
+        now = utcnow()
+        with self.write() as conn:
+            if (
+                conn.execute(
+                    self._for_update(sa.select(e.c.id).where(e.c.id == endpoint_id))
+                ).first()
+                is None
+            ):
+                raise NotFound(f"no webhook endpoint {endpoint_id!r}")
+            conn.execute(
+                sa.update(s)
+                .where(
+                    s.c.endpoint_id == endpoint_id,
+                    sa.or_(s.c.expires_at.is_(None), s.c.expires_at > old_until),
+                )
+                .values(expires_at=old_until)
+            )
+            conn.execute(
+                sa.insert(s).values(endpoint_id=endpoint_id, ciphertext=ciphertext, created_at=now)
+            )
+
+    def delete_webhook(self, endpoint_id: str) -> bool:
+        e = tables.webhook_endpoint
+        with self.write() as conn:
+            for table in (tables.webhook_delivery, tables.webhook_secret):
+                conn.execute(sa.delete(table).where(table.c.endpoint_id == endpoint_id))
+            return bool(conn.execute(sa.delete(e).where(e.c.id == endpoint_id)).rowcount)
+
+    def claim_delivery(
+        self, endpoint_id: str, message_id: str, webhook_id: str | None, verdict: str, run_id: str
+    ) -> tuple[int, str | None, bool]:
+        d = tables.webhook_delivery
+        with self.write() as conn:
+            inserted = conn.execute(
+                self._insert(d)
+                .values(
+                    endpoint_id=endpoint_id,
+                    received_at=utcnow(),
+                    webhook_id=webhook_id,
+                    message_id=message_id,
+                    status_code=202,
+                    verdict=verdict,
+                    run_id=run_id,
+                )
+                .on_conflict_do_nothing(index_elements=["endpoint_id", "message_id"])
+                .returning(d.c.id)
+            ).scalar()
+            if inserted is not None:
+                return int(inserted), run_id, True
+            row = conn.execute(
+                sa.select(d.c.id, d.c.run_id).where(
+                    d.c.endpoint_id == endpoint_id, d.c.message_id == message_id
+                )
+            ).one()
+        return int(row.id), row.run_id, False
+
+    def finish_delivery(
+        self, delivery_id: int, *, run_id: str | None, status_code: int, error: str | None
+    ) -> None:
+        d = tables.webhook_delivery
+        changes: dict[str, Any] = {"run_id": run_id, "status_code": status_code, "error": error}
+        if run_id is None:
+            changes["message_id"] = None
+        with self.write() as conn:
+            conn.execute(sa.update(d).where(d.c.id == delivery_id).values(**changes))
+
+    def record_delivery(self, delivery: WebhookDelivery) -> int:
+        fields = delivery.model_dump(exclude={"id"})
+        with self.write() as conn:
+            return int(
+                conn.execute(
+                    sa.insert(tables.webhook_delivery)
+                    .values(**fields)
+                    .returning(tables.webhook_delivery.c.id)
+                ).scalar_one()
+            )
+
+    def deliveries(self, endpoint_id: str, limit: int = 20) -> list[WebhookDelivery]:
+        d = tables.webhook_delivery
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(d)
+                .where(d.c.endpoint_id == endpoint_id)
+                .order_by(d.c.received_at.desc(), d.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [from_row(WebhookDelivery, row._mapping) for row in rows]
 
     # -- what the dialects do their own way -------------------------------------------------
 

@@ -71,6 +71,10 @@ class Workflow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=200)
     created_at: dt.datetime = _ts(default_factory=utcnow)
+    max_concurrent_runs: int | None = None
+    """At most this many of its runs are ``running`` or ``waiting`` at once; the others wait
+    ``queued`` and are admitted highest ``priority`` first, then oldest first. ``None``: no
+    limit."""
 
 
 class WorkflowVersion(SQLModel, table=True):
@@ -142,6 +146,8 @@ class Run(SQLModel, table=True):
     run, the others are ``not_needed``. ``None``: every node."""
     start_at: dt.datetime | None = _ts(default=None)
     """When a delayed run (status ``scheduled``) becomes ``queued``; ``None`` for the rest."""
+    priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Among a limited workflow's queued runs, higher ones are admitted first."""
 
 
 class NodeRun(SQLModel, table=True):
@@ -457,3 +463,73 @@ class ScheduleFire(SQLModel, table=True):
 
 schedule = _table(Schedule)
 schedule_fire = _table(ScheduleFire)
+# -- triggers: webhook endpoints, their signing secrets and deliveries -----------------------
+
+WebhookMode = Literal["standard", "github"]
+"""How an endpoint's requests are signed: Standard Webhooks (``webhook-id``,
+``webhook-timestamp``, ``webhook-signature``) or GitHub's ``X-Hub-Signature-256``."""
+Verdict = Literal["valid", "missing", "invalid", "stale", "unchecked"]
+"""What a delivery's signature check said (``unchecked``: refused before it, e.g.
+rate-limited or too large)."""
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """``POST /hooks/<id>`` starts a run of a workflow."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: str = Field(primary_key=True, max_length=32)
+    """The URL's last part: random, so endpoints cannot be listed by guessing."""
+    workflow_id: int = Field(foreign_key="workflow.id", index=True)
+    version: str | None = Field(default=None, max_length=64)
+    """The version hash its runs use; ``None``: the latest at each delivery."""
+    mode: str = Field(default="standard", max_length=16)
+    mapping: dict | None = Field(default=None, sa_type=sa.JSON)
+    """Run input name -> top-level field of a JSON or form body; ``None``: the whole body is
+    the input ``payload``."""
+    max_body_bytes: int | None = None
+    """Larger bodies get 413; ``None``: ``PLAIT_WEBHOOK_MAX_BYTES``."""
+    rate_limit: str | None = Field(default=None, max_length=64)
+    """Requests allowed (``limits`` notation); ``None``: ``PLAIT_WEBHOOK_RATE_LIMIT``."""
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    created_by: str | None = Field(default=None, max_length=200)
+
+
+class WebhookSecret(SQLModel, table=True):
+    """One signing secret of an endpoint, Fernet-encrypted with the secrets' keys. During a
+    rotation the old one keeps verifying until ``expires_at``."""
+
+    __tablename__ = "webhook_secret"
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: str = Field(foreign_key="webhook_endpoint.id", max_length=32, index=True)
+    ciphertext: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    expires_at: dt.datetime | None = _ts(default=None)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One request to an endpoint, accepted or not. ``message_id`` is set only on accepted
+    ones: its unique constraint makes a retried or replayed message return the first run."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("endpoint_id", "message_id"),
+        sa.Index("ix_webhook_delivery_endpoint_at", "endpoint_id", "received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: str = Field(foreign_key="webhook_endpoint.id", max_length=32)
+    received_at: dt.datetime = _ts(default_factory=utcnow)
+    webhook_id: str | None = Field(default=None, max_length=200)
+    """The message id the sender gave (``webhook-id`` or ``X-GitHub-Delivery``)."""
+    message_id: str | None = Field(default=None, max_length=200)
+    status_code: int
+    verdict: str = Field(max_length=16)
+    run_id: str | None = Field(default=None, max_length=32)
+    error: str | None = Field(default=None, max_length=1000)
+
+
+webhook_endpoint = _table(WebhookEndpoint)
+webhook_secret = _table(WebhookSecret)
+webhook_delivery = _table(WebhookDelivery)

@@ -7,6 +7,7 @@ import reflex as rx
 from studio.components import common
 from studio.components.forms import fields
 from studio.components.graph import direction_switch, graph_view
+from studio.components.webhooks import webhooks_section
 from studio.logic.diff import DiffRow
 from studio.pages.runs import runs_table
 from studio.pages.schedules import workflow_schedules
@@ -201,6 +202,7 @@ def body() -> rx.Component:
             width="100%",
         ),
         workflow_schedules(),
+        webhooks_section(),
         spacing="4",
         width="100%",
     )

@@ -596,3 +596,90 @@ def test_pause_resume_and_delete_schedule(store: Store) -> None:
         store.get_schedule(schedule.id)
     with pytest.raises(NotFound):
         store.delete_schedule(schedule.id)
+
+
+# -- admission and webhooks ------------------------------------------------------------------
+
+
+def test_acquire_admits_queued_runs_within_the_limit_by_priority(store: Store) -> None:
+    version = store.publish("contract", "v1", SPEC, b"")
+
+    def queued(priority: int = 0) -> str:
+        record, _ = store.create_run(
+            version, {}, trigger="sdk", owner=None, inline_limit=16, priority=priority
+        )
+        return record.id
+
+    with pytest.raises(NotFound, match="no workflow named 'nobody'"):
+        store.set_run_limit("nobody", 1)
+    store.set_run_limit("contract", 2)
+    low, high, mid = queued(0), queued(9), queued(5)
+    assert store.admissible_runs(version.workflow_id) == [high, mid]
+    # a run ranked past the free slots is refused, and nothing is written
+    assert store.acquire(low, "one", 30) is None
+    assert store.get_run(low).status == "queued" and store.last_seq(low) == 1
+    first = store.acquire(high, "one", 30)
+    assert first is not None and first.run.status == "running"
+    assert store.admissible_runs(version.workflow_id) == [mid]
+    assert store.acquire(mid, "two", 30) is not None
+    assert store.admissible_runs(version.workflow_id) == []
+    assert store.acquire(low, "one", 30) is None  # both slots taken
+    store.finish_run(first.lease, "succeeded")
+    assert store.admissible_runs(version.workflow_id) == [low]
+    assert store.acquire(low, "one", 30) is not None
+    # lifted: anything goes, and nothing is listed as waiting for a slot
+    store.set_run_limit("contract", None)
+    assert store.admissible_runs(version.workflow_id) is None
+    assert store.acquire(queued(), "one", 30) is not None
+
+
+def test_webhook_endpoints_secrets_and_deliveries(store: Store) -> None:
+    version = store.publish("contract", "v1", SPEC, b"")
+    now = utcnow()
+    endpoint = tables.WebhookEndpoint(
+        id="wh_contract", workflow_id=version.workflow_id, created_at=now, created_by="ada"
+    )
+    store.create_webhook(endpoint, b"first")
+    assert [(e.id, name) for e, name in store.webhooks()] == [("wh_contract", "contract")]
+    assert store.webhooks("other") == []
+    assert store.webhook_target("wh_nobody", now) is None
+    target = store.webhook_target("wh_contract", now)
+    assert target is not None and target.workflow == "contract"
+    assert target.ciphertexts == [b"first"]
+    assert (target.version_id, target.spec) == (version.id, SPEC)
+    # rotation: the old secret stays valid until the overlap ends, newest first meanwhile
+    until = now + dt.timedelta(minutes=5)
+    store.rotate_webhook_secret("wh_contract", b"second", until)
+    assert store.webhook_target("wh_contract", now).ciphertexts == [b"second", b"first"]  # type: ignore[union-attr]
+    later = until + dt.timedelta(seconds=1)
+    assert store.webhook_target("wh_contract", later).ciphertexts == [b"second"]  # type: ignore[union-attr]
+    # unpinned: the latest version at each request; pinned: that one
+    newer = store.publish("contract", "v2", {**SPEC, "description": "v2"}, b"")
+    assert store.webhook_target("wh_contract", now).version_id == newer.id  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        store.rotate_webhook_secret("wh_nobody", b"x", until)
+    # claims: the first inserts, a second finds it; finishing with a run keeps the claim
+    run = a_run(store)
+    delivery_id, run_id, claimed = store.claim_delivery("wh_contract", "m1", "m1", "valid", run)
+    assert (run_id, claimed) == (run, True)
+    assert store.claim_delivery("wh_contract", "m1", "m1", "valid", "other") == (
+        delivery_id,
+        run,
+        False,
+    )
+    # finishing without a run frees the message id for a later delivery of it
+    other, _, _ = store.claim_delivery("wh_contract", "m2", "m2", "valid", "r2")
+    store.finish_delivery(other, run_id=None, status_code=422, error="bad body")
+    again, _, claimed = store.claim_delivery("wh_contract", "m2", "m2", "valid", "r3")
+    assert claimed and again != other
+    refused = store.record_delivery(
+        tables.WebhookDelivery(
+            endpoint_id="wh_contract", webhook_id="m3", status_code=401, verdict="invalid"
+        )
+    )
+    listed = store.deliveries("wh_contract")
+    assert [d.id for d in listed][:1] == [refused]
+    assert {d.id: d.status_code for d in listed}[other] == 422
+    assert store.delete_webhook("wh_contract") and not store.delete_webhook("wh_contract")
+    assert store.deliveries("wh_contract") == [] and store.webhooks() == []
+    assert store.get_run(run).id == run  # the runs stay

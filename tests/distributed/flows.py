@@ -130,3 +130,17 @@ def forged() -> dict:
     store_as("posing", posing, trusted.key_id)
     store.dispose()
     return {"versions": forged_ids, "errors": errors}
+
+
+limited = rt.Graph("dist_limited")
+
+
+@limited.node
+def hold(gate: str, label: int) -> int:
+    """Runs until the gate file exists (a slot held for as long as the test says)."""
+    import time
+
+    while not Path(gate).exists():
+        time.sleep(0.02)
+    time.sleep(0.05)
+    return label

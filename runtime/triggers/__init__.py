@@ -1,0 +1,1 @@
+"""What starts runs from outside a Python process: signed webhooks (``webhooks``)."""
