@@ -278,7 +278,10 @@ class Webhooks:
         if not claimed:
             if run_id is None:  # its first delivery failed just now and freed the id
                 return _refusal(409, "this message is being processed: retry it shortly")
-            return Answer(200, {"run_id": run_id, "replayed": True})
+            if self._stored(run_id):
+                return Answer(200, {"run_id": run_id, "replayed": True})
+            # claimed, but its run was never stored: the process that claimed it died in
+            # between (or is about to store it): store it now, under the claimed id
         assert self.start is not None, "receiving requests needs a way to start runs"
         try:
             run = self.start(
@@ -290,6 +293,8 @@ class Webhooks:
                 run_id=run_id,
             )
         except Exception as exc:
+            if not claimed and run_id and self._stored(run_id):  # stored by its first handler
+                return Answer(200, {"run_id": run_id, "replayed": True})
             # the message id is freed: the sender may deliver it again once this is fixed
             status = 422 if isinstance(exc, InputError) else 500
             self.store.finish_delivery(
@@ -299,6 +304,13 @@ class Webhooks:
                 return _refusal(422, str(exc))
             raise
         return Answer(202, {"run_id": run.id})
+
+    def _stored(self, run_id: str) -> bool:
+        try:
+            self.store.get_run(run_id)
+        except NotFound:
+            return False
+        return True
 
     # -- secrets ----------------------------------------------------------------------------
 

@@ -136,6 +136,24 @@ def test_a_signed_request_starts_one_run_and_a_replay_returns_it(
     assert stored and all(echo.secret.encode() not in row.ciphertext for row in stored)
 
 
+def test_a_message_whose_claiming_process_died_gets_its_run_on_the_retry(
+    api: TestClient, client: rt.Client, echo: Created
+) -> None:
+    # the process that accepted the message claimed a run id, then died before storing it
+    from runtime.store.sql import new_run_id
+
+    claimed = new_run_id()
+    client.store.claim_delivery(echo.endpoint.id, "msg_lost", "msg_lost", "valid", claimed)
+    body = json.dumps({"order": 3}).encode()
+    retry = api.post(echo.path, content=body, headers=signed(echo.secret, body, "msg_lost"))
+    assert retry.status_code == 202, retry.text
+    assert retry.json()["run_id"] == claimed, "the run the first answer would have named"
+    assert client.get_run(claimed).wait(30).status == "succeeded"
+    again = api.post(echo.path, content=body, headers=signed(echo.secret, body, "msg_lost"))
+    assert again.status_code == 200 and again.json()["run_id"] == claimed
+    assert run_count(client) == 1
+
+
 def test_bad_requests_are_refused_and_start_nothing(
     api: TestClient, client: rt.Client, echo: Created
 ) -> None:
