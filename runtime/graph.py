@@ -73,6 +73,9 @@ class Node:
     """Payload model of a wait node."""
     payload_as_dict: bool = False
     """Hand the payload on as a dict (the schema was given as a dict) instead of the model."""
+    input_as_dict: bool = True
+    """A runnable is invoked with the dict of its inputs (its input schema is an object with
+    keys) rather than its one input's bare value."""
     doc: str = ""
 
     @property
@@ -467,17 +470,25 @@ def _is_runnable(target: Any) -> bool:
 
 
 def _runnable_node(name: str, runnable: Runnable, inputs: Mapping[str, str] | None) -> Node:
+    from runtime.runnables import dict_keys
+
+    keys = dict_keys(runnable)
     if inputs is None:
-        schema = runnable.get_input_jsonschema()
-        keys = list(schema.get("properties", {})) if schema.get("type") == "object" else []
         if not keys:
+            schema = runnable.get_input_jsonschema()
             raise GraphError(
                 f"node {name!r}: cannot tell which inputs this runnable takes "
                 f"(input type {schema.get('type', schema.get('title', '?'))}); "
                 "pass inputs={'key': 'node_or_input'}"
             )
         inputs = {k: k for k in keys}
-    return Node(name=name, kind="runnable", target=runnable, inputs=dict(inputs))
+    return Node(
+        name=name,
+        kind="runnable",
+        target=runnable,
+        inputs=dict(inputs),
+        input_as_dict=keys is not None or len(inputs) != 1,
+    )
 
 
 def _build_schema(name: str, schema: Any) -> type[pydantic.BaseModel]:
