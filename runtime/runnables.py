@@ -76,12 +76,12 @@ def _subscripted_keys(func: Any) -> list[str] | None:
         if op.opname != "LOAD_FAST" or op.argval != first:
             continue
         nxt, after = ops[i + 1], ops[i + 2]
-        if nxt.opname == "LOAD_CONST" and isinstance(nxt.argval, str):
-            if after.opname == "BINARY_SUBSCR" or (
-                after.opname == "BINARY_OP" and after.argrepr == "[]"
-            ):
-                keys[nxt.argval] = None
-        elif nxt.opname in ("LOAD_METHOD", "LOAD_ATTR") and nxt.argval == "get":
-            if after.opname == "LOAD_CONST" and isinstance(after.argval, str):
-                keys[after.argval] = None
+        subscript = after.opname == "BINARY_SUBSCR" or (
+            after.opname == "BINARY_OP" and after.argrepr == "[]"
+        )
+        get = nxt.opname in ("LOAD_METHOD", "LOAD_ATTR") and nxt.argval == "get"
+        if nxt.opname == "LOAD_CONST" and isinstance(nxt.argval, str) and subscript:
+            keys[nxt.argval] = None
+        elif get and after.opname == "LOAD_CONST" and isinstance(after.argval, str):
+            keys[after.argval] = None
     return list(keys) or None
