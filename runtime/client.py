@@ -118,7 +118,7 @@ class Client:
         spec = graph.spec()
         code, key_id = b"", None
         try:
-            payload = cloudpickle.dumps(graph)
+            payload = graph.shipped_code()
         except Exception as exc:
             # runs still execute here; another process cannot load this graph's code
             log.warning(

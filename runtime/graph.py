@@ -283,6 +283,7 @@ class Graph:
         self.nodes[node.name] = node
         self.__dict__.pop("plan", None)
         self.__dict__.pop("version", None)
+        self.__dict__.pop("_code", None)
         return node
 
     # -- validation -------------------------------------------------------------------------
@@ -383,12 +384,40 @@ class Graph:
 
     @cached_property
     def version(self) -> str:
-        """Content hash of the spec and every node's code: equal across processes for the
-        same graph, different when any node's code changes."""
-        digest = hashlib.sha256(json.dumps(self.spec(), sort_keys=True).encode())
-        for name in sorted(self.nodes):
-            digest.update(f"\0{name}\0{self.nodes[name].fingerprint()}".encode())
+        """Content hash of the spec and of all the code its nodes run (``runtime.codeversion``):
+        equal across processes for the same graph, wherever its file was loaded from, and
+        different when any code a node will execute changes."""
+        spec = self.spec()
+        for entry in spec["nodes"]:
+            entry.pop("code")  # ``__main__:f`` or ``module:f``: where, not what
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
+        digest.update(self._code[0].encode())
         return digest.hexdigest()[:16]
+
+    @cached_property
+    def _code(self) -> tuple[str, frozenset[str]]:
+        """Digest of every node's code, and the user modules it comes from."""
+        from runtime import codeversion
+
+        modules: set[str] = set()
+        parts = []
+        for name in sorted(self.nodes):
+            node = self.nodes[name]
+            try:
+                part, found = codeversion.digest(node.target, node.schema)
+            except Exception:  # a walk must never stop a graph; the old fingerprint then
+                part, found = hashlib.sha256(node.fingerprint().encode()).hexdigest(), frozenset()
+            parts.append(f"{name}\0{part}")
+            modules |= found
+        return "\0".join(parts), frozenset(modules)
+
+    def shipped_code(self) -> bytes:
+        """The graph as a version stores it (cloudpickle), with every user module its nodes
+        run taken by value: what a worker or ``plait recover`` runs is what ``version``
+        covers. Raises what cloudpickle raises when the graph cannot be pickled."""
+        from runtime import codeversion
+
+        return codeversion.ship(self, self._code[1])
 
     def __repr__(self) -> str:
         try:

@@ -19,7 +19,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import cloudpickle
 import httpx
 
 from runtime import codecs
@@ -139,7 +138,7 @@ class RemoteClient:
         if key in self._published:
             return {"workflow": graph.name, "version": graph.version}
         try:
-            payload = cloudpickle.dumps(graph)
+            payload = graph.shipped_code()
         except Exception as exc:
             raise PlaitError(
                 f"graph {graph.name!r} cannot be pickled ({exc}), so it cannot be sent to "
