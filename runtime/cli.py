@@ -697,7 +697,13 @@ def demo() -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except PlaitError as exc:
+        # what a command could not do (a key it lacks, a store it cannot open): said plainly,
+        # with a non-zero exit, never a traceback
+        typer.secho(f"{type(exc).__name__}: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,22 @@ import cloudpickle
 import pydantic
 import pydantic_core
 
-from runtime import codecs, codesign
+from runtime import codecs, codesign, signing
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
-from runtime.errors import GraphError, NotFound, PayloadError, SignatureError, StoreUnavailable
+from runtime.errors import (
+    GraphError,
+    MissingSecretKey,
+    NotFound,
+    PayloadError,
+    SignatureError,
+    StoreUnavailable,
+)
 from runtime.events import RUN_END_EVENTS, Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph, check_run_inputs
 from runtime.keys import Keyring
-from runtime.store import Takeover, open_store
+from runtime.store import Store, Takeover, open_store
 from runtime.store import tables as t
 from runtime.takeover import LeaseWatch, dead_local_holders, process_owner
 
@@ -74,12 +81,17 @@ class Client:
 
     def __init__(self, config: Settings) -> None:
         self.settings = config
-        self.secret_key = config.resolved_secret_key()
-        """HMAC key of pickled values (inputs, outputs); never of code."""
         self.keyring = Keyring.from_settings(config)
         """The key this process signs code with (publishers only) and the keys it trusts."""
-        self.store = open_store(config.resolved_database_url(), self.secret_key)
+        self.store = open_store(config.resolved_database_url(), config.existing_secret_key())
         self.store.migrate()
+        try:
+            self.secret_key = _pickle_key(config, self.store)
+        except MissingSecretKey:
+            self.store.dispose()
+            raise
+        """HMAC key of pickled values (inputs, outputs); never of code."""
+        self.store.secret_key = self.secret_key
         self.owner = process_owner()
         self.bus, self.dispatcher = self._transport(config)
         self._graphs: dict[int, Graph] = {}
@@ -699,3 +711,22 @@ def default_client() -> Client:
             else:
                 _default = Client(config)
         return _default  # type: ignore[return-value]
+
+
+def _pickle_key(config: Settings, store: Store) -> bytes:
+    """The pickle key; minted only for a store that holds no pickled value (values signed
+    with a lost key would otherwise never load again, and nothing would say why)."""
+    existing = config.existing_secret_key()
+    if existing is not None:
+        return existing
+    expected = store.pickle_key_ids()
+    if expected:
+        raise MissingSecretKey(
+            f"{store.display_url} holds values pickled with key {', '.join(expected)}, and this "
+            f"process has no pickle key: PLAIT_SECRET_KEY is not set and "
+            f"{config.home / 'secret_key'} does not exist. Refusing to make a new one. "
+            f"{signing.KEYS_COME_FROM}: set PLAIT_SECRET_KEY, or PLAIT_HOME to the directory "
+            "holding the secret_key file of the process that wrote them",
+            expected=expected,
+        )
+    return config.resolved_secret_key()

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 import runtime as rt
 from runtime import client as client_module
-from runtime.store import tables
+from runtime.store import open_store, tables
 
 PG_SERVER = os.environ.get(
     "PLAIT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -41,6 +41,14 @@ def pg_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _migrate(url: str) -> None:
+    """Migrate without a client: a client refuses to start without the pickle key of a store
+    an earlier test left pickled values in (``runtime.client._pickle_key``)."""
+    store = open_store(url)
+    store.migrate()
+    store.dispose()
+
+
 def _truncate(url: str) -> None:
     engine = sa.create_engine(url)
     names = ", ".join(f'"{t.name}"' for t in tables.SQLModel.metadata.sorted_tables)
@@ -59,7 +67,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'plait.db'}"
     url = request.getfixturevalue("pg_url")
-    rt.connect(url, home=tmp_path).close()  # migrate before the first truncate
+    _migrate(url)  # before the first truncate
     _truncate(url)
     return url
 
@@ -83,7 +91,7 @@ def sqlite_client(tmp_path: Path) -> Iterator[rt.Client]:
 
 @pytest.fixture
 def pg_client(pg_url: str, tmp_path: Path) -> Iterator[rt.Client]:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     c = make_client(pg_url, tmp_path)
     yield c

@@ -281,6 +281,14 @@ class SqlStore(Store):
             ).all()
         return {key_id: count for key_id, count in rows}
 
+    def pickle_key_ids(self) -> list[str]:
+        pk = tables.pickle_key
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(pk.c.key_id).order_by(pk.c.first_used_at, pk.c.key_id)
+            ).scalars()
+            return list(rows)
+
     def version_ids_with_code(self) -> list[int]:
         """Versions whose code was stored (every one a worker could load), oldest first."""
         wv = tables.workflow_version

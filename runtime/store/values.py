@@ -27,6 +27,8 @@ def put(
     """Store an encoded value; large ones go to the blob table once, keyed by hash (``insert``:
     the dialect's INSERT construct, whose ``on_conflict_do_nothing`` keeps the first)."""
     data = encoded.data
+    if encoded.codec == codecs.PICKLE:
+        record_pickle_key(conn, data, insert)
     if len(data) <= inline_limit:
         return {"codec": encoded.codec, "inline": data, "size": len(data)}
     digest = hashlib.sha256(data).hexdigest()
@@ -36,6 +38,18 @@ def put(
         .on_conflict_do_nothing(index_elements=["hash"])
     )
     return {"codec": encoded.codec, "blob": digest, "size": len(data)}
+
+
+def record_pickle_key(conn: sa.Connection, pickled: bytes, insert: Callable[..., Any]) -> None:
+    """Note the id of the key a pickle is signed with (once per key)."""
+    from runtime import signing
+
+    key_id = signing.signer_of(pickled) or "unrecorded"
+    conn.execute(
+        insert(tables.pickle_key)
+        .values(key_id=key_id, first_used_at=tables.utcnow())
+        .on_conflict_do_nothing(index_elements=["key_id"])
+    )
 
 
 def inline(encoded: codecs.Encoded) -> StoredValue:

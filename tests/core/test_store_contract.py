@@ -426,3 +426,19 @@ def test_astep_writes_what_step_writes(store: Store) -> None:
         ("a", "succeeded"),
         ("b", "running"),
     ]
+
+
+def test_pickle_key_ids_are_recorded_once_per_key_from_outputs_and_inputs(store: Store) -> None:
+    from runtime import signing
+
+    assert store.pickle_key_ids() == []
+    first, second = b"a" * 32, b"b" * 32
+    lease = leased(store)
+    row = start(store, lease, "a")
+    pickled = codecs.Encoded(codecs.PICKLE, signing.dumps_signed([1], first))
+    store.step(lease, finishes=[NodeFinish(row, "succeeded", utcnow(), output=pickled)])
+    a_run(store, x=codecs.Encoded(codecs.PICKLE, signing.dumps_signed(2, first)))
+    a_run(store, y=codecs.Encoded(codecs.PICKLE, signing.dumps_signed(3, second)))
+    a_run(store, z=codecs.Encoded("json", b"4"))  # not a pickle: nothing recorded
+    assert sorted(store.pickle_key_ids()) == sorted([signing.key_id(first), signing.key_id(second)])
+    assert store.pickle_key_ids()[0] == signing.key_id(first)  # oldest first
