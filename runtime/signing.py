@@ -45,7 +45,7 @@ def signer_of(blob: bytes) -> str | None:
 
 def is_signed(blob: bytes) -> bool:
     """Whether the bytes carry this scheme's header (the signature is not checked)."""
-    return blob.startswith(_MAGIC)
+    return blob.startswith((_MAGIC, _MAGIC2))
 
 
 def sign(payload: bytes, key: bytes | None = None) -> bytes:
