@@ -253,6 +253,8 @@ def cancel(run_id: str) -> None:
         status = rt.get_run(run_id).cancel()
     except PlaitError as exc:
         raise _fail(str(exc)) from None
+    if status in ("succeeded", "failed"):
+        raise _fail(f"run {run_id} had already {status}; nothing was cancelled")
     typer.echo(f"run {run_id}: {status}")
 
 

@@ -86,12 +86,13 @@ class Client:
         self.store = open_store(config.resolved_database_url(), config.existing_secret_key())
         self.store.migrate()
         try:
-            self.secret_key = _pickle_key(config, self.store)
+            secret_key = _pickle_key(config, self.store)
         except MissingSecretKey:
             self.store.dispose()
             raise
+        self.secret_key = secret_key
         """HMAC key of pickled values (inputs, outputs); never of code."""
-        self.store.secret_key = self.secret_key
+        self.store.secret_key = secret_key
         self.owner = process_owner()
         self.bus, self.dispatcher = self._transport(config)
         self._graphs: dict[int, Graph] = {}

@@ -178,3 +178,16 @@ def test_a_networked_studio_without_users_is_refused(plait) -> None:
     assert "plait users add NAME --role admin" in refused.stderr
     off = plait("studio", "--host", "0.0.0.0", env={"PLAIT_AUTH": "off"})
     assert off.returncode == 1 and "PLAIT_AUTH=off" in off.stderr
+
+
+def test_commands_that_did_not_do_what_was_asked_exit_non_zero(plait) -> None:
+    done = plait("run", "flows.py:pipeline", "-i", "n=2")
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[1]
+    cancelled = plait("cancel", run_id)  # it finished: nothing to cancel
+    assert cancelled.returncode == 1
+    assert "already succeeded" in cancelled.stderr
+    resumed = plait("resume", run_id, "approve", "--json", '{"ok": true}')
+    assert resumed.returncode == 1 and resumed.stderr.strip()
+    assert plait("show", "no-such-run").returncode == 1
+    assert plait("recover").stdout.strip() == "nothing to recover"  # asked nothing of it
