@@ -76,7 +76,12 @@ class _Canon:
 
     def emit(self, *parts: Any) -> None:
         for part in parts:
-            self.hash.update(repr(part).encode() + b"\0")
+            if isinstance(part, bytes | bytearray):  # array data can be large: no repr
+                self.hash.update(b"b%d:" % len(part))
+                self.hash.update(part)
+            else:
+                self.hash.update(repr(part).encode())
+            self.hash.update(b"\0")
 
     def sub(self, obj: Any) -> str:
         canon = _Canon(self.modules)

@@ -1253,7 +1253,8 @@ async def _call_async(
 def _payload(node: Node, kwargs: dict[str, Any]) -> Any:
     """What a runnable is invoked with: the dict of its inputs, or the one value (as its
     input schema declares)."""
-    return kwargs if node.input_as_dict else next(iter(kwargs.values()))
+    as_dict = len(node.inputs) != 1 if node.input_as_dict is None else node.input_as_dict
+    return kwargs if as_dict else next(iter(kwargs.values()))
 
 
 async def _unblocked_after(execution: _Execution, name: str) -> _Unblocked:

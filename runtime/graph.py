@@ -73,9 +73,10 @@ class Node:
     """Payload model of a wait node."""
     payload_as_dict: bool = False
     """Hand the payload on as a dict (the schema was given as a dict) instead of the model."""
-    input_as_dict: bool = True
+    input_as_dict: bool | None = None
     """A runnable is invoked with the dict of its inputs (its input schema is an object with
-    keys) rather than its one input's bare value."""
+    keys) rather than its one input's bare value. ``None`` in graphs stored before this was
+    decided: the dict unless there is one input, as they ran then."""
     doc: str = ""
 
     @property
