@@ -15,7 +15,7 @@ import cloudpickle
 import pydantic
 import pydantic_core
 
-from runtime import codecs, codesign, signing
+from runtime import codecs, codesign, codeversion, signing
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
@@ -124,14 +124,15 @@ class Client:
 
     def publish(self, graph: Graph) -> t.WorkflowVersion:
         """Store the graph's current version (once) and return it."""
-        key = (graph.name, graph.version)
+        version_hash, modules = graph.versioned()
+        key = (graph.name, version_hash)
         with self._lock:
             if key in self._published:
                 return self._published[key]
         spec = graph.spec()
         code, key_id = b"", None
         try:
-            payload = graph.shipped_code()
+            payload = codeversion.ship(graph, modules)
         except Exception as exc:
             # runs still execute here; another process cannot load this graph's code
             log.warning(
@@ -140,9 +141,9 @@ class Client:
         else:
             # stops here, before anything is stored, if this process may not sign
             signer = self.keyring.signing_key(self._stored_key_ids)
-            code = codesign.sign(payload, signer, codesign.subject(graph.name, graph.version))
+            code = codesign.sign(payload, signer, codesign.subject(graph.name, version_hash))
             key_id = signer.key_id
-        version = self.store.publish(graph.name, graph.version, spec, code, key_id)
+        version = self.store.publish(graph.name, version_hash, spec, code, key_id)
         if code and version.code != code and not _verifies(version, self.keyring):
             # stored under a key we do not trust (or HMAC-era): same content, sign it with ours
             self.store.replace_code(version.id, code, key_id)  # type: ignore[arg-type]

@@ -283,8 +283,6 @@ class Graph:
     def _insert(self, node: Node) -> Node:
         self.nodes[node.name] = node
         self.__dict__.pop("plan", None)
-        self.__dict__.pop("version", None)
-        self.__dict__.pop("_code", None)
         return node
 
     # -- validation -------------------------------------------------------------------------
@@ -383,42 +381,33 @@ class Graph:
             "outputs": list(plan.sinks),
         }
 
-    @cached_property
+    @property
     def version(self) -> str:
         """Content hash of the spec and of all the code its nodes run (``runtime.codeversion``):
         equal across processes for the same graph, wherever its file was loaded from, and
-        different when any code a node will execute changes."""
+        different when any code a node will execute changes. Computed afresh each time: a
+        global a node reads may be rebound (a notebook cell run again) under the same graph."""
+        return self.versioned()[0]
+
+    def versioned(self) -> tuple[str, frozenset[str]]:
+        """The version, and the user modules whose code it covers (shipped by value with it:
+        ``runtime.codeversion.ship``)."""
+        from runtime import codeversion
+
         spec = self.spec()
         for entry in spec["nodes"]:
             entry.pop("code")  # ``__main__:f`` or ``module:f``: where, not what
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
-        digest.update(self._code[0].encode())
-        return digest.hexdigest()[:16]
-
-    @cached_property
-    def _code(self) -> tuple[str, frozenset[str]]:
-        """Digest of every node's code, and the user modules it comes from."""
-        from runtime import codeversion
-
         modules: set[str] = set()
-        parts = []
         for name in sorted(self.nodes):
             node = self.nodes[name]
             try:
                 part, found = codeversion.digest(node.target, node.schema)
             except Exception:  # a walk must never stop a graph; the old fingerprint then
                 part, found = hashlib.sha256(node.fingerprint().encode()).hexdigest(), frozenset()
-            parts.append(f"{name}\0{part}")
+            digest.update(f"\0{name}\0{part}".encode())
             modules |= found
-        return "\0".join(parts), frozenset(modules)
-
-    def shipped_code(self) -> bytes:
-        """The graph as a version stores it (cloudpickle), with every user module its nodes
-        run taken by value: what a worker or ``plait recover`` runs is what ``version``
-        covers. Raises what cloudpickle raises when the graph cannot be pickled."""
-        from runtime import codeversion
-
-        return codeversion.ship(self, self._code[1])
+        return digest.hexdigest()[:16], frozenset(modules)
 
     def __repr__(self) -> str:
         try:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from runtime import codecs
+from runtime import codecs, codeversion
 from runtime.auth.roles import Forbidden, Unauthenticated
 from runtime.client import SETTLED, DocumentInfo, Run
 from runtime.config import Settings
@@ -134,18 +134,19 @@ class RemoteClient:
 
     def publish(self, graph: Graph) -> dict[str, Any]:
         """Send the graph's version (once); the studio signs and stores it."""
-        key = (graph.name, graph.version)
+        version, modules = graph.versioned()
+        key = (graph.name, version)
         if key in self._published:
-            return {"workflow": graph.name, "version": graph.version}
+            return {"workflow": graph.name, "version": version}
         try:
-            payload = graph.shipped_code()
+            payload = codeversion.ship(graph, modules)
         except Exception as exc:
             raise PlaitError(
                 f"graph {graph.name!r} cannot be pickled ({exc}), so it cannot be sent to "
                 f"{self.api_url}"
             ) from None
         body = {
-            "version": graph.version,
+            "version": version,
             "spec": graph.spec(),
             "code": base64.b64encode(payload).decode(),
         }
@@ -164,8 +165,8 @@ class RemoteClient:
         """Publish (once), then start a run of that version; returns at once."""
         del trigger, owner  # the studio records the caller's key and "api"
         graph.check_inputs(inputs)
-        self.publish(graph)
-        body = {"inputs": inputs, "version": graph.version}
+        version = self.publish(graph)["version"]
+        body = {"inputs": inputs, "version": version}
         try:
             answer = self._json("POST", f"/workflows/{graph.name}/runs", json=body)
         except TypeError as exc:

@@ -144,3 +144,34 @@ def test_code_of_an_importable_module_ships_by_value(sqlite_client: rt.Client) -
     )
     for node in g.nodes.values():  # the functions' own bytecode travels, not their names
         assert node.target.__code__.co_code in payload  # type: ignore[union-attr]
+
+
+def test_a_global_redefined_under_the_same_graph_is_a_new_version(
+    sqlite_client: rt.Client, tmp_path: Path
+) -> None:
+    """A notebook: the graph cell runs once, the helper's cell is edited and run again."""
+    cell: dict = {"__name__": "__main__"}
+    exec("def helper(v):\n    return v + 1\n", cell)
+    exec(
+        "from langchain_core.runnables import RunnableLambda\n"
+        "node = RunnableLambda(lambda v: helper(v))\n",
+        cell,
+    )
+    g = rt.Graph("rebound_helper")
+    g.add("out", cell["node"], inputs={"x": "x"})
+    first = g.run(x=3).wait(20)
+    assert first.output("out") == 4
+    exec("def helper(v):\n    return v * 10\n", cell)
+    second = g.run(x=3).wait(20)
+    assert second.output("out") == 30
+    assert second.record.version_id != first.record.version_id
+    out = _python(
+        f"""
+        import runtime as rt
+        client = rt.connect({sqlite_client.store.url!r}, home={str(tmp_path)!r})
+        print(client.start_version({second.record.version_id}, {{"x": 3}}).wait(30).output("out"))
+        client.close()
+        """,
+        PLAIT_HOME=str(tmp_path),
+    )
+    assert out == "30"  # the stored code is the new helper's
