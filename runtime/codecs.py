@@ -371,16 +371,30 @@ class TreeCodec:
         return _tree_encode(value, "")
 
     def decode(self, data: bytes) -> Any:
-        size = int.from_bytes(data[:4], "big")
-        header = json.loads(data[4 : 4 + size])
-        offset = 4 + size
-        members = []
-        for codec, length in header["members"]:
-            members.append(decode(codec, data[offset : offset + length]))
-            offset += length
+        header, parts = tree_parts(data)
+        members = [decode(part.codec, part.data) for part in parts]
         if header["kind"] == "dict":
             return dict(zip(header["keys"], members, strict=True))
         return tuple(members) if header["kind"] == "tuple" else members
+
+
+def tree_parts(data: bytes) -> tuple[dict[str, Any], list[Encoded]]:
+    """A tree's header and its members, still encoded (to rewrite one without decoding)."""
+    size = int.from_bytes(data[:4], "big")
+    header = json.loads(data[4 : 4 + size])
+    offset = 4 + size
+    parts = []
+    for codec, length in header["members"]:
+        parts.append(Encoded(codec, data[offset : offset + length]))
+        offset += length
+    return header, parts
+
+
+def tree_join(header: dict[str, Any], parts: list[Encoded]) -> bytes:
+    """The tree of these members under ``header`` (its kind and dict keys)."""
+    header = {**header, "members": [[m.codec, len(m.data)] for m in parts]}
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return len(head).to_bytes(4, "big") + head + b"".join(m.data for m in parts)
 
 
 _KEY_TYPES = (str, int, float, bool, type(None))
@@ -397,14 +411,10 @@ def _tree_encode(value: Any, path: str) -> bytes:
     else:
         items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
     members = [_encode_safe(member, at) for at, member in items]
-    header: dict[str, Any] = {
-        "kind": type(value).__name__,
-        "members": [[m.codec, len(m.data)] for m in members],
-    }
+    header: dict[str, Any] = {"kind": type(value).__name__}
     if keys:
         header["keys"] = keys
-    head = json.dumps(header, separators=(",", ":")).encode()
-    return len(head).to_bytes(4, "big") + head + b"".join(m.data for m in members)
+    return tree_join(header, members)
 
 
 class _Unstorable(Exception):
