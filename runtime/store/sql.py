@@ -401,7 +401,7 @@ class SqlStore(Store):
 
     def load_input(self, stored: dict[str, Any]) -> Any:
         ref = values.from_json(stored)
-        if "inline" in ref:
+        if not values.needs_connection(ref):
             return codecs.decode(ref["codec"], ref["inline"], self.secret_key)
         with self.read() as conn:
             return values.load(conn, ref, self.secret_key)
@@ -662,7 +662,7 @@ class SqlStore(Store):
         stored = values.from_columns(row)
         if stored is None:
             return None
-        if "inline" in stored:
+        if not values.needs_connection(stored):
             return codecs.decode(stored["codec"], stored["inline"], self.secret_key)
         with self.read() as conn:
             return values.load(conn, stored, self.secret_key)

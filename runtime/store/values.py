@@ -1,5 +1,10 @@
 """Value references: an encoded value lives inline in its row when small, else in ``blob``
-once per content hash. A reference is ``{"codec", "inline" | "blob", "size"}``."""
+once per content hash. A reference is ``{"codec", "inline" | "blob", "size"}``.
+
+Members of a list, tuple or dict (``codecs.TreeCodec``) are held the same way: a member larger
+than the inline limit goes to ``blob`` on its own, and the tree keeps ``blob:<codec>`` and
+its hash in its place; reading puts it back before decoding, so nothing outside this module
+sees such a member."""
 
 from __future__ import annotations
 
@@ -26,18 +31,65 @@ def put(
 ) -> StoredValue:
     """Store an encoded value; large ones go to the blob table once, keyed by hash (``insert``:
     the dialect's INSERT construct, whose ``on_conflict_do_nothing`` keeps the first)."""
+    if encoded.codec == codecs.TreeCodec.name:
+        encoded = codecs.Encoded(
+            encoded.codec, _members_out(conn, encoded.data, inline_limit, insert)
+        )
     data = encoded.data
     if encoded.codec == codecs.PICKLE:
         record_pickle_key(conn, data, insert)
     if len(data) <= inline_limit:
         return {"codec": encoded.codec, "inline": data, "size": len(data)}
+    digest = _put_blob(conn, data, insert)
+    return {"codec": encoded.codec, "blob": digest, "size": len(data)}
+
+
+_MEMBER_BLOB = "blob:"
+
+
+def _put_blob(conn: sa.Connection, data: bytes, insert: Callable[..., Any]) -> str:
     digest = hashlib.sha256(data).hexdigest()
     conn.execute(
         insert(tables.blob)
         .values(hash=digest, size=len(data), data=data, created_at=tables.utcnow())
         .on_conflict_do_nothing(index_elements=["hash"])
     )
-    return {"codec": encoded.codec, "blob": digest, "size": len(data)}
+    return digest
+
+
+def _members_out(
+    conn: sa.Connection, tree: bytes, inline_limit: int, insert: Callable[..., Any]
+) -> bytes:
+    header, parts = codecs.tree_parts(tree)
+    moved = []
+    for part in parts:
+        if part.codec == codecs.TreeCodec.name:
+            part = codecs.Encoded(part.codec, _members_out(conn, part.data, inline_limit, insert))
+        if len(part.data) > inline_limit:
+            digest = _put_blob(conn, part.data, insert)
+            part = codecs.Encoded(_MEMBER_BLOB + part.codec, digest.encode())
+        moved.append(part)
+    return codecs.tree_join(header, moved)
+
+
+def _members_in(conn: sa.Connection, tree: bytes) -> bytes:
+    header, parts = codecs.tree_parts(tree)
+    back = []
+    for part in parts:
+        if part.codec.startswith(_MEMBER_BLOB):
+            data = conn.execute(
+                sa.select(tables.blob.c.data).where(tables.blob.c.hash == part.data.decode())
+            ).scalar_one()
+            part = codecs.Encoded(part.codec[len(_MEMBER_BLOB) :], data)
+        if part.codec == codecs.TreeCodec.name:
+            part = codecs.Encoded(part.codec, _members_in(conn, part.data))
+        back.append(part)
+    return codecs.tree_join(header, back)
+
+
+def needs_connection(stored: StoredValue) -> bool:
+    """Whether reading the value needs the database (a blob, or a tree that may hold some)."""
+    return "inline" not in stored or stored["codec"] == codecs.TreeCodec.name
 
 
 def record_pickle_key(conn: sa.Connection, pickled: bytes, insert: Callable[..., Any]) -> None:
@@ -64,6 +116,8 @@ def load(conn: sa.Connection, stored: StoredValue, key: bytes | None = None) -> 
         data = conn.execute(
             sa.select(tables.blob.c.data).where(tables.blob.c.hash == stored["blob"])
         ).scalar_one()
+    if stored["codec"] == codecs.TreeCodec.name:
+        data = _members_in(conn, data)
     return codecs.decode(stored["codec"], data, key)
 
 

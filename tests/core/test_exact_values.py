@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 import runtime as rt
 from runtime import codecs
+from runtime.store import tables
 
 
 def _series_with_freq() -> pd.Series:
@@ -136,20 +138,40 @@ def test_a_chat_history_is_a_run_input_and_an_output_without_pickle(client: rt.C
     assert run.output("reply") == [HumanMessage("hello"), AIMessage("you said hello")]
 
 
-def test_large_members_of_a_dict_are_stored_as_a_blob(client: rt.Client) -> None:
-    big = {"frame": pd.DataFrame({"x": np.arange(50_000)}), "note": "ok"}
+def test_large_members_go_to_the_blob_table_on_their_own(client: rt.Client) -> None:
+    frame = pd.DataFrame({"x": np.arange(50_000)})
     g = rt.Graph("big_members")
 
     @g.node
-    def data() -> dict:
-        return big
+    def first() -> dict:
+        return {"frame": frame, "note": "one"}
+
+    @g.node
+    def second() -> tuple:
+        return ("two", [frame, np.arange(3)])  # the same frame, deeper down
 
     run = g.run().wait(20)
     assert run.status == "succeeded", run.error
-    back = run.output("data")
-    pd.testing.assert_frame_equal(back["frame"], big["frame"])
-    (attempt,) = client.store.node_attempts(run.id, "data")
-    assert attempt.output_blob is not None and attempt.output_inline is None
+    pd.testing.assert_frame_equal(run.output("first")["frame"], frame)
+    back = run.output("second")
+    pd.testing.assert_frame_equal(back[1][0], frame)
+    assert back[0] == "two" and back[1][1].tolist() == [0, 1, 2]
+    for node in ("first", "second"):
+        (attempt,) = client.store.node_attempts(run.id, node)
+        assert attempt.output_inline is not None  # the tree itself is small now
+    with client.store.read() as conn:
+        blobs = conn.execute(sa.select(tables.blob.c.size)).scalars().all()
+    assert len(blobs) == 1  # the frame, once for both
+
+    h = rt.Graph("big_member_input")
+
+    @h.node
+    def rows(data: dict) -> int:
+        return len(data["frame"])
+
+    taken = h.run(data={"frame": frame}).wait(20)
+    assert taken.status == "succeeded" and taken.output("rows") == 50_000
+    pd.testing.assert_frame_equal(taken.inputs["data"]["frame"], frame)
 
 
 class Opaque:
