@@ -2,9 +2,10 @@
 once per content hash. A reference is ``{"codec", "inline" | "blob", "size"}``.
 
 Members of a list, tuple or dict (``codecs.TreeCodec``) are held the same way: a member larger
-than the inline limit goes to ``blob`` on its own, and the tree keeps ``blob:<codec>`` and
-its hash in its place; reading puts it back before decoding, so nothing outside this module
-sees such a member."""
+than the inline limit goes to ``blob`` on its own (once per content, under a hash of its own
+kind), and the tree keeps ``blob:<codec>`` and that hash in its place; reading puts it back
+before decoding, so nothing outside this module sees such a member. Nothing deletes member
+blobs yet (retention knows the reference columns only)."""
 
 from __future__ import annotations
 
@@ -40,15 +41,14 @@ def put(
         record_pickle_key(conn, data, insert)
     if len(data) <= inline_limit:
         return {"codec": encoded.codec, "inline": data, "size": len(data)}
-    digest = _put_blob(conn, data, insert)
+    digest = _put_blob(conn, hashlib.sha256(data).hexdigest(), data, insert)
     return {"codec": encoded.codec, "blob": digest, "size": len(data)}
 
 
 _MEMBER_BLOB = "blob:"
 
 
-def _put_blob(conn: sa.Connection, data: bytes, insert: Callable[..., Any]) -> str:
-    digest = hashlib.sha256(data).hexdigest()
+def _put_blob(conn: sa.Connection, digest: str, data: bytes, insert: Callable[..., Any]) -> str:
     conn.execute(
         insert(tables.blob)
         .values(hash=digest, size=len(data), data=data, created_at=tables.utcnow())
@@ -66,7 +66,10 @@ def _members_out(
         if part.codec == codecs.TreeCodec.name:
             part = codecs.Encoded(part.codec, _members_out(conn, part.data, inline_limit, insert))
         if len(part.data) > inline_limit:
-            digest = _put_blob(conn, part.data, insert)
+            # keyed apart from whole values: what deletes a value's blob (retention, which
+            # reads the reference columns) can never take a member still held by a tree
+            key = hashlib.sha256(b"plait tree member\0" + part.data).hexdigest()
+            digest = _put_blob(conn, key, part.data, insert)
             part = codecs.Encoded(_MEMBER_BLOB + part.codec, digest.encode())
         moved.append(part)
     return codecs.tree_join(header, moved)
