@@ -62,14 +62,26 @@ def make_client(url: str, home: Path, **overrides: object) -> rt.Client:
     return client
 
 
+def _forget_pickle_keys(url: str) -> None:
+    """After a test on the shared PostgreSQL database: later tests that connect with a home of
+    their own before truncating would otherwise be refused for lack of this test's pickle key
+    (``runtime.client._pickle_key``)."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(tables.pickle_key))
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'plait.db'}"
+        yield f"sqlite:///{tmp_path / 'plait.db'}"
+        return
     url = request.getfixturevalue("pg_url")
     _migrate(url)  # before the first truncate
     _truncate(url)
-    return url
+    yield url
+    _forget_pickle_keys(url)
 
 
 @pytest.fixture
@@ -97,6 +109,7 @@ def pg_client(pg_url: str, tmp_path: Path) -> Iterator[rt.Client]:
     yield c
     c.close()
     client_module._default = None
+    _forget_pickle_keys(pg_url)
 
 
 @pytest.fixture(scope="session")
