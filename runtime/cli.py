@@ -19,7 +19,7 @@ from runtime.errors import PlaitError
 from runtime.events import EventDict
 from runtime.graph import Graph
 from runtime.redaction import Redactor
-from runtime.statuses import NODE_RETRIED, RUN_UNSUCCESSFUL
+from runtime.statuses import NODE_RETRIED, RUN_FINISHED, RUN_UNSUCCESSFUL
 from runtime.store import db, open_store
 
 if TYPE_CHECKING:
@@ -326,6 +326,8 @@ def cancel(run_id: str) -> None:
         status = rt.get_run(run_id).cancel()
     except PlaitError as exc:
         raise _fail(str(exc)) from None
+    if status in RUN_FINISHED and status != "cancelled":  # finished before it was asked
+        raise _fail(f"run {run_id} had already {status}; nothing was cancelled")
     typer.echo(f"run {run_id}: {status}")
 
 
@@ -779,7 +781,13 @@ def demo() -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except PlaitError as exc:
+        # what a command could not do (a key it lacks, a store it cannot open): said plainly,
+        # with a non-zero exit, never a traceback
+        typer.secho(f"{type(exc).__name__}: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,14 @@ import cloudpickle
 import pydantic
 import pydantic_core
 
-from runtime import codecs, codesign, statuses
+from runtime import codecs, codesign, codeversion, signing, statuses
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
 from runtime.errors import (
     GraphError,
     InputError,
+    MissingSecretKey,
     NotFound,
     PayloadError,
     RunStateError,
@@ -32,7 +33,7 @@ from runtime.events import Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph, check_run_inputs, needed_nodes
 from runtime.keys import Keyring
 from runtime.statuses import RUN_SETTLED, SETTLING_EVENTS, ends_at
-from runtime.store import Takeover, open_store
+from runtime.store import Store, Takeover, open_store
 from runtime.store import tables as t
 from runtime.store.contract import NewRun
 from runtime.takeover import LeaseWatch, dead_local_holders, process_owner
@@ -86,14 +87,22 @@ class Client:
 
     def __init__(self, config: Settings) -> None:
         self.settings = config
-        self.secret_key = config.resolved_secret_key()
-        """HMAC key of pickled values (inputs, outputs); never of code."""
         self.keyring = Keyring.from_settings(config)
         """The key this process signs code with (publishers only) and the keys it trusts."""
         self.store = open_store(
-            config.resolved_database_url(), self.secret_key, pooler=config.database_pooler
+            config.resolved_database_url(),
+            config.existing_secret_key(),
+            pooler=config.database_pooler,
         )
         self.store.migrate()
+        try:
+            secret_key = _pickle_key(config, self.store)
+        except MissingSecretKey:
+            self.store.dispose()
+            raise
+        self.secret_key = secret_key
+        """HMAC key of pickled values (inputs, outputs); never of code."""
+        self.store.secret_key = secret_key
         self.owner = process_owner()
         self.bus, self.dispatcher = self._transport(config)
         self._graphs: dict[int, Graph] = {}
@@ -127,7 +136,8 @@ class Client:
 
     def publish(self, graph: Graph) -> t.WorkflowVersion:
         """Store the graph's current version (once) and return it."""
-        key = (graph.name, graph.version)
+        version_hash, modules = graph.versioned()
+        key = (graph.name, version_hash)
         with self._lock:
             if key in self._published:
                 return self._published[key]
@@ -136,7 +146,7 @@ class Client:
             graph.check_inputs(declared.inputs)  # before anything is stored
         code, key_id = b"", None
         try:
-            payload = cloudpickle.dumps(graph)
+            payload = codeversion.ship(graph, modules)
         except Exception as exc:
             # runs still execute here; another process cannot load this graph's code
             log.warning(
@@ -145,9 +155,9 @@ class Client:
         else:
             # stops here, before anything is stored, if this process may not sign
             signer = self.keyring.signing_key(self._stored_key_ids)
-            code = codesign.sign(payload, signer, codesign.subject(graph.name, graph.version))
+            code = codesign.sign(payload, signer, codesign.subject(graph.name, version_hash))
             key_id = signer.key_id
-        version = self.store.publish(graph.name, graph.version, spec, code, key_id)
+        version = self.store.publish(graph.name, version_hash, spec, code, key_id)
         for declared in graph.schedules:
             # declared in code: found again by its key on every publish, never duplicated
             self.store.create_schedule(graph.name, declared.to_row())
@@ -955,3 +965,22 @@ def default_client() -> Client:
             else:
                 _default = Client(config)
         return _default  # type: ignore[return-value]
+
+
+def _pickle_key(config: Settings, store: Store) -> bytes:
+    """The pickle key; minted only for a store that holds no pickled value (values signed
+    with a lost key would otherwise never load again, and nothing would say why)."""
+    existing = config.existing_secret_key()
+    if existing is not None:
+        return existing
+    expected = store.pickle_key_ids()
+    if expected:
+        raise MissingSecretKey(
+            f"{store.display_url} holds values pickled with key {', '.join(expected)}, and this "
+            f"process has no pickle key: PLAIT_SECRET_KEY is not set and "
+            f"{config.home / 'secret_key'} does not exist. Refusing to make a new one. "
+            f"{signing.KEYS_COME_FROM}: set PLAIT_SECRET_KEY, or PLAIT_HOME to the directory "
+            "holding the secret_key file of the process that wrote them",
+            expected=expected,
+        )
+    return config.resolved_secret_key()

@@ -1,8 +1,10 @@
 """How values are stored: a registry of codecs, tried in order, each owning one kind of value.
 
-JSON for plain data, Parquet for pandas objects, raw bytes, LangChain's own serialization for
-its messages and documents, pydantic models as JSON, charts (matplotlib as a picture, plotly as
-its JSON figure); pickle only when the graph or node opts in.
+JSON for plain data, ``.npy`` for numpy arrays and scalars, Parquet for pandas objects, raw
+bytes, LangChain's own serialization for its messages, pydantic models as JSON, charts
+(matplotlib as a picture, plotly as its JSON figure), and a tree for lists, tuples and dicts
+holding any of those (each member through the same codecs); pickle only when the graph or node
+opts in. A value comes back as it went in: same types, dtypes, index frequency and attrs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import importlib
 import io
 import json
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,20 +40,39 @@ class Encoded:
 
 
 class JsonCodec:
+    """Plain data only: what JSON gives back as it was (a tuple would come back a list, a
+    numpy float a float, so those go to the tree and numpy codecs)."""
+
     name = "json"
 
     def accepts(self, value: Any) -> bool:
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError):
-            return False
-        return True
+        return _plain(value)
 
     def encode(self, value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
 
     def decode(self, data: bytes) -> Any:
         return json.loads(data)
+
+
+_SCALARS = (str, int, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is float:
+        return value == value and value not in (float("inf"), float("-inf"))
+    if kind is list:
+        return all(_plain(v) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    # str and int enums and the like were always stored by their value
+    numpy = _loaded("numpy")
+    if numpy is not None and isinstance(value, numpy.generic):
+        return False
+    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 class BytesCodec:
@@ -72,8 +94,80 @@ def _loaded(module: str) -> Any:
     return sys.modules.get(module)
 
 
+class NumpyCodec:
+    """numpy arrays and scalars in numpy's own ``.npy`` format (never pickled): dtype, shape
+    and byte order round-trip, and a scalar comes back the numpy scalar it was."""
+
+    name = "numpy"
+
+    def accepts(self, value: Any) -> bool:
+        np = _loaded("numpy")
+        if np is None or not (type(value) is np.ndarray or isinstance(value, np.generic)):
+            return False
+        return not value.dtype.hasobject
+
+    def encode(self, value: Any) -> bytes:
+        import numpy as np
+
+        buffer = io.BytesIO()
+        buffer.write(b"s" if isinstance(value, np.generic) else b"a")
+        np.save(buffer, np.asarray(value), allow_pickle=False)
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> Any:
+        import numpy as np
+
+        array = np.load(io.BytesIO(data[1:]), allow_pickle=False)
+        return array[()] if data[:1] == b"s" else array
+
+
+_PLAIT_META = b"plait"
+"""Parquet schema metadata Plait adds: what pandas' own metadata leaves out (index freq,
+attrs, a Series' name)."""
+
+
+def _frame_to_parquet(frame: Any, extra: dict[str, Any]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    index = frame.index
+    meta = dict(extra)
+    attrs = meta.pop("attrs", frame.attrs)
+    if attrs and _plain(attrs):  # attrs JSON cannot hold are left out, as pandas' own do
+        meta["attrs"] = attrs
+    if type(index).__name__ in ("DatetimeIndex", "TimedeltaIndex") and index.freq is not None:
+        meta["freq"] = index.freqstr
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=True)
+    except Exception as exc:
+        raise CodecError(f"DataFrame cannot be written as Parquet: {exc}") from exc
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), _PLAIT_META: json.dumps(meta).encode()}
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+def _frame_from_parquet(data: bytes) -> tuple[Any, dict[str, Any]]:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(data))
+    meta = json.loads((table.schema.metadata or {}).get(_PLAIT_META, b"{}"))
+    frame = table.to_pandas()
+    if meta.get("freq"):
+        frame.index = type(frame.index)(frame.index, freq=meta["freq"])
+    if "attrs" in meta:
+        frame.attrs = meta["attrs"]
+    if not isinstance(frame, pd.DataFrame):  # pragma: no cover - pyarrow always gives one
+        raise CodecError("stored Parquet did not decode to a DataFrame")
+    return frame, meta
+
+
 class DataFrameCodec:
-    """Parquet through pyarrow: dtypes, index and column names round-trip."""
+    """Parquet through pyarrow: dtypes (categorical, tz-aware), index and column names,
+    index ``freq`` and ``attrs`` round-trip."""
 
     name = "parquet.frame"
 
@@ -82,17 +176,10 @@ class DataFrameCodec:
         return pd is not None and isinstance(value, pd.DataFrame)
 
     def encode(self, value: Any) -> bytes:
-        buffer = io.BytesIO()
-        try:
-            value.to_parquet(buffer, engine="pyarrow", index=True)
-        except Exception as exc:
-            raise CodecError(f"DataFrame cannot be written as Parquet: {exc}") from exc
-        return buffer.getvalue()
+        return _frame_to_parquet(value, {})
 
     def decode(self, data: bytes) -> Any:
-        import pandas as pd
-
-        return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+        return _frame_from_parquet(data)[0]
 
 
 class SeriesCodec:
@@ -104,17 +191,26 @@ class SeriesCodec:
         return pd is not None and isinstance(value, pd.Series)
 
     def encode(self, value: Any) -> bytes:
-        column = self._unnamed if value.name is None else value.name
-        return DataFrameCodec().encode(value.to_frame(name=column))
+        # the column gets a fixed name (Parquet wants a string); the name itself is metadata
+        extra: dict[str, Any] = {"attrs": value.attrs}
+        if _plain(value.name):
+            extra["series_name"] = [value.name]
+        column = self._unnamed if value.name is None or "series_name" in extra else value.name
+        return _frame_to_parquet(value.to_frame(name=column), extra)
 
     def decode(self, data: bytes) -> Any:
-        series = DataFrameCodec().decode(data).iloc[:, 0]
+        frame, meta = _frame_from_parquet(data)
+        series = frame.iloc[:, 0]
+        series.attrs = frame.attrs
+        if "series_name" in meta:
+            return series.rename(meta["series_name"][0])
         return series.rename(None) if series.name == self._unnamed else series
 
 
 class LangChainCodec:
-    """Chat messages via LangChain's own ``dumpd``/``load``, which rebuilds only message
-    classes from stored data (other LangChain objects are pydantic models: see below)."""
+    """Chat messages as LangChain's ``message_to_dict``, rebuilt by ``messages_from_dict``,
+    which makes only message classes from stored data (other LangChain objects are pydantic
+    models: see below). Values stored by older versions in ``dumpd`` form still load."""
 
     name = "langchain"
 
@@ -126,14 +222,23 @@ class LangChainCodec:
         return isinstance(value, BaseMessage)
 
     def encode(self, value: Any) -> bytes:
-        from langchain_core.load import dumpd
+        from langchain_core.messages import message_to_dict
 
-        return json.dumps(dumpd(value)).encode()
+        return json.dumps(message_to_dict(value)).encode()
 
     def decode(self, data: bytes) -> Any:
+        doc = json.loads(data)
+        if "lc" not in doc:
+            from langchain_core.messages import messages_from_dict
+
+            return messages_from_dict([doc])[0]
+        from langchain_core._api import LangChainBetaWarning
         from langchain_core.load import load
 
-        return load(json.loads(data), allowed_objects="messages")
+        # ``load`` is marked beta; the warning would reach the users reading their values
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LangChainBetaWarning)
+            return load(doc, allowed_objects="messages")
 
 
 MAX_SVG = 1_000_000
@@ -251,13 +356,111 @@ class PydanticCodec:
         return cls.model_validate(doc["data"]) if cls else doc["data"]
 
 
+class TreeCodec:
+    """Lists, tuples and dicts holding storable values that are not all plain JSON (a list of
+    messages, a dict of DataFrames or arrays): each member through the same codecs as a
+    top-level value. Stored as a 4-byte header length, a JSON header (kind, dict keys, each
+    member's codec and length) and the members' bytes."""
+
+    name = "tree"
+
+    def accepts(self, value: Any) -> bool:
+        return type(value) in (list, tuple, dict)
+
+    def encode(self, value: Any) -> bytes:
+        return _tree_encode(value, "")
+
+    def decode(self, data: bytes) -> Any:
+        header, parts = tree_parts(data)
+        members = [decode(part.codec, part.data) for part in parts]
+        if header["kind"] == "dict":
+            return dict(zip(header["keys"], members, strict=True))
+        return tuple(members) if header["kind"] == "tuple" else members
+
+
+def tree_parts(data: bytes) -> tuple[dict[str, Any], list[Encoded]]:
+    """A tree's header and its members, still encoded (to rewrite one without decoding)."""
+    size = int.from_bytes(data[:4], "big")
+    header = json.loads(data[4 : 4 + size])
+    offset = 4 + size
+    parts = []
+    for codec, length in header["members"]:
+        parts.append(Encoded(codec, data[offset : offset + length]))
+        offset += length
+    return header, parts
+
+
+def tree_join(header: dict[str, Any], parts: list[Encoded]) -> bytes:
+    """The tree of these members under ``header`` (its kind and dict keys)."""
+    header = {**header, "members": [[m.codec, len(m.data)] for m in parts]}
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return len(head).to_bytes(4, "big") + head + b"".join(m.data for m in parts)
+
+
+_KEY_TYPES = (str, int, float, bool, type(None))
+
+
+def _tree_encode(value: Any, path: str) -> bytes:
+    keys: list[Any] = []
+    if type(value) is dict:
+        for key in value:
+            if type(key) not in _KEY_TYPES:
+                raise _Unstorable(f"{path}[{key!r}]", key, "a dict key of type")
+            keys.append(key)
+        items = [(f"{path}[{k!r}]", v) for k, v in value.items()]
+    else:
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    members = [_encode_safe(member, at) for at, member in items]
+    header: dict[str, Any] = {"kind": type(value).__name__}
+    if keys:
+        header["keys"] = keys
+    return tree_join(header, members)
+
+
+class _Unstorable(Exception):
+    """No safe codec takes the value at ``path`` (``""``: the value itself)."""
+
+    def __init__(self, path: str, value: Any, what: str = "a") -> None:
+        super().__init__(path)
+        self.path, self.value, self.what = path, value, what
+
+
+def _encode_safe(value: Any, path: str) -> Encoded:
+    for codec in SAFE_CODECS:
+        if codec.accepts(value):
+            if isinstance(codec, TreeCodec):
+                return Encoded(codec.name, _tree_encode(value, path))
+            return Encoded(codec.name, codec.encode(value))
+    raise _Unstorable(path, value)
+
+
+def type_name(value: Any) -> str:
+    """``numpy.datetime64``, ``pandas.Timestamp``, ``set``, ``mymodule.Thing``: the type as a
+    user would write it (numpy arrays with their dtype)."""
+    kind = type(value)
+    module = kind.__module__
+    if module == "builtins":
+        return kind.__qualname__
+    top = module.split(".")[0]
+    name = f"{top if top in ('numpy', 'pandas') else module}.{kind.__qualname__}"
+    numpy = _loaded("numpy")
+    if numpy is not None and isinstance(value, numpy.ndarray):
+        return f"{name} of dtype {value.dtype}"
+    return name
+
+
 PICKLE = "pickle"
 """Opt-in codec: signed with the store's key, so a pickle written by someone without the key
 never loads."""
 
+STORABLE = (
+    "JSON data, numpy arrays and scalars, pandas DataFrame/Series, bytes, matplotlib and plotly "
+    "figures, LangChain messages, pydantic models, and lists, tuples and dicts of those"
+)
 
 SAFE_CODECS: tuple[Codec, ...] = (
     JsonCodec(),
+    NumpyCodec(),
     DataFrameCodec(),
     SeriesCodec(),
     BytesCodec(),
@@ -265,6 +468,7 @@ SAFE_CODECS: tuple[Codec, ...] = (
     PlotlyCodec(),
     LangChainCodec(),
     PydanticCodec(),
+    TreeCodec(),
 )
 _BY_NAME: dict[str, Codec] = {c.name: c for c in SAFE_CODECS}
 SAFE_CODEC_NAMES = frozenset(_BY_NAME)
@@ -273,32 +477,36 @@ SAFE_CODEC_NAMES = frozenset(_BY_NAME)
 def encode(
     value: Any, *, allow_pickle: bool = False, what: str = "value", key: bytes | None = None
 ) -> Encoded:
-    """Encode with the first codec that accepts the value; pickle only when allowed."""
-    for codec in SAFE_CODECS:
-        if codec.accepts(value):
-            try:
-                return Encoded(codec.name, codec.encode(value))
-            except CodecError:
-                if not allow_pickle:
-                    raise
-                break
-    if allow_pickle:
-        from runtime import signing  # the configuration (keys): only where pickles are made
+    """Encode with the first codec that accepts the value (members of lists, tuples and dicts
+    likewise); pickle the whole value only when allowed and no safe codec can."""
+    try:
+        return _encode_safe(value, "")
+    except (CodecError, _Unstorable) as exc:
+        if allow_pickle:
+            from runtime import signing  # the configuration (keys): only where pickles are made
 
-        return Encoded(PICKLE, signing.dumps_signed(value, key))
-    raise CodecError(
-        f"{what}: cannot store a value of type {type(value).__module__}.{type(value).__qualname__}"
-        " (storable: JSON data, pandas DataFrame/Series, bytes, matplotlib and plotly figures, "
-        "LangChain messages, pydantic models); return one of those, or opt in to pickle with "
-        "pickle=True on the node or graph"
-    )
+            return Encoded(PICKLE, signing.dumps_signed(value, key))
+        if isinstance(exc, CodecError):
+            raise CodecError(f"{what}: {exc}") from None
+        hint = (
+            f"(storable: {STORABLE}); return one of those, or opt in to pickle with "
+            "pickle=True on the node or graph"
+        )
+        if not exc.path:
+            raise CodecError(
+                f"{what}: cannot store a value of type {type_name(value)} {hint}"
+            ) from None
+        raise CodecError(
+            f"{what}: {exc.path} is {exc.what} {type_name(exc.value)}, which cannot be "
+            f"stored {hint}"
+        ) from None
 
 
 def as_stored(value: Any, encoded: Encoded) -> Any:
-    """The value as any reader gets it back. Only pictures differ from what the node returned
-    (a matplotlib figure is drawn when stored), and a downstream node in the same process must
-    see what it would see in another."""
-    return decode(encoded.codec, encoded.data) if encoded.codec == PictureCodec.name else value
+    """The value as any reader gets it back, which a downstream node in the same process must
+    see too (what it would see after a resume or on another worker): decoded again, except a
+    pickle (signed with a key the caller holds; it unpickles to what was pickled)."""
+    return value if encoded.codec == PICKLE else decode(encoded.codec, encoded.data)
 
 
 def decode(codec: str, data: bytes, key: bytes | None = None) -> Any:

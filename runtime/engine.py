@@ -184,6 +184,15 @@ class _Closing(Exception):
     """The engine was closed mid-pass: the pass stops and leaves the run to another process."""
 
 
+class _Stalled(Exception):
+    """A node's inputs cannot be read here (a value pickled with a key this process lacks):
+    the pass stops and leaves the run, unfinished, to a process that can."""
+
+    def __init__(self, cause: CodeUnavailable) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 class Engine:
     def __init__(
         self, store: Store, bus: Bus, settings: Settings, owner: str, load_graph: GraphLoader
@@ -283,6 +292,11 @@ class Engine:
         except _LeaseLost:
             log.warning("run %s: lease lost to another process; this pass stops", run_id)
             return None
+        except _Stalled as exc:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.store.unstart, lease, run.unstarted())
+            await self._stall(lease, exc.cause, what="cannot read a node's inputs here")
+            return None
         except _Closing:
             log.warning(
                 "run %s: shutting down mid-pass; the run is left to another process", run_id
@@ -318,10 +332,12 @@ class Engine:
         except Exception as exc:  # the run has ended; the reaper admits the next ones
             log.warning("could not hand on the slots of workflow %s: %s", workflow_id, exc)
 
-    async def _stall(self, lease: Lease, exc: BaseException) -> None:
+    async def _stall(
+        self, lease: Lease, exc: BaseException, what: str = "cannot load the workflow's code here"
+    ) -> None:
         """The code does not load here (a module missing from this process's path, a key it
         lacks): leave the run unfinished, saying why, for a process that can load it."""
-        reason = f"cannot load the workflow's code here: {type(exc).__name__}: {exc}"
+        reason = f"{what}: {type(exc).__name__}: {exc}"
         log.error("run %s: %s; left for a process that can", lease.run_id, reason)
         self._announce(lease.run_id, await self._db(self.store.release, lease, stalled=reason))
 
@@ -770,6 +786,8 @@ class _Pass:
             return _Outcome(False, error_type="MissingSecret", error="; ".join(missing))
         try:
             kwargs = await self._arguments(node)
+        except CodeUnavailable as exc:
+            raise _Stalled(exc) from exc  # configuration, not the node's fault: do not fail it
         except Exception as exc:
             return _failure(exc, ctx)
         execution = self._begin(node, start, kwargs, ctx)
@@ -1267,8 +1285,10 @@ async def _call_async(
 
 
 def _payload(node: Node, kwargs: dict[str, Any]) -> Any:
-    """What a runnable is invoked with: the dict of its inputs, or the one value."""
-    return next(iter(kwargs.values())) if len(node.inputs) == 1 else kwargs
+    """What a runnable is invoked with: the dict of its inputs, or the one value (as its
+    input schema declares)."""
+    as_dict = len(node.inputs) != 1 if node.input_as_dict is None else node.input_as_dict
+    return kwargs if as_dict else next(iter(kwargs.values()))
 
 
 async def _unblocked_after(execution: _Execution, name: str) -> _Unblocked:

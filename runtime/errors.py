@@ -82,6 +82,29 @@ class MissingSigningKey(SignatureError):
         """Ids of the keys the store's versions are signed with."""
 
 
+class UnknownPickleKey(SignatureError, CodeUnavailable):
+    """A pickled value signed with another pickle key (``PLAIT_SECRET_KEY``) than this
+    process's: configuration, not forgery. Nothing is unpickled; a run that needs the value is
+    left unfinished for a process with the right key."""
+
+    def __init__(self, message: str, *, key_id: str, have: str) -> None:
+        super().__init__(message)
+        self.key_id = key_id
+        """Id of the key the value was signed with."""
+        self.have = have
+        """Id of this process's key."""
+
+
+class MissingSecretKey(SignatureError):
+    """This process has no pickle key while the store holds values pickled with one: it does
+    not mint a new key (values signed with the old one would never load again)."""
+
+    def __init__(self, message: str, *, expected: list[str]) -> None:
+        super().__init__(message)
+        self.expected = expected
+        """Ids of the keys the store's pickled values are signed with."""
+
+
 class RunStateError(PlaitError):
     """The operation does not fit the run's current status (e.g. resuming a finished run)."""
 

@@ -76,6 +76,10 @@ class Node:
     """Payload model of a wait node."""
     payload_as_dict: bool = False
     """Hand the payload on as a dict (the schema was given as a dict) instead of the model."""
+    input_as_dict: bool | None = None
+    """A runnable is invoked with the dict of its inputs (its input schema is an object with
+    keys) rather than its one input's bare value. ``None`` in graphs stored before this was
+    decided: the dict unless there is one input, as they ran then."""
     doc: str = ""
 
     @property
@@ -343,7 +347,6 @@ class Graph:
     def _insert(self, node: Node) -> Node:
         self.nodes[node.name] = node
         self.__dict__.pop("plan", None)
-        self.__dict__.pop("version", None)
         return node
 
     # -- validation -------------------------------------------------------------------------
@@ -455,14 +458,33 @@ class Graph:
             "outputs": list(plan.sinks),
         }
 
-    @cached_property
+    @property
     def version(self) -> str:
-        """Content hash of the spec and every node's code: equal across processes for the
-        same graph, different when any node's code changes."""
-        digest = hashlib.sha256(json.dumps(self.spec(), sort_keys=True).encode())
+        """Content hash of the spec and of all the code its nodes run (``runtime.codeversion``):
+        equal across processes for the same graph, wherever its file was loaded from, and
+        different when any code a node will execute changes. Computed afresh each time: a
+        global a node reads may be rebound (a notebook cell run again) under the same graph."""
+        return self.versioned()[0]
+
+    def versioned(self) -> tuple[str, frozenset[str]]:
+        """The version, and the user modules whose code it covers (shipped by value with it:
+        ``runtime.codeversion.ship``)."""
+        from runtime import codeversion
+
+        spec = self.spec()
+        for entry in spec["nodes"]:
+            entry.pop("code")  # ``__main__:f`` or ``module:f``: where, not what
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
+        modules: set[str] = set()
         for name in sorted(self.nodes):
-            digest.update(f"\0{name}\0{self.nodes[name].fingerprint()}".encode())
-        return digest.hexdigest()[:16]
+            node = self.nodes[name]
+            try:
+                part, found = codeversion.digest(node.target, node.schema)
+            except Exception:  # a walk must never stop a graph; the old fingerprint then
+                part, found = hashlib.sha256(node.fingerprint().encode()).hexdigest(), frozenset()
+            digest.update(f"\0{name}\0{part}".encode())
+            modules |= found
+        return digest.hexdigest()[:16], frozenset(modules)
 
     def __repr__(self) -> str:
         try:
@@ -601,17 +623,25 @@ def _is_runnable(target: Any) -> bool:
 
 
 def _runnable_node(name: str, runnable: Runnable, inputs: Mapping[str, str] | None) -> Node:
+    from runtime.runnables import dict_keys
+
+    keys = dict_keys(runnable)
     if inputs is None:
-        schema = runnable.get_input_jsonschema()
-        keys = list(schema.get("properties", {})) if schema.get("type") == "object" else []
         if not keys:
+            schema = runnable.get_input_jsonschema()
             raise GraphError(
                 f"node {name!r}: cannot tell which inputs this runnable takes "
                 f"(input type {schema.get('type', schema.get('title', '?'))}); "
                 "pass inputs={'key': 'node_or_input'}"
             )
         inputs = {k: k for k in keys}
-    return Node(name=name, kind="runnable", target=runnable, inputs=dict(inputs))
+    return Node(
+        name=name,
+        kind="runnable",
+        target=runnable,
+        inputs=dict(inputs),
+        input_as_dict=keys is not None or len(inputs) != 1,
+    )
 
 
 def _build_schema(name: str, schema: Any) -> type[pydantic.BaseModel]:

@@ -19,10 +19,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
-import cloudpickle
 import httpx
 
-from runtime import codecs
+from runtime import codecs, codeversion
 from runtime.auth.roles import Forbidden, Unauthenticated
 from runtime.client import DocumentInfo, Run
 from runtime.config import Settings
@@ -136,18 +135,19 @@ class RemoteClient:
 
     def publish(self, graph: Graph) -> dict[str, Any]:
         """Send the graph's version (once); the studio signs and stores it."""
-        key = (graph.name, graph.version)
+        version, modules = graph.versioned()
+        key = (graph.name, version)
         if key in self._published:
-            return {"workflow": graph.name, "version": graph.version}
+            return {"workflow": graph.name, "version": version}
         try:
-            payload = cloudpickle.dumps(graph)
+            payload = codeversion.ship(graph, modules)
         except Exception as exc:
             raise PlaitError(
                 f"graph {graph.name!r} cannot be pickled ({exc}), so it cannot be sent to "
                 f"{self.api_url}"
             ) from None
         body = {
-            "version": graph.version,
+            "version": version,
             "spec": graph.spec(),
             "code": base64.b64encode(payload).decode(),
         }
@@ -168,8 +168,8 @@ class RemoteClient:
         """Publish (once), then start a run of that version; returns at once."""
         del trigger, owner  # the studio records the caller's key and "api"
         inputs = graph.check_inputs(inputs, outputs)
-        self.publish(graph)
-        body: dict[str, Any] = {"inputs": inputs, "version": graph.version}
+        version = self.publish(graph)["version"]
+        body: dict[str, Any] = {"inputs": inputs, "version": version}
         if outputs is not None:
             body["outputs"] = list(outputs)
         if start_at is not None:

@@ -278,6 +278,18 @@ def scrub(
     if not named:
         return encoded
     data, codec = encoded.data, encoded.codec
+    if codec == codecs.TreeCodec.name:  # each member as it would be on its own
+        header, parts = codecs.tree_parts(data)
+        scrubbed = [scrub(part, named, what=what, key=key) for part in parts]
+        if all(a is b for a, b in zip(scrubbed, parts, strict=True)):
+            return encoded
+        return codecs.Encoded(codec, codecs.tree_join(header, scrubbed))
+    if codec == codecs.NumpyCodec.name:  # text arrays are UCS-4: no byte form matches
+        array = codecs.decode(codec, data, key)
+        if array.dtype.kind != "U":
+            return encoded
+        fixed = _scrub_array(array, named)
+        return encoded if fixed is None else codecs.encode(fixed, what=what)
     if codec in ("parquet.frame", "parquet.series"):
         value = codecs.decode(codec, data, key)
         scrubbed, changed = _scrub_frame(value, named)
@@ -317,6 +329,18 @@ def _scrub_text(text: str, named: dict[str, str]) -> str:
     for name, value in sorted(named.items(), key=lambda item: len(item[1]), reverse=True):
         text = text.replace(value, marker(name))
     return text
+
+
+def _scrub_array(array: Any, named: dict[str, str]) -> Any:
+    """A numpy text array or scalar with the secrets replaced, or ``None`` if it holds none."""
+    import numpy as np
+
+    texts = [str(item) for item in np.atleast_1d(array).ravel()]
+    fixed = [_scrub_text(text, named) for text in texts]
+    if fixed == texts:
+        return None
+    out = np.array(fixed).reshape(np.shape(array))
+    return out[()] if isinstance(array, np.generic) else out
 
 
 def _scrub_frame(value: Any, named: dict[str, str]) -> tuple[Any, bool]:

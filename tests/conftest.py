@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 import runtime as rt
 from runtime import client as client_module
-from runtime.store import tables
+from runtime.store import open_store, tables
 
 PG_SERVER = os.environ.get(
     "PLAIT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -41,6 +41,14 @@ def pg_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _migrate(url: str) -> None:
+    """Migrate without a client: a client refuses to start without the pickle key of a store
+    an earlier test left pickled values in (``runtime.client._pickle_key``)."""
+    store = open_store(url)
+    store.migrate()
+    store.dispose()
+
+
 def _truncate(url: str) -> None:
     engine = sa.create_engine(url)
     names = ", ".join(f'"{t.name}"' for t in tables.SQLModel.metadata.sorted_tables)
@@ -54,14 +62,26 @@ def make_client(url: str, home: Path, **overrides: object) -> rt.Client:
     return client
 
 
+def _forget_pickle_keys(url: str) -> None:
+    """After a test on the shared PostgreSQL database: later tests that connect with a home of
+    their own before truncating would otherwise be refused for lack of this test's pickle key
+    (``runtime.client._pickle_key``)."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(tables.pickle_key))
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'plait.db'}"
+        yield f"sqlite:///{tmp_path / 'plait.db'}"
+        return
     url = request.getfixturevalue("pg_url")
-    rt.connect(url, home=tmp_path).close()  # migrate before the first truncate
+    _migrate(url)  # before the first truncate
     _truncate(url)
-    return url
+    yield url
+    _forget_pickle_keys(url)
 
 
 @pytest.fixture
@@ -83,12 +103,13 @@ def sqlite_client(tmp_path: Path) -> Iterator[rt.Client]:
 
 @pytest.fixture
 def pg_client(pg_url: str, tmp_path: Path) -> Iterator[rt.Client]:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     c = make_client(pg_url, tmp_path)
     yield c
     c.close()
     client_module._default = None
+    _forget_pickle_keys(pg_url)
 
 
 @pytest.fixture(scope="session")

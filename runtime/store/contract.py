@@ -347,6 +347,12 @@ class Store(abc.ABC):
         before keys had ids)."""
 
     @abc.abstractmethod
+    def pickle_key_ids(self) -> list[str]:
+        """Ids of the pickle keys that signed values this store holds (recorded when a
+        pickled value is stored, once per key), oldest first; ``unrecorded`` stands for values
+        pickled before ids were kept. Same on SQLite and PostgreSQL."""
+
+    @abc.abstractmethod
     def version_ids_with_code(self) -> list[int]:
         """Versions whose code was stored, oldest first."""
 

@@ -197,7 +197,10 @@ class PostgresStore(SqlStore):
     ) -> tuple[Run, list[EventDict]]:
         """A run whose inputs all stay inline is one prepared statement (the run and its
         ``run.queued`` event), sent on its own."""
-        if start_at is not None or any(len(v.data) > inline_limit for v in inputs.values()):
+        # delayed runs, blobs, and pickles (whose key id is recorded) take the general path
+        if start_at is not None or any(
+            len(v.data) > inline_limit or v.codec == codecs.PICKLE for v in inputs.values()
+        ):
             return super().create_run(
                 version,
                 inputs,
@@ -625,7 +628,12 @@ def _lean(
         not (give_up or interrupt)
         and 0 < len(finishes) + len(starts) <= _SMALL_WRITES
         and len(events) <= _SMALL_EVENTS
-        and all(f.output is None or len(f.output.data) <= inline_limit for f in finishes)
+        and all(
+            # a pickle takes the general path, which records its key's id
+            f.output is None
+            or (len(f.output.data) <= inline_limit and f.output.codec != codecs.PICKLE)
+            for f in finishes
+        )
     )
 
 

@@ -307,6 +307,14 @@ class SqlStore(Store):
             ).all()
         return {key_id: count for key_id, count in rows}
 
+    def pickle_key_ids(self) -> list[str]:
+        pk = tables.pickle_key
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(pk.c.key_id).order_by(pk.c.first_used_at, pk.c.key_id)
+            ).scalars()
+            return list(rows)
+
     def version_ids_with_code(self) -> list[int]:
         """Versions whose code was stored (every one a worker could load), oldest first."""
         wv = tables.workflow_version
@@ -457,7 +465,7 @@ class SqlStore(Store):
 
     def load_input(self, stored: dict[str, Any]) -> Any:
         ref = values.from_json(stored)
-        if "inline" in ref:
+        if not values.needs_connection(ref):
             return codecs.decode(ref["codec"], ref["inline"], self.secret_key)
         with self.read() as conn:
             return values.load(conn, ref, self.secret_key)
@@ -718,7 +726,7 @@ class SqlStore(Store):
         stored = values.from_columns(row)
         if stored is None:
             return None
-        if "inline" in stored:
+        if not values.needs_connection(stored):
             return codecs.decode(stored["codec"], stored["inline"], self.secret_key)
         with self.read() as conn:
             return values.load(conn, stored, self.secret_key)

@@ -245,6 +245,18 @@ class Blob(SQLModel, table=True):
     created_at: dt.datetime = _ts(default_factory=utcnow)
 
 
+class PickleKey(SQLModel, table=True):
+    """Ids of the pickle keys (``PLAIT_SECRET_KEY``) that signed stored values, so a process
+    without the key is told which one the store expects instead of minting another."""
+
+    __tablename__ = "pickle_key"
+
+    key_id: str = Field(primary_key=True, max_length=16)
+    """``runtime.signing.key_id`` of the key; ``unrecorded`` for values pickled before ids
+    were kept."""
+    first_used_at: dt.datetime = _ts(default_factory=utcnow)
+
+
 def _table(model: type[SQLModel]) -> sa.Table:
     return model.__table__  # type: ignore[attr-defined]
 
@@ -255,6 +267,7 @@ run = _table(Run)
 node_run = _table(NodeRun)
 event = _table(Event)
 blob = _table(Blob)
+pickle_key = _table(PickleKey)
 
 
 class ShareLink(SQLModel, table=True):

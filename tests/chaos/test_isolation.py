@@ -11,10 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-import runtime as rt
 from runtime import client as client_module
 from tests.chaos import flows, ledger
-from tests.conftest import REDIS_URL, _truncate
+from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.workers import children, cluster
 
 
@@ -35,7 +34,7 @@ def ticks(dsn: str, run_id: str, attempt: int) -> list[dt.datetime]:
 
 
 def test_overtime_in_a_thread_and_in_a_child(pg_url: str, tmp_path: Path) -> None:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     dsn = ledger.prepare(pg_url)
     with cluster(pg_url, REDIS_URL, tmp_path, lease_seconds=2.0) as c:
@@ -65,7 +64,7 @@ def test_overtime_in_a_thread_and_in_a_child(pg_url: str, tmp_path: Path) -> Non
 
 
 def test_a_node_that_kills_its_child_leaves_the_worker_alive(pg_url: str, tmp_path: Path) -> None:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     dsn = ledger.prepare(pg_url)
     with cluster(pg_url, REDIS_URL, tmp_path, lease_seconds=2.0) as c:

@@ -12,9 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-import runtime as rt
 from tests.chaos import flows, ledger
-from tests.conftest import REDIS_URL, _truncate
+from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.workers import children, cluster
 
 KILLS = 44
@@ -42,7 +41,7 @@ def _next_commit(dsn: str, after: int, timeout: float = 5.0) -> int:
 
 
 def test_forty_kills_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: Path) -> None:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     dsn = ledger.prepare(pg_url)
     rng = random.Random(20261201)

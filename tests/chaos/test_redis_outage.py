@@ -17,12 +17,11 @@ from typing import Any
 import pytest
 import redis
 
-import runtime as rt
 from runtime import client as client_module
 from runtime.redis_bus import RedisBus
 from runtime.store.tables import EventDict
 from tests.chaos import ledger, outage_flows
-from tests.conftest import _truncate
+from tests.conftest import _migrate, _truncate
 from tests.faults import flows
 from tests.faults.servers import PrivateRedis
 from tests.workers import cluster, wait_for
@@ -81,7 +80,7 @@ def alive(pid: int) -> bool:
 def test_workers_ride_out_a_redis_outage(
     outage: float, pg_url: str, private_redis: PrivateRedis, tmp_path: Path
 ) -> None:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     effects = tmp_path / "effects"
     with cluster(pg_url, private_redis.url, tmp_path, lease_seconds=3.0) as c:
@@ -151,7 +150,7 @@ def test_workers_ride_out_a_redis_outage(
 def test_a_worker_started_while_redis_is_away_serves_once_it_is_back(
     pg_url: str, private_redis: PrivateRedis, tmp_path: Path
 ) -> None:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     effects = tmp_path / "effects"
     with cluster(pg_url, private_redis.url, tmp_path, lease_seconds=3.0) as c:
@@ -180,7 +179,7 @@ def test_acks_that_failed_in_an_outage_are_sent_when_redis_returns(
     """Redis stopped with its data saved (a maintenance restart): the message of a pass that
     finished meanwhile is still pending when Redis returns, and the worker acks it then
     instead of leaving it to be redelivered half an hour later."""
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     effects, gate = tmp_path / "effects", tmp_path / "gate"
     (tmp_path / "redis").mkdir()

@@ -15,7 +15,7 @@ import pytest
 import runtime as rt
 from runtime import client as client_module
 from tests.chaos import flows, ledger
-from tests.conftest import REDIS_URL, _truncate
+from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.faults.servers import PrivatePostgres
 from tests.workers import children, cluster, wait_for
 
@@ -28,7 +28,7 @@ def _forget_default_client() -> Iterator[None]:
 
 @pytest.fixture
 def fresh(pg_url: str, tmp_path: Path) -> tuple[str, str]:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     return pg_url, ledger.prepare(pg_url)
 

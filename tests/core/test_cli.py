@@ -192,3 +192,16 @@ def test_run_inputs_are_read_as_their_declared_types(plait) -> None:
     good = plait("run", "flows.py:pipeline", "-i", "n=3", "-i", "scale=2")
     assert good.returncode == 0, good.stderr
     assert good.stdout.splitlines()[-1] == "total = 6.0"
+
+
+def test_commands_that_did_not_do_what_was_asked_exit_non_zero(plait) -> None:
+    done = plait("run", "flows.py:pipeline", "-i", "n=2")
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[1]
+    cancelled = plait("cancel", run_id)  # it finished: nothing to cancel
+    assert cancelled.returncode == 1
+    assert "already succeeded" in cancelled.stderr
+    resumed = plait("resume", run_id, "approve", "--json", '{"ok": true}')
+    assert resumed.returncode == 1 and resumed.stderr.strip()
+    assert plait("show", "no-such-run").returncode == 1
+    assert plait("recover").stdout.strip() == "nothing to recover"  # asked nothing of it

@@ -245,7 +245,10 @@ def test_a_run_of_a_file_is_recovered_from_any_directory(db_url: str, tmp_path: 
 def test_a_run_whose_code_does_not_load_is_left_recoverable(db_url: str, tmp_path: Path) -> None:
     library = tmp_path / "library"
     library.mkdir()
-    (library / "mylib.py").write_text(BLOCKING_FLOW)
+    # mylib's own code ships with the version (by value); a module it imports does not
+    (library / "mylibhelpers.py").write_text("def plus_one(v):\n    return v + 1\n")
+    flow = BLOCKING_FLOW.replace("return first + 1", "return mylibhelpers.plus_one(first)")
+    (library / "mylib.py").write_text("import mylibhelpers\n" + flow)
     started = tmp_path / "started"
     env = {**_env(db_url, tmp_path), "STARTED": str(started)}
     starter = "import mylib; r = mylib.g.run(x=5); print(r.id, flush=True); r.wait()"
@@ -253,7 +256,7 @@ def test_a_run_whose_code_does_not_load_is_left_recoverable(db_url: str, tmp_pat
         [sys.executable, "-c", starter], {**env, "PYTHONPATH": str(library)}, tmp_path, started
     )
 
-    stuck = _cli(["recover"], env, tmp_path)  # mylib is not on this process's path
+    stuck = _cli(["recover"], env, tmp_path)  # mylibhelpers is not on this process's path
     assert stuck.returncode == 1
     assert "stalled: cannot load the workflow's code here: ModuleNotFoundError" in stuck.stdout
     client = rt.connect(db_url, home=tmp_path)

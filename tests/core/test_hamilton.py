@@ -20,6 +20,7 @@ import pytest
 from hamilton import base, driver
 
 import runtime as rt
+from tests.conftest import _migrate
 from tests.hamilton import checked, columns, interrupted, nested, parameterized, piped, variants
 
 pytestmark = pytest.mark.filterwarnings("ignore:pipe will be deprecated")
@@ -304,7 +305,7 @@ def test_outputs_equal_hamiltons_on_a_worker(pg_url: str, tmp_path: Path) -> Non
             "from tests.hamilton import variants", "import private_variants as variants"
         ),
     )
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     with cluster(pg_url, REDIS_URL, tmp_path) as c:
         c.start_worker(processes=1)

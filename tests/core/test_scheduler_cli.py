@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 import runtime as rt
 from runtime.store import open_store, tables
+from tests.conftest import _migrate
 
 FLOW = textwrap.dedent(
     """
@@ -128,7 +129,7 @@ def _fires(url: str) -> list[tables.ScheduleFire]:
 
 
 def test_two_scheduler_processes_start_each_fire_time_once(pg_url: str, tmp_path: Path) -> None:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     engine = sa.create_engine(pg_url)
     with engine.begin() as conn:
         names = ", ".join(f'"{t.name}"' for t in tables.SQLModel.metadata.sorted_tables)

@@ -159,3 +159,32 @@ def test_graph_checks_secret_names() -> None:
     plain = rt.Graph("plain")
     plain.add("c", lambda: 1)
     assert "secrets" not in plain.spec()["nodes"][0], "versions without secrets keep their hash"
+
+
+def test_secrets_are_scrubbed_inside_nested_values_and_text_arrays(client: rt.Client) -> None:
+    import numpy as np
+    import pandas as pd
+    from langchain_core.messages import AIMessage
+
+    store_secret(client)
+    g = rt.Graph("stored_secret_nested")
+
+    @g.node(secrets=[NAME])
+    def leak() -> dict:
+        key = rt.secret(NAME)
+        return {
+            "frame": pd.DataFrame({"k": [key, "other"]}),
+            "history": [AIMessage(f"the key is {key}")],
+            "array": np.array([key, "x"]),
+            "scalar": np.str_(key),
+            "n": np.float64(1.5),
+        }
+
+    run = g.run().wait(30)
+    assert run.status == "succeeded", run.nodes["leak"].error
+    out = run.output("leak")
+    assert list(out["frame"]["k"]) == [MARK, "other"]
+    assert out["history"][0].content == f"the key is {MARK}"
+    assert out["array"].tolist() == [MARK, "x"] and out["scalar"] == MARK
+    assert type(out["n"]) is np.float64
+    assert VALUE not in everything_stored(client)

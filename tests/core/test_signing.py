@@ -10,6 +10,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -412,3 +413,55 @@ def test_show_lists_keys_and_what_the_store_uses(connect: Connect, plait) -> Non
     assert f"{key.key_id}  1 version(s)  NOT trusted here" in distrusting.stdout
     signer = plait("signing", "show", env={"PLAIT_SIGNING_KEY": key.text()})
     assert key.public.text() in signer.stdout and key.text() not in signer.stdout
+
+
+# -- a key this process lacks leaves runs recoverable ---------------------------------------------
+
+
+@SQLITE_ONLY
+def test_a_run_whose_signing_key_is_missing_here_is_recovered_once_the_key_is_given(
+    connect: Connect, plait, tmp_path: Path
+) -> None:
+    key = SigningKey.generate()
+    publisher = connect("publisher", signing_key=key.text())
+    version = publisher.publish(adder("keyed_adder"))
+    secret = publisher.secret_key.decode()
+
+    stranger_key = SigningKey.generate().public.text()
+    stranger = connect("stranger", verify_keys=stranger_key, secret_key=secret)
+    run = stranger.start_version(version.id, {"x": 1})  # type: ignore[arg-type]
+    until = time.monotonic() + 20
+    while stranger.store.get_run(run.id).error is None:
+        assert time.monotonic() < until, "the pass did not give the run up"
+        time.sleep(0.02)
+    record = stranger.store.get_run(run.id)
+    assert record.status != "failed" and record.lease_owner is None  # recoverable
+    assert "UnknownSigningKey" in (record.error or "") and key.key_id in (record.error or "")
+    assert all(n.status != "running" for n in stranger.get_run(run.id).nodes.values())
+
+    env = {"PLAIT_SECRET_KEY": secret}
+    wrong = plait("recover", env={**env, "PLAIT_VERIFY_KEYS": stranger_key})
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    assert "stalled" in wrong.stdout and key.key_id in wrong.stdout
+    right = plait("recover", env={**env, "PLAIT_VERIFY_KEYS": key.public.text()})
+    assert right.returncode == 0, right.stdout + right.stderr
+    finished = stranger.get_run(run.id)
+    assert finished.status == "succeeded" and finished.outputs == {"total": 2}
+    assert finished.record.error is None
+
+
+def test_a_run_of_tampered_code_fails_without_executing_it(
+    connect: Connect, tmp_path: Path
+) -> None:
+    effect = tmp_path / "tampered code ran"
+    key = SigningKey.generate()
+    publisher = connect("publisher", signing_key=key.text())
+    version = publisher.publish(adder("tampered_adder"))
+    forged = bytes(version.code)[: codesign.HEADER_SIZE] + pickle.dumps(Effect(effect))
+    publisher.store.replace_code(version.id, forged, key.key_id)  # type: ignore[arg-type]
+    verifier = connect(
+        "verifier", verify_keys=key.public.text(), secret_key=publisher.secret_key.decode()
+    )
+    run = verifier.start_version(version.id, {"x": 1}).wait(20)  # type: ignore[arg-type]
+    assert run.status == "failed" and "TamperedCode" in (run.error or "")
+    assert not effect.exists()

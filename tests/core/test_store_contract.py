@@ -683,3 +683,30 @@ def test_webhook_endpoints_secrets_and_deliveries(store: Store) -> None:
     assert store.delete_webhook("wh_contract") and not store.delete_webhook("wh_contract")
     assert store.deliveries("wh_contract") == [] and store.webhooks() == []
     assert store.get_run(run).id == run  # the runs stay
+
+
+def test_pickle_key_ids_are_recorded_once_per_key_from_outputs_and_inputs(store: Store) -> None:
+    from runtime import signing
+
+    assert store.pickle_key_ids() == []
+    first, second = b"a" * 32, b"b" * 32
+    lease = leased(store)
+    row = start(store, lease, "a")
+    pickled = codecs.Encoded(codecs.PICKLE, signing.dumps_signed([1], first))
+    store.step(lease, finishes=[NodeFinish(row, "succeeded", utcnow(), output=pickled)])
+    a_run(store, x=codecs.Encoded(codecs.PICKLE, signing.dumps_signed(2, first)))
+    a_run(store, y=codecs.Encoded(codecs.PICKLE, signing.dumps_signed(3, second)))
+    a_run(store, z=codecs.Encoded("json", b"4"))  # not a pickle: nothing recorded
+    assert sorted(store.pickle_key_ids()) == sorted([signing.key_id(first), signing.key_id(second)])
+    assert store.pickle_key_ids()[0] == signing.key_id(first)  # oldest first
+
+
+def test_large_members_of_a_tree_are_blobs_of_their_own_and_come_back(store: Store) -> None:
+    big = b"\x01" * 40_000
+    tree = codecs.encode({"big": big, "small": [big[:3]]})
+    assert tree.codec == "tree"
+    run_id = a_run(store, x=tree)  # inline_limit=16: every member is moved out
+    assert store.load_input(store.get_run(run_id).inputs["x"]) == {"big": big, "small": [big[:3]]}
+    with store.read() as conn:
+        sizes = sorted(conn.execute(sa.select(tables.blob.c.size)).scalars())
+    assert 40_000 in sizes  # the member on its own, not inside the tree's bytes

@@ -7,14 +7,14 @@ import pytest
 
 import runtime as rt
 from runtime import client as client_module
-from tests.conftest import REDIS_URL, _truncate
+from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.workers import Cluster, cluster
 
 
 @pytest.fixture
 def dist(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
     """PostgreSQL + Redis + one worker process on a queue of this test's own."""
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     with cluster(pg_url, REDIS_URL, tmp_path) as c:
         c.start_worker(processes=1)

@@ -12,17 +12,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import runtime as rt
 from runtime import client as client_module
 from runtime.store import tables
-from tests.conftest import REDIS_URL, _truncate
+from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.distributed import flows
 from tests.workers import Cluster, cluster
 
 
 @pytest.fixture
 def two_workers(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     with cluster(pg_url, REDIS_URL, tmp_path) as c:
         c.start_worker(processes=1, concurrency=8)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 import runtime as rt
 from runtime import client as client_module
 from runtime.store import open_store
-from tests.conftest import REDIS_URL, _truncate
+from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.faults.servers import free_port
 from tests.workers import cluster
 
@@ -31,7 +31,7 @@ PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 @pytest.fixture
 def bouncer(pg_url: str, tmp_path: Path) -> Iterator[str]:
     """A PgBouncer in front of the test server; its URL for the test database."""
-    rt.connect(pg_url, home=tmp_path).close()  # migrated directly, then cleared
+    _migrate(pg_url)  # migrated directly, then cleared
     _truncate(pg_url)
     server = make_url(pg_url)
     port = free_port()

@@ -20,7 +20,7 @@ from runtime import client as client_module
 from runtime.api_webhooks import webhooks_of
 from runtime.triggers import signatures
 from tests import hook_flows
-from tests.conftest import _truncate
+from tests.conftest import _migrate, _truncate
 from tests.faults.servers import free_port
 
 ROOT = Path(__file__).parent.parent.parent
@@ -35,7 +35,7 @@ uvicorn.run(create_api(lambda: client), host="127.0.0.1", port=port, log_level="
 
 @pytest.fixture
 def servers(pg_url: str, tmp_path: Path) -> Iterator[list[str]]:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     env = {**os.environ, "PLAIT_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     procs, urls = [], []

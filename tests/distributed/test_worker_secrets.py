@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 import runtime as rt
 from runtime import client as client_module
 from runtime import secrets
-from tests.conftest import REDIS_URL, _truncate
+from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.core.test_secrets import everything_stored
 from tests.stored_secrets import MARK, NAME, VALUE, leaks
 from tests.workers import Cluster, cluster
@@ -24,7 +24,7 @@ KEY = Fernet.generate_key().decode()
 @pytest.fixture
 def keyless(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
     """A cluster whose worker gets no encryption key (the caller stores one)."""
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     with cluster(pg_url, REDIS_URL, tmp_path) as c:
         yield c

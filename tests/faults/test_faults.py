@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import runtime as rt
 from runtime import client as client_module
-from tests.conftest import REDIS_URL, _truncate
+from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.faults import flows
 from tests.faults.servers import PrivatePostgres, PrivateRedis
 from tests.workers import cluster, wait_for
@@ -30,7 +29,7 @@ def _forget_default_client():
 
 
 def test_killed_worker_run_continues_elsewhere(pg_url: str, tmp_path: Path) -> None:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     effects, gate = tmp_path / "effects", tmp_path / "gate"
     with cluster(pg_url, REDIS_URL, tmp_path, lease_seconds=2.0) as c:
@@ -58,7 +57,7 @@ def test_killed_worker_run_continues_elsewhere(pg_url: str, tmp_path: Path) -> N
 
 
 def test_two_hundred_runs_on_two_workers_finish_exactly_once(pg_url: str, tmp_path: Path) -> None:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     effects = tmp_path / "effects"
     with cluster(pg_url, REDIS_URL, tmp_path, lease_seconds=10.0) as c:
@@ -79,7 +78,7 @@ def test_two_hundred_runs_on_two_workers_finish_exactly_once(pg_url: str, tmp_pa
 def test_redis_restart_loses_no_work(
     pg_url: str, private_redis: PrivateRedis, tmp_path: Path
 ) -> None:
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     effects, gate = tmp_path / "effects", tmp_path / "gate"
     with cluster(pg_url, private_redis.url, tmp_path, lease_seconds=2.0) as c:

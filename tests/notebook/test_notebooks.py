@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import REDIS_URL, _truncate
+from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.workers import cluster
 
 NOTEBOOKS = Path(__file__).parent.parent.parent / "notebooks"
@@ -109,9 +109,8 @@ def test_llm_chain(embedded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_workers(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import runtime as rt
 
-    rt.connect(pg_url, home=tmp_path).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     with cluster(pg_url, REDIS_URL, tmp_path) as c:
         c.start_worker(processes=1)

@@ -14,10 +14,9 @@ import pytest
 import redis
 from playwright.sync_api import Browser, Page, expect
 
-import runtime as rt
 from runtime import client as client_module
 from runtime.redis_bus import run_channel
-from tests.conftest import REDIS_URL, _truncate
+from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.studio import flows
 from tests.studio.conftest import Studio, start_studio, stop_studio
 from tests.studio.test_browser import TIMEOUT, node, status_class
@@ -29,7 +28,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 @pytest.fixture(scope="module")
 def dist(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     home = tmp_path_factory.mktemp("studio-dist")
-    rt.connect(pg_url, home=home).close()
+    _migrate(pg_url)
     _truncate(pg_url)
     with cluster(pg_url, REDIS_URL, home) as c:
         c.start_worker(processes=1)
