@@ -44,7 +44,10 @@ class RunHeader:
     shown: Redactor = field(default_factory=Redactor)
     """The run's redactor: everything the run page shows passes through it."""
     started_by: str = ""
-    """What started it, when a schedule did (``schedule 3``), and when a delayed run starts."""
+    """What started it, when a schedule or a webhook delivery did (``schedule 3``,
+    ``webhook delivery 12``), and when a delayed run starts."""
+    started_by_href: str = "/schedules"
+    """Where ``started_by`` links: the schedules page, or the workflow's webhooks."""
 
 
 @dataclass
@@ -154,16 +157,26 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
         inputs=inputs,
         shown=shown,
         started_by=_started_by(record),
+        started_by_href=_started_by_href(record, version.spec["name"]),
     )
 
 
 def _started_by(record: Any) -> str:
     parts = []
-    if record.trigger_ref and record.trigger_ref.startswith("schedule:"):
-        parts.append("schedule " + record.trigger_ref.removeprefix("schedule:"))
+    ref = record.trigger_ref or ""
+    if ref.startswith("schedule:"):
+        parts.append("schedule " + ref.removeprefix("schedule:"))
+    if ref.startswith("delivery:"):
+        parts.append("webhook delivery " + ref.removeprefix("delivery:"))
     if record.start_at is not None:
         parts.append("starts " + fmt.timestamp(record.start_at))
     return " · ".join(parts)
+
+
+def _started_by_href(record: Any, workflow: str) -> str:
+    if (record.trigger_ref or "").startswith("delivery:"):
+        return fmt.workflow_href(workflow) + "#webhooks"  # its deliveries are listed there
+    return "/schedules"
 
 
 def _input_shown(shown: Redactor, name: str, value: Any) -> Any:

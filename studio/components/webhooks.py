@@ -77,6 +77,7 @@ def hook_card(h: rx.Var[HookItem]) -> rx.Component:
 
 
 def webhooks_section() -> rx.Component:
+    # ``id``: a webhook run's page links here (``#webhooks``), where its delivery is listed
     return common.section(
         rx.hstack(
             rx.text("Webhooks"),
@@ -116,4 +117,5 @@ def webhooks_section() -> rx.Component:
                 "No webhooks: a signed POST to an endpoint's URL starts a run.", icon="webhook"
             ),
         ),
+        id="webhooks",
     )

@@ -51,7 +51,7 @@ def header() -> rx.Component:
                 RunState.started_by != "",
                 rx.link(
                     "· " + RunState.started_by,
-                    href="/schedules",
+                    href=RunState.started_by_href,
                     size="1",
                     color_scheme="gray",
                     id="run-started-by",

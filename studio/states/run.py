@@ -44,6 +44,7 @@ class RunState(rx.State):
     run_status: str = ""
     trigger: str = ""
     started_by: str = ""
+    started_by_href: str = "/schedules"
     owner: str = ""
     created: str = ""
     elapsed: str = ""
@@ -172,6 +173,7 @@ class RunState(rx.State):
         self.workflow_href = fmt.workflow_href(header.workflow)
         self.run_status, self.trigger, self.owner = header.status, header.trigger, header.owner
         self.started_by = header.started_by
+        self.started_by_href = header.started_by_href
         self.created, self.inputs = header.created, header.inputs
         self._version_id = header.version_id
         self._page = RunPage.create(header.spec, redactor=header.shown)

@@ -173,3 +173,22 @@ def test_run_page_reads_show_no_secret(client: rt.Client) -> None:
     texts.append(repr(page.render()))
     for text in texts:
         assert_no_secret(text, "the run page")
+
+
+def test_a_triggered_runs_header_says_what_started_it_and_links_there(client: rt.Client) -> None:
+    g = rt.Graph("header_triggers")
+    g.add("one", lambda payload: payload)
+    version = client.publish(g)
+    hooked = client.start_version(
+        version.id, {"payload": {}}, trigger="webhook", trigger_ref="delivery:12"
+    ).wait(30)
+    header = data.run_header(client, hooked.id)
+    assert header is not None
+    assert header.started_by == "webhook delivery 12"
+    assert header.started_by_href == "/workflows/header_triggers#webhooks"
+    scheduled = client.start_version(
+        version.id, {"payload": {}}, trigger="schedule", trigger_ref="schedule:3"
+    ).wait(30)
+    header = data.run_header(client, scheduled.id)
+    assert header is not None
+    assert (header.started_by, header.started_by_href) == ("schedule 3", "/schedules")
