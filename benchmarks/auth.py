@@ -11,25 +11,20 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 import httpx
 import psycopg
-import uvicorn
-from sqlalchemy.engine import make_url
 
 import runtime as rt
+from benchmarks.local import database, libpq, serve
 from runtime import client as client_module
 from runtime.api import create_api
 from runtime.auth import passwords
@@ -38,44 +33,9 @@ from runtime.auth.gate import Gate
 from runtime.auth.users import Users
 from runtime.login import login_app
 from tests.browser import chromium
-from tests.faults.servers import free_port
 
-PG = os.environ.get(
-    "PLAIT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 STARTED: list[float] = []
 """perf_counter of each benchmark node's start (the node runs in this process)."""
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    name = f"plait_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq(PG), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(libpq(PG), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def serve(app: object) -> Iterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def ms(values: list[float]) -> str:

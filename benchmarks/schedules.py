@@ -20,40 +20,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 import runtime as rt
+from benchmarks.local import database, libpq
 from runtime import schedules
 from runtime.scheduler import Scheduler
 
-PG = os.environ.get(
-    "PLAIT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 SCHEDULES = int(os.environ.get("BENCH_SCHEDULES", "3"))
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    name = f"plait_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq(PG), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(libpq(PG), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def pct(values: list[float], q: float) -> float:

@@ -20,10 +20,8 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
@@ -31,22 +29,17 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 import httpx
 import psycopg
 import redis
-import uvicorn
-from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import runtime as rt
+from benchmarks.local import database, libpq, serve
 from runtime import client as client_module
 from runtime.api import create_api
 from runtime.api_webhooks import webhooks_of
 from runtime.triggers import signatures
-from tests.faults.servers import free_port
 
-PG = os.environ.get(
-    "PLAIT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 REDIS = os.environ.get("PLAIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 N = 300
 
@@ -56,37 +49,6 @@ graph = rt.Graph("bench_hook")
 @graph.node
 def received(payload: dict) -> int:
     return len(payload)
-
-
-def libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    name = f"plait_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq(PG), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(libpq(PG), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def serve(app: object) -> Iterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")  # type: ignore[arg-type]
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def timed(call: Callable[[int], object], n: int = N) -> list[float]:

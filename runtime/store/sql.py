@@ -10,10 +10,11 @@ import secrets
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
 
 from runtime import codecs
 from runtime.errors import NotFound, RunStateError, StoreUnavailable
@@ -183,6 +184,16 @@ def _available() -> Iterator[None]:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         raise StoreUnavailable(f"the database is unavailable: {exc.orig}") from exc
+
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def _named(model: type[M], row: Any) -> tuple[M, str]:
+    """A row selected with its workflow's name (``workflow_name``) as the model and the name."""
+    fields = dict(row._mapping)
+    name = fields.pop("workflow_name")
+    return from_row(model, fields), name
 
 
 def new_run_id() -> str:
@@ -456,12 +467,7 @@ class SqlStore(Store):
             query = query.where(r.c.owner == owner)
         with self.read() as conn:
             rows = conn.execute(query).all()
-        out = []
-        for row in rows:
-            mapping = dict(row._mapping)
-            name = mapping.pop("workflow_name")
-            out.append((from_row(Run, mapping), name))
-        return out
+        return [_named(Run, row) for row in rows]
 
     def load_input(self, stored: dict[str, Any]) -> Any:
         ref = values.from_json(stored)
@@ -1497,12 +1503,7 @@ class SqlStore(Store):
             query = query.where(wf.c.name == workflow)
         with self.read() as conn:
             rows = conn.execute(query).all()
-        out = []
-        for row in rows:
-            mapping = dict(row._mapping)
-            name = mapping.pop("workflow_name")
-            out.append((from_row(Schedule, mapping), name))
-        return out
+        return [_named(Schedule, row) for row in rows]
 
     def get_schedule(self, schedule_id: int) -> tuple[Schedule, str]:
         sc, wf = tables.schedule, tables.workflow
@@ -1515,9 +1516,7 @@ class SqlStore(Store):
             row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no schedule with id {schedule_id}")
-        mapping = dict(row._mapping)
-        name = mapping.pop("workflow_name")
-        return from_row(Schedule, mapping), name
+        return _named(Schedule, row)
 
     def set_schedule_paused(self, schedule_id: int, paused: bool) -> Schedule:
         sc = tables.schedule
@@ -1715,12 +1714,7 @@ class SqlStore(Store):
             query = query.where(w.c.name == workflow)
         with self.read() as conn:
             rows = conn.execute(query).all()
-        out = []
-        for row in rows:
-            fields = dict(row._mapping)
-            name = fields.pop("workflow_name")
-            out.append((from_row(WebhookEndpoint, fields), name))
-        return out
+        return [_named(WebhookEndpoint, row) for row in rows]
 
     def webhook_target(self, endpoint_id: str, now: dt.datetime) -> WebhookTarget | None:
         e, w, s = tables.webhook_endpoint, tables.workflow, tables.webhook_secret
@@ -1747,10 +1741,9 @@ class SqlStore(Store):
             if row.version is not None:
                 version = version.where(wv.c.version == row.version)
             found = conn.execute(version.order_by(wv.c.id.desc()).limit(1)).first()
-        fields = dict(row._mapping)
-        name = fields.pop("workflow_name")
+        endpoint, name = _named(WebhookEndpoint, row)
         return WebhookTarget(
-            from_row(WebhookEndpoint, fields),
+            endpoint,
             name,
             ciphertexts,
             found.id if found else None,
