@@ -293,7 +293,11 @@ class Webhooks:
                 run_id=run_id,
             )
         except Exception as exc:
-            if not claimed and run_id and self._stored(run_id):  # stored by its first handler
+            # the claimed id is the run's primary key: of a claimer and a retry storing it at
+            # once, one insert wins and the other finds the run stored
+            if run_id and self._stored(run_id):
+                if claimed:
+                    return Answer(202, {"run_id": run_id})
                 return Answer(200, {"run_id": run_id, "replayed": True})
             # the message id is freed: the sender may deliver it again once this is fixed
             status = 422 if isinstance(exc, InputError) else 500
@@ -303,6 +307,8 @@ class Webhooks:
             if status == 422:
                 return _refusal(422, str(exc))
             raise
+        if not claimed:  # the message's run, stored late under the id its claim gave it
+            return Answer(200, {"run_id": run.id, "replayed": True})
         return Answer(202, {"run_id": run.id})
 
     def _stored(self, run_id: str) -> bool:
