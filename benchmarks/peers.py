@@ -390,6 +390,7 @@ def main() -> None:
         if args.workers:
             from tests.workers import cluster
 
+            (Path(home) / "dist").mkdir()
             cluster_cm = cluster(
                 plait_url.render_as_string(hide_password=False), REDIS, Path(home) / "dist"
             )
