@@ -15,6 +15,7 @@ import typer
 
 import runtime as rt
 from runtime import redaction
+from runtime.cli_common import fail
 from runtime.errors import PlaitError
 from runtime.events import EventDict
 from runtime.graph import Graph
@@ -53,20 +54,15 @@ app.add_typer(schedules_app, name="schedules")
 app.add_typer(webhooks_app, name="webhooks")
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
-
-
 def load_graph(target: str) -> Graph:
     """``path/to/file.py:graph_name`` or ``package.module:graph_name`` -> the Graph."""
     location, _, attr = target.rpartition(":")
     if not location or not attr:
-        raise _fail(f"expected FILE.py:GRAPH or module:GRAPH, got {target!r}")
+        raise fail(f"expected FILE.py:GRAPH or module:GRAPH, got {target!r}")
     if location.endswith(".py"):
         path = Path(location).resolve()
         if not path.exists():
-            raise _fail(f"no such file: {location}")
+            raise fail(f"no such file: {location}")
         sys.path.insert(0, str(path.parent))
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec and spec.loader
@@ -79,7 +75,7 @@ def load_graph(target: str) -> Graph:
         module = importlib.import_module(location)
     graph = getattr(module, attr, None)
     if not isinstance(graph, Graph):
-        raise _fail(f"{location} has no Graph named {attr!r}")
+        raise fail(f"{location} has no Graph named {attr!r}")
     return graph
 
 
@@ -90,7 +86,7 @@ def parse_inputs(pairs: list[str], *, text: bool = False) -> dict[str, Any]:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
-            raise _fail(f"input {pair!r} is not key=value")
+            raise fail(f"input {pair!r} is not key=value")
         if text:
             inputs[key] = raw
             continue
@@ -186,7 +182,7 @@ def run(
         typed = graph.check_inputs(parse_inputs(inputs or [], text=True), wanted, from_text=True)
         handle = client.start(graph, typed, trigger="cli", outputs=wanted)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"run {handle.id} ({graph.name} {graph.version})")
     if not detach:
         _follow_to_end(handle)
@@ -213,7 +209,7 @@ def retry(
         restart = [n.name for n in handle.nodes.values() if n.status in NODE_RETRIED]
         handle.retry()
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"retrying run {run_id}: {', '.join(restart) or 'nothing'} again")
     if not detach:
         _follow_to_end(handle, after=seen)
@@ -228,7 +224,7 @@ def rerun(
     try:
         handle = rt.get_run(run_id).rerun()
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"run {handle.id} (a rerun of {run_id})")
     if not detach:
         _follow_to_end(handle)
@@ -255,7 +251,7 @@ def runs(
             )
             rows = [(h.record, h.workflow) for h in handles]
         except PlaitError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     else:
         rows = client.store.list_runs(
             workflow=workflow, status=status, trigger=trigger, owner=owner, limit=limit
@@ -278,7 +274,7 @@ def show(run_id: str) -> None:
         handle = rt.get_run(run_id)
         record = handle.record
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     shown = redaction.for_run(handle)
     trigger = record.trigger + (f" {record.trigger_ref}" if record.trigger_ref else "")
     typer.echo(f"run {record.id}  {handle.workflow}  {record.status}  (trigger {trigger})")
@@ -304,13 +300,13 @@ def resume(
     try:
         data = json.loads(payload)
     except json.JSONDecodeError as exc:
-        raise _fail(f"--json is not valid JSON: {exc}") from None
+        raise fail(f"--json is not valid JSON: {exc}") from None
     try:
         handle = rt.get_run(run_id)
         seen = handle.client.last_seq(run_id)
         handle.resume(node, data, answered_by="cli")
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"resumed {node} of run {run_id}")
     if follow:
         status = follow_run(handle, after=seen)
@@ -325,9 +321,9 @@ def cancel(run_id: str) -> None:
     try:
         status = rt.get_run(run_id).cancel()
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if status in RUN_FINISHED and status != "cancelled":  # finished before it was asked
-        raise _fail(f"run {run_id} had already {status}; nothing was cancelled")
+        raise fail(f"run {run_id} had already {status}; nothing was cancelled")
     typer.echo(f"run {run_id}: {status}")
 
 
@@ -353,7 +349,7 @@ def recover() -> None:
         stalled += outcome.startswith("stalled")
         typer.echo(f"run {handle.id}: {outcome}")
     if stalled:
-        raise _fail(f"{stalled} run(s) could not be continued here")
+        raise fail(f"{stalled} run(s) could not be continued here")
 
 
 def _settled_or_stalled(handle: rt.Run, after: int) -> str:
@@ -378,7 +374,7 @@ def report(
         handle = rt.get_run(run_id)
         page = handle.report(str(output))
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"wrote {output} ({len(page.encode()) / 1024:.0f} KB, run {handle.status})")
 
 
@@ -401,7 +397,7 @@ def share(
             typer.echo(f"revoked link {revoke}")
             return
         if run_id is None:
-            raise _fail("give a RUN_ID (or --revoke LINK_ID)")
+            raise fail("give a RUN_ID (or --revoke LINK_ID)")
         if list_:
             for link in sharing.list_links(run_id):
                 until = link.expires_at.isoformat() if link.expires_at else "until revoked"
@@ -410,7 +406,7 @@ def share(
         lifetime = sharing.parse_lifetime(expires or "")
         _token, path = sharing.create_link(run_id, expires_in=lifetime, created_by="cli")
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     public_url = settings().public_url
     typer.echo(public_url.rstrip("/") + path if public_url else path)
     if not public_url:
@@ -423,7 +419,7 @@ def watch(run_id: str) -> None:
     try:
         handle = rt.get_run(run_id)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"run {handle.id} ({handle.workflow})")
     shown = redaction.for_run(handle)
     for event in handle.events(stop_at_end=True):
@@ -447,7 +443,7 @@ def worker(
 
     config = settings()
     if not config.redis_url:
-        raise _fail("plait worker needs PLAIT_REDIS_URL (and PLAIT_DATABASE_URL shared by all)")
+        raise fail("plait worker needs PLAIT_REDIS_URL (and PLAIT_DATABASE_URL shared by all)")
     _warn_about_worker_keys(config)
     if concurrency:  # the worker processes size their engine's node threads from it
         os.environ["PLAIT_WORKER_CONCURRENCY"] = str(concurrency)
@@ -484,7 +480,7 @@ def _warn_about_worker_keys(config: Settings) -> None:
     try:
         keyring = Keyring.from_settings(config)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if keyring.signer is not None:
         typer.secho(
             f"warning: this worker can read the private signing key {keyring.signer.key_id}, "
@@ -516,7 +512,7 @@ def scheduler(
 
     client = rt.default_client()
     if not hasattr(client, "store"):
-        raise _fail("plait scheduler needs the database (PLAIT_DATABASE_URL), not PLAIT_API_URL")
+        raise fail("plait scheduler needs the database (PLAIT_DATABASE_URL), not PLAIT_API_URL")
     runner = Scheduler(client, poll=poll)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: runner.stop())
@@ -542,7 +538,7 @@ def studio(
 
     root = Path(__file__).resolve().parent.parent
     if not (root / "rxconfig.py").exists() or not (root / "studio" / "studio.py").exists():
-        raise _fail(f"the studio app is not next to the runtime package (looked in {root})")
+        raise fail(f"the studio app is not next to the runtime package (looked in {root})")
     config = settings()
     env = {
         **os.environ,
@@ -575,7 +571,7 @@ def studio(
     try:
         login = startup_line(config.model_copy(update={"studio_host": host}), users_exist)
     except AuthRefused as exc:
-        raise _fail(f"plait studio does not start: {exc}") from None
+        raise fail(f"plait studio does not start: {exc}") from None
     env["PLAIT_STUDIO_HOST"] = host
     mode = "workers execute runs (Redis)" if config.redis_url else "runs execute in this process"
     exposed = "" if is_loopback(host) else " — reachable from other hosts"
@@ -629,7 +625,7 @@ def signing_show() -> None:
     try:
         keyring = Keyring.from_settings(config)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     signer = keyring.signer
     if signer is not None:
         source = keyring.trusted[signer.key_id].source
@@ -666,7 +662,7 @@ def signing_show() -> None:
     if not used:
         typer.echo("  none")
     if unusable:
-        raise _fail(f"{unusable} stored version(s) cannot be verified by this process")
+        raise fail(f"{unusable} stored version(s) cannot be verified by this process")
 
 
 @signing_app.command("generate")
@@ -712,7 +708,7 @@ def signing_rotate(
             text = sys.stdin.readline() if new_key == "-" else new_key
             new = SigningKey.parse(text, "--new-key")
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     secret_key = config.existing_secret_key()
     store = open_store(config.resolved_database_url(), pooler=config.database_pooler)
     try:
@@ -721,7 +717,7 @@ def signing_rotate(
         for reason in plan.refused:
             typer.secho(f"not re-signed: {reason}", fg=typer.colors.YELLOW, err=True)
         if plan.refused and not plan.to_resign and not plan.current:
-            raise _fail(
+            raise fail(
                 f"nothing re-signed: none of the {len(plan.refused)} stored version(s) verifies "
                 "under a key this process trusts; no key was changed"
             )

@@ -10,32 +10,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime import audit
+from runtime.cli_common import configured_store, fail
 from runtime.errors import PlaitError
 
 if TYPE_CHECKING:
     from runtime import secrets
-    from runtime.store import Store
 
 users_app = typer.Typer(help="Studio accounts: add, list, set-role, disable, reset-password.")
 keys_app = typer.Typer(help="API keys for /api/v1: create, list, revoke.")
 secrets_app = typer.Typer(help="Encrypted secrets for nodes: set, list, delete, rotate.")
 for _sub in (users_app, keys_app, secrets_app):
     _sub.info.no_args_is_help = True
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(1)
-
-
-def _store() -> Store:
-    from runtime.config import settings
-    from runtime.store import open_store
-
-    config = settings()
-    store = open_store(config.resolved_database_url(), pooler=config.database_pooler)
-    store.migrate()
-    return store
 
 
 def _read_secret_text(prompt: str, from_stdin: bool, *, confirm: bool) -> str:
@@ -67,13 +52,13 @@ def users_add(
     """Add an account; the password comes from a prompt (or stdin). No default password."""
     from runtime.auth.users import Users, check_name
 
-    store = _store()
+    store = configured_store()
     try:
         check_name(name)
         password = _read_secret_text("password", password_stdin, confirm=True)
         user = Users(store).add(name, role, password, by=audit.cli_actor())
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(store, "user.add", actor=audit.cli_actor(), target=name, detail={"role": role})
     typer.echo(f"added {user.role} {user.name}")
 
@@ -83,7 +68,7 @@ def users_list() -> None:
     """Every account: name, role, state, when made and by whom."""
     from runtime.auth.users import Users
 
-    found = Users(_store()).list()
+    found = Users(configured_store()).list()
     if not found:
         typer.echo("no users: the studio runs as the single local user on 127.0.0.1")
         return
@@ -100,11 +85,11 @@ def users_set_role(name: str, role: str) -> None:
     """Change an account's role (the last active admin stays one)."""
     from runtime.auth.users import Users
 
-    store = _store()
+    store = configured_store()
     try:
         user = Users(store).set_role(name, role)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(
         store, "user.set_role", actor=audit.cli_actor(), target=name, detail={"role": role}
     )
@@ -116,11 +101,11 @@ def users_disable(name: str) -> None:
     """Disable an account: it cannot log in, its sessions end, the keys it made are revoked."""
     from runtime.auth.users import Users
 
-    store = _store()
+    store = configured_store()
     try:
         Users(store).disable(name)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(store, "user.disable", actor=audit.cli_actor(), target=name)
     typer.echo(f"disabled {name}")
 
@@ -130,11 +115,11 @@ def users_enable(name: str) -> None:
     """Let a disabled account log in again (its old sessions and keys stay ended)."""
     from runtime.auth.users import Users
 
-    store = _store()
+    store = configured_store()
     try:
         Users(store).enable(name)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(store, "user.enable", actor=audit.cli_actor(), target=name)
     typer.echo(f"enabled {name}")
 
@@ -149,13 +134,13 @@ def users_reset_password(
     """Set a new password (from a prompt or stdin); the account's sessions end."""
     from runtime.auth.users import Users
 
-    store = _store()
+    store = configured_store()
     try:
         users = Users(store)
         users.get(name)
         users.reset_password(name, _read_secret_text("new password", password_stdin, confirm=True))
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(store, "user.reset_password", actor=audit.cli_actor(), target=name)
     typer.echo(f"new password set for {name}; its sessions ended")
 
@@ -178,13 +163,13 @@ def keys_create(
     from runtime.api_admin import parse_expiry
     from runtime.auth.apikeys import ApiKeys
 
-    store = _store()
+    store = configured_store()
     try:
         token, key = ApiKeys(store).create(
             name, role, workflows=workflow, expires_in=parse_expiry(expires), by=audit.cli_actor()
         )
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(
         store, "key.create", actor=audit.cli_actor(), target=key.id, detail={"role": key.role}
     )
@@ -203,7 +188,7 @@ def keys_list() -> None:
     """Every key: id, name, role, state, workflows, expiry, last use (never a secret)."""
     from runtime.auth.apikeys import ApiKeys
 
-    found = ApiKeys(_store()).list()
+    found = ApiKeys(configured_store()).list()
     if not found:
         typer.echo("no API keys")
         return
@@ -224,11 +209,11 @@ def keys_revoke(key_id: str) -> None:
     """Revoke a key for good."""
     from runtime.auth.apikeys import ApiKeys
 
-    store = _store()
+    store = configured_store()
     try:
         ApiKeys(store).revoke(key_id)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(store, "key.revoke", actor=audit.cli_actor(), target=key_id)
     typer.echo(f"revoked key {key_id}")
 
@@ -240,7 +225,7 @@ def _secrets() -> secrets.Secrets:
     from runtime import secrets
     from runtime.config import settings
 
-    return secrets.Secrets(_store(), settings())
+    return secrets.Secrets(configured_store(), settings())
 
 
 @secrets_app.command("set")
@@ -260,7 +245,7 @@ def secrets_set(
             name, _read_secret_text("value", value_stdin, confirm=False), by=audit.cli_actor()
         )
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     action = "secret.create" if created else "secret.replace"
     audit.record(box.store, action, actor=audit.cli_actor(), target=name)
     typer.echo(f"{'stored' if created else 'replaced'} secret {name}")
@@ -287,7 +272,7 @@ def secrets_delete(name: str) -> None:
     try:
         box.delete(name)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(box.store, "secret.delete", actor=audit.cli_actor(), target=name)
     typer.echo(f"deleted secret {name}")
 
@@ -303,7 +288,7 @@ def secrets_rotate() -> None:
         made = box.keys.prepend_new()
         count = box.rotate()
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(box.store, "secret.rotate", actor=audit.cli_actor(), detail={"count": count})
     where = f"a new key in {box.keys.file}" if made else "the first key of PLAIT_ENCRYPTION_KEY"
     typer.echo(f"re-encrypted {count} secret(s) with {where}")

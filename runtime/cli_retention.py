@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime import audit, retention
+from runtime.cli_common import configured_store, fail
 from runtime.errors import OptionError, PlaitError
 
 if TYPE_CHECKING:
@@ -45,14 +46,13 @@ def gc(
 ) -> None:
     """Delete finished runs older than --older-than, with their events, attempts, documents,
     share links and the blobs no other run uses. Queued, running and waiting runs stay."""
-    from runtime.cli_access import _fail, _store
 
     try:
         policy = retention.Policy(_duration(older_than, "--older-than"), keep_failed)
         period = _duration(every, "--every") if every is not None else None
-        store = _store()
+        store = configured_store()
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if period is None:
         _collect_once(store, policy, dry_run)
         return

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime import audit
+from runtime.cli_common import fail
 from runtime.errors import PlaitError
 
 if TYPE_CHECKING:
@@ -20,17 +21,12 @@ schedules_app = typer.Typer(
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(1)
-
-
 def _client() -> Client:
     import runtime as rt
 
     client = rt.default_client()
     if not hasattr(client, "store"):
-        raise _fail(
+        raise fail(
             "plait schedules works on the store itself; unset PLAIT_API_URL, or use the "
             "studio's /api/v1/schedules"
         )
@@ -88,7 +84,7 @@ def create(
             created_by=audit.cli_actor(),
         )
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(
         client.store,
         "schedule.create",
@@ -128,7 +124,7 @@ def _change(schedule_id: str, paused: bool | None) -> None:
         else:
             client.store.set_schedule_paused(sid, paused)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     action = {None: "delete", True: "pause", False: "resume"}[paused]
     audit.record(
         client.store, f"schedule.{action}", actor=audit.cli_actor(), target=f"schedule:{sid}"
@@ -166,6 +162,6 @@ def next_(
     try:
         schedule, _ = client.store.get_schedule(parse_id(schedule_id))
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for at in next_fires(schedule, max(1, min(count, 1000))):
         typer.echo(f"{_when(at, schedule.tz)}  ({at.strftime('%Y-%m-%d %H:%M:%S')} UTC)")

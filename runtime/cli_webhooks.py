@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime import audit
+from runtime.cli_common import configured_store, fail
 from runtime.errors import PlaitError
 
 if TYPE_CHECKING:
@@ -21,17 +22,11 @@ webhooks_app = typer.Typer(
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(1)
-
-
 def _service() -> Webhooks:
-    from runtime.cli_access import _store
     from runtime.config import settings
     from runtime.triggers.webhooks import Webhooks
 
-    return Webhooks(_store(), settings())
+    return Webhooks(configured_store(), settings())
 
 
 def _url(path: str) -> str:
@@ -62,7 +57,7 @@ def webhooks_create(
     for pair in map_ or []:
         name, sep, field = pair.partition("=")
         if not sep or not name or not field:
-            raise _fail(f"--map {pair!r}: use INPUT=FIELD")
+            raise fail(f"--map {pair!r}: use INPUT=FIELD")
         mapping[name] = field
     service = _service()
     try:
@@ -76,7 +71,7 @@ def webhooks_create(
             by=audit.cli_actor(),
         )
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(service.store, "webhook.create", actor=audit.cli_actor(), target=made.endpoint.id)
     typer.echo(_url(made.path))
     typer.echo(made.secret)
@@ -115,7 +110,7 @@ def webhooks_rotate(
     try:
         made = service.rotate(endpoint_id, overlap=dt.timedelta(hours=overlap))
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(
         service.store,
         "webhook.rotate",
@@ -134,6 +129,6 @@ def webhooks_delete(endpoint_id: str) -> None:
     try:
         service.delete(endpoint_id)
     except PlaitError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     audit.record(service.store, "webhook.delete", actor=audit.cli_actor(), target=endpoint_id)
     typer.echo(f"deleted webhook {endpoint_id}")

@@ -119,6 +119,17 @@ compile time grows with the square of the CTEs."""
 _NOT_A_FIRST_PASS = object()
 
 
+def _first_pass_params(run_id: str, owner: str, now: dt.datetime, seconds: float) -> dict[str, Any]:
+    """The parameters of ``_FIRST_PASS`` and ``_ADMITTED_FIRST_PASS``."""
+    return {
+        "id": run_id,
+        "owner": owner,
+        "now": now,
+        "until": now + dt.timedelta(seconds=seconds),
+        "data": Jsonb({"status": "running"}),
+    }
+
+
 class PostgresStore(SqlStore):
     _insert = staticmethod(postgresql.insert)
 
@@ -288,13 +299,7 @@ class PostgresStore(SqlStore):
             try:
                 cursor = conn.execute(
                     _FIRST_PASS,
-                    {
-                        "id": run_id,
-                        "owner": owner,
-                        "now": now,
-                        "until": now + dt.timedelta(seconds=seconds),
-                        "data": Jsonb({"status": "running"}),
-                    },
+                    _first_pass_params(run_id, owner, now, seconds),
                     prepare=self.prepare,
                 )
                 row = cursor.fetchone()
@@ -336,13 +341,7 @@ class PostgresStore(SqlStore):
                     return None
                 cursor = conn.execute(
                     _ADMITTED_FIRST_PASS,
-                    {
-                        "id": run_id,
-                        "owner": owner,
-                        "now": now,
-                        "until": now + dt.timedelta(seconds=seconds),
-                        "data": Jsonb({"status": "running"}),
-                    },
+                    _first_pass_params(run_id, owner, now, seconds),
                     prepare=self.prepare,
                 )
                 row = cursor.fetchone()
