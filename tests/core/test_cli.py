@@ -164,7 +164,7 @@ def test_users_keys_and_secrets_from_the_command_line(plait) -> None:
     assert re.fullmatch(r"plait_[0-9a-f]{12}_[\w-]{43}", token), made.stdout
     assert "shown once" in made.stderr
     listed = call("keys", "list").stdout
-    assert "ci" in listed and token.split("_")[2] not in listed
+    assert "ci" in listed and token.split("_", 2)[2] not in listed
     bad = call("keys", "create", "--name", "x", "--expires", "3 weeks")
     assert bad.returncode == 1 and "key lifetime" in bad.stderr
     stored = call("secrets", "set", "OPENAI_API_KEY", stdin="sk-from-stdin-123\n")
