@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from runtime import catalog, codecs, codesign, redaction, sharing
+from runtime import catalog, codecs, codesign, nodes, redaction, sharing
 from runtime.api_auth import AuditTrail, note, principal_dependency, role_dependency
 from runtime.api_errors import error_handlers, responses
 from runtime.auth.gate import Gate
@@ -264,11 +264,21 @@ class Resume(BaseModel):
     )
 
 
+def _known_kind(kind: str) -> str:
+    known = nodes.kinds()
+    if kind not in known:
+        raise ValueError(f"unknown node kind {kind!r} (known: {', '.join(sorted(known))})")
+    return kind
+
+
 class NodeSpec(BaseModel):
-    """One node of a published spec (what ``Graph.spec()`` writes)."""
+    """One node of a published spec (what ``Graph.spec()`` writes). Keys a node kind adds
+    to its spec (``NodeKind.describe``) are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
 
     name: Name
-    kind: Literal["function", "runnable", "wait"]
+    kind: Annotated[Name, AfterValidator(_known_kind)]
     inputs: dict[Name, Name] = Field(default_factory=dict)
     after: list[Name] = Field(default_factory=list)
     depends_on: list[Name] = Field(default_factory=list)

@@ -417,8 +417,8 @@ class Client:
         record = self.store.get_run(run_id)
         graph = self.load_graph(record.version_id)
         wait = graph.nodes.get(node)
-        if wait is None or wait.kind != "wait" or wait.schema is None:
-            waits = [n for n, x in graph.nodes.items() if x.kind == "wait"]
+        if wait is None or wait.kind_impl.parks != "waiting" or wait.schema is None:
+            waits = [n for n, x in graph.nodes.items() if x.kind_impl.parks == "waiting"]
             raise NotFound(
                 f"run {run_id}: {node!r} is not a wait node "
                 f"(wait nodes: {', '.join(waits) or 'none'})"

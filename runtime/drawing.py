@@ -59,7 +59,7 @@ def render(
     pos = positions(spec)
     width = max((x for x, _ in pos.values()), default=0) + _W + _PAD
     height = max((y for _, y in pos.values()), default=0) + _H + _PAD
-    kinds = {n["name"]: n["kind"] for n in spec["nodes"]}
+    asks = {n["name"] for n in spec["nodes"] if "schema" in n}  # a payload someone submits
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="plait-graph" width="{width:.0f}" '
         f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
@@ -76,7 +76,7 @@ def render(
         )
     for name, (x, y) in pos.items():
         status = statuses.get(name, "pending")
-        dash = ' stroke-dasharray="4 2"' if kinds.get(name) == "wait" else ""
+        dash = ' stroke-dasharray="4 2"' if name in asks else ""
         label = html.escape(name if len(name) <= 20 else name[:19] + "…")
         extra = html.escape(labels.get(name, ""))
         parts.append(

@@ -48,6 +48,7 @@ from runtime.events import Bus
 from runtime.graph import Graph, Node
 from runtime.heartbeat import Heartbeat
 from runtime.isolation import PICKLE_UNSIGNED
+from runtime.nodes import Call
 from runtime.redaction import Redactor
 from runtime.statuses import NODE_BLOCKING
 from runtime.store import (
@@ -727,7 +728,7 @@ class _Pass:
                 self.candidates.discard(name)  # a dependency finishing brings it back
                 continue
             node = self.graph.nodes[name]
-            if node.kind == "wait":
+            if node.kind_impl.parks == "waiting":
                 state.status, state.attempt = "waiting", state.attempt + 1
                 starts.append(NodeStart(name, state.attempt, "waiting", now))
                 self.events.append(NewEvent("node.waiting", name, {"attempt": state.attempt}))
@@ -807,18 +808,19 @@ class _Pass:
         )
         stop: Callable[[], object] = _nothing
         done: asyncio.Future[_Outcome]
+        call = node.kind_impl.call(node, kwargs)
         if start.isolation == "process":
-            done = asyncio.ensure_future(self._in_child(node, kwargs, ctx, allow_pickle))
+            done = asyncio.ensure_future(self._in_child(call, ctx, allow_pickle))
             stop = done.cancel
-        elif node.kind == "runnable" or node.is_async:
-            done = asyncio.ensure_future(_call_async(node, kwargs, ctx, encode))
+        elif call.is_async:
+            done = asyncio.ensure_future(_call_async(call, ctx, encode))
             stop = done.cancel
         else:
-            call = functools.partial(
-                contextvars.copy_context().run, _call_sync, node, kwargs, ctx, encode
+            in_thread = functools.partial(
+                contextvars.copy_context().run, _call_sync, call, ctx, encode
             )
             try:
-                done = asyncio.wrap_future(self.engine.node_threads.submit(call))
+                done = asyncio.wrap_future(self.engine.node_threads.submit(in_thread))
             except RuntimeError:
                 if self.engine.closed:
                     raise _Closing from None
@@ -863,20 +865,16 @@ class _Pass:
             await faults.pause("executed")
         return outcome
 
-    async def _in_child(
-        self, node: Node, kwargs: dict[str, Any], ctx: context.NodeContext, allow_pickle: bool
-    ) -> _Outcome:
+    async def _in_child(self, call: Call, ctx: context.NodeContext, allow_pickle: bool) -> _Outcome:
         """The attempt in a child process of the pool: it gets the code and the arguments,
         never a key; its output comes back encoded, and a pickle is signed here."""
         from runtime.isolation import ChildDied, Job, PoolClosed
 
-        target: Any = node.target
-        if node.kind == "runnable":
-            target, kwargs = node.target.ainvoke, {"input": _payload(node, kwargs)}  # type: ignore[union-attr]
+        node = self.graph.nodes[ctx.node]
         job = Job.of(
             str(self.run.version_id),
-            target,
-            kwargs,
+            call.fn,
+            call.kwargs,
             context={
                 "run_id": ctx.run_id,
                 "node": ctx.node,
@@ -959,10 +957,7 @@ class _Pass:
                 )
             value = await asyncio.to_thread(self.store.load_output, row)
             node = self.graph.nodes[name]
-            if node.kind == "wait" and node.schema is not None:
-                model = node.schema.model_validate(value)
-                value = model.model_dump() if node.payload_as_dict else model
-            state.value, state.loaded = value, True
+            state.value, state.loaded = node.kind_impl.load(node, value), True
         return state.value
 
     async def _watch(self, name: str) -> _Watched:
@@ -1243,12 +1238,12 @@ def _failure(exc: BaseException, ctx: context.NodeContext) -> _Outcome:
 
 
 def _call_sync(
-    node: Node, kwargs: dict, ctx: context.NodeContext, encode: Callable[[Any], codecs.Encoded]
+    call: Call, ctx: context.NodeContext, encode: Callable[[Any], codecs.Encoded]
 ) -> _Outcome:
     """Runs in a worker thread: the call and the encoding stay off the event loop."""
     context.activate(ctx)
     try:
-        value = node.target(**kwargs)  # type: ignore[operator,misc]
+        value = call.fn(**call.kwargs)
         encoded = encode(value)
     except BaseException as exc:
         return _failure(exc, ctx)
@@ -1262,14 +1257,11 @@ def _call_sync(
 
 
 async def _call_async(
-    node: Node, kwargs: dict, ctx: context.NodeContext, encode: Callable[[Any], codecs.Encoded]
+    call: Call, ctx: context.NodeContext, encode: Callable[[Any], codecs.Encoded]
 ) -> _Outcome:
     context.activate(ctx)
     try:
-        if node.kind == "runnable":
-            value = await node.target.ainvoke(_payload(node, kwargs))  # type: ignore[union-attr]
-        else:
-            value = await node.target(**kwargs)  # type: ignore[operator,misc]
+        value = await call.fn(**call.kwargs)
         encoded = encode(value)
     except asyncio.CancelledError:
         raise
@@ -1282,13 +1274,6 @@ async def _call_async(
         logs=ctx.logs,
         documents=ctx.documents,
     )
-
-
-def _payload(node: Node, kwargs: dict[str, Any]) -> Any:
-    """What a runnable is invoked with: the dict of its inputs, or the one value (as its
-    input schema declares)."""
-    as_dict = len(node.inputs) != 1 if node.input_as_dict is None else node.input_as_dict
-    return kwargs if as_dict else next(iter(kwargs.values()))
 
 
 async def _unblocked_after(execution: _Execution, name: str) -> _Unblocked:

@@ -13,97 +13,27 @@ import inspect
 import json
 import re
 import sys
-import textwrap
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
 from runtime.errors import GraphError, InputError
+from runtime.nodes import ISOLATIONS, Isolation, Node
+from runtime.nodes.function import FunctionKind
+from runtime.nodes.runnable import RunnableKind
+from runtime.nodes.wait import WaitKind
 from runtime.schedules import Declared
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
-NodeKind = Literal["function", "runnable", "wait"]
-Isolation = Literal["thread", "process"]
-"""Where a node attempt's code runs: a thread of the engine's process, or a child process of
-its own (killed on timeout or cancel; its crash takes down nothing else; it holds no keys)."""
-ISOLATIONS: tuple[Isolation, ...] = ("thread", "process")
 
 _REQUIRED = inspect.Parameter.empty
-
-
-@dataclass
-class Node:
-    """One step of a graph."""
-
-    name: str
-    """Unique within the graph; other nodes name it as a parameter to depend on it."""
-    kind: NodeKind
-    """``function`` (sync or async callable), ``runnable`` (LangChain) or ``wait`` (human input)."""
-    target: Callable[..., Any] | Runnable | None
-    """What executes; ``None`` for a wait node."""
-    inputs: dict[str, str]
-    """Parameter name -> the node or run input that feeds it."""
-    defaults: dict[str, Any] = field(default_factory=dict)
-    """Parameter name -> default value, used when the feeding run input is not given."""
-    annotations: dict[str, Any] = field(default_factory=dict)
-    """Parameter name -> declared type; run inputs are checked against it before a run."""
-    after: tuple[str, ...] = ()
-    """Nodes that must finish first without passing a value."""
-    retries: int = 0
-    """Extra attempts after a failure."""
-    backoff: float = 1.0
-    """Seconds before the first retry; doubles each attempt, with jitter."""
-    timeout: float | None = None
-    """Seconds an attempt may take before it fails with ``TimeoutError``."""
-    pickle: bool | None = None
-    """Allow pickling this node's output; ``None`` inherits the graph's setting."""
-    isolation: Isolation | None = None
-    """``thread`` or ``process``; ``None`` inherits the graph's, then ``PLAIT_ISOLATION``."""
-    max_interruptions: int = 3
-    """Attempts cut off by the death of their process before the node fails for good (a node
-    that crashes its process would otherwise be started again forever)."""
-    secrets: tuple[str, ...] = ()
-    """Names of the stored secrets this node reads with ``rt.secret(name)``; only these are
-    decrypted for it."""
-    schema: type[pydantic.BaseModel] | None = None
-    """Payload model of a wait node."""
-    payload_as_dict: bool = False
-    """Hand the payload on as a dict (the schema was given as a dict) instead of the model."""
-    input_as_dict: bool | None = None
-    """A runnable is invoked with the dict of its inputs (its input schema is an object with
-    keys) rather than its one input's bare value. ``None`` in graphs stored before this was
-    decided: the dict unless there is one input, as they ran then."""
-    doc: str = ""
-
-    @property
-    def is_async(self) -> bool:
-        return self.kind == "function" and inspect.iscoroutinefunction(self.target)
-
-    def code_ref(self) -> str | None:
-        """``module:qualname`` of the function, when it has one."""
-        target = self.target
-        if self.kind == "runnable" or target is None:
-            return None
-        module = getattr(target, "__module__", None)
-        qualname = getattr(target, "__qualname__", None)
-        return f"{module}:{qualname}" if module and qualname else None
-
-    def fingerprint(self) -> str:
-        """Text that changes whenever the node's code changes."""
-        if self.kind == "wait":
-            return (
-                json.dumps(self.schema.model_json_schema(), sort_keys=True) if self.schema else ""
-            )
-        if self.kind == "runnable":
-            return _runnable_fingerprint(self.target)
-        return _function_fingerprint(self.target)
 
 
 @dataclass(frozen=True)
@@ -247,8 +177,6 @@ class Graph:
         node.isolation, node.max_interruptions = isolation, max_interruptions
         node.after = tuple(after)
         node.secrets = declared
-        if node.kind == "function":
-            node.doc = inspect.getdoc(target) or ""
         return self._insert(node)
 
     def wait(
@@ -264,7 +192,7 @@ class Graph:
         self._check_new_name(name)
         node = Node(
             name=name,
-            kind="wait",
+            kind=WaitKind.name,
             target=None,
             inputs={},
             after=tuple(after),
@@ -437,8 +365,7 @@ class Graph:
                 "code": node.code_ref(),
                 "doc": node.doc,
             }
-            if node.schema is not None:
-                entry["schema"] = node.schema.model_json_schema()
+            entry.update(node.kind_impl.describe(node))
             if node.secrets:  # only then: versions of graphs without secrets keep their hash
                 entry["secrets"] = list(node.secrets)
             nodes.append(entry)
@@ -495,7 +422,7 @@ class Graph:
         for name in plan.order:
             node = self.nodes[name]
             deps = ", ".join(plan.deps[name])
-            tag = "" if node.kind == "function" else f" [{node.kind}]"
+            tag = "" if node.kind == FunctionKind.name else f" [{node.kind}]"
             lines.append(f"  {name}{tag}" + (f" <- {deps}" if deps else ""))
         if plan.run_inputs:
             shown = ", ".join(
@@ -570,11 +497,12 @@ def _function_node(name: str, fn: Callable[..., Any], inputs: Mapping[str, str] 
             )
     return Node(
         name=name,
-        kind="function",
+        kind=FunctionKind.name,
         target=fn,
         inputs={p: explicit.get(p, p) for p in params},
         defaults={p.name: p.default for p in params.values() if p.default is not _REQUIRED},
         annotations=_annotations(fn, params),
+        doc=inspect.getdoc(fn) or "",
     )
 
 
@@ -637,7 +565,7 @@ def _runnable_node(name: str, runnable: Runnable, inputs: Mapping[str, str] | No
         inputs = {k: k for k in keys}
     return Node(
         name=name,
-        kind="runnable",
+        kind=RunnableKind.name,
         target=runnable,
         inputs=dict(inputs),
         input_as_dict=keys is not None or len(inputs) != 1,
@@ -748,29 +676,6 @@ def _find_cycle(candidates: list[str], deps: dict[str, tuple[str, ...]]) -> list
         node = next(d for d in deps[node] if d in unresolved)
     cycle = [*path[seen[node] :], node]
     return list(reversed(cycle))
-
-
-# -- fingerprints ---------------------------------------------------------------------------
-
-
-def _function_fingerprint(fn: Any) -> str:
-    custom = getattr(fn, "plait_fingerprint", None)
-    if callable(custom):  # a node body that knows what its code is (runtime.hamilton)
-        return str(custom())
-    try:
-        return textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError):
-        code = getattr(fn, "__code__", None)
-        if code is None:
-            return repr(fn)
-        return code.co_code.hex() + repr(code.co_consts)
-
-
-def _runnable_fingerprint(runnable: Any) -> str:
-    try:
-        return json.dumps(runnable.to_json(), sort_keys=True, default=repr)
-    except Exception:
-        return repr(runnable)
 
 
 def _jsonable(value: Any) -> Any:

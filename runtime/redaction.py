@@ -305,7 +305,7 @@ def for_run(run: Run) -> Redactor:
         except PlaitError:
             continue
     answers: dict[str, Any] = {}
-    waits = {n["name"] for n in spec["nodes"] if n["kind"] == "wait"}
+    waits = {n["name"] for n in spec["nodes"] if "schema" in n}
     for row in store.attempts(run.id):
         if row.node in waits and row.status == "succeeded":
             try:

@@ -9,7 +9,6 @@ inputs and say, per field, what is wrong.
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 import math
 import types
@@ -308,21 +307,10 @@ def annotation_kinds(graph: Any) -> dict[str, str]:
     """Run input -> field kind, read from the annotations of the parameters it feeds."""
     out: dict[str, str] = {}
     for node in graph.nodes.values():
-        if node.kind != "function" or node.target is None:
-            continue
-        try:
-            hints = typing.get_type_hints(node.target)
-        except Exception:
-            hints = {}
-        try:
-            params = inspect.signature(node.target).parameters
-        except (TypeError, ValueError):
-            continue
         for param, source in node.inputs.items():
             if source in graph.nodes or source in out:
                 continue
-            annotation = hints.get(param, params[param].annotation if param in params else None)
-            kind = _annotation_kind(annotation)
+            kind = _annotation_kind(node.annotations.get(param))
             if kind:
                 out[source] = kind
     return out

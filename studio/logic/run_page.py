@@ -78,7 +78,7 @@ class RunPage:
         return [
             forms.wait_form(name, nodes[name].get("schema", {}), nodes[name].get("doc", ""))
             for name in waiting
-            if nodes[name]["kind"] == "wait"
+            if "schema" in nodes[name]
         ]
 
 

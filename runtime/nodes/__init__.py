@@ -1,0 +1,20 @@
+"""Node kinds as plug-ins: ``Node`` (one step of a graph), ``NodeKind`` (what a kind tells
+the engine, the spec and the views) and the registry of kinds, built-in and from the
+``plait.nodes`` entry point group."""
+
+from runtime.nodes.kind import Call, NodeKind, options_schema
+from runtime.nodes.node import ISOLATIONS, Isolation, Node
+from runtime.nodes.registry import ENTRY_POINT_GROUP, kind_of, kinds, register
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ISOLATIONS",
+    "Call",
+    "Isolation",
+    "Node",
+    "NodeKind",
+    "kind_of",
+    "kinds",
+    "options_schema",
+    "register",
+]

@@ -1,0 +1,79 @@
+"""Which node kinds exist: the built-in ones, and those other packages declare under the
+``plait.nodes`` entry point group (``name = "package.module:KindClass"``), loaded on first
+use. A kind is looked up by the ``kind`` name its nodes carry."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from importlib.metadata import entry_points
+
+from runtime.errors import GraphError
+from runtime.nodes.function import FunctionKind
+from runtime.nodes.kind import NodeKind
+from runtime.nodes.runnable import RunnableKind
+from runtime.nodes.wait import WaitKind
+
+log = logging.getLogger("plait.nodes")
+
+ENTRY_POINT_GROUP = "plait.nodes"
+
+_kinds: dict[str, NodeKind] = {k.name: k for k in (FunctionKind(), RunnableKind(), WaitKind())}
+_plugins_loaded = False
+_lock = threading.Lock()
+
+
+def register(kind: NodeKind | type[NodeKind]) -> NodeKind:
+    """Make a kind known under its ``name`` (a class is instantiated). Registering another
+    kind under a taken name is refused; the same class again is a no-op."""
+    instance = kind() if isinstance(kind, type) else kind
+    name = getattr(instance, "name", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise GraphError(f"node kind {type(instance).__name__}: name must be an identifier")
+    with _lock:
+        known = _kinds.get(name)
+        if known is not None and type(known) is not type(instance):
+            raise GraphError(
+                f"node kind {name!r} is taken by {type(known).__module__}."
+                f"{type(known).__qualname__}"
+            )
+        _kinds.setdefault(name, instance)
+        return _kinds[name]
+
+
+def kind_of(name: str) -> NodeKind:
+    """The kind registered under ``name``; ``GraphError`` names the known ones otherwise."""
+    found = _kinds.get(name)
+    if found is None:
+        _load_plugins()
+        found = _kinds.get(name)
+    if found is None:
+        raise GraphError(f"unknown node kind {name!r} (known: {', '.join(sorted(kinds()))})")
+    return found
+
+
+def kinds() -> dict[str, NodeKind]:
+    """Every kind known here, plug-ins included."""
+    _load_plugins()
+    return dict(_kinds)
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = point.load()
+        except Exception as exc:  # one broken plug-in must not stop the others
+            log.error("node kind plug-in %s (%s) does not load: %s", point.name, point.value, exc)
+            continue
+        is_kind = isinstance(loaded, type) and issubclass(loaded, NodeKind)
+        if not (is_kind or isinstance(loaded, NodeKind)):
+            log.error("node kind plug-in %s is %r, not a NodeKind", point.name, loaded)
+            continue
+        try:
+            register(loaded)
+        except GraphError as exc:
+            log.error("node kind plug-in %s: %s", point.name, exc)
