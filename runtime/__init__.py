@@ -27,6 +27,7 @@ _EXPORTS = {
     "connect": "runtime.client",
     "default_client": "runtime.client",
     "Picture": "runtime.codecs",
+    "RunDiff": "runtime.compare",
     "NodeContext": "runtime.context",
     "current": "runtime.context",
     "secret": "runtime.context",
@@ -50,6 +51,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from runtime.client import Client, NodeInfo, Run, connect, default_client
     from runtime.codecs import Picture
+    from runtime.compare import RunDiff
     from runtime.context import NodeContext, current, secret
     from runtime.errors import (
         CodecError,
@@ -97,6 +99,16 @@ def runs(**filters: object) -> list[Run]:
     return default_client().runs(**filters)  # type: ignore[arg-type]
 
 
+def diff(run_a: Run | str, run_b: Run | str) -> RunDiff:
+    """How run B differs from run A, node by node (``RunDiff``: ``.changed``, ``.unchanged``,
+    ``.only_in_a``, ``.only_in_b``); runs or run ids of the default client."""
+    from runtime.client import default_client
+
+    a = default_client().get_run(run_a) if isinstance(run_a, str) else run_a
+    b = default_client().get_run(run_b) if isinstance(run_b, str) else run_b
+    return b.diff(a)
+
+
 def recover() -> list[Run]:
     """Continue runs whose process stopped; see ``Client.recover``."""
     from runtime.client import default_client
@@ -121,6 +133,7 @@ __all__ = [
     "Picture",
     "PlaitError",
     "Run",
+    "RunDiff",
     "RunStateError",
     "SignatureError",
     "TamperedCode",
@@ -128,6 +141,7 @@ __all__ = [
     "connect",
     "current",
     "default_client",
+    "diff",
     "get_run",
     "recover",
     "runs",

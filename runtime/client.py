@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cloudpickle
 import pydantic
@@ -37,6 +37,9 @@ from runtime.store import Store, Takeover, open_store
 from runtime.store import tables as t
 from runtime.store.contract import NewRun
 from runtime.takeover import LeaseWatch, dead_local_holders, process_owner
+
+if TYPE_CHECKING:
+    from runtime.compare import RunDiff
 
 log = logging.getLogger("plait")
 
@@ -77,6 +80,10 @@ class RunReads(Protocol):
     def cancel(self, run_id: str) -> str: ...
     def retry(self, run_id: str, *, retried_by: str | None = None) -> Run: ...
     def rerun(self, run_id: str, *, owner: str | None = None) -> Run: ...
+    def run_diff(self, run_a: str, run_b: str) -> RunDiff:
+        """How run B differs from run A (``runtime.compare``)."""
+        ...
+
     def run_report(self, run: Run) -> Any:
         """The run's report page (``runtime.report.ReportHTML``)."""
         ...
@@ -536,6 +543,11 @@ class Client:
     def afollow(self, run_id: str, *, after: int, stop_at_end: bool) -> AsyncIterator[EventDict]:
         return afollow(self.store, self.bus, run_id, after=after, stop_at_end=stop_at_end)
 
+    def run_diff(self, run_a: str, run_b: str) -> RunDiff:
+        from runtime.compare import diff_runs
+
+        return diff_runs(self.get_run(run_a), self.get_run(run_b))
+
     def run_report(self, run: Run) -> Any:
         from runtime import report
 
@@ -836,6 +848,11 @@ class Run:
 
     def aevents(self, after: int = 0, *, stop_at_end: bool = True) -> AsyncIterator[EventDict]:
         return self.client.afollow(self.id, after=after, stop_at_end=stop_at_end)
+
+    def diff(self, other: Run | str) -> RunDiff:
+        """How this run differs from ``other`` (run A, the baseline; a run or a run id),
+        node by node: ``.changed``, ``.unchanged``, ``.only_in_a``, ``.only_in_b``."""
+        return self.client.run_diff(other if isinstance(other, str) else other.id, self.id)
 
     def report(self, path: str | None = None) -> Any:
         """The run's self-contained HTML report (written to ``path`` when given); in a

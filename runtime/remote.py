@@ -384,6 +384,12 @@ class RemoteClient:
         threading.Thread(target=poll, name=f"plait-remote-{run_id[:8]}", daemon=True).start()
         return stopped.set
 
+    def run_diff(self, run_a: str, run_b: str) -> Any:
+        """The studio's diff of the two runs (its values redacted as the API shows them)."""
+        from runtime.compare import RunDiff
+
+        return RunDiff.from_dict(self._json("GET", f"/runs/{run_a}/diff/{run_b}"))
+
     def run_report(self, run: Run) -> Any:
         from runtime.report import ReportHTML
 
