@@ -215,6 +215,25 @@ class RunDetail(RunOut):
     )
 
 
+class RunDiffOut(BaseModel):
+    """How run B differs from run A (``runtime.compare.RunDiff.to_dict``): values as the
+    runs' redaction shows them."""
+
+    a: str
+    b: str
+    summary: str
+    workflow: list[str | None]
+    version: list[str | None]
+    status: list[str | None]
+    duration: list[float | None]
+    replay_of: list[str | None]
+    inputs: dict[str, dict[str, Any]] = Field(description="Input name -> its value diff.")
+    nodes: list[dict[str, Any]] = Field(
+        description="Each node of either run: change (unchanged, changed, only_in_a, "
+        "only_in_b), reasons, status, attempts, duration and the value diff."
+    )
+
+
 class StartRun(BaseModel):
     """The run records who started it: the caller's user or key."""
 
@@ -733,6 +752,26 @@ def create_api(
         if name not in record.inputs:
             raise NotFound(f"run {run_id} has no input {name!r}")
         return _encoded(run, run.client.store.load_input(record.inputs[name]), f"input {name!r}")
+
+    @router.get(
+        "/runs/{run_id}/diff/{other}",
+        response_model=RunDiffOut,
+        tags=["runs"],
+        responses=responses(404),
+    )
+    def run_diff(
+        *,
+        run_id: RunId,
+        other: Annotated[Text, Path(description="The run compared with it (B).")],
+        who: Principal = reader,
+    ) -> RunDiffOut:
+        """How run ``other`` (B) differs from run ``run_id`` (A), node by node; the caller
+        must be able to read both."""
+        from runtime.compare import diff_runs
+
+        c = client()
+        a, b = reach_run(who, c, run_id), reach_run(who, c, other)
+        return RunDiffOut.model_validate(diff_runs(a, b, redact=True).to_dict())
 
     @router.get(
         "/runs/{run_id}/documents",

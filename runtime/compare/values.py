@@ -382,8 +382,13 @@ def _frame_summary(d: dict[str, Any], equal: bool) -> str:
     if d["rows_added"] or d["rows_removed"]:
         parts.append(f"+{d['rows_added']:,} -{d['rows_removed']:,} rows")
     if d["changed_cells"]:
-        parts.append(f"{d['changed_cells']:,} cells changed in {d['changed_rows']:,} rows")
+        cells, rows = _count(d["changed_cells"], "cell"), _count(d["changed_rows"], "row")
+        parts.append(f"{cells} changed in {rows}")
     return "DataFrame: " + ", ".join(parts)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}" + ("" if n == 1 else "s")
 
 
 def _frame_lines(d: dict[str, Any]) -> list[str]:

@@ -41,6 +41,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("get", "/api/v1/runs/{run_id}/nodes/{node}/output"): "read",
     ("get", "/api/v1/runs/{run_id}/inputs/{name}"): "read",
     ("get", "/api/v1/runs/{run_id}/documents"): "read",
+    ("get", "/api/v1/runs/{run_id}/diff/{other}"): "read",
     ("post", "/api/v1/runs/{run_id}/resume"): "write",
     ("post", "/api/v1/runs/{run_id}/cancel"): "write",
     ("post", "/api/v1/runs/{run_id}/retry"): "write",
@@ -114,6 +115,7 @@ def test_every_operation_checks_its_role(
     values = {
         "name": "studio_approval",
         "run_id": run.id,
+        "other": run.id,
         "node": "draft",
         "version": flows.approval.version,
         "link_id": "1",
@@ -204,6 +206,8 @@ def test_a_key_reaches_only_its_workflows(
     assert [r["id"] for r in runs["runs"]] == [mine.id]
     for method, path in [
         ("get", f"/api/v1/runs/{theirs.id}"),
+        ("get", f"/api/v1/runs/{mine.id}/diff/{theirs.id}"),
+        ("get", f"/api/v1/runs/{theirs.id}/diff/{mine.id}"),
         ("post", f"/api/v1/runs/{theirs.id}/retry"),
         ("get", "/api/v1/workflows/studio_failing"),
         ("post", "/api/v1/workflows/studio_failing/runs"),
