@@ -20,8 +20,8 @@ def diff(
 ) -> None:
     """Compare two runs: each node unchanged, changed (with its value diff) or only in one
     run, with status, attempts and timing; and the runs' inputs. Values are shown as the
-    runs' redaction shows them. Exit status 0 when nothing differs, 1 when something does, 2 when the runs cannot be
-    compared."""
+    runs' redaction shows them. Exit status 0 when nothing differs, 1 when something does,
+    2 when the runs cannot be compared."""
     import runtime as rt
     from runtime.compare import diff_runs
 
