@@ -231,7 +231,7 @@ def diff_runs(a: Run, b: Run, *, redact: bool = False) -> RunDiff:
             _seconds(rec_b.started_at, rec_b.ended_at),
         ),
         replay_of=(getattr(rec_a, "replay_of", None), getattr(rec_b, "replay_of", None)),
-        inputs=_inputs(a, b, shown_a, shown_b),
+        inputs=_inputs((a, b), (spec_a, spec_b), (shown_a, shown_b)),
         nodes=nodes,
     )
 
@@ -335,9 +335,12 @@ def _same_reference(a: t.NodeRun, b: t.NodeRun) -> bool:
     return a.output_inline is not None and a.output_inline == b.output_inline
 
 
-def _inputs(a: Run, b: Run, shown_a: Shown, shown_b: Shown) -> dict[str, ValueDiff]:
+def _inputs(
+    runs: tuple[Run, Run], specs: tuple[dict[str, Any], dict[str, Any]], shown: tuple[Shown, Shown]
+) -> dict[str, ValueDiff]:
+    """Each run's inputs as it ran with them: those given, and the defaults of the others."""
     try:
-        inputs_a, inputs_b = shown_a(a.inputs), shown_b(b.inputs)
+        inputs_a, inputs_b = (shown[i]({**_defaults(specs[i]), **runs[i].inputs}) for i in (0, 1))
     except PlaitError as exc:
         return {"*": ValueDiff("other", False, f"inputs cannot be compared here: {exc}")}
     out = {}
@@ -349,3 +352,11 @@ def _inputs(a: Run, b: Run, shown_a: Shown, shown_b: Shown) -> dict[str, ValueDi
         else:
             out[name] = diff_values(inputs_a[name], inputs_b[name])
     return out
+
+
+def _defaults(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: entry["default"]
+        for name, entry in spec.get("inputs", {}).items()
+        if not entry.get("required") and "default" in entry
+    }
