@@ -11,7 +11,7 @@ from runtime import catalog, redaction, sharing
 from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
 from runtime.redaction import Redactor
-from studio.logic import fmt, forms
+from studio.logic import compare, fmt, forms
 from studio.logic.preview import Preview, preview
 
 MAX_OUTPUTS = 20
@@ -48,6 +48,8 @@ class RunHeader:
     ``webhook delivery 12``), and when a delayed run starts."""
     started_by_href: str = "/schedules"
     """Where ``started_by`` links: the schedules page, or the workflow's webhooks."""
+    source_href: str = ""
+    """A replay's "compare with source" page (``""``: the run is no replay)."""
 
 
 @dataclass
@@ -158,6 +160,7 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
         shown=shown,
         started_by=_started_by(record),
         started_by_href=_started_by_href(record, version.spec["name"]),
+        source_href=compare.source_link(getattr(record, "replay_of", None), record.id),
     )
 
 

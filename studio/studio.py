@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from runtime import sharing
 from runtime.api import create_api
 from runtime.login import PageGuard, login_app
+from studio.pages.compare import compare_page
 from studio.pages.not_found import not_found_page
 from studio.pages.run import run_page
 from studio.pages.runs import runs_page
@@ -24,6 +25,7 @@ from studio.pages.settings import audit_page, keys_page, secrets_page, users_pag
 from studio.pages.workflow import workflow_page
 from studio.pages.workflows import workflows_page
 from studio.states.base import blocking, client, gate
+from studio.states.compare import CompareState
 from studio.states.run import RunState
 from studio.states.runs import RunsState
 from studio.states.schedules import SchedulesState
@@ -102,6 +104,12 @@ app.add_page(
 app.add_page(runs_page, route="/runs", title="Runs · Plait", on_load=[session, RunsState.listen])
 app.add_page(
     run_page, route="/runs/[run_id]", title="Run · Plait", on_load=[session, RunState.listen]
+)
+app.add_page(
+    compare_page,
+    route="/compare",
+    title="Compare runs · Plait",
+    on_load=[session, CompareState.load],
 )
 app.add_page(
     users_page, route="/settings/users", title="Users · Plait", on_load=[session, UsersState.load]

@@ -125,6 +125,19 @@ def actions() -> rx.Component:
             variant="soft",
             id="share-run",
         ),
+        rx.cond(
+            RunState.source_href != "",
+            rx.link(
+                rx.button(rx.icon("git_compare", size=14), "Compare with source", variant="soft"),
+                href=RunState.source_href,
+                id="compare-source",
+            ),
+        ),
+        rx.link(
+            rx.button(rx.icon("git_compare_arrows", size=14), "Compare with…", variant="soft"),
+            href="/compare?b=" + RunState.run_id,  # type: ignore[attr-defined]
+            id="compare-run",
+        ),
         rx.link(
             rx.button(rx.icon("file_text", size=14), "Report", variant="soft"),
             href="/api/v1/runs/" + RunState.run_id + "/report",  # type: ignore[attr-defined]

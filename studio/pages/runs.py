@@ -92,6 +92,15 @@ def runs_page() -> rx.Component:
                 "filter-owner",
             ),
             rx.spacer(),
+            rx.cond(
+                RunsState.compare_href != "",
+                rx.link(
+                    rx.button(rx.icon("git_compare_arrows", size=14), "Compare", variant="soft"),
+                    href=RunsState.compare_href,
+                    title="Compare the newest run listed with the one before it",
+                    id="compare-runs",
+                ),
+            ),
             rx.hstack(
                 rx.text(RunsState.page_label, size="2", class_name="plait-page-label"),
                 rx.icon_button(

@@ -45,6 +45,8 @@ class RunState(rx.State):
     trigger: str = ""
     started_by: str = ""
     started_by_href: str = "/schedules"
+    source_href: str = ""
+    """A replay's compare-with-source page, else ``""``."""
     owner: str = ""
     created: str = ""
     elapsed: str = ""
@@ -156,7 +158,7 @@ class RunState(rx.State):
     def _reset(self) -> None:
         self.loading, self.found = True, True
         self.workflow = self.workflow_href = self.version = self.run_status = ""
-        self.trigger = self.owner = self.started_by = ""
+        self.trigger = self.owner = self.started_by = self.source_href = ""
         self.created = self.elapsed = self.error = self.progress = ""
         self.message = self.live_error = self.selected = ""
         self.share_open, self.share_url, self.share_message, self.share_links = False, "", "", []
@@ -174,6 +176,7 @@ class RunState(rx.State):
         self.run_status, self.trigger, self.owner = header.status, header.trigger, header.owner
         self.started_by = header.started_by
         self.started_by_href = header.started_by_href
+        self.source_href = header.source_href
         self.created, self.inputs = header.created, header.inputs
         self._version_id = header.version_id
         self._page = RunPage.create(header.spec, redactor=header.shown)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import reflex as rx
 
 from runtime import catalog
-from studio.logic import fmt
+from studio.logic import compare, fmt
 from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell, permitted
 
 ALL = "all"
@@ -115,6 +115,11 @@ class RunsState(rx.State):
     @rx.var
     def has_next(self) -> bool:
         return len(self.rows) == PAGE_SIZE and (self.page + 1) * PAGE_SIZE < self.total
+
+    @rx.var
+    def compare_href(self) -> str:
+        """The compare page of the newest run listed against the one before it."""
+        return compare.compare_href("", self.rows[0].id) if self.rows else ""
 
     @rx.var
     def workflow_options(self) -> list[str]:
