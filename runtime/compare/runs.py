@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from runtime import statuses
 from runtime.compare.values import SAME, ValueDiff, diff_values
 from runtime.errors import PlaitError
 
@@ -198,42 +199,73 @@ def diff_runs(a: Run, b: Run, *, redact: bool = False) -> RunDiff:
     way ``Run.output`` loads them, and only for nodes that succeeded in both runs whose
     stored values are not the same reference. ``redact``: compare the values as the runs'
     redaction shows them (what the API, the CLI and the studio use)."""
-    shown_a, shown_b = _shown(a, redact), _shown(b, redact)
-    rec_a, rec_b = a.record, b.record
-    spec_a, spec_b = a.spec, b.spec
-    rows_a, rows_b = _latest(a), _latest(b)
-    entries_a = {n["name"]: n for n in spec_a["nodes"]}
-    entries_b = {n["name"]: n for n in spec_b["nodes"]}
-    info_a, info_b = a.nodes, b.nodes
+    side_a, side_b = _Side(a, redact), _Side(b, redact)
     nodes: dict[str, NodeDiff] = {}
-    for name in [*entries_b, *(n for n in entries_a if n not in entries_b)]:
-        if name not in entries_a:
-            nodes[name] = _one_side(name, "only_in_b", None, info_b[name])
-        elif name not in entries_b:
-            nodes[name] = _one_side(name, "only_in_a", info_a[name], None)
+    for name in [*side_b.entries, *(n for n in side_a.entries if n not in side_b.entries)]:
+        if name not in side_a.entries:
+            nodes[name] = _one_side(name, "only_in_b", None, side_b.info(name))
+        elif name not in side_b.entries:
+            nodes[name] = _one_side(name, "only_in_a", side_a.info(name), None)
         else:
-            nodes[name] = _node(
-                name,
-                (a, b),
-                (info_a[name], info_b[name]),
-                (rows_a.get(name), rows_b.get(name)),
-                (entries_a[name], entries_b[name]),
-                (shown_a, shown_b),
-            )
+            nodes[name] = _node(name, side_a, side_b)
+    rec_a, rec_b = side_a.record, side_b.record
     return RunDiff(
         a=a.id,
         b=b.id,
-        workflow=(spec_a["name"], spec_b["name"]),
-        version=(_version(a), _version(b)),
+        workflow=(side_a.spec["name"], side_b.spec["name"]),
+        version=(side_a.version, side_b.version),
         status=(rec_a.status, rec_b.status),
         duration=(
             _seconds(rec_a.started_at, rec_a.ended_at),
             _seconds(rec_b.started_at, rec_b.ended_at),
         ),
         replay_of=(getattr(rec_a, "replay_of", None), getattr(rec_b, "replay_of", None)),
-        inputs=_inputs((a, b), (spec_a, spec_b), (shown_a, shown_b)),
+        inputs=_inputs(side_a, side_b),
         nodes=nodes,
     )
+
+
+@dataclass(frozen=True)
+class _Info:
+    """A node's latest attempt as the diff reads it."""
+
+    status: str
+    attempts: int
+    duration: float | None
+    error: str | None
+
+
+class _Side:
+    """One run, each of its facts read once."""
+
+    def __init__(self, run: Run, redact: bool) -> None:
+        self.run = run
+        self.record = run.record
+        store = getattr(run.client, "store", None)
+        self.version: str | None = None
+        if store is not None:  # the version row holds the spec: one read for both
+            stored = store.get_version(self.record.version_id)
+            self.spec, self.version = stored.spec, str(stored.version)
+        else:
+            self.spec = run.spec
+        self.entries = {n["name"]: n for n in self.spec["nodes"]}
+        self.rows: dict[str, t.NodeRun] = {}
+        for row in run.client.run_attempts(run.id):
+            self.rows[row.node] = row
+        self.shown = _shown(run, redact)
+
+    def info(self, name: str) -> _Info:
+        row = self.rows.get(name)
+        status = statuses.node_status(
+            row.status if row else None, bool(row and row.will_retry), self.record.status
+        )
+        if row is None:
+            return _Info(status, 0, None, None)
+        took = _seconds(row.started_at, row.ended_at)
+        return _Info(status, row.attempt, took, row.error_message)
+
+    def load(self, row: t.NodeRun) -> Any:
+        return self.shown(self.run.client.load_output(self.run.id, row))
 
 
 def _shown(run: Run, redact: bool) -> Shown:
@@ -242,20 +274,6 @@ def _shown(run: Run, redact: bool) -> Shown:
     from runtime import redaction
 
     return redaction.for_run(run).value
-
-
-def _latest(run: Run) -> dict[str, t.NodeRun]:
-    latest: dict[str, t.NodeRun] = {}
-    for row in run.client.run_attempts(run.id):
-        latest[row.node] = row
-    return latest
-
-
-def _version(run: Run) -> str | None:
-    store = getattr(run.client, "store", None)
-    if store is None:
-        return None
-    return str(store.get_version(run.record.version_id).version)
 
 
 def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
@@ -275,18 +293,13 @@ def _one_side(name: str, change: NodeChange, a: Any, b: Any) -> NodeDiff:
     )
 
 
-def _node(
-    name: str,
-    runs: tuple[Run, Run],
-    infos: tuple[Any, Any],
-    rows: tuple[t.NodeRun | None, t.NodeRun | None],
-    entries: tuple[dict[str, Any], dict[str, Any]],
-    shown: tuple[Shown, Shown],
-) -> NodeDiff:
-    ia, ib = infos
+def _node(name: str, a: _Side, b: _Side) -> NodeDiff:
+    ia, ib = a.info(name), b.info(name)
     reasons: list[str] = []
     definition = [
-        aspect for aspect in _DEFINITION if entries[0].get(aspect) != entries[1].get(aspect)
+        aspect
+        for aspect in _DEFINITION
+        if a.entries[name].get(aspect) != b.entries[name].get(aspect)
     ]
     if definition:
         reasons.append("definition")
@@ -295,9 +308,9 @@ def _node(
     if ia.error != ib.error:
         reasons.append("error")
     value = None
-    ra, rb = rows
+    ra, rb = a.rows.get(name), b.rows.get(name)
     if ra and rb and ra.status == "succeeded" and rb.status == "succeeded":
-        value = _outputs(runs, (ra, rb), shown)
+        value = _outputs(a, b, ra, rb)
         if not value.equal:
             reasons.append("output")
     return NodeDiff(
@@ -313,15 +326,11 @@ def _node(
     )
 
 
-def _outputs(
-    runs: tuple[Run, Run], rows: tuple[t.NodeRun, t.NodeRun], shown: tuple[Shown, Shown]
-) -> ValueDiff:
-    ra, rb = rows
+def _outputs(a: _Side, b: _Side, ra: t.NodeRun, rb: t.NodeRun) -> ValueDiff:
     if _same_reference(ra, rb):
         return SAME  # a replay's reused checkpoint, or the same bytes: nothing to load
     try:
-        va = shown[0](runs[0].client.load_output(runs[0].id, ra))
-        vb = shown[1](runs[1].client.load_output(runs[1].id, rb))
+        va, vb = a.load(ra), b.load(rb)
     except PlaitError as exc:  # a value this process may not read (a pickle without its key)
         return ValueDiff("other", False, f"cannot be compared here: {exc}")
     return diff_values(va, vb)
@@ -335,12 +344,10 @@ def _same_reference(a: t.NodeRun, b: t.NodeRun) -> bool:
     return a.output_inline is not None and a.output_inline == b.output_inline
 
 
-def _inputs(
-    runs: tuple[Run, Run], specs: tuple[dict[str, Any], dict[str, Any]], shown: tuple[Shown, Shown]
-) -> dict[str, ValueDiff]:
+def _inputs(a: _Side, b: _Side) -> dict[str, ValueDiff]:
     """Each run's inputs as it ran with them: those given, and the defaults of the others."""
     try:
-        inputs_a, inputs_b = (shown[i]({**_defaults(specs[i]), **runs[i].inputs}) for i in (0, 1))
+        inputs_a, inputs_b = (s.shown({**_defaults(s.spec), **s.run.inputs}) for s in (a, b))
     except PlaitError as exc:
         return {"*": ValueDiff("other", False, f"inputs cannot be compared here: {exc}")}
     out = {}

@@ -159,7 +159,7 @@ def _detail(row: CompareRow, value: ValueDiff) -> None:
         if d["rows_added"] or d["rows_removed"]:
             row.facts.append(f"rows added {d['rows_added']:,}, removed {d['rows_removed']:,}")
         row.facts += [
-            f"{c}: {n:,} cells changed"
+            f"{c}: {n:,} cell{'' if n == 1 else 's'} changed"
             + (f", max abs delta {d['max_abs_delta'][c]:.6g}" if c in d["max_abs_delta"] else "")
             for c, n in d["changed_by_column"].items()
         ]

@@ -21,7 +21,7 @@ def run_picker(label: str, value: rx.Var, on_change: object, id_: str) -> rx.Com
     return rx.vstack(
         rx.text(label, size="1", color_scheme="gray"),
         rx.select.root(
-            rx.select.trigger(min_width="360px"),
+            rx.select.trigger(min_width="360px", id=id_),
             rx.select.content(
                 rx.foreach(
                     CompareState.choices,
@@ -31,7 +31,6 @@ def run_picker(label: str, value: rx.Var, on_change: object, id_: str) -> rx.Com
             value=value,
             on_change=on_change,
             size="2",
-            id=id_,
         ),
         spacing="1",
     )
