@@ -28,6 +28,8 @@ MAX_CHANGES = 50
 """Paths of a JSON diff, or differing rows of a frame or an array, kept."""
 MAX_SHOWN = 200
 """Characters of one value shown inline."""
+MAX_DIFFED = 2_000_000
+"""Characters of two texts past which they are compared as one hunk, without difflib."""
 
 
 @dataclass
@@ -129,10 +131,28 @@ def diff_text(a: str, b: str) -> ValueDiff:
 
 
 def _unified(a: str, b: str) -> tuple[list[str], int, int]:
-    diff = list(difflib.unified_diff(a.splitlines(), b.splitlines(), "a", "b", n=2, lineterm=""))
+    la, lb = a.splitlines(), b.splitlines()
+    if len(a) + len(b) > MAX_DIFFED:
+        return _one_hunk(la, lb)
+    diff = list(difflib.unified_diff(la, lb, "a", "b", n=2, lineterm=""))
     added = sum(1 for x in diff if x.startswith("+") and not x.startswith("+++"))
     removed = sum(1 for x in diff if x.startswith("-") and not x.startswith("---"))
     return _capped(diff, MAX_LINES, "lines"), added, removed
+
+
+def _one_hunk(la: list[str], lb: list[str]) -> tuple[list[str], int, int]:
+    """Texts too large for difflib (quadratic at worst): the lines between their common
+    start and end, as one hunk."""
+    start = 0
+    while start < min(len(la), len(lb)) and la[start] == lb[start]:
+        start += 1
+    end = 0
+    while end < min(len(la), len(lb)) - start and la[-1 - end] == lb[-1 - end]:
+        end += 1
+    ma, mb = la[start : len(la) - end], lb[start : len(lb) - end]
+    hunk = [f"@@ -{start + 1},{len(ma)} +{start + 1},{len(mb)} @@"]
+    hunk += [f"-{x}" for x in ma[:MAX_LINES]] + [f"+{x}" for x in mb[:MAX_LINES]]
+    return _capped(["--- a", "+++ b", *hunk], MAX_LINES, "lines"), len(mb), len(ma)
 
 
 def _capped(lines: list[str], limit: int, what: str) -> list[str]:

@@ -42,6 +42,17 @@ def test_text_is_a_unified_diff() -> None:
     assert diff_values(a, a).equal
     huge = diff_values("\n".join(map(str, range(5000))), "\n".join(map(str, range(0, 10000, 2))))
     assert len(huge.lines) <= 201 and huge.lines[-1].startswith("…")
+    # texts too large for difflib: the part between their common start and end
+    big = "\n".join(f"row {i}" for i in range(300_000))
+    edited = big.replace("row 150000\n", "row 150000 (edited)\n")
+    large = diff_values(big, edited)
+    assert large.lines == [
+        "--- a",
+        "+++ b",
+        "@@ -150001,1 +150001,1 @@",
+        "-row 150000",
+        "+row 150000 (edited)",
+    ]
 
 
 def test_json_is_a_structural_diff() -> None:
