@@ -116,7 +116,8 @@ def _describe(event: EventDict) -> str | None:
     if kind == "node.waiting":
         return f"{stamp}  … {node} is waiting for input"
     if kind == "node.skipped":
-        return f"{stamp}  - {node} skipped: {data.get('reason')}"
+        untaken = " (untaken)" if data.get("untaken") else ""
+        return f"{stamp}  - {node} skipped{untaken}: {data.get('reason')}"
     if kind == "node.interrupted":
         return f"{stamp}  ! {node} was interrupted; running it again"
     if kind == "node.not_needed":

@@ -161,6 +161,9 @@ LABELS: Mapping[str, str] = {
 }
 """How people read a status (``not_needed`` -> ``not needed``)."""
 
+UNTAKEN_LABEL = "skipped (untaken)"
+"""How people read a skipped node on an untaken branch path (``untaken_nodes``)."""
+
 
 def label(status: str) -> str:
     return LABELS.get(status, status)

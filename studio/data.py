@@ -210,7 +210,7 @@ def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) ->
                 ),
                 error=shown.excerpt(f"{r.error_type}: {r.error_message}", MAX_ERROR)
                 if r.error_type
-                else "",
+                else shown.excerpt(r.error_message or "", MAX_ERROR),  # why it was skipped
             )
             for r in rows
         ],
