@@ -287,6 +287,8 @@ def show(run_id: str) -> None:
         if info.status == "failed" and info.traceback:
             traceback = shown.text(info.traceback.rstrip())
             typer.echo("    " + traceback.replace("\n", "\n    "))
+        elif info.status == "skipped" and info.error:  # behind a failure, or an untaken path
+            typer.echo("    " + shown.text(info.error))
     print_outcome(handle)
 
 

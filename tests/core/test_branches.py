@@ -380,3 +380,48 @@ def test_a_run_killed_after_its_branch_resumes_on_the_same_path(
         assert run.output("done") == "BIG/None"
     finally:
         client.close()
+
+
+FLOWS = textwrap.dedent(
+    """
+    import runtime as rt
+
+    g = rt.Graph("cli_branch")
+
+    @g.branch
+    def route(amount: float) -> str:
+        return "big" if amount > 100 else "small"
+
+    @g.node
+    def big(route: str) -> str:
+        return "BIG"
+
+    @g.node
+    def small(route: str) -> str:
+        return "SMALL"
+    """
+)
+
+
+def test_the_cli_shows_untaken_nodes_as_skipped_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "flows.py").write_text(FLOWS)
+    env = _env(f"sqlite:///{tmp_path / 'plait.db'}", tmp_path / "home")
+
+    def plait(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "runtime.cli", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    ran = plait("run", "flows.py:g", "-i", "amount=500")
+    assert ran.returncode == 0, ran.stderr
+    assert "small skipped (untaken): not taken: branch 'route' took big" in ran.stdout
+    shown = plait("show", ran.stdout.split()[1])
+    assert shown.returncode == 0, shown.stderr
+    line = next(x for x in shown.stdout.splitlines() if x.strip().startswith("small"))
+    assert "skipped" in line
+    assert "    not taken: branch 'route' took big" in shown.stdout
