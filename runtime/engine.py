@@ -544,6 +544,8 @@ class _Pass:
         """Node -> why it is on a path a branch did not take (it is skipped, not failed)."""
         self.took: dict[str, list[str]] = {}
         """Branch -> the successors its decision, recorded in this pass, takes."""
+        self.chosen: set[str] = set()
+        """Nodes a branch took (a ``join="any"`` one runs when any of its branches did)."""
         for row in acquired.attempts:
             self._fold(row)
         for name in self.plan.order:
@@ -1087,6 +1089,7 @@ class _Pass:
     def _decided(self, name: str, choices: Sequence[str], unchosen: set[str]) -> None:
         took = [c for c in choices if c not in unchosen]
         self.took[name] = took
+        self.chosen.update(took)
         reason = f"branch {name!r} took {', '.join(took) or 'none of its paths'}"
         for other in choices:
             if other in unchosen:
@@ -1120,9 +1123,10 @@ class _Pass:
 
     def _gate(self, name: str) -> tuple[Literal["go", "wait", "skip"], str]:
         """What a pending node's dependencies let it do: ``skip`` behind a failure, or on
-        an untaken branch path (then it is in ``untaken``: its ``join="all"`` has an input
-        there, or all its inputs are); ``wait`` for dependencies still going; else ``go``.
-        Inputs on untaken paths count as done."""
+        an untaken branch path (then it is in ``untaken``: a branch did not take it, or, for
+        ``join="any"``, none of its branches did; or its ``join="all"`` has an input there,
+        or all its inputs are); ``wait`` for dependencies still going; else ``go``. Inputs on
+        untaken paths count as done."""
         deps = self.plan.deps[name]
         failed = next(
             (d for d in deps if self.nodes[d].status in NODE_BLOCKING and d not in self.untaken),
@@ -1131,12 +1135,17 @@ class _Pass:
         if failed is not None:
             self.untaken.pop(name, None)  # a failure upstream is what keeps it from running
             return "skip", f"upstream node {failed!r} did not succeed"
-        if name in self.untaken:
+        join = self.graph.nodes[name].join
+        if name in self.untaken and join == "all":
             return "skip", self.untaken[name]
         if any(self.nodes[d].status != "succeeded" for d in deps if d not in self.untaken):
             return "wait", ""
+        if name in self.untaken:  # join="any", not taken by a branch: did another take it?
+            if name not in self.chosen:
+                return "skip", self.untaken[name]
+            del self.untaken[name]
         off = [d for d in deps if d in self.untaken]
-        if off and (self.graph.nodes[name].join == "all" or len(off) == len(deps)):
+        if off and (join == "all" or len(off) == len(deps)):
             self.untaken[name] = f"on an untaken branch path (after {', '.join(off)})"
             return "skip", self.untaken[name]
         return "go", ""

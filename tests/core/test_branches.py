@@ -140,6 +140,40 @@ def test_a_branch_may_take_several_successors(client: rt.Client) -> None:
     }
 
 
+def test_a_node_two_branches_choose_among_runs_as_its_join_says(client: rt.Client) -> None:
+    g = rt.Graph("two_branches")
+
+    @g.branch
+    def first(to: str) -> str:
+        return to
+
+    @g.branch
+    def second(to: str) -> str:
+        return "shared"
+
+    @g.node(join="any")
+    def shared(first: str, second: str) -> str:
+        return f"{first}+{second}"
+
+    @g.node
+    def strict(first: str, second: str) -> str:  # join="all": each branch must take it
+        return "strict"
+
+    @g.node
+    def elsewhere(first: str) -> str:
+        return "elsewhere"
+
+    run = g.run(to="elsewhere").wait(30)
+    assert run.status == "succeeded", run.error
+    # first did not take shared, second did: join="any" runs it, with both decisions
+    assert run.output("shared") == "elsewhere+shared"
+    assert run.nodes["strict"].status == "skipped"
+    assert run.nodes["strict"].error in (  # neither took it; whichever decided first says so
+        "not taken: branch 'first' took elsewhere",
+        "not taken: branch 'second' took shared",
+    )
+
+
 def test_an_invalid_choice_fails_the_branch_naming_the_valid_ones(client: rt.Client) -> None:
     g = rt.Graph("bad_choice")
 
