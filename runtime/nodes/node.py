@@ -34,7 +34,8 @@ class Node:
     """Unique within the graph; other nodes name it as a parameter to depend on it."""
     kind: str
     """The name of its kind (``runtime.nodes.registry``): ``function`` (sync or async
-    callable), ``runnable`` (LangChain), ``wait`` (human input), or a plug-in's."""
+    callable), ``runnable`` (LangChain), ``wait`` (human input), ``branch`` (a function
+    choosing its successors), or a plug-in's."""
     target: Callable[..., Any] | Runnable | None
     """What executes; ``None`` for a wait node."""
     inputs: dict[str, str]

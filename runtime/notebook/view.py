@@ -61,6 +61,8 @@ class RunModel:
     """Retrying node -> Unix time of its next attempt."""
     reasons: dict[str, str] = field(default_factory=dict)
     """Skipped node -> why (a failure upstream, or the branch that did not take it)."""
+    took: dict[str, list[str]] = field(default_factory=dict)
+    """Branch -> the successors it took."""
     seq: int = 0
 
     def apply(self, event: Mapping[str, Any]) -> bool:
@@ -94,6 +96,8 @@ class RunModel:
                 self.errors[node] = f"{data.get('error_type')}: {data.get('error')}"
             if kind == "node.skipped":
                 self.reasons[node] = str(data.get("reason") or "")
+            if kind == "node.succeeded" and "took" in data:
+                self.took[node] = list(data["took"])
             if kind == "node.waiting":
                 self.waiting.add(node)
             else:
@@ -123,6 +127,9 @@ class RunModel:
             took = self.duration(name)
             if took is not None:
                 labels[name] = f"{took * 1000:.0f} ms" if took < 1 else f"{took:.1f} s"
+        for name, paths in self.took.items():  # a branch says where it went
+            went = "→ " + (", ".join(paths) or "nowhere")
+            labels[name] = f"{went} · {labels[name]}" if name in labels else went
         return svg.render(self.spec, self.nodes, labels)
 
 

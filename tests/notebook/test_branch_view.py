@@ -56,4 +56,6 @@ def test_the_view_model_shows_untaken_nodes_with_the_reason(sqlite_client: rt.Cl
     assert row is not None
     assert "data-untaken='true'" in row.group(0) and "skipped (untaken)" in row.group(0)
     assert "not taken: branch &#x27;route&#x27; took small" in row.group(0)
-    assert 'data-node="shout" data-status="skipped" data-untaken="true"' in model.svg()
+    drawing = model.svg()
+    assert 'data-node="shout" data-status="skipped" data-untaken="true"' in drawing
+    assert "→ small · " in _node_svg(drawing, "route")  # the branch says where it went
