@@ -626,11 +626,11 @@ class _Pass:
         try:
             if faults.PAUSES:
                 await faults.pause("acquired")
-            if self.plan.choices:
-                await self._follow_decisions()
             while True:
                 if self.lease_lost:
                     raise _LeaseLost
+                if self.plan.choices:
+                    await self._follow_decisions()
                 starts = [] if self.cancelled.is_set() else self._schedule()
                 if not (starts or self.tasks or self.give_up or self.interrupt):
                     if self.cancelled.is_set():
@@ -1096,13 +1096,18 @@ class _Pass:
                 self.untaken.setdefault(other, f"not taken: {reason}")
 
     async def _follow_decisions(self) -> None:
-        """A pass over a run whose branches decided already takes the same paths: their
-        checkpointed outputs are the decisions, and nodes skipped on untaken paths stay
-        untaken (``runtime.statuses.untaken_nodes``)."""
-        for name, choices in self.plan.choices.items():
-            state = self.nodes[name]
-            if state.status != "succeeded":
-                continue
+        """Follow the branches that decided before this pass or elsewhere (an attempt another
+        process finished): their checkpointed outputs are the decisions, and nodes skipped
+        on untaken paths stay untaken (``runtime.statuses.untaken_nodes``)."""
+        undecided = [
+            name
+            for name in self.plan.choices
+            if self.nodes[name].status == "succeeded" and name not in self.took
+        ]
+        if not undecided:
+            return
+        for name in undecided:
+            state, choices = self.nodes[name], self.plan.choices[name]
             node = self.graph.nodes[name]
             try:
                 value = await self._value(name)
