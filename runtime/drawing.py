@@ -1,7 +1,7 @@
 """Draw a graph spec as SVG: layered by longest path, one box per node carrying
 ``data-node`` and ``data-status`` so views and tests can find it. Nodes on untaken branch
-paths (``runtime.statuses.untaken_nodes``) and the edges into them are greyed and dashed,
-and carry ``data-untaken``."""
+paths (``runtime.statuses.untaken_nodes``) and the edges into and out of them are greyed and
+dashed, and carry ``data-untaken``."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def render(
         (x1, y1), (x2, y2) = pos[src], pos[dst]
         off = (
             f' stroke="{grey["stroke"]}" stroke-dasharray="4 3" data-untaken="true"'
-            if dst in untaken
+            if dst in untaken or src in untaken  # no value went along it
             else ' stroke="#6b7280"'
         )
         parts.append(

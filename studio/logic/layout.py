@@ -151,8 +151,8 @@ def flow_nodes(
 
 
 def flow_edges(spec: Mapping[str, Any], statuses: Mapping[str, str]) -> list[dict[str, Any]]:
-    """React Flow edges; an edge into a running node is animated, one into a node on an
-    untaken branch path is grey and dashed."""
+    """React Flow edges; an edge into a running node is animated, one into or out of a
+    node on an untaken branch path is grey and dashed."""
     untaken = untaken_nodes(spec_deps(spec), statuses)
     out = []
     for src, dst in spec.get("edges", []):
@@ -162,7 +162,7 @@ def flow_edges(spec: Mapping[str, Any], statuses: Mapping[str, str]) -> list[dic
             "target": dst,
             "animated": statuses.get(dst) == "running",
         }
-        if dst in untaken:
+        if dst in untaken or src in untaken:  # no value went along it
             edge["className"] = "plait-untaken"
             edge["style"] = {"stroke": UNTAKEN_COLOURS["stroke"], "strokeDasharray": "4 3"}
         out.append(edge)

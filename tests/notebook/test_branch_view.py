@@ -17,7 +17,7 @@ def _node_svg(drawing: str, name: str) -> str:
     return match.group(0)
 
 
-def test_the_drawing_greys_untaken_nodes_and_the_edges_into_them() -> None:
+def test_the_drawing_greys_untaken_nodes_and_their_edges() -> None:
     g, _ = _routed()
     spec = g.spec()
     statuses = {
@@ -34,7 +34,7 @@ def test_the_drawing_greys_untaken_nodes_and_the_edges_into_them() -> None:
     assert f'fill="{svg.UNTAKEN_COLOURS["fill"]}"' in small and "stroke-dasharray" in small
     assert 'data-untaken="true"' not in _node_svg(drawing, "big")
     dashed = re.findall(r'<line [^>]*data-untaken="true"[^>]*/>', drawing)
-    assert len(dashed) == 3  # route->small, big->audit, small->audit
+    assert len(dashed) == 4  # route->small, small->report, big->audit, small->audit
     # skipped behind a failure: drawn as skipped, not greyed as untaken
     failed = svg.render(spec, {**statuses, "big": "failed", "shout": "skipped"})
     assert 'data-untaken="true"' not in _node_svg(failed, "shout")

@@ -39,6 +39,7 @@ def test_untaken_nodes_and_their_edges_are_greyed_and_dashed() -> None:
     assert edges["route->small"]["style"]["strokeDasharray"]
     assert edges["small->audit"]["className"] == "plait-untaken"
     assert "style" not in edges["route->big"]
+    assert edges["small->report"]["className"] == "plait-untaken"  # nothing went to report
     assert values["progress"].startswith("4 of 6 nodes done")
 
 
