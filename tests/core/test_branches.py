@@ -459,3 +459,43 @@ def test_the_cli_shows_untaken_nodes_as_skipped_with_the_reason(tmp_path: Path) 
     line = next(x for x in shown.stdout.splitlines() if x.strip().startswith("small"))
     assert "skipped" in line
     assert "    not taken: branch 'route' took big" in shown.stdout
+
+
+def parity(n: int) -> str:
+    """A branch run in a child process (module level: it travels by reference)."""
+    return "odd" if n % 2 else "even"
+
+
+def test_a_branch_in_a_child_process_and_an_async_branch(client: rt.Client) -> None:
+    g = rt.Graph("isolated_branch")
+    g.branch(name="route", isolation="process")(parity)
+
+    @g.node
+    def odd(route: str) -> str:
+        return "odd"
+
+    @g.node
+    def even(route: str) -> str:
+        return "even"
+
+    run = g.run(n=3).wait(60)
+    assert run.status == "succeeded", run.error
+    assert run.nodes["even"].status == "skipped" and run.output("odd") == "odd"
+
+    h = rt.Graph("async_branch")
+
+    @h.branch
+    async def pick(n: int) -> list[str]:
+        return ["a"] if n else ["a", "b"]
+
+    @h.node
+    def a(pick: list[str]) -> int:
+        return 1
+
+    @h.node
+    def b(pick: list[str]) -> int:
+        return 2
+
+    assert h.run(n=0).wait(30).outputs == {"a": 1, "b": 2}
+    one = h.run(n=1).wait(30)
+    assert one.outputs == {"a": 1} and one.nodes["b"].status == "skipped"
