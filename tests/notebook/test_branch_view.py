@@ -7,6 +7,7 @@ import re
 
 import runtime as rt
 from runtime import drawing as svg
+from runtime.notebook.display import static_bundle
 from runtime.notebook.view import RunModel, RunView
 from tests.core.test_branches import _routed
 
@@ -59,3 +60,13 @@ def test_the_view_model_shows_untaken_nodes_with_the_reason(sqlite_client: rt.Cl
     drawing = model.svg()
     assert 'data-node="shout" data-status="skipped" data-untaken="true"' in drawing
     assert "→ small · " in _node_svg(drawing, "route")  # the branch says where it went
+
+
+def test_the_static_snapshot_greys_the_untaken_path_too(sqlite_client: rt.Client) -> None:
+    g, _ = _routed()
+    run = g.run(amount=500).wait(30)
+    page = static_bundle(run)["text/html"]
+    row = re.search(r"<tr data-node='small'[^>]*>.*?</tr>", page)
+    assert row is not None and "data-untaken='true'" in row.group(0)
+    assert "not taken: branch &#x27;route&#x27; took big" in row.group(0)
+    assert "None:" not in row.group(0)
