@@ -135,7 +135,9 @@ EventType = Literal[
 ]
 """Every event type in the ``event`` table. ``run.<status>`` events carry ``{"status": ...}``;
 ``node.retrying`` carries ``retry_in`` (seconds) and ``retry_at`` (Unix time);
-``node.interrupted``: an attempt was cut off by the death of its process and runs again."""
+``node.interrupted``: an attempt was cut off by the death of its process and runs again;
+``node.skipped`` carries ``reason`` (and ``untaken: true`` on an untaken branch path); a
+branch's ``node.succeeded`` carries ``took``, the successors it took."""
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 RUN_END_EVENTS: frozenset[str] = frozenset(f"run.{s}" for s in RUN_FINISHED)
