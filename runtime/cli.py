@@ -118,7 +118,8 @@ def _describe(event: EventDict) -> str | None:
     if kind == "node.waiting":
         return f"{stamp}  … {node} is waiting for input"
     if kind == "node.skipped":
-        return f"{stamp}  - {node} skipped: {data.get('reason')}"
+        untaken = " (untaken)" if data.get("untaken") else ""
+        return f"{stamp}  - {node} skipped{untaken}: {data.get('reason')}"
     if kind == "node.interrupted":
         return f"{stamp}  ! {node} was interrupted; running it again"
     if kind == "node.not_needed":
@@ -288,6 +289,8 @@ def show(run_id: str) -> None:
         if info.status == "failed" and info.traceback:
             traceback = shown.text(info.traceback.rstrip())
             typer.echo("    " + traceback.replace("\n", "\n    "))
+        elif info.status == "skipped" and info.error:  # behind a failure, or an untaken path
+            typer.echo("    " + shown.text(info.error))
     print_outcome(handle)
 
 

@@ -1,11 +1,15 @@
 """Draw a graph spec as SVG: layered by longest path, one box per node carrying
-``data-node`` and ``data-status`` so views and tests can find it."""
+``data-node`` and ``data-status`` so views and tests can find it. Nodes on untaken branch
+paths (``runtime.statuses.untaken_nodes``) and the edges into and out of them are greyed and
+dashed, and carry ``data-untaken``."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping
 from typing import Any
+
+from runtime.statuses import UNTAKEN_LABEL, spec_deps, untaken_nodes
 
 STATUS_COLOURS: dict[str, str] = {
     "pending": "#e5e7eb",
@@ -19,6 +23,9 @@ STATUS_COLOURS: dict[str, str] = {
     "not_needed": "#f3f4f6",
 }
 """Fill colour per node status (the one palette of every Plait view)."""
+
+UNTAKEN_COLOURS: dict[str, str] = {"fill": "#f9fafb", "stroke": "#9ca3af", "text": "#9ca3af"}
+"""How every view greys a node on an untaken branch path (and the edges into it)."""
 
 _W, _H, _GAP_X, _GAP_Y, _PAD = 150, 40, 40, 22, 10
 
@@ -60,6 +67,8 @@ def render(
     width = max((x for x, _ in pos.values()), default=0) + _W + _PAD
     height = max((y for _, y in pos.values()), default=0) + _H + _PAD
     asks = {n["name"] for n in spec["nodes"] if "schema" in n}  # a payload someone submits
+    untaken = untaken_nodes(spec_deps(spec), statuses)
+    grey = UNTAKEN_COLOURS
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="plait-graph" width="{width:.0f}" '
         f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
@@ -70,22 +79,31 @@ def render(
     ]
     for src, dst in spec.get("edges", []):
         (x1, y1), (x2, y2) = pos[src], pos[dst]
+        off = (
+            f' stroke="{grey["stroke"]}" stroke-dasharray="4 3" data-untaken="true"'
+            if dst in untaken or src in untaken  # no value went along it
+            else ' stroke="#6b7280"'
+        )
         parts.append(
             f'<line x1="{x1 + _W:.0f}" y1="{y1 + _H / 2:.0f}" x2="{x2:.0f}" '
-            f'y2="{y2 + _H / 2:.0f}" stroke="#6b7280" marker-end="url(#arrow)"/>'
+            f'y2="{y2 + _H / 2:.0f}"{off} marker-end="url(#arrow)"/>'
         )
     for name, (x, y) in pos.items():
         status = statuses.get(name, "pending")
-        dash = ' stroke-dasharray="4 2"' if name in asks else ""
+        dash = ' stroke-dasharray="4 2"' if name in asks or name in untaken else ""
         label = html.escape(name if len(name) <= 20 else name[:19] + "…")
         extra = html.escape(labels.get(name, ""))
+        fill, stroke, ink, mark, shown = colour(status), "#374151", "", "", status
+        if name in untaken:
+            fill, stroke, ink = grey["fill"], grey["stroke"], f' fill="{grey["text"]}"'
+            mark, shown = ' data-untaken="true"', UNTAKEN_LABEL
         parts.append(
-            f'<g class="node" data-node="{html.escape(name)}" data-status="{status}">'
-            f"<title>{html.escape(name)}: {status}</title>"
+            f'<g class="node" data-node="{html.escape(name)}" data-status="{status}"{mark}>'
+            f"<title>{html.escape(name)}: {shown}</title>"
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{_W}" height="{_H}" rx="6" '
-            f'fill="{colour(status)}" stroke="#374151"{dash}/>'
+            f'fill="{fill}" stroke="{stroke}"{dash}/>'
             f'<text x="{x + _W / 2:.0f}" y="{y + (16 if extra else 24):.0f}" '
-            f'text-anchor="middle">{label}</text>'
+            f'text-anchor="middle"{ink}>{label}</text>'
             + (
                 f'<text x="{x + _W / 2:.0f}" y="{y + 32:.0f}" text-anchor="middle" '
                 f'fill="#374151" font-size="10">{extra}</text>'

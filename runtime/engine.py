@@ -50,7 +50,7 @@ from runtime.heartbeat import Heartbeat
 from runtime.isolation import PICKLE_UNSIGNED
 from runtime.nodes import Call
 from runtime.redaction import Redactor
-from runtime.statuses import NODE_BLOCKING
+from runtime.statuses import NODE_BLOCKING, untaken_nodes
 from runtime.store import (
     INTERRUPTED,
     WORKER_LOST,
@@ -540,6 +540,12 @@ class _Pass:
         self.give_up: list[GiveUp] = []
         self.interrupt: list[int] = []
         """Writes waiting for the next checkpoint."""
+        self.untaken: dict[str, str] = {}
+        """Node -> why it is on a path a branch did not take (it is skipped, not failed)."""
+        self.took: dict[str, list[str]] = {}
+        """Branch -> the successors its decision, recorded in this pass, takes."""
+        self.chosen: set[str] = set()
+        """Nodes a branch took (a ``join="any"`` one runs when any of its branches did)."""
         for row in acquired.attempts:
             self._fold(row)
         for name in self.plan.order:
@@ -623,6 +629,8 @@ class _Pass:
             while True:
                 if self.lease_lost:
                     raise _LeaseLost
+                if self.plan.choices:
+                    await self._follow_decisions()
                 starts = [] if self.cancelled.is_set() else self._schedule()
                 if not (starts or self.tasks or self.give_up or self.interrupt):
                     if self.cancelled.is_set():
@@ -710,21 +718,17 @@ class _Pass:
                 starts.append(NodeStart(name, state.attempt, "not_needed", now, now))
                 self.events.append(NewEvent("node.not_needed", name))
                 continue
-            dep_states = [self.nodes[d].status for d in self.plan.deps[name]]
-            blocked_by = next(
-                (d for d in self.plan.deps[name] if self.nodes[d].status in NODE_BLOCKING),
-                None,
-            )
-            if blocked_by is not None:
+            gate, reason = self._gate(name)
+            if gate == "skip":
                 state.status, state.attempt = "skipped", state.attempt + 1
-                reason = f"upstream node {blocked_by!r} did not succeed"
                 starts.append(
                     NodeStart(name, state.attempt, "skipped", now, now, error_message=reason)
                 )
-                self.events.append(NewEvent("node.skipped", name, {"reason": reason}))
+                data = {"reason": reason, **({"untaken": True} if name in self.untaken else {})}
+                self.events.append(NewEvent("node.skipped", name, data))
                 self._touch_successors(name)
                 continue
-            if any(s != "succeeded" for s in dep_states):
+            if gate == "wait":
                 self.candidates.discard(name)  # a dependency finishing brings it back
                 continue
             node = self.graph.nodes[name]
@@ -936,9 +940,12 @@ class _Pass:
         return _Outcome(True, encoded=encoded, value=value, logs=logs, documents=ctx.documents)
 
     async def _arguments(self, node: Node) -> dict[str, Any]:
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         for param, source in node.inputs.items():
-            if source in self.nodes:
+            if source in self.untaken:  # a join="any" input on an untaken path
+                if param not in node.defaults:  # else the parameter's own default applies
+                    kwargs[param] = None
+            elif source in self.nodes:
                 kwargs[param] = await self._value(source)
             elif source in self.inputs:
                 kwargs[param] = self.inputs[source]
@@ -1001,13 +1008,16 @@ class _Pass:
         row_id: int = state.row_id  # type: ignore[assignment]
         if outcome.ok and outcome.encoded is not None and self.secrets:
             outcome = self._scrubbed(name, outcome)
+        if outcome.ok and outcome.encoded is not None and name in self.plan.choices:
+            outcome = self._routed(name, outcome)
         if outcome.ok and outcome.encoded is not None:
             state.status, state.value, state.loaded = "succeeded", outcome.value, True
+            took = {"took": self.took[name]} if name in self.took else {}
             self.events.append(
                 NewEvent(
                     "node.succeeded",
                     name,
-                    {"attempt": state.attempt, "size": len(outcome.encoded.data)},
+                    {"attempt": state.attempt, "size": len(outcome.encoded.data), **took},
                 )
             )
             self.finishes.append(
@@ -1058,6 +1068,92 @@ class _Pass:
                 keep_lease=outcome.still_executing,
             )
         )
+
+    def _routed(self, name: str, outcome: _Outcome) -> _Outcome:
+        """A branch's decision, followed: the successors it does not take become untaken;
+        a decision naming none it may take fails the node, saying which it may."""
+        node, choices = self.graph.nodes[name], self.plan.choices[name]
+        try:
+            unchosen = node.kind_impl.untaken(node, outcome.value, choices)
+        except ValueError as exc:
+            return _Outcome(
+                False,
+                error_type=type(exc).__name__,
+                error=str(exc),
+                logs=outcome.logs,
+                retryable=False,
+            )
+        self._decided(name, choices, unchosen)
+        return outcome
+
+    def _decided(self, name: str, choices: Sequence[str], unchosen: set[str]) -> None:
+        took = [c for c in choices if c not in unchosen]
+        self.took[name] = took
+        self.chosen.update(took)
+        reason = f"branch {name!r} took {', '.join(took) or 'none of its paths'}"
+        for other in choices:
+            if other in unchosen:
+                self.untaken.setdefault(other, f"not taken: {reason}")
+
+    async def _follow_decisions(self) -> None:
+        """Follow the branches that decided before this pass or elsewhere (an attempt another
+        process finished): their checkpointed outputs are the decisions, and nodes skipped
+        on untaken paths stay untaken (``runtime.statuses.untaken_nodes``)."""
+        undecided = [
+            name
+            for name in self.plan.choices
+            if self.nodes[name].status == "succeeded" and name not in self.took
+        ]
+        if not undecided:
+            return
+        for name in undecided:
+            state, choices = self.nodes[name], self.plan.choices[name]
+            node = self.graph.nodes[name]
+            try:
+                value = await self._value(name)
+            except CodeUnavailable as exc:
+                raise _Stalled(exc) from exc
+            try:
+                self._decided(name, choices, node.kind_impl.untaken(node, value, choices))
+            except ValueError as exc:
+                # recorded by a pass that stopped before it could check the decision
+                state.status = "failed"
+                error = {"error_type": type(exc).__name__, "error": str(exc)}
+                self.events.append(NewEvent("node.failed", name, error))
+        statuses = {name: state.status for name, state in self.nodes.items()}
+        for name in untaken_nodes(self.plan.deps, statuses):
+            row = self.nodes[name].row
+            reason = row.error_message if row is not None else None
+            self.untaken.setdefault(name, reason or "on an untaken branch path")
+
+    def _gate(self, name: str) -> tuple[Literal["go", "wait", "skip"], str]:
+        """What a pending node's dependencies let it do: ``skip`` behind a failure, or on
+        an untaken branch path (then it is in ``untaken``: a branch did not take it, or, for
+        ``join="any"``, none of its branches did; or its ``join="all"`` has an input there,
+        or all its inputs are); ``wait`` for dependencies still going; else ``go``. Inputs on
+        untaken paths count as done."""
+        deps = self.plan.deps[name]
+        failed = next(
+            (d for d in deps if self.nodes[d].status in NODE_BLOCKING and d not in self.untaken),
+            None,
+        )
+        if failed is not None:
+            self.untaken.pop(name, None)  # a failure upstream is what keeps it from running
+            return "skip", f"upstream node {failed!r} did not succeed"
+        join = self.graph.nodes[name].join
+        if name in self.untaken and join == "all":
+            return "skip", self.untaken[name]
+        if any(self.nodes[d].status != "succeeded" for d in deps if d not in self.untaken):
+            return "wait", ""
+        if name in self.untaken:  # join="any", not taken by a branch: did another take it?
+            if name not in self.chosen:
+                return "skip", self.untaken[name]
+            del self.untaken[name]
+        off = [d for d in deps if d in self.untaken]
+        if off and (join == "all" or len(off) == len(deps)):
+            self.untaken[name] = f"on an untaken branch path (after {', '.join(off)})"
+            return "skip", self.untaken[name]
+        return "go", ""
 
     def _scrubbed(self, name: str, outcome: _Outcome) -> _Outcome:
         """The outcome with the stored secrets in its output replaced by ``[secret:NAME]``

@@ -16,14 +16,15 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pydantic
 
 from runtime.errors import GraphError, InputError
-from runtime.nodes import ISOLATIONS, Isolation, Node
+from runtime.nodes import ISOLATIONS, JOINS, Isolation, Join, Node
+from runtime.nodes.branch import BranchKind, choices_of
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.runnable import RunnableKind
 from runtime.nodes.wait import WaitKind
@@ -49,6 +50,9 @@ class Plan:
     """Run input name -> default (``inspect.Parameter.empty`` when required)."""
     sinks: tuple[str, ...]
     """Nodes nothing depends on: their values are the run's outputs."""
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Branch (``routes``) node -> the successors it chooses among
+    (``runtime.nodes.branch.choices_of``)."""
 
 
 class Graph:
@@ -118,8 +122,11 @@ class Graph:
         inputs: Mapping[str, str] | None = None,
         after: Iterable[str] = (),
         secrets: Iterable[str] = (),
+        join: Join = "all",
     ) -> Any:
-        """Decorator: add a function as a node. Usable bare (``@g.node``) or with options."""
+        """Decorator: add a function as a node. Usable bare (``@g.node``) or with options.
+        ``join="any"``: run once the inputs on taken branch paths are done, with ``None`` (or
+        the parameter's default) for those on untaken ones (``runtime.nodes.node.Join``)."""
 
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
             self.add(
@@ -134,7 +141,54 @@ class Graph:
                 max_interruptions=max_interruptions,
                 after=after,
                 secrets=secrets,
+                join=join,
             )
+            return f
+
+        return register(fn) if fn is not None else register
+
+    def branch(
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        backoff: float = 1.0,
+        timeout: float | None = None,
+        pickle: bool | None = None,
+        isolation: Isolation | None = None,
+        max_interruptions: int = 3,
+        inputs: Mapping[str, str] | None = None,
+        after: Iterable[str] = (),
+        secrets: Iterable[str] = (),
+        join: Join = "all",
+    ) -> Any:
+        """Decorator: add a function that returns the name (or list of names) of the
+        successors to take (``runtime.nodes.branch``); the others are skipped as untaken.
+        Usable bare (``@g.branch``) or with ``@g.node``'s options."""
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            node_name: str = name or str(getattr(f, "__name__", ""))
+            if _is_runnable(f) or not callable(f):
+                raise GraphError(
+                    f"branch {node_name!r}: expected a function returning successor names, "
+                    f"got {type(f).__name__}"
+                )
+            node = self.add(
+                node_name,
+                f,
+                inputs=inputs,
+                retries=retries,
+                backoff=backoff,
+                timeout=timeout,
+                pickle=pickle,
+                isolation=isolation,
+                max_interruptions=max_interruptions,
+                after=after,
+                secrets=secrets,
+                join=join,
+            )
+            node.kind = BranchKind.name
             return f
 
         return register(fn) if fn is not None else register
@@ -153,6 +207,7 @@ class Graph:
         max_interruptions: int = 3,
         after: Iterable[str] = (),
         secrets: Iterable[str] = (),
+        join: Join = "all",
     ) -> Node:
         """Add a function or LangChain runnable under ``name``.
 
@@ -163,6 +218,8 @@ class Graph:
         self._check_new_name(name)
         _check_policies(name, retries, backoff, timeout, max_interruptions)
         _check_isolation(f"node {name!r}", isolation)
+        if join not in JOINS:
+            raise GraphError(f"node {name!r}: join must be one of {', '.join(JOINS)}, got {join!r}")
         declared = _check_secrets(name, secrets)
         if _is_runnable(target):
             node = _runnable_node(name, target, inputs)  # type: ignore[arg-type]
@@ -177,6 +234,7 @@ class Graph:
         node.isolation, node.max_interruptions = isolation, max_interruptions
         node.after = tuple(after)
         node.secrets = declared
+        node.join = join
         return self._insert(node)
 
     def wait(
@@ -308,12 +366,20 @@ class Graph:
             for d in ds:
                 successors[d].append(name)
         sinks = tuple(n for n in order if not successors[n])
+        choices = {
+            name: choices_of(name, successors)
+            for name, node in self.nodes.items()
+            if node.kind_impl.routes
+        }
+        for name, node in self.nodes.items():
+            node.kind_impl.check(node, choices.get(name, ()))
         return Plan(
             order=order,
             deps=deps,
             successors={k: tuple(v) for k, v in successors.items()},
             run_inputs=run_inputs,
             sinks=sinks,
+            choices=choices,
         )
 
     def validate(self) -> Graph:
@@ -368,6 +434,10 @@ class Graph:
             entry.update(node.kind_impl.describe(node))
             if node.secrets:  # only then: versions of graphs without secrets keep their hash
                 entry["secrets"] = list(node.secrets)
+            if node.join != "all":  # likewise
+                entry["join"] = node.join
+            if name in plan.choices:
+                entry["choices"] = list(plan.choices[name])
             nodes.append(entry)
         edges = [[d, n] for n in plan.order for d in plan.deps[n]]
         inputs = {

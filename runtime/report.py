@@ -33,7 +33,14 @@ from markdown_it import MarkdownIt
 
 from runtime import codecs, drawing, redaction
 from runtime.errors import PlaitError
-from runtime.statuses import RUN_FINISHED, label, node_status
+from runtime.statuses import (
+    RUN_FINISHED,
+    UNTAKEN_LABEL,
+    label,
+    node_status,
+    spec_deps,
+    untaken_nodes,
+)
 
 if TYPE_CHECKING:
     from runtime.client import Run
@@ -317,8 +324,11 @@ def render(
     if codecs.PlotlyCodec.name in codecs_used:
         scripts = spend.take("plotly.js, so plotly figures stay undrawn", _plotly_script())
     # node sections without their previews: failed, waiting and running nodes first
+    untaken = untaken_nodes(spec_deps(spec), statuses)
     entries = {
-        n["name"]: _node_entry(n, latest.get(n["name"]), statuses[n["name"]], shown)
+        n["name"]: _node_entry(
+            n, latest.get(n["name"]), statuses[n["name"]], shown, n["name"] in untaken
+        )
         for n in spec["nodes"]
     }
     urgency = {"failed": 0, "retrying": 1, "waiting": 1, "running": 2}
@@ -402,17 +412,21 @@ def _status(row: Any, run_status: str) -> str:
 
 
 def _node_entry(
-    node: dict[str, Any], row: Any, status: str, shown: redaction.Redactor
+    node: dict[str, Any], row: Any, status: str, shown: redaction.Redactor, untaken: bool = False
 ) -> dict[str, Any]:
-    """What a node's section says, redacted and capped (error, traceback, logs)."""
+    """What a node's section says, redacted and capped (error, traceback, logs; why a
+    skipped node was skipped)."""
     error = f"{row.error_type}: {row.error_message}" if row is not None and row.error_type else ""
-    shown_as = label(status)
+    if status == "skipped" and row is not None and not error:
+        error = row.error_message or ""
+    shown_as = UNTAKEN_LABEL if untaken else label(status)
     if status == "retrying" and row.retry_at is not None:
         shown_as += f" at {row.retry_at:%H:%M:%S} UTC"
     return {
         "name": node["name"],
         "kind": node["kind"],
         "status": status,
+        "untaken": untaken,
         "label": shown_as,
         "attempts": row.attempt if row else 0,
         "duration": _seconds(row.started_at, row.ended_at) if row else "",

@@ -27,7 +27,9 @@ Node statuses (of a node's latest attempt, as ``run.nodes`` shows it)
       row is stored ``failed`` with ``will_retry``; a finished run shows it ``failed``).
     - ``succeeded``: its output is checkpointed.
     - ``failed``: failed for good (retries used up, or not retryable).
-    - ``skipped``: not run because a node it depends on did not succeed.
+    - ``skipped``: not run because a node it depends on did not succeed, or *untaken*: on
+      a path a branch did not take (``untaken_nodes``; its ``node.skipped`` event says
+      ``"untaken": true``). Untaken nodes do not make a run fail.
     - ``cancelled``: stopped by a cancel.
     - ``not_needed``: not started because no requested output (``outputs=``) depends on it.
 """
@@ -133,7 +135,9 @@ EventType = Literal[
 ]
 """Every event type in the ``event`` table. ``run.<status>`` events carry ``{"status": ...}``;
 ``node.retrying`` carries ``retry_in`` (seconds) and ``retry_at`` (Unix time);
-``node.interrupted``: an attempt was cut off by the death of its process and runs again."""
+``node.interrupted``: an attempt was cut off by the death of its process and runs again;
+``node.skipped`` carries ``reason`` (and ``untaken: true`` on an untaken branch path); a
+branch's ``node.succeeded`` carries ``took``, the successors it took."""
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 RUN_END_EVENTS: frozenset[str] = frozenset(f"run.{s}" for s in RUN_FINISHED)
@@ -158,6 +162,9 @@ LABELS: Mapping[str, str] = {
     "not_needed": "not needed",
 }
 """How people read a status (``not_needed`` -> ``not needed``)."""
+
+UNTAKEN_LABEL = "skipped (untaken)"
+"""How people read a skipped node on an untaken branch path (``untaken_nodes``)."""
 
 
 def label(status: str) -> str:
@@ -194,3 +201,22 @@ def ends_at(events: Sequence[Mapping[str, Any]], i: int) -> bool:
     if events[i]["type"] not in RUN_END_EVENTS:
         return False
     return not any(e["type"] == "run.retried" for e in events[i + 1 :])
+
+
+def untaken_nodes(deps: Mapping[str, Sequence[str]], statuses: Mapping[str, str]) -> frozenset[str]:
+    """The skipped nodes that are on untaken branch paths rather than behind a failure:
+    those none of whose dependencies failed, was cancelled or was skipped for a failure.
+    ``deps`` (node -> the nodes it depends on) is in topological order; every view draws
+    these greyed, and the engine follows the same rule."""
+    out: set[str] = set()
+    for name, before in deps.items():
+        if statuses.get(name) != "skipped":
+            continue
+        if all(d in out or statuses.get(d) not in NODE_BLOCKING for d in before):
+            out.add(name)
+    return frozenset(out)
+
+
+def spec_deps(spec: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Node -> the nodes it depends on, in topological order, from a graph's spec."""
+    return {n["name"]: list(n.get("depends_on", [])) for n in spec["nodes"]}

@@ -92,6 +92,9 @@ class NodeDetail:
     traceback: str = ""
     logs: str = ""
     answered_by: str = ""
+    skipped_because: str = ""
+    """Why a skipped node did not run: a failure upstream, or the branch that did not take
+    it."""
     inputs: list[InputRow] = field(default_factory=list)
     output: Preview = field(default_factory=Preview)
     documents: list[DocumentRow] = field(default_factory=list)
@@ -227,6 +230,8 @@ def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) ->
     detail.logs = shown.excerpt(logs, MAX_TEXT)
     if latest is not None:
         detail.answered_by = latest.answered_by or ""
+        if latest.status == "skipped":
+            detail.skipped_because = shown.excerpt(latest.error_message or "", MAX_ERROR)
         if latest.status == "succeeded":
             try:
                 detail.output = preview(shown.value(client.store.load_output(latest)))

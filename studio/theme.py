@@ -45,6 +45,7 @@ GLOBAL_CSS = """
   white-space: nowrap; text-overflow: ellipsis; color: #111827;
 }
 .react-flow__node.plait-kind-wait { border-style: dashed; }
+.react-flow__node.plait-untaken { border-style: dashed; border-color: #9ca3af; opacity: .75; }
 .react-flow__node.plait-running {
   box-shadow: 0 0 0 3px #2563eb; animation: plait-pulse 1.2s infinite;
 }

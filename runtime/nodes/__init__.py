@@ -3,14 +3,16 @@ the engine, the spec and the views) and the registry of kinds, built-in and from
 ``plait.nodes`` entry point group."""
 
 from runtime.nodes.kind import Call, NodeKind, options_schema
-from runtime.nodes.node import ISOLATIONS, Isolation, Node
+from runtime.nodes.node import ISOLATIONS, JOINS, Isolation, Join, Node
 from runtime.nodes.registry import ENTRY_POINT_GROUP, kind_of, kinds, register
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ISOLATIONS",
+    "JOINS",
     "Call",
     "Isolation",
+    "Join",
     "Node",
     "NodeKind",
     "kind_of",

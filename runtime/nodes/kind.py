@@ -8,7 +8,7 @@ live next to this module; others register through the ``plait.nodes`` entry poin
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -46,6 +46,9 @@ class NodeKind:
     studio renders. ``None``: nothing beyond the common policies."""
     parks: ClassVar[Parks | None] = None
     """Set when nodes of this kind stop the run instead of executing code (``waiting``)."""
+    routes: ClassVar[bool] = False
+    """Nodes of this kind choose which of their successors run (``untaken``): the plan
+    derives their choices, and a resumed pass reads their outputs to follow their decision."""
 
     def call(self, node: Node, kwargs: dict[str, Any]) -> Call:
         """What an attempt executes, given the node's arguments by parameter name."""
@@ -71,6 +74,16 @@ class NodeKind:
     def is_async(self, node: Node) -> bool:
         """Whether its attempts are coroutines (they then run on the event loop)."""
         return False
+
+    def untaken(self, node: Node, value: Any, choices: Sequence[str]) -> set[str]:
+        """The ``choices`` (successors of a ``routes`` node) its output ``value`` does not
+        take: they are skipped, as untaken. A ``ValueError`` fails the node with its message
+        (the value chose nothing it may choose)."""
+        return set()
+
+    def check(self, node: Node, choices: Sequence[str]) -> None:
+        """Raise ``GraphError`` when the node does not fit its graph (called when the graph
+        is planned; ``choices`` are those of a ``routes`` node, else empty)."""
 
 
 def schema_text(schema: type[pydantic.BaseModel] | None) -> str:

@@ -14,6 +14,12 @@ from runtime.nodes.registry import kind_of
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
+Join = Literal["all", "any"]
+"""When a node fed by branches runs: ``all`` (default) needs every input, and is skipped as
+untaken when one is on an untaken path; ``any`` runs once its inputs are done, receiving
+``None`` (or its parameter's default) for those on untaken paths."""
+JOINS: tuple[Join, ...] = ("all", "any")
+
 Isolation = Literal["thread", "process"]
 """Where a node attempt's code runs: a thread of the engine's process, or a child process of
 its own (killed on timeout or cancel; its crash takes down nothing else; it holds no keys)."""
@@ -28,7 +34,8 @@ class Node:
     """Unique within the graph; other nodes name it as a parameter to depend on it."""
     kind: str
     """The name of its kind (``runtime.nodes.registry``): ``function`` (sync or async
-    callable), ``runnable`` (LangChain), ``wait`` (human input), or a plug-in's."""
+    callable), ``runnable`` (LangChain), ``wait`` (human input), ``branch`` (a function
+    choosing its successors), or a plug-in's."""
     target: Callable[..., Any] | Runnable | None
     """What executes; ``None`` for a wait node."""
     inputs: dict[str, str]
@@ -63,6 +70,9 @@ class Node:
     """A runnable is invoked with the dict of its inputs (its input schema is an object with
     keys) rather than its one input's bare value. ``None`` in graphs stored before this was
     decided: the dict unless there is one input, as they ran then."""
+    join: Join = "all"
+    """``all`` or ``any``: how it treats inputs on untaken branch paths (``Join``); a failure
+    upstream skips it either way."""
     doc: str = ""
 
     @property

@@ -132,7 +132,9 @@ def static_bundle(run: Run) -> dict[str, str]:
         if info.started_at and info.ended_at:
             model.started[name] = info.started_at.timestamp()
             model.ended[name] = info.ended_at.timestamp()
-        if info.error:
+        if info.status == "skipped":  # why: a failure upstream, or an untaken branch path
+            model.reasons[name] = info.error or ""
+        elif info.error:
             model.errors[name] = f"{info.error_type}: {info.error}"
     done, total = model.progress()
     name = run.spec["name"]

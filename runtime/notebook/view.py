@@ -29,8 +29,11 @@ from runtime.statuses import (
     NODE_EVENT_STATUS,
     RUN_END_EVENTS,
     RUN_FINISHED,
+    UNTAKEN_LABEL,
     label,
     node_status_after_run_end,
+    spec_deps,
+    untaken_nodes,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +59,10 @@ class RunModel:
     waiting: set[str] = field(default_factory=set)
     retry_at: dict[str, float] = field(default_factory=dict)
     """Retrying node -> Unix time of its next attempt."""
+    reasons: dict[str, str] = field(default_factory=dict)
+    """Skipped node -> why (a failure upstream, or the branch that did not take it)."""
+    took: dict[str, list[str]] = field(default_factory=dict)
+    """Branch -> the successors it took."""
     seq: int = 0
 
     def apply(self, event: Mapping[str, Any]) -> bool:
@@ -87,6 +94,10 @@ class RunModel:
                 self.ended[node] = event["at"]
             if kind == "node.failed":
                 self.errors[node] = f"{data.get('error_type')}: {data.get('error')}"
+            if kind == "node.skipped":
+                self.reasons[node] = str(data.get("reason") or "")
+            if kind == "node.succeeded" and "took" in data:
+                self.took[node] = list(data["took"])
             if kind == "node.waiting":
                 self.waiting.add(node)
             else:
@@ -102,6 +113,10 @@ class RunModel:
     def finished(self) -> bool:
         return self.status in RUN_FINISHED
 
+    def untaken(self) -> frozenset[str]:
+        """Skipped nodes on untaken branch paths (drawn greyed)."""
+        return untaken_nodes(spec_deps(self.spec), self.nodes)
+
     def progress(self) -> tuple[int, int]:
         done = sum(1 for s in self.nodes.values() if s in NODE_DONE)
         return done, len(self.spec["nodes"])
@@ -112,6 +127,9 @@ class RunModel:
             took = self.duration(name)
             if took is not None:
                 labels[name] = f"{took * 1000:.0f} ms" if took < 1 else f"{took:.1f} s"
+        for name, paths in self.took.items():  # a branch says where it went
+            went = "→ " + (", ".join(paths) or "nowhere")
+            labels[name] = f"{went} · {labels[name]}" if name in labels else went
         return svg.render(self.spec, self.nodes, labels)
 
 
@@ -244,21 +262,26 @@ class RunView:
     @staticmethod
     def _table_html(model: RunModel, shown: Redactor = redaction.DEFAULT) -> str:
         rows = []
+        untaken = model.untaken()
         for node in model.spec["nodes"]:
             name = node["name"]
             status = model.nodes.get(name, "pending")
             took = model.duration(name)
-            shown_as = label(status)
+            shown_as = UNTAKEN_LABEL if name in untaken else label(status)
+            note = model.errors.get(name, "")
+            if status == "skipped":
+                note = model.reasons.get(name, "")
             if status == "retrying" and name in model.retry_at:
                 next_at = time.strftime("%H:%M:%S", time.localtime(model.retry_at[name]))
                 shown_as += f" at {next_at}"
+            mark = " data-untaken='true'" if name in untaken else ""
             rows.append(
-                f"<tr data-node='{html.escape(name)}' data-status='{status}'>"
+                f"<tr data-node='{html.escape(name)}' data-status='{status}'{mark}>"
                 f"<td>{html.escape(name)}</td>"
                 f"<td style='background:{svg.colour(status)}'>{shown_as}</td>"
                 f"<td>{model.attempts.get(name, 0)}</td>"
                 f"<td>{'' if took is None else f'{took:.3f} s'}</td>"
-                f"<td>{html.escape(shown.text(model.errors.get(name, '')))}</td></tr>"
+                f"<td>{html.escape(shown.text(note))}</td></tr>"
             )
         return (
             "<table class='plait-nodes'><thead><tr><th>node</th><th>status</th>"

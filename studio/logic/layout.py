@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from runtime.drawing import UNTAKEN_COLOURS
+from runtime.statuses import spec_deps, untaken_nodes
 from studio import theme
 
 Direction = Literal["LR", "TB"]
@@ -115,14 +117,20 @@ def flow_nodes(
     statuses: Mapping[str, str],
     selected: str = "",
     direction: Direction = "LR",
+    untaken: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """React Flow node objects, coloured by status; the class names carry the status
-    (``plait-<status>``) for styling and for tests."""
+    (``plait-<status>``) for styling and for tests, and ``plait-untaken`` for a node on an
+    untaken branch path (``untaken``: greyed, dashed)."""
     source, target = ("right", "left") if direction == "LR" else ("bottom", "top")
     out = []
     for p in placed:
         status = statuses.get(p.name, "pending")
         classes = f"plait-node plait-{status} plait-kind-{p.kind}"
+        style = {"background": theme.status_colour(status)}
+        if p.name in untaken:
+            classes += " plait-untaken"
+            style = {"background": UNTAKEN_COLOURS["fill"], "color": UNTAKEN_COLOURS["text"]}
         if p.name == selected:
             classes += " plait-selected"
         out.append(
@@ -134,7 +142,7 @@ def flow_nodes(
                 # fixed sizes: the minimap and fitView need them before anything is measured
                 "width": NODE_W,
                 "height": NODE_H,
-                "style": {"background": theme.status_colour(status)},
+                "style": style,
                 "sourcePosition": source,
                 "targetPosition": target,
             }
@@ -143,13 +151,19 @@ def flow_nodes(
 
 
 def flow_edges(spec: Mapping[str, Any], statuses: Mapping[str, str]) -> list[dict[str, Any]]:
-    """React Flow edges; an edge into a running node is animated."""
-    return [
-        {
+    """React Flow edges; an edge into a running node is animated, one into or out of a
+    node on an untaken branch path is grey and dashed."""
+    untaken = untaken_nodes(spec_deps(spec), statuses)
+    out = []
+    for src, dst in spec.get("edges", []):
+        edge: dict[str, Any] = {
             "id": f"{src}->{dst}",
             "source": src,
             "target": dst,
             "animated": statuses.get(dst) == "running",
         }
-        for src, dst in spec.get("edges", [])
-    ]
+        if dst in untaken or src in untaken:  # no value went along it
+            edge["className"] = "plait-untaken"
+            edge["style"] = {"stroke": UNTAKEN_COLOURS["stroke"], "strokeDasharray": "4 3"}
+        out.append(edge)
+    return out

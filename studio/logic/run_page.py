@@ -10,7 +10,7 @@ from typing import Any
 
 from runtime import redaction
 from runtime.redaction import Redactor
-from runtime.statuses import NODE_DONE, NODE_PROGRESS_NAMED, label
+from runtime.statuses import NODE_DONE, NODE_PROGRESS_NAMED, label, spec_deps, untaken_nodes
 from runtime.store.tables import EventDict
 from studio.logic import fmt, forms, layout, live
 
@@ -51,9 +51,12 @@ class RunPage:
         view = self.view
         statuses = view.statuses
         timeline = live.timeline(view, self.order, now)
+        untaken = untaken_nodes(spec_deps(self.spec), statuses)
         values: dict[str, Any] = {
             "direction": self.direction,
-            "flow_nodes": layout.flow_nodes(self.placed, statuses, selected, self.direction),
+            "flow_nodes": layout.flow_nodes(
+                self.placed, statuses, selected, self.direction, untaken
+            ),
             "flow_edges": layout.flow_edges(self.spec, statuses),
             "timeline_rows": timeline.rows,
             "timeline_span": timeline.span,

@@ -333,6 +333,15 @@ def node_panel() -> rx.Component:
             rx.cond(RunState.detail_loading, common.loading("Loading node…")),
             rx.cond(d.doc != "", rx.text(d.doc, size="2", color_scheme="gray")),
             rx.cond(
+                d.skipped_because != "",
+                rx.text(
+                    "Skipped: " + d.skipped_because,
+                    size="2",
+                    color_scheme="gray",
+                    class_name="plait-skipped-because",
+                ),
+            ),
+            rx.cond(
                 d.error != "",
                 common.section(
                     "Error",
