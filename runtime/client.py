@@ -840,11 +840,13 @@ class Run:
     @property
     def waiting(self) -> dict[str, dict[str, Any]]:
         """Wait nodes now waiting -> the JSON schema of the payload they expect."""
-        schemas = {n["name"]: n.get("schema", {}) for n in self.spec["nodes"]}
+        spec = self.spec["nodes"]
+        # a sub-graph node waits too, for its child run: nobody answers it
+        schemas = {n["name"]: n.get("schema", {}) for n in spec if "subgraph" not in n}
         return {
             name: schemas[name]
             for name, row in self._latest_attempts().items()
-            if row.status == "waiting"
+            if row.status == "waiting" and name in schemas
         }
 
     def resume(

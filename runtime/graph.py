@@ -177,8 +177,8 @@ class Graph:
             node = _function_node(name, target, inputs)
         else:
             raise GraphError(
-                f"node {name!r}: expected a function, a LangChain Runnable, a Graph or "
-                f'"workflow@version", got {type(target).__name__}'
+                f"node {name!r}: expected a function or a LangChain Runnable (or, for a "
+                f'sub-graph, a Graph or "workflow@version"), got {type(target).__name__}'
             )
         node.retries, node.backoff, node.timeout, node.pickle = retries, backoff, timeout, pickle
         node.isolation, node.max_interruptions = isolation, max_interruptions

@@ -10,6 +10,7 @@ from typing import Any
 from runtime import catalog, redaction, sharing
 from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
+from runtime.nodes.subgraph import child_progress, parent_line
 from runtime.redaction import Redactor
 from studio.logic import fmt, forms
 from studio.logic.preview import Preview, preview
@@ -25,6 +26,16 @@ MAX_ERROR = 2_000
 class KeyValue:
     key: str
     value: str
+
+
+@dataclass
+class ChildLink:
+    """A sub-graph node's child run, as the run page links it."""
+
+    node: str
+    href: str
+    line: str
+    """``child run 1a2b3c4d5e6f (enrich): running · 2/5 nodes done``."""
 
 
 @dataclass
@@ -48,6 +59,11 @@ class RunHeader:
     ``webhook delivery 12``), and when a delayed run starts."""
     started_by_href: str = "/schedules"
     """Where ``started_by`` links: the schedules page, or the workflow's webhooks."""
+    parent: str = ""
+    """A child run: ``child of run … (node …)``; its parent's page is ``parent_href``."""
+    parent_href: str = ""
+    children: list[ChildLink] = field(default_factory=list)
+    """The child runs of its sub-graph nodes."""
 
 
 @dataclass
@@ -158,6 +174,14 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
         shown=shown,
         started_by=_started_by(record),
         started_by_href=_started_by_href(record, version.spec["name"]),
+        parent=parent_line(record) or "",
+        parent_href=f"/runs/{record.parent_run_id}" if record.parent_run_id else "",
+        children=[
+            ChildLink(
+                child.parent_node or "", f"/runs/{child.id}", child_progress(client, child.id)
+            )
+            for child in client.store.children(run_id)
+        ],
     )
 
 

@@ -70,3 +70,29 @@ class SubgraphKind(NodeKind):
     def describe(self, node: Node) -> dict[str, Any]:
         target: Subgraph = node.target  # type: ignore[assignment]
         return {"subgraph": {"workflow": target.workflow, "version": target.version}}
+
+
+def child_progress(client: Any, child_id: str) -> str:
+    """One line on a child run for the views: its workflow, status and nodes done
+    (``child run 1a2b3c4d5e6f (enrich_graph): running · 2/5 nodes done``). ``client``: a
+    ``Client`` or ``RemoteClient`` (what a ``Run`` handle holds)."""
+    from runtime.client import Run
+    from runtime.statuses import NODE_DONE, label
+
+    child = Run(client, child_id)
+    try:
+        nodes = child.nodes
+        status, workflow = child.status, child.workflow
+    except Exception:  # not stored yet (the node just started), or purged since
+        return f"child run {child_id[:12]}: not started yet"
+    done = sum(1 for n in nodes.values() if n.status in NODE_DONE)
+    return (
+        f"child run {child_id[:12]} ({workflow}): {label(status)} · {done}/{len(nodes)} nodes done"
+    )
+
+
+def parent_line(record: Any) -> str | None:
+    """``child of run 1a2b3c4d5e6f (node enrich)`` for a child run's record, else ``None``."""
+    if record.parent_run_id is None:
+        return None
+    return f"child of run {record.parent_run_id[:12]} (node {record.parent_node})"

@@ -22,6 +22,7 @@ from IPython.display import HTML
 from runtime import drawing as svg
 from runtime import redaction
 from runtime.errors import PlaitError
+from runtime.nodes.subgraph import child_progress
 from runtime.notebook.forms import WaitForm
 from runtime.redaction import Redactor
 from runtime.statuses import (
@@ -56,6 +57,8 @@ class RunModel:
     waiting: set[str] = field(default_factory=set)
     retry_at: dict[str, float] = field(default_factory=dict)
     """Retrying node -> Unix time of its next attempt."""
+    children: dict[str, str] = field(default_factory=dict)
+    """Sub-graph node -> its child run's id."""
     seq: int = 0
 
     def apply(self, event: Mapping[str, Any]) -> bool:
@@ -87,7 +90,10 @@ class RunModel:
                 self.ended[node] = event["at"]
             if kind == "node.failed":
                 self.errors[node] = f"{data.get('error_type')}: {data.get('error')}"
-            if kind == "node.waiting":
+            if kind == "node.waiting" and "child_run" in data:
+                self.children[node] = data["child_run"]  # waits for a run, not a person
+                self.waiting.discard(node)
+            elif kind == "node.waiting":
                 self.waiting.add(node)
             else:
                 self.waiting.discard(node)
@@ -230,7 +236,8 @@ class RunView:
                 f"<b>{html.escape(model.spec['name'])}</b> run <code>{self.run.id[:12]}</code>: "
                 f"<b>{model.status}</b> — {done}/{total} nodes done</div>"
             )
-            graph, table = model.svg(), self._table_html(model, self.shown)
+            lines = {n: child_progress(self.run.client, c) for n, c in model.children.items()}
+            graph, table = model.svg(), self._table_html(model, self.shown, lines)
             waiting = set(model.waiting)
         # the banner last: once it says "waiting" or "finished", the rest already does
         self._sync_forms(waiting)
@@ -242,7 +249,9 @@ class RunView:
         self.pushes += 1
 
     @staticmethod
-    def _table_html(model: RunModel, shown: Redactor = redaction.DEFAULT) -> str:
+    def _table_html(
+        model: RunModel, shown: Redactor = redaction.DEFAULT, children: dict[str, str] | None = None
+    ) -> str:
         rows = []
         for node in model.spec["nodes"]:
             name = node["name"]
@@ -260,6 +269,13 @@ class RunView:
                 f"<td>{'' if took is None else f'{took:.3f} s'}</td>"
                 f"<td>{html.escape(shown.text(model.errors.get(name, '')))}</td></tr>"
             )
+            if children and name in children:  # the sub-graph's child run, nested under it
+                rows.append(
+                    f"<tr class='plait-child' data-child-run='{model.children[name]}'>"
+                    f"<td colspan='5'>&nbsp;&nbsp;↳ {html.escape(children[name])} "
+                    f"(<code>run.children</code>, <code>get_run('{model.children[name]}')</code>)"
+                    "</td></tr>"
+                )
         return (
             "<table class='plait-nodes'><thead><tr><th>node</th><th>status</th>"
             "<th>attempts</th><th>duration</th><th>error</th></tr></thead><tbody>"

@@ -51,6 +51,9 @@ class RunState(rx.State):
     error: str = ""
     cancel_requested: bool = False
     progress: str = ""
+    parent_line: str = ""
+    parent_href: str = ""
+    children: list[data.ChildLink] = []
     inputs: list[data.KeyValue] = []
     outputs: list[data.NamedPreview] = []
     flow_nodes: list[dict[str, Any]] = []
@@ -175,6 +178,8 @@ class RunState(rx.State):
         self.started_by = header.started_by
         self.started_by_href = header.started_by_href
         self.created, self.inputs = header.created, header.inputs
+        self.parent_line, self.parent_href = header.parent, header.parent_href
+        self.children = header.children
         self._version_id = header.version_id
         self._page = RunPage.create(header.spec, redactor=header.shown)
 
