@@ -331,3 +331,32 @@ def test_kill_mid_subgraph_resumes_the_same_child(db_url: str, tmp_path: Path) -
         ]
     finally:
         client.close()
+
+
+def test_views_link_parent_and_child(client: rt.Client) -> None:
+    from runtime import api, report
+    from studio import data
+
+    p = rt.Graph("viewed_parent")
+    p.add("enrich", _child_graph())
+    run = client.start(p, {"x": 1}).wait(timeout=30)
+    child_id = child_run_id(run.id, "enrich")
+
+    page = str(report.render(run))
+    assert f'data-child-run="{child_id}"' in page
+    assert f"child run {child_id[:12]} (child): succeeded · 3/3 nodes done" in page
+    assert f"child of run {run.id[:12]} (node enrich)" in str(
+        report.render(client.get_run(child_id))
+    )
+
+    header = data.run_header(client, run.id)
+    assert header is not None
+    assert [(c.node, c.href) for c in header.children] == [("enrich", f"/runs/{child_id}")]
+    child_header = data.run_header(client, child_id)
+    assert child_header is not None and child_header.parent_href == f"/runs/{run.id}"
+
+    detail = api.run_detail(run)
+    assert detail.children == [child_id]
+    assert next(n for n in detail.nodes if n.name == "enrich").child_run == child_id
+    assert api.run_detail(client.get_run(child_id)).parent_run_id == run.id
+    assert run.waiting == {}
