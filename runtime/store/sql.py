@@ -1167,6 +1167,11 @@ class SqlStore(Store):
         if row is None or run.status in tables.RUN_FINISHED:
             return []
         now = utcnow()
+        if run.cancel_requested:  # the parent is being cancelled: so is its node
+            conn.execute(
+                sa.update(nr).where(nr.c.id == row.id).values(status="cancelled", ended_at=now)
+            )
+            return self._append(conn, run_id, [NewEvent("node.cancelled", node)])
         if failure:
             changes: dict[str, Any] = {"status": "failed", "ended_at": now, **failure}
             event = NewEvent(
