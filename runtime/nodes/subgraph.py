@@ -76,6 +76,12 @@ def child_progress(client: Any, child_id: str) -> str:
     """One line on a child run for the views: its workflow, status and nodes done
     (``child run 1a2b3c4d5e6f (enrich_graph): running · 2/5 nodes done``). ``client``: a
     ``Client`` or ``RemoteClient`` (what a ``Run`` handle holds)."""
+    return child_summary(client, child_id)[0]
+
+
+def child_summary(client: Any, child_id: str) -> tuple[str, list[tuple[str, str]]]:
+    """``child_progress``'s line and the child's nodes with their status labels, in order
+    (what a view shows when the sub-graph node is expanded)."""
     from runtime.client import Run
     from runtime.statuses import NODE_DONE, label
 
@@ -84,11 +90,12 @@ def child_progress(client: Any, child_id: str) -> str:
         nodes = child.nodes
         status, workflow = child.status, child.workflow
     except Exception:  # not stored yet (the node just started), or purged since
-        return f"child run {child_id[:12]}: not started yet"
+        return f"child run {child_id[:12]}: not started yet", []
     done = sum(1 for n in nodes.values() if n.status in NODE_DONE)
-    return (
+    line = (
         f"child run {child_id[:12]} ({workflow}): {label(status)} · {done}/{len(nodes)} nodes done"
     )
+    return line, [(n.name, n.label) for n in nodes.values()]
 
 
 def parent_line(record: Any) -> str | None:

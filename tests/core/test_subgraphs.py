@@ -360,3 +360,22 @@ def test_views_link_parent_and_child(client: rt.Client) -> None:
     assert next(n for n in detail.nodes if n.name == "enrich").child_run == child_id
     assert api.run_detail(client.get_run(child_id)).parent_run_id == run.id
     assert run.waiting == {}
+
+
+def test_notebook_view_nests_the_child_run_and_follows_it(sqlite_client: rt.Client) -> None:
+    from runtime.notebook.view import RunView, wait_until
+
+    started, release = threading.Event(), threading.Event()
+    p = rt.Graph("viewed_in_notebook")
+    p.add("enrich", _blocking_child(started, release))
+    run = sqlite_client.start(p, {})
+    view = RunView(run)
+    child_id = child_run_id(run.id, "enrich")
+    wait_until(lambda: "running · 0/2 nodes done" in view.table.value, timeout=10)
+    assert f"data-child-run='{child_id}'" in view.table.value
+    assert not view.forms.children  # nobody answers a sub-graph node
+    release.set()
+    # the child's own events move its line on, then the parent ends
+    wait_until(lambda: "data-state='finished'" in view.banner.value, timeout=20)
+    wait_until(lambda: "succeeded · 2/2 nodes done" in view.table.value, timeout=10)
+    assert "<li>later: succeeded</li>" in view.table.value
