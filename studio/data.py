@@ -176,13 +176,16 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
         started_by_href=_started_by_href(record, version.spec["name"]),
         parent=parent_line(record) or "",
         parent_href=f"/runs/{record.parent_run_id}" if record.parent_run_id else "",
-        children=[
-            ChildLink(
-                child.parent_node or "", f"/runs/{child.id}", child_progress(client, child.id)
-            )
-            for child in client.store.children(run_id)
-        ],
+        children=child_links(client, run_id),
     )
+
+
+def child_links(client: Client, run_id: str) -> list[ChildLink]:
+    """The run's child runs (sub-graphs), each with its progress line."""
+    return [
+        ChildLink(child.parent_node or "", f"/runs/{child.id}", child_progress(client, child.id))
+        for child in client.store.children(run_id)
+    ]
 
 
 def _started_by(record: Any) -> str:
