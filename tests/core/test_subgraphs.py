@@ -379,3 +379,29 @@ def test_notebook_view_nests_the_child_run_and_follows_it(sqlite_client: rt.Clie
     wait_until(lambda: "data-state='finished'" in view.banner.value, timeout=20)
     wait_until(lambda: "succeeded · 2/2 nodes done" in view.table.value, timeout=10)
     assert "<li>later: succeeded</li>" in view.table.value
+
+
+def test_starting_a_child_again_finds_the_one_there(client: rt.Client) -> None:
+    """What a pass resumed after a kill between its checkpoint and the child's creation
+    does: ``start_child`` again, for the same id, never makes a second child."""
+    from runtime.store.contract import NewRun
+
+    started, release = threading.Event(), threading.Event()
+    p = rt.Graph("started_twice")
+    p.add("enrich", _blocking_child(started, release))
+    run = client.start(p, {})
+    assert started.wait(30)
+    child_id = child_run_id(run.id, "enrich")
+    version = client.store.find_version("slow_child")
+    again = NewRun(
+        version, {}, "subgraph", None, run_id=child_id, parent_run_id=run.id, parent_node="enrich"
+    )
+    record, events = client.store.start_child(again, 16_384)
+    assert record.id == child_id and record.status == "running" and events == []
+    assert [c.id for c in client.store.children(run.id)] == [child_id]
+    release.set()
+    assert run.wait(timeout=30).status == "succeeded"
+    # a new attempt of a node whose child succeeded gets the same outputs, no new child
+    record, _ = client.store.start_child(again, 16_384)
+    assert record.status == "succeeded"
+    assert len(client.store.children(run.id)) == 1
