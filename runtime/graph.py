@@ -170,6 +170,11 @@ class Graph:
         _check_isolation(f"node {name!r}", isolation)
         declared = _check_secrets(name, secrets)
         if isinstance(target, Graph | str):
+            if timeout is not None:
+                raise GraphError(
+                    f"node {name!r}: a sub-graph node takes no timeout (its child run's "
+                    "nodes take their own; cancel the child run to stop it)"
+                )
             node = _subgraph_node(self.name, name, target, inputs)
         elif _is_runnable(target):
             node = _runnable_node(name, target, inputs)  # type: ignore[arg-type]

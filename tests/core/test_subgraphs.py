@@ -103,6 +103,8 @@ def test_build_time_errors_name_the_problem() -> None:
         p.add("enrich", _child_graph(), inputs={"y": "numbers"})
     with pytest.raises(GraphError, match="cannot contain itself"):
         p.add("me", p)
+    with pytest.raises(GraphError, match="a sub-graph node takes no timeout"):
+        p.add("slow", _child_graph(), timeout=5)
     empty = rt.Graph("empty")
     with pytest.raises(GraphError, match="sub-graph 'empty' is invalid"):
         p.add("e", empty)
