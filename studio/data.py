@@ -106,6 +106,9 @@ class NodeDetail:
     traceback: str = ""
     logs: str = ""
     answered_by: str = ""
+    child: str = ""
+    """A sub-graph node's child run: its progress line (``child_href`` links its page)."""
+    child_href: str = ""
     inputs: list[InputRow] = field(default_factory=list)
     output: Preview = field(default_factory=Preview)
     documents: list[DocumentRow] = field(default_factory=list)
@@ -249,6 +252,10 @@ def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) ->
         detail.traceback = shown.excerpt(failed.traceback or "", MAX_TEXT)
     logs = "\n".join(f"[attempt {r.attempt}]\n{r.logs}" for r in rows if r.logs)
     detail.logs = shown.excerpt(logs, MAX_TEXT)
+    if latest is not None and "subgraph" in node:
+        link = next((c for c in child_links(client, run_id) if c.node == name), None)
+        if link is not None:
+            detail.child, detail.child_href = link.line, link.href
     if latest is not None:
         detail.answered_by = latest.answered_by or ""
         if latest.status == "succeeded":

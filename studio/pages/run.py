@@ -348,6 +348,10 @@ def node_panel() -> rx.Component:
                     collapsed=RunState.collapsed,
                 ),
                 rx.cond(d.answered_by != "", rx.text("answered by " + d.answered_by, size="1")),
+                rx.cond(
+                    d.child != "",
+                    rx.link(d.child, href=d.child_href, size="2", id="node-child-run"),
+                ),
                 class_name="plait-node-output",
             ),
             rx.cond(
