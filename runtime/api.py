@@ -163,6 +163,10 @@ class RunOut(BaseModel):
     targets: list[str] | None = Field(
         None, description="The outputs the run was asked for; null: every node."
     )
+    parent_run_id: str | None = Field(
+        None, description="A child run: the run whose sub-graph node started it."
+    )
+    parent_node: str | None = Field(None, description="That sub-graph node of the parent.")
 
 
 class RunPage(BaseModel):
@@ -198,6 +202,7 @@ class NodeOut(BaseModel):
     retry_at: dt.datetime | None = Field(
         None, description="When a retrying node's next attempt is due."
     )
+    child_run: str | None = Field(None, description="A sub-graph node's child run, once started.")
 
 
 class RunDetail(RunOut):
@@ -212,6 +217,9 @@ class RunDetail(RunOut):
     inputs: dict[str, Any]
     outputs: dict[str, Any] = Field(
         description="Values of the requested outputs (else of the final nodes) that succeeded."
+    )
+    children: list[str] = Field(
+        default_factory=list, description="Child runs its sub-graph nodes started."
     )
 
 
@@ -459,6 +467,7 @@ def run_detail(run: Run) -> RunDetail:
             logs=_excerpt(shown, info.logs),
             answered_by=answers.get(info.name),
             retry_at=info.retry_at,
+            child_run=info.child_run,
         )
         for info in run.nodes.values()
     ]
@@ -471,6 +480,7 @@ def run_detail(run: Run) -> RunDetail:
             "waiting": {node: shown.schema(s) for node, s in run.waiting.items()},
             "inputs": {k: jsonable(v) for k, v in shown.value(run.inputs).items()},
             "outputs": {k: jsonable(v) for k, v in shown.value(run.outputs).items()},
+            "children": [n.child_run for n in nodes if n.child_run],
         }
     )
 

@@ -349,10 +349,17 @@ def recover() -> None:
     for handle in recovered:
         typer.echo(f"recovering run {handle.id} ({handle.workflow})")
     stalled = 0
-    for handle in recovered:
+    todo, followed = list(recovered), {h.id for h in recovered}
+    while todo:
+        handle = todo.pop(0)
         outcome = _settled_or_stalled(handle, marks.get(handle.id, 0))
         stalled += outcome.startswith("stalled")
         typer.echo(f"run {handle.id}: {outcome}")
+        parent = handle.parent
+        if parent is not None and parent.id not in followed:
+            # a child's end queued its parent here: follow that to its end too
+            followed.add(parent.id)
+            todo.append(parent)
     if stalled:
         raise fail(f"{stalled} run(s) could not be continued here")
 

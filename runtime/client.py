@@ -142,7 +142,12 @@ class Client:
     # -- workflows --------------------------------------------------------------------------
 
     def publish(self, graph: Graph) -> t.WorkflowVersion:
-        """Store the graph's current version (once) and return it."""
+        """Store the graph's current version (once) and return it; the graphs of its
+        sub-graph nodes first, so that their versions are there for its child runs."""
+        for node in graph.nodes.values():
+            child = getattr(node.target, "graph", None)
+            if isinstance(child, Graph):
+                self.publish(child)
         version_hash, modules = graph.versioned()
         key = (graph.name, version_hash)
         with self._lock:
@@ -454,8 +459,16 @@ class Client:
         return Run(self, run_id)
 
     def cancel(self, run_id: str) -> str:
+        """Cancel a run and its unfinished child runs (sub-graphs). A child cancelled on its
+        own fails its parent's sub-graph node."""
         status, events = self.store.request_cancel(run_id)
         self._announce(run_id, events)
+        for child in self.store.children(run_id):
+            if child.status not in statuses.RUN_FINISHED:
+                self.cancel(child.id)
+        parent = self.store.get_run(run_id).parent_run_id
+        if status == "cancelled" and parent is not None:
+            self.dispatcher.submit(parent)  # its node failed with the cancel: let it go on
         return status
 
     def retry(self, run_id: str, *, retried_by: str | None = None) -> Run:
@@ -580,6 +593,15 @@ def _check_kernel_can_await() -> None:
         )
 
 
+def _child_of(run_id: str, node: dict[str, Any], row: t.NodeRun | None) -> str | None:
+    """The child run a sub-graph node's attempt started (its spec names the sub-graph)."""
+    from runtime.nodes.subgraph import child_run_id
+
+    if "subgraph" not in node or row is None or row.status in statuses.NODE_NOT_RUN:
+        return None
+    return child_run_id(run_id, node["name"])
+
+
 def _allows_pickle(version: t.WorkflowVersion) -> bool:
     # values typed into a form are plain data; pickle only where the graph opted in
     return any(n["policies"].get("pickle") for n in version.spec["nodes"])
@@ -639,6 +661,8 @@ class NodeInfo:
     logs: str | None
     retry_at: dt.datetime | None = None
     """When a ``retrying`` node's next attempt is due."""
+    child_run: str | None = None
+    """A sub-graph node's child run, once started."""
 
     @property
     def label(self) -> str:
@@ -702,6 +726,24 @@ class Run:
     @property
     def workflow(self) -> str:
         return self.spec["name"]
+
+    @property
+    def parent(self) -> Run | None:
+        """The run whose sub-graph node started this one (``None``: not a child run)."""
+        parent = self.record.parent_run_id
+        return None if parent is None else Run(self.client, parent)
+
+    @property
+    def parent_node(self) -> str | None:
+        """The sub-graph node of ``parent`` this run is the child of."""
+        return self.record.parent_node
+
+    @property
+    def children(self) -> list[Run]:
+        """The child runs its sub-graph nodes started, in node order."""
+        latest = self._latest_attempts()
+        found = (_child_of(self.id, n, latest.get(n["name"])) for n in self.spec["nodes"])
+        return [Run(self.client, child) for child in found if child is not None]
 
     def wait(self, timeout: float | None = None) -> Run:
         """Block until the run has succeeded, failed, been cancelled, or is waiting for
@@ -768,6 +810,7 @@ class Run:
                 traceback=row.traceback if row else None,
                 logs=row.logs if row else None,
                 retry_at=row.retry_at if row and status == "retrying" else None,
+                child_run=_child_of(self.id, node, row),
             )
         return out
 
@@ -809,11 +852,13 @@ class Run:
     @property
     def waiting(self) -> dict[str, dict[str, Any]]:
         """Wait nodes now waiting -> the JSON schema of the payload they expect."""
-        schemas = {n["name"]: n.get("schema", {}) for n in self.spec["nodes"]}
+        spec = self.spec["nodes"]
+        # a sub-graph node waits too, for its child run: nobody answers it
+        schemas = {n["name"]: n.get("schema", {}) for n in spec if "subgraph" not in n}
         return {
             name: schemas[name]
             for name, row in self._latest_attempts().items()
-            if row.status == "waiting"
+            if row.status == "waiting" and name in schemas
         }
 
     def resume(

@@ -45,10 +45,11 @@ from runtime import codecs, context, faults, secrets, signing
 from runtime.config import Settings
 from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
 from runtime.events import Bus
-from runtime.graph import Graph, Node
+from runtime.graph import Graph, Node, check_run_inputs
 from runtime.heartbeat import Heartbeat
 from runtime.isolation import PICKLE_UNSIGNED
 from runtime.nodes import Call
+from runtime.nodes.subgraph import CHILD_TRIGGER, child_run_id
 from runtime.redaction import Redactor
 from runtime.statuses import NODE_BLOCKING, untaken_nodes
 from runtime.store import (
@@ -66,6 +67,7 @@ from runtime.store import (
     Takeover,
     cut_off,
 )
+from runtime.store.contract import NewRun
 from runtime.store.tables import RUN_FINISHED, EventDict, NodeRun, utcnow
 
 if TYPE_CHECKING:
@@ -164,6 +166,13 @@ class _RetryDue:
 
 @dataclass
 class _Unblocked:
+    name: str
+
+
+@dataclass
+class _Parked:
+    """A sub-graph node's child run goes on; its end completes the node."""
+
     name: str
 
 
@@ -319,7 +328,20 @@ class Engine:
             run.detach()
         if status in RUN_FINISHED:
             await self._hand_on_slots(acquired.run.workflow_id)
+            if acquired.run.parent_run_id is not None:
+                await self.wake_parent(acquired.run.parent_run_id)
         return status
+
+    async def wake_parent(self, parent_run_id: str) -> None:
+        """A child run ended, completing its parent's sub-graph node in that transaction:
+        ask for a pass over the parent (the reaper finds it queued too, should this process
+        die first)."""
+        if self.resubmit is None or self.closed:
+            return
+        try:
+            await asyncio.to_thread(self.resubmit, parent_run_id)
+        except Exception as exc:
+            log.warning("could not queue parent run %s: %s", parent_run_id, exc)
 
     async def _hand_on_slots(self, workflow_id: int) -> None:
         """A run of a limited workflow ended: ask for the queued runs its slot now admits
@@ -583,6 +605,9 @@ class _Pass:
                 state.status = "elsewhere"
                 self._spawn(self._watch(name), name)
             return
+        if row.status == "waiting" and node.kind_impl.parks == "in_subgraph":
+            self._spawn(self._start_child(node), name)  # found again, never started twice
+            return
         if row.status in NODE_BLOCKING and self._before_retry(row):
             # the run was retried: what did not succeed runs again, with its retries anew
             state.status = "pending"
@@ -671,6 +696,8 @@ class _Pass:
 
     def _collect(self, name: str, result: Any) -> None:
         state = self.nodes[name]
+        if isinstance(result, _Parked):
+            return
         if isinstance(result, _RetryDue | _Unblocked):
             state.status = "pending"
             self.candidates.add(name)
@@ -724,18 +751,21 @@ class _Pass:
                 starts.append(
                     NodeStart(name, state.attempt, "skipped", now, now, error_message=reason)
                 )
-                data = {"reason": reason, **({"untaken": True} if name in self.untaken else {})}
-                self.events.append(NewEvent("node.skipped", name, data))
+                why = {"reason": reason, **({"untaken": True} if name in self.untaken else {})}
+                self.events.append(NewEvent("node.skipped", name, why))
                 self._touch_successors(name)
                 continue
             if gate == "wait":
                 self.candidates.discard(name)  # a dependency finishing brings it back
                 continue
             node = self.graph.nodes[name]
-            if node.kind_impl.parks == "waiting":
+            if node.kind_impl.parks is not None:
                 state.status, state.attempt = "waiting", state.attempt + 1
                 starts.append(NodeStart(name, state.attempt, "waiting", now))
-                self.events.append(NewEvent("node.waiting", name, {"attempt": state.attempt}))
+                data: dict[str, Any] = {"attempt": state.attempt}
+                if node.kind_impl.parks == "in_subgraph":
+                    data["child_run"] = child_run_id(self.run.id, name)
+                self.events.append(NewEvent("node.waiting", name, data))
                 continue
             if self._still_executing(name, now):
                 continue
@@ -778,8 +808,11 @@ class _Pass:
         for start in starts:
             state = self.nodes[start.node]
             state.row_id = start.row_id
+            node = self.graph.nodes[start.node]
             if start.status == "running":
-                self._spawn(self._attempt(self.graph.nodes[start.node], start), start.node)
+                self._spawn(self._attempt(node, start), start.node)
+            elif start.status == "waiting" and node.kind_impl.parks == "in_subgraph":
+                self._spawn(self._start_child(node), start.node)
 
     # -- executing one attempt --------------------------------------------------------------
 
@@ -938,6 +971,73 @@ class _Pass:
         )
         logs = [hide(line) for line in result.logs]
         return _Outcome(True, encoded=encoded, value=value, logs=logs, documents=ctx.documents)
+
+    async def _start_child(self, node: Node) -> _Parked:
+        """Have the child run of a sub-graph node go on: started once (its id is derived
+        from this run's and the node's), retried for a new attempt of the node. Whatever
+        keeps it from starting fails the node."""
+        child_id = child_run_id(self.run.id, node.name)
+        try:
+            kwargs = await self._arguments(node)
+            new = await asyncio.to_thread(self._child_run, node, child_id, kwargs)
+            record, events = await self.engine._db(
+                self.store.start_child, new, self.settings.inline_limit
+            )
+        except CodeUnavailable as exc:
+            raise _Stalled(exc) from exc
+        except Exception as exc:
+            error = self.redactor.text(f"cannot start child run {child_id}: {exc}")
+            written = await self.engine._db(
+                self.store.settle_parked,
+                self.run.id,
+                node.name,
+                error_type=type(exc).__name__,
+                error=error,
+            )
+            self.next_seq = None  # written beside this pass's numbering
+            self.engine._announce(self.run.id, written)
+            return _Parked(node.name)
+        self.engine._announce(child_id, events)
+        if record.status == "queued" and self.engine.resubmit is not None:
+            await asyncio.to_thread(self.engine.resubmit, child_id)
+        return _Parked(node.name)
+
+    def _child_run(self, node: Node, child_id: str, kwargs: dict[str, Any]) -> NewRun:
+        """The child run of a sub-graph node, its inputs checked and encoded; it runs the
+        version this run's own version recorded for the node."""
+        entry = next(
+            n
+            for n in self.store.get_version(self.run.version_id).spec["nodes"]
+            if n["name"] == node.name
+        )
+        ref = entry["subgraph"]
+        version = self.store.find_version(ref["workflow"], ref["version"])
+        target = node.target
+        graph = getattr(target, "graph", None)
+        if isinstance(graph, Graph) and graph.version == version.version:
+            kwargs = graph.check_inputs(kwargs)
+        else:
+            required = {k: bool(v.get("required")) for k, v in version.spec["inputs"].items()}
+            check_run_inputs(ref["workflow"], required, kwargs)
+        allow_pickle = any(n["policies"].get("pickle") for n in version.spec["nodes"])
+        encoded = {
+            k: codecs.encode(
+                v,
+                allow_pickle=allow_pickle,
+                what=f"input {k!r} of a child run",
+                key=self.engine.secret_key,
+            )
+            for k, v in kwargs.items()
+        }
+        return NewRun(
+            version,
+            encoded,
+            CHILD_TRIGGER,
+            self.run.owner,
+            run_id=child_id,
+            parent_run_id=self.run.id,
+            parent_node=node.name,
+        )
 
     async def _arguments(self, node: Node) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -1224,7 +1324,13 @@ class _Pass:
         statuses = {s.status for s in self.nodes.values()}
         waiting = [s.row_id for s in self.nodes.values() if s.status == "waiting"]
         if waiting:
-            status, error = "waiting", None
+            # a person's answer is what the run waits for first; else its children's ends
+            parks = {
+                self.graph.nodes[n].kind_impl.parks
+                for n, s in self.nodes.items()
+                if s.status == "waiting"
+            }
+            status, error = ("waiting" if "waiting" in parks else "in_subgraph"), None
         elif "failed" in statuses:
             failed = [n for n, s in self.nodes.items() if s.status == "failed"]
             status, error = "failed", f"node(s) failed: {', '.join(failed)}"
@@ -1255,7 +1361,12 @@ class _Pass:
         for row in await asyncio.to_thread(self.store.attempts, self.run.id):
             state = self.nodes.get(row.node)
             if state and state.status == "waiting" and row.id == state.row_id:
-                state.status, state.row, state.loaded = row.status, row, False  # type: ignore[assignment]
+                if row.status == "failed":  # a child run failed: the node's retries decide
+                    self._fold(row)
+                    self._settle_latest(row.node)
+                    self.candidates.add(row.node)
+                else:
+                    state.status, state.row, state.loaded = row.status, row, False  # type: ignore[assignment]
                 self._touch_successors(row.node)
 
     async def _cancel(self) -> str:

@@ -27,6 +27,7 @@ from runtime.nodes import ISOLATIONS, JOINS, Isolation, Join, Node
 from runtime.nodes.branch import BranchKind, choices_of
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.runnable import RunnableKind
+from runtime.nodes.subgraph import Subgraph, SubgraphKind
 from runtime.nodes.wait import WaitKind
 from runtime.schedules import Declared
 
@@ -196,7 +197,7 @@ class Graph:
     def add(
         self,
         name: str,
-        target: Callable[..., Any] | Runnable,
+        target: Callable[..., Any] | Runnable | Graph | str,
         *,
         inputs: Mapping[str, str] | None = None,
         retries: int = 0,
@@ -209,11 +210,15 @@ class Graph:
         secrets: Iterable[str] = (),
         join: Join = "all",
     ) -> Node:
-        """Add a function or LangChain runnable under ``name``.
+        """Add a function, a LangChain runnable or a sub-graph under ``name``.
 
-        ``inputs`` maps a parameter (for a runnable: a key of its input dict) to the node or
-        run input that feeds it; parameters not listed are fed by the node or run input of the
-        same name.
+        ``inputs`` maps a parameter (for a runnable: a key of its input dict; for a sub-graph:
+        a run input of the child graph) to the node or run input that feeds it; parameters
+        not listed are fed by the node or run input of the same name.
+
+        A sub-graph is another ``Graph`` (published with this one) or a published workflow
+        version named ``"workflow@version"`` (``"workflow"``: its latest version, pinned
+        now). It runs as a child run; the node's output is the child run's outputs dict.
         """
         self._check_new_name(name)
         _check_policies(name, retries, backoff, timeout, max_interruptions)
@@ -221,14 +226,21 @@ class Graph:
         if join not in JOINS:
             raise GraphError(f"node {name!r}: join must be one of {', '.join(JOINS)}, got {join!r}")
         declared = _check_secrets(name, secrets)
-        if _is_runnable(target):
+        if isinstance(target, Graph | str):
+            if timeout is not None:
+                raise GraphError(
+                    f"node {name!r}: a sub-graph node takes no timeout (its child run's "
+                    "nodes take their own; cancel the child run to stop it)"
+                )
+            node = _subgraph_node(self.name, name, target, inputs)
+        elif _is_runnable(target):
             node = _runnable_node(name, target, inputs)  # type: ignore[arg-type]
         elif callable(target):
             node = _function_node(name, target, inputs)
         else:
             raise GraphError(
-                f"node {name!r}: expected a function or a LangChain Runnable, "
-                f"got {type(target).__name__}"
+                f"node {name!r}: expected a function or a LangChain Runnable (or, for a "
+                f'sub-graph, a Graph or "workflow@version"), got {type(target).__name__}'
             )
         node.retries, node.backoff, node.timeout, node.pickle = retries, backoff, timeout, pickle
         node.isolation, node.max_interruptions = isolation, max_interruptions
@@ -640,6 +652,64 @@ def _runnable_node(name: str, runnable: Runnable, inputs: Mapping[str, str] | No
         inputs=dict(inputs),
         input_as_dict=keys is not None or len(inputs) != 1,
     )
+
+
+def _subgraph_node(
+    parent: str, name: str, target: Graph | str, inputs: Mapping[str, str] | None
+) -> Node:
+    """A sub-graph node: its parameters are the child's run inputs."""
+    if isinstance(target, Graph):
+        if target.name == parent:
+            raise GraphError(f"node {name!r}: graph {parent!r} cannot contain itself")
+        try:
+            run_inputs = {k: d is _REQUIRED for k, d in target.validate().plan.run_inputs.items()}
+            defaults = {k: d for k, d in target.plan.run_inputs.items() if d is not _REQUIRED}
+        except GraphError as exc:
+            raise GraphError(f"node {name!r}: sub-graph {target.name!r} is invalid: {exc}") from exc
+        ref = Subgraph(target.name, graph=target, run_inputs=run_inputs)
+        doc = target.description
+    else:
+        ref, defaults = _published(name, target)
+        doc = ""
+    explicit = dict(inputs or {})
+    for param, source in explicit.items():
+        if param not in ref.run_inputs:
+            raise GraphError(
+                f"node {name!r}: inputs names {param!r}, which is no run input of sub-graph "
+                f"{ref.workflow!r} (its inputs are: {', '.join(ref.run_inputs) or 'none'})"
+            )
+        if not isinstance(source, str) or not source.isidentifier():
+            raise GraphError(
+                f"node {name!r}: inputs[{param!r}] must name a node or run input of graph "
+                f"{parent!r}, got {source!r}"
+            )
+    return Node(
+        name=name,
+        kind=SubgraphKind.name,
+        target=ref,  # type: ignore[arg-type]
+        inputs={p: explicit.get(p, p) for p in ref.run_inputs},
+        defaults=defaults,
+        doc=doc,
+    )
+
+
+def _published(name: str, target: str) -> tuple[Subgraph, dict[str, Any]]:
+    """A published workflow version named ``workflow@version`` (or ``workflow``: its latest,
+    pinned now), read from the default connection's store."""
+    from runtime.client import default_client
+    from runtime.errors import NotFound
+
+    workflow, _, version = target.partition("@")
+    if not workflow:
+        raise GraphError(f"node {name!r}: sub-graph {target!r} names no workflow")
+    try:
+        found = default_client().store.find_version(workflow, version or None)
+    except NotFound as exc:
+        raise GraphError(f"node {name!r}: sub-graph {target!r}: {exc}") from None
+    spec_inputs = found.spec.get("inputs", {})
+    run_inputs = {k: bool(v.get("required")) for k, v in spec_inputs.items()}
+    defaults = {k: v.get("default") for k, v in spec_inputs.items() if not v.get("required")}
+    return Subgraph(workflow, pinned=found.version, run_inputs=run_inputs), defaults
 
 
 def _build_schema(name: str, schema: Any) -> type[pydantic.BaseModel]:

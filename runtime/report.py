@@ -33,6 +33,7 @@ from markdown_it import MarkdownIt
 
 from runtime import codecs, drawing, redaction
 from runtime.errors import PlaitError
+from runtime.nodes.subgraph import child_progress, child_run_id, parent_line
 from runtime.statuses import (
     RUN_FINISHED,
     UNTAKEN_LABEL,
@@ -303,6 +304,7 @@ def render(
         duration=_seconds(start, record.ended_at) if record.ended_at else "",
         generated=now,
         error=shown.excerpt(record.error or "", MAX_ERROR),
+        parent=parent_line(record),
         csp=policy,
     )
     # the page around the pieces is measured, so the pieces know exactly what is left
@@ -331,6 +333,11 @@ def render(
         )
         for n in spec["nodes"]
     }
+    for n in spec["nodes"]:
+        if "subgraph" in n and latest.get(n["name"]) is not None:  # its child run, one line
+            child = child_run_id(run.id, n["name"])
+            entries[n["name"]]["child_id"] = child
+            entries[n["name"]]["child"] = child_progress(run.client, child)
     urgency = {"failed": 0, "retrying": 1, "waiting": 1, "running": 2}
     order = sorted(entries, key=lambda name: urgency.get(entries[name]["status"], 3))
     urgent = {name for name in entries if entries[name]["status"] in urgency}
@@ -434,6 +441,8 @@ def _node_entry(
         "traceback": shown.excerpt(row.traceback or "", MAX_TEXT) if row else "",
         "logs": _cap_logs(row.logs or "", shown) if row else "",
         "answered_by": _short(row.answered_by or "") if row else None,
+        "child": None,
+        "child_id": None,
     }
 
 

@@ -11,6 +11,8 @@ Run statuses
       retried).
     - ``running``: a pass holds its lease and executes its nodes.
     - ``waiting``: a wait node needs a human; nothing runs until it is answered.
+    - ``in_subgraph``: nothing else can run until a sub-graph node's child run ends; the run
+      holds no worker meanwhile, and the child's end queues it again.
     - ``succeeded``: every needed node succeeded.
     - ``failed``: a node failed for good (the others that could run did).
     - ``cancelled``: someone cancelled it.
@@ -22,7 +24,8 @@ Run statuses
 Node statuses (of a node's latest attempt, as ``run.nodes`` shows it)
     - ``pending``: not started yet (no attempt).
     - ``running``: an attempt executes.
-    - ``waiting``: a wait node waits for its payload.
+    - ``waiting``: a wait node waits for its payload, or a sub-graph node for its child
+      run to end (``runtime.nodes.subgraph``).
     - ``retrying``: the latest attempt failed and another will follow at ``retry_at`` (the
       row is stored ``failed`` with ``will_retry``; a finished run shows it ``failed``).
     - ``succeeded``: its output is checkpointed.
@@ -39,7 +42,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
-RunStatus = Literal["scheduled", "queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+RunStatus = Literal[
+    "scheduled", "queued", "running", "waiting", "in_subgraph", "succeeded", "failed", "cancelled"
+]
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 
 RUN_FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -50,7 +55,7 @@ RUN_UNSUCCESSFUL: frozenset[str] = frozenset({"failed", "cancelled"})
 """Finished without success (the CLI exits 1; their open nodes are closed ``cancelled``)."""
 RUN_RETRYABLE: frozenset[str] = RUN_UNSUCCESSFUL
 """Runs ``retry`` continues from their failure."""
-RUN_HOLDING_A_SLOT: frozenset[str] = frozenset({"running", "waiting"})
+RUN_HOLDING_A_SLOT: frozenset[str] = frozenset({"running", "waiting", "in_subgraph"})
 """Runs counted against their workflow's ``max_concurrent_runs``."""
 RUN_ACTIVE: frozenset[str] = frozenset({"queued", "running"})
 """Unfinished runs a pass may take (``waiting`` ones wait for an answer first)."""
@@ -58,14 +63,16 @@ RUN_ACTIVE: frozenset[str] = frozenset({"queued", "running"})
 RUN_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "scheduled": frozenset({"queued", "cancelled"}),
     "queued": frozenset({"running", "cancelled"}),
-    "running": frozenset({"queued", "waiting", "succeeded", "failed", "cancelled"}),
+    "running": frozenset({"queued", "waiting", "in_subgraph", "succeeded", "failed", "cancelled"}),
     "waiting": frozenset({"queued", "running", "cancelled"}),
+    "in_subgraph": frozenset({"queued", "cancelled"}),
     "succeeded": frozenset(),
     "failed": frozenset({"queued"}),
     "cancelled": frozenset({"queued"}),
 }
 """Status -> the statuses a run may move to from it. ``running -> queued``: a pass released
-the run (or a wait was answered while it ran); ``failed | cancelled -> queued``: a retry."""
+the run (or a wait was answered while it ran); ``failed | cancelled -> queued``: a retry;
+``in_subgraph -> queued``: the child run it waited for ended."""
 
 NodeStatus = Literal[
     "pending",
@@ -85,6 +92,8 @@ NODE_STORED: frozenset[str] = frozenset(NODE_STATUSES) - {"pending", "retrying"}
 ``failed`` row with ``will_retry``)."""
 NODE_DONE: frozenset[str] = frozenset({"succeeded", "skipped", "not_needed"})
 """Nodes a progress count takes as done."""
+NODE_NOT_RUN: frozenset[str] = frozenset({"skipped", "not_needed"})
+"""Nodes a run passed over without starting them (no code ran, no child run began)."""
 NODE_FINAL: frozenset[str] = NODE_DONE | {"failed", "cancelled"}
 """Node statuses that end a node's part in a pass."""
 NODE_OPEN: frozenset[str] = frozenset({"running", "waiting"})
@@ -116,6 +125,7 @@ EventType = Literal[
     "run.queued",
     "run.running",
     "run.waiting",
+    "run.in_subgraph",
     "run.succeeded",
     "run.failed",
     "run.cancelled",
@@ -160,6 +170,7 @@ LABELS: Mapping[str, str] = {
     **{s: s for s in RUN_STATUSES},
     **{s: s for s in NODE_STATUSES},
     "not_needed": "not needed",
+    "in_subgraph": "in sub-graph",
 }
 """How people read a status (``not_needed`` -> ``not needed``)."""
 

@@ -10,6 +10,7 @@ from typing import Any
 from runtime import catalog, redaction, sharing
 from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
+from runtime.nodes.subgraph import child_progress, parent_line
 from runtime.redaction import Redactor
 from studio.logic import compare, fmt, forms
 from studio.logic.preview import Preview, preview
@@ -25,6 +26,16 @@ MAX_ERROR = 2_000
 class KeyValue:
     key: str
     value: str
+
+
+@dataclass
+class ChildLink:
+    """A sub-graph node's child run, as the run page links it."""
+
+    node: str
+    href: str
+    line: str
+    """``child run 1a2b3c4d5e6f (enrich): running · 2/5 nodes done``."""
 
 
 @dataclass
@@ -50,6 +61,11 @@ class RunHeader:
     """Where ``started_by`` links: the schedules page, or the workflow's webhooks."""
     source_href: str = ""
     """A replay's "compare with source" page (``""``: the run is no replay)."""
+    parent: str = ""
+    """A child run: ``child of run … (node …)``; its parent's page is ``parent_href``."""
+    parent_href: str = ""
+    children: list[ChildLink] = field(default_factory=list)
+    """The child runs of its sub-graph nodes."""
 
 
 @dataclass
@@ -95,6 +111,9 @@ class NodeDetail:
     skipped_because: str = ""
     """Why a skipped node did not run: a failure upstream, or the branch that did not take
     it."""
+    child: str = ""
+    """A sub-graph node's child run: its progress line (``child_href`` links its page)."""
+    child_href: str = ""
     inputs: list[InputRow] = field(default_factory=list)
     output: Preview = field(default_factory=Preview)
     documents: list[DocumentRow] = field(default_factory=list)
@@ -164,7 +183,18 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
         started_by=_started_by(record),
         started_by_href=_started_by_href(record, version.spec["name"]),
         source_href=compare.source_link(getattr(record, "replay_of", None), record.id),
+        parent=parent_line(record) or "",
+        parent_href=f"/runs/{record.parent_run_id}" if record.parent_run_id else "",
+        children=child_links(client, run_id),
     )
+
+
+def child_links(client: Client, run_id: str) -> list[ChildLink]:
+    """The run's child runs (sub-graphs), each with its progress line."""
+    return [
+        ChildLink(child.parent_node or "", f"/runs/{child.id}", child_progress(client, child.id))
+        for child in client.store.children(run_id)
+    ]
 
 
 def _started_by(record: Any) -> str:
@@ -228,6 +258,10 @@ def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) ->
         detail.traceback = shown.excerpt(failed.traceback or "", MAX_TEXT)
     logs = "\n".join(f"[attempt {r.attempt}]\n{r.logs}" for r in rows if r.logs)
     detail.logs = shown.excerpt(logs, MAX_TEXT)
+    if latest is not None and "subgraph" in node:
+        link = next((c for c in child_links(client, run_id) if c.node == name), None)
+        if link is not None:
+            detail.child, detail.child_href = link.line, link.href
     if latest is not None:
         detail.answered_by = latest.answered_by or ""
         if latest.status == "skipped":

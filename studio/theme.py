@@ -17,6 +17,7 @@ BADGE: dict[str, str] = {
     "pending": "gray",
     "running": "blue",
     "waiting": "amber",
+    "in_subgraph": "blue",
     "succeeded": "green",
     "failed": "red",
     "cancelled": "gray",

@@ -17,9 +17,11 @@ import pydantic
 if TYPE_CHECKING:
     from runtime.nodes.node import Node
 
-Parks = Literal["waiting"]
+Parks = Literal["waiting", "in_subgraph"]
 """How a node whose inputs are ready can stop its run without executing code: ``waiting``
-for a payload someone submits (``client.resume``)."""
+for a payload someone submits (``client.resume``), ``in_subgraph`` for the end of a child
+run it starts (``runtime.nodes.subgraph``). It is the status the run parks as when nothing
+else can go on."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ class NodeKind:
     """The options a node of this kind is configured with; its JSON schema is the form the
     studio renders. ``None``: nothing beyond the common policies."""
     parks: ClassVar[Parks | None] = None
-    """Set when nodes of this kind stop the run instead of executing code (``waiting``)."""
+    """Set when nodes of this kind stop the run instead of executing code (``waiting``,
+    ``in_subgraph``)."""
     routes: ClassVar[bool] = False
     """Nodes of this kind choose which of their successors run (``untaken``): the plan
     derives their choices, and a resumed pass reads their outputs to follow their decision."""

@@ -13,6 +13,7 @@ from runtime.nodes.branch import BranchKind
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.kind import NodeKind
 from runtime.nodes.runnable import RunnableKind
+from runtime.nodes.subgraph import SubgraphKind
 from runtime.nodes.wait import WaitKind
 
 log = logging.getLogger("plait.nodes")
@@ -20,7 +21,7 @@ log = logging.getLogger("plait.nodes")
 ENTRY_POINT_GROUP = "plait.nodes"
 
 _kinds: dict[str, NodeKind] = {
-    k.name: k for k in (FunctionKind(), RunnableKind(), WaitKind(), BranchKind())
+    k.name: k for k in (FunctionKind(), RunnableKind(), WaitKind(), BranchKind(), SubgraphKind())
 }
 _plugins_loaded = False
 _lock = threading.Lock()

@@ -8,6 +8,7 @@ Jupyter drops widget messages silently past ~1000/s (server rate limit) or ~2000
 
 from __future__ import annotations
 
+import contextlib
 import html
 import sys
 import threading
@@ -22,6 +23,7 @@ from IPython.display import HTML
 from runtime import drawing as svg
 from runtime import redaction
 from runtime.errors import PlaitError
+from runtime.nodes.subgraph import child_summary
 from runtime.notebook.forms import WaitForm
 from runtime.redaction import Redactor
 from runtime.statuses import (
@@ -63,6 +65,8 @@ class RunModel:
     """Skipped node -> why (a failure upstream, or the branch that did not take it)."""
     took: dict[str, list[str]] = field(default_factory=dict)
     """Branch -> the successors it took."""
+    children: dict[str, str] = field(default_factory=dict)
+    """Sub-graph node -> its child run's id."""
     seq: int = 0
 
     def apply(self, event: Mapping[str, Any]) -> bool:
@@ -98,7 +102,10 @@ class RunModel:
                 self.reasons[node] = str(data.get("reason") or "")
             if kind == "node.succeeded" and "took" in data:
                 self.took[node] = list(data["took"])
-            if kind == "node.waiting":
+            if kind == "node.waiting" and "child_run" in data:
+                self.children[node] = data["child_run"]  # waits for a run, not a person
+                self.waiting.discard(node)
+            elif kind == "node.waiting":
                 self.waiting.add(node)
             else:
                 self.waiting.discard(node)
@@ -172,6 +179,7 @@ class RunView:
         self._outputs_shown = False
         self._when_finished: list[Any] = []
         self._finished = threading.Event()
+        self._child_followers: dict[str, threading.Thread] = {}
 
         self.banner = w.HTML()
         self.graph = w.HTML()
@@ -229,6 +237,23 @@ class RunView:
                     callback()
                 return
 
+    def _follow_child(self, child_id: str) -> None:
+        """Push again whenever a child run of a sub-graph node moves (its progress line)."""
+        if child_id in self._child_followers:
+            return
+
+        def follow() -> None:
+            from runtime.client import Run
+
+            with contextlib.suppress(PlaitError):
+                for _ in Run(self.run.client, child_id).events(stop_at_end=True):
+                    self.pacer.mark()
+            self.pacer.mark()
+
+        thread = threading.Thread(target=follow, daemon=True, name="plait-view-child")
+        self._child_followers[child_id] = thread
+        thread.start()
+
     def when_finished(self, callback: Any) -> None:
         """Call ``callback()`` once the run has ended and the view shows it (at once if it
         has already); the notebook display refreshes its static snapshot this way."""
@@ -248,7 +273,11 @@ class RunView:
                 f"<b>{html.escape(model.spec['name'])}</b> run <code>{self.run.id[:12]}</code>: "
                 f"<b>{model.status}</b> — {done}/{total} nodes done</div>"
             )
-            graph, table = model.svg(), self._table_html(model, self.shown)
+            children = dict(model.children)
+            for child in children.values():
+                self._follow_child(child)
+            lines = {n: child_summary(self.run.client, c) for n, c in children.items()}
+            graph, table = model.svg(), self._table_html(model, self.shown, lines)
             waiting = set(model.waiting)
         # the banner last: once it says "waiting" or "finished", the rest already does
         self._sync_forms(waiting)
@@ -260,7 +289,11 @@ class RunView:
         self.pushes += 1
 
     @staticmethod
-    def _table_html(model: RunModel, shown: Redactor = redaction.DEFAULT) -> str:
+    def _table_html(
+        model: RunModel,
+        shown: Redactor = redaction.DEFAULT,
+        children: dict[str, tuple[str, list[tuple[str, str]]]] | None = None,
+    ) -> str:
         rows = []
         untaken = model.untaken()
         for node in model.spec["nodes"]:
@@ -283,6 +316,17 @@ class RunView:
                 f"<td>{'' if took is None else f'{took:.3f} s'}</td>"
                 f"<td>{html.escape(shown.text(note))}</td></tr>"
             )
+            if children and name in children:  # the sub-graph's child run, nested under it
+                line, child_nodes = children[name]
+                inner = "".join(
+                    f"<li>{html.escape(n)}: {html.escape(s)}</li>" for n, s in child_nodes
+                )
+                rows.append(
+                    f"<tr class='plait-child' data-child-run='{model.children[name]}'>"
+                    f"<td colspan='5'><details><summary>↳ {html.escape(line)}</summary>"
+                    f"<ul>{inner}</ul><code>client.get_run('{model.children[name]}')</code>"
+                    "</details></td></tr>"
+                )
         return (
             "<table class='plait-nodes'><thead><tr><th>node</th><th>status</th>"
             "<th>attempts</th><th>duration</th><th>error</th></tr></thead><tbody>"

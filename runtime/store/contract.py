@@ -251,6 +251,9 @@ class NewRun:
     """Among a limited workflow's queued runs, higher ones are admitted first."""
     run_id: str | None = None
     """An id chosen beforehand (a webhook delivery claims it first); ``None``: a new one."""
+    parent_run_id: str | None = None
+    """A child run: the run whose sub-graph node ``parent_node`` starts it."""
+    parent_node: str | None = None
 
 
 @dataclass(frozen=True)
@@ -626,6 +629,35 @@ class Store(abc.ABC):
         "queued", "restart": [nodes], "by": retried_by}``). Returns those nodes and the
         events written. ``RunStateError``, nothing written, for any other status; the
         same on both dialects."""
+
+    # -- sub-graphs -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def start_child(self, new: NewRun, inline_limit: int) -> tuple[Run, list[EventDict]]:
+        """Make sure the child run ``new`` (its ``run_id``, ``parent_run_id`` and
+        ``parent_node`` set) goes on, exactly once however often it is asked: insert it
+        ``queued`` when no run has its id; retry it (``retry_run``) when it is ``failed``
+        or ``cancelled`` (a new attempt of its sub-graph node); when it has ``succeeded``,
+        complete the node's waiting row from its outputs, as its end did. Returns the
+        child's row as it then is and the child's events written."""
+
+    @abc.abstractmethod
+    def settle_parked(
+        self,
+        run_id: str,
+        node: str,
+        *,
+        error_type: str,
+        error: str,
+        will_retry: bool = False,
+    ) -> list[EventDict]:
+        """Fail the ``waiting`` row of a sub-graph node whose child cannot be started, under
+        the run row's lock, and queue the run again when it was ``in_subgraph``, as a
+        child's end does. Nothing is written when the node is not waiting."""
+
+    @abc.abstractmethod
+    def children(self, run_id: str) -> list[Run]:
+        """The child runs of a run's sub-graph nodes, oldest first."""
 
     # -- documents --------------------------------------------------------------------------
 

@@ -404,6 +404,8 @@ class SqlStore(Store):
             start_at=new.start_at,
             targets=new.targets,
             priority=new.priority,
+            parent_run_id=new.parent_run_id,
+            parent_node=new.parent_node,
         )
         conn.execute(sa.insert(tables.run).values(**record.model_dump()))
         data: dict[str, Any] = {"status": status}
@@ -908,6 +910,8 @@ class SqlStore(Store):
                 )
             conn.execute(sa.update(r).where(r.c.id == run_id).values(**changes))
             written = self._append(conn, run_id, [*node_events, *events], next_seq=next_seq)
+            if status in tables.RUN_FINISHED and run.parent_run_id is not None:
+                self._end_child(conn, run, status, error, inline_limit)
             return written, True
 
     # -- human input and cancellation ------------------------------------------------------
@@ -1033,7 +1037,165 @@ class SqlStore(Store):
                 )
             )
             events = [NewEvent("run.cancelled", data={"status": "cancelled"})]
-            return "cancelled", self._append(conn, run_id, events)
+            written = self._append(conn, run_id, events)
+            if run.parent_run_id is not None:
+                self._end_child(conn, run, "cancelled", "cancelled by request", 16_384)
+            return "cancelled", written
+
+    # -- sub-graphs -------------------------------------------------------------------------
+
+    def start_child(self, new: NewRun, inline_limit: int) -> tuple[Run, list[EventDict]]:
+        assert new.run_id is not None and new.parent_run_id is not None
+        try:
+            with self.write() as conn:
+                query = sa.select(tables.run).where(tables.run.c.id == new.run_id)
+                row = conn.execute(self._for_update(query)).first()
+                if row is None:
+                    return self._insert_run(conn, new, inline_limit)
+                child = from_row(Run, row._mapping)
+                if child.status == "succeeded":
+                    # a new attempt of a node whose child succeeded: the same outputs
+                    self._end_child(conn, child, "succeeded", None, inline_limit)
+                    return child, []
+        except IntegrityError:  # another writer inserted it first: it goes on
+            return self.get_run(new.run_id), []
+        if child.status not in RUN_RETRYABLE:
+            return child, []
+        try:
+            _, events = self.retry_run(child.id, retried_by=f"run:{new.parent_run_id}")
+        except RunStateError:  # retried by another writer meanwhile
+            events = []
+        return self.get_run(child.id), events
+
+    def settle_parked(
+        self,
+        run_id: str,
+        node: str,
+        *,
+        error_type: str,
+        error: str,
+        will_retry: bool = False,
+    ) -> list[EventDict]:
+        failure = {"error_type": error_type, "error_message": error, "will_retry": will_retry}
+        with self.write() as conn:
+            return self._settle_parked(conn, run_id, node, failure, None, 16_384)
+
+    def children(self, run_id: str) -> list[Run]:
+        r = tables.run
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(r).where(r.c.parent_run_id == run_id).order_by(r.c.created_at)
+            ).all()
+        return [from_row(Run, row._mapping) for row in rows]
+
+    def _end_child(
+        self, conn: sa.Connection, child: Run, status: str, error: str | None, inline_limit: int
+    ) -> None:
+        """A child run ended (its row locked by this transaction): complete its parent's
+        sub-graph node, if it still waits for it."""
+        from runtime.nodes.subgraph import CHILD_CANCELLED, CHILD_FAILED
+
+        assert child.parent_run_id is not None and child.parent_node is not None
+        output: codecs.Encoded | None = None
+        failure: dict[str, Any] = {}
+        if status == "succeeded":
+            try:
+                output = self._child_outputs(conn, child)
+            except Exception as exc:  # an output the parent cannot hold: the node fails
+                failure = {
+                    "error_type": type(exc).__name__,
+                    "error_message": f"child run {child.id}: {exc}",
+                    "will_retry": False,
+                }
+        elif status == "cancelled":
+            failure = {
+                "error_type": CHILD_CANCELLED,
+                "error_message": f"child run {child.id} was cancelled",
+                "will_retry": False,
+            }
+        else:
+            failure = {
+                "error_type": CHILD_FAILED,
+                "error_message": f"child run {child.id} failed: {error}",
+                "will_retry": True,
+            }
+        self._settle_parked(
+            conn, child.parent_run_id, child.parent_node, failure, output, inline_limit
+        )
+
+    def _child_outputs(self, conn: sa.Connection, child: Run) -> codecs.Encoded:
+        """The child's outputs dict (as ``Run.outputs`` reads it), encoded for its parent."""
+        wv = tables.workflow_version
+        spec = conn.execute(sa.select(wv.c.spec).where(wv.c.id == child.version_id)).scalar_one()
+        names = child.targets or spec["outputs"]
+        latest = {row.node: row for row in self._attempts(conn, child.id)}
+        outputs: dict[str, Any] = {}
+        pickled = False
+        for name in names:
+            row = latest.get(name)
+            if row is None or row.status != "succeeded":
+                continue
+            stored = values.from_columns(row)
+            pickled = pickled or row.output_codec == codecs.PICKLE
+            outputs[name] = None if stored is None else values.load(conn, stored, self.secret_key)
+        return codecs.encode(
+            outputs,
+            allow_pickle=pickled,
+            what=f"outputs of child run {child.id}",
+            key=self.secret_key,
+        )
+
+    def _settle_parked(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        node: str,
+        failure: dict[str, Any],
+        output: codecs.Encoded | None,
+        inline_limit: int,
+    ) -> list[EventDict]:
+        r, nr = tables.run, tables.node_run
+        try:
+            run = self._lock_run(conn, run_id)
+        except NotFound:  # purged meanwhile
+            return []
+        row = conn.execute(
+            sa.select(nr.c.id, nr.c.attempt)
+            .where(nr.c.run_id == run_id, nr.c.node == node, nr.c.status == "waiting")
+            .order_by(nr.c.attempt.desc())
+        ).first()
+        if row is None or run.status in tables.RUN_FINISHED:
+            return []
+        now = utcnow()
+        if run.cancel_requested:  # the parent is being cancelled: so is its node
+            conn.execute(
+                sa.update(nr).where(nr.c.id == row.id).values(status="cancelled", ended_at=now)
+            )
+            return self._append(conn, run_id, [NewEvent("node.cancelled", node)])
+        if failure:
+            changes: dict[str, Any] = {"status": "failed", "ended_at": now, **failure}
+            event = NewEvent(
+                "node.retrying" if failure["will_retry"] else "node.failed",
+                node,
+                {
+                    "attempt": row.attempt,
+                    "error_type": failure["error_type"],
+                    "error": failure["error_message"],
+                },
+            )
+        else:
+            assert output is not None
+            stored = values.put(conn, output, inline_limit, self._insert)
+            changes = {"status": "succeeded", "ended_at": now, **values.columns(stored)}
+            event = NewEvent(
+                "node.succeeded", node, {"attempt": row.attempt, "size": len(output.data)}
+            )
+        conn.execute(sa.update(nr).where(nr.c.id == row.id).values(**changes))
+        events = [event]
+        if run.status == "in_subgraph":
+            conn.execute(sa.update(r).where(r.c.id == run_id).values(status="queued"))
+            events.append(NewEvent("run.queued", data={"status": "queued"}))
+        return self._append(conn, run_id, events)
 
     # -- documents --------------------------------------------------------------------------
 

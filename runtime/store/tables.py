@@ -114,6 +114,7 @@ class Run(SQLModel, table=True):
         sa.Index("ix_run_status_created", "status", "created_at"),
         sa.Index("ix_run_trigger_created", "trigger", "created_at"),
         sa.Index("ix_run_owner_created", "owner", "created_at"),
+        sa.Index("ix_run_parent_run_id", "parent_run_id"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -148,6 +149,11 @@ class Run(SQLModel, table=True):
     """When a delayed run (status ``scheduled``) becomes ``queued``; ``None`` for the rest."""
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     """Among a limited workflow's queued runs, higher ones are admitted first."""
+    parent_run_id: str | None = Field(default=None, max_length=32)
+    """The run whose sub-graph node started this one (``runtime.nodes.subgraph``); its end
+    completes that node. ``None`` for a run started any other way."""
+    parent_node: str | None = Field(default=None, max_length=200)
+    """The sub-graph node of ``parent_run_id`` this run is the child of."""
 
 
 class NodeRun(SQLModel, table=True):

@@ -26,6 +26,16 @@ def header() -> rx.Component:
             spacing="2",
             wrap="wrap",
         ),
+        rx.cond(
+            RunState.parent_line != "",
+            rx.link(RunState.parent_line, href=RunState.parent_href, id="parent-run", size="2"),
+        ),
+        rx.foreach(
+            RunState.children,
+            lambda c: rx.link(
+                c.node + ": " + c.line, href=c.href, size="2", class_name="plait-child-run"
+            ),
+        ),
         rx.hstack(
             common.status_badge(RunState.run_status, size="3", id="run-status"),
             rx.text(RunState.progress, size="2", class_name="plait-progress"),
@@ -360,6 +370,10 @@ def node_panel() -> rx.Component:
                     collapsed=RunState.collapsed,
                 ),
                 rx.cond(d.answered_by != "", rx.text("answered by " + d.answered_by, size="1")),
+                rx.cond(
+                    d.child != "",
+                    rx.link(d.child, href=d.child_href, size="2", id="node-child-run"),
+                ),
                 class_name="plait-node-output",
             ),
             rx.cond(

@@ -30,6 +30,10 @@ log = logging.getLogger("plait.studio")
 
 _END = object()
 """Put on the queue when the run's event stream ends."""
+_TICK = object()
+"""Put on the queue now and then for a run with sub-graphs: its children's lines move on
+while the run itself, parked, says nothing."""
+CHILD_TICK_SECONDS = 2.0
 
 SHARE_LIFETIMES = {"1 hour": "1h", "1 day": "1d", "7 days": "7d", "30 days": "30d", "never": ""}
 """What the share dialog offers, as ``runtime.sharing.parse_lifetime`` reads it."""
@@ -53,6 +57,9 @@ class RunState(rx.State):
     error: str = ""
     cancel_requested: bool = False
     progress: str = ""
+    parent_line: str = ""
+    parent_href: str = ""
+    children: list[data.ChildLink] = []
     inputs: list[data.KeyValue] = []
     outputs: list[data.NamedPreview] = []
     flow_nodes: list[dict[str, Any]] = []
@@ -115,6 +122,8 @@ class RunState(rx.State):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         pump = asyncio.create_task(_pump(run_id, queue))
+        nested = any("subgraph" in n for n in header.spec["nodes"])
+        ticker = asyncio.create_task(_tick(queue)) if nested else None
         pushed = 0.0
         try:
             while True:
@@ -128,7 +137,10 @@ class RunState(rx.State):
                 events = [e for e in batch if isinstance(e, dict)]
                 ended = any(e is _END or isinstance(e, Exception) for e in batch)
                 failure = next((e for e in batch if isinstance(e, Exception)), None)
+                children = await blocking(data.child_links, client(), run_id) if nested else None
                 async with self:
+                    if children is not None:
+                        self.children = children
                     page = self._raw_page()
                     changed = page.apply(events)  # type: ignore[arg-type]
                     self._render()
@@ -152,6 +164,8 @@ class RunState(rx.State):
                     return
         finally:
             pump.cancel()
+            if ticker is not None:
+                ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pump
 
@@ -178,6 +192,8 @@ class RunState(rx.State):
         self.started_by_href = header.started_by_href
         self.source_href = header.source_href
         self.created, self.inputs = header.created, header.inputs
+        self.parent_line, self.parent_href = header.parent, header.parent_href
+        self.children = header.children
         self._version_id = header.version_id
         self._page = RunPage.create(header.spec, redactor=header.shown)
 
@@ -399,6 +415,12 @@ def push_interval(nodes: int) -> float:
     0.25 ms per node here, so a 300-node graph gets at most ~13 updates a second and a small
     one 50. A lone event is never held back."""
     return max(0.02, nodes * 0.00025)
+
+
+async def _tick(queue: asyncio.Queue[Any]) -> None:
+    while True:
+        await asyncio.sleep(CHILD_TICK_SECONDS)
+        queue.put_nowait(_TICK)
 
 
 async def _pump(run_id: str, queue: asyncio.Queue[Any]) -> None:
