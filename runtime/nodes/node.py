@@ -63,6 +63,9 @@ class Node:
     """A runnable is invoked with the dict of its inputs (its input schema is an object with
     keys) rather than its one input's bare value. ``None`` in graphs stored before this was
     decided: the dict unless there is one input, as they ran then."""
+    options: pydantic.BaseModel | None = None
+    """Its kind's options (an instance of ``NodeKind.options``), for kinds that have some:
+    a map node's ``over``, ``concurrency``, ``on_error``, element retries and timeout."""
     doc: str = ""
 
     @property

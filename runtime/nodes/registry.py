@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from runtime.errors import GraphError
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.kind import NodeKind
+from runtime.nodes.map import MapKind
 from runtime.nodes.runnable import RunnableKind
 from runtime.nodes.wait import WaitKind
 
@@ -18,7 +19,9 @@ log = logging.getLogger("plait.nodes")
 
 ENTRY_POINT_GROUP = "plait.nodes"
 
-_kinds: dict[str, NodeKind] = {k.name: k for k in (FunctionKind(), RunnableKind(), WaitKind())}
+_kinds: dict[str, NodeKind] = {
+    k.name: k for k in (FunctionKind(), RunnableKind(), WaitKind(), MapKind())
+}
 _plugins_loaded = False
 _lock = threading.Lock()
 

@@ -98,6 +98,7 @@ _START_COLUMNS = (
     "owner",
     "lease_until",
     "isolation",
+    "element",
 )
 _EVENT_COLUMNS = ("run_id", "seq", "type", "node", "data", "created_at")
 
@@ -150,6 +151,7 @@ def _start_params(run_id: str, start: NodeStart) -> dict[str, Any]:
         "owner": start.owner,
         "lease_until": start.lease_until,
         "isolation": start.isolation,
+        "element": start.element,
     }
 
 
@@ -715,7 +717,9 @@ class SqlStore(Store):
     def _attempts(conn: sa.Connection, run_id: str) -> list[NodeRun]:
         nr = tables.node_run
         rows = conn.execute(
-            sa.select(nr).where(nr.c.run_id == run_id).order_by(nr.c.node, nr.c.attempt)
+            sa.select(nr)
+            .where(nr.c.run_id == run_id, nr.c.element.is_(None))
+            .order_by(nr.c.node, nr.c.attempt)
         ).all()
         return [from_row(NodeRun, r._mapping) for r in rows]
 
@@ -724,7 +728,52 @@ class SqlStore(Store):
         nr = tables.node_run
         with self.read() as conn:
             rows = conn.execute(
-                sa.select(nr).where(nr.c.run_id == run_id, nr.c.node == node).order_by(nr.c.attempt)
+                sa.select(nr)
+                .where(nr.c.run_id == run_id, nr.c.node == node, nr.c.element.is_(None))
+                .order_by(nr.c.attempt)
+            ).all()
+        return [from_row(NodeRun, r._mapping) for r in rows]
+
+    @staticmethod
+    def _elements_of(run_id: str, node: str) -> Any:
+        nr = tables.node_run
+        return sa.and_(
+            nr.c.run_id == run_id,
+            nr.c.element.is_not(None),
+            nr.c.node.startswith(f"{node}[", autoescape=True),
+        )
+
+    def element_attempts(self, run_id: str, node: str) -> list[NodeRun]:
+        nr = tables.node_run
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(nr)
+                .where(self._elements_of(run_id, node))
+                .order_by(nr.c.element, nr.c.attempt)
+            ).all()
+        return [from_row(NodeRun, r._mapping) for r in rows]
+
+    def element_page(
+        self, run_id: str, node: str, *, offset: int = 0, limit: int = 50
+    ) -> list[NodeRun]:
+        nr = tables.node_run
+        latest = (
+            sa.select(nr.c.element, sa.func.max(nr.c.attempt).label("attempt"))
+            .where(self._elements_of(run_id, node), nr.c.element >= offset)
+            .group_by(nr.c.element)
+            .order_by(nr.c.element)
+            .limit(limit)
+            .subquery()
+        )
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(nr)
+                .join(
+                    latest,
+                    sa.and_(nr.c.element == latest.c.element, nr.c.attempt == latest.c.attempt),
+                )
+                .where(self._elements_of(run_id, node))
+                .order_by(nr.c.element)
             ).all()
         return [from_row(NodeRun, r._mapping) for r in rows]
 
@@ -973,13 +1022,19 @@ class SqlStore(Store):
                 )
             latest: dict[str, Any] = {}
             for row in conn.execute(
-                sa.select(nr.c.id, nr.c.node, nr.c.status)
+                sa.select(nr.c.id, nr.c.node, nr.c.status, nr.c.element)
                 .where(nr.c.run_id == run_id)
                 .order_by(nr.c.node, nr.c.attempt)
             ):
                 latest[row.node] = row
+            # map elements count for the floor (a retry runs failed elements again) but are
+            # no nodes to restart
             floor = max((row.id for row in latest.values()), default=None)
-            restart = [n for n, row in latest.items() if row.status in NODE_BLOCKING]
+            restart = [
+                n
+                for n, row in latest.items()
+                if row.status in NODE_BLOCKING and row.element is None
+            ]
             conn.execute(
                 sa.update(r)
                 .where(r.c.id == run_id)
