@@ -332,6 +332,17 @@ class DocumentOut(BaseModel):
     value: EncodedOut
 
 
+class ElementOut(BaseModel):
+    """One element of a map node: its latest attempt."""
+
+    index: int
+    status: str
+    attempts: int
+    duration: float | None
+    """Seconds its latest attempt took (``None`` while it runs)."""
+    error: str | None
+
+
 class ShareIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -733,6 +744,35 @@ def create_api(
         if name not in record.inputs:
             raise NotFound(f"run {run_id} has no input {name!r}")
         return _encoded(run, run.client.store.load_input(record.inputs[name]), f"input {name!r}")
+
+    @router.get(
+        "/runs/{run_id}/nodes/{node}/elements",
+        response_model=list[ElementOut],
+        tags=["runs"],
+        responses=responses(404),
+    )
+    def node_elements(
+        *,
+        run_id: RunId,
+        node: Annotated[Name, Path()],
+        who: Principal = reader,
+        offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 50,
+    ) -> list[ElementOut]:
+        """A map node's elements from index ``offset`` on, ``limit`` of them (errors
+        redacted)."""
+        run = reach_run(who, client(), run_id)
+        shown = redaction.for_run(run)
+        return [
+            ElementOut(
+                index=e.index,
+                status=e.status,
+                attempts=e.attempts,
+                duration=e.duration,
+                error=None if e.error is None else shown.text(e.error),
+            )
+            for e in run.elements(node, offset=offset, limit=limit)
+        ]
 
     @router.get(
         "/runs/{run_id}/documents",

@@ -20,7 +20,7 @@ import ipywidgets as w
 from IPython.display import HTML
 
 from runtime import drawing as svg
-from runtime import redaction
+from runtime import mapview, redaction
 from runtime.errors import PlaitError
 from runtime.notebook.forms import WaitForm
 from runtime.redaction import Redactor
@@ -56,6 +56,8 @@ class RunModel:
     waiting: set[str] = field(default_factory=set)
     retry_at: dict[str, float] = field(default_factory=dict)
     """Retrying node -> Unix time of its next attempt."""
+    maps: dict[str, mapview.MapProgress] = field(default_factory=dict)
+    """Map node -> how far its elements are (``map.progress`` events)."""
     seq: int = 0
 
     def apply(self, event: Mapping[str, Any]) -> bool:
@@ -68,6 +70,8 @@ class RunModel:
             self.nodes = {
                 n: node_status_after_run_end(s, self.status) for n, s in self.nodes.items()
             }
+        if kind == "map.progress" and node is not None:
+            self.maps.setdefault(node, mapview.MapProgress()).fold(data)
         if kind == "run.retried":
             for name in data.get("restart", []):
                 self.nodes[name] = "pending"
@@ -112,6 +116,8 @@ class RunModel:
             took = self.duration(name)
             if took is not None:
                 labels[name] = f"{took * 1000:.0f} ms" if took < 1 else f"{took:.1f} s"
+        for name, progress in self.maps.items():
+            labels[name] = progress.text  # a map is one node: its elements as a count
         return svg.render(self.spec, self.nodes, labels)
 
 
@@ -252,13 +258,19 @@ class RunView:
             if status == "retrying" and name in model.retry_at:
                 next_at = time.strftime("%H:%M:%S", time.localtime(model.retry_at[name]))
                 shown_as += f" at {next_at}"
+            error = model.errors.get(name, "")
+            progress = model.maps.get(name)
+            if progress is not None:
+                shown_as += f" <span class='plait-map-progress'>{progress.text}</span>"
+                if progress.failures:
+                    error = error or f"failed elements: {progress.failures_text()}"
             rows.append(
                 f"<tr data-node='{html.escape(name)}' data-status='{status}'>"
                 f"<td>{html.escape(name)}</td>"
                 f"<td style='background:{svg.colour(status)}'>{shown_as}</td>"
                 f"<td>{model.attempts.get(name, 0)}</td>"
                 f"<td>{'' if took is None else f'{took:.3f} s'}</td>"
-                f"<td>{html.escape(shown.text(model.errors.get(name, '')))}</td></tr>"
+                f"<td>{html.escape(shown.text(error))}</td></tr>"
             )
         return (
             "<table class='plait-nodes'><thead><tr><th>node</th><th>status</th>"
@@ -337,6 +349,9 @@ def node_details_html(run: Run, name: str) -> str:
     ]
     if info.status == "succeeded":
         parts.append(preview_html(run.output(name), shown))
+    progress = run.maps.get(name)
+    if progress is not None:
+        parts.append(map_details_html(run, name, progress, shown))
     if info.error:
         error = shown.excerpt(f"{info.error_type or ''}: {info.error}", MAX_TEXT)
         parts.append(f"<pre>{html.escape(error)}</pre>")
@@ -347,6 +362,42 @@ def node_details_html(run: Run, name: str) -> str:
         logs = shown.excerpt(info.logs, MAX_TEXT)
         parts.append(f"<pre class='plait-logs'>{html.escape(logs)}</pre>")
     parts.append("</div>")
+    return "".join(parts)
+
+
+MAX_ELEMENTS_SHOWN = 200
+
+
+def map_details_html(
+    run: Run, name: str, progress: mapview.MapProgress, shown: Redactor = redaction.DEFAULT
+) -> str:
+    """A map node's drill-down: progress, failures by index, the histogram of element
+    durations, and its elements (failed ones first) in an expandable table."""
+    elements = run.elements(name)
+    durations = [e.duration for e in elements if e.duration is not None]
+    failed = [e for e in elements if e.status == "failed"]
+    listed = failed + [e for e in elements if e.status != "failed"]
+    listed = [
+        mapview.Element(e.index, e.status, e.attempts, e.duration, shown.text(e.error or ""))
+        for e in listed[:MAX_ELEMENTS_SHOWN]
+    ]
+    more = len(elements) - len(listed)
+    parts = [
+        f"<div class='plait-map' data-map='{html.escape(name)}'>",
+        f"<div>elements <b class='plait-map-progress'>{progress.text}</b>",
+        f", {progress.failed} failed" if progress.failed else "",
+        f", {progress.running} running" if progress.running else "",
+        "</div>",
+    ]
+    if progress.failures:
+        text = shown.text(progress.failures_text(limit=20))
+        parts.append(f"<div class='plait-map-failures'>failed: {html.escape(text)}</div>")
+    parts.append(mapview.histogram_svg(mapview.histogram(durations)))
+    parts.append(
+        f"<details class='plait-elements'><summary>{len(elements)} elements"
+        f"{f' (first {len(listed)} shown)' if more else ''}</summary>"
+        f"{mapview.elements_table_html(listed)}</details></div>"
+    )
     return "".join(parts)
 
 
