@@ -12,7 +12,7 @@ from runtime import redaction
 from runtime.redaction import Redactor
 from runtime.statuses import NODE_DONE, NODE_PROGRESS_NAMED, label
 from runtime.store.tables import EventDict
-from studio.logic import fmt, forms, layout, live
+from studio.logic import fmt, forms, layout, live, maps
 
 
 @dataclass
@@ -62,6 +62,7 @@ class RunPage:
             "cancel_requested": view.cancel_requested,
             "last_seq": view.last_seq,
             "progress": progress(statuses),
+            "maps": maps.lines(view.maps, self.redactor),
             "waiting": [n for n in self.order if statuses.get(n) == "waiting"],
         }
         if view.started_at is not None and view.status != "waiting":
