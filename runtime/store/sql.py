@@ -137,6 +137,12 @@ _START = (
 )
 
 
+_START_MANY = sa.insert(tables.node_run).returning(
+    tables.node_run.c.id, sort_by_parameter_order=True
+)
+"""Many starts in one statement (a map's elements): ids in the order of the parameters."""
+
+
 def _start_params(run_id: str, start: NodeStart) -> dict[str, Any]:
     return {
         "run_id": run_id,
@@ -851,13 +857,24 @@ class SqlStore(Store):
                     .where(nr.c.id == stop.row_id)
                     .values(will_retry=False, error_message=stop.error_message)
                 )
-            for start in starts:
+            if len(starts) > 1:
+                params = [_start_params(lease.run_id, start) for start in starts]
+                ids = conn.execute(_START_MANY, params).scalars().all()
+                for start, row_id in zip(starts, ids, strict=True):
+                    start.row_id = row_id
+            for start in starts if len(starts) == 1 else ():
                 start.row_id = conn.execute(_START, _start_params(lease.run_id, start)).scalar_one()
             return self._append(conn, lease.run_id, events, next_seq=next_seq)
 
     def _apply_finishes(
         self, conn: sa.Connection, finishes: Sequence[NodeFinish], inline_limit: int
     ) -> None:
+        if len(finishes) > 1 and conn.dialect.supports_sane_multi_rowcount:
+            # many ends at once (a map's elements): one executemany, the rows counted in all
+            params = [self._finish_params(conn, finish, inline_limit) for finish in finishes]
+            if conn.execute(_FINISH, params).rowcount != len(finishes):
+                raise StaleWrite("an attempt row of this checkpoint is no longer running")
+            return
         for finish in finishes:
             params = self._finish_params(conn, finish, inline_limit)
             if conn.execute(_FINISH, params).rowcount != 1:
