@@ -871,8 +871,8 @@ class SqlStore(Store):
     ) -> None:
         if len(finishes) > 1 and conn.dialect.supports_sane_multi_rowcount:
             # many ends at once (a map's elements): one executemany, the rows counted in all
-            params = [self._finish_params(conn, finish, inline_limit) for finish in finishes]
-            if conn.execute(_FINISH, params).rowcount != len(finishes):
+            many = [self._finish_params(conn, finish, inline_limit) for finish in finishes]
+            if conn.execute(_FINISH, many).rowcount != len(finishes):
                 raise StaleWrite("an attempt row of this checkpoint is no longer running")
             return
         for finish in finishes:
