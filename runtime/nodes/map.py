@@ -16,6 +16,7 @@ on with the successes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import datetime as dt
@@ -135,6 +136,8 @@ class _Driver:
         self.running: dict[asyncio.Task[_Ended], int] = {}
         self.inner: dict[int, asyncio.Future[Any]] = {}
         """Element row -> its code's future (a thread's ends only when the code returns)."""
+        self.mine: set[int] = set()
+        """Element rows this attempt started that may still hold a lease."""
         self.timers: list[tuple[float, int]] = []
         self.last_progress = 0.0
         self.total = 0
@@ -263,20 +266,33 @@ class _Driver:
             final = not (pending or self.running or self.timers or starts)
             events = self._progress(clock, final=final)
             if starts or finishes or self.interrupt or events:
-                await scope.checkpoint(
-                    finishes=finishes,
-                    starts=starts,
-                    interrupt=self.interrupt,
-                    events=[NewEvent("map.progress", name, data) for data in events],
+                write = asyncio.ensure_future(
+                    scope.checkpoint(
+                        finishes=finishes,
+                        starts=starts,
+                        interrupt=self.interrupt,
+                        events=[NewEvent("map.progress", name, data) for data in events],
+                    )
                 )
+                try:
+                    await asyncio.shield(write)
+                except asyncio.CancelledError:
+                    # cancelled mid-write: the write lands or not; rows it started hold a
+                    # lease nothing executes, which ``_abandon`` lets go
+                    with contextlib.suppress(BaseException):
+                        await write
+                    self.mine.update(s.row_id for s in starts if s.row_id is not None)
+                    raise
                 for ended, _ in self.finishes:
                     if not ended.still_executing:
                         scope.tracked.discard(ended.row_id)
+                        self.mine.discard(ended.row_id)
                 self.finishes, self.interrupt = [], []
             for start in starts:
                 assert start.row_id is not None and start.element is not None
                 self.elements[start.element].row_id = start.row_id
                 scope.tracked.add(start.row_id)
+                self.mine.add(start.row_id)
                 task = asyncio.ensure_future(
                     self._element(start.element, start.row_id, start.attempt, items[start.element])
                 )
@@ -345,6 +361,7 @@ class _Driver:
             )
             done = asyncio.wrap_future(scope.threads.submit(run))
         self.inner[row_id] = done
+        timed_out = False
         try:
             if self.opts.timeout is None:
                 result = await asyncio.shield(done)
@@ -353,6 +370,7 @@ class _Driver:
         except TimeoutError:
             if inspect.iscoroutinefunction(self.fn):
                 done.cancel()
+            timed_out = True  # its code may run on: it stays in ``inner`` until it returns
             done.add_done_callback(lambda _: self._released(row_id))
             return _Ended(
                 index,
@@ -369,7 +387,8 @@ class _Driver:
                 done.cancel()
             raise  # a thread runs to its end: ``_abandon`` releases its lease then
         finally:
-            self.inner.pop(row_id, None)
+            if not timed_out:
+                self.inner.pop(row_id, None)
         ok, value, encoded, error_type, error, trace = result
         hide = scope.redact
         logs = "\n".join(hide(line) for line in ctx.logs) or None
@@ -389,9 +408,15 @@ class _Driver:
     def _released(self, row_id: int) -> None:
         """An element's code returned after its attempt ended (timeout, cancel): its lease
         goes, so that no attempt waits on it."""
-        self.scope.tracked.discard(row_id)
+        self.inner.pop(row_id, None)
+        self._release([row_id])
+
+    def _release(self, row_ids: list[int]) -> None:
+        for row_id in row_ids:
+            self.scope.tracked.discard(row_id)
+            self.mine.discard(row_id)
         task = asyncio.ensure_future(
-            asyncio.to_thread(self.scope.store.release_attempts, self.scope.owner, [row_id])
+            asyncio.to_thread(self.scope.store.release_attempts, self.scope.owner, row_ids)
         )
         _releasing.add(task)  # a task nobody references may be collected mid-way
         task.add_done_callback(_releasing.discard)
@@ -402,6 +427,10 @@ class _Driver:
         or resumes the map."""
         for row_id, done in list(self.inner.items()):
             done.add_done_callback(functools.partial(self._gone, row_id))
+        # ended, or timed out and returned, but not checkpointed: nothing executes them now
+        idle = [r for r in self.mine if r not in self.inner]
+        if idle:
+            self._release(idle)
         for task in self.running:
             task.cancel()
         self.running.clear()

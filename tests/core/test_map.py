@@ -345,3 +345,39 @@ def test_a_map_killed_midway_runs_only_its_unfinished_elements(db_url: str, tmp_
         assert run.nodes["slow"].attempts == 2
     finally:
         client.close()
+
+
+def test_cancelling_mid_map_closes_its_elements(client: rt.Client, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    g = rt.Graph("cancel_map")
+
+    @g.node
+    def items() -> list[int]:
+        return list(range(200))
+
+    @g.map(over="items", concurrency=4)
+    def slow(items: int, ledger: str) -> int:
+        time.sleep(0.02)
+        _record(Path(ledger), items)
+        return items
+
+    run = g.run(ledger=str(ledger))
+    deadline = time.monotonic() + 60
+    while len(_counts(ledger)) < 8:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    run.cancel()
+    assert run.wait(60).status == "cancelled"
+    assert run.nodes["slow"].status == "cancelled"
+    deadline = time.monotonic() + 30
+    while True:  # the threads still running at the cancel return, then let go of their leases
+        rows = client.store.element_attempts(run.id, "slow")
+        if all(r.lease_until is None for r in rows):
+            break
+        assert time.monotonic() < deadline, [r for r in rows if r.lease_until]
+        time.sleep(0.05)
+    assert {r.status for r in rows} <= {"succeeded", "cancelled"}
+    assert len(rows) < 200  # the rest never started
+    ran = len(_counts(ledger))
+    time.sleep(0.2)
+    assert len(_counts(ledger)) == ran  # nothing runs on after the cancel
