@@ -53,7 +53,13 @@ class RunPage:
         timeline = live.timeline(view, self.order, now)
         values: dict[str, Any] = {
             "direction": self.direction,
-            "flow_nodes": layout.flow_nodes(self.placed, statuses, selected, self.direction),
+            "flow_nodes": layout.flow_nodes(
+                self.placed,
+                statuses,
+                selected,
+                self.direction,
+                {name: p.text for name, p in view.maps.items()},
+            ),
             "flow_edges": layout.flow_edges(self.spec, statuses),
             "timeline_rows": timeline.rows,
             "timeline_span": timeline.span,

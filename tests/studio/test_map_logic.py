@@ -52,6 +52,8 @@ def test_progress_events_make_one_line_per_map() -> None:
     (line,) = page.render()["maps"]
     assert line == maps.MapLine("sq", "312/1000", 1, "[7] ValueError: bad 7")
     assert "maps" not in page.render()  # unchanged: not handed out again
+    labels = {n["id"]: n["data"]["label"] for n in page.shown["flow_nodes"]}
+    assert labels == {"items": "items", "sq": "sq 312/1000"}  # the map is one node
     live.apply(page.view, [ev(2, "map.progress", "sq", total=1, succeeded=1)])  # type: ignore[list-item]
     assert page.view.maps["sq"].text == "312/1000"  # a replayed event changes nothing
 
