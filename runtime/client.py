@@ -522,10 +522,7 @@ class Client:
     def run_elements(
         self, run_id: str, node: str, *, offset: int = 0, limit: int | None = None
     ) -> list[Element]:
-        if limit is None and offset == 0:
-            rows = self.store.element_attempts(run_id, node)
-        else:
-            rows = self.store.element_page(run_id, node, offset=offset, limit=limit or 10**9)
+        rows = self.store.element_page(run_id, node, offset=offset, limit=limit or 2**31 - 1)
         return mapview.elements(rows, self.store.get_run(run_id).status)
 
     def run_inputs(self, run_id: str) -> dict[str, Any]:

@@ -524,7 +524,8 @@ class Store(abc.ABC):
         self, run_id: str, node: str, *, offset: int = 0, limit: int = 50
     ) -> list[NodeRun]:
         """The latest attempt row of each element of the map node ``node`` whose index is
-        ``offset`` or more, at most ``limit`` of them, by index (a drill-down page)."""
+        ``offset`` or more, at most ``limit`` of them, by index (a drill-down page). The rows
+        carry status, times, error and lease, not output, logs or traceback (``None``)."""
 
     @abc.abstractmethod
     def load_output(self, row: NodeRun) -> Any:

@@ -137,6 +137,24 @@ _START = (
 )
 
 
+ELEMENT_COLUMNS = (
+    "id",
+    "run_id",
+    "node",
+    "element",
+    "attempt",
+    "status",
+    "started_at",
+    "ended_at",
+    "error_type",
+    "error_message",
+    "will_retry",
+    "retry_at",
+    "owner",
+    "lease_until",
+)
+"""What ``element_page`` reads of a row: all a drill-down shows, no output, logs or traceback."""
+
 _START_MANY = sa.insert(tables.node_run).returning(
     tables.node_run.c.id, sort_by_parameter_order=True
 )
@@ -771,9 +789,10 @@ class SqlStore(Store):
             .limit(limit)
             .subquery()
         )
+        light = [nr.c[c] for c in ELEMENT_COLUMNS]
         with self.read() as conn:
             rows = conn.execute(
-                sa.select(nr)
+                sa.select(*light)
                 .join(
                     latest,
                     sa.and_(nr.c.element == latest.c.element, nr.c.attempt == latest.c.attempt),
@@ -781,7 +800,8 @@ class SqlStore(Store):
                 .where(self._elements_of(run_id, node))
                 .order_by(nr.c.element)
             ).all()
-        return [from_row(NodeRun, r._mapping) for r in rows]
+        unread = dict.fromkeys(c.name for c in nr.c if c.name not in ELEMENT_COLUMNS)
+        return [from_row(NodeRun, {**unread, **r._mapping}) for r in rows]
 
     def load_output(self, row: NodeRun) -> Any:
         stored = values.from_columns(row)
