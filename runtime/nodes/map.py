@@ -133,7 +133,7 @@ class _Driver:
         self.finishes: list[Any] = []
         self.interrupt: list[int] = []
         self.new_failures: list[list[Any]] = []
-        self.running: dict[asyncio.Task[_Ended], int] = {}
+        self.running: dict[asyncio.Future[Any], int] = {}
         self.inner: dict[int, asyncio.Future[Any]] = {}
         """Element row -> its code's future (a thread's ends only when the code returns)."""
         self.mine: set[int] = set()
@@ -310,11 +310,14 @@ class _Driver:
                 await asyncio.sleep(0)
             else:
                 await asyncio.sleep(wait or 0)
-            for task in [t for t in self.running if t.done()]:
-                del self.running[task]
-                self._ended(task.result())
+            for finished in [t for t in self.running if t.done()]:
+                del self.running[finished]
+                self._ended(finished.result())
 
-    def _ended(self, ended: _Ended) -> None:
+    def _ended(self, ended: _Ended | int) -> None:
+        if isinstance(ended, int):  # a timed-out element's code returned: its retry is due
+            heapq.heappush(self.timers, (time.monotonic(), ended))
+            return
         state = self.elements[ended.index]
         if ended.ok:
             self.results[ended.index] = ended.value
@@ -323,13 +326,26 @@ class _Driver:
         state.failures += 1
         will_retry = state.failures <= self.opts.retries
         self.finishes.append((ended, will_retry))
-        if will_retry:
+        if will_retry and ended.still_executing:
+            # two attempts of an element never run at once: the retry waits for the code
+            # (holding its slot), then for its backoff
+            self.running[asyncio.ensure_future(self._returned(ended))] = ended.index
+        elif will_retry:
             step = self.opts.backoff * 2 ** (state.failures - 1)
             due = time.monotonic() + min(step, 300.0) * random.uniform(0.5, 1.0)
             heapq.heappush(self.timers, (due, ended.index))
         else:
             self.errors[ended.index] = f"{ended.error_type}: {ended.error}"
             self.new_failures.append([ended.index, ended.error_type, ended.error])
+
+    async def _returned(self, ended: _Ended) -> int:
+        done = self.inner.get(ended.row_id)
+        if done is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(done)
+        step = self.opts.backoff * 2 ** (self.elements[ended.index].failures - 1)
+        await asyncio.sleep(min(step, 300.0) * random.uniform(0.5, 1.0))
+        return ended.index
 
     def _progress(self, clock: float, *, final: bool) -> list[dict[str, Any]]:
         if not final and clock - self.last_progress < _PROGRESS_SECONDS:

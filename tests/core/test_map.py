@@ -381,3 +381,32 @@ def test_cancelling_mid_map_closes_its_elements(client: rt.Client, tmp_path: Pat
     ran = len(_counts(ledger))
     time.sleep(0.2)
     assert len(_counts(ledger)) == ran  # nothing runs on after the cancel
+
+
+def test_a_timed_out_element_is_retried_only_once_its_code_returned(
+    client: rt.Client, tmp_path: Path
+) -> None:
+    spans = tmp_path / "spans"
+    g = rt.Graph("timed_retry")
+
+    @g.node
+    def items() -> list[int]:
+        return [0]
+
+    @g.map(over="items", timeout=0.2, retries=1, backoff=0)
+    def sticky(items: int, spans: str) -> int:
+        attempt = rt.current().attempt
+        began = time.monotonic()
+        if attempt == 1:
+            time.sleep(0.6)  # past the timeout: the thread runs on
+        with Path(spans).open("a") as f:
+            f.write(f"{attempt} {began} {time.monotonic()}\n")
+        return attempt
+
+    run = g.run(spans=str(spans)).wait(60)
+    assert run.status == "succeeded", run.error
+    assert run.output("sticky") == [2]
+    (first, second) = sorted(
+        tuple(map(float, line.split())) for line in spans.read_text().splitlines()
+    )
+    assert second[1] >= first[2]  # the second attempt began after the first one's code ended
