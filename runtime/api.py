@@ -359,6 +359,17 @@ class DocumentOut(BaseModel):
     value: EncodedOut
 
 
+class ElementOut(BaseModel):
+    """One element of a map node: its latest attempt."""
+
+    index: int
+    status: str
+    attempts: int
+    duration: float | None
+    """Seconds its latest attempt took (``None`` while it runs)."""
+    error: str | None
+
+
 class ShareIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -782,6 +793,35 @@ def create_api(
         c = client()
         a, b = reach_run(who, c, run_id), reach_run(who, c, other)
         return RunDiffOut.model_validate(diff_runs(a, b, redact=True).to_dict())
+
+    @router.get(
+        "/runs/{run_id}/nodes/{node}/elements",
+        response_model=list[ElementOut],
+        tags=["runs"],
+        responses=responses(404),
+    )
+    def node_elements(
+        *,
+        run_id: RunId,
+        node: Annotated[Name, Path()],
+        who: Principal = reader,
+        offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 50,
+    ) -> list[ElementOut]:
+        """A map node's elements from index ``offset`` on, ``limit`` of them (errors
+        redacted)."""
+        run = reach_run(who, client(), run_id)
+        shown = redaction.for_run(run)
+        return [
+            ElementOut(
+                index=e.index,
+                status=e.status,
+                attempts=e.attempts,
+                duration=e.duration,
+                error=None if e.error is None else shown.text(e.error),
+            )
+            for e in run.elements(node, offset=offset, limit=limit)
+        ]
 
     @router.get(
         "/runs/{run_id}/documents",

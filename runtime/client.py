@@ -15,7 +15,7 @@ import cloudpickle
 import pydantic
 import pydantic_core
 
-from runtime import codecs, codesign, codeversion, signing, statuses
+from runtime import codecs, codesign, codeversion, mapview, signing, statuses
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
@@ -32,6 +32,7 @@ from runtime.errors import (
 from runtime.events import Bus, EventDict, LocalBus, afollow, follow
 from runtime.graph import Graph, check_run_inputs, needed_nodes
 from runtime.keys import Keyring
+from runtime.mapview import Element, MapProgress
 from runtime.statuses import RUN_SETTLED, SETTLING_EVENTS, ends_at
 from runtime.store import Store, Takeover, open_store
 from runtime.store import tables as t
@@ -60,6 +61,13 @@ class RunReads(Protocol):
         ...
 
     def load_output(self, run_id: str, row: t.NodeRun) -> Any: ...
+    def run_elements(
+        self, run_id: str, node: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[Element]:
+        """A map node's elements from index ``offset`` on (``limit`` of them; all when
+        ``None``), each as its latest attempt shows it."""
+        ...
+
     def run_inputs(self, run_id: str) -> dict[str, Any]: ...
     def run_documents(self, run_id: str) -> list[DocumentInfo]: ...
     def subscribe(
@@ -531,6 +539,12 @@ class Client:
     def load_output(self, run_id: str, row: t.NodeRun) -> Any:
         return self.store.load_output(row)
 
+    def run_elements(
+        self, run_id: str, node: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[Element]:
+        rows = self.store.element_page(run_id, node, offset=offset, limit=limit or 2**31 - 1)
+        return mapview.elements(rows, self.store.get_run(run_id).status)
+
     def run_inputs(self, run_id: str) -> dict[str, Any]:
         record = self.store.get_run(run_id)
         return {k: self.store.load_input(v) for k, v in record.inputs.items()}
@@ -843,6 +857,18 @@ class Run:
     @property
     def inputs(self) -> dict[str, Any]:
         return self.client.run_inputs(self.id)
+
+    def elements(self, node: str, *, offset: int = 0, limit: int | None = None) -> list[Element]:
+        """The elements of map node ``node`` from index ``offset`` on (``limit`` of them;
+        all when ``None``): status, attempts, duration and error of each one's latest
+        attempt."""
+        return self.client.run_elements(self.id, node, offset=offset, limit=limit)
+
+    @property
+    def maps(self) -> dict[str, MapProgress]:
+        """Map node -> how far its elements are (``run.maps["squares"].text``: ``312/1000``),
+        from the run's ``map.progress`` events."""
+        return mapview.progress_from_events(self.events(stop_at_end=False, timeout=0))
 
     @property
     def documents(self) -> list[DocumentInfo]:

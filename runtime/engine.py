@@ -48,7 +48,7 @@ from runtime.events import Bus
 from runtime.graph import Graph, Node, check_run_inputs
 from runtime.heartbeat import Heartbeat
 from runtime.isolation import PICKLE_UNSIGNED
-from runtime.nodes import Call
+from runtime.nodes import Call, Scope
 from runtime.nodes.subgraph import CHILD_TRIGGER, child_run_id
 from runtime.redaction import Redactor
 from runtime.statuses import NODE_BLOCKING, untaken_nodes
@@ -228,6 +228,9 @@ class Engine:
         self._passes: dict[str, _Pass] = {}
         self._executions: dict[int, _Execution] = {}
         """Attempt row id -> code of it executing in this process."""
+        self.element_rows: set[int] = set()
+        """Attempt rows of map elements whose code executes in this process (kept by the
+        map node's attempt, ``runtime.nodes.map``): renewed with the executions."""
         self._lock = threading.Lock()
         """Guards ``_passes`` and ``_executions`` against the heartbeat thread's reads."""
         self._pool: ProcessPool | None = None
@@ -400,7 +403,11 @@ class Engine:
 
     def _to_renew(self) -> tuple[list[Lease], list[int]]:
         with self._lock:
-            return [p.lease for p in self._passes.values()], list(self._executions)
+            # list() of a set holds the GIL throughout: safe against the loop adding to it
+            return [p.lease for p in self._passes.values()], [
+                *self._executions,
+                *list(self.element_rows),
+            ]
 
     def _renewed(self, asked: Sequence[Lease], renewal: Renewal) -> None:
         """Runs on the heartbeat thread: tell passes that lost their lease or were asked to
@@ -845,7 +852,7 @@ class _Pass:
         )
         stop: Callable[[], object] = _nothing
         done: asyncio.Future[_Outcome]
-        call = node.kind_impl.call(node, kwargs)
+        call = node.kind_impl.call_in(node, kwargs, self._scope(start, encode))
         if start.isolation == "process":
             done = asyncio.ensure_future(self._in_child(call, ctx, allow_pickle))
             stop = done.cancel
@@ -864,11 +871,33 @@ class _Pass:
                 raise
         return _Execution(self.run.id, node.name, start.row_id, done, stop, self)  # type: ignore[arg-type]
 
+    def _scope(self, start: NodeStart, encode: Callable[[Any], codecs.Encoded]) -> Scope:
+        """What an attempt of a kind that drives parts of its own (a map) gets of this pass."""
+
+        async def checkpoint(**writes: Any) -> None:
+            self._announce(await self._write(self.store.astep, **writes))
+
+        return Scope(
+            run_id=self.run.id,
+            attempt=start.attempt,
+            owner=self.engine.owner,
+            store=self.store,
+            checkpoint=checkpoint,
+            threads=self.engine.node_threads,
+            tracked=self.engine.element_rows,
+            lease_seconds=self.settings.lease_seconds,
+            retry_floor=self.run.retry_floor,
+            encode=encode,
+            redact=self.redactor.text,
+        )
+
     def _isolation(self, node: Node) -> str:
         """Where this attempt's code runs. A node whose process died under it before runs in
         a child process from then on (when its code ships there), so that a crash is put down
         to the node that caused it: its neighbours in the dead process are not the ones that
         run out of interruptions."""
+        if node.kind_impl.drives:
+            return "thread"  # it drives its parts from this process's event loop
         isolation = node.isolation or self.graph.isolation or self.settings.isolation
         if isolation == "thread" and self.nodes[node.name].interruptions:
             try:

@@ -249,6 +249,96 @@ class Graph:
         node.join = join
         return self._insert(node)
 
+    def map(
+        self,
+        name: str | Callable[..., Any] | None = None,
+        fn: Callable[..., Any] | None = None,
+        *,
+        over: str,
+        concurrency: int = 16,
+        on_error: str = "fail",
+        retries: int = 0,
+        backoff: float = 1.0,
+        timeout: float | None = None,
+        pickle: bool | None = None,
+        inputs: Mapping[str, str] | None = None,
+        after: Iterable[str] = (),
+    ) -> Any:
+        """Add a map node: ``fn`` runs once per element of the list ``over`` (a node or run
+        input) gives at run time; its parameter named like ``over`` gets one element, the
+        others wire as usual. Each element is its own checkpointed attempt with its own
+        ``retries``, ``backoff`` and ``timeout``; at most ``concurrency`` execute at once.
+        The node's output is the list of results in input order. ``on_error="fail"``: the
+        node fails if any element failed for good, naming the indexes; ``"collect"``: it
+        succeeds with ``None`` at the failed indexes and the document ``errors``
+        (``{index: "Type: message"}``). Usable as ``g.map("squares", square, over=...)`` or
+        as a decorator, ``@g.map(over="numbers")`` (the function's name is the node's)."""
+        if callable(name):
+            name, fn = None, name
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            self._add_map(
+                name or f.__name__,
+                f,
+                over=over,
+                concurrency=concurrency,
+                on_error=on_error,
+                retries=retries,
+                backoff=backoff,
+                timeout=timeout,
+                pickle=pickle,
+                inputs=inputs,
+                after=after,
+            )
+            return f
+
+        if fn is None:
+            return register
+        register(fn)
+        return self.nodes[name or fn.__name__]
+
+    def _add_map(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        over: str,
+        inputs: Mapping[str, str] | None,
+        after: Iterable[str],
+        pickle: bool | None,
+        **options: Any,
+    ) -> Node:
+        from runtime.nodes.map import MapKind, MapOptions
+
+        self._check_new_name(name)
+        if not callable(fn) or _is_runnable(fn):
+            raise GraphError(f"map node {name!r}: expected a function, got {type(fn).__name__}")
+        if not isinstance(over, str) or not over.isidentifier():
+            raise GraphError(f"map node {name!r}: over must name a node or run input, got {over!r}")
+        try:
+            opts = MapOptions(over=over, **options)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            raise GraphError(f"map node {name!r}: {problems}") from None
+        if over in (inputs or {}):
+            raise GraphError(
+                f"map node {name!r}: parameter {over!r} gets the elements of {over!r}; "
+                "it cannot be rewired with inputs"
+            )
+        node = _function_node(name, fn, inputs)
+        if over not in node.inputs:
+            raise GraphError(
+                f"map node {name!r}: {fn.__name__}() has no parameter {over!r} to receive "
+                f"one element of {over!r} (parameters are: {', '.join(node.inputs) or 'none'})"
+            )
+        node.kind, node.options, node.pickle = MapKind.name, opts, pickle
+        node.annotations.pop(over, None)  # the element's type, not the list's
+        node.defaults.pop(over, None)
+        node.after = tuple(after)
+        return self._insert(node)
+
     def wait(
         self,
         name: str,

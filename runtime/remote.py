@@ -27,6 +27,7 @@ from runtime.client import DocumentInfo, Run
 from runtime.config import Settings
 from runtime.errors import InputError, NotFound, PayloadError, PlaitError, RunStateError
 from runtime.graph import Graph
+from runtime.mapview import Element
 from runtime.statuses import SETTLING_EVENTS, ends_at
 from runtime.store import tables as t
 from runtime.store.tables import EventDict
@@ -290,6 +291,13 @@ class RemoteClient:
 
     def load_output(self, run_id: str, row: t.NodeRun) -> Any:
         return _decode(self._json("GET", f"/runs/{run_id}/nodes/{row.node}/output"))
+
+    def run_elements(
+        self, run_id: str, node: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[Element]:
+        params = {"offset": offset, "limit": limit or 100_000}
+        body = self._json("GET", f"/runs/{run_id}/nodes/{node}/elements", params=params)
+        return [Element(**e) for e in body]
 
     def run_inputs(self, run_id: str) -> dict[str, Any]:
         names = list(self._detail(run_id)["inputs"])

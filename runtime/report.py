@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markdown_it import MarkdownIt
 
-from runtime import codecs, drawing, redaction
+from runtime import codecs, drawing, mapview, redaction
 from runtime.errors import PlaitError
 from runtime.nodes.subgraph import child_progress, child_run_id, parent_line
 from runtime.statuses import (
@@ -54,6 +54,8 @@ CONTENT_SECURITY_POLICY = (
 """What a report may load: only what is inside it (a plotly map cannot fetch its outlines,
 an image cannot point elsewhere)."""
 MAX_ERROR, MAX_LOG_LINE = 2_000, 500
+MAX_FAILED_ELEMENTS = 100
+"""Failed elements of a map node listed in its section (a note counts the rest)."""
 MAX_GRAPH_NODES, MAX_TIMELINE = 400, 500
 """Past this many nodes the graph is not drawn, past this many attempts the timeline stops
 (either picture would pass a megabyte)."""
@@ -338,6 +340,9 @@ def render(
             child = child_run_id(run.id, n["name"])
             entries[n["name"]]["child_id"] = child
             entries[n["name"]]["child"] = child_progress(run.client, child)
+    for name, progress in run.maps.items():
+        if name in entries:
+            entries[name]["map"] = _map_entry(run, name, progress, shown)
     urgency = {"failed": 0, "retrying": 1, "waiting": 1, "running": 2}
     order = sorted(entries, key=lambda name: urgency.get(entries[name]["status"], 3))
     urgent = {name for name in entries if entries[name]["status"] in urgency}
@@ -443,6 +448,31 @@ def _node_entry(
         "answered_by": _short(row.answered_by or "") if row else None,
         "child": None,
         "child_id": None,
+    }
+
+
+def _map_entry(
+    run: Run, name: str, progress: mapview.MapProgress, shown: redaction.Redactor
+) -> dict[str, Any]:
+    """A map node's part of its section: progress, the histogram of element durations and
+    the table of failed elements (by index, capped)."""
+    elements = run.elements(name)
+    failed = [e for e in elements if e.status == "failed"]
+    durations = [e.duration for e in elements if e.duration is not None]
+    return {
+        "progress": progress.text,
+        "failed": len(failed),
+        "running": progress.running,
+        "histogram": mapview.histogram_svg(mapview.histogram(durations)),
+        "failures": [
+            {
+                "index": e.index,
+                "attempts": e.attempts,
+                "error": shown.excerpt(e.error or "", MAX_ERROR),
+            }
+            for e in failed[:MAX_FAILED_ELEMENTS]
+        ],
+        "more_failures": max(len(failed) - MAX_FAILED_ELEMENTS, 0),
     }
 
 

@@ -142,12 +142,18 @@ EventType = Literal[
     "node.cancelled",
     "node.not_needed",
     "document.saved",
+    "map.progress",
 ]
 """Every event type in the ``event`` table. ``run.<status>`` events carry ``{"status": ...}``;
 ``node.retrying`` carries ``retry_in`` (seconds) and ``retry_at`` (Unix time);
 ``node.interrupted``: an attempt was cut off by the death of its process and runs again;
 ``node.skipped`` carries ``reason`` (and ``untaken: true`` on an untaken branch path); a
-branch's ``node.succeeded`` carries ``took``, the successors it took."""
+branch's ``node.succeeded`` carries ``took``, the successors it took.
+
+``map.progress``: how far a map node's elements are, written with their checkpoints (at most
+a few a second): ``total``, ``succeeded``, ``failed`` (elements failed for good),
+``running``, and ``failures`` (``[index, error_type, error]`` of elements that failed for
+good since the last one)."""
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 RUN_END_EVENTS: frozenset[str] = frozenset(f"run.{s}" for s in RUN_FINISHED)

@@ -12,7 +12,7 @@ from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
 from runtime.nodes.subgraph import child_progress, parent_line
 from runtime.redaction import Redactor
-from studio.logic import compare, fmt, forms
+from studio.logic import compare, fmt, forms, maps
 from studio.logic.preview import Preview, preview
 
 MAX_OUTPUTS = 20
@@ -117,6 +117,8 @@ class NodeDetail:
     inputs: list[InputRow] = field(default_factory=list)
     output: Preview = field(default_factory=Preview)
     documents: list[DocumentRow] = field(default_factory=list)
+    map: maps.MapPanel = field(default_factory=maps.MapPanel)
+    """A map node's progress, failures, histogram and page of elements (empty otherwise)."""
 
 
 @dataclass
@@ -220,8 +222,11 @@ def _input_shown(shown: Redactor, name: str, value: Any) -> Any:
     return shown.value({name: value})[name]
 
 
-def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) -> NodeDetail:
-    """Attempts, error and traceback, logs, inputs and output preview of one node."""
+def node_detail(
+    client: Client, run_id: str, name: str, spec: dict[str, Any], element_offset: int = 0
+) -> NodeDetail:
+    """Attempts, error and traceback, logs, inputs and output preview of one node (a map
+    node's elements from ``element_offset`` on)."""
     node = next((n for n in spec["nodes"] if n["name"] == name), None)
     if node is None:
         return NodeDetail(name=name, status="unknown node")
@@ -277,7 +282,20 @@ def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) ->
         for doc, value in client.store.documents(run_id)
         if doc.node == name
     ]
+    detail.map = map_panel(client, run_id, name, element_offset, shown)
     return detail
+
+
+def map_panel(
+    client: Client, run_id: str, name: str, offset: int, shown: Redactor | None = None
+) -> maps.MapPanel:
+    """A map node's panel (an empty one for any other node)."""
+    run = client.get_run(run_id)
+    progress = run.maps.get(name)
+    if progress is None:
+        return maps.MapPanel()
+    shown = shown or redaction.for_run(run)
+    return maps.panel(progress, run.elements(name), offset, shown)
 
 
 def _inputs(

@@ -2,7 +2,7 @@
 the engine, the spec and the views) and the registry of kinds, built-in and from the
 ``plait.nodes`` entry point group."""
 
-from runtime.nodes.kind import Call, NodeKind, options_schema
+from runtime.nodes.kind import Call, NodeKind, Scope, options_schema
 from runtime.nodes.node import ISOLATIONS, JOINS, Isolation, Join, Node
 from runtime.nodes.registry import ENTRY_POINT_GROUP, kind_of, kinds, register
 
@@ -15,6 +15,7 @@ __all__ = [
     "Join",
     "Node",
     "NodeKind",
+    "Scope",
     "kind_of",
     "kinds",
     "options_schema",

@@ -8,7 +8,8 @@ live next to this module; others register through the ``plait.nodes`` entry poin
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -22,6 +23,35 @@ Parks = Literal["waiting", "in_subgraph"]
 for a payload someone submits (``client.resume``), ``in_subgraph`` for the end of a child
 run it starts (``runtime.nodes.subgraph``). It is the status the run parks as when nothing
 else can go on."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a pass lends the attempt of a kind that drives parts of its own (a map node's
+    elements): the attempt, the store and a checkpoint under the pass's lease."""
+
+    run_id: str
+    attempt: int
+    """The driving node attempt's number."""
+    owner: str
+    """The process executing it (the owner of every part attempt it starts)."""
+    store: Any
+    """The ``runtime.store.Store`` (reads only: writes go through ``checkpoint``)."""
+    checkpoint: Callable[..., Awaitable[None]]
+    """``await checkpoint(finishes=, starts=, interrupt=, events=)``: one ``Store.step`` of
+    the pass (fenced by its lease, event numbers kept, the events published)."""
+    threads: Executor
+    """Where sync part code runs (the engine's node threads)."""
+    tracked: set[int]
+    """Attempt rows whose code executes in this process: the heartbeat renews their leases.
+    Add a part's row when it starts and discard it once it has returned."""
+    lease_seconds: float
+    retry_floor: int | None
+    """Part attempts with a row id up to this were made before the run's last retry."""
+    encode: Callable[[Any], Any]
+    """Encodes a part's value as the node's output would be (``codecs.Encoded``)."""
+    redact: Callable[[str], str]
+    """Hides the run's secrets in a part's error and logs."""
 
 
 @dataclass(frozen=True)
@@ -52,10 +82,17 @@ class NodeKind:
     routes: ClassVar[bool] = False
     """Nodes of this kind choose which of their successors run (``untaken``): the plan
     derives their choices, and a resumed pass reads their outputs to follow their decision."""
+    drives: ClassVar[bool] = False
+    """Its attempts drive checkpointed parts of their own on the pass's event loop (a map's
+    elements, through ``call_in``): they always run in the engine's process."""
 
     def call(self, node: Node, kwargs: dict[str, Any]) -> Call:
         """What an attempt executes, given the node's arguments by parameter name."""
         raise NotImplementedError(f"node kind {self.name!r} executes no code")
+
+    def call_in(self, node: Node, kwargs: dict[str, Any], scope: Scope) -> Call:
+        """``call``, for a kind that needs the pass's ``Scope`` (one that ``drives``)."""
+        return self.call(node, kwargs)
 
     def load(self, node: Node, value: Any) -> Any:
         """The value downstream nodes receive, from the node's stored output."""

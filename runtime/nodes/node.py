@@ -73,6 +73,9 @@ class Node:
     join: Join = "all"
     """``all`` or ``any``: how it treats inputs on untaken branch paths (``Join``); a failure
     upstream skips it either way."""
+    options: pydantic.BaseModel | None = None
+    """Its kind's options (an instance of ``NodeKind.options``), for kinds that have some:
+    a map node's ``over``, ``concurrency``, ``on_error``, element retries and timeout."""
     doc: str = ""
 
     @property

@@ -12,6 +12,7 @@ from runtime.errors import GraphError
 from runtime.nodes.branch import BranchKind
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.kind import NodeKind
+from runtime.nodes.map import MapKind
 from runtime.nodes.runnable import RunnableKind
 from runtime.nodes.subgraph import SubgraphKind
 from runtime.nodes.wait import WaitKind
@@ -21,7 +22,8 @@ log = logging.getLogger("plait.nodes")
 ENTRY_POINT_GROUP = "plait.nodes"
 
 _kinds: dict[str, NodeKind] = {
-    k.name: k for k in (FunctionKind(), RunnableKind(), WaitKind(), BranchKind(), SubgraphKind())
+    k.name: k
+    for k in (FunctionKind(), RunnableKind(), WaitKind(), BranchKind(), SubgraphKind(), MapKind())
 }
 _plugins_loaded = False
 _lock = threading.Lock()

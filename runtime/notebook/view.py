@@ -21,7 +21,7 @@ import ipywidgets as w
 from IPython.display import HTML
 
 from runtime import drawing as svg
-from runtime import redaction
+from runtime import mapview, redaction
 from runtime.errors import PlaitError
 from runtime.nodes.subgraph import child_summary
 from runtime.notebook.forms import WaitForm
@@ -67,6 +67,8 @@ class RunModel:
     """Branch -> the successors it took."""
     children: dict[str, str] = field(default_factory=dict)
     """Sub-graph node -> its child run's id."""
+    maps: dict[str, mapview.MapProgress] = field(default_factory=dict)
+    """Map node -> how far its elements are (``map.progress`` events)."""
     seq: int = 0
 
     def apply(self, event: Mapping[str, Any]) -> bool:
@@ -79,6 +81,8 @@ class RunModel:
             self.nodes = {
                 n: node_status_after_run_end(s, self.status) for n, s in self.nodes.items()
             }
+        if kind == "map.progress" and node is not None:
+            self.maps.setdefault(node, mapview.MapProgress()).fold(data)
         if kind == "run.retried":
             for name in data.get("restart", []):
                 self.nodes[name] = "pending"
@@ -137,6 +141,8 @@ class RunModel:
         for name, paths in self.took.items():  # a branch says where it went
             went = "→ " + (", ".join(paths) or "nowhere")
             labels[name] = f"{went} · {labels[name]}" if name in labels else went
+        for name, progress in self.maps.items():
+            labels[name] = progress.text  # a map is one node: its elements as a count
         return svg.render(self.spec, self.nodes, labels)
 
 
@@ -308,6 +314,11 @@ class RunView:
                 next_at = time.strftime("%H:%M:%S", time.localtime(model.retry_at[name]))
                 shown_as += f" at {next_at}"
             mark = " data-untaken='true'" if name in untaken else ""
+            progress = model.maps.get(name)
+            if progress is not None:
+                shown_as += f" <span class='plait-map-progress'>{progress.text}</span>"
+                if progress.failures:
+                    note = note or f"failed elements: {progress.failures_text()}"
             rows.append(
                 f"<tr data-node='{html.escape(name)}' data-status='{status}'{mark}>"
                 f"<td>{html.escape(name)}</td>"
@@ -404,6 +415,9 @@ def node_details_html(run: Run, name: str) -> str:
     ]
     if info.status == "succeeded":
         parts.append(preview_html(run.output(name), shown))
+    progress = run.maps.get(name)
+    if progress is not None:
+        parts.append(map_details_html(run, name, progress, shown))
     if info.error:
         error = shown.excerpt(f"{info.error_type or ''}: {info.error}", MAX_TEXT)
         parts.append(f"<pre>{html.escape(error)}</pre>")
@@ -414,6 +428,42 @@ def node_details_html(run: Run, name: str) -> str:
         logs = shown.excerpt(info.logs, MAX_TEXT)
         parts.append(f"<pre class='plait-logs'>{html.escape(logs)}</pre>")
     parts.append("</div>")
+    return "".join(parts)
+
+
+MAX_ELEMENTS_SHOWN = 200
+
+
+def map_details_html(
+    run: Run, name: str, progress: mapview.MapProgress, shown: Redactor = redaction.DEFAULT
+) -> str:
+    """A map node's drill-down: progress, failures by index, the histogram of element
+    durations, and its elements (failed ones first) in an expandable table."""
+    elements = run.elements(name)
+    durations = [e.duration for e in elements if e.duration is not None]
+    failed = [e for e in elements if e.status == "failed"]
+    listed = failed + [e for e in elements if e.status != "failed"]
+    listed = [
+        mapview.Element(e.index, e.status, e.attempts, e.duration, shown.text(e.error or ""))
+        for e in listed[:MAX_ELEMENTS_SHOWN]
+    ]
+    more = len(elements) - len(listed)
+    parts = [
+        f"<div class='plait-map' data-map='{html.escape(name)}'>",
+        f"<div>elements <b class='plait-map-progress'>{progress.text}</b>",
+        f", {progress.failed} failed" if progress.failed else "",
+        f", {progress.running} running" if progress.running else "",
+        "</div>",
+    ]
+    if progress.failures:
+        text = shown.text(progress.failures_text(limit=20))
+        parts.append(f"<div class='plait-map-failures'>failed: {html.escape(text)}</div>")
+    parts.append(mapview.histogram_svg(mapview.histogram(durations)))
+    parts.append(
+        f"<details class='plait-elements'><summary>{len(elements)} elements"
+        f"{f' (first {len(listed)} shown)' if more else ''}</summary>"
+        f"{mapview.elements_table_html(listed)}</details></div>"
+    )
     return "".join(parts)
 
 

@@ -129,6 +129,9 @@ class NodeStart:
     """The attempt's own lease (see ``NodeRun.lease_until``)."""
     isolation: str | None = None
     """Where a ``running`` attempt's code runs: ``thread`` or ``process``."""
+    element: int | None = None
+    """The index of the element of a map node this attempt runs (its ``node`` is then
+    ``map[index]``); ``None`` for a node's own attempt."""
     row_id: int | None = None
     """Filled in after the insert."""
 
@@ -502,11 +505,30 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def attempts(self, run_id: str) -> list[NodeRun]:
-        """Every attempt row of a run, by node, then attempt."""
+        """Every attempt row of a run, by node, then attempt. Element attempts of map nodes
+        (rows with an ``element``) are not node attempts and are left out."""
 
     @abc.abstractmethod
     def node_attempts(self, run_id: str, node: str) -> list[NodeRun]:
-        """One node's attempt rows, oldest first."""
+        """One node's attempt rows, oldest first (element attempts left out)."""
+
+    @abc.abstractmethod
+    def element_attempts(self, run_id: str, node: str) -> list[NodeRun]:
+        """Every element attempt row of the map node ``node`` in one read, by element, then
+        attempt. An element attempt is an attempt row like any other (written by ``step``
+        as a ``NodeStart`` with ``element`` set and ``node`` = ``f"{node}[{element}]"``,
+        finished by a ``NodeFinish``, fenced by the run's lease, its own lease renewed by
+        ``renew`` and cleared by ``release_attempts``, closed ``cancelled`` by a run ending
+        unsuccessfully) except that ``acquire`` does not read it: the map node's attempt
+        reads its elements itself when it starts, and closes the dead ones."""
+
+    @abc.abstractmethod
+    def element_page(
+        self, run_id: str, node: str, *, offset: int = 0, limit: int = 50
+    ) -> list[NodeRun]:
+        """The latest attempt row of each element of the map node ``node`` whose index is
+        ``offset`` or more, at most ``limit`` of them, by index (a drill-down page). The rows
+        carry status, times, error and lease, not output, logs or traceback (``None``)."""
 
     @abc.abstractmethod
     def load_output(self, row: NodeRun) -> Any:

@@ -98,6 +98,7 @@ _START_COLUMNS = (
     "owner",
     "lease_until",
     "isolation",
+    "element",
 )
 _EVENT_COLUMNS = ("run_id", "seq", "type", "node", "data", "created_at")
 
@@ -136,6 +137,30 @@ _START = (
 )
 
 
+ELEMENT_COLUMNS = (
+    "id",
+    "run_id",
+    "node",
+    "element",
+    "attempt",
+    "status",
+    "started_at",
+    "ended_at",
+    "error_type",
+    "error_message",
+    "will_retry",
+    "retry_at",
+    "owner",
+    "lease_until",
+)
+"""What ``element_page`` reads of a row: all a drill-down shows, no output, logs or traceback."""
+
+_START_MANY = sa.insert(tables.node_run).returning(
+    tables.node_run.c.id, sort_by_parameter_order=True
+)
+"""Many starts in one statement (a map's elements): ids in the order of the parameters."""
+
+
 def _start_params(run_id: str, start: NodeStart) -> dict[str, Any]:
     return {
         "run_id": run_id,
@@ -150,6 +175,7 @@ def _start_params(run_id: str, start: NodeStart) -> dict[str, Any]:
         "owner": start.owner,
         "lease_until": start.lease_until,
         "isolation": start.isolation,
+        "element": start.element,
     }
 
 
@@ -717,7 +743,9 @@ class SqlStore(Store):
     def _attempts(conn: sa.Connection, run_id: str) -> list[NodeRun]:
         nr = tables.node_run
         rows = conn.execute(
-            sa.select(nr).where(nr.c.run_id == run_id).order_by(nr.c.node, nr.c.attempt)
+            sa.select(nr)
+            .where(nr.c.run_id == run_id, nr.c.element.is_(None))
+            .order_by(nr.c.node, nr.c.attempt)
         ).all()
         return [from_row(NodeRun, r._mapping) for r in rows]
 
@@ -726,9 +754,56 @@ class SqlStore(Store):
         nr = tables.node_run
         with self.read() as conn:
             rows = conn.execute(
-                sa.select(nr).where(nr.c.run_id == run_id, nr.c.node == node).order_by(nr.c.attempt)
+                sa.select(nr)
+                .where(nr.c.run_id == run_id, nr.c.node == node, nr.c.element.is_(None))
+                .order_by(nr.c.attempt)
             ).all()
         return [from_row(NodeRun, r._mapping) for r in rows]
+
+    @staticmethod
+    def _elements_of(run_id: str, node: str) -> Any:
+        nr = tables.node_run
+        return sa.and_(
+            nr.c.run_id == run_id,
+            nr.c.element.is_not(None),
+            nr.c.node.startswith(f"{node}[", autoescape=True),
+        )
+
+    def element_attempts(self, run_id: str, node: str) -> list[NodeRun]:
+        nr = tables.node_run
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(nr)
+                .where(self._elements_of(run_id, node))
+                .order_by(nr.c.element, nr.c.attempt)
+            ).all()
+        return [from_row(NodeRun, r._mapping) for r in rows]
+
+    def element_page(
+        self, run_id: str, node: str, *, offset: int = 0, limit: int = 50
+    ) -> list[NodeRun]:
+        nr = tables.node_run
+        latest = (
+            sa.select(nr.c.element, sa.func.max(nr.c.attempt).label("attempt"))
+            .where(self._elements_of(run_id, node), nr.c.element >= offset)
+            .group_by(nr.c.element)
+            .order_by(nr.c.element)
+            .limit(limit)
+            .subquery()
+        )
+        light = [nr.c[c] for c in ELEMENT_COLUMNS]
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(*light)
+                .join(
+                    latest,
+                    sa.and_(nr.c.element == latest.c.element, nr.c.attempt == latest.c.attempt),
+                )
+                .where(self._elements_of(run_id, node))
+                .order_by(nr.c.element)
+            ).all()
+        unread = dict.fromkeys(c.name for c in nr.c if c.name not in ELEMENT_COLUMNS)
+        return [from_row(NodeRun, {**unread, **r._mapping}) for r in rows]
 
     def load_output(self, row: NodeRun) -> Any:
         stored = values.from_columns(row)
@@ -804,13 +879,24 @@ class SqlStore(Store):
                     .where(nr.c.id == stop.row_id)
                     .values(will_retry=False, error_message=stop.error_message)
                 )
-            for start in starts:
+            if len(starts) > 1:
+                params = [_start_params(lease.run_id, start) for start in starts]
+                ids = conn.execute(_START_MANY, params).scalars().all()
+                for start, row_id in zip(starts, ids, strict=True):
+                    start.row_id = row_id
+            for start in starts if len(starts) == 1 else ():
                 start.row_id = conn.execute(_START, _start_params(lease.run_id, start)).scalar_one()
             return self._append(conn, lease.run_id, events, next_seq=next_seq)
 
     def _apply_finishes(
         self, conn: sa.Connection, finishes: Sequence[NodeFinish], inline_limit: int
     ) -> None:
+        if len(finishes) > 1 and conn.dialect.supports_sane_multi_rowcount:
+            # many ends at once (a map's elements): one executemany, the rows counted in all
+            many = [self._finish_params(conn, finish, inline_limit) for finish in finishes]
+            if conn.execute(_FINISH, many).rowcount != len(finishes):
+                raise StaleWrite("an attempt row of this checkpoint is no longer running")
+            return
         for finish in finishes:
             params = self._finish_params(conn, finish, inline_limit)
             if conn.execute(_FINISH, params).rowcount != 1:
@@ -977,13 +1063,19 @@ class SqlStore(Store):
                 )
             latest: dict[str, Any] = {}
             for row in conn.execute(
-                sa.select(nr.c.id, nr.c.node, nr.c.status)
+                sa.select(nr.c.id, nr.c.node, nr.c.status, nr.c.element)
                 .where(nr.c.run_id == run_id)
                 .order_by(nr.c.node, nr.c.attempt)
             ):
                 latest[row.node] = row
+            # map elements count for the floor (a retry runs failed elements again) but are
+            # no nodes to restart
             floor = max((row.id for row in latest.values()), default=None)
-            restart = [n for n, row in latest.items() if row.status in NODE_BLOCKING]
+            restart = [
+                n
+                for n, row in latest.items()
+                if row.status in NODE_BLOCKING and row.element is None
+            ]
             conn.execute(
                 sa.update(r)
                 .where(r.c.id == run_id)

@@ -174,11 +174,20 @@ class NodeRun(SQLModel, table=True):
             postgresql_where=sa.text("output_blob IS NOT NULL"),
             sqlite_where=sa.text("output_blob IS NOT NULL"),
         ),
+        # a map's element rows, read per map node in one range (``element_attempts``)
+        sa.Index(
+            "ix_node_run_element",
+            "run_id",
+            "element",
+            postgresql_where=sa.text("element IS NOT NULL"),
+            sqlite_where=sa.text("element IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(foreign_key="run.id", max_length=32)
     node: str = Field(max_length=200)
+    """The node; for an element attempt of a map node ``squares``, ``squares[17]``."""
     attempt: int
     status: str = Field(max_length=16)
     started_at: dt.datetime | None = _ts(default=None)
@@ -206,6 +215,10 @@ class NodeRun(SQLModel, table=True):
     """While the attempt's code is still executing somewhere: renewed by the owner's heartbeat,
     cleared once the call has returned or is known dead. A node is started again only when no
     earlier attempt of it holds a live lease, so two attempts of a node never overlap."""
+    element: int | None = None
+    """Set on the attempt of one element of a map node (its index in the mapped list):
+    such rows are the map's own checkpoints, left out of a run's node attempts
+    (``Store.attempts``) and read with ``Store.element_attempts``."""
 
 
 class Event(SQLModel, table=True):

@@ -118,10 +118,13 @@ def flow_nodes(
     selected: str = "",
     direction: Direction = "LR",
     untaken: frozenset[str] = frozenset(),
+    counts: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """React Flow node objects, coloured by status; the class names carry the status
     (``plait-<status>``) for styling and for tests, and ``plait-untaken`` for a node on an
-    untaken branch path (``untaken``: greyed, dashed)."""
+    untaken branch path (``untaken``: greyed, dashed). ``counts`` labels nodes that stand for
+    many (a map node: ``squares 312/1000``)."""
+    counts = counts or {}
     source, target = ("right", "left") if direction == "LR" else ("bottom", "top")
     out = []
     for p in placed:
@@ -137,7 +140,7 @@ def flow_nodes(
             {
                 "id": p.name,
                 "position": {"x": p.x, "y": p.y},
-                "data": {"label": p.name},
+                "data": {"label": f"{p.name} {counts[p.name]}" if p.name in counts else p.name},
                 "className": classes,
                 # fixed sizes: the minimap and fitView need them before anything is measured
                 "width": NODE_W,

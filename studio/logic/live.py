@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.mapview import MapProgress
 from runtime.statuses import (
     NODE_ATTEMPT_ENDS,
     NODE_EVENT_STATUS,
@@ -59,6 +60,8 @@ class RunView:
     last_at: float | None = None
     error: str | None = None
     cancel_requested: bool = False
+    maps: dict[str, MapProgress] = field(default_factory=dict)
+    """Map node -> how far its elements are (``map.progress`` events)."""
 
     def node(self, name: str) -> NodeState:
         return self.nodes.setdefault(name, NodeState())
@@ -99,6 +102,9 @@ def apply(view: RunView, events: Iterable[EventDict]) -> set[str]:
                 changed |= _close_open(view, at)
         elif kind in NODE_EVENT_STATUS and name:
             _apply_node(view.node(name), kind, data, at)
+            changed.add(name)
+        elif kind == "map.progress" and name:
+            view.maps.setdefault(name, MapProgress()).fold(data)
             changed.add(name)
     return changed
 

@@ -12,7 +12,7 @@ from runtime import redaction
 from runtime.redaction import Redactor
 from runtime.statuses import NODE_DONE, NODE_PROGRESS_NAMED, label, spec_deps, untaken_nodes
 from runtime.store.tables import EventDict
-from studio.logic import fmt, forms, layout, live
+from studio.logic import fmt, forms, layout, live, maps
 
 
 @dataclass
@@ -55,7 +55,12 @@ class RunPage:
         values: dict[str, Any] = {
             "direction": self.direction,
             "flow_nodes": layout.flow_nodes(
-                self.placed, statuses, selected, self.direction, untaken
+                self.placed,
+                statuses,
+                selected,
+                self.direction,
+                untaken,
+                {name: p.text for name, p in view.maps.items()},
             ),
             "flow_edges": layout.flow_edges(self.spec, statuses),
             "timeline_rows": timeline.rows,
@@ -65,6 +70,7 @@ class RunPage:
             "cancel_requested": view.cancel_requested,
             "last_seq": view.last_seq,
             "progress": progress(statuses),
+            "maps": maps.lines(view.maps, self.redactor),
             "waiting": [n for n in self.order if statuses.get(n) == "waiting"],
         }
         if view.started_at is not None and view.status != "waiting":

@@ -10,6 +10,7 @@ from studio.components.graph import direction_switch, graph_view
 from studio.data import ShareLinkRow
 from studio.logic.forms import NODE_FIELD, WaitForm
 from studio.logic.live import Bar, TimelineRow
+from studio.logic.maps import PAGE_SIZE, MapLine, MapPanel
 from studio.states.run import SHARE_LIFETIMES, RunState
 from studio.states.session import SessionState
 
@@ -35,6 +36,10 @@ def header() -> rx.Component:
             lambda c: rx.link(
                 c.node + ": " + c.line, href=c.href, size="2", class_name="plait-child-run"
             ),
+        ),
+        rx.cond(
+            RunState.maps.length() > 0,  # type: ignore[attr-defined]
+            rx.vstack(rx.foreach(RunState.maps, map_line), spacing="1"),
         ),
         rx.hstack(
             common.status_badge(RunState.run_status, size="3", id="run-status"),
@@ -376,6 +381,7 @@ def node_panel() -> rx.Component:
                 ),
                 class_name="plait-node-output",
             ),
+            rx.cond(d.map.progress != "", map_section(d.map)),
             rx.cond(
                 d.logs != "",
                 common.section("Logs", common.pre(d.logs, extra_class="plait-logs")),
@@ -439,6 +445,104 @@ def node_panel() -> rx.Component:
             spacing="4",
             width="100%",
             class_name="plait-node-panel",
+        ),
+    )
+
+
+def map_line(line: rx.Var[MapLine]) -> rx.Component:
+    """A map node of the run, collapsed: its elements' progress and failures by index."""
+    return rx.hstack(
+        rx.link(rx.code(line.node), on_click=RunState.select_name(line.node), cursor="pointer"),
+        rx.badge(line.progress, variant="soft", class_name="plait-map-progress"),
+        rx.cond(
+            line.failed > 0,
+            rx.text(line.failures, size="1", color_scheme="red", class_name="plait-map-failures"),
+        ),
+        align="center",
+        spacing="2",
+        class_name="plait-map-line",
+        data_map=line.node,
+    )
+
+
+def map_section(m: rx.Var[MapPanel]) -> rx.Component:
+    """A map node's panel: progress, failures by index, the histogram of element durations,
+    and its elements a page at a time."""
+    return common.section(
+        "Elements",
+        rx.hstack(
+            rx.badge(m.progress, class_name="plait-map-progress"),
+            rx.text(m.page, size="1", color_scheme="gray"),
+            align="center",
+        ),
+        rx.cond(
+            m.failures != "",
+            rx.text("failed: " + m.failures, size="1", color_scheme="red"),
+        ),
+        rx.cond(
+            m.histogram.length() > 0,  # type: ignore[attr-defined]
+            rx.vstack(
+                rx.hstack(
+                    rx.foreach(
+                        m.histogram,
+                        lambda bar: rx.box(
+                            height=bar.height,
+                            width="14px",
+                            background="var(--accent-9)",
+                            title=bar.title,
+                        ),
+                    ),
+                    align="end",
+                    height="40px",
+                    spacing="1",
+                    class_name="plait-histogram",
+                ),
+                rx.text("element durations " + m.span, size="1", color_scheme="gray"),
+                spacing="1",
+            ),
+        ),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("element"),
+                    rx.table.column_header_cell("status"),
+                    rx.table.column_header_cell("attempts"),
+                    rx.table.column_header_cell("took"),
+                    rx.table.column_header_cell("error"),
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    m.elements,
+                    lambda e: rx.table.row(
+                        rx.table.cell(e.index),
+                        rx.table.cell(common.status_badge(e.status)),
+                        rx.table.cell(e.attempts),
+                        rx.table.cell(e.duration),
+                        rx.table.cell(e.error),
+                        data_element=e.index,
+                    ),
+                )
+            ),
+            size="1",
+            width="100%",
+            class_name="plait-elements",
+        ),
+        rx.hstack(
+            rx.button(
+                "previous",
+                size="1",
+                variant="soft",
+                disabled=m.offset == 0,
+                on_click=RunState.element_page(-1),
+            ),
+            rx.button(
+                "next",
+                size="1",
+                variant="soft",
+                disabled=m.offset + PAGE_SIZE >= m.total,
+                on_click=RunState.element_page(1),
+            ),
         ),
     )
 

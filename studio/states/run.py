@@ -23,6 +23,7 @@ from runtime.statuses import RUN_FINISHED, RUN_RETRYABLE
 from runtime.store.tables import EventDict
 from studio import data
 from studio.logic import fmt, forms, live, preview
+from studio.logic.maps import PAGE_SIZE, MapLine
 from studio.logic.run_page import RunPage
 from studio.states.base import blocking, client, permitted, record
 
@@ -60,6 +61,8 @@ class RunState(rx.State):
     parent_line: str = ""
     parent_href: str = ""
     children: list[data.ChildLink] = []
+    maps: list[MapLine] = []
+    """One line per map node: its elements' progress and failures."""
     inputs: list[data.KeyValue] = []
     outputs: list[data.NamedPreview] = []
     flow_nodes: list[dict[str, Any]] = []
@@ -148,11 +151,14 @@ class RunState(rx.State):
                     if failure is not None:
                         self.live_error = f"live updates stopped: {failure}"
                     selected = self.selected if self.selected in changed else ""
+                    offset = self.detail.map.offset
                     finished = live.RUN_LEVEL in changed and page.view.finished
                     spec = page.spec
                 pushed = loop.time()
                 if selected:
-                    detail = await blocking(data.node_detail, client(), run_id, selected, spec)
+                    detail = await blocking(
+                        data.node_detail, client(), run_id, selected, spec, offset
+                    )
                     async with self:
                         if self.selected == selected:
                             self.detail = detail
@@ -174,6 +180,7 @@ class RunState(rx.State):
         self.workflow = self.workflow_href = self.version = self.run_status = ""
         self.trigger = self.owner = self.started_by = self.source_href = ""
         self.created = self.elapsed = self.error = self.progress = ""
+        self.maps = []
         self.message = self.live_error = self.selected = ""
         self.share_open, self.share_url, self.share_message, self.share_links = False, "", "", []
         self.cancel_requested = False
@@ -234,6 +241,14 @@ class RunState(rx.State):
         spec = self._raw_page().spec
         self.detail = await blocking(data.node_detail, client(), self.run_id, name, spec)  # type: ignore[attr-defined]
         self.detail_loading = False
+
+    async def element_page(self, step: int) -> None:
+        """Page through the selected map node's elements (``step``: -1 back, 1 on)."""
+        if not self.selected:
+            return
+        offset = max(0, self.detail.map.offset + step * PAGE_SIZE)
+        run_id = self.run_id  # type: ignore[attr-defined]
+        self.detail.map = await blocking(data.map_panel, client(), run_id, self.selected, offset)
 
     def close_detail(self) -> None:
         self.selected = ""

@@ -710,3 +710,37 @@ def test_large_members_of_a_tree_are_blobs_of_their_own_and_come_back(store: Sto
     with store.read() as conn:
         sizes = sorted(conn.execute(sa.select(tables.blob.c.size)).scalars())
     assert 40_000 in sizes  # the member on its own, not inside the tree's bytes
+
+
+def test_element_attempts_are_rows_of_their_own_read_per_map_node(store: Store) -> None:
+    lease = leased(store)
+    node = start(store, lease, "sq_map")
+    elements = [
+        NodeStart(f"sq_map[{i}]", 1, "running", utcnow(), owner=lease.owner, element=i)
+        for i in range(3)
+    ]
+    other = NodeStart("sq_mapx[0]", 1, "running", utcnow(), owner=lease.owner, element=0)
+    store.step(lease, starts=[*elements, other])  # the LIKE prefix escapes ``_``
+    store.step(
+        lease,
+        finishes=[ok(elements[0].row_id), NodeFinish(elements[1].row_id, "failed", utcnow())],  # type: ignore[arg-type]
+        starts=[NodeStart("sq_map[1]", 2, "running", utcnow(), owner=lease.owner, element=1)],
+    )
+    # element rows are no node attempts: a pass, the views and a retry never see them
+    assert [a.id for a in store.attempts(lease.run_id)] == [node]
+    assert [a.id for a in store.node_attempts(lease.run_id, "sq_map")] == [node]
+    rows = store.element_attempts(lease.run_id, "sq_map")
+    assert [(r.element, r.attempt, r.status) for r in rows] == [
+        (0, 1, "succeeded"),
+        (1, 1, "failed"),
+        (1, 2, "running"),
+        (2, 1, "running"),
+    ]
+    assert store.load_output(rows[0]) == 1
+    page = store.element_page(lease.run_id, "sq_map", offset=1, limit=1)
+    assert [(r.element, r.attempt) for r in page] == [(1, 2)]
+    # renewed with the process's attempts, closed when the run ends unsuccessfully
+    store.renew(lease.owner, [lease], [elements[2].row_id], 60)  # type: ignore[list-item]
+    store.finish_run(lease, "failed", error="x")
+    statuses = {r.element: r.status for r in store.element_attempts(lease.run_id, "sq_map")}
+    assert statuses == {0: "succeeded", 1: "cancelled", 2: "cancelled"}

@@ -247,3 +247,17 @@ def test_report_shows_no_secret(client: rt.Client) -> None:
     assert "answered by <b>ada</b>" in page
     assert_no_secret(page, "the report")
     assert page.count(redaction.REDACTED) >= 5
+
+
+def test_a_map_node_shows_its_progress_histogram_and_failed_elements(client: rt.Client) -> None:
+    from tests import map_flows
+
+    run = map_flows.collecting.run().wait(60)
+    assert run.status == "succeeded", run.error
+    page = str(report.render(run))
+    section = page.split('id="node-checked"')[1].split("</section>")[0]
+    assert 'elements <b class="map-progress">6/8</b>' in section and "2 failed" in section
+    assert "class='plait-histogram'" in section
+    failed = section.split('class="failed-elements"')[1]
+    assert re.findall(r'data-element="(\d+)"', failed) == ["2", "5"]
+    assert "ValueError: no 5" in failed

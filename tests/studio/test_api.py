@@ -490,3 +490,19 @@ def test_an_ill_typed_run_input_is_a_422_naming_it(api: TestClient, client: rt.C
     assert good.status_code == 201, good.text
     run = client.get_run(good.json()["id"]).wait(30)
     assert run.output("echo") == {"count": 3, "ratio": 0.5, "label": "x"}
+
+
+def test_a_map_nodes_elements_by_page(api: TestClient, client: rt.Client) -> None:
+    from tests import map_flows
+
+    run = map_flows.collecting.run(n=12).wait(60)
+    assert run.status == "succeeded", run.error
+    page = api.get(f"/api/v1/runs/{run.id}/nodes/checked/elements?offset=2&limit=4").json()
+    assert [(e["index"], e["status"], e["attempts"]) for e in page] == [
+        (2, "failed", 1),
+        (3, "succeeded", 1),
+        (4, "succeeded", 1),
+        (5, "failed", 1),
+    ]
+    assert page[0]["error"] == "ValueError: no 2" and page[1]["duration"] >= 0
+    assert api.get(f"/api/v1/runs/{run.id}/nodes/items/elements").json() == []
