@@ -127,6 +127,7 @@ class Client:
             self.engine = Engine(self.store, bus, config, self.owner, self.load_graph)
             dispatcher = EmbeddedDispatcher(self.engine, config.worker_concurrency)
         self.engine.resubmit = dispatcher.submit
+        self.engine.on_park = lambda run_id, wake_at: self._watch_delayed()
         return bus, dispatcher
 
     def __repr__(self) -> str:
@@ -487,6 +488,8 @@ class Client:
                 taken.update(leases.unrenewed(others))
         for run_id, takeover in taken.items():
             self.dispatcher.submit(run_id, takeover=takeover)
+        if self.store.next_wake() is not None:
+            self._watch_delayed()  # delayed and sleeping runs of a process gone: queued when due
         return [Run(self, run_id) for run_id in taken]
 
     def _announce(self, run_id: str, events: list[EventDict]) -> None:
@@ -627,12 +630,17 @@ class NodeInfo:
     logs: str | None
     retry_at: dt.datetime | None = None
     """When a ``retrying`` node's next attempt is due."""
+    wake_at: dt.datetime | None = None
+    """When a ``sleeping`` node wakes, or a ``waiting`` one with a timeout times out."""
 
     @property
     def label(self) -> str:
-        """The status as people read it (``not needed``, ``retrying at 12:00:03 UTC``)."""
+        """The status as people read it (``not needed``, ``retrying at 12:00:03 UTC``,
+        ``sleeping until 14:05:00 UTC``)."""
         if self.status == "retrying" and self.retry_at is not None:
             return f"retrying at {self.retry_at:%H:%M:%S} UTC"
+        if self.wake_at is not None and self.status in statuses.NODE_PARKED:
+            return statuses.parked_label(self.status, self.wake_at)
         return statuses.label(self.status)
 
     @property
@@ -693,7 +701,10 @@ class Run:
 
     def wait(self, timeout: float | None = None) -> Run:
         """Block until the run has succeeded, failed, been cancelled, or is waiting for
-        input. Raises ``TimeoutError`` after ``timeout`` seconds."""
+        input. A ``sleeping`` run is not settled: this keeps waiting through its sleep
+        (something must queue it when due: this client in embedded mode, ``plait scheduler``
+        or a worker's reaper otherwise). Raises ``TimeoutError`` after ``timeout``
+        seconds."""
         changed, ended = threading.Event(), threading.Event()
 
         def on_events(batch: list[EventDict]) -> None:
@@ -756,6 +767,7 @@ class Run:
                 traceback=row.traceback if row else None,
                 logs=row.logs if row else None,
                 retry_at=row.retry_at if row and status == "retrying" else None,
+                wake_at=row.wake_at if row and status in statuses.NODE_PARKED else None,
             )
         return out
 

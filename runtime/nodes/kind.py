@@ -7,6 +7,7 @@ live next to this module; others register through the ``plait.nodes`` entry poin
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,9 +18,17 @@ import pydantic
 if TYPE_CHECKING:
     from runtime.nodes.node import Node
 
-Parks = Literal["waiting"]
+Parks = Literal["waiting", "sleeping"]
 """How a node whose inputs are ready can stop its run without executing code: ``waiting``
-for a payload someone submits (``client.resume``)."""
+for a payload someone submits (``client.resume``), ``sleeping`` until its ``wake_at``."""
+
+
+@dataclass(frozen=True)
+class Woken:
+    """What a parked node's attempt becomes once its wake time passed unanswered: it
+    succeeds with ``value`` (stored, encoded, when the attempt starts)."""
+
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,8 @@ class NodeKind:
     """The options a node of this kind is configured with; its JSON schema is the form the
     studio renders. ``None``: nothing beyond the common policies."""
     parks: ClassVar[Parks | None] = None
-    """Set when nodes of this kind stop the run instead of executing code (``waiting``)."""
+    """Set when nodes of this kind stop the run instead of executing code (``waiting``,
+    ``sleeping``)."""
 
     def call(self, node: Node, kwargs: dict[str, Any]) -> Call:
         """What an attempt executes, given the node's arguments by parameter name."""
@@ -71,6 +81,16 @@ class NodeKind:
     def is_async(self, node: Node) -> bool:
         """Whether its attempts are coroutines (they then run on the event loop)."""
         return False
+
+    def wake_at(self, node: Node, now: dt.datetime, kwargs: dict[str, Any]) -> dt.datetime | None:
+        """A parking node's wake time, decided when its attempt starts at ``now`` with its
+        arguments: a sleep's end, a wait's timeout. ``None``: it parks until answered."""
+        return None
+
+    def woken(self, node: Node, wake_at: dt.datetime) -> Woken | None:
+        """What its attempt ends with when ``wake_at`` passes first: ``Woken(value)``, or
+        ``None`` for a failure (``TimeoutError``)."""
+        return None
 
 
 def schema_text(schema: type[pydantic.BaseModel] | None) -> str:

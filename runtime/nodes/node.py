@@ -28,9 +28,10 @@ class Node:
     """Unique within the graph; other nodes name it as a parameter to depend on it."""
     kind: str
     """The name of its kind (``runtime.nodes.registry``): ``function`` (sync or async
-    callable), ``runnable`` (LangChain), ``wait`` (human input), or a plug-in's."""
+    callable), ``runnable`` (LangChain), ``wait`` (human input), ``sleep`` (a durable timer),
+    or a plug-in's."""
     target: Callable[..., Any] | Runnable | None
-    """What executes; ``None`` for a wait node."""
+    """What executes; ``None`` for a wait or sleep node."""
     inputs: dict[str, str]
     """Parameter name -> the node or run input that feeds it."""
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -44,7 +45,8 @@ class Node:
     backoff: float = 1.0
     """Seconds before the first retry; doubles each attempt, with jitter."""
     timeout: float | None = None
-    """Seconds an attempt may take before it fails with ``TimeoutError``."""
+    """Seconds an attempt may take before it fails with ``TimeoutError``; for a wait node,
+    seconds it waits for an answer before it takes its default (or fails)."""
     pickle: bool | None = None
     """Allow pickling this node's output; ``None`` inherits the graph's setting."""
     isolation: Isolation | None = None
@@ -63,6 +65,9 @@ class Node:
     """A runnable is invoked with the dict of its inputs (its input schema is an object with
     keys) rather than its one input's bare value. ``None`` in graphs stored before this was
     decided: the dict unless there is one input, as they ran then."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """Options of its kind beyond the common policies, as plain JSON data: a sleep's
+    ``seconds`` or ``until``, a wait's ``default`` answer."""
     doc: str = ""
 
     @property

@@ -12,13 +12,16 @@ from runtime.errors import GraphError
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.kind import NodeKind
 from runtime.nodes.runnable import RunnableKind
+from runtime.nodes.sleep import SleepKind
 from runtime.nodes.wait import WaitKind
 
 log = logging.getLogger("plait.nodes")
 
 ENTRY_POINT_GROUP = "plait.nodes"
 
-_kinds: dict[str, NodeKind] = {k.name: k for k in (FunctionKind(), RunnableKind(), WaitKind())}
+_kinds: dict[str, NodeKind] = {
+    k.name: k for k in (FunctionKind(), RunnableKind(), WaitKind(), SleepKind())
+}
 _plugins_loaded = False
 _lock = threading.Lock()
 

@@ -114,6 +114,8 @@ class Run(SQLModel, table=True):
         sa.Index("ix_run_status_created", "status", "created_at"),
         sa.Index("ix_run_trigger_created", "trigger", "created_at"),
         sa.Index("ix_run_owner_created", "owner", "created_at"),
+        # what ``release_due`` asks each round: the parked runs whose wake time has come
+        sa.Index("ix_run_status_wake", "status", "wake_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -148,6 +150,11 @@ class Run(SQLModel, table=True):
     """When a delayed run (status ``scheduled``) becomes ``queued``; ``None`` for the rest."""
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     """Among a limited workflow's queued runs, higher ones are admitted first."""
+    wake_at: dt.datetime | None = _ts(default=None)
+    """A parked run (``sleeping``, or ``waiting`` on a wait with a timeout): when
+    ``release_due`` queues it again (ending its parked attempts due by then, so what was due
+    by the waker's clock is over whatever the next pass's clock says). ``None`` for the
+    rest."""
 
 
 class NodeRun(SQLModel, table=True):
@@ -200,6 +207,11 @@ class NodeRun(SQLModel, table=True):
     """While the attempt's code is still executing somewhere: renewed by the owner's heartbeat,
     cleared once the call has returned or is known dead. A node is started again only when no
     earlier attempt of it holds a live lease, so two attempts of a node never overlap."""
+    wake_at: dt.datetime | None = _ts(default=None)
+    """A ``sleeping`` attempt: when its sleep ends; a ``waiting`` one with a timeout: when it
+    times out. Then it becomes ``succeeded`` with the output stored when it started (a
+    sleep's wake time, a wait's default answer) or, with none, ``failed``
+    (``TimeoutError``)."""
 
 
 class Event(SQLModel, table=True):
