@@ -237,8 +237,9 @@ class Graph:
     ) -> Node:
         """Add a durable sleep: once the nodes in ``after`` are done, the run sleeps
         ``seconds`` (or ``until`` an aware datetime, or the datetime, or ISO 8601 text, held
-        by the run input or node ``until`` names) without holding a worker, a thread or a lease, and is
-        woken by the scheduler when due, across restarts. Other ready branches run first.
+        by the run input or node ``until`` names) without holding a worker, a thread or a
+        lease, and is woken by the scheduler when due, across restarts. Other ready branches
+        run first.
         Downstream nodes receive its wake time as an aware datetime (stored, and shown by
         ``run.output``, as its ISO 8601 text)."""
         self._check_new_name(name)
