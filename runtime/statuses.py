@@ -118,6 +118,9 @@ NODE_BLOCKING: frozenset[str] = frozenset({"failed", "skipped", "cancelled"})
 """A dependency in one of these makes a node ``skipped``."""
 NODE_PARKED: frozenset[str] = frozenset({"waiting", "sleeping"})
 """Attempts that execute no code and wait: for a payload, or for their ``wake_at``."""
+NODE_FINISHABLE: frozenset[str] = frozenset({"running", "sleeping"})
+"""Attempt rows a pass may finish: the attempts it executes, and its sleeps (which only the
+holder of the run, or ``release_due`` while nobody holds it, ends)."""
 NODE_RETRIED: frozenset[str] = frozenset({"failed", "skipped", "cancelled", "retrying"})
 """What a run's retry starts again; ``succeeded`` and ``not_needed`` nodes stay as they are."""
 

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from runtime import codecs
 from runtime.errors import StoreUnavailable
+from runtime.statuses import NODE_FINISHABLE
 from runtime.store import tables, values
 from runtime.store.contract import (
     Acquired,
@@ -45,7 +46,6 @@ from runtime.store.contract import (
 from runtime.store.sql import (
     _EVENT_COLUMNS,
     _START_COLUMNS,
-    FINISHABLE,
     SqlStore,
     _event_dicts,
     _finish_values,
@@ -578,7 +578,7 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
     )
     held = sa.exists(sa.select(fence.c.id))
     # no IN: an expanding list would not survive being compiled to psycopg's text
-    finishable = sa.or_(*(nr.c.status == status for status in FINISHABLE))
+    finishable = sa.or_(*(nr.c.status == status for status in sorted(NODE_FINISHABLE)))
     counts = []
     source: Any = fence
     for k in range(finishes):

@@ -20,6 +20,7 @@ from runtime import codecs
 from runtime.errors import NotFound, RunStateError, StoreUnavailable
 from runtime.statuses import (
     NODE_BLOCKING,
+    NODE_FINISHABLE,
     NODE_OPEN,
     NODE_PARKED,
     RUN_ACTIVE,
@@ -127,14 +128,11 @@ def _finish_values(prefix: str = "") -> dict[str, Any]:
     return {**{c: sa.bindparam(prefix + c) for c in _FINISH_COLUMNS}, "lease_until": lease}
 
 
-FINISHABLE = ("running", "sleeping")
-"""What a pass may finish: the attempts it executes, and its sleeps (which only the holder of
-the run, or ``release_due`` while nobody holds it, ends)."""
 _FINISH = (
     sa.update(tables.node_run)
     .where(
         tables.node_run.c.id == sa.bindparam("row_id"),
-        tables.node_run.c.status.in_(FINISHABLE),
+        tables.node_run.c.status.in_(NODE_FINISHABLE),
     )
     .values(_finish_values())
 )
