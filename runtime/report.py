@@ -33,7 +33,14 @@ from markdown_it import MarkdownIt
 
 from runtime import codecs, drawing, redaction
 from runtime.errors import PlaitError
-from runtime.statuses import RUN_FINISHED, label, node_status
+from runtime.statuses import (
+    NODE_PARKED,
+    RUN_FINISHED,
+    RUN_PARKED,
+    label,
+    node_status,
+    parked_label,
+)
 
 if TYPE_CHECKING:
     from runtime.client import Run
@@ -293,6 +300,9 @@ def render(
         version=run.client.store.get_version(record.version_id).version,
         description=_cap_middle(spec.get("description", ""), MAX_ERROR),
         finished=record.status in RUN_FINISHED,
+        status_label=parked_label(record.status, record.wake_at)
+        if record.status in RUN_PARKED
+        else record.status,
         duration=_seconds(start, record.ended_at) if record.ended_at else "",
         generated=now,
         error=shown.excerpt(record.error or "", MAX_ERROR),
@@ -321,7 +331,7 @@ def render(
         n["name"]: _node_entry(n, latest.get(n["name"]), statuses[n["name"]], shown)
         for n in spec["nodes"]
     }
-    urgency = {"failed": 0, "retrying": 1, "waiting": 1, "running": 2}
+    urgency = {"failed": 0, "retrying": 1, "waiting": 1, "sleeping": 1, "running": 2}
     order = sorted(entries, key=lambda name: urgency.get(entries[name]["status"], 3))
     urgent = {name for name in entries if entries[name]["status"] in urgency}
     asked = record.targets or spec["outputs"]
@@ -409,6 +419,8 @@ def _node_entry(
     shown_as = label(status)
     if status == "retrying" and row.retry_at is not None:
         shown_as += f" at {row.retry_at:%H:%M:%S} UTC"
+    if status in NODE_PARKED and row.wake_at is not None:
+        shown_as = parked_label(status, row.wake_at)
     return {
         "name": node["name"],
         "kind": node["kind"],
