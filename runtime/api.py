@@ -163,6 +163,11 @@ class RunOut(BaseModel):
     targets: list[str] | None = Field(
         None, description="The outputs the run was asked for; null: every node."
     )
+    wake_at: dt.datetime | None = Field(
+        None,
+        description="When a sleeping run (or one waiting on a wait with a timeout) is queued "
+        "again.",
+    )
 
 
 class RunPage(BaseModel):
@@ -197,6 +202,9 @@ class NodeOut(BaseModel):
     answered_by: str | None = Field(None, description="Who answered a wait node.")
     retry_at: dt.datetime | None = Field(
         None, description="When a retrying node's next attempt is due."
+    )
+    wake_at: dt.datetime | None = Field(
+        None, description="When a sleeping node wakes, or a waiting one times out."
     )
 
 
@@ -440,6 +448,7 @@ def run_detail(run: Run) -> RunDetail:
             logs=_excerpt(shown, info.logs),
             answered_by=answers.get(info.name),
             retry_at=info.retry_at,
+            wake_at=info.wake_at,
         )
         for info in run.nodes.values()
     ]

@@ -224,6 +224,8 @@ class RunRow:
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
     error: str | None
+    wake_at: dt.datetime | None = None
+    """When a parked (``sleeping``, or ``waiting`` with a timeout) run is queued again."""
 
     @property
     def duration(self) -> float | None:

@@ -1388,6 +1388,7 @@ class SqlStore(Store):
                 r.c.started_at,
                 r.c.ended_at,
                 r.c.error,
+                r.c.wake_at,
             )
             .join(wf, wf.c.id == r.c.workflow_id)
             .join(wv, wv.c.id == r.c.version_id)
@@ -1419,6 +1420,7 @@ class SqlStore(Store):
                 started_at=_utc(row.started_at),
                 ended_at=_utc(row.ended_at),
                 error=row.error,
+                wake_at=_utc(row.wake_at),
             )
             for row in rows
         ], total

@@ -30,6 +30,10 @@ def header() -> rx.Component:
             common.status_badge(RunState.run_status, size="3", id="run-status"),
             rx.text(RunState.progress, size="2", class_name="plait-progress"),
             rx.cond(
+                RunState.wake != "",
+                rx.text(RunState.wake, size="2", color_scheme="violet", id="run-wake"),
+            ),
+            rx.cond(
                 RunState.elapsed != "",
                 rx.text("· " + RunState.elapsed, size="2", color_scheme="gray"),
             ),
