@@ -359,3 +359,61 @@ def test_a_sleeping_run_outlives_its_process(db_url: str, tmp_path: Path) -> Non
         assert sorted(effects.read_text().split()) == ["first:1", "second:1"]
     finally:
         watcher.close()
+
+
+def test_views_show_a_sleeping_run_with_its_wake_time(sqlite_client: rt.Client) -> None:
+    from typer.testing import CliRunner
+
+    from runtime import catalog
+    from runtime.cli import app
+    from runtime.notebook.display import static_bundle
+    from runtime.notebook.view import RunModel, RunView
+    from studio.logic.run_page import RunPage
+    from studio.states.runs import run_item
+
+    calls: list[str] = []
+    run = counting_graph("viewed_nap", calls).run(n=3)
+    _status(run, "sleeping")
+    wake_at = run.record.wake_at
+    assert wake_at is not None
+    until = parked_label("sleeping", wake_at)  # "sleeping until 14:05:00 UTC"
+    assert until == f"sleeping until {wake_at:%H:%M:%S} UTC" or wake_at.date() != dt.date.today()
+
+    # the notebook view, live (folded from events) and as a static snapshot
+    history = sqlite_client.store.events(run.id)  # run.events() would follow it to its end
+    model = RunModel(run.spec)
+    for event in history:
+        model.apply(event)
+    assert model.status == "sleeping" and model.banner_status() == until
+    table = RunView._table_html(model)
+    assert "data-node='cool_off' data-status='sleeping'" in table and until in table
+    bundle = static_bundle(run)
+    assert until in bundle["text/html"] and until in bundle["text/plain"]
+
+    # the report
+    page = run.report()
+    assert until in page and "status sleeping" in page
+
+    # the studio: run page header and the runs list
+    studio_page = RunPage.create(run.spec)
+    studio_page.apply(history)
+    assert studio_page.render()["wake"] == until
+    rows, _ = catalog.runs(sqlite_client.store)
+    assert run_item(rows[0]).wake == until.removeprefix("sleeping ")
+
+    # the CLI
+    cli = CliRunner()
+    listed = cli.invoke(app, ["runs"])
+    assert listed.exit_code == 0, listed.output
+    assert "sleeping   sdk" in listed.output and until.removeprefix("sleeping ") in listed.output
+    shown = cli.invoke(app, ["show", run.id])
+    assert shown.exit_code == 0, shown.output
+    assert f"cool_off                 {until}" in shown.output
+    assert f"  {until}" in shown.output  # the run's own line
+
+    # the API's run detail
+    from runtime.api import run_detail
+
+    detail = run_detail(run)
+    node = next(n for n in detail.nodes if n.name == "cool_off")
+    assert node.status == "sleeping" and node.wake_at == wake_at
