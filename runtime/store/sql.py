@@ -1122,6 +1122,7 @@ class SqlStore(Store):
                     ended_at=now,
                     lease_owner=None,
                     lease_until=None,
+                    wake_at=None,  # a sleeping run: nothing wakes it any more
                     # a holder we took for dead may still be alive: fence it off
                     lease_epoch=run.lease_epoch + 1,
                 )

@@ -215,6 +215,7 @@ def test_cancel_a_sleeping_run(client: rt.Client) -> None:
     assert run.cancel() == "cancelled"
     assert run.wait(10).status == "cancelled"
     assert run.nodes["cool_off"].status == "cancelled"
+    assert run.record.wake_at is None and run.record.lease_owner is None
     clock = Clock()
     clock.advance(seconds=60)
     assert _waker(client, clock).tick() == []
