@@ -418,3 +418,27 @@ def test_views_show_a_sleeping_run_with_its_wake_time(sqlite_client: rt.Client) 
     detail = run_detail(run)
     node = next(n for n in detail.nodes if n.name == "cool_off")
     assert node.status == "sleeping" and node.wake_at == wake_at
+
+
+def test_sleep_until_the_time_a_node_returns(client: rt.Client) -> None:
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(microsecond=0)
+    g = rt.Graph("until_node")
+
+    @g.node
+    def due() -> str:
+        return at.isoformat()
+
+    g.sleep("nap", until="due")
+
+    @g.node
+    def woke(nap: dt.datetime) -> str:
+        return nap.isoformat()
+
+    run = g.run()
+    _status(run, "sleeping")
+    assert run.nodes["nap"].wake_at == at
+    assert run.spec["nodes"][1]["sleep"] == {"until_from": "due"}
+    clock = Clock()
+    clock.now = at
+    _waker(client, clock).tick()
+    assert run.wait(20).outputs == {"woke": at.isoformat()}
