@@ -11,6 +11,7 @@ from runtime import catalog, redaction, sharing
 from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
 from runtime.redaction import Redactor
+from runtime.statuses import NODE_PARKED, parked_label
 from studio.logic import fmt, forms
 from studio.logic.preview import Preview, preview
 
@@ -90,6 +91,8 @@ class NodeDetail:
     traceback: str = ""
     logs: str = ""
     answered_by: str = ""
+    wake: str = ""
+    """``sleeping until 14:05:00 UTC`` (a sleep), ``waiting until ...`` (a wait's timeout)."""
     inputs: list[InputRow] = field(default_factory=list)
     output: Preview = field(default_factory=Preview)
     documents: list[DocumentRow] = field(default_factory=list)
@@ -224,6 +227,8 @@ def node_detail(client: Client, run_id: str, name: str, spec: dict[str, Any]) ->
     detail.logs = shown.excerpt(logs, MAX_TEXT)
     if latest is not None:
         detail.answered_by = latest.answered_by or ""
+        if latest.status in NODE_PARKED and latest.wake_at is not None:
+            detail.wake = parked_label(latest.status, latest.wake_at)
         if latest.status == "succeeded":
             try:
                 detail.output = preview(shown.value(client.store.load_output(latest)))

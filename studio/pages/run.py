@@ -314,6 +314,10 @@ def node_panel() -> rx.Component:
                 rx.heading(RunState.selected, size="4", class_name="plait-node-title"),
                 rx.cond(d.kind != "", rx.badge(d.kind, variant="outline")),
                 common.status_badge(d.status),
+                rx.cond(
+                    d.wake != "",
+                    rx.text(d.wake, size="2", color_scheme="violet", class_name="plait-node-wake"),
+                ),
                 rx.spacer(),
                 rx.icon_button(
                     rx.icon("x", size=14), variant="ghost", on_click=RunState.close_detail

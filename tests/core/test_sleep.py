@@ -401,6 +401,9 @@ def test_views_show_a_sleeping_run_with_its_wake_time(sqlite_client: rt.Client) 
     assert studio_page.render()["wake"] == until
     rows, _ = catalog.runs(sqlite_client.store)
     assert run_item(rows[0]).wake == until.removeprefix("sleeping ")
+    from studio.data import node_detail
+
+    assert node_detail(sqlite_client, run.id, "cool_off", run.spec).wake == until
 
     # the CLI
     cli = CliRunner()
