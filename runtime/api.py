@@ -167,6 +167,11 @@ class RunOut(BaseModel):
         None, description="A child run: the run whose sub-graph node started it."
     )
     parent_node: str | None = Field(None, description="That sub-graph node of the parent.")
+    wake_at: dt.datetime | None = Field(
+        None,
+        description="When a sleeping run (or one waiting on a wait with a timeout) is queued "
+        "again.",
+    )
 
 
 class RunPage(BaseModel):
@@ -203,6 +208,9 @@ class NodeOut(BaseModel):
         None, description="When a retrying node's next attempt is due."
     )
     child_run: str | None = Field(None, description="A sub-graph node's child run, once started.")
+    wake_at: dt.datetime | None = Field(
+        None, description="When a sleeping node wakes, or a waiting one times out."
+    )
 
 
 class RunDetail(RunOut):
@@ -479,6 +487,7 @@ def run_detail(run: Run) -> RunDetail:
             answered_by=answers.get(info.name),
             retry_at=info.retry_at,
             child_run=info.child_run,
+            wake_at=info.wake_at,
         )
         for info in run.nodes.values()
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import os
@@ -20,7 +21,13 @@ from runtime.errors import PlaitError
 from runtime.events import EventDict
 from runtime.graph import Graph
 from runtime.redaction import Redactor
-from runtime.statuses import NODE_RETRIED, RUN_FINISHED, RUN_UNSUCCESSFUL
+from runtime.statuses import (
+    NODE_RETRIED,
+    RUN_FINISHED,
+    RUN_PARKED,
+    RUN_UNSUCCESSFUL,
+    parked_label,
+)
 from runtime.store import db, open_store
 
 if TYPE_CHECKING:
@@ -116,7 +123,9 @@ def _describe(event: EventDict) -> str | None:
     if kind == "node.retrying":
         return f"{stamp}  ↻ {node} failed ({data.get('error')}); retry in {data.get('retry_in')}s"
     if kind == "node.waiting":
-        return f"{stamp}  … {node} is waiting for input"
+        return f"{stamp}  … {node} is waiting for input" + _until(data)
+    if kind == "node.sleeping":
+        return f"{stamp}  z {node} is sleeping" + _until(data)
     if kind == "node.skipped":
         untaken = " (untaken)" if data.get("untaken") else ""
         return f"{stamp}  - {node} skipped{untaken}: {data.get('reason')}"
@@ -127,8 +136,15 @@ def _describe(event: EventDict) -> str | None:
     if kind == "run.retried":
         return f"{stamp}  run retried: {', '.join(data.get('restart') or []) or 'nothing'} again"
     if kind.startswith("run.") and kind not in ("run.queued", "run.running"):
-        return f"{stamp}  run {kind.removeprefix('run.')}"
+        return f"{stamp}  run {kind.removeprefix('run.')}" + _until(data)
     return None
+
+
+def _until(data: dict[str, Any]) -> str:
+    wake_at = data.get("wake_at")
+    if not isinstance(wake_at, str):
+        return ""
+    return f" until {dt.datetime.fromisoformat(wake_at):%H:%M:%S} UTC"
 
 
 def _show_value(value: Any, shown: Redactor) -> str:
@@ -265,9 +281,19 @@ def runs(
     typer.echo(f"{'RUN':32}  {'WORKFLOW':20}  {'STATUS':9}  {'TRIGGER':8}  CREATED")
     for record, name in rows:
         created = record.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        wakes = _wakes(record)
         typer.echo(
             f"{record.id:32}  {name[:20]:20}  {record.status:9}  {record.trigger:8}  {created}"
+            + (f"  ({wakes})" if wakes else "")
         )
+
+
+def _wakes(record: Any) -> str:
+    """``until 14:05:00 UTC`` for a parked run with a wake time, else nothing."""
+    wake_at = getattr(record, "wake_at", None)  # a remote studio's runs may not say
+    if record.status not in RUN_PARKED or wake_at is None:
+        return ""
+    return parked_label(record.status, wake_at).removeprefix(record.status).strip()
 
 
 @app.command()
@@ -283,6 +309,8 @@ def show(run_id: str) -> None:
     typer.echo(f"run {record.id}  {handle.workflow}  {record.status}  (trigger {trigger})")
     if record.status == "scheduled" and record.start_at is not None:
         typer.echo(f"  starts at {record.start_at.astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    if wakes := _wakes(record):
+        typer.echo(f"  {record.status} {wakes}")
     for info in handle.nodes.values():
         took = f"{info.duration * 1000:.1f} ms" if info.duration is not None else ""
         typer.echo(f"  {info.name:24} {info.label:10} attempts={info.attempts:<3} {took}")

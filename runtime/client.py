@@ -142,6 +142,7 @@ class Client:
             self.engine = Engine(self.store, bus, config, self.owner, self.load_graph)
             dispatcher = EmbeddedDispatcher(self.engine, config.worker_concurrency)
         self.engine.resubmit = dispatcher.submit
+        self.engine.on_park = lambda run_id, wake_at: self._watch_delayed()
         return bus, dispatcher
 
     def __repr__(self) -> str:
@@ -515,6 +516,8 @@ class Client:
                 taken.update(leases.unrenewed(others))
         for run_id, takeover in taken.items():
             self.dispatcher.submit(run_id, takeover=takeover)
+        if self.store.next_wake() is not None:
+            self._watch_delayed()  # delayed and sleeping runs of a process gone: queued when due
         return [Run(self, run_id) for run_id in taken]
 
     def _announce(self, run_id: str, events: list[EventDict]) -> None:
@@ -677,12 +680,17 @@ class NodeInfo:
     """When a ``retrying`` node's next attempt is due."""
     child_run: str | None = None
     """A sub-graph node's child run, once started."""
+    wake_at: dt.datetime | None = None
+    """When a ``sleeping`` node wakes, or a ``waiting`` one with a timeout times out."""
 
     @property
     def label(self) -> str:
-        """The status as people read it (``not needed``, ``retrying at 12:00:03 UTC``)."""
+        """The status as people read it (``not needed``, ``retrying at 12:00:03 UTC``,
+        ``sleeping until 14:05:00 UTC``)."""
         if self.status == "retrying" and self.retry_at is not None:
             return f"retrying at {self.retry_at:%H:%M:%S} UTC"
+        if self.wake_at is not None and self.status in statuses.NODE_PARKED:
+            return statuses.parked_label(self.status, self.wake_at)
         return statuses.label(self.status)
 
     @property
@@ -761,7 +769,10 @@ class Run:
 
     def wait(self, timeout: float | None = None) -> Run:
         """Block until the run has succeeded, failed, been cancelled, or is waiting for
-        input. Raises ``TimeoutError`` after ``timeout`` seconds."""
+        input. A ``sleeping`` run is not settled: this keeps waiting through its sleep
+        (something must queue it when due: this client in embedded mode, ``plait scheduler``
+        or a worker's reaper otherwise). Raises ``TimeoutError`` after ``timeout``
+        seconds."""
         changed, ended = threading.Event(), threading.Event()
 
         def on_events(batch: list[EventDict]) -> None:
@@ -825,6 +836,7 @@ class Run:
                 logs=row.logs if row else None,
                 retry_at=row.retry_at if row and status == "retrying" else None,
                 child_run=_child_of(self.id, node, row),
+                wake_at=row.wake_at if row and status in statuses.NODE_PARKED else None,
             )
         return out
 

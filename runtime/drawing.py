@@ -15,6 +15,7 @@ STATUS_COLOURS: dict[str, str] = {
     "pending": "#e5e7eb",
     "running": "#93c5fd",
     "waiting": "#fcd34d",
+    "sleeping": "#c4b5fd",
     "succeeded": "#86efac",
     "failed": "#fca5a5",
     "skipped": "#d1d5db",

@@ -51,7 +51,7 @@ from runtime.isolation import PICKLE_UNSIGNED
 from runtime.nodes import Call, Scope
 from runtime.nodes.subgraph import CHILD_TRIGGER, child_run_id
 from runtime.redaction import Redactor
-from runtime.statuses import NODE_BLOCKING, untaken_nodes
+from runtime.statuses import NODE_BLOCKING, NODE_PARKED, untaken_nodes
 from runtime.store import (
     INTERRUPTED,
     WORKER_LOST,
@@ -89,6 +89,7 @@ NodeState = Literal[
     "blocked",
     "backoff",
     "waiting",
+    "sleeping",
     "succeeded",
     "failed",
     "skipped",
@@ -119,6 +120,8 @@ class _Node:
     execute there)."""
     value: Any = None
     loaded: bool = False
+    wake_at: dt.datetime | None = None
+    """A parked attempt's wake time (``NodeRun.wake_at``)."""
 
 
 @dataclass
@@ -222,6 +225,9 @@ class Engine:
         default pool has cores + 4 threads. Threads start only when needed."""
         self.resubmit: Callable[[str], None] | None = None
         """Asks for a pass over a run later (set by the client to its dispatcher)."""
+        self.on_park: Callable[[str, dt.datetime], None] | None = None
+        """Told when a pass parks a run until a time (a sleep, a wait's timeout): the client
+        makes sure something will queue it then."""
         self.closed = False
         self._asked_again: dict[str, bool] = {}
         """Runs being advanced here -> asked again meanwhile."""
@@ -575,6 +581,9 @@ class _Pass:
         """Branch -> the successors its decision, recorded in this pass, takes."""
         self.chosen: set[str] = set()
         """Nodes a branch took (a ``join="any"`` one runs when any of its branches did)."""
+        self.sleeping: dict[str, dt.datetime] = {}
+        """Sleeping nodes -> their wake time: ended by this pass once due, else by the
+        scheduler after the run parks."""
         for row in acquired.attempts:
             self._fold(row)
         for name in self.plan.order:
@@ -588,6 +597,11 @@ class _Pass:
             return
         state.attempt, state.row_id, state.row = row.attempt, row.id, row
         state.status = row.status  # type: ignore[assignment]
+        state.wake_at = row.wake_at
+        if row.status == "sleeping" and row.wake_at is not None:
+            self.sleeping[row.node] = row.wake_at
+        else:
+            self.sleeping.pop(row.node, None)
         if row.status == "failed" and not self._before_retry(row):
             if row.error_type == INTERRUPTED:
                 state.interruptions += 1
@@ -663,6 +677,8 @@ class _Pass:
                     raise _LeaseLost
                 if self.plan.choices:
                     await self._follow_decisions()
+                if self.sleeping and not self.cancelled.is_set():
+                    self._wake_due()
                 starts = [] if self.cancelled.is_set() else self._schedule()
                 if not (starts or self.tasks or self.give_up or self.interrupt):
                     if self.cancelled.is_set():
@@ -681,7 +697,14 @@ class _Pass:
                     return await self._cancel()
                 if not self.tasks:
                     continue
-                await asyncio.wait([*self.tasks, cancel_watch], return_when=asyncio.FIRST_COMPLETED)
+                # a sleep ending while other nodes run ends in this pass (a timer, not a task:
+                # it keeps no pass alive once nothing else runs)
+                timer = self._sleep_timer()
+                await asyncio.wait(
+                    [*self.tasks, cancel_watch, *timer], return_when=asyncio.FIRST_COMPLETED
+                )
+                for tick in timer:
+                    tick.cancel()
                 # siblings finishing together share one checkpoint transaction: let their
                 # thread-to-loop callbacks land before collecting
                 await asyncio.sleep(0)
@@ -767,12 +790,8 @@ class _Pass:
                 continue
             node = self.graph.nodes[name]
             if node.kind_impl.parks is not None:
-                state.status, state.attempt = "waiting", state.attempt + 1
-                starts.append(NodeStart(name, state.attempt, "waiting", now))
-                data: dict[str, Any] = {"attempt": state.attempt}
-                if node.kind_impl.parks == "in_subgraph":
-                    data["child_run"] = child_run_id(self.run.id, name)
-                self.events.append(NewEvent("node.waiting", name, data))
+                if (parked := self._park(node, now)) is not None:
+                    starts.append(parked)
                 continue
             if self._still_executing(name, now):
                 continue
@@ -793,6 +812,79 @@ class _Pass:
             )
             self.events.append(NewEvent("node.running", name, {"attempt": state.attempt}))
         return starts
+
+    def _park(self, node: Node, now: dt.datetime) -> NodeStart | None:
+        """Start a node that parks (a wait, a sleep): its wake time, and what it ends with
+        then, are decided and stored now, so a restart neither sleeps again nor forgets.
+        ``None`` while an input it reads from another node is being loaded."""
+        name, kind, state = node.name, node.kind_impl, self.nodes[node.name]
+        kwargs: dict[str, Any] = {}
+        for param, source in node.inputs.items():
+            if source in self.nodes:
+                if not self.nodes[source].loaded:
+                    state.status = "blocked"
+                    self._spawn(self._loaded(source, name), name)
+                    return None
+                kwargs[param] = self.nodes[source].value
+            elif source in self.inputs:
+                kwargs[param] = self.inputs[source]
+        state.attempt += 1
+        try:
+            wake_at = kind.wake_at(node, now, kwargs)
+            woken = None if wake_at is None else kind.woken(node, wake_at)
+            what = f"output of node {name!r}"
+            output = None if woken is None else codecs.encode(woken.value, what=what)
+        except Exception as exc:  # a bad ``until`` value: the node fails, saying why
+            error = {"error_type": type(exc).__name__, "error": str(exc)}
+            state.status = "failed"
+            self.events.append(NewEvent("node.failed", name, {"attempt": state.attempt, **error}))
+            return NodeStart(name, state.attempt, "failed", now, now, type(exc).__name__, str(exc))
+        # a sub-graph node's row waits for its child's end as a wait's for its answer
+        status: Literal["sleeping", "waiting"] = (
+            "sleeping" if kind.parks == "sleeping" else "waiting"
+        )
+        state.status, state.wake_at = status, wake_at
+        data: dict[str, Any] = {"attempt": state.attempt, **kind.park_data(node, self.run.id)}
+        if wake_at is not None:
+            data["wake_at"] = wake_at.astimezone(dt.UTC).isoformat()
+            if status == "sleeping":
+                self.sleeping[name] = wake_at
+        self.events.append(NewEvent(f"node.{status}", name, data))
+        return NodeStart(name, state.attempt, status, now, wake_at=wake_at, output=output)
+
+    async def _loaded(self, source: str, name: str) -> _Unblocked:
+        await self._value(source)
+        return _Unblocked(name)
+
+    def _wake_due(self) -> None:
+        """End the sleeps whose wake time has come (a wait's timeout is ended by
+        ``release_due`` once the run parks: an answer may race it, and both take the run
+        row's lock there)."""
+        now = utcnow()
+        for name, wake_at in list(self.sleeping.items()):
+            state = self.nodes[name]
+            if wake_at > now or state.row_id is None:
+                continue
+            node = self.graph.nodes[name]
+            woken = node.kind_impl.woken(node, wake_at)
+            if woken is None:
+                continue
+            del self.sleeping[name]
+            encoded = codecs.encode(woken.value, what=f"output of node {name!r}")
+            state.status, state.loaded = "succeeded", True
+            state.value = node.kind_impl.load(node, woken.value)
+            self.finishes.append(NodeFinish(state.row_id, "succeeded", now, output=encoded))
+            self.events.append(
+                NewEvent("node.succeeded", name, {"attempt": state.attempt, "woke": True})
+            )
+            self._touch_successors(name)
+
+    def _sleep_timer(self) -> list[asyncio.Future[Any]]:
+        """A timer for the earliest sleep of this pass (none when it has none)."""
+        if not self.sleeping:
+            return []
+        delay = (min(self.sleeping.values()) - utcnow()).total_seconds()
+        return [asyncio.ensure_future(asyncio.sleep(max(delay, 0.0)))]
 
     def _still_executing(self, name: str, now: dt.datetime) -> bool:
         """Whether an earlier attempt's code still runs (then the node waits for it)."""
@@ -1352,6 +1444,8 @@ class _Pass:
     async def _finish(self) -> str | None:
         statuses = {s.status for s in self.nodes.values()}
         waiting = [s.row_id for s in self.nodes.values() if s.status == "waiting"]
+        parked = [s.wake_at for s in self.nodes.values() if s.status in NODE_PARKED]
+        wake_at = min((t for t in parked if t is not None), default=None)
         if waiting:
             # a person's answer is what the run waits for first; else its children's ends
             parks = {
@@ -1360,6 +1454,8 @@ class _Pass:
                 if s.status == "waiting"
             }
             status, error = ("waiting" if "waiting" in parks else "in_subgraph"), None
+        elif self.sleeping:
+            status, error = "sleeping", None
         elif "failed" in statuses:
             failed = [n for n, s in self.nodes.items() if s.status == "failed"]
             status, error = "failed", f"node(s) failed: {', '.join(failed)}"
@@ -1370,6 +1466,10 @@ class _Pass:
             data["error"] = error
         if waiting:
             data["waiting"] = [n for n, s in self.nodes.items() if s.status == "waiting"]
+        if self.sleeping:
+            data["sleeping"] = sorted(self.sleeping, key=self.position.__getitem__)
+        if wake_at is not None:
+            data["wake_at"] = wake_at.astimezone(dt.UTC).isoformat()
         written, settled = await self._write(
             self.store.afinish_run,
             status,
@@ -1378,12 +1478,15 @@ class _Pass:
             finishes=self.finishes,
             node_events=self.events,
             events=[NewEvent(f"run.{status}", data=data)],
+            wake_at=wake_at,
         )
         self.finishes, self.events = [], []
         self._announce(written)
         if not settled:
             await self._reload_waits()
             return None
+        if wake_at is not None and self.engine.on_park is not None:
+            self.engine.on_park(self.run.id, wake_at)
         return status
 
     async def _reload_waits(self) -> None:

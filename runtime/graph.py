@@ -27,6 +27,7 @@ from runtime.nodes import ISOLATIONS, JOINS, Isolation, Join, Node
 from runtime.nodes.branch import BranchKind, choices_of
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.runnable import RunnableKind
+from runtime.nodes.sleep import SleepKind, sleep_config
 from runtime.nodes.subgraph import Subgraph, SubgraphKind
 from runtime.nodes.wait import WaitKind
 from runtime.schedules import Declared
@@ -346,18 +347,70 @@ class Graph:
         *,
         after: Iterable[str] = (),
         description: str = "",
+        timeout: float | dt.timedelta | None = None,
+        default: Any = _REQUIRED,
     ) -> Node:
         """Add a human-input node: the run pauses here until a payload matching ``schema``
-        is submitted. Downstream nodes receive the validated payload by this node's name."""
+        is submitted. Downstream nodes receive the validated payload by this node's name.
+
+        With ``timeout`` (seconds or a timedelta) it waits that long, durably (no thread:
+        the scheduler wakes the run): then it takes ``default`` (an answer, checked against
+        ``schema`` now) or, without one, fails with ``TimeoutError``."""
         self._check_new_name(name)
+        model = _build_schema(name, schema)
+        seconds = _wait_timeout(name, timeout)
+        config: dict[str, Any] = {}
+        if default is not _REQUIRED:
+            if seconds is None:
+                raise GraphError(f"wait node {name!r}: default= is the answer of a timeout=")
+            if isinstance(default, pydantic.BaseModel):
+                default = default.model_dump(mode="json")
+            try:
+                checked = model.model_validate_json(json.dumps(default, default=str), strict=True)
+            except (pydantic.ValidationError, TypeError, ValueError) as exc:
+                raise GraphError(
+                    f"wait node {name!r}: default does not match its schema: {exc}"
+                ) from None
+            config["default"] = checked.model_dump(mode="json")
         node = Node(
             name=name,
             kind=WaitKind.name,
             target=None,
             inputs={},
             after=tuple(after),
-            schema=_build_schema(name, schema),
+            timeout=seconds,
+            schema=model,
             payload_as_dict=not isinstance(schema, type),
+            config=config,
+            doc=description,
+        )
+        return self._insert(node)
+
+    def sleep(
+        self,
+        name: str,
+        *,
+        seconds: float | dt.timedelta | None = None,
+        until: dt.datetime | str | None = None,
+        after: Iterable[str] = (),
+        description: str = "",
+    ) -> Node:
+        """Add a durable sleep: once the nodes in ``after`` are done, the run sleeps
+        ``seconds`` (or ``until`` an aware datetime, or the datetime, or ISO 8601 text, held
+        by the run input or node ``until`` names) without holding a worker, a thread or a
+        lease, and is woken by the scheduler when due, across restarts. Other ready branches
+        run first.
+        Downstream nodes receive its wake time as an aware datetime (stored, and shown by
+        ``run.output``, as its ISO 8601 text)."""
+        self._check_new_name(name)
+        config, inputs = sleep_config(name, seconds, until)
+        node = Node(
+            name=name,
+            kind=SleepKind.name,
+            target=None,
+            inputs=inputs,
+            after=tuple(after),
+            config=config,
             doc=description,
         )
         return self._insert(node)
@@ -826,6 +879,19 @@ def _build_schema(name: str, schema: Any) -> type[pydantic.BaseModel]:
     except Exception as exc:
         raise GraphError(f"wait node {name!r}: cannot build its schema: {exc}") from exc
     return model
+
+
+def _wait_timeout(name: str, timeout: float | dt.timedelta | None) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, dt.timedelta):
+        timeout = timeout.total_seconds()
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise GraphError(
+            f"wait node {name!r}: timeout must be a number of seconds > 0 (or a timedelta), "
+            f"got {timeout!r}"
+        )
+    return float(timeout)
 
 
 def _check_isolation(what: str, isolation: Any) -> None:

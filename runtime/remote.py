@@ -82,6 +82,7 @@ def _record(body: dict[str, Any]) -> t.Run:
         started_at=_time(body.get("started_at")),
         ended_at=_time(body.get("ended_at")),
         targets=body.get("targets"),
+        wake_at=_time(body.get("wake_at")),
     )
 
 
@@ -281,6 +282,7 @@ class RemoteClient:
                 logs=n.get("logs"),
                 answered_by=n.get("answered_by"),
                 retry_at=_time(n.get("retry_at")),
+                wake_at=_time(n.get("wake_at")),
             )
             for n in self._detail(run_id)["nodes"]
             if n["status"] != "pending"

@@ -35,10 +35,13 @@ from runtime import codecs, drawing, mapview, redaction
 from runtime.errors import PlaitError
 from runtime.nodes.subgraph import child_progress, child_run_id, parent_line
 from runtime.statuses import (
+    NODE_PARKED,
     RUN_FINISHED,
+    RUN_PARKED,
     UNTAKEN_LABEL,
     label,
     node_status,
+    parked_label,
     spec_deps,
     untaken_nodes,
 )
@@ -303,6 +306,9 @@ def render(
         version=run.client.store.get_version(record.version_id).version,
         description=_cap_middle(spec.get("description", ""), MAX_ERROR),
         finished=record.status in RUN_FINISHED,
+        status_label=parked_label(record.status, record.wake_at)
+        if record.status in RUN_PARKED
+        else record.status,
         duration=_seconds(start, record.ended_at) if record.ended_at else "",
         generated=now,
         error=shown.excerpt(record.error or "", MAX_ERROR),
@@ -343,7 +349,7 @@ def render(
     for name, progress in run.maps.items():
         if name in entries:
             entries[name]["map"] = _map_entry(run, name, progress, shown)
-    urgency = {"failed": 0, "retrying": 1, "waiting": 1, "running": 2}
+    urgency = {"failed": 0, "retrying": 1, "waiting": 1, "sleeping": 1, "running": 2}
     order = sorted(entries, key=lambda name: urgency.get(entries[name]["status"], 3))
     urgent = {name for name in entries if entries[name]["status"] in urgency}
     asked = record.targets or spec["outputs"]
@@ -434,6 +440,8 @@ def _node_entry(
     shown_as = UNTAKEN_LABEL if untaken else label(status)
     if status == "retrying" and row.retry_at is not None:
         shown_as += f" at {row.retry_at:%H:%M:%S} UTC"
+    if status in NODE_PARKED and row.wake_at is not None:
+        shown_as = parked_label(status, row.wake_at)
     return {
         "name": node["name"],
         "kind": node["kind"],

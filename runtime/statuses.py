@@ -10,7 +10,11 @@ Run statuses
     - ``queued``: stored, waiting for a process to take it (new, resumed after a wait, or
       retried).
     - ``running``: a pass holds its lease and executes its nodes.
-    - ``waiting``: a wait node needs a human; nothing runs until it is answered.
+    - ``waiting``: a wait node needs a human; nothing runs until it is answered (or, for a
+      wait with a ``timeout``, until its ``wake_at``, when the scheduler queues it again).
+    - ``sleeping``: nothing can run until a durable sleep ends (``g.sleep``): the run holds
+      no worker, thread or lease; its ``wake_at`` says when the scheduler (or a worker's
+      reaper) queues it again. Not settled: ``run.wait()`` keeps waiting through a sleep.
     - ``in_subgraph``: nothing else can run until a sub-graph node's child run ends; the run
       holds no worker meanwhile, and the child's end queues it again.
     - ``succeeded``: every needed node succeeded.
@@ -24,8 +28,11 @@ Run statuses
 Node statuses (of a node's latest attempt, as ``run.nodes`` shows it)
     - ``pending``: not started yet (no attempt).
     - ``running``: an attempt executes.
-    - ``waiting``: a wait node waits for its payload, or a sub-graph node for its child
-      run to end (``runtime.nodes.subgraph``).
+    - ``waiting``: a wait node waits for its payload (until its ``wake_at`` when it has a
+      ``timeout``: then it takes its default answer, or fails with ``TimeoutError``).
+    - ``sleeping``: a sleep node waits for its ``wake_at``; it then succeeds with it.
+    - ``waiting`` is also a sub-graph node waiting for its child run to end
+      (``runtime.nodes.subgraph``).
     - ``retrying``: the latest attempt failed and another will follow at ``retry_at`` (the
       row is stored ``failed`` with ``will_retry``; a finished run shows it ``failed``).
     - ``succeeded``: its output is checkpointed.
@@ -39,11 +46,20 @@ Node statuses (of a node's latest attempt, as ``run.nodes`` shows it)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
 RunStatus = Literal[
-    "scheduled", "queued", "running", "waiting", "in_subgraph", "succeeded", "failed", "cancelled"
+    "scheduled",
+    "queued",
+    "running",
+    "waiting",
+    "sleeping",
+    "in_subgraph",
+    "succeeded",
+    "failed",
+    "cancelled",
 ]
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 
@@ -55,29 +71,38 @@ RUN_UNSUCCESSFUL: frozenset[str] = frozenset({"failed", "cancelled"})
 """Finished without success (the CLI exits 1; their open nodes are closed ``cancelled``)."""
 RUN_RETRYABLE: frozenset[str] = RUN_UNSUCCESSFUL
 """Runs ``retry`` continues from their failure."""
-RUN_HOLDING_A_SLOT: frozenset[str] = frozenset({"running", "waiting", "in_subgraph"})
+RUN_HOLDING_A_SLOT: frozenset[str] = frozenset({"running", "waiting", "sleeping", "in_subgraph"})
 """Runs counted against their workflow's ``max_concurrent_runs``."""
 RUN_ACTIVE: frozenset[str] = frozenset({"queued", "running"})
-"""Unfinished runs a pass may take (``waiting`` ones wait for an answer first)."""
+"""Unfinished runs a pass may take (``waiting`` ones wait for an answer first, ``sleeping``
+ones for their ``wake_at``)."""
+RUN_PARKED: frozenset[str] = frozenset({"waiting", "sleeping", "in_subgraph"})
+"""Unfinished runs nobody holds until something happens: an answer, a child run's end, or
+their ``wake_at`` (then ``release_due`` queues them)."""
 
 RUN_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "scheduled": frozenset({"queued", "cancelled"}),
     "queued": frozenset({"running", "cancelled"}),
-    "running": frozenset({"queued", "waiting", "in_subgraph", "succeeded", "failed", "cancelled"}),
+    "running": frozenset(
+        {"queued", "waiting", "sleeping", "in_subgraph", "succeeded", "failed", "cancelled"}
+    ),
     "waiting": frozenset({"queued", "running", "cancelled"}),
+    "sleeping": frozenset({"queued", "cancelled"}),
     "in_subgraph": frozenset({"queued", "cancelled"}),
     "succeeded": frozenset(),
     "failed": frozenset({"queued"}),
     "cancelled": frozenset({"queued"}),
 }
 """Status -> the statuses a run may move to from it. ``running -> queued``: a pass released
-the run (or a wait was answered while it ran); ``failed | cancelled -> queued``: a retry;
+the run (or a wait was answered while it ran); ``waiting | sleeping -> queued``: answered,
+or woken at its ``wake_at``; ``failed | cancelled -> queued``: a retry;
 ``in_subgraph -> queued``: the child run it waited for ended."""
 
 NodeStatus = Literal[
     "pending",
     "running",
     "waiting",
+    "sleeping",
     "retrying",
     "succeeded",
     "failed",
@@ -96,21 +121,34 @@ NODE_NOT_RUN: frozenset[str] = frozenset({"skipped", "not_needed"})
 """Nodes a run passed over without starting them (no code ran, no child run began)."""
 NODE_FINAL: frozenset[str] = NODE_DONE | {"failed", "cancelled"}
 """Node statuses that end a node's part in a pass."""
-NODE_OPEN: frozenset[str] = frozenset({"running", "waiting"})
+NODE_OPEN: frozenset[str] = frozenset({"running", "waiting", "sleeping"})
 """Attempts still going on (closed ``cancelled`` when their run ends without success)."""
 NODE_ATTEMPT_ENDS: frozenset[str] = frozenset({"succeeded", "failed", "retrying", "cancelled"})
 """Node statuses that end an attempt (a ``retrying`` node's attempt failed)."""
-NODE_PROGRESS_NAMED: tuple[str, ...] = ("running", "waiting", "retrying", "failed", "not_needed")
+NODE_PROGRESS_NAMED: tuple[str, ...] = (
+    "running",
+    "waiting",
+    "sleeping",
+    "retrying",
+    "failed",
+    "not_needed",
+)
 """Node statuses a progress line counts by name (``2 running · 1 failed``), in this order."""
 NODE_BLOCKING: frozenset[str] = frozenset({"failed", "skipped", "cancelled"})
 """A dependency in one of these makes a node ``skipped``."""
+NODE_PARKED: frozenset[str] = frozenset({"waiting", "sleeping"})
+"""Attempts that execute no code and wait: for a payload, or for their ``wake_at``."""
+NODE_FINISHABLE: frozenset[str] = frozenset({"running", "sleeping"})
+"""Attempt rows a pass may finish: the attempts it executes, and its sleeps (which only the
+holder of the run, or ``release_due`` while nobody holds it, ends)."""
 NODE_RETRIED: frozenset[str] = frozenset({"failed", "skipped", "cancelled", "retrying"})
 """What a run's retry starts again; ``succeeded`` and ``not_needed`` nodes stay as they are."""
 
 NODE_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "pending": frozenset({"running", "waiting", "skipped", "not_needed", "cancelled"}),
+    "pending": frozenset({"running", "waiting", "sleeping", "skipped", "not_needed", "cancelled"}),
     "running": frozenset({"succeeded", "failed", "retrying", "cancelled"}),
-    "waiting": frozenset({"succeeded", "cancelled"}),
+    "waiting": frozenset({"succeeded", "failed", "cancelled"}),
+    "sleeping": frozenset({"succeeded", "cancelled"}),
     "retrying": frozenset({"running", "failed", "cancelled"}),
     "succeeded": frozenset(),
     "not_needed": frozenset(),
@@ -118,7 +156,8 @@ NODE_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "skipped": frozenset({"pending"}),
     "cancelled": frozenset({"pending"}),
 }
-"""Status -> the statuses a node may move to from it; ``-> pending`` is a run's retry."""
+"""Status -> the statuses a node may move to from it; ``-> pending`` is a run's retry;
+``waiting -> failed``: a wait's timeout passed and it has no default answer."""
 
 EventType = Literal[
     "run.scheduled",
@@ -126,6 +165,7 @@ EventType = Literal[
     "run.running",
     "run.waiting",
     "run.in_subgraph",
+    "run.sleeping",
     "run.succeeded",
     "run.failed",
     "run.cancelled",
@@ -134,6 +174,7 @@ EventType = Literal[
     "run.retried",
     "node.running",
     "node.waiting",
+    "node.sleeping",
     "node.succeeded",
     "node.failed",
     "node.retrying",
@@ -153,7 +194,12 @@ branch's ``node.succeeded`` carries ``took``, the successors it took.
 ``map.progress``: how far a map node's elements are, written with their checkpoints (at most
 a few a second): ``total``, ``succeeded``, ``failed`` (elements failed for good),
 ``running``, and ``failures`` (``[index, error_type, error]`` of elements that failed for
-good since the last one)."""
+good since the last one).
+
+
+``run.sleeping``, ``node.sleeping`` and the ``node.waiting`` of a wait with a timeout carry
+``wake_at`` (ISO 8601, UTC); the ``run.queued`` of a run woken at its ``wake_at`` carries
+``woken`` (the nodes that woke: sleeps ended, waits timed out)."""
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 RUN_END_EVENTS: frozenset[str] = frozenset(f"run.{s}" for s in RUN_FINISHED)
@@ -162,6 +208,7 @@ SETTLING_EVENTS: frozenset[str] = frozenset(f"run.{s}" for s in RUN_SETTLED)
 NODE_EVENT_STATUS: Mapping[str, NodeStatus] = {
     "node.running": "running",
     "node.waiting": "waiting",
+    "node.sleeping": "sleeping",
     "node.succeeded": "succeeded",
     "node.failed": "failed",
     "node.retrying": "retrying",
@@ -186,6 +233,17 @@ UNTAKEN_LABEL = "skipped (untaken)"
 
 def label(status: str) -> str:
     return LABELS.get(status, status)
+
+
+def parked_label(status: str, wake_at: dt.datetime | None) -> str:
+    """``sleeping until 14:05:00 UTC``, ``waiting until 14:05:00 UTC`` (a wait's timeout);
+    the bare label without a wake time. The date is said when it is not today's."""
+    if wake_at is None:
+        return label(status)
+    wake = wake_at.astimezone(dt.UTC)
+    today = dt.datetime.now(dt.UTC).date()
+    when = f"{wake:%H:%M:%S}" if wake.date() == today else f"{wake:%Y-%m-%d %H:%M:%S}"
+    return f"{label(status)} until {when} UTC"
 
 
 def node_status(row_status: str | None, will_retry: bool, run_status: str) -> NodeStatus:

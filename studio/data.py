@@ -12,6 +12,7 @@ from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
 from runtime.nodes.subgraph import child_progress, parent_line
 from runtime.redaction import Redactor
+from runtime.statuses import NODE_PARKED, parked_label
 from studio.logic import compare, fmt, forms, maps
 from studio.logic.preview import Preview, preview
 
@@ -114,6 +115,8 @@ class NodeDetail:
     child: str = ""
     """A sub-graph node's child run: its progress line (``child_href`` links its page)."""
     child_href: str = ""
+    wake: str = ""
+    """``sleeping until 14:05:00 UTC`` (a sleep), ``waiting until ...`` (a wait's timeout)."""
     inputs: list[InputRow] = field(default_factory=list)
     output: Preview = field(default_factory=Preview)
     documents: list[DocumentRow] = field(default_factory=list)
@@ -271,6 +274,8 @@ def node_detail(
         detail.answered_by = latest.answered_by or ""
         if latest.status == "skipped":
             detail.skipped_because = shown.excerpt(latest.error_message or "", MAX_ERROR)
+        if latest.status in NODE_PARKED and latest.wake_at is not None:
+            detail.wake = parked_label(latest.status, latest.wake_at)
         if latest.status == "succeeded":
             try:
                 detail.output = preview(shown.value(client.store.load_output(latest)))

@@ -18,6 +18,7 @@ BADGE: dict[str, str] = {
     "running": "blue",
     "waiting": "amber",
     "in_subgraph": "blue",
+    "sleeping": "violet",
     "succeeded": "green",
     "failed": "red",
     "cancelled": "gray",
@@ -51,6 +52,7 @@ GLOBAL_CSS = """
   box-shadow: 0 0 0 3px #2563eb; animation: plait-pulse 1.2s infinite;
 }
 .react-flow__node.plait-waiting { box-shadow: 0 0 0 3px #d97706; }
+.react-flow__node.plait-sleeping { box-shadow: 0 0 0 3px #7c3aed; }
 .react-flow__node.plait-selected { outline: 2px solid #4f46e5; outline-offset: 3px; }
 @keyframes plait-pulse { 50% { box-shadow: 0 0 0 6px rgba(37, 99, 235, 0.35); } }
 .plait-gantt-row { position: relative; height: 18px; background: #f9fafb; border-radius: 3px; }

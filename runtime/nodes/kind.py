@@ -7,6 +7,7 @@ live next to this module; others register through the ``plait.nodes`` entry poin
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -18,11 +19,19 @@ import pydantic
 if TYPE_CHECKING:
     from runtime.nodes.node import Node
 
-Parks = Literal["waiting", "in_subgraph"]
+Parks = Literal["waiting", "sleeping", "in_subgraph"]
 """How a node whose inputs are ready can stop its run without executing code: ``waiting``
-for a payload someone submits (``client.resume``), ``in_subgraph`` for the end of a child
-run it starts (``runtime.nodes.subgraph``). It is the status the run parks as when nothing
-else can go on."""
+for a payload someone submits (``client.resume``), ``sleeping`` until its ``wake_at``,
+``in_subgraph`` for the end of a child run it starts (``runtime.nodes.subgraph``). It is the
+status the run parks as when nothing else can go on."""
+
+
+@dataclass(frozen=True)
+class Woken:
+    """What a parked node's attempt becomes once its wake time passed unanswered: it
+    succeeds with ``value`` (stored, encoded, when the attempt starts)."""
+
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ class NodeKind:
     studio renders. ``None``: nothing beyond the common policies."""
     parks: ClassVar[Parks | None] = None
     """Set when nodes of this kind stop the run instead of executing code (``waiting``,
-    ``in_subgraph``)."""
+    ``sleeping``, ``in_subgraph``)."""
     routes: ClassVar[bool] = False
     """Nodes of this kind choose which of their successors run (``untaken``): the plan
     derives their choices, and a resumed pass reads their outputs to follow their decision."""
@@ -124,6 +133,21 @@ class NodeKind:
     def check(self, node: Node, choices: Sequence[str]) -> None:
         """Raise ``GraphError`` when the node does not fit its graph (called when the graph
         is planned; ``choices`` are those of a ``routes`` node, else empty)."""
+
+    def wake_at(self, node: Node, now: dt.datetime, kwargs: dict[str, Any]) -> dt.datetime | None:
+        """A parking node's wake time, decided when its attempt starts at ``now`` with its
+        arguments: a sleep's end, a wait's timeout. ``None``: it parks until answered."""
+        return None
+
+    def park_data(self, node: Node, run_id: str) -> dict[str, Any]:
+        """What the event of its parking says beyond the attempt (a sub-graph node's
+        ``child_run``)."""
+        return {}
+
+    def woken(self, node: Node, wake_at: dt.datetime) -> Woken | None:
+        """What its attempt ends with when ``wake_at`` passes first: ``Woken(value)``, or
+        ``None`` for a failure (``TimeoutError``)."""
+        return None
 
 
 def schema_text(schema: type[pydantic.BaseModel] | None) -> str:

@@ -34,10 +34,11 @@ class Node:
     """Unique within the graph; other nodes name it as a parameter to depend on it."""
     kind: str
     """The name of its kind (``runtime.nodes.registry``): ``function`` (sync or async
-    callable), ``runnable`` (LangChain), ``wait`` (human input), ``branch`` (a function
-    choosing its successors), or a plug-in's."""
+    callable), ``runnable`` (LangChain), ``wait`` (human input), ``sleep`` (a durable timer),
+    ``branch`` (a function choosing its successors), ``graph`` (a sub-graph), ``map``, or a
+    plug-in's."""
     target: Callable[..., Any] | Runnable | None
-    """What executes; ``None`` for a wait node."""
+    """What executes; ``None`` for a wait or sleep node."""
     inputs: dict[str, str]
     """Parameter name -> the node or run input that feeds it."""
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -51,7 +52,8 @@ class Node:
     backoff: float = 1.0
     """Seconds before the first retry; doubles each attempt, with jitter."""
     timeout: float | None = None
-    """Seconds an attempt may take before it fails with ``TimeoutError``."""
+    """Seconds an attempt may take before it fails with ``TimeoutError``; for a wait node,
+    seconds it waits for an answer before it takes its default (or fails)."""
     pickle: bool | None = None
     """Allow pickling this node's output; ``None`` inherits the graph's setting."""
     isolation: Isolation | None = None
@@ -76,6 +78,9 @@ class Node:
     options: pydantic.BaseModel | None = None
     """Its kind's options (an instance of ``NodeKind.options``), for kinds that have some:
     a map node's ``over``, ``concurrency``, ``on_error``, element retries and timeout."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """Options of its kind beyond the common policies, as plain JSON data: a sleep's
+    ``seconds`` or ``until``, a wait's ``default`` answer."""
     doc: str = ""
 
     @property

@@ -14,6 +14,7 @@ from runtime.nodes.function import FunctionKind
 from runtime.nodes.kind import NodeKind
 from runtime.nodes.map import MapKind
 from runtime.nodes.runnable import RunnableKind
+from runtime.nodes.sleep import SleepKind
 from runtime.nodes.subgraph import SubgraphKind
 from runtime.nodes.wait import WaitKind
 
@@ -23,7 +24,15 @@ ENTRY_POINT_GROUP = "plait.nodes"
 
 _kinds: dict[str, NodeKind] = {
     k.name: k
-    for k in (FunctionKind(), RunnableKind(), WaitKind(), BranchKind(), SubgraphKind(), MapKind())
+    for k in (
+        FunctionKind(),
+        RunnableKind(),
+        WaitKind(),
+        SleepKind(),
+        BranchKind(),
+        SubgraphKind(),
+        MapKind(),
+    )
 }
 _plugins_loaded = False
 _lock = threading.Lock()

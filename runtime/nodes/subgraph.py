@@ -67,6 +67,9 @@ class SubgraphKind(NodeKind):
         target: Subgraph = node.target  # type: ignore[assignment]
         return f"{target.workflow}@{target.version}"
 
+    def park_data(self, node: Node, run_id: str) -> dict[str, Any]:
+        return {"child_run": child_run_id(run_id, node.name)}
+
     def describe(self, node: Node) -> dict[str, Any]:
         target: Subgraph = node.target  # type: ignore[assignment]
         return {"subgraph": {"workflow": target.workflow, "version": target.version}}

@@ -1,12 +1,14 @@
 """``wait``: a human's answer. The run parks ``waiting`` until a payload matching the node's
 schema is submitted; downstream nodes receive it validated (the model, or a dict when the
-schema was given as one)."""
+schema was given as one). With a ``timeout`` it waits that long: then it takes its
+``default`` answer, or fails with ``TimeoutError`` when it has none."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from runtime.nodes.kind import NodeKind, schema_text
+from runtime.nodes.kind import NodeKind, Woken, schema_text
 
 if TYPE_CHECKING:
     from runtime.nodes.node import Node
@@ -26,4 +28,13 @@ class WaitKind(NodeKind):
         return schema_text(node.schema)
 
     def describe(self, node: Node) -> dict[str, Any]:
-        return {"schema": node.schema.model_json_schema()} if node.schema is not None else {}
+        entry = {"schema": node.schema.model_json_schema()} if node.schema is not None else {}
+        if "default" in node.config:  # only then: versions of waits without one stay
+            entry["timeout_default"] = node.config["default"]
+        return entry
+
+    def wake_at(self, node: Node, now: dt.datetime, kwargs: dict[str, Any]) -> dt.datetime | None:
+        return None if node.timeout is None else now + dt.timedelta(seconds=node.timeout)
+
+    def woken(self, node: Node, wake_at: dt.datetime) -> Woken | None:
+        return Woken(node.config["default"]) if "default" in node.config else None

@@ -126,9 +126,12 @@ def static_bundle(run: Run) -> dict[str, str]:
 
     status, nodes, waiting = run.status, run.nodes, sorted(run.waiting)
     model = RunModel(run.spec, status=status)
+    model.run_wake_at = run.record.wake_at
     for name, info in nodes.items():
         model.nodes[name] = info.status
         model.attempts[name] = info.attempts
+        if info.wake_at is not None:
+            model.wake_at[name] = info.wake_at
         if info.started_at and info.ended_at:
             model.started[name] = info.started_at.timestamp()
             model.ended[name] = info.ended_at.timestamp()
@@ -145,12 +148,14 @@ def static_bundle(run: Run) -> dict[str, str]:
     shown = redaction.for_run(run)
     banner = (
         f"<div class='plait-banner' data-state='{state}' data-status='{status}'>"
-        f"<b>{html.escape(name)}</b> run <code>{run.id[:12]}</code>: <b>{status}</b> — "
+        f"<b>{html.escape(name)}</b> run <code>{run.id[:12]}</code>: "
+        f"<b>{model.banner_status()}</b> — "
         f"{done}/{total} nodes done{html.escape(wait_text)}</div>"
     )
     return {
         "text/html": banner
         + f"<img alt='run of {html.escape(name)}: {status}' src='{data_uri}'/>"
         + RunView._table_html(model, shown),
-        "text/plain": f"<Run {run.id} {name!r}: {status} — {done}/{total} nodes done{wait_text}>",
+        "text/plain": f"<Run {run.id} {name!r}: {model.banner_status()} — {done}/{total} "
+        f"nodes done{wait_text}>",
     }

@@ -9,6 +9,7 @@ Jupyter drops widget messages silently past ~1000/s (server rate limit) or ~2000
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import html
 import sys
 import threading
@@ -29,11 +30,14 @@ from runtime.redaction import Redactor
 from runtime.statuses import (
     NODE_DONE,
     NODE_EVENT_STATUS,
+    NODE_PARKED,
     RUN_END_EVENTS,
     RUN_FINISHED,
+    RUN_PARKED,
     UNTAKEN_LABEL,
     label,
     node_status_after_run_end,
+    parked_label,
     spec_deps,
     untaken_nodes,
 )
@@ -42,7 +46,16 @@ if TYPE_CHECKING:
     from runtime.client import Run
 
 HZ = 10.0
-URGENT_EVENTS = frozenset({"node.waiting", "node.failed", "run.waiting"}) | RUN_END_EVENTS
+
+
+def _when(iso: Any) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(iso) if isinstance(iso, str) else None
+
+
+URGENT_EVENTS = (
+    frozenset({"node.waiting", "node.sleeping", "node.failed", "run.waiting", "run.sleeping"})
+    | RUN_END_EVENTS
+)
 MAX_TEXT = 100_000
 """Characters of an error, traceback or logs shown (start and end kept)."""
 
@@ -69,6 +82,10 @@ class RunModel:
     """Sub-graph node -> its child run's id."""
     maps: dict[str, mapview.MapProgress] = field(default_factory=dict)
     """Map node -> how far its elements are (``map.progress`` events)."""
+    wake_at: dict[str, dt.datetime] = field(default_factory=dict)
+    """Sleeping node (or waiting one with a timeout) -> when it wakes."""
+    run_wake_at: dt.datetime | None = None
+    """A parked run's wake time (the earliest of its nodes')."""
     seq: int = 0
 
     def apply(self, event: Mapping[str, Any]) -> bool:
@@ -77,6 +94,7 @@ class RunModel:
         kind, node, data = event["type"], event["node"], event["data"]
         if kind.startswith("run.") and "status" in data:
             self.status = data["status"]
+            self.run_wake_at = _when(data.get("wake_at"))
         if kind in RUN_END_EVENTS:
             self.nodes = {
                 n: node_status_after_run_end(s, self.status) for n, s in self.nodes.items()
@@ -95,6 +113,10 @@ class RunModel:
                 self.retry_at.pop(node, None)
             if "attempt" in data:
                 self.attempts[node] = data["attempt"]
+            if (wake := _when(data.get("wake_at"))) is not None:
+                self.wake_at[node] = wake
+            else:
+                self.wake_at.pop(node, None)
             if kind == "node.running":
                 self.started[node] = event["at"]
                 self.ended.pop(node, None)
@@ -127,6 +149,13 @@ class RunModel:
     def untaken(self) -> frozenset[str]:
         """Skipped nodes on untaken branch paths (drawn greyed)."""
         return untaken_nodes(spec_deps(self.spec), self.nodes)
+
+    def banner_status(self) -> str:
+        """``sleeping until 14:05:00 UTC`` for a parked run with a wake time, else its
+        status."""
+        if self.status in RUN_PARKED and self.run_wake_at is not None:
+            return parked_label(self.status, self.run_wake_at)
+        return self.status
 
     def progress(self) -> tuple[int, int]:
         done = sum(1 for s in self.nodes.values() if s in NODE_DONE)
@@ -277,7 +306,7 @@ class RunView:
             banner = (
                 f"<div class='plait-banner' data-state='{state}' data-status='{model.status}'>"
                 f"<b>{html.escape(model.spec['name'])}</b> run <code>{self.run.id[:12]}</code>: "
-                f"<b>{model.status}</b> — {done}/{total} nodes done</div>"
+                f"<b>{model.banner_status()}</b> — {done}/{total} nodes done</div>"
             )
             children = dict(model.children)
             for child in children.values():
@@ -310,6 +339,8 @@ class RunView:
             note = model.errors.get(name, "")
             if status == "skipped":
                 note = model.reasons.get(name, "")
+            if status in NODE_PARKED and name in model.wake_at:
+                shown_as = parked_label(status, model.wake_at[name])
             if status == "retrying" and name in model.retry_at:
                 next_at = time.strftime("%H:%M:%S", time.localtime(model.retry_at[name]))
                 shown_as += f" at {next_at}"

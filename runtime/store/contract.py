@@ -114,7 +114,8 @@ class Acquired:
 
 @dataclass
 class NodeStart:
-    """A node attempt row to insert (``running``, ``waiting``, ``skipped`` or ``failed``)."""
+    """A node attempt row to insert (``running``, ``waiting``, ``sleeping``, ``skipped`` or
+    ``failed``)."""
 
     node: str
     attempt: int
@@ -132,13 +133,18 @@ class NodeStart:
     element: int | None = None
     """The index of the element of a map node this attempt runs (its ``node`` is then
     ``map[index]``); ``None`` for a node's own attempt."""
+    wake_at: dt.datetime | None = None
+    """A ``sleeping`` attempt's end, a ``waiting`` one's timeout (``NodeRun.wake_at``)."""
+    output: codecs.Encoded | None = None
+    """What a parked attempt holds as its output once its ``wake_at`` passes (a sleep's
+    wake time, a wait's default answer); an answer replaces a wait's."""
     row_id: int | None = None
     """Filled in after the insert."""
 
 
 @dataclass
 class NodeFinish:
-    """The end of a ``running`` attempt. Applied only if the row is still ``running``:
+    """The end of a ``running`` (or ``sleeping``) attempt. Applied only if the row still is:
     otherwise another process took the run over and this one must stop."""
 
     row_id: int
@@ -221,6 +227,8 @@ class RunRow:
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
     error: str | None
+    wake_at: dt.datetime | None = None
+    """When a parked (``sleeping``, or ``waiting`` with a timeout) run is queued again."""
 
     @property
     def duration(self) -> float | None:
@@ -405,7 +413,19 @@ class Store(abc.ABC):
         """Move ``scheduled`` runs whose ``start_at`` is at or before ``now`` to ``queued``
         (each with a ``run.queued`` event), earliest first, at most ``limit``, in one
         transaction under their rows' locks (so two callers never queue a run twice, and a
-        run cancelled meanwhile stays cancelled). Returns each run's id and events."""
+        run cancelled meanwhile stays cancelled). Returns each run's id and events.
+
+        Parked runs (``sleeping``, ``waiting``) whose ``wake_at`` is at or before ``now`` are
+        woken the same way: their parked attempts due by ``now`` end first (``succeeded``
+        with the output stored at their start, else ``failed`` with ``TimeoutError``, with a
+        ``node.succeeded``/``node.failed`` event each), then the run is ``queued`` (its
+        ``wake_at`` cleared) and ``run.queued`` naming them in ``woken``. A wait answered
+        meanwhile is not timed out: the answer and the wake both take the run row's lock."""
+
+    @abc.abstractmethod
+    def next_wake(self) -> dt.datetime | None:
+        """The earliest ``start_at`` of a ``scheduled`` run or ``wake_at`` of a parked one
+        (``None``: nothing to queue at a time)."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -595,10 +615,12 @@ class Store(abc.ABC):
         events: Sequence[NewEvent] = (),
         next_seq: int | None = None,
         inline_limit: int = 16_384,
+        wake_at: dt.datetime | None = None,
     ) -> tuple[list[EventDict], bool]:
         """End the pass, in one transaction under the run row's lock: checkpoint the last
         ``finishes``, set the run's ``status`` (``ended_at`` and ``error`` when it is final)
-        and release the lease. Returns the events written and whether the run was settled.
+        and ``wake_at`` (a parked run's: when ``release_due`` wakes it), and release the
+        lease. Returns the events written and whether the run was settled.
         Raises ``StaleWrite`` (nothing written) when the lease was lost.
 
         With ``expect_waiting`` (the wait rows the pass saw), if any of them was answered
@@ -626,7 +648,8 @@ class Store(abc.ABC):
         inline_limit: int,
     ) -> tuple[str, list[EventDict]]:
         """Record a validated payload as the waiting node's output (``succeeded``), under
-        the run row's lock; a ``waiting`` run becomes ``queued`` again. Returns the run's
+        the run row's lock; a ``waiting`` run becomes ``queued`` again (its ``wake_at``
+        cleared: the answer came before any timeout). Returns the run's
         status afterwards and the events written; ``RunStateError`` when the node is not
         waiting or the run is finished."""
 

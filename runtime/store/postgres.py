@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from runtime import codecs
 from runtime.errors import StoreUnavailable
+from runtime.statuses import NODE_FINISHABLE
 from runtime.store import tables, values
 from runtime.store.contract import (
     Acquired,
@@ -170,6 +171,8 @@ class PostgresStore(SqlStore):
         writes = len(finishes) + len(starts)
         if not (writes or events) or writes > _SMALL_WRITES or len(events) > _SMALL_EVENTS:
             return None
+        if any(start.output is not None for start in starts):
+            return None  # a parked attempt's output takes the general path
         rows = self._event_rows(conn, lease.run_id, events, next_seq)
         params: dict[str, Any] = {
             "fence_run": lease.run_id,
@@ -556,11 +559,11 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
     ``fence`` takes a ``FOR KEY SHARE`` lock on the run row only while its epoch is the
     pass's; every write reads ``fence``, so none happens unless the lease still holds, and a
     takeover (``FOR UPDATE`` on that row) waits for this transaction or makes ``fence`` empty.
-    Each finish is an ``UPDATE`` guarded on ``running`` (together counted in ``finished``),
-    each start an ``INSERT`` (its id in ``started_<k>``), each event an ``INSERT``. With one
-    finish, the inserts read the finish's result instead of ``fence``: then the statement does
-    everything or nothing by itself, and needs no transaction around it. One row per statement
-    and bind parameters only, so SQLAlchemy compiles each shape once."""
+    Each finish is an ``UPDATE`` guarded on ``running`` or ``sleeping`` (together counted in
+    ``finished``), each start an ``INSERT`` (its id in ``started_<k>``), each event an
+    ``INSERT``. With one finish, the inserts read the finish's result instead of ``fence``:
+    then the statement does everything or nothing by itself, and needs no transaction around
+    it. One row per statement and bind parameters only, so SQLAlchemy compiles each shape once."""
     r, nr, ev = tables.run, tables.node_run, tables.event
     fence = (
         sa.select(r.c.id)
@@ -574,12 +577,14 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
         .cte("fence")
     )
     held = sa.exists(sa.select(fence.c.id))
+    # no IN: an expanding list would not survive being compiled to psycopg's text
+    finishable = sa.or_(*(nr.c.status == status for status in sorted(NODE_FINISHABLE)))
     counts = []
     source: Any = fence
     for k in range(finishes):
         finished = (
             sa.update(nr)
-            .where(nr.c.id == sa.bindparam(f"f{k}_row_id"), nr.c.status == "running", held)
+            .where(nr.c.id == sa.bindparam(f"f{k}_row_id"), finishable, held)
             .values(_finish_values(f"f{k}_"))
             .returning(nr.c.id)
             .cte(f"finished_{k}")
@@ -627,6 +632,7 @@ def _lean(
         not (give_up or interrupt)
         and 0 < len(finishes) + len(starts) <= _SMALL_WRITES
         and len(events) <= _SMALL_EVENTS
+        and all(start.output is None for start in starts)
         and all(
             # a pickle takes the general path, which records its key's id
             f.output is None

@@ -20,9 +20,12 @@ from runtime import codecs
 from runtime.errors import NotFound, RunStateError, StoreUnavailable
 from runtime.statuses import (
     NODE_BLOCKING,
+    NODE_FINISHABLE,
     NODE_OPEN,
+    NODE_PARKED,
     RUN_ACTIVE,
     RUN_HOLDING_A_SLOT,
+    RUN_PARKED,
     RUN_RETRYABLE,
     RUN_UNSUCCESSFUL,
 )
@@ -99,6 +102,7 @@ _START_COLUMNS = (
     "lease_until",
     "isolation",
     "element",
+    "wake_at",
 )
 _EVENT_COLUMNS = ("run_id", "seq", "type", "node", "data", "created_at")
 
@@ -127,7 +131,10 @@ def _finish_values(prefix: str = "") -> dict[str, Any]:
 
 _FINISH = (
     sa.update(tables.node_run)
-    .where(tables.node_run.c.id == sa.bindparam("row_id"), tables.node_run.c.status == "running")
+    .where(
+        tables.node_run.c.id == sa.bindparam("row_id"),
+        tables.node_run.c.status.in_(NODE_FINISHABLE),
+    )
     .values(_finish_values())
 )
 _START = (
@@ -176,6 +183,7 @@ def _start_params(run_id: str, start: NodeStart) -> dict[str, Any]:
         "lease_until": start.lease_until,
         "isolation": start.isolation,
         "element": start.element,
+        "wake_at": start.wake_at,
     }
 
 
@@ -456,7 +464,77 @@ class SqlStore(Store):
                 conn.execute(sa.update(r).where(r.c.id == run_id).values(status="queued"))
                 events = [NewEvent("run.queued", data={"status": "queued"})]
                 out.append((run_id, self._append(conn, run_id, events)))
+            parked = conn.execute(
+                self._for_update(
+                    sa.select(r.c.id)
+                    .where(r.c.status.in_(RUN_PARKED), r.c.wake_at <= now)
+                    .order_by(r.c.wake_at, r.c.id)
+                    .limit(limit)
+                )
+            ).scalars()
+            for run_id in list(parked):
+                out.append((run_id, self._wake(conn, run_id, now)))
         return out
+
+    def _wake(self, conn: sa.Connection, run_id: str, now: dt.datetime) -> list[EventDict]:
+        """Queue a parked run whose wake time came, ending its parked attempts due by
+        ``now`` (under the run row's lock, which the caller holds)."""
+        r, nr = tables.run, tables.node_run
+        events: list[NewEvent] = []
+        rows = conn.execute(
+            sa.select(
+                nr.c.id, nr.c.node, nr.c.attempt, nr.c.status, nr.c.wake_at, nr.c.output_codec
+            )
+            .where(nr.c.run_id == run_id, nr.c.status.in_(NODE_PARKED), nr.c.wake_at <= now)
+            .order_by(nr.c.id)
+        ).all()
+        for row in rows:
+            if row.output_codec is not None:  # a sleep's wake time, a wait's default answer
+                conn.execute(
+                    sa.update(nr).where(nr.c.id == row.id).values(status="succeeded", ended_at=now)
+                )
+                data: dict[str, Any] = {"attempt": row.attempt, "woke": True}
+                if row.status == "waiting":
+                    data["timed_out"] = True
+                events.append(NewEvent("node.succeeded", row.node, data))
+                continue
+            message = (
+                f"wait node {row.node!r} was not answered by "
+                f"{row.wake_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC (its timeout)"
+            )
+            conn.execute(
+                sa.update(nr)
+                .where(nr.c.id == row.id)
+                .values(
+                    status="failed",
+                    ended_at=now,
+                    error_type="TimeoutError",
+                    error_message=message,
+                    will_retry=False,
+                )
+            )
+            events.append(
+                NewEvent(
+                    "node.failed",
+                    row.node,
+                    {"attempt": row.attempt, "error_type": "TimeoutError", "error": message},
+                )
+            )
+        conn.execute(sa.update(r).where(r.c.id == run_id).values(status="queued", wake_at=None))
+        woken = [row.node for row in rows]
+        events.append(NewEvent("run.queued", data={"status": "queued", "woken": woken}))
+        return self._append(conn, run_id, events)
+
+    def next_wake(self) -> dt.datetime | None:
+        r = tables.run
+        with self.read() as conn:
+            start = conn.execute(
+                sa.select(sa.func.min(r.c.start_at)).where(r.c.status == "scheduled")
+            ).scalar()
+            wake = conn.execute(
+                sa.select(sa.func.min(r.c.wake_at)).where(r.c.status.in_(RUN_PARKED))
+            ).scalar()
+        return min((t for t in (start, wake) if t is not None), default=None)
 
     def get_run(self, run_id: str) -> Run:
         with self.read() as conn:
@@ -886,6 +964,11 @@ class SqlStore(Store):
                     start.row_id = row_id
             for start in starts if len(starts) == 1 else ():
                 start.row_id = conn.execute(_START, _start_params(lease.run_id, start)).scalar_one()
+                if start.output is not None:  # what a parked attempt ends with, at its wake
+                    stored = values.put(conn, start.output, inline_limit, self._insert)
+                    conn.execute(
+                        sa.update(nr).where(nr.c.id == start.row_id).values(values.columns(stored))
+                    )
             return self._append(conn, lease.run_id, events, next_seq=next_seq)
 
     def _apply_finishes(
@@ -939,10 +1022,12 @@ class SqlStore(Store):
         events: Sequence[NewEvent] = (),
         next_seq: int | None = None,
         inline_limit: int = 16_384,
+        wake_at: dt.datetime | None = None,
     ) -> tuple[list[EventDict], bool]:
-        """End the pass: checkpoint the last ``finishes``, set the run's status and release
-        the lease, in one transaction. Returns the events written and whether the run was
-        settled. Raises ``StaleWrite`` (nothing written) when the lease was lost.
+        """End the pass: checkpoint the last ``finishes``, set the run's status (and a parked
+        run's ``wake_at``) and release the lease, in one transaction. Returns the events
+        written and whether the run was settled. Raises ``StaleWrite`` (nothing written) when
+        the lease was lost.
 
         With ``expect_waiting`` (the wait rows this pass saw), if any of them was answered
         meanwhile only the finishes and ``node_events`` are written and the run is not settled:
@@ -952,10 +1037,10 @@ class SqlStore(Store):
         """
         args = (lease, status, error, expect_waiting, finishes, node_events, events)
         try:
-            return self._finish_run(*args, next_seq, inline_limit)
+            return self._finish_run(*args, next_seq, inline_limit, wake_at)
         except IntegrityError:
             # a cancel or resume appended events meanwhile: count again
-            return self._finish_run(*args, None, inline_limit)
+            return self._finish_run(*args, None, inline_limit, wake_at)
 
     def _finish_run(
         self,
@@ -968,6 +1053,7 @@ class SqlStore(Store):
         events: Sequence[NewEvent],
         next_seq: int | None,
         inline_limit: int,
+        wake_at: dt.datetime | None = None,
     ) -> tuple[list[EventDict], bool]:
         r, nr = tables.run, tables.node_run
         run_id = lease.run_id
@@ -985,7 +1071,12 @@ class SqlStore(Store):
                 ).scalar_one()
                 if answered:
                     return self._append(conn, run_id, node_events, next_seq=next_seq), False
-            changes: dict[str, Any] = {"status": status, "lease_owner": None, "lease_until": None}
+            changes: dict[str, Any] = {
+                "status": status,
+                "lease_owner": None,
+                "lease_until": None,
+                "wake_at": wake_at,
+            }
             if status in tables.RUN_FINISHED:
                 changes |= {"ended_at": now, "error": error}
             if status in RUN_UNSUCCESSFUL:
@@ -1040,7 +1131,9 @@ class SqlStore(Store):
             status = run.status
             if run.status == "waiting":
                 status = "queued"
-                conn.execute(sa.update(r).where(r.c.id == run_id).values(status=status))
+                conn.execute(
+                    sa.update(r).where(r.c.id == run_id).values(status=status, wake_at=None)
+                )
                 events.append(NewEvent("run.queued", data={"status": status}))
             return status, self._append(conn, run_id, events)
 
@@ -1087,6 +1180,7 @@ class SqlStore(Store):
                     lease_owner=None,
                     lease_until=None,
                     retry_floor=floor,
+                    wake_at=None,
                 )
             )
             data = {"status": "queued", "restart": restart, "by": retried_by}
@@ -1124,6 +1218,7 @@ class SqlStore(Store):
                     ended_at=now,
                     lease_owner=None,
                     lease_until=None,
+                    wake_at=None,  # a sleeping run: nothing wakes it any more
                     # a holder we took for dead may still be alive: fence it off
                     lease_epoch=run.lease_epoch + 1,
                 )
@@ -1548,6 +1643,7 @@ class SqlStore(Store):
                 r.c.started_at,
                 r.c.ended_at,
                 r.c.error,
+                r.c.wake_at,
             )
             .join(wf, wf.c.id == r.c.workflow_id)
             .join(wv, wv.c.id == r.c.version_id)
@@ -1579,6 +1675,7 @@ class SqlStore(Store):
                 started_at=_utc(row.started_at),
                 ended_at=_utc(row.ended_at),
                 error=row.error,
+                wake_at=_utc(row.wake_at),
             )
             for row in rows
         ], total

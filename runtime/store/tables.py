@@ -115,6 +115,8 @@ class Run(SQLModel, table=True):
         sa.Index("ix_run_trigger_created", "trigger", "created_at"),
         sa.Index("ix_run_owner_created", "owner", "created_at"),
         sa.Index("ix_run_parent_run_id", "parent_run_id"),
+        # what ``release_due`` asks each round: the parked runs whose wake time has come
+        sa.Index("ix_run_status_wake", "status", "wake_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -154,6 +156,11 @@ class Run(SQLModel, table=True):
     completes that node. ``None`` for a run started any other way."""
     parent_node: str | None = Field(default=None, max_length=200)
     """The sub-graph node of ``parent_run_id`` this run is the child of."""
+    wake_at: dt.datetime | None = _ts(default=None)
+    """A parked run (``sleeping``, or ``waiting`` on a wait with a timeout): when
+    ``release_due`` queues it again (ending its parked attempts due by then, so what was due
+    by the waker's clock is over whatever the next pass's clock says). ``None`` for the
+    rest."""
 
 
 class NodeRun(SQLModel, table=True):
@@ -219,6 +226,11 @@ class NodeRun(SQLModel, table=True):
     """Set on the attempt of one element of a map node (its index in the mapped list):
     such rows are the map's own checkpoints, left out of a run's node attempts
     (``Store.attempts``) and read with ``Store.element_attempts``."""
+    wake_at: dt.datetime | None = _ts(default=None)
+    """A ``sleeping`` attempt: when its sleep ends; a ``waiting`` one with a timeout: when it
+    times out. Then it becomes ``succeeded`` with the output stored when it started (a
+    sleep's wake time, a wait's default answer) or, with none, ``failed``
+    (``TimeoutError``)."""
 
 
 class Event(SQLModel, table=True):

@@ -7,6 +7,7 @@ be applied in one go and a replayed event changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,9 +18,12 @@ from runtime.statuses import (
     NODE_ATTEMPT_ENDS,
     NODE_EVENT_STATUS,
     NODE_OPEN,
+    NODE_PARKED,
     RUN_FINISHED,
+    RUN_PARKED,
     RUN_STATUSES,
     node_status_after_run_end,
+    parked_label,
 )
 from runtime.store.tables import EventDict
 from studio import theme
@@ -45,6 +49,8 @@ class NodeState:
     attempts: list[Attempt] = field(default_factory=list)
     retry_at: float | None = None
     """When a ``retrying`` node's next attempt starts (Unix time)."""
+    wake_at: float | None = None
+    """When a ``sleeping`` node wakes, or a ``waiting`` one times out (Unix time)."""
 
 
 @dataclass
@@ -62,6 +68,8 @@ class RunView:
     cancel_requested: bool = False
     maps: dict[str, MapProgress] = field(default_factory=dict)
     """Map node -> how far its elements are (``map.progress`` events)."""
+    wake_at: float | None = None
+    """When a parked run is queued again (Unix time)."""
 
     def node(self, name: str) -> NodeState:
         return self.nodes.setdefault(name, NodeState())
@@ -117,6 +125,7 @@ def _apply_run(view: RunView, what: str, data: Mapping[str, Any], at: float) -> 
     if status is None:
         return  # run.stalled and the like: no change of status
     view.status = status
+    view.wake_at = _unix(data.get("wake_at"))
     if what == "retried":
         view.ended_at, view.error, view.cancel_requested = None, None, False
     if what == "running" and view.started_at is None:
@@ -131,6 +140,7 @@ def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) 
     number = int(data.get("attempt") or len(node.attempts) or 1)
     last = node.attempts[-1] if node.attempts else None
     node.retry_at = None
+    node.wake_at = _unix(data.get("wake_at"))
     if status in NODE_OPEN:
         node.attempts.append(Attempt(number, at, None, status))
     elif status in NODE_ATTEMPT_ENDS:
@@ -144,13 +154,25 @@ def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) 
     node.status = status
 
 
+def _unix(iso: Any) -> float | None:
+    """An event's ISO 8601 ``wake_at`` as Unix time."""
+    return dt.datetime.fromisoformat(iso).timestamp() if isinstance(iso, str) else None
+
+
+def wake_label(status: str, wake_at: float | None) -> str:
+    """``sleeping until 14:05:00 UTC`` for a parked status with a wake time, else ``""``."""
+    if status not in RUN_PARKED | NODE_PARKED or wake_at is None:
+        return ""
+    return parked_label(status, dt.datetime.fromtimestamp(wake_at, dt.UTC))
+
+
 def _close_open(view: RunView, at: float) -> set[str]:
     """A finished run leaves no node running, waiting or retrying (the store does the same)."""
     changed = set()
     for name, node in view.nodes.items():
         after = node_status_after_run_end(node.status, view.status)
         if after != node.status:
-            node.status, node.retry_at = after, None
+            node.status, node.retry_at, node.wake_at = after, None, None
             if node.attempts and node.attempts[-1].end is None:
                 node.attempts[-1].end = at
                 node.attempts[-1].status = after

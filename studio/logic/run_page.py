@@ -66,6 +66,7 @@ class RunPage:
             "timeline_rows": timeline.rows,
             "timeline_span": timeline.span,
             "run_status": view.status,
+            "wake": live.wake_label(view.status, view.wake_at),
             "error": self.redactor.text(view.error or ""),
             "cancel_requested": view.cancel_requested,
             "last_seq": view.last_seq,

@@ -45,6 +45,10 @@ def header() -> rx.Component:
             common.status_badge(RunState.run_status, size="3", id="run-status"),
             rx.text(RunState.progress, size="2", class_name="plait-progress"),
             rx.cond(
+                RunState.wake != "",
+                rx.text(RunState.wake, size="2", color_scheme="violet", id="run-wake"),
+            ),
+            rx.cond(
                 RunState.elapsed != "",
                 rx.text("· " + RunState.elapsed, size="2", color_scheme="gray"),
             ),
@@ -338,6 +342,10 @@ def node_panel() -> rx.Component:
                 rx.heading(RunState.selected, size="4", class_name="plait-node-title"),
                 rx.cond(d.kind != "", rx.badge(d.kind, variant="outline")),
                 common.status_badge(d.status),
+                rx.cond(
+                    d.wake != "",
+                    rx.text(d.wake, size="2", color_scheme="violet", class_name="plait-node-wake"),
+                ),
                 rx.spacer(),
                 rx.icon_button(
                     rx.icon("x", size=14), variant="ghost", on_click=RunState.close_detail

@@ -20,7 +20,17 @@ def run_row(run: rx.Var[RunItem], show_workflow: bool = True) -> rx.Component:
     if show_workflow:
         cells.append(rx.table.cell(rx.link(run.workflow, href=run.workflow_href)))
     cells += [
-        rx.table.cell(common.status_badge(run.status)),
+        rx.table.cell(
+            rx.hstack(
+                common.status_badge(run.status),
+                rx.cond(
+                    run.wake != "",
+                    rx.text(run.wake, size="1", color_scheme="gray", class_name="plait-run-wake"),
+                ),
+                align="center",
+                spacing="2",
+            )
+        ),
         rx.table.cell(run.trigger),
         rx.table.cell(rx.text(run.owner, size="2", class_name="plait-run-owner")),
         rx.table.cell(rx.text(run.ago, title=run.created, size="2")),

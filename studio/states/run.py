@@ -47,6 +47,8 @@ class RunState(rx.State):
     workflow_href: str = ""
     version: str = ""
     run_status: str = ""
+    wake: str = ""
+    """``sleeping until 14:05:00 UTC`` while the run is parked until a time."""
     trigger: str = ""
     started_by: str = ""
     started_by_href: str = "/schedules"
@@ -179,7 +181,7 @@ class RunState(rx.State):
         self.loading, self.found = True, True
         self.workflow = self.workflow_href = self.version = self.run_status = ""
         self.trigger = self.owner = self.started_by = self.source_href = ""
-        self.created = self.elapsed = self.error = self.progress = ""
+        self.created = self.elapsed = self.error = self.progress = self.wake = ""
         self.maps = []
         self.message = self.live_error = self.selected = ""
         self.share_open, self.share_url, self.share_message, self.share_links = False, "", "", []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import reflex as rx
 
 from runtime import catalog
+from runtime.statuses import RUN_PARKED, parked_label
 from studio.logic import compare, fmt
 from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell, permitted
 
@@ -32,6 +34,8 @@ class RunItem:
     error: str
     cursor: str
     """Where the page after this row starts."""
+    wake: str = ""
+    """``until 14:05:00 UTC`` for a sleeping run (or one waiting with a timeout)."""
 
 
 def run_item(row: catalog.RunRow) -> RunItem:
@@ -49,7 +53,14 @@ def run_item(row: catalog.RunRow) -> RunItem:
         duration=fmt.duration(row.duration),
         error=(row.error or "")[:200],
         cursor=catalog.cursor(row),
+        wake=wake_text(row.status, row.wake_at),
     )
+
+
+def wake_text(status: str, wake_at: dt.datetime | None) -> str:
+    if status not in RUN_PARKED or wake_at is None:
+        return ""
+    return parked_label(status, wake_at).removeprefix(status).strip()
 
 
 @dataclass

@@ -144,3 +144,22 @@ def hold(gate: str, label: int) -> int:
         time.sleep(0.02)
     time.sleep(0.05)
     return label
+
+
+napper = rt.Graph("dist_napper")
+
+
+@napper.node
+def before() -> int:
+    return os.getpid()
+
+
+napper.sleep("nap", seconds=2, after=["before"])
+
+
+@napper.node
+def after(before: int, nap: object) -> dict:
+    return {"before": before, "after": os.getpid()}
+
+
+napper.wait("confirm", {"ok": bool}, timeout=1, default={"ok": False}, after=["after"])
