@@ -133,7 +133,13 @@ _FINISH = (
     sa.update(tables.node_run)
     .where(
         tables.node_run.c.id == sa.bindparam("row_id"),
-        tables.node_run.c.status.in_(NODE_FINISHABLE),
+        # constants, not an expanding IN: the statement also runs as one executemany
+        sa.or_(
+            *(
+                tables.node_run.c.status == sa.literal_column(f"'{s}'")
+                for s in sorted(NODE_FINISHABLE)
+            )
+        ),
     )
     .values(_finish_values())
 )
