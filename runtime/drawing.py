@@ -60,6 +60,7 @@ def render(
     width = max((x for x, _ in pos.values()), default=0) + _W + _PAD
     height = max((y for _, y in pos.values()), default=0) + _H + _PAD
     asks = {n["name"] for n in spec["nodes"] if "schema" in n}  # a payload someone submits
+    kinds = {n["name"]: n.get("kind", "") for n in spec["nodes"]}
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="plait-graph" width="{width:.0f}" '
         f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
@@ -80,8 +81,9 @@ def render(
         label = html.escape(name if len(name) <= 20 else name[:19] + "…")
         extra = html.escape(labels.get(name, ""))
         parts.append(
-            f'<g class="node" data-node="{html.escape(name)}" data-status="{status}">'
-            f"<title>{html.escape(name)}: {status}</title>"
+            f'<g class="node" data-node="{html.escape(name)}" data-status="{status}" '
+            f'data-kind="{html.escape(kinds.get(name, ""))}">'
+            f"<title>{html.escape(name)} ({html.escape(kinds.get(name, ''))}): {status}</title>"
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{_W}" height="{_H}" rx="6" '
             f'fill="{colour(status)}" stroke="#374151"{dash}/>'
             f'<text x="{x + _W / 2:.0f}" y="{y + (16 if extra else 24):.0f}" '

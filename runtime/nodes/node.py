@@ -63,6 +63,9 @@ class Node:
     """A runnable is invoked with the dict of its inputs (its input schema is an object with
     keys) rather than its one input's bare value. ``None`` in graphs stored before this was
     decided: the dict unless there is one input, as they ran then."""
+    options: dict[str, Any] | None = None
+    """A plug-in kind's options as its ``options`` model validated them (JSON values; in the
+    spec, and so in the version); ``None`` when none were given."""
     doc: str = ""
 
     @property
