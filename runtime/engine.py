@@ -749,14 +749,13 @@ class _Pass:
                 event = NewEvent("node.waiting", name, {"attempt": state.attempt})
                 picked.append((self.position[name], start, event))
                 continue
-            if not self._still_executing(name, now):
-                heapq.heappush(self.ready, (self.position[name], name))
+            heapq.heappush(self.ready, (self.position[name], name))
         free = self.settings.node_concurrency - self._running()
         while free > 0 and self.ready:
             position, name = heapq.heappop(self.ready)
             state = self.nodes[name]
             if state.status != "pending" or self._still_executing(name, now):
-                continue  # started or blocked since it was found ready
+                continue  # started since it was found ready, or an earlier attempt runs on
             free -= 1
             state.status, state.attempt = "running", state.attempt + 1
             start = NodeStart(
