@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 import runtime as rt
 from runtime import nodes
-from runtime.api import create_api, run_detail
+from runtime.api import NodeSpec, create_api, run_detail
 from runtime.errors import GraphError
 from runtime.notebook.view import RunModel
 from studio import data as studio_data
@@ -262,6 +262,8 @@ def test_registration_conflicts_are_refused_by_name() -> None:
         ("test_greet", ["hi"], r"options of node kind 'test_greet' are a dict, got list"),
         ("test_plain", {"a": 1}, r"node 'n': node kind 'test_plain' takes no options"),
         ("test_plain", None, r"a test_plain node needs a callable target"),
+        ("function", None, r"node 'n': a function node needs a callable target"),
+        ("wait", None, r"a wait node needs a payload schema; add it with g.wait\('n', schema\)"),
     ],
 )
 def test_bad_kinds_and_options_are_refused_when_the_graph_is_built(
@@ -292,6 +294,25 @@ def test_options_are_in_the_spec_and_the_version() -> None:
     assert hello.version != hi.version
     assert hello.version == _greeting_graph("hello").version
     assert hello.plan.run_inputs == {"person": rt.graph._REQUIRED}  # type: ignore[attr-defined]
+
+
+def test_a_published_spec_keeps_a_custom_kind_and_its_options() -> None:
+    entry = next(n for n in _greeting_graph().spec()["nodes"] if n["name"] == "hello")
+    published = NodeSpec.model_validate(entry).model_dump(by_alias=True, exclude_none=True)
+    assert published["kind"] == "test_greet"
+    assert published["options"] == {"greeting": "hello", "punctuation": "."}
+    with pytest.raises(pydantic.ValidationError, match="unknown node kind 'not_installed'"):
+        NodeSpec.model_validate({**entry, "kind": "not_installed"})
+
+
+def test_a_plain_function_node_can_be_added_by_kind_too() -> None:
+    g = rt.Graph("by_kind")
+    g.add_node("double", "function", target=lambda x: 2 * x, retries=2)
+    assert g.spec()["nodes"][0]["policies"]["retries"] == 2
+    assert "options" not in g.spec()["nodes"][0]
+    plain = rt.Graph("by_kind")
+    plain.add("double", lambda x: 2 * x, retries=2)
+    assert plain.spec() == g.spec()
 
 
 def test_a_custom_kind_runs_and_every_view_names_it(client: rt.Client) -> None:
