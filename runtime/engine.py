@@ -720,8 +720,10 @@ class _Pass:
         declaration order) instead of being sorted and scanned again each loop."""
         now = utcnow()
         picked: list[tuple[int, NodeStart, NewEvent]] = []
-        for name in sorted(self.candidates, key=self.position.__getitem__):
-            self.candidates.discard(name)  # a dependency finishing brings it back
+        # a fresh set: a drained one keeps its size, and iterating it costs that much; what
+        # is touched meanwhile (a skip's successors) is looked at next time, as before
+        touched, self.candidates = self.candidates, set()
+        for name in sorted(touched, key=self.position.__getitem__):
             state = self.nodes[name]
             if state.status != "pending":
                 continue
