@@ -344,6 +344,20 @@ class Publish(BaseModel):
     code: Annotated[str, Field(max_length=50_000_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
 
 
+class NodeKindOut(BaseModel):
+    """A node kind a graph can use (built in, or a plug-in of the ``plait.nodes`` entry point
+    group installed where the API runs)."""
+
+    name: str
+    doc: str = Field(description="The first paragraph of its documentation.")
+    options: dict[str, Any] = Field(
+        description="JSON schema of its options (`{}` when it takes none): the builder's form."
+    )
+    parks: str | None = Field(
+        None, description="`waiting` for a kind that stops its run for an answer."
+    )
+
+
 class PublishOut(BaseModel):
     workflow: str
     version: str
@@ -566,6 +580,11 @@ def create_api(
     ) -> list[WorkflowOut]:
         found = catalog.search(catalog.workflows(client().store), search)
         return [WorkflowOut(**_fields(s, WorkflowOut)) for s in found if who.reaches(s.name)]
+
+    @router.get("/node-kinds", response_model=list[NodeKindOut], tags=["workflows"])
+    def list_node_kinds(*, who: Principal = reader) -> list[NodeKindOut]:
+        """The node kinds known here, with the JSON schema of each one's options."""
+        return [NodeKindOut(**kind) for kind in nodes.described()]
 
     @router.get(
         "/workflows/{name}/versions",

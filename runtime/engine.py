@@ -28,6 +28,7 @@ import contextvars
 import dataclasses
 import datetime as dt
 import functools
+import heapq
 import inspect
 import logging
 import random
@@ -588,6 +589,22 @@ class _Pass:
             self._fold(row)
         for name in self.plan.order:
             self._settle_latest(name)
+        self.settled = {
+            n for n, s in self.nodes.items() if s.status == "succeeded" or s.status in NODE_BLOCKING
+        }
+        """Nodes whose end the dependency counts below include."""
+        self.unmet = {
+            n: sum(self.nodes[d].status != "succeeded" for d in deps)
+            for n, deps in self.plan.deps.items()
+        }
+        """Node -> dependencies that have not succeeded yet."""
+        self.upstream_blocked = {
+            n: sum(self.nodes[d].status in NODE_BLOCKING for d in deps)
+            for n, deps in self.plan.deps.items()
+        }
+        """Node -> dependencies that did not succeed and never will (it is then skipped)."""
+        self.ready: list[tuple[int, str]] = []
+        """Heap of (topological position, node): ready, waiting for a free slot."""
 
     # -- what the checkpoints say -----------------------------------------------------------
 
@@ -760,58 +777,85 @@ class _Pass:
         self._touch_successors(name)
 
     def _schedule(self) -> list[NodeStart]:
-        """Pick ready nodes: skip those behind a failure, open waits, start the rest."""
+        """Pick ready nodes: skip those behind a failure, open waits, start the rest.
+
+        Linear in the node count: only nodes touched since the last call are looked at,
+        their dependencies through counts (``unmet``, ``upstream_blocked``), and ready nodes
+        without a free slot wait in a heap keyed by topological position (ties keep
+        declaration order) instead of being sorted and scanned again each loop."""
         now = utcnow()
-        starts: list[NodeStart] = []
-        running = sum(1 for s in self.nodes.values() if s.status == "running")
-        for name in sorted(self.candidates, key=self.position.__getitem__):
+        picked: list[tuple[int, NodeStart, NewEvent | None]] = []
+        # a fresh set: a drained one keeps its size, and iterating it costs that much; what
+        # is touched meanwhile (a skip's successors) is looked at next time, as before
+        touched, self.candidates = self.candidates, set()
+        for name in sorted(touched, key=self.position.__getitem__):
             state = self.nodes[name]
             if state.status != "pending":
-                self.candidates.discard(name)
                 continue
             if name not in self.needed:
                 # no requested output depends on it (nor on what depends on it)
                 state.status, state.attempt = "not_needed", state.attempt + 1
-                starts.append(NodeStart(name, state.attempt, "not_needed", now, now))
-                self.events.append(NewEvent("node.not_needed", name))
+                start = NodeStart(name, state.attempt, "not_needed", now, now)
+                picked.append((self.position[name], start, NewEvent("node.not_needed", name)))
                 continue
+            if self.unmet[name] and not self.upstream_blocked[name]:
+                continue  # a dependency is still going (the count answers without a look)
             gate, reason = self._gate(name)
             if gate == "skip":
                 state.status, state.attempt = "skipped", state.attempt + 1
-                starts.append(
-                    NodeStart(name, state.attempt, "skipped", now, now, error_message=reason)
-                )
+                start = NodeStart(name, state.attempt, "skipped", now, now, error_message=reason)
                 why = {"reason": reason, **({"untaken": True} if name in self.untaken else {})}
-                self.events.append(NewEvent("node.skipped", name, why))
+                picked.append((self.position[name], start, NewEvent("node.skipped", name, why)))
                 self._touch_successors(name)
                 continue
             if gate == "wait":
-                self.candidates.discard(name)  # a dependency finishing brings it back
                 continue
             node = self.graph.nodes[name]
             if node.kind_impl.parks is not None:
                 if (parked := self._park(node, now)) is not None:
-                    starts.append(parked)
+                    picked.append((self.position[name], parked, None))  # its event is written
                 continue
-            if self._still_executing(name, now):
-                continue
-            if running >= self.settings.node_concurrency:
-                continue
-            running += 1
+            heapq.heappush(self.ready, (self.position[name], name))
+        free = self.settings.node_concurrency - self._running()
+        while free > 0 and self.ready:
+            position, name = heapq.heappop(self.ready)
+            state = self.nodes[name]
+            if state.status != "pending" or self._still_executing(name, now):
+                continue  # started since it was found ready, or an earlier attempt runs on
+            free -= 1
             state.status, state.attempt = "running", state.attempt + 1
-            starts.append(
-                NodeStart(
-                    name,
-                    state.attempt,
-                    "running",
-                    now,
-                    owner=self.engine.owner,
-                    lease_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
-                    isolation=self._isolation(node),
-                )
+            start = NodeStart(
+                name,
+                state.attempt,
+                "running",
+                now,
+                owner=self.engine.owner,
+                lease_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
+                isolation=self._isolation(self.graph.nodes[name]),
             )
-            self.events.append(NewEvent("node.running", name, {"attempt": state.attempt}))
-        return starts
+            event = NewEvent("node.running", name, {"attempt": state.attempt})
+            picked.append((position, start, event))
+        picked.sort(key=lambda p: p[0])  # checkpoints and events in topological order
+        self.events.extend(event for _, _, event in picked if event is not None)
+        return [start for _, start, _ in picked]
+
+    def _running(self) -> int:
+        """Nodes this pass executes now (each has a task: at most the in-flight ones)."""
+        return len({n for n in self.tasks.values() if self.nodes[n].status == "running"})
+
+    def _blocked_by(self, name: str) -> str | None:
+        """The first dependency that did not succeed and never will, if any."""
+        if not self.upstream_blocked[name]:
+            return None
+        return next(
+            (d for d in self.plan.deps[name] if self.nodes[d].status in NODE_BLOCKING), None
+        )
+
+    def _deps_succeeded(self, name: str) -> bool:
+        # the count says when to look; the look (once per node) says whether
+        if self.unmet[name]:
+            return False
+        return all(self.nodes[d].status == "succeeded" for d in self.plan.deps[name])
 
     def _park(self, node: Node, now: dt.datetime) -> NodeStart | None:
         """Start a node that parks (a wait, a sleep): its wake time, and what it ends with
@@ -901,6 +945,15 @@ class _Pass:
         return False
 
     def _touch_successors(self, name: str) -> None:
+        """``name`` finished (or may have): its successors are looked at again, and once it
+        succeeded or never will, their dependency counts say so."""
+        status = self.nodes[name].status
+        settled = status == "succeeded" or status in NODE_BLOCKING
+        if settled and name not in self.settled:
+            self.settled.add(name)
+            counts, step = (self.unmet, -1) if status == "succeeded" else (self.upstream_blocked, 1)
+            for successor in self.plan.successors[name]:
+                counts[successor] += step
         self.candidates.update(self.plan.successors[name])
 
     def _launch(self, starts: list[NodeStart]) -> None:
