@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import cloudpickle
 
-from runtime import codecs, context, faults, secrets, signing
+from runtime import codecs, context, faults, secrets, signing, spread
 from runtime.config import Settings
 from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
 from runtime.events import Bus
@@ -213,6 +213,9 @@ class Engine:
         default pool has cores + 4 threads. Threads start only when needed."""
         self.resubmit: Callable[[str], None] | None = None
         """Asks for a pass over a run later (set by the client to its dispatcher)."""
+        self.hand_out: spread.Sender | None = None
+        """Sends a ready node's attempt to any worker process (set in worker processes;
+        ``None``: every node of a run executes where its pass runs)."""
         self.closed = False
         self._asked_again: dict[str, bool] = {}
         """Runs being advanced here -> asked again meanwhile."""
@@ -540,6 +543,8 @@ class _Pass:
         self.give_up: list[GiveUp] = []
         self.interrupt: list[int] = []
         """Writes waiting for the next checkpoint."""
+        self.handing = spread.Handing(self)
+        """Nodes of the run handed out to other worker processes."""
         for row in acquired.attempts:
             self._fold(row)
         for name in self.plan.order:
@@ -575,7 +580,8 @@ class _Pass:
                 self._spawn(self._await_execution(node, execution), name)
             else:
                 state.status = "elsewhere"
-                self._spawn(self._watch(name), name)
+                if not self.handing.adopt(name, row):
+                    self._spawn(self._watch(name), name)
             return
         if row.status in NODE_BLOCKING and self._before_retry(row):
             # the run was retried: what did not succeed runs again, with its retries anew
@@ -735,17 +741,19 @@ class _Pass:
                 continue
             if self._still_executing(name, now):
                 continue
-            if running >= self.settings.node_concurrency:
+            owner = self.handing.owner_for(name, running)
+            if owner is None:
                 continue
-            running += 1
-            state.status, state.attempt = "running", state.attempt + 1
+            here = owner == self.engine.owner
+            running += here
+            state.status, state.attempt = "running" if here else "elsewhere", state.attempt + 1
             starts.append(
                 NodeStart(
                     name,
                     state.attempt,
                     "running",
                     now,
-                    owner=self.engine.owner,
+                    owner=owner,
                     lease_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
                     isolation=self._isolation(node),
                 )
@@ -774,7 +782,9 @@ class _Pass:
         for start in starts:
             state = self.nodes[start.node]
             state.row_id = start.row_id
-            if start.status == "running":
+            if start.status == "running" and start.owner != self.engine.owner:
+                self._spawn(self.handing.launch(start.node, start.row_id), start.node)  # type: ignore[arg-type]
+            elif start.status == "running":
                 self._spawn(self._attempt(self.graph.nodes[start.node], start), start.node)
 
     # -- executing one attempt --------------------------------------------------------------
@@ -1200,6 +1210,7 @@ class _Pass:
 
     def detach(self) -> None:
         """The pass is over: executions it still had are the engine's to settle."""
+        self.handing.stop()
         for execution in self.executions.values():
             execution.owner = None
             if execution.done.done():  # ended before this pass could record it
@@ -1214,6 +1225,7 @@ class _Pass:
 
     def _on_events(self, batch: list[Any]) -> None:
         # called from the publisher's thread
+        self.handing.heard(batch)
         if any(e["type"] == "run.cancel_requested" for e in batch):
             loop = self.engine._loop
             if loop is not None:

@@ -483,6 +483,15 @@ class Store(abc.ABC):
         ``WORKER_LOST`` (retried without counting as an interruption)."""
 
     @abc.abstractmethod
+    def claim_attempt(
+        self, run_id: str, row_id: int, handed_by: str, owner: str, seconds: float
+    ) -> bool:
+        """A worker takes an attempt a pass handed out (``runtime.spread``): the row becomes
+        ``owner``'s, with an attempt lease of ``seconds``, only if it is still ``running`` and
+        still ``handed_by``'s (nobody claimed it, no pass closed it). ``False``, nothing
+        written, otherwise: a duplicate message, or an attempt already cut off."""
+
+    @abc.abstractmethod
     def finish_orphan(
         self,
         run_id: str,

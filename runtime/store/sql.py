@@ -670,6 +670,25 @@ class SqlStore(Store):
                 )
             )
 
+    def claim_attempt(
+        self, run_id: str, row_id: int, handed_by: str, owner: str, seconds: float
+    ) -> bool:
+        """Take a handed-out attempt: one conditional update, its row count the answer (two
+        workers given the same message cannot both see 1)."""
+        nr = tables.node_run
+        with self.write() as conn:
+            claimed = conn.execute(
+                sa.update(nr)
+                .where(
+                    nr.c.id == row_id,
+                    nr.c.run_id == run_id,
+                    nr.c.status == "running",
+                    nr.c.owner == handed_by,
+                )
+                .values(owner=owner, lease_until=utcnow() + dt.timedelta(seconds=seconds))
+            )
+            return claimed.rowcount == 1
+
     def finish_orphan(
         self,
         run_id: str,
