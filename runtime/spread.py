@@ -303,18 +303,68 @@ async def execute(engine: Engine, handout: HandOut) -> None:
     attempt._record(name, outcome)
     for task in attempt.tasks:  # a retry timer: the pass starts the next attempt
         task.cancel()
-    written = await engine._db(
-        store.finish_orphan,
-        run.id,
-        engine.owner,
-        attempt.finishes[-1],
-        attempt.events,
-        settings.inline_limit,
-    )
-    engine._announce(run.id, written)
-    if written and engine.resubmit is not None and not await _pass_alive(engine, handout):
-        # the pass that handed it out is gone: have the run advanced now, not by the reaper
-        await asyncio.to_thread(engine.resubmit, run.id)
+    await _recorder(engine, run.id).end(handout, attempt.finishes[-1], attempt.events)
+
+
+class _Recorder:
+    """Writes the ends of one run's handed-out attempts that finish in this process: those
+    finishing while a write is under way go together in the next one (each write locks the
+    run row, and a wide fan-out's ends would queue on it one by one)."""
+
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self.engine, self.run_id = engine, run_id
+        self.ends: list[tuple[HandOut, NodeFinish, list[NewEvent], asyncio.Future[None]]] = []
+        self.writing = False
+        self._task: asyncio.Future[None] | None = None
+
+    async def end(self, handout: HandOut, finish: NodeFinish, events: list[NewEvent]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.ends.append((handout, finish, events, done))
+        if not self.writing:
+            self.writing = True
+            self._task = asyncio.ensure_future(self._write())
+        await done
+
+    async def _write(self) -> None:
+        engine = self.engine
+        try:
+            while self.ends:
+                ends, self.ends = self.ends, []
+                try:
+                    written, events = await engine._db(
+                        engine.store.finish_orphans,
+                        self.run_id,
+                        engine.owner,
+                        [(finish, evs) for _, finish, evs, _ in ends],
+                        engine.settings.inline_limit,
+                    )
+                    engine._announce(self.run_id, events)
+                    resubmit = engine.resubmit
+                    if written and resubmit and not await _pass_alive(engine, ends[0][0]):
+                        # the pass that handed them out is gone: have the run advanced now,
+                        # not by the reaper
+                        await asyncio.to_thread(resubmit, self.run_id)
+                except Exception as exc:
+                    # the rows stay running: once this process stops renewing them, the
+                    # pass closes them as interrupted and they run again
+                    log.warning(
+                        "run %s: could not record handed-out attempts: %s", *(self.run_id, exc)
+                    )
+                for *_, done in ends:
+                    done.set_result(None)
+        finally:
+            self.writing = False
+            _recorders.pop((id(engine), self.run_id), None)
+
+
+_recorders: dict[tuple[int, str], _Recorder] = {}
+
+
+def _recorder(engine: Engine, run_id: str) -> _Recorder:
+    key = (id(engine), run_id)
+    if key not in _recorders:
+        _recorders[key] = _Recorder(engine, run_id)
+    return _recorders[key]
 
 
 async def _give_back(engine: Engine, handout: HandOut, reason: str) -> None:

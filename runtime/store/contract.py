@@ -492,6 +492,18 @@ class Store(abc.ABC):
         written, otherwise: a duplicate message, or an attempt already cut off."""
 
     @abc.abstractmethod
+    def finish_orphans(
+        self,
+        run_id: str,
+        owner: str,
+        ends: Sequence[tuple[NodeFinish, Sequence[NewEvent]]],
+        inline_limit: int,
+    ) -> tuple[set[int], list[EventDict]]:
+        """``finish_orphan`` for several attempts of one run in one transaction: each end
+        (with its events) is written only if its row is still ``running`` and ``owner``'s.
+        Returns the row ids written and the events written."""
+
+    @abc.abstractmethod
     def finish_orphan(
         self,
         run_id: str,
