@@ -67,7 +67,6 @@ def main() -> None:
             f"PUBLISH->subscriber {publish:.3f} ms"
         )
         home = Path(tempfile.mkdtemp())
-        print(home)
         for processes in counts:
             env = {"PLAIT_SPREAD_KEEP": "0", "PLAIT_SPREAD_MAX": str(args.nodes)}
             with cluster(
