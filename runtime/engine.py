@@ -216,6 +216,9 @@ class Engine:
         self.hand_out: spread.Sender | None = None
         """Sends a ready node's attempt to any worker process (set in worker processes;
         ``None``: every node of a run executes where its pass runs)."""
+        self.claimed: set[int] = set()
+        """Attempt rows handed out by other passes that this process claimed and prepares to
+        execute: their leases are renewed from the claim on."""
         self.closed = False
         self._asked_again: dict[str, bool] = {}
         """Runs being advanced here -> asked again meanwhile."""
@@ -381,7 +384,7 @@ class Engine:
 
     def _to_renew(self) -> tuple[list[Lease], list[int]]:
         with self._lock:
-            return [p.lease for p in self._passes.values()], list(self._executions)
+            return [p.lease for p in self._passes.values()], [*self._executions, *self.claimed]
 
     def _renewed(self, asked: Sequence[Lease], renewal: Renewal) -> None:
         """Runs on the heartbeat thread: tell passes that lost their lease or were asked to

@@ -252,8 +252,6 @@ class Handing:
 
 async def execute(engine: Engine, handout: HandOut) -> None:
     """Claim a handed-out attempt and execute it here, then record its outcome."""
-    from runtime.engine import _Pass, _Stalled
-
     store, settings = engine.store, engine.settings
     engine._loop = asyncio.get_running_loop()
     # the claimed attempt's lease is renewed by the heartbeat like any execution's, also in
@@ -273,6 +271,19 @@ async def execute(engine: Engine, handout: HandOut) -> None:
             *(handout.run_id, handout.node, handout.row_id),
         )
         return
+    with engine._lock:
+        engine.claimed.add(handout.row_id)
+    try:
+        await _execute(engine, handout)
+    finally:
+        with engine._lock:
+            engine.claimed.discard(handout.row_id)
+
+
+async def _execute(engine: Engine, handout: HandOut) -> None:
+    from runtime.engine import _Pass, _Stalled
+
+    store = engine.store
     name = handout.node
     try:
         run = await asyncio.to_thread(store.get_run, handout.run_id)
