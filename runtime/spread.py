@@ -273,14 +273,17 @@ async def execute(engine: Engine, handout: HandOut) -> None:
         return
     with engine._lock:
         engine.claimed.add(handout.row_id)
+    recording = False
     try:
-        await _execute(engine, handout)
+        recording = await _execute(engine, handout)
     finally:
-        with engine._lock:
-            engine.claimed.discard(handout.row_id)
+        if not recording:
+            with engine._lock:
+                engine.claimed.discard(handout.row_id)
 
 
-async def _execute(engine: Engine, handout: HandOut) -> None:
+async def _execute(engine: Engine, handout: HandOut) -> bool:
+    """Whether the outcome was left to the recorder (which then owns the claim)."""
     from runtime.engine import _Pass, _Stalled
 
     store = engine.store
@@ -298,7 +301,7 @@ async def _execute(engine: Engine, handout: HandOut) -> None:
         attempt = _Pass(engine, Acquired(run, lease, upstream, [], False), graph)
     except Exception as exc:
         await _give_back(engine, handout, f"cannot load the attempt here: {exc!r}")
-        return
+        return False
     row = next(r for r in own if r.id == handout.row_id)
     for earlier in own:
         if earlier.id != row.id:
@@ -310,11 +313,14 @@ async def _execute(engine: Engine, handout: HandOut) -> None:
         outcome = await attempt._attempt(node, start)
     except _Stalled as exc:
         await _give_back(engine, handout, f"cannot read the node's inputs here: {exc}")
-        return
+        return False
     attempt._record(name, outcome)
     for task in attempt.tasks:  # a retry timer: the pass starts the next attempt
         task.cancel()
-    await _recorder(engine, run.id).end(handout, attempt.finishes[-1], attempt.events)
+    # the message (and its worker slot) is done: the outcome is written soon, the row's
+    # lease renewed until then; should this process die first, the attempt is interrupted
+    _recorder(engine, run.id).end(handout, attempt.finishes[-1], attempt.events)
+    return True
 
 
 class _Recorder:
@@ -324,17 +330,15 @@ class _Recorder:
 
     def __init__(self, engine: Engine, run_id: str) -> None:
         self.engine, self.run_id = engine, run_id
-        self.ends: list[tuple[HandOut, NodeFinish, list[NewEvent], asyncio.Future[None]]] = []
+        self.ends: list[tuple[HandOut, NodeFinish, list[NewEvent]]] = []
         self.writing = False
         self._task: asyncio.Future[None] | None = None
 
-    async def end(self, handout: HandOut, finish: NodeFinish, events: list[NewEvent]) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.ends.append((handout, finish, events, done))
+    def end(self, handout: HandOut, finish: NodeFinish, events: list[NewEvent]) -> None:
+        self.ends.append((handout, finish, events))
         if not self.writing:
             self.writing = True
             self._task = asyncio.ensure_future(self._write())
-        await done
 
     async def _write(self) -> None:
         engine = self.engine
@@ -346,7 +350,7 @@ class _Recorder:
                         engine.store.finish_orphans,
                         self.run_id,
                         engine.owner,
-                        [(finish, evs) for _, finish, evs, _ in ends],
+                        [(finish, evs) for _, finish, evs in ends],
                         engine.settings.inline_limit,
                     )
                     engine._announce(self.run_id, events)
@@ -361,8 +365,8 @@ class _Recorder:
                     log.warning(
                         "run %s: could not record handed-out attempts: %s", *(self.run_id, exc)
                     )
-                for *_, done in ends:
-                    done.set_result(None)
+                with engine._lock:
+                    engine.claimed.difference_update(h.row_id for h, _, _ in ends)
         finally:
             self.writing = False
             _recorders.pop((id(engine), self.run_id), None)
