@@ -51,3 +51,22 @@ def origin(n: int) -> int:
 
 for _i in range(WIDTH):
     counted.add(f"c_{_i:02d}", _counted, inputs={"seed": "origin"})
+
+
+def _flaky(origin: int, counters: str) -> str:
+    """Fails its first attempt, succeeds the next; leaves a document and a log line."""
+    ctx = rt.current()
+    log = Path(counters) / f"{ctx.node}.log"
+    with log.open("a") as f:
+        f.write(f"{ctx.attempt} {os.getpid()}\n")
+    ctx.log(f"attempt {ctx.attempt} of {ctx.node}")
+    if ctx.attempt == 1:
+        raise RuntimeError(f"{ctx.node} fails once")
+    ctx.save_document("note", {"node": ctx.node})
+    return ctx.node
+
+
+flaky = rt.Graph("dist_spread_flaky")
+flaky.add("origin", origin)
+for _i in range(12):
+    flaky.add(f"f_{_i:02d}", _flaky, retries=1, backoff=0.2)

@@ -97,3 +97,44 @@ def test_killing_the_worker_of_handed_out_attempts_reruns_them_elsewhere(
             assert run.outputs[node] != victim_pid
     finally:
         client.close()
+
+
+@pytest.fixture
+def coordinator(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    """One worker process whose passes keep no node for themselves: every node is handed
+    out (to itself, through the queue)."""
+    _migrate(pg_url)
+    _truncate(pg_url)
+    with cluster(pg_url, REDIS_URL, tmp_path) as c:
+        c.start_worker(processes=1, env={"PLAIT_SPREAD_KEEP": "0"})
+        yield c
+
+
+def test_handed_out_attempts_keep_retries_documents_and_logs(
+    coordinator: Cluster, tmp_path: Path
+) -> None:
+    counters = tmp_path / "flaky"
+    counters.mkdir()
+    client = coordinator.connect()
+    try:
+        run = client.start(flows.flaky, {"n": 1, "counters": str(counters)}).wait(60)
+        assert run.status == "succeeded", run.error
+        names = [f"f_{i:02d}" for i in range(12)]
+        assert {run.outputs[n] for n in names} == set(names)
+        rows = [a for a in client.run_attempts(run.id) if a.node in names]
+        assert sorted((a.node, a.attempt, a.status) for a in rows) == sorted(
+            [(n, 1, "failed") for n in names] + [(n, 2, "succeeded") for n in names]
+        )
+        first = [a for a in rows if a.attempt == 1]
+        assert all(a.will_retry and a.error_type == "RuntimeError" for a in first)
+        assert all("attempt 1 of" in (a.logs or "") for a in first)
+        types = [e["type"] for e in run.events()]
+        assert types.count("node.retrying") == 12 and types.count("node.succeeded") == 13
+        documents = {d.node: d.value for d in client.run_documents(run.id)}
+        assert documents == {n: {"node": n} for n in names}
+        for n in names:  # each attempt executed exactly once
+            assert [
+                line.split()[0] for line in (counters / f"{n}.log").read_text().split("\n")[:-1]
+            ] == ["1", "2"]
+    finally:
+        client.close()
