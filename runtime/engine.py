@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import cloudpickle
 
-from runtime import codecs, context, faults, secrets, signing
+from runtime import codecs, context, faults, secrets, signing, spread
 from runtime.config import Settings
 from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
 from runtime.events import Bus
@@ -229,6 +229,12 @@ class Engine:
         self.on_park: Callable[[str, dt.datetime], None] | None = None
         """Told when a pass parks a run until a time (a sleep, a wait's timeout): the client
         makes sure something will queue it then."""
+        self.hand_out: spread.Sender | None = None
+        """Sends a ready node's attempt to any worker process (set in worker processes;
+        ``None``: every node of a run executes where its pass runs)."""
+        self.claimed: set[int] = set()
+        """Attempt rows handed out by other passes that this process claimed and prepares to
+        execute: their leases are renewed from the claim on."""
         self.closed = False
         self._asked_again: dict[str, bool] = {}
         """Runs being advanced here -> asked again meanwhile."""
@@ -414,6 +420,7 @@ class Engine:
             return [p.lease for p in self._passes.values()], [
                 *self._executions,
                 *list(self.element_rows),
+                *list(self.claimed),
             ]
 
     def _renewed(self, asked: Sequence[Lease], renewal: Renewal) -> None:
@@ -585,6 +592,8 @@ class _Pass:
         self.sleeping: dict[str, dt.datetime] = {}
         """Sleeping nodes -> their wake time: ended by this pass once due, else by the
         scheduler after the run parks."""
+        self.handing = spread.Handing(self)
+        """Nodes of the run handed out to other worker processes."""
         for row in acquired.attempts:
             self._fold(row)
         for name in self.plan.order:
@@ -641,7 +650,8 @@ class _Pass:
                 self._spawn(self._await_execution(node, execution), name)
             else:
                 state.status = "elsewhere"
-                self._spawn(self._watch(name), name)
+                if not self.handing.adopt(name, row):
+                    self._spawn(self._watch(name), name)
             return
         if row.status == "waiting" and node.kind_impl.parks == "in_subgraph":
             self._spawn(self._start_child(node), name)  # found again, never started twice
@@ -816,20 +826,26 @@ class _Pass:
                     picked.append((self.position[name], parked, None))  # its event is written
                 continue
             heapq.heappush(self.ready, (self.position[name], name))
-        free = self.settings.node_concurrency - self._running()
-        while free > 0 and self.ready:
-            position, name = heapq.heappop(self.ready)
+        running = self._running()
+        while self.ready:
+            position, name = self.ready[0]
             state = self.nodes[name]
             if state.status != "pending" or self._still_executing(name, now):
-                continue  # started since it was found ready, or an earlier attempt runs on
-            free -= 1
-            state.status, state.attempt = "running", state.attempt + 1
+                heapq.heappop(self.ready)  # started since it was found ready, or an earlier
+                continue  # attempt runs on
+            owner = self.handing.owner_for(name, running)
+            if owner is None:
+                break  # no slot here, and none to hand out
+            heapq.heappop(self.ready)
+            here = owner == self.engine.owner
+            running += here
+            state.status, state.attempt = ("running" if here else "elsewhere"), state.attempt + 1
             start = NodeStart(
                 name,
                 state.attempt,
                 "running",
                 now,
-                owner=self.engine.owner,
+                owner=owner,
                 lease_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
                 isolation=self._isolation(self.graph.nodes[name]),
             )
@@ -961,7 +977,9 @@ class _Pass:
             state = self.nodes[start.node]
             state.row_id = start.row_id
             node = self.graph.nodes[start.node]
-            if start.status == "running":
+            if start.status == "running" and start.owner != self.engine.owner:
+                self._spawn(self.handing.launch(start.node, start.row_id), start.node)  # type: ignore[arg-type]
+            elif start.status == "running":
                 self._spawn(self._attempt(node, start), start.node)
             elif start.status == "waiting" and node.kind_impl.parks == "in_subgraph":
                 self._spawn(self._start_child(node), start.node)
@@ -1592,6 +1610,7 @@ class _Pass:
 
     def detach(self) -> None:
         """The pass is over: executions it still had are the engine's to settle."""
+        self.handing.stop()
         for execution in self.executions.values():
             execution.owner = None
             if execution.done.done():  # ended before this pass could record it
@@ -1606,6 +1625,7 @@ class _Pass:
 
     def _on_events(self, batch: list[Any]) -> None:
         # called from the publisher's thread
+        self.handing.heard(batch)
         if any(e["type"] == "run.cancel_requested" for e in batch):
             loop = self.engine._loop
             if loop is not None:

@@ -509,6 +509,27 @@ class Store(abc.ABC):
         ``WORKER_LOST`` (retried without counting as an interruption)."""
 
     @abc.abstractmethod
+    def claim_attempt(
+        self, run_id: str, row_id: int, handed_by: str, owner: str, seconds: float
+    ) -> bool:
+        """A worker takes an attempt a pass handed out (``runtime.spread``): the row becomes
+        ``owner``'s, with an attempt lease of ``seconds``, only if it is still ``running`` and
+        still ``handed_by``'s (nobody claimed it, no pass closed it). ``False``, nothing
+        written, otherwise: a duplicate message, or an attempt already cut off."""
+
+    @abc.abstractmethod
+    def finish_orphans(
+        self,
+        run_id: str,
+        owner: str,
+        ends: Sequence[tuple[NodeFinish, Sequence[NewEvent]]],
+        inline_limit: int,
+    ) -> tuple[set[int], list[EventDict]]:
+        """``finish_orphan`` for several attempts of one run in one transaction: each end
+        (with its events) is written only if its row is still ``running`` and ``owner``'s.
+        Returns the row ids written and the events written."""
+
+    @abc.abstractmethod
     def finish_orphan(
         self,
         run_id: str,

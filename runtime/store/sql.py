@@ -776,6 +776,51 @@ class SqlStore(Store):
                 )
             )
 
+    def claim_attempt(
+        self, run_id: str, row_id: int, handed_by: str, owner: str, seconds: float
+    ) -> bool:
+        """Take a handed-out attempt: one conditional update, its row count the answer (two
+        workers given the same message cannot both see 1)."""
+        nr = tables.node_run
+        with self.write() as conn:
+            claimed = conn.execute(
+                sa.update(nr)
+                .where(
+                    nr.c.id == row_id,
+                    nr.c.run_id == run_id,
+                    nr.c.status == "running",
+                    nr.c.owner == handed_by,
+                )
+                .values(owner=owner, lease_until=utcnow() + dt.timedelta(seconds=seconds))
+            )
+            return claimed.rowcount == 1
+
+    def finish_orphans(
+        self,
+        run_id: str,
+        owner: str,
+        ends: Sequence[tuple[NodeFinish, Sequence[NewEvent]]],
+        inline_limit: int,
+    ) -> tuple[set[int], list[EventDict]]:
+        """The ends of handed-out attempts finishing together in one process: one lock of
+        the run row for all of them (they would queue on it one by one otherwise)."""
+        nr = tables.node_run
+        with self.write() as conn:
+            self._lock_run(conn, run_id)
+            ids = [finish.row_id for finish, _ in ends]
+            mine = set(
+                conn.execute(
+                    sa.select(nr.c.id).where(
+                        nr.c.id.in_(ids), nr.c.status == "running", nr.c.owner == owner
+                    )
+                ).scalars()
+            )
+            if not mine:
+                return set(), []
+            self._apply_finishes(conn, [f for f, _ in ends if f.row_id in mine], inline_limit)
+            events = [e for f, evs in ends if f.row_id in mine for e in evs]
+            return mine, self._append(conn, run_id, events)
+
     def finish_orphan(
         self,
         run_id: str,
