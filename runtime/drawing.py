@@ -52,10 +52,14 @@ def render(
     spec: Mapping[str, Any],
     statuses: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    *,
+    fills: Mapping[str, str] | None = None,
 ) -> str:
-    """The SVG document; ``labels`` adds a second line per node (e.g. a duration)."""
+    """The SVG document; ``labels`` adds a second line per node (e.g. a duration); ``fills``
+    colours nodes otherwise than by status (a replay plan's reused and re-run nodes)."""
     statuses = statuses or {}
     labels = labels or {}
+    fills = fills or {}
     pos = positions(spec)
     width = max((x for x, _ in pos.values()), default=0) + _W + _PAD
     height = max((y for _, y in pos.values()), default=0) + _H + _PAD
@@ -83,7 +87,7 @@ def render(
             f'<g class="node" data-node="{html.escape(name)}" data-status="{status}">'
             f"<title>{html.escape(name)}: {status}</title>"
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{_W}" height="{_H}" rx="6" '
-            f'fill="{colour(status)}" stroke="#374151"{dash}/>'
+            f'fill="{fills.get(name) or colour(status)}" stroke="#374151"{dash}/>'
             f'<text x="{x + _W / 2:.0f}" y="{y + (16 if extra else 24):.0f}" '
             f'text-anchor="middle">{label}</text>'
             + (

@@ -97,6 +97,10 @@ class WorkflowVersion(SQLModel, table=True):
     created_at: dt.datetime = _ts(default_factory=utcnow)
     created_by: str | None = Field(default=None, max_length=200)
     """Who published it through the API (a user or a key); ``None`` for an SDK process."""
+    node_digests: dict | None = Field(default=None, sa_type=sa.JSON)
+    """Node name -> digest of its spec entry and of the code it runs (``Graph.node_digests``):
+    what a replay compares to tell which nodes' code changed. ``None`` for versions stored
+    before digests were kept (a replay then computes them from the loaded code)."""
 
 
 class Run(SQLModel, table=True):
@@ -148,6 +152,9 @@ class Run(SQLModel, table=True):
     """When a delayed run (status ``scheduled``) becomes ``queued``; ``None`` for the rest."""
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     """Among a limited workflow's queued runs, higher ones are admitted first."""
+    replay_of: str | None = Field(default=None, max_length=32, index=True)
+    """The run this one replays (``Run.replay``): its unchanged nodes' checkpoints were
+    reused from it. No foreign key: retention may delete the source first."""
 
 
 class NodeRun(SQLModel, table=True):
@@ -200,6 +207,9 @@ class NodeRun(SQLModel, table=True):
     """While the attempt's code is still executing somewhere: renewed by the owner's heartbeat,
     cleared once the call has returned or is known dead. A node is started again only when no
     earlier attempt of it holds a live lease, so two attempts of a node never overlap."""
+    reused_from: int | None = None
+    """A replay's checkpoint taken from its source run: the id of the source's attempt whose
+    output this row references (the same inline bytes or blob, never a copy of a blob)."""
 
 
 class Event(SQLModel, table=True):
