@@ -440,7 +440,6 @@ class SqlStore(Store):
         with self.write() as conn:
             record, events = self._insert_run(conn, new, inline_limit, extra)
             ids = sorted(reuse.values())
-            copied = 0
             for i in range(0, len(ids), 500):  # under every dialect's bound-parameter limit
                 chunk = ids[i : i + 500]
                 # the source's row, re-pointed: its inline bytes or its blob hash, not a copy
@@ -472,7 +471,10 @@ class SqlStore(Store):
                     "answered_by",
                     "reused_from",
                 ]
-                copied += conn.execute(sa.insert(nr).from_select(columns, rows)).rowcount
+                conn.execute(sa.insert(nr).from_select(columns, rows))
+            copied = conn.execute(
+                sa.select(sa.func.count()).where(nr.c.run_id == record.id)
+            ).scalar_one()
             if copied != len(ids):
                 raise RunStateError(
                     f"run {source}: {len(ids) - copied} of the checkpoints to reuse are not "
