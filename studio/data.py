@@ -48,6 +48,8 @@ class RunHeader:
     ``webhook delivery 12``), and when a delayed run starts."""
     started_by_href: str = "/schedules"
     """Where ``started_by`` links: the schedules page, or the workflow's webhooks."""
+    replay_of: str = ""
+    """The run this one replays (``Run.replay_of``); empty: not a replay."""
 
 
 @dataclass
@@ -158,6 +160,7 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
         shown=shown,
         started_by=_started_by(record),
         started_by_href=_started_by_href(record, version.spec["name"]),
+        replay_of=record.replay_of or "",
     )
 
 
