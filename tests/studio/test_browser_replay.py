@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from runtime import client as client_module
 from tests.core import replay_flows
@@ -26,7 +26,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     client_module._default = None
 
 
-def node(page: Page, name: str):  # noqa: ANN201
+def node(page: Page, name: str) -> Locator:
     return page.locator(f'.react-flow__node[data-id="{name}"]')
 
 
