@@ -88,7 +88,8 @@ def overlay(
     flow_nodes: list[dict[str, Any]], reused: Mapping[str, str], rerun: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     """The graph's nodes coloured by the plan (reused green, re-run orange, overridden
-    violet), each labelled with what the replay does to it; class ``plait-plan-<action>``
+    violet), each labelled with what the replay does to it (``reuse``, ``re-run``, ``given``);
+    class ``plait-plan-<action>``
     for styling and tests."""
     out = []
     for node in flow_nodes:
@@ -97,7 +98,8 @@ def overlay(
             why = rerun[name]
             action = "override" if why == "override" else "rerun"
             fill = OVERRIDE_FILL if action == "override" else RERUN_FILL
-            label = f"{name} · {why}"
+            # the name must stay readable in a node's box: the reason is in the plan's table
+            label = f"{name} · given" if action == "override" else f"{name} · re-run"
         elif name in reused:
             action, fill, label = "reused", REUSED_FILL, f"{name} · reuse"
         else:

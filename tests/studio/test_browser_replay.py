@@ -48,7 +48,8 @@ def test_replay_from_a_node_with_an_edited_input(
     # the plan on the graph, before anything runs
     expect(node(page, "fetch")).to_have_class(re.compile(r"\bplait-plan-reused\b"))
     expect(node(page, "clean")).to_have_class(re.compile(r"\bplait-plan-rerun\b"))
-    expect(node(page, "label")).to_contain_text("changed input title")
+    expect(node(page, "label")).to_contain_text("label · re-run")
+    expect(page.locator(".plait-plan-row").first).to_contain_text("changed input title")
     expect(page.locator(".plait-plan-row")).to_have_count(5)
     assert client.runs(workflow="replay-pipeline", limit=10)[0].id == source_id
     page.screenshot(path=str(artifacts / "studio_replay_plan.png"), full_page=True)

@@ -77,7 +77,8 @@ def test_the_plan_is_drawn_on_the_graph() -> None:
     assert drawn["clean"]["style"]["background"] == OVERRIDE_FILL
     assert "plait-plan-override" in drawn["clean"]["className"]
     assert drawn["report"]["style"]["background"] == RERUN_FILL
-    assert drawn["report"]["data"]["label"] == "report · x"
+    assert drawn["report"]["data"]["label"] == "report · re-run"
+    assert drawn["clean"]["data"]["label"] == "clean · given"
     # the statuses' own classes stay; the input is not changed
     assert "plait-succeeded" in drawn["report"]["className"]
     assert nodes[2]["data"]["label"] == "report"
