@@ -4,6 +4,7 @@ of side effects."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -256,3 +257,21 @@ def test_replay_of_a_failed_run_on_fixed_code(client: rt.Client, ledger: Path) -
     assert replay.status == "succeeded", replay.error
     assert executions(ledger) == {"divide": 1}
     assert replay.output("divide") == 0.5
+
+
+def test_a_replay_keeps_its_values_when_its_source_is_deleted(client: rt.Client) -> None:
+    source = flows.long_chain(3).run(seed=40_000).wait(60)
+    assert source.status == "succeeded", source.error
+    replay = source.replay(["n2"]).wait(60)
+    assert replay.status == "succeeded", replay.error
+    assert "replay of <b>" + source.id in replay.report()
+    # retention deletes the source, and only the blobs no other run holds: not this one's
+    purged = client.store.purge_runs([source.id], before=_later())
+    assert purged.runs == 1 and purged.blobs == 0
+    assert client.store.attempts(source.id) == []
+    assert replay.output("n0") == "x" * 40_000
+    assert replay.output("n1") == "x" * 40_000
+
+
+def _later() -> dt.datetime:
+    return tables.utcnow() + dt.timedelta(seconds=1)
