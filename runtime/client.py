@@ -578,6 +578,7 @@ class Client:
             from_nodes=from_nodes,
             overrides=list(overrides),
         )
+        overrides = self._checked_overrides(target, overrides)
         policies = {n["name"]: n["policies"] for n in target.spec["nodes"]}
         encoded = {
             name: codecs.encode(
@@ -597,6 +598,33 @@ class Client:
             replay_of=run_id,
         )
         return plan, new, encoded
+
+    def _checked_overrides(
+        self, version: t.WorkflowVersion, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An override of a wait node is a payload: checked as ``resume`` checks one
+        (``PayloadError``), where the version's code loads here."""
+        waits = {n["name"] for n in version.spec["nodes"] if "schema" in n} & set(overrides)
+        if not waits:
+            return overrides
+        assert version.id is not None, "a stored version has an id"
+        graph = self._graph_if_loadable(version.id)
+        if graph is None:
+            return overrides
+        checked = dict(overrides)
+        for name in sorted(waits):
+            schema = graph.nodes[name].schema
+            if schema is None:
+                continue
+            payload = checked[name]
+            if isinstance(payload, pydantic.BaseModel):
+                payload = payload.model_dump()
+            try:
+                model = schema.model_validate_json(pydantic_core.to_json(payload), strict=True)
+            except pydantic.ValidationError as exc:
+                raise PayloadError(name, exc.errors(include_url=False)) from None
+            checked[name] = model.model_dump(mode="json")
+        return checked
 
     def _replay_version(self, source: t.WorkflowVersion, version: str | Graph) -> t.WorkflowVersion:
         name = source.spec["name"]

@@ -275,3 +275,43 @@ def test_a_replay_keeps_its_values_when_its_source_is_deleted(client: rt.Client)
 
 def _later() -> dt.datetime:
     return tables.utcnow() + dt.timedelta(seconds=1)
+
+
+def test_a_replay_opens_a_wait_again_or_takes_its_answer_as_given(
+    client: rt.Client, ledger: Path
+) -> None:
+    g = rt.Graph("replay-approval")
+
+    @g.node
+    def draft(topic: str) -> str:
+        flows.note("draft")
+        return f"about {topic}"
+
+    g.wait("approve", {"ok": bool}, after=["draft"])
+
+    @g.node
+    def publish(draft: str, approve: dict) -> str:
+        flows.note("publish")
+        return draft if approve["ok"] else "withheld"
+
+    source = g.run(topic="owls").wait(30)
+    source.resume("approve", ok=True)
+    assert source.wait(30).status == "succeeded"
+    _clear(ledger)
+
+    # the answer is reused like any checkpoint, with who gave it
+    reused = source.replay(["publish"]).wait(30)
+    assert reused.status == "succeeded" and executions(ledger) == {"publish": 1}
+    assert reused.output("publish") == "about owls"
+    # an override of a wait is a payload, checked against its schema
+    with pytest.raises(rt.PayloadError):
+        source.replay_plan(overrides={"approve": {"ok": "maybe"}})
+    _clear(ledger)
+    refused = source.replay(overrides={"approve": {"ok": False}}).wait(30)
+    assert refused.status == "succeeded" and executions(ledger) == {"publish": 1}
+    assert refused.output("publish") == "withheld"
+    # upstream of the wait changed: it opens again
+    again = source.replay(inputs={"topic": "bats"}).wait(30)
+    assert again.status == "waiting" and set(again.waiting) == {"approve"}
+    again.resume("approve", ok=True)
+    assert again.wait(30).output("publish") == "about bats"
