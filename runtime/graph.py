@@ -675,13 +675,21 @@ class Graph:
     def versioned(self) -> tuple[str, frozenset[str]]:
         """The version, and the user modules whose code it covers (shipped by value with it:
         ``runtime.codeversion.ship``)."""
+        version, modules, _ = self.versioned_nodes()
+        return version, modules
+
+    def versioned_nodes(self) -> tuple[str, frozenset[str], dict[str, str]]:
+        """``versioned()``, and each node's own digest: of its spec entry and of the code it
+        runs, so a replay tells which nodes changed between two versions (``node_digests``)."""
         from runtime import codeversion
 
         spec = self.spec()
         for entry in spec["nodes"]:
             entry.pop("code")  # ``__main__:f`` or ``module:f``: where, not what
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
+        entries = {entry["name"]: entry for entry in spec["nodes"]}
         modules: set[str] = set()
+        nodes: dict[str, str] = {}
         for name in sorted(self.nodes):
             node = self.nodes[name]
             try:
@@ -690,7 +698,14 @@ class Graph:
                 part, found = hashlib.sha256(node.fingerprint().encode()).hexdigest(), frozenset()
             digest.update(f"\0{name}\0{part}".encode())
             modules |= found
-        return digest.hexdigest()[:16], frozenset(modules)
+            own = json.dumps(entries[name], sort_keys=True) + "\0" + part
+            nodes[name] = hashlib.sha256(own.encode()).hexdigest()[:16]
+        return digest.hexdigest()[:16], frozenset(modules), nodes
+
+    def node_digests(self) -> dict[str, str]:
+        """Node name -> digest of its spec entry and of the code it runs: equal across
+        versions for a node nothing about changed (``Run.replay`` reuses its checkpoint)."""
+        return self.versioned_nodes()[2]
 
     def __repr__(self) -> str:
         try:
