@@ -172,6 +172,44 @@ class RunOut(BaseModel):
         description="When a sleeping run (or one waiting on a wait with a timeout) is queued "
         "again.",
     )
+    replay_of: str | None = Field(
+        None, description="The run this one replays (its unchanged checkpoints reused)."
+    )
+
+
+class ReplayIn(BaseModel):
+    """A replay of a finished run: what changed since it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_nodes: list[Name] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Nodes to run again (and everything downstream of them).",
+    )
+    inputs: JsonObject = Field(
+        default_factory=dict, description="Run inputs to change, by name; the others stay."
+    )
+    overrides: JsonObject = Field(
+        default_factory=dict,
+        description="Node name -> the value taken as its output (what reads it runs again).",
+    )
+    version: Annotated[Text, Field(min_length=1, max_length=64)] = Field(
+        "latest", description="latest (the workflow's latest version), source, or a hash."
+    )
+
+
+class ReplayPlanOut(BaseModel):
+    """What a replay would do: each node reused or re-run, with the reason."""
+
+    source: str
+    version: str
+    reused: dict[str, str] = Field(description="Node -> why its checkpoint is reused.")
+    rerun: dict[str, str] = Field(
+        description="Node -> why it runs again (named, changed input x, override, code "
+        "changed, downstream of X, ...)."
+    )
+    spec: dict[str, Any] = Field(description="The spec of the version the replay runs.")
 
 
 class RunPage(BaseModel):
@@ -342,6 +380,20 @@ class Publish(BaseModel):
     version: Annotated[str, Field(pattern=r"^[0-9a-f]{8,64}$")]
     spec: GraphSpec
     code: Annotated[str, Field(max_length=50_000_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+
+
+class NodeKindOut(BaseModel):
+    """A node kind a graph can use (built in, or a plug-in of the ``plait.nodes`` entry point
+    group installed where the API runs)."""
+
+    name: str
+    doc: str = Field(description="The first paragraph of its documentation.")
+    options: dict[str, Any] = Field(
+        description="JSON schema of its options (`{}` when it takes none): the builder's form."
+    )
+    parks: str | None = Field(
+        None, description="`waiting` for a kind that stops its run for an answer."
+    )
 
 
 class PublishOut(BaseModel):
@@ -566,6 +618,11 @@ def create_api(
     ) -> list[WorkflowOut]:
         found = catalog.search(catalog.workflows(client().store), search)
         return [WorkflowOut(**_fields(s, WorkflowOut)) for s in found if who.reaches(s.name)]
+
+    @router.get("/node-kinds", response_model=list[NodeKindOut], tags=["workflows"])
+    def list_node_kinds(*, who: Principal = reader) -> list[NodeKindOut]:
+        """The node kinds known here, with the JSON schema of each one's options."""
+        return [NodeKindOut(**kind) for kind in nodes.described()]
 
     @router.get(
         "/workflows/{name}/versions",
@@ -899,6 +956,44 @@ def create_api(
         c = client()
         reach_run(who, c, run_id)
         new = c.rerun(run_id, trigger="api", owner=who.actor)
+        response.headers["Location"] = f"{PREFIX}/runs/{new.id}"
+        return _run_summary(c, new.id)
+
+    @router.post(
+        "/runs/{run_id}/replay/plan",
+        response_model=ReplayPlanOut,
+        tags=["runs"],
+        responses=responses(400, 404, 409),
+    )
+    def replay_plan(*, run_id: RunId, body: ReplayIn, who: Principal = writer) -> ReplayPlanOut:
+        """Which nodes a replay would reuse and which it would run again, and why; nothing
+        runs."""
+        c = client()
+        reach_run(who, c, run_id)
+        plan = c.replay_plan(run_id, **body.model_dump())
+        return ReplayPlanOut(
+            source=plan.source,
+            version=plan.version,
+            reused=plan.reused,
+            rerun=plan.rerun,
+            spec=plan.spec,
+        )
+
+    @router.post(
+        "/runs/{run_id}/replay",
+        response_model=RunOut,
+        status_code=status.HTTP_201_CREATED,
+        tags=["runs"],
+        responses=responses(400, 404, 409),
+    )
+    def replay(
+        *, run_id: RunId, body: ReplayIn, response: fastapi.Response, who: Principal = writer
+    ) -> RunOut:
+        """A new run linked to this finished one (`replay_of`) that reuses every checkpoint
+        not downstream of a change and runs the rest."""
+        c = client()
+        reach_run(who, c, run_id)
+        new = c.replay(run_id, **body.model_dump(), trigger="api", owner=who.actor)
         response.headers["Location"] = f"{PREFIX}/runs/{new.id}"
         return _run_summary(c, new.id)
 

@@ -53,12 +53,14 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(secrets_app, name="secrets")
 from runtime.cli_diff import diff  # noqa: E402
+from runtime.cli_replay import replay  # noqa: E402
 from runtime.cli_retention import gc  # noqa: E402
 from runtime.cli_schedules import schedules_app  # noqa: E402
 from runtime.cli_webhooks import webhooks_app  # noqa: E402
 
 app.command("gc")(gc)
 app.command("diff")(diff)
+app.command("replay")(replay)
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(webhooks_app, name="webhooks")
 

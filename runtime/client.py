@@ -41,6 +41,7 @@ from runtime.takeover import LeaseWatch, dead_local_holders, process_owner
 
 if TYPE_CHECKING:
     from runtime.compare import RunDiff
+    from runtime.replay import ReplayPlan
 
 log = logging.getLogger("plait")
 
@@ -92,6 +93,24 @@ class RunReads(Protocol):
         """How run B differs from run A (``runtime.compare``)."""
         ...
 
+    def replay(
+        self,
+        run_id: str,
+        *,
+        from_nodes: Sequence[str] = (),
+        inputs: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        version: Any = "latest",
+    ) -> Run: ...
+    def replay_plan(
+        self,
+        run_id: str,
+        *,
+        from_nodes: Sequence[str] = (),
+        inputs: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        version: Any = "latest",
+    ) -> ReplayPlan: ...
     def run_report(self, run: Run) -> Any:
         """The run's report page (``runtime.report.ReportHTML``)."""
         ...
@@ -157,7 +176,7 @@ class Client:
             child = getattr(node.target, "graph", None)
             if isinstance(child, Graph):
                 self.publish(child)
-        version_hash, modules = graph.versioned()
+        version_hash, modules, digests = graph.versioned_nodes()
         key = (graph.name, version_hash)
         with self._lock:
             if key in self._published:
@@ -178,7 +197,7 @@ class Client:
             signer = self.keyring.signing_key(self._stored_key_ids)
             code = codesign.sign(payload, signer, codesign.subject(graph.name, version_hash))
             key_id = signer.key_id
-        version = self.store.publish(graph.name, version_hash, spec, code, key_id)
+        version = self.store.publish(graph.name, version_hash, spec, code, key_id, digests)
         for declared in graph.schedules:
             # declared in code: found again by its key on every publish, never duplicated
             self.store.create_schedule(graph.name, declared.to_row())
@@ -497,6 +516,167 @@ class Client:
             record.version_id, old.inputs, trigger=trigger, owner=owner, outputs=record.targets
         )
 
+    # -- replay (runtime.replay) -------------------------------------------------------------
+
+    def replay_plan(
+        self,
+        run_id: str,
+        *,
+        from_nodes: Sequence[str] = (),
+        inputs: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        version: str | Graph = "latest",
+    ) -> ReplayPlan:
+        """Which nodes a replay of the run would reuse and which it would run again, and why;
+        nothing is stored. ``version``: ``"latest"`` (the workflow's latest stored version),
+        ``"source"`` (the run's own), a version hash (or unique prefix), or a ``Graph`` (its
+        current code, published)."""
+        return self._replay(run_id, from_nodes, inputs or {}, overrides or {}, version)[0]
+
+    def replay(
+        self,
+        run_id: str,
+        *,
+        from_nodes: Sequence[str] = (),
+        inputs: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        version: str | Graph = "latest",
+        trigger: str = "sdk",
+        owner: str | None = None,
+    ) -> Run:
+        """A new run linked to this one (``replay_of``) that reuses, by reference, every
+        checkpoint nothing upstream of changed, and runs the rest (``replay_plan`` says
+        which): ``from_nodes`` run again, ``inputs`` replace the source's run inputs named,
+        ``overrides`` are taken as those nodes' outputs (what reads them runs again)."""
+        plan, new, encoded = self._replay(
+            run_id, from_nodes, inputs or {}, overrides or {}, version, trigger, owner
+        )
+        record, events = self.store.create_replay(
+            new, plan.reuse_rows, encoded, inline_limit=self.settings.inline_limit
+        )
+        self.hand_over(record, events)
+        return Run(self, record.id)
+
+    def _replay(
+        self,
+        run_id: str,
+        from_nodes: Sequence[str],
+        inputs: dict[str, Any],
+        overrides: dict[str, Any],
+        version: str | Graph,
+        trigger: str = "sdk",
+        owner: str | None = None,
+    ) -> tuple[ReplayPlan, NewRun, dict[str, codecs.Encoded]]:
+        from runtime import replay
+
+        if isinstance(from_nodes, str):
+            from_nodes = [from_nodes]
+        source = self.store.get_run(run_id)
+        if source.status not in t.RUN_FINISHED:
+            raise RunStateError(
+                f"run {run_id} is {source.status}: only a finished run can be replayed"
+            )
+        source_version = self.store.get_version(source.version_id)
+        target = self._replay_version(source_version, version)
+        old_inputs = self.run_inputs(run_id)
+        allow_pickle = _allows_pickle(target)
+        changed = [
+            name
+            for name, value in inputs.items()
+            if name not in old_inputs or not _same_value(old_inputs[name], value, allow_pickle)
+        ]
+        merged = self._checked_version_inputs(target, {**old_inputs, **inputs}, source.targets)
+        latest: dict[str, t.NodeRun] = {}
+        for row in self.store.attempts(run_id):
+            latest[row.node] = row
+        succeeded = {n: row.id for n, row in latest.items() if row.status == "succeeded" and row.id}
+        same = target.id == source_version.id
+        source_digests = self._node_digests(source_version)
+        plan = replay.plan(
+            source=run_id,
+            version=target.version,
+            version_id=target.id,  # type: ignore[arg-type]
+            source_spec=source_version.spec,
+            source_digests=source_digests,
+            target_spec=target.spec,
+            target_digests=source_digests if same else self._node_digests(target),
+            source_succeeded=succeeded,
+            changed_inputs=changed,
+            from_nodes=from_nodes,
+            overrides=list(overrides),
+        )
+        overrides = self._checked_overrides(target, overrides)
+        policies = {n["name"]: n["policies"] for n in target.spec["nodes"]}
+        encoded = {
+            name: codecs.encode(
+                value,
+                allow_pickle=bool(policies[name].get("pickle")),
+                what=f"override of node {name!r}",
+                key=self.secret_key,
+            )
+            for name, value in overrides.items()
+        }
+        new = NewRun(
+            target,
+            self._encode_inputs(merged, allow_pickle),
+            trigger,
+            owner,
+            targets=source.targets,
+            replay_of=run_id,
+        )
+        return plan, new, encoded
+
+    def _checked_overrides(
+        self, version: t.WorkflowVersion, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An override of a wait node is a payload: checked as ``resume`` checks one
+        (``PayloadError``), where the version's code loads here."""
+        waits = {n["name"] for n in version.spec["nodes"] if "schema" in n} & set(overrides)
+        if not waits:
+            return overrides
+        assert version.id is not None, "a stored version has an id"
+        graph = self._graph_if_loadable(version.id)
+        if graph is None:
+            return overrides
+        checked = dict(overrides)
+        for name in sorted(waits):
+            schema = graph.nodes[name].schema
+            if schema is None:
+                continue
+            payload = checked[name]
+            if isinstance(payload, pydantic.BaseModel):
+                payload = payload.model_dump()
+            try:
+                model = schema.model_validate_json(pydantic_core.to_json(payload), strict=True)
+            except pydantic.ValidationError as exc:
+                raise PayloadError(name, exc.errors(include_url=False)) from None
+            checked[name] = model.model_dump(mode="json")
+        return checked
+
+    def _replay_version(self, source: t.WorkflowVersion, version: str | Graph) -> t.WorkflowVersion:
+        name = source.spec["name"]
+        if isinstance(version, Graph):
+            if version.name != name:
+                raise InputError(
+                    f"cannot replay a run of {name!r} on graph {version.name!r}: "
+                    "a replay runs a version of the same workflow"
+                )
+            return self.publish(version)
+        if version == "source":
+            return source
+        if version == "latest":
+            return self.store.find_version(name)
+        return self.store.find_version(name, version)
+
+    def _node_digests(self, version: t.WorkflowVersion) -> dict[str, str]:
+        """The version's per-node digests: stored with it, else from its code when it loads
+        here; otherwise none (every node then counts as changed against another version)."""
+        if version.node_digests:
+            return dict(version.node_digests)
+        assert version.id is not None, "a stored version has an id"
+        graph = self._graph_if_loadable(version.id)
+        return {} if graph is None else graph.node_digests()
+
     def recover(self, *, watch: bool = False) -> list[Run]:
         """Continue runs nobody is advancing: those no process holds, and those held by a
         process of this host that no longer exists. With ``watch``, also those whose holder
@@ -593,6 +773,17 @@ class Client:
         self.engine.close()
         self.bus.close()
         self.store.dispose()
+
+
+def _same_value(old: Any, new: Any, allow_pickle: bool) -> bool:
+    """Whether a replay's run input equals the source's (the same encoding)."""
+    try:
+        return old == new or (
+            codecs.encode(old, allow_pickle=allow_pickle).data
+            == codecs.encode(new, allow_pickle=allow_pickle).data
+        )
+    except Exception:  # values without a meaningful == (arrays, frames) that do not encode
+        return False
 
 
 def _check_kernel_can_await() -> None:
@@ -922,6 +1113,43 @@ class Run:
     def rerun(self) -> Run:
         """Start a new run of the same version with the same inputs; returns it."""
         return self.client.rerun(self.id)
+
+    def replay(
+        self,
+        from_nodes: Sequence[str] = (),
+        *,
+        inputs: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        version: Any = "latest",
+    ) -> Run:
+        """A new run that reuses this run's checkpoints for every node not downstream of a
+        change and runs the rest: the nodes named, those reading an edited run input, those
+        whose code differs in ``version`` (``"latest"``, ``"source"``, a version hash or a
+        ``Graph``), and what reads an overridden output. Returns it (``.replay_of`` is this
+        run's id); ``replay_plan`` tells beforehand what it will do."""
+        return self.client.replay(
+            self.id, from_nodes=from_nodes, inputs=inputs, overrides=overrides, version=version
+        )
+
+    def replay_plan(
+        self,
+        from_nodes: Sequence[str] = (),
+        *,
+        inputs: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        version: Any = "latest",
+    ) -> ReplayPlan:
+        """What ``replay`` with these arguments would reuse (``.reused``) and run again
+        (``.rerun``), each node with its reason; nothing runs. Displays as the graph with
+        the plan drawn on it in a notebook."""
+        return self.client.replay_plan(
+            self.id, from_nodes=from_nodes, inputs=inputs, overrides=overrides, version=version
+        )
+
+    @property
+    def replay_of(self) -> str | None:
+        """The id of the run this one replays (``None``: not a replay)."""
+        return self.record.replay_of
 
     def events(
         self, after: int = 0, *, stop_at_end: bool = True, timeout: float | None = None

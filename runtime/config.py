@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     worker_concurrency: int = 16
     """How many runs one worker process advances at the same time."""
 
+    spread: Literal["auto", "off"] = "auto"
+    """Whether a pass in a worker hands ready nodes beyond ``spread_keep`` to other worker
+    processes, each as its own Taskiq message (``auto``: whenever Redis carries the runs;
+    ``off``: every node of a run executes in the process advancing it)."""
+
+    spread_keep: int | None = Field(default=None, ge=0)
+    """How many ready nodes of a run the pass advancing it executes itself before handing
+    more out (``None``: ``node_concurrency``; ``0``: the pass only coordinates)."""
+
+    spread_max: int = Field(default=256, ge=0)
+    """How many nodes of one run may be handed out (sent, not yet finished) at a time."""
+
     isolation: Literal["thread", "process"] = "thread"
     """Where node code runs unless a node or graph says otherwise: ``thread`` (in this
     process) or ``process`` (a child process per attempt: killed on timeout or cancel, holds

@@ -60,16 +60,21 @@ def render(
     spec: Mapping[str, Any],
     statuses: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    *,
+    fills: Mapping[str, str] | None = None,
 ) -> str:
-    """The SVG document; ``labels`` adds a second line per node (e.g. a duration)."""
+    """The SVG document; ``labels`` adds a second line per node (e.g. a duration); ``fills``
+    colours nodes otherwise than by status (a replay plan's reused and re-run nodes)."""
     statuses = statuses or {}
     labels = labels or {}
+    fills = fills or {}
     pos = positions(spec)
     width = max((x for x, _ in pos.values()), default=0) + _W + _PAD
     height = max((y for _, y in pos.values()), default=0) + _H + _PAD
     asks = {n["name"] for n in spec["nodes"] if "schema" in n}  # a payload someone submits
     untaken = untaken_nodes(spec_deps(spec), statuses)
     grey = UNTAKEN_COLOURS
+    kinds = {n["name"]: n.get("kind", "") for n in spec["nodes"]}
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="plait-graph" width="{width:.0f}" '
         f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
@@ -99,10 +104,11 @@ def render(
             fill, stroke, ink = grey["fill"], grey["stroke"], f' fill="{grey["text"]}"'
             mark, shown = ' data-untaken="true"', UNTAKEN_LABEL
         parts.append(
-            f'<g class="node" data-node="{html.escape(name)}" data-status="{status}"{mark}>'
-            f"<title>{html.escape(name)}: {shown}</title>"
+            f'<g class="node" data-node="{html.escape(name)}" data-status="{status}"{mark} '
+            f'data-kind="{html.escape(kinds.get(name, ""))}">'
+            f"<title>{html.escape(name)} ({html.escape(kinds.get(name, ''))}): {shown}</title>"
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{_W}" height="{_H}" rx="6" '
-            f'fill="{fill}" stroke="{stroke}"{dash}/>'
+            f'fill="{fills.get(name) or fill}" stroke="{stroke}"{dash}/>'
             f'<text x="{x + _W / 2:.0f}" y="{y + (16 if extra else 24):.0f}" '
             f'text-anchor="middle"{ink}>{label}</text>'
             + (

@@ -28,6 +28,7 @@ import contextvars
 import dataclasses
 import datetime as dt
 import functools
+import heapq
 import inspect
 import logging
 import random
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import cloudpickle
 
-from runtime import codecs, context, faults, secrets, signing
+from runtime import codecs, context, faults, secrets, signing, spread
 from runtime.config import Settings
 from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
 from runtime.events import Bus
@@ -228,6 +229,12 @@ class Engine:
         self.on_park: Callable[[str, dt.datetime], None] | None = None
         """Told when a pass parks a run until a time (a sleep, a wait's timeout): the client
         makes sure something will queue it then."""
+        self.hand_out: spread.Sender | None = None
+        """Sends a ready node's attempt to any worker process (set in worker processes;
+        ``None``: every node of a run executes where its pass runs)."""
+        self.claimed: set[int] = set()
+        """Attempt rows handed out by other passes that this process claimed and prepares to
+        execute: their leases are renewed from the claim on."""
         self.closed = False
         self._asked_again: dict[str, bool] = {}
         """Runs being advanced here -> asked again meanwhile."""
@@ -413,6 +420,7 @@ class Engine:
             return [p.lease for p in self._passes.values()], [
                 *self._executions,
                 *list(self.element_rows),
+                *list(self.claimed),
             ]
 
     def _renewed(self, asked: Sequence[Lease], renewal: Renewal) -> None:
@@ -584,10 +592,28 @@ class _Pass:
         self.sleeping: dict[str, dt.datetime] = {}
         """Sleeping nodes -> their wake time: ended by this pass once due, else by the
         scheduler after the run parks."""
+        self.handing = spread.Handing(self)
+        """Nodes of the run handed out to other worker processes."""
         for row in acquired.attempts:
             self._fold(row)
         for name in self.plan.order:
             self._settle_latest(name)
+        self.settled = {
+            n for n, s in self.nodes.items() if s.status == "succeeded" or s.status in NODE_BLOCKING
+        }
+        """Nodes whose end the dependency counts below include."""
+        self.unmet = {
+            n: sum(self.nodes[d].status != "succeeded" for d in deps)
+            for n, deps in self.plan.deps.items()
+        }
+        """Node -> dependencies that have not succeeded yet."""
+        self.upstream_blocked = {
+            n: sum(self.nodes[d].status in NODE_BLOCKING for d in deps)
+            for n, deps in self.plan.deps.items()
+        }
+        """Node -> dependencies that did not succeed and never will (it is then skipped)."""
+        self.ready: list[tuple[int, str]] = []
+        """Heap of (topological position, node): ready, waiting for a free slot."""
 
     # -- what the checkpoints say -----------------------------------------------------------
 
@@ -624,7 +650,8 @@ class _Pass:
                 self._spawn(self._await_execution(node, execution), name)
             else:
                 state.status = "elsewhere"
-                self._spawn(self._watch(name), name)
+                if not self.handing.adopt(name, row):
+                    self._spawn(self._watch(name), name)
             return
         if row.status == "waiting" and node.kind_impl.parks == "in_subgraph":
             self._spawn(self._start_child(node), name)  # found again, never started twice
@@ -760,58 +787,91 @@ class _Pass:
         self._touch_successors(name)
 
     def _schedule(self) -> list[NodeStart]:
-        """Pick ready nodes: skip those behind a failure, open waits, start the rest."""
+        """Pick ready nodes: skip those behind a failure, open waits, start the rest.
+
+        Linear in the node count: only nodes touched since the last call are looked at,
+        their dependencies through counts (``unmet``, ``upstream_blocked``), and ready nodes
+        without a free slot wait in a heap keyed by topological position (ties keep
+        declaration order) instead of being sorted and scanned again each loop."""
         now = utcnow()
-        starts: list[NodeStart] = []
-        running = sum(1 for s in self.nodes.values() if s.status == "running")
-        for name in sorted(self.candidates, key=self.position.__getitem__):
+        picked: list[tuple[int, NodeStart, NewEvent | None]] = []
+        # a fresh set: a drained one keeps its size, and iterating it costs that much; what
+        # is touched meanwhile (a skip's successors) is looked at next time, as before
+        touched, self.candidates = self.candidates, set()
+        for name in sorted(touched, key=self.position.__getitem__):
             state = self.nodes[name]
             if state.status != "pending":
-                self.candidates.discard(name)
                 continue
             if name not in self.needed:
                 # no requested output depends on it (nor on what depends on it)
                 state.status, state.attempt = "not_needed", state.attempt + 1
-                starts.append(NodeStart(name, state.attempt, "not_needed", now, now))
-                self.events.append(NewEvent("node.not_needed", name))
+                start = NodeStart(name, state.attempt, "not_needed", now, now)
+                picked.append((self.position[name], start, NewEvent("node.not_needed", name)))
                 continue
+            if self.unmet[name] and not self.upstream_blocked[name]:
+                continue  # a dependency is still going (the count answers without a look)
             gate, reason = self._gate(name)
             if gate == "skip":
                 state.status, state.attempt = "skipped", state.attempt + 1
-                starts.append(
-                    NodeStart(name, state.attempt, "skipped", now, now, error_message=reason)
-                )
+                start = NodeStart(name, state.attempt, "skipped", now, now, error_message=reason)
                 why = {"reason": reason, **({"untaken": True} if name in self.untaken else {})}
-                self.events.append(NewEvent("node.skipped", name, why))
+                picked.append((self.position[name], start, NewEvent("node.skipped", name, why)))
                 self._touch_successors(name)
                 continue
             if gate == "wait":
-                self.candidates.discard(name)  # a dependency finishing brings it back
                 continue
             node = self.graph.nodes[name]
             if node.kind_impl.parks is not None:
                 if (parked := self._park(node, now)) is not None:
-                    starts.append(parked)
+                    picked.append((self.position[name], parked, None))  # its event is written
                 continue
-            if self._still_executing(name, now):
-                continue
-            if running >= self.settings.node_concurrency:
-                continue
-            running += 1
-            state.status, state.attempt = "running", state.attempt + 1
-            starts.append(
-                NodeStart(
-                    name,
-                    state.attempt,
-                    "running",
-                    now,
-                    owner=self.engine.owner,
-                    lease_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
-                    isolation=self._isolation(node),
-                )
+            heapq.heappush(self.ready, (self.position[name], name))
+        running = self._running()
+        while self.ready:
+            position, name = self.ready[0]
+            state = self.nodes[name]
+            if state.status != "pending" or self._still_executing(name, now):
+                heapq.heappop(self.ready)  # started since it was found ready, or an earlier
+                continue  # attempt runs on
+            owner = self.handing.owner_for(name, running)
+            if owner is None:
+                break  # no slot here, and none to hand out
+            heapq.heappop(self.ready)
+            here = owner == self.engine.owner
+            running += here
+            state.status, state.attempt = ("running" if here else "elsewhere"), state.attempt + 1
+            start = NodeStart(
+                name,
+                state.attempt,
+                "running",
+                now,
+                owner=owner,
+                lease_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
+                isolation=self._isolation(self.graph.nodes[name]),
             )
-            self.events.append(NewEvent("node.running", name, {"attempt": state.attempt}))
-        return starts
+            event = NewEvent("node.running", name, {"attempt": state.attempt})
+            picked.append((position, start, event))
+        picked.sort(key=lambda p: p[0])  # checkpoints and events in topological order
+        self.events.extend(event for _, _, event in picked if event is not None)
+        return [start for _, start, _ in picked]
+
+    def _running(self) -> int:
+        """Nodes this pass executes now (each has a task: at most the in-flight ones)."""
+        return len({n for n in self.tasks.values() if self.nodes[n].status == "running"})
+
+    def _blocked_by(self, name: str) -> str | None:
+        """The first dependency that did not succeed and never will, if any."""
+        if not self.upstream_blocked[name]:
+            return None
+        return next(
+            (d for d in self.plan.deps[name] if self.nodes[d].status in NODE_BLOCKING), None
+        )
+
+    def _deps_succeeded(self, name: str) -> bool:
+        # the count says when to look; the look (once per node) says whether
+        if self.unmet[name]:
+            return False
+        return all(self.nodes[d].status == "succeeded" for d in self.plan.deps[name])
 
     def _park(self, node: Node, now: dt.datetime) -> NodeStart | None:
         """Start a node that parks (a wait, a sleep): its wake time, and what it ends with
@@ -901,6 +961,15 @@ class _Pass:
         return False
 
     def _touch_successors(self, name: str) -> None:
+        """``name`` finished (or may have): its successors are looked at again, and once it
+        succeeded or never will, their dependency counts say so."""
+        status = self.nodes[name].status
+        settled = status == "succeeded" or status in NODE_BLOCKING
+        if settled and name not in self.settled:
+            self.settled.add(name)
+            counts, step = (self.unmet, -1) if status == "succeeded" else (self.upstream_blocked, 1)
+            for successor in self.plan.successors[name]:
+                counts[successor] += step
         self.candidates.update(self.plan.successors[name])
 
     def _launch(self, starts: list[NodeStart]) -> None:
@@ -908,7 +977,9 @@ class _Pass:
             state = self.nodes[start.node]
             state.row_id = start.row_id
             node = self.graph.nodes[start.node]
-            if start.status == "running":
+            if start.status == "running" and start.owner != self.engine.owner:
+                self._spawn(self.handing.launch(start.node, start.row_id), start.node)  # type: ignore[arg-type]
+            elif start.status == "running":
                 self._spawn(self._attempt(node, start), start.node)
             elif start.status == "waiting" and node.kind_impl.parks == "in_subgraph":
                 self._spawn(self._start_child(node), start.node)
@@ -1539,6 +1610,7 @@ class _Pass:
 
     def detach(self) -> None:
         """The pass is over: executions it still had are the engine's to settle."""
+        self.handing.stop()
         for execution in self.executions.values():
             execution.owner = None
             if execution.done.done():  # ended before this pass could record it
@@ -1553,6 +1625,7 @@ class _Pass:
 
     def _on_events(self, batch: list[Any]) -> None:
         # called from the publisher's thread
+        self.handing.heard(batch)
         if any(e["type"] == "run.cancel_requested" for e in batch):
             loop = self.engine._loop
             if loop is not None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 
 from runtime.errors import GraphError, InputError
-from runtime.nodes import ISOLATIONS, JOINS, Isolation, Join, Node
+from runtime.nodes import ISOLATIONS, JOINS, Isolation, Join, Node, kind_of, validated_options
 from runtime.nodes.branch import BranchKind, choices_of
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.runnable import RunnableKind
@@ -334,10 +334,62 @@ class Graph:
                 f"map node {name!r}: {fn.__name__}() has no parameter {over!r} to receive "
                 f"one element of {over!r} (parameters are: {', '.join(node.inputs) or 'none'})"
             )
-        node.kind, node.options, node.pickle = MapKind.name, opts, pickle
+        node.kind, node.options, node.pickle = MapKind.name, opts.model_dump(), pickle
         node.annotations.pop(over, None)  # the element's type, not the list's
         node.defaults.pop(over, None)
         node.after = tuple(after)
+        return self._insert(node)
+
+    def add_node(
+        self,
+        name: str,
+        kind: str,
+        *,
+        target: Any = None,
+        options: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, str] | Iterable[str] | None = None,
+        after: Iterable[str] = (),
+        retries: int = 0,
+        backoff: float = 1.0,
+        timeout: float | None = None,
+        pickle: bool | None = None,
+        isolation: Isolation | None = None,
+        max_interruptions: int = 3,
+        secrets: Iterable[str] = (),
+        description: str = "",
+    ) -> Node:
+        """Add a node of any registered kind (``runtime.nodes``: a plug-in's come from the
+        ``plait.nodes`` entry point group) under ``name``.
+
+        ``options`` are checked against the kind's ``options`` model now (``GraphError``
+        naming each wrong field) and are part of the spec and the version. ``inputs`` maps
+        a parameter of the kind's call to the node or run input that feeds it (a list of
+        names: each fed by the node or run input of that name); without it, a callable
+        ``target`` is wired by its signature as with ``add``.
+        """
+        self._check_new_name(name)
+        _check_policies(name, retries, backoff, timeout, max_interruptions)
+        _check_isolation(f"node {name!r}", isolation)
+        declared = _check_secrets(name, secrets)
+        if not isinstance(kind, str):
+            raise GraphError(f"node {name!r}: kind must be a node kind's name, got {kind!r}")
+        try:
+            impl = kind_of(kind)
+        except GraphError as exc:
+            raise GraphError(f"node {name!r}: {exc}") from None
+        wired = _wiring(name, inputs)
+        if wired is None and callable(target) and not _is_runnable(target):
+            node = _function_node(name, target, None)
+            node.kind = impl.name
+        else:
+            node = Node(name=name, kind=impl.name, target=target, inputs=wired or {})
+        node.options = validated_options(impl, name, options)
+        node.retries, node.backoff, node.timeout, node.pickle = retries, backoff, timeout, pickle
+        node.isolation, node.max_interruptions = isolation, max_interruptions
+        node.after = tuple(after)
+        node.secrets = declared
+        node.doc = description or node.doc
+        impl.check(node)
         return self._insert(node)
 
     def wait(
@@ -527,7 +579,7 @@ class Graph:
             if node.kind_impl.routes
         }
         for name, node in self.nodes.items():
-            node.kind_impl.check(node, choices.get(name, ()))
+            node.kind_impl.check_placed(node, choices.get(name, ()))
         return Plan(
             order=order,
             deps=deps,
@@ -587,6 +639,8 @@ class Graph:
                 "doc": node.doc,
             }
             entry.update(node.kind_impl.describe(node))
+            if node.options is not None:  # only then: versions of other graphs keep their hash
+                entry["options"] = node.options
             if node.secrets:  # only then: versions of graphs without secrets keep their hash
                 entry["secrets"] = list(node.secrets)
             if node.join != "all":  # likewise
@@ -621,13 +675,21 @@ class Graph:
     def versioned(self) -> tuple[str, frozenset[str]]:
         """The version, and the user modules whose code it covers (shipped by value with it:
         ``runtime.codeversion.ship``)."""
+        version, modules, _ = self.versioned_nodes()
+        return version, modules
+
+    def versioned_nodes(self) -> tuple[str, frozenset[str], dict[str, str]]:
+        """``versioned()``, and each node's own digest: of its spec entry and of the code it
+        runs, so a replay tells which nodes changed between two versions (``node_digests``)."""
         from runtime import codeversion
 
         spec = self.spec()
         for entry in spec["nodes"]:
             entry.pop("code")  # ``__main__:f`` or ``module:f``: where, not what
         digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
+        entries = {entry["name"]: entry for entry in spec["nodes"]}
         modules: set[str] = set()
+        nodes: dict[str, str] = {}
         for name in sorted(self.nodes):
             node = self.nodes[name]
             try:
@@ -636,7 +698,14 @@ class Graph:
                 part, found = hashlib.sha256(node.fingerprint().encode()).hexdigest(), frozenset()
             digest.update(f"\0{name}\0{part}".encode())
             modules |= found
-        return digest.hexdigest()[:16], frozenset(modules)
+            own = json.dumps(entries[name], sort_keys=True) + "\0" + part
+            nodes[name] = hashlib.sha256(own.encode()).hexdigest()[:16]
+        return digest.hexdigest()[:16], frozenset(modules), nodes
+
+    def node_digests(self) -> dict[str, str]:
+        """Node name -> digest of its spec entry and of the code it runs: equal across
+        versions for a node nothing about changed (``Run.replay`` reuses its checkpoint)."""
+        return self.versioned_nodes()[2]
 
     def __repr__(self) -> str:
         try:
@@ -729,6 +798,22 @@ def _function_node(name: str, fn: Callable[..., Any], inputs: Mapping[str, str] 
         annotations=_annotations(fn, params),
         doc=inspect.getdoc(fn) or "",
     )
+
+
+def _wiring(name: str, inputs: Mapping[str, str] | Iterable[str] | None) -> dict[str, str] | None:
+    """``add_node``'s ``inputs`` as parameter -> source (``None`` when not given)."""
+    if inputs is None:
+        return None
+    if isinstance(inputs, str):
+        raise GraphError(f"node {name!r}: inputs is a dict or a list of names, e.g. [{inputs!r}]")
+    pairs = inputs.items() if isinstance(inputs, Mapping) else ((n, n) for n in inputs)
+    wired = {}
+    for param, source in pairs:
+        for what in (param, source):
+            if not isinstance(what, str) or not what.isidentifier():
+                raise GraphError(f"node {name!r}: input name {what!r} is not an identifier")
+        wired[param] = source
+    return wired
 
 
 def _annotations(fn: Callable[..., Any], params: Mapping[str, inspect.Parameter]) -> dict:

@@ -31,6 +31,7 @@ from runtime.takeover import LeaseWatch, StalledBackoff, dead_local_holders
 log = logging.getLogger("plait.queue")
 
 TASK_NAME = "plait.advance"
+ATTEMPT_TASK_NAME = "plait.attempt"
 
 
 def make_broker(config: Settings) -> StreamBroker:
@@ -73,8 +74,19 @@ async def _advance(
     await context.state.plait_client.engine.advance(run_id, takeover=leave)
 
 
+async def _attempt(
+    handout: dict[str, Any],
+    context: Context = TaskiqDepends(),  # noqa: B008  (taskiq's injection idiom)
+) -> None:
+    """One handed-out node attempt of a run another worker advances (``runtime.spread``)."""
+    from runtime import spread
+
+    await spread.execute(context.state.plait_client.engine, spread.HandOut.from_json(handout))
+
+
 def _register(b: StreamBroker) -> Any:
     task = b.register_task(_advance, task_name=TASK_NAME)
+    attempt = b.register_task(_attempt, task_name=ATTEMPT_TASK_NAME)
 
     @b.on_event(TaskiqEvents.WORKER_STARTUP)
     async def _startup(state: TaskiqState) -> None:
@@ -82,6 +94,8 @@ def _register(b: StreamBroker) -> Any:
 
         client = Client(settings())
         state.plait_client = client
+        if client.settings.spread == "auto":
+            client.engine.hand_out = lambda handout: attempt.kiq(handout.to_json())
         state.reaper = asyncio.create_task(reap_forever(client, task))
         log.info("plait worker ready (owner %s)", client.owner)
 

@@ -83,6 +83,7 @@ def _record(body: dict[str, Any]) -> t.Run:
         ended_at=_time(body.get("ended_at")),
         targets=body.get("targets"),
         wake_at=_time(body.get("wake_at")),
+        replay_of=body.get("replay_of"),
     )
 
 
@@ -238,6 +239,63 @@ class RemoteClient:
     def rerun(self, run_id: str, *, owner: str | None = None) -> Run:
         del owner
         answer = self._json("POST", f"/runs/{run_id}/rerun")
+        self._versions[answer["id"]] = (answer["workflow"], answer["version"])
+        return Run(self, answer["id"])  # type: ignore[arg-type]
+
+    def _replay_body(
+        self,
+        from_nodes: Any,
+        inputs: dict[str, Any] | None,
+        overrides: dict[str, Any] | None,
+        version: Any,
+    ) -> dict[str, Any]:
+        if not isinstance(version, str):
+            raise PlaitError(
+                "a remote client replays on a stored version: give latest, source or a hash "
+                "(publish a graph first)"
+            )
+        nodes = [from_nodes] if isinstance(from_nodes, str) else list(from_nodes)
+        return {
+            "from_nodes": nodes,
+            "inputs": inputs or {},
+            "overrides": overrides or {},
+            "version": version,
+        }
+
+    def replay_plan(
+        self,
+        run_id: str,
+        *,
+        from_nodes: Any = (),
+        inputs: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        version: Any = "latest",
+    ) -> Any:
+        """The studio's ``replay_plan`` (``runtime.replay.ReplayPlan``)."""
+        from runtime.replay import ReplayPlan
+
+        body = self._replay_body(from_nodes, inputs, overrides, version)
+        answer = self._json("POST", f"/runs/{run_id}/replay/plan", json=body)
+        return ReplayPlan(
+            source=answer["source"],
+            version=answer["version"],
+            version_id=0,
+            reused=answer["reused"],
+            rerun=answer["rerun"],
+            spec=answer["spec"],
+        )
+
+    def replay(
+        self,
+        run_id: str,
+        *,
+        from_nodes: Any = (),
+        inputs: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        version: Any = "latest",
+    ) -> Run:
+        body = self._replay_body(from_nodes, inputs, overrides, version)
+        answer = self._json("POST", f"/runs/{run_id}/replay", json=body)
         self._versions[answer["id"]] = (answer["workflow"], answer["version"])
         return Run(self, answer["id"])  # type: ignore[arg-type]
 

@@ -67,6 +67,8 @@ class RunHeader:
     parent_href: str = ""
     children: list[ChildLink] = field(default_factory=list)
     """The child runs of its sub-graph nodes."""
+    replay_of: str = ""
+    """The run this one replays (``Run.replay_of``); empty: not a replay."""
 
 
 @dataclass
@@ -191,6 +193,7 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
         parent=parent_line(record) or "",
         parent_href=f"/runs/{record.parent_run_id}" if record.parent_run_id else "",
         children=child_links(client, run_id),
+        replay_of=record.replay_of or "",
     )
 
 

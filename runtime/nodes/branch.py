@@ -30,7 +30,7 @@ class BranchKind(FunctionKind):
     def untaken(self, node: Node, value: Any, choices: Sequence[str]) -> set[str]:
         return set(choices) - set(taken(node.name, value, choices))
 
-    def check(self, node: Node, choices: Sequence[str]) -> None:
+    def check_placed(self, node: Node, choices: Sequence[str]) -> None:
         if not choices:
             raise GraphError(
                 f"branch {node.name!r} has no successors to choose from: add nodes that "

@@ -6,6 +6,7 @@ import inspect
 import textwrap
 from typing import TYPE_CHECKING, Any
 
+from runtime.errors import GraphError
 from runtime.nodes.kind import Call, NodeKind
 
 if TYPE_CHECKING:
@@ -17,6 +18,10 @@ class FunctionKind(NodeKind):
 
     def call(self, node: Node, kwargs: dict[str, Any]) -> Call:
         return Call(node.target, kwargs, self.is_async(node))  # type: ignore[arg-type]
+
+    def check(self, node: Node) -> None:
+        if not callable(node.target):
+            raise GraphError(f"node {node.name!r}: a function node needs a callable target")
 
     def is_async(self, node: Node) -> bool:
         return inspect.iscoroutinefunction(node.target)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pydantic
 
+from runtime.errors import GraphError
+
 if TYPE_CHECKING:
     from runtime.nodes.node import Node
 
@@ -130,7 +132,7 @@ class NodeKind:
         (the value chose nothing it may choose)."""
         return set()
 
-    def check(self, node: Node, choices: Sequence[str]) -> None:
+    def check_placed(self, node: Node, choices: Sequence[str]) -> None:
         """Raise ``GraphError`` when the node does not fit its graph (called when the graph
         is planned; ``choices`` are those of a ``routes`` node, else empty)."""
 
@@ -149,6 +151,17 @@ class NodeKind:
         ``None`` for a failure (``TimeoutError``)."""
         return None
 
+    def check(self, node: Node) -> None:
+        """Refuse a node of this kind as it is added to a graph (``GraphError`` naming what
+        is wrong), e.g. a target it cannot call. Its options are validated before."""
+
+    def configured(self, node: Node) -> pydantic.BaseModel | None:
+        """The node's options as this kind's ``options`` model (its defaults when none were
+        given); ``None`` for a kind without options."""
+        if self.options is None:
+            return None
+        return self.options.model_validate(node.options or {})
+
 
 def schema_text(schema: type[pydantic.BaseModel] | None) -> str:
     return json.dumps(schema.model_json_schema(), sort_keys=True) if schema else ""
@@ -157,3 +170,29 @@ def schema_text(schema: type[pydantic.BaseModel] | None) -> str:
 def options_schema(kind: NodeKind) -> Mapping[str, Any]:
     """The JSON schema of a kind's options (``{}`` when it has none)."""
     return kind.options.model_json_schema() if kind.options is not None else {}
+
+
+def validated_options(kind: NodeKind, node: str, options: Mapping[str, Any] | None) -> dict | None:
+    """``options`` checked against the kind's model, as JSON values (``None`` when none are
+    given); ``GraphError`` names the node, the kind and each wrong field."""
+    if options is None:
+        if kind.options is not None:
+            validated_options(kind, node, {})  # required fields must be given
+        return None
+    if kind.options is None:
+        raise GraphError(f"node {node!r}: node kind {kind.name!r} takes no options")
+    if not isinstance(options, Mapping):
+        raise GraphError(
+            f"node {node!r}: options of node kind {kind.name!r} are a dict, "
+            f"got {type(options).__name__}"
+        )
+    try:
+        model = kind.options.model_validate(dict(options))
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(options)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise GraphError(
+            f"node {node!r}: invalid options for node kind {kind.name!r}: {problems}"
+        ) from None
+    return model.model_dump(mode="json")

@@ -86,10 +86,6 @@ class MapKind(FunctionKind):
     def is_async(self, node: Node) -> bool:
         return True
 
-    def describe(self, node: Node) -> dict[str, Any]:
-        assert node.options is not None
-        return {"map": node.options.model_dump()}
-
 
 def element_name(node: str, index: int) -> str:
     """The ``node`` of an element's attempt rows."""
@@ -124,8 +120,8 @@ class _Driver:
     """One attempt of a map node: runs its unfinished elements and returns the results."""
 
     def __init__(self, node: Node, kwargs: dict[str, Any], scope: Scope) -> None:
-        assert isinstance(node.options, MapOptions)
-        self.node, self.kwargs, self.scope, self.opts = node, kwargs, scope, node.options
+        opts = MapOptions.model_validate(node.options or {})
+        self.node, self.kwargs, self.scope, self.opts = node, kwargs, scope, opts
         self.fn = node.target
         self.results: dict[int, Any] = {}
         self.errors: dict[int, str] = {}

@@ -75,9 +75,10 @@ class Node:
     join: Join = "all"
     """``all`` or ``any``: how it treats inputs on untaken branch paths (``Join``); a failure
     upstream skips it either way."""
-    options: pydantic.BaseModel | None = None
-    """Its kind's options (an instance of ``NodeKind.options``), for kinds that have some:
-    a map node's ``over``, ``concurrency``, ``on_error``, element retries and timeout."""
+    options: dict[str, Any] | None = None
+    """Its kind's options as its ``options`` model validated them (JSON values: a map node's
+    ``over``, ``concurrency``, ``on_error``, element policies; a plug-in's); in the spec, and
+    so in the version. ``None`` when none were given."""
     config: dict[str, Any] = field(default_factory=dict)
     """Options of its kind beyond the common policies, as plain JSON data: a sleep's
     ``seconds`` or ``until``, a wait's ``default`` answer."""

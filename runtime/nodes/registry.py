@@ -4,14 +4,17 @@ use. A kind is looked up by the ``kind`` name its nodes carry."""
 
 from __future__ import annotations
 
+import inspect
 import logging
+import sys
 import threading
 from importlib.metadata import entry_points
+from typing import Any
 
 from runtime.errors import GraphError
 from runtime.nodes.branch import BranchKind
 from runtime.nodes.function import FunctionKind
-from runtime.nodes.kind import NodeKind
+from runtime.nodes.kind import NodeKind, options_schema
 from runtime.nodes.map import MapKind
 from runtime.nodes.runnable import RunnableKind
 from runtime.nodes.sleep import SleepKind
@@ -71,6 +74,28 @@ def kinds() -> dict[str, NodeKind]:
     """Every kind known here, plug-ins included."""
     _load_plugins()
     return dict(_kinds)
+
+
+def described() -> list[dict[str, Any]]:
+    """Every known kind as the studio lists it: ``name``, ``doc`` (the first paragraph of its
+    docstring), ``options`` (the JSON schema of its options, ``{}`` when none) and ``parks``
+    (``waiting`` for a kind that stops its run instead of executing code)."""
+    out = []
+    for name, kind in sorted(kinds().items()):
+        # its own docstring, else its module's (the built-in kinds document their module)
+        module = sys.modules.get(type(kind).__module__)
+        doc = inspect.cleandoc(
+            type(kind).__dict__.get("__doc__") or (module and module.__doc__) or ""
+        )
+        out.append(
+            {
+                "name": name,
+                "doc": doc.split("\n\n")[0].strip(),
+                "options": dict(options_schema(kind)),
+                "parks": kind.parks,
+            }
+        )
+    return out
 
 
 def _load_plugins() -> None:

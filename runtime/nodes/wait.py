@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from runtime.errors import GraphError
 from runtime.nodes.kind import NodeKind, Woken, schema_text
 
 if TYPE_CHECKING:
@@ -26,6 +27,13 @@ class WaitKind(NodeKind):
 
     def fingerprint(self, node: Node) -> str:
         return schema_text(node.schema)
+
+    def check(self, node: Node) -> None:
+        if node.schema is None:
+            raise GraphError(
+                f"node {node.name!r}: a wait node needs a payload schema; add it with "
+                f"g.wait({node.name!r}, schema)"
+            )
 
     def describe(self, node: Node) -> dict[str, Any]:
         entry = {"schema": node.schema.model_json_schema()} if node.schema is not None else {}

@@ -226,6 +226,18 @@ class RunView:
         )
         self.details = w.HTML()
         self.details_pick.observe(self._show_details, names="value")
+        self.replay_plan_button = w.Button(description="Plan replay", disabled=True)
+        """Draws what a replay from the chosen node would reuse and re-run
+        (``Run.replay_plan``); enabled once the run has ended and a node is chosen."""
+        self.replay_button = w.Button(
+            description="Replay from here", disabled=True, button_style="primary"
+        )
+        """Starts that replay (``Run.replay``); enabled once its plan is shown."""
+        self.replay_plan_button.on_click(lambda _b: self.plan_replay())
+        self.replay_button.on_click(lambda _b: self.start_replay())
+        self.replay_view = w.HTML()
+        self.replayed: Run | None = None
+        """The replay started from this view."""
         self.outputs = w.Output()
         self.box = w.VBox(
             [
@@ -233,8 +245,9 @@ class RunView:
                 self.graph,
                 self.forms,
                 self.table,
-                w.HBox([self.details_pick]),
+                w.HBox([self.details_pick, self.replay_plan_button, self.replay_button]),
                 self.details,
+                self.replay_view,
                 self.outputs,
             ]
         )
@@ -320,6 +333,8 @@ class RunView:
         self.banner.value = banner
         if model.finished and not self._outputs_shown:
             self._outputs_shown = True
+            # a node chosen while the run went on: it may be replayed from now on
+            self.replay_plan_button.disabled = self.details_pick.index in (None, 0)
             self._show_outputs()
         self.pushes += 1
 
@@ -412,10 +427,46 @@ class RunView:
 
     def _show_details(self, change: dict) -> None:
         name = change["new"]
+        self.replay_view.value, self.replay_button.disabled = "", True
         if name not in self.run.nodes:
             self.details.value = ""
+            self.replay_plan_button.disabled = True
             return
+        self.replay_plan_button.disabled = not self.model.finished
         self.details.value = node_details_html(self.run, name)
+
+    # -- replay from the chosen node ----------------------------------------------------------
+
+    def plan_replay(self) -> None:
+        """Draw, on the graph, what a replay from the chosen node would reuse and re-run."""
+        node = self.details_pick.value
+        try:
+            plan = self.run.replay_plan([node])
+        except PlaitError as exc:
+            self.replay_view.value = (
+                f"<div data-state='error'>cannot replay: {html.escape(str(exc))}</div>"
+            )
+            self.replay_button.disabled = True
+            return
+        self.replay_view.value = plan._repr_html_()
+        self.replay_button.disabled = False
+
+    def start_replay(self) -> Run | None:
+        """Start the replay whose plan is shown; the new run is ``self.replayed``."""
+        node = self.details_pick.value
+        try:
+            self.replayed = self.run.replay([node])
+        except PlaitError as exc:
+            self.replay_view.value = (
+                f"<div data-state='error'>cannot replay: {html.escape(str(exc))}</div>"
+            )
+            return None
+        self.replay_button.disabled = True
+        self.replay_view.value += (
+            f"<div class='plait-replay-started'>replay <code>{self.replayed.id}</code> "
+            f"started: <code>rt.get_run({self.replayed.id!r})</code></div>"
+        )
+        return self.replayed
 
 
 def preview_html(value: Any, shown: Redactor = redaction.DEFAULT) -> str:

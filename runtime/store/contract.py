@@ -27,7 +27,7 @@ import abc
 import asyncio
 import datetime as dt
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -265,6 +265,8 @@ class NewRun:
     parent_run_id: str | None = None
     """A child run: the run whose sub-graph node ``parent_node`` starts it."""
     parent_node: str | None = None
+    replay_of: str | None = None
+    """The run it replays (``Run.replay_of``)."""
 
 
 @dataclass(frozen=True)
@@ -345,11 +347,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def publish(
-        self, name: str, version: str, spec: dict, code: bytes, key_id: str | None = None
+        self,
+        name: str,
+        version: str,
+        spec: dict,
+        code: bytes,
+        key_id: str | None = None,
+        node_digests: dict[str, str] | None = None,
     ) -> WorkflowVersion:
         """Store an immutable version of workflow ``name`` (created if new), in one
         transaction. Idempotent: a version already stored (by anyone) is returned as it is,
-        its code untouched."""
+        its code untouched. ``node_digests``: each node's digest (``Graph.node_digests``),
+        kept for replays."""
 
     @abc.abstractmethod
     def replace_code(self, version_id: int, code: bytes, key_id: str | None) -> None:
@@ -407,6 +416,24 @@ class Store(abc.ABC):
         delivery claims it first), else a new one. With ``start_at`` the run is stored
         ``scheduled`` instead (event ``run.scheduled`` with its ``start_at``): no worker sees
         it until ``release_due`` queues it."""
+
+    @abc.abstractmethod
+    def create_replay(
+        self,
+        new: NewRun,
+        reuse: Mapping[str, int],
+        overrides: Mapping[str, codecs.Encoded],
+        *,
+        inline_limit: int,
+    ) -> tuple[Run, list[EventDict]]:
+        """Insert a ``queued`` replay of run ``new.replay_of`` (as ``create_run`` does) with,
+        in the same transaction, a ``succeeded`` attempt 1 for each node of ``reuse`` (node ->
+        id of the source's succeeded attempt) that references the source's stored output:
+        the same inline bytes or the same blob hash (touched, as storing it again would, so
+        retention keeps it), never a new blob; and a ``succeeded`` attempt holding each
+        override's value (stored as an output is). ``RunStateError`` (nothing written) when
+        a named attempt is not a succeeded attempt of the source run. The ``run.queued``
+        event carries ``replay_of``, ``reused`` and ``overridden``."""
 
     @abc.abstractmethod
     def release_due(self, now: dt.datetime, limit: int = 500) -> list[tuple[str, list[EventDict]]]:
@@ -507,6 +534,27 @@ class Store(abc.ABC):
     def unstart(self, lease: Lease, row_ids: Sequence[int]) -> None:
         """Under ``lease``: close the ``running`` attempts whose code the pass never began as
         ``WORKER_LOST`` (retried without counting as an interruption)."""
+
+    @abc.abstractmethod
+    def claim_attempt(
+        self, run_id: str, row_id: int, handed_by: str, owner: str, seconds: float
+    ) -> bool:
+        """A worker takes an attempt a pass handed out (``runtime.spread``): the row becomes
+        ``owner``'s, with an attempt lease of ``seconds``, only if it is still ``running`` and
+        still ``handed_by``'s (nobody claimed it, no pass closed it). ``False``, nothing
+        written, otherwise: a duplicate message, or an attempt already cut off."""
+
+    @abc.abstractmethod
+    def finish_orphans(
+        self,
+        run_id: str,
+        owner: str,
+        ends: Sequence[tuple[NodeFinish, Sequence[NewEvent]]],
+        inline_limit: int,
+    ) -> tuple[set[int], list[EventDict]]:
+        """``finish_orphan`` for several attempts of one run in one transaction: each end
+        (with its events) is written only if its row is still ``running`` and ``owner``'s.
+        Returns the row ids written and the events written."""
 
     @abc.abstractmethod
     def finish_orphan(

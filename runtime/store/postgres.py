@@ -73,7 +73,7 @@ _FIRST_PASS_TEMPLATE = """
 WITH taken AS (
     UPDATE run SET status = 'running', started_at = %(now)s, lease_owner = %(owner)s,
                    lease_until = %(until)s, lease_epoch = lease_epoch + 1, error = NULL
-    WHERE id = %(id)s AND status = 'queued' AND started_at IS NULL
+    WHERE id = %(id)s AND status = 'queued' AND started_at IS NULL AND replay_of IS NULL
       AND (lease_owner IS NULL OR lease_owner = %(owner)s) {unlimited}
     RETURNING *
 ), announced AS (
@@ -93,7 +93,7 @@ _FIRST_PASS = _FIRST_PASS_TEMPLATE.format(
 _ADMITTED_FIRST_PASS = _FIRST_PASS_TEMPLATE.format(unlimited="")
 _LOCK_QUEUED = """
 SELECT workflow_id, priority, created_at FROM run
-WHERE id = %s AND status = 'queued' AND started_at IS NULL
+WHERE id = %s AND status = 'queued' AND started_at IS NULL AND replay_of IS NULL
   AND (lease_owner IS NULL OR lease_owner = %s)
 FOR UPDATE
 """
@@ -110,7 +110,8 @@ WHERE workflow_id = %(workflow_id)s
 """
 """A run's first pass in one statement: the update locks the run row as a takeover's
 ``FOR UPDATE`` would wait for; a run with no start has no attempt rows to read. A run of a
-limited workflow is admitted by ``_admit_first_pass``."""
+limited workflow is admitted by ``_admit_first_pass``. A replay's first pass reads the
+checkpoints it reuses: it goes the whole way (``SqlStore.acquire``)."""
 _SMALL_WRITES, _SMALL_EVENTS = 4, 8
 """The largest checkpoint sent as one statement: a chain's step gains most; a big step gains
 nothing (PostgreSQL plans 50 CTEs about as slowly as it runs 50 statements) and SQLAlchemy's

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -293,13 +293,19 @@ class SqlStore(Store):
     # -- workflows --------------------------------------------------------------------------
 
     def publish(
-        self, name: str, version: str, spec: dict, code: bytes, key_id: str | None = None
+        self,
+        name: str,
+        version: str,
+        spec: dict,
+        code: bytes,
+        key_id: str | None = None,
+        node_digests: dict[str, str] | None = None,
     ) -> WorkflowVersion:
         """Store an immutable version (idempotent: the same version is stored once)."""
         for _ in range(3):
             try:
                 with self.write() as conn:
-                    return self._publish(conn, name, version, spec, code, key_id)
+                    return self._publish(conn, name, version, spec, code, key_id, node_digests)
             except IntegrityError:
                 continue  # a concurrent publisher won the race; read its row
         raise RuntimeError(f"could not publish workflow {name!r}")
@@ -312,6 +318,7 @@ class SqlStore(Store):
         spec: dict,
         code: bytes,
         key_id: str | None,
+        node_digests: dict[str, str] | None = None,
     ) -> WorkflowVersion:
         wf = tables.workflow
         workflow_id = conn.execute(sa.select(wf.c.id).where(wf.c.name == name)).scalar()
@@ -333,6 +340,7 @@ class SqlStore(Store):
                     code=code,
                     key_id=key_id,
                     created_at=utcnow(),
+                    node_digests=node_digests,
                 )
                 .returning(wv)
             ).one()
@@ -421,7 +429,11 @@ class SqlStore(Store):
             return self._insert_run(conn, new, inline_limit)
 
     def _insert_run(
-        self, conn: sa.Connection, new: NewRun, inline_limit: int
+        self,
+        conn: sa.Connection,
+        new: NewRun,
+        inline_limit: int,
+        extra: dict[str, Any] | None = None,
     ) -> tuple[Run, list[EventDict]]:
         run_id = new.run_id or new_run_id()
         assert new.version.id is not None, "a stored version has an id"
@@ -446,13 +458,90 @@ class SqlStore(Store):
             priority=new.priority,
             parent_run_id=new.parent_run_id,
             parent_node=new.parent_node,
+            replay_of=new.replay_of,
         )
         conn.execute(sa.insert(tables.run).values(**record.model_dump()))
-        data: dict[str, Any] = {"status": status}
+        data: dict[str, Any] = {"status": status, **(extra or {})}
         if new.start_at is not None:
             data["start_at"] = new.start_at.astimezone(dt.UTC).isoformat()
         events = self._append(conn, run_id, [NewEvent(f"run.{status}", data=data)], next_seq=1)
         return record, events
+
+    def create_replay(
+        self,
+        new: NewRun,
+        reuse: Mapping[str, int],
+        overrides: Mapping[str, codecs.Encoded],
+        *,
+        inline_limit: int,
+    ) -> tuple[Run, list[EventDict]]:
+        nr, b = tables.node_run, tables.blob
+        source = new.replay_of
+        assert source is not None, "a replay names its source run"
+        extra = {"replay_of": source, "reused": sorted(reuse), "overridden": sorted(overrides)}
+        with self.write() as conn:
+            record, events = self._insert_run(conn, new, inline_limit, extra)
+            ids = sorted(reuse.values())
+            for i in range(0, len(ids), 500):  # under every dialect's bound-parameter limit
+                chunk = ids[i : i + 500]
+                # the source's row, re-pointed: its inline bytes or its blob hash, not a copy
+                rows = sa.select(
+                    sa.literal(record.id, sa.String()),
+                    nr.c.node,
+                    sa.literal(1),
+                    sa.literal("succeeded", sa.String()),
+                    nr.c.started_at,
+                    nr.c.ended_at,
+                    nr.c.output_codec,
+                    nr.c.output_inline,
+                    nr.c.output_blob,
+                    nr.c.output_size,
+                    nr.c.answered_by,
+                    nr.c.id,
+                ).where(nr.c.id.in_(chunk), nr.c.run_id == source, nr.c.status == "succeeded")
+                columns = [
+                    "run_id",
+                    "node",
+                    "attempt",
+                    "status",
+                    "started_at",
+                    "ended_at",
+                    "output_codec",
+                    "output_inline",
+                    "output_blob",
+                    "output_size",
+                    "answered_by",
+                    "reused_from",
+                ]
+                conn.execute(sa.insert(nr).from_select(columns, rows))
+            copied = conn.execute(
+                sa.select(sa.func.count()).where(nr.c.run_id == record.id)
+            ).scalar_one()
+            if copied != len(ids):
+                raise RunStateError(
+                    f"run {source}: {len(ids) - copied} of the checkpoints to reuse are not "
+                    "succeeded attempts of it (retried or deleted meanwhile?)"
+                )
+            # retention deletes a blob no run stored since its cutoff: this run holds these now
+            held = sa.select(nr.c.output_blob).where(
+                nr.c.run_id == record.id, nr.c.output_blob.is_not(None)
+            )
+            conn.execute(sa.update(b).where(b.c.hash.in_(held)).values(created_at=utcnow()))
+            now = utcnow()
+            for node, encoded in overrides.items():
+                stored = values.put(conn, encoded, inline_limit, self._insert)
+                conn.execute(
+                    sa.insert(nr).values(
+                        run_id=record.id,
+                        node=node,
+                        attempt=1,
+                        status="succeeded",
+                        started_at=now,
+                        ended_at=now,
+                        **values.columns(stored),
+                    )
+                )
+            return record, events
 
     def release_due(self, now: dt.datetime, limit: int = 500) -> list[tuple[str, list[EventDict]]]:
         r = tables.run
@@ -654,7 +743,8 @@ class SqlStore(Store):
             if run.error is not None:
                 changes["error"] = None  # why an earlier pass stalled: no longer the case
             conn.execute(sa.update(tables.run).where(tables.run.c.id == run_id).values(**changes))
-            first_pass = run.started_at is None
+            # a run's first pass has no attempts to read, unless it replays another run
+            first_pass = run.started_at is None and run.replay_of is None
             for key, value in changes.items():
                 setattr(run, key, value)
             lease = Lease(run_id, owner, run.lease_epoch)
@@ -781,6 +871,51 @@ class SqlStore(Store):
                     lease_until=None,
                 )
             )
+
+    def claim_attempt(
+        self, run_id: str, row_id: int, handed_by: str, owner: str, seconds: float
+    ) -> bool:
+        """Take a handed-out attempt: one conditional update, its row count the answer (two
+        workers given the same message cannot both see 1)."""
+        nr = tables.node_run
+        with self.write() as conn:
+            claimed = conn.execute(
+                sa.update(nr)
+                .where(
+                    nr.c.id == row_id,
+                    nr.c.run_id == run_id,
+                    nr.c.status == "running",
+                    nr.c.owner == handed_by,
+                )
+                .values(owner=owner, lease_until=utcnow() + dt.timedelta(seconds=seconds))
+            )
+            return claimed.rowcount == 1
+
+    def finish_orphans(
+        self,
+        run_id: str,
+        owner: str,
+        ends: Sequence[tuple[NodeFinish, Sequence[NewEvent]]],
+        inline_limit: int,
+    ) -> tuple[set[int], list[EventDict]]:
+        """The ends of handed-out attempts finishing together in one process: one lock of
+        the run row for all of them (they would queue on it one by one otherwise)."""
+        nr = tables.node_run
+        with self.write() as conn:
+            self._lock_run(conn, run_id)
+            ids = [finish.row_id for finish, _ in ends]
+            mine = set(
+                conn.execute(
+                    sa.select(nr.c.id).where(
+                        nr.c.id.in_(ids), nr.c.status == "running", nr.c.owner == owner
+                    )
+                ).scalars()
+            )
+            if not mine:
+                return set(), []
+            self._apply_finishes(conn, [f for f, _ in ends if f.row_id in mine], inline_limit)
+            events = [e for f, evs in ends if f.row_id in mine for e in evs]
+            return mine, self._append(conn, run_id, events)
 
     def finish_orphan(
         self,

@@ -97,6 +97,10 @@ class WorkflowVersion(SQLModel, table=True):
     created_at: dt.datetime = _ts(default_factory=utcnow)
     created_by: str | None = Field(default=None, max_length=200)
     """Who published it through the API (a user or a key); ``None`` for an SDK process."""
+    node_digests: dict | None = Field(default=None, sa_type=sa.JSON)
+    """Node name -> digest of its spec entry and of the code it runs (``Graph.node_digests``):
+    what a replay compares to tell which nodes' code changed. ``None`` for versions stored
+    before digests were kept (a replay then computes them from the loaded code)."""
 
 
 class Run(SQLModel, table=True):
@@ -161,6 +165,9 @@ class Run(SQLModel, table=True):
     ``release_due`` queues it again (ending its parked attempts due by then, so what was due
     by the waker's clock is over whatever the next pass's clock says). ``None`` for the
     rest."""
+    replay_of: str | None = Field(default=None, max_length=32, index=True)
+    """The run this one replays (``Run.replay``): its unchanged nodes' checkpoints were
+    reused from it. No foreign key: retention may delete the source first."""
 
 
 class NodeRun(SQLModel, table=True):
@@ -231,6 +238,9 @@ class NodeRun(SQLModel, table=True):
     times out. Then it becomes ``succeeded`` with the output stored when it started (a
     sleep's wake time, a wait's default answer) or, with none, ``failed``
     (``TimeoutError``)."""
+    reused_from: int | None = None
+    """A replay's checkpoint taken from its source run: the id of the source's attempt whose
+    output this row references (the same inline bytes or blob, never a copy of a blob)."""
 
 
 class Event(SQLModel, table=True):

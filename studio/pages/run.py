@@ -11,6 +11,7 @@ from studio.data import ShareLinkRow
 from studio.logic.forms import NODE_FIELD, WaitForm
 from studio.logic.live import Bar, TimelineRow
 from studio.logic.maps import PAGE_SIZE, MapLine, MapPanel
+from studio.logic.replay import INPUTS_FIELD, OVERRIDE_FIELD, VERSION_FIELD, PlanRow
 from studio.states.run import SHARE_LIFETIMES, RunState
 from studio.states.session import SessionState
 
@@ -77,6 +78,19 @@ def header() -> rx.Component:
                 ),
             ),
             rx.text("· created " + RunState.created, size="1", color_scheme="gray"),
+            rx.cond(
+                RunState.replay_of != "",
+                rx.hstack(
+                    rx.text("· replay of", size="1", color_scheme="gray"),
+                    rx.link(
+                        rx.code(RunState.replay_of, size="1"),
+                        href="/runs/" + RunState.replay_of,
+                        id="run-replay-of",
+                    ),
+                    spacing="1",
+                    align="center",
+                ),
+            ),
             rx.cond(
                 RunState.owner != "",
                 rx.text(
@@ -354,6 +368,7 @@ def node_panel() -> rx.Component:
                 width="100%",
             ),
             rx.cond(RunState.detail_loading, common.loading("Loading node…")),
+            replay_section(),
             rx.cond(d.doc != "", rx.text(d.doc, size="2", color_scheme="gray")),
             rx.cond(
                 d.skipped_because != "",
@@ -550,6 +565,113 @@ def map_section(m: rx.Var[MapPanel]) -> rx.Component:
                 variant="soft",
                 disabled=m.offset + PAGE_SIZE >= m.total,
                 on_click=RunState.element_page(1),
+            ),
+        ),
+    )
+
+
+def plan_row(row: rx.Var[PlanRow]) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.code(row.node)),
+        rx.table.cell(
+            rx.badge(row.action, color_scheme=rx.cond(row.action == "reuse", "green", "orange"))
+        ),
+        rx.table.cell(row.reason),
+        class_name="plait-plan-row",
+    )
+
+
+def replay_form() -> rx.Component:
+    """Changed inputs and an optional override of this node's output; "Preview" draws the
+    plan on the graph, "Replay" (only then) starts it."""
+    return rx.vstack(
+        rx.form(
+            rx.vstack(
+                rx.text("Changed run inputs (JSON object; empty: none)", size="1"),
+                rx.text_area(
+                    name=INPUTS_FIELD,
+                    placeholder='{"rows": 10}',
+                    on_change=RunState.replay_form_changed,
+                    width="100%",
+                    id="replay-inputs",
+                ),
+                rx.text("Take this output as given (JSON; empty: run the node again)", size="1"),
+                rx.text_area(
+                    name=OVERRIDE_FIELD,
+                    placeholder="leave empty to re-run " + RunState.selected,
+                    on_change=RunState.replay_form_changed,
+                    width="100%",
+                    id="replay-override",
+                ),
+                rx.hstack(
+                    rx.text("Version", size="1"),
+                    rx.input(
+                        name=VERSION_FIELD,
+                        default_value="latest",
+                        on_change=RunState.replay_form_changed,
+                        size="1",
+                        id="replay-version",
+                    ),
+                    rx.spacer(),
+                    rx.button("Preview plan", type="submit", variant="soft", id="replay-preview"),
+                    width="100%",
+                    align="center",
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            on_submit=RunState.preview_replay,
+            reset_on_submit=False,
+            width="100%",
+        ),
+        rx.cond(
+            RunState.replay_message != "",
+            rx.text(RunState.replay_message, color_scheme="red", size="2", id="replay-message"),
+        ),
+        rx.cond(
+            RunState.replay_rows.length() > 0,  # type: ignore[attr-defined]
+            rx.vstack(
+                rx.text(RunState.replay_summary, size="2", weight="medium", id="replay-summary"),
+                rx.table.root(
+                    rx.table.body(rx.foreach(RunState.replay_rows, plan_row)),
+                    size="1",
+                    width="100%",
+                ),
+                width="100%",
+                spacing="2",
+            ),
+        ),
+        rx.hstack(
+            rx.button(
+                rx.icon("play", size=14),
+                "Replay",
+                on_click=RunState.confirm_replay,
+                disabled=~RunState.replay_planned,
+                id="replay-confirm",
+            ),
+            rx.button("Close", on_click=RunState.close_replay, variant="ghost"),
+            spacing="2",
+        ),
+        spacing="2",
+        width="100%",
+        class_name="plait-replay-form",
+    )
+
+
+def replay_section() -> rx.Component:
+    return rx.cond(
+        RunState.finished & SessionState.can_write,
+        rx.cond(
+            RunState.replay_open,
+            common.section("Replay from here", replay_form()),
+            rx.button(
+                rx.icon("history", size=14),
+                "Replay from here",
+                on_click=RunState.open_replay,
+                variant="soft",
+                size="1",
+                title="A new run reusing every checkpoint not downstream of this node",
+                id="replay-from-here",
             ),
         ),
     )

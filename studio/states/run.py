@@ -23,6 +23,7 @@ from runtime.statuses import RUN_FINISHED, RUN_RETRYABLE
 from runtime.store.tables import EventDict
 from studio import data
 from studio.logic import fmt, forms, live, preview
+from studio.logic import replay as replay_logic
 from studio.logic.maps import PAGE_SIZE, MapLine
 from studio.logic.run_page import RunPage
 from studio.states.base import blocking, client, permitted, record
@@ -86,6 +87,17 @@ class RunState(rx.State):
     message: str = ""
     live_error: str = ""
     last_seq: int = 0
+    replay_of: str = ""
+    """The run this one replays (the header links it)."""
+    replay_open: bool = False
+    """The selected node's "Replay from here" form is shown."""
+    replay_rows: list[replay_logic.PlanRow] = []
+    replay_summary: str = ""
+    replay_message: str = ""
+    replay_planned: bool = False
+    """A plan was previewed for the form as it stands: the replay may be confirmed."""
+
+    _replay_args: replay_logic.ReplayArgs | None = None
 
     _page: RunPage | None = None
     """The run's spec and events so far (read through ``_raw_page``)."""
@@ -192,6 +204,8 @@ class RunState(rx.State):
         self.collapsed = []
         self.last_seq = 0
         self._page = None
+        self.replay_of = ""
+        self._close_replay()
 
     def _start(self, header: data.RunHeader) -> None:
         self.workflow, self.version = header.workflow, fmt.short(header.version)
@@ -204,6 +218,7 @@ class RunState(rx.State):
         self.parent_line, self.parent_href = header.parent, header.parent_href
         self.children = header.children
         self._version_id = header.version_id
+        self.replay_of = header.replay_of
         self._page = RunPage.create(header.spec, redactor=header.shown)
 
     def _raw_page(self) -> RunPage:
@@ -237,6 +252,8 @@ class RunState(rx.State):
         if allowed is None:
             self.message = why
             return
+        if name != self.selected:
+            self._close_replay()
         self.selected, self.detail_loading, self.collapsed = name, True, []
         self._render()
         yield
@@ -253,6 +270,7 @@ class RunState(rx.State):
         self.detail.map = await blocking(data.map_panel, client(), run_id, self.selected, offset)
 
     def close_detail(self) -> None:
+        self._close_replay()
         self.selected = ""
         self.detail = data.NodeDetail()
         self._render()
@@ -361,6 +379,80 @@ class RunState(rx.State):
             self.message = f"could not rerun: {exc}"
             return None
         await record(self, allowed, "run.rerun", run_id, new=new.id)
+        return rx.redirect(f"/runs/{new.id}")
+
+    # -- replay from here ------------------------------------------------------------------
+
+    def open_replay(self) -> None:
+        self._close_replay()
+        self.replay_open = True
+
+    def close_replay(self) -> None:
+        self._close_replay()
+
+    def _close_replay(self) -> None:
+        """Hide the form, and the plan from the graph (the next render draws the statuses)."""
+        self.replay_open, self.replay_planned = False, False
+        self.replay_rows, self.replay_summary, self.replay_message = [], "", ""
+        self._replay_args = None
+        if self._page is not None:
+            self._raw_page().shown.pop("flow_nodes", None)
+            self._render()
+
+    def replay_form_changed(self, _value: Any = None) -> None:
+        """An edit after the preview: the plan shown no longer says what would run."""
+        if self.replay_planned:
+            self.replay_planned = False
+            self.replay_message = "the form changed: preview the plan again"
+
+    async def preview_replay(self, form_data: dict[str, Any]) -> None:
+        """Draw on the graph what a replay from the selected node would reuse and re-run."""
+        run_id = self.run_id  # type: ignore[attr-defined]
+        allowed, why = await permitted(self, "write", "replay runs", target=run_id)
+        if allowed is None:
+            self.replay_message = why
+            return
+        args, problem = replay_logic.args_from_form(self.selected, form_data)
+        if args is None:
+            self.replay_message, self.replay_planned = problem, False
+            return
+        try:
+            plan = await blocking(lambda: client().replay_plan(run_id, **args.kwargs()))
+        except PlaitError as exc:
+            self.replay_message, self.replay_planned = f"cannot replay: {exc}", False
+            return
+        page = self._raw_page()
+        self.replay_rows = replay_logic.plan_rows(page.order, plan.reused, plan.rerun)
+        self.replay_summary = replay_logic.plan_summary(plan.reused, plan.rerun)
+        self.flow_nodes = replay_logic.overlay(
+            page.shown.get("flow_nodes", self.flow_nodes), plan.reused, plan.rerun
+        )
+        page.shown.pop("flow_nodes", None)  # the next render draws the statuses again
+        self._replay_args, self.replay_planned = args, True
+        self.replay_message = ""
+
+    async def confirm_replay(self) -> Any:
+        """Start the replay previewed, and go to it."""
+        run_id = self.run_id  # type: ignore[attr-defined]
+        allowed, why = await permitted(self, "write", "replay runs", target=run_id)
+        if allowed is None:
+            self.replay_message = why
+            return None
+        args = self._replay_args
+        if args is None or not self.replay_planned:
+            self.replay_message = "preview the plan first"
+            return None
+        try:
+            new = await blocking(
+                lambda: client().replay(
+                    run_id, **args.kwargs(), trigger="studio", owner=allowed.actor
+                )
+            )
+        except PlaitError as exc:
+            self.replay_message = f"could not replay: {exc}"
+            return None
+        await record(self, allowed, "run.replay", run_id, new=new.id)
+        self._close_replay()
         return rx.redirect(f"/runs/{new.id}")
 
     # -- share links -----------------------------------------------------------------------

@@ -46,6 +46,8 @@ NEEDS: dict[tuple[str, str], str] = {
     ("post", "/api/v1/runs/{run_id}/cancel"): "write",
     ("post", "/api/v1/runs/{run_id}/retry"): "write",
     ("post", "/api/v1/runs/{run_id}/rerun"): "write",
+    ("post", "/api/v1/runs/{run_id}/replay"): "write",
+    ("post", "/api/v1/runs/{run_id}/replay/plan"): "write",
     ("get", "/api/v1/runs/{run_id}/report"): "read",
     ("get", "/api/v1/runs/{run_id}/links"): "read",
     ("post", "/api/v1/runs/{run_id}/links"): "write",
