@@ -963,7 +963,7 @@ def create_api(
         "/runs/{run_id}/replay/plan",
         response_model=ReplayPlanOut,
         tags=["runs"],
-        responses=responses(400, 404, 409),
+        responses=responses(400, 404, 409, 413),
     )
     def replay_plan(*, run_id: RunId, body: ReplayIn, who: Principal = writer) -> ReplayPlanOut:
         """Which nodes a replay would reuse and which it would run again, and why; nothing
@@ -984,7 +984,7 @@ def create_api(
         response_model=RunOut,
         status_code=status.HTTP_201_CREATED,
         tags=["runs"],
-        responses=responses(400, 404, 409),
+        responses=responses(400, 404, 409, 413),
     )
     def replay(
         *, run_id: RunId, body: ReplayIn, response: fastapi.Response, who: Principal = writer

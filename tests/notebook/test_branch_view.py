@@ -31,7 +31,7 @@ def test_the_drawing_greys_untaken_nodes_and_their_edges() -> None:
     }
     drawing = svg.render(spec, statuses)
     small = _node_svg(drawing, "small")
-    assert 'data-untaken="true"' in small and "small: skipped (untaken)" in small
+    assert 'data-untaken="true"' in small and "small (function): skipped (untaken)" in small
     assert f'fill="{svg.UNTAKEN_COLOURS["fill"]}"' in small and "stroke-dasharray" in small
     assert 'data-untaken="true"' not in _node_svg(drawing, "big")
     dashed = re.findall(r'<line [^>]*data-untaken="true"[^>]*/>', drawing)

@@ -42,6 +42,8 @@ NEEDS: dict[tuple[str, str], str] = {
     ("get", "/api/v1/runs/{run_id}/inputs/{name}"): "read",
     ("get", "/api/v1/runs/{run_id}/documents"): "read",
     ("get", "/api/v1/runs/{run_id}/diff/{other}"): "read",
+    ("get", "/api/v1/runs/{run_id}/nodes/{node}/elements"): "read",
+    ("get", "/api/v1/node-kinds"): "read",
     ("post", "/api/v1/runs/{run_id}/resume"): "write",
     ("post", "/api/v1/runs/{run_id}/cancel"): "write",
     ("post", "/api/v1/runs/{run_id}/retry"): "write",
