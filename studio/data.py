@@ -10,7 +10,7 @@ from typing import Any
 from runtime import catalog, redaction, sharing
 from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
-from runtime.nodes.subgraph import child_progress, parent_line
+from runtime.nodes.subgraph import child_summary, parent_line
 from runtime.redaction import Redactor
 from runtime.statuses import NODE_PARKED, parked_label
 from studio.logic import compare, fmt, forms, maps
@@ -37,6 +37,9 @@ class ChildLink:
     href: str
     line: str
     """``child run 1a2b3c4d5e6f (enrich): running · 2/5 nodes done``."""
+    nodes: str = ""
+    """Its nodes with their statuses (``doubled: succeeded · total: running``): what the
+    link shows expanded."""
 
 
 @dataclass
@@ -199,10 +202,12 @@ def run_header(client: Client, run_id: str) -> RunHeader | None:
 
 def child_links(client: Client, run_id: str) -> list[ChildLink]:
     """The run's child runs (sub-graphs), each with its progress line."""
-    return [
-        ChildLink(child.parent_node or "", f"/runs/{child.id}", child_progress(client, child.id))
-        for child in client.store.children(run_id)
-    ]
+    links = []
+    for child in client.store.children(run_id):
+        line, nodes = child_summary(client, child.id)
+        shown = " · ".join(f"{name}: {status}" for name, status in nodes)
+        links.append(ChildLink(child.parent_node or "", f"/runs/{child.id}", line, shown))
+    return links
 
 
 def _started_by(record: Any) -> str:

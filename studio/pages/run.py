@@ -34,8 +34,15 @@ def header() -> rx.Component:
         ),
         rx.foreach(
             RunState.children,
-            lambda c: rx.link(
-                c.node + ": " + c.line, href=c.href, size="2", class_name="plait-child-run"
+            lambda c: rx.el.details(  # nested: expanded, the child's own nodes
+                rx.el.summary(
+                    rx.link(
+                        c.node + ": " + c.line, href=c.href, size="2", class_name="plait-child-run"
+                    ),
+                    cursor="pointer",
+                ),
+                rx.text(c.nodes, size="1", color_scheme="gray", class_name="plait-child-nodes"),
+                class_name="plait-child",
             ),
         ),
         rx.cond(

@@ -354,6 +354,7 @@ def test_views_link_parent_and_child(client: rt.Client) -> None:
     header = data.run_header(client, run.id)
     assert header is not None
     assert [(c.node, c.href) for c in header.children] == [("enrich", f"/runs/{child_id}")]
+    assert "succeeded" in header.children[0].nodes  # expanded: the child's own nodes
     detail_of_node = data.node_detail(client, run.id, "enrich", run.spec)
     assert detail_of_node.child_href == f"/runs/{child_id}"
     assert "succeeded · 3/3 nodes done" in detail_of_node.child

@@ -42,6 +42,11 @@ def test_run_page_links_the_child_run_and_back(studio: Studio, page: Page, tmp_p
         re.compile(rf"inner: child run {child[:12]} \(subgraph_inner\): succeeded · 1/1"),
         timeout=TIMEOUT,
     )
+    nested = page.locator(".plait-child-nodes")
+    expect(nested).to_be_hidden()
+    page.locator(".plait-child summary").click(position={"x": 2, "y": 8})  # the marker
+    expect(nested).to_be_visible(timeout=TIMEOUT)
+    expect(nested).to_contain_text(re.compile(r"\w+: succeeded"))
     link.click()
     expect(page).to_have_url(re.compile(rf"/runs/{child}$"), timeout=TIMEOUT)
     expect(page.locator("#parent-run")).to_have_text(
