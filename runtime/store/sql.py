@@ -1103,8 +1103,10 @@ class SqlStore(Store):
                 ids = conn.execute(_START_MANY, params).scalars().all()
                 for start, row_id in zip(starts, ids, strict=True):
                     start.row_id = row_id
-            for start in starts if len(starts) == 1 else ():
+            elif starts:
+                start = starts[0]
                 start.row_id = conn.execute(_START, _start_params(lease.run_id, start)).scalar_one()
+            for start in starts:
                 if start.output is not None:  # what a parked attempt ends with, at its wake
                     stored = values.put(conn, start.output, inline_limit, self._insert)
                     conn.execute(

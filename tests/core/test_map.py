@@ -66,7 +66,7 @@ def test_results_come_back_in_input_order_and_feed_downstream(client: rt.Client)
         "failures": [],
     }
     spec = next(n for n in run.spec["nodes"] if n["name"] == "squares")
-    assert spec["map"] == {
+    assert spec["options"] == {
         "over": "numbers",
         "concurrency": 4,
         "on_error": "fail",

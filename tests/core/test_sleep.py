@@ -136,7 +136,11 @@ def test_other_branches_run_before_the_run_parks(client: rt.Client) -> None:
     clock = Clock()
     clock.advance(seconds=61)
     _waker(client, clock).tick()
-    assert run.wait(20).outputs == {"after_nap": 20}
+    done = run.wait(20)
+    assert done.outputs == {"after_nap": 20}, (
+        done.status,
+        {n: (x.status, x.error) for n, x in run.nodes.items()},
+    )
 
 
 def test_a_short_sleep_ends_in_the_pass_while_other_nodes_run(client: rt.Client) -> None:
