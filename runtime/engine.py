@@ -287,6 +287,7 @@ class Engine:
         self._loop = asyncio.get_running_loop()
         with self._lock:
             executing = {r for r, e in self._executions.items() if e.run_id == run_id}
+            executing |= self.claimed  # handed to us, not started or not recorded yet
         acquired: Acquired | None = await self._db(
             self.store.acquire,
             run_id,
@@ -631,7 +632,7 @@ class _Pass:
         if row.status == "failed" and not self._before_retry(row):
             if row.error_type == INTERRUPTED:
                 state.interruptions += 1
-            else:
+            elif row.error_type != WORKER_LOST:  # an attempt given back never ran: no failure
                 state.failures += 1
         if row.owner not in (None, self.engine.owner) and row.lease_until is not None:
             state.foreign_lease = max(state.foreign_lease or row.lease_until, row.lease_until)
@@ -781,7 +782,6 @@ class _Pass:
         self.nodes[name] = _Node()
         for row in watched.rows:
             self._fold(row)
-        self.nodes[name].foreign_lease = None  # watched until clear
         self._settle_latest(name)
         self.candidates.add(name)
         self._touch_successors(name)
@@ -824,17 +824,27 @@ class _Pass:
             if node.kind_impl.parks is not None:
                 if (parked := self._park(node, now)) is not None:
                     picked.append((self.position[name], parked, None))  # its event is written
+                    if parked.status == "failed":  # a bad ``until``: what follows is skipped
+                        self._touch_successors(name)
                 continue
             heapq.heappush(self.ready, (self.position[name], name))
         running = self._running()
+        deferred: list[tuple[int, str]] = []
         while self.ready:
             position, name = self.ready[0]
             state = self.nodes[name]
             if state.status != "pending" or self._still_executing(name, now):
                 heapq.heappop(self.ready)  # started since it was found ready, or an earlier
                 continue  # attempt runs on
-            owner = self.handing.owner_for(name, running)
+            node = self.graph.nodes[name]
+            # a join="any" node reads which inputs are untaken, a driving kind (a map) runs
+            # its parts under the pass's lease: neither is known in another process
+            here_only = node.join != "all" or node.kind_impl.drives
+            owner = self.handing.owner_for(name, running, here_only=here_only)
             if owner is None:
+                if here_only:  # waits for a slot here; others may still be handed out
+                    deferred.append(heapq.heappop(self.ready))
+                    continue
                 break  # no slot here, and none to hand out
             heapq.heappop(self.ready)
             here = owner == self.engine.owner
@@ -851,6 +861,8 @@ class _Pass:
             )
             event = NewEvent("node.running", name, {"attempt": state.attempt})
             picked.append((position, start, event))
+        for item in deferred:
+            heapq.heappush(self.ready, item)
         picked.sort(key=lambda p: p[0])  # checkpoints and events in topological order
         self.events.extend(event for _, _, event in picked if event is not None)
         return [start for _, start, _ in picked]
@@ -913,7 +925,10 @@ class _Pass:
         return NodeStart(name, state.attempt, status, now, wake_at=wake_at, output=output)
 
     async def _loaded(self, source: str, name: str) -> _Unblocked:
-        await self._value(source)
+        try:
+            await self._value(source)
+        except CodeUnavailable as exc:
+            raise _Stalled(exc) from exc  # configuration, not the node's fault
         return _Unblocked(name)
 
     def _wake_due(self) -> None:
@@ -1413,7 +1428,8 @@ class _Pass:
                 error = {"error_type": type(exc).__name__, "error": str(exc)}
                 self.events.append(NewEvent("node.failed", name, error))
         statuses = {name: state.status for name, state in self.nodes.items()}
-        for name in untaken_nodes(self.plan.deps, statuses):
+        in_order = {n: self.plan.deps[n] for n in self.plan.order}  # what untaken_nodes reads
+        for name in untaken_nodes(in_order, statuses):
             row = self.nodes[name].row
             reason = row.error_message if row is not None else None
             self.untaken.setdefault(name, reason or "on an untaken branch path")

@@ -105,11 +105,15 @@ class Handing:
         """An attempt still unclaimed this long after its message was sent is sent again."""
         self._round: asyncio.Future[None] | None = None
 
-    def owner_for(self, name: str, running: int) -> str | None:
+    def owner_for(self, name: str, running: int, *, here_only: bool = False) -> str | None:
         """Who executes the next attempt of this ready node: this process (``running`` is
-        how many this pass executes now), a worker (the handed owner), or nobody yet."""
-        if running < self.keep:
+        how many this pass executes now), a worker (the handed owner), or nobody yet.
+        ``here_only``: a node whose attempt needs the pass's own state (one slot here at
+        least, whatever ``keep`` says)."""
+        if running < self.keep or (here_only and running < max(self.keep, 1)):
             return self.run.engine.owner
+        if here_only:
+            return None
         if len(self.slots) < self.limit:
             self.slots[name] = _Slot()
             return self.owner

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from runtime import codecs
 from runtime.errors import StoreUnavailable
-from runtime.statuses import NODE_FINISHABLE
+from runtime.statuses import NODE_FINISHABLE, RUN_HOLDING_A_SLOT
 from runtime.store import tables, values
 from runtime.store.contract import (
     Acquired,
@@ -101,13 +101,13 @@ _LOCK_LIMIT = "SELECT max_concurrent_runs FROM workflow WHERE id = %s FOR UPDATE
 _TAKEN = """
 SELECT count(*) FROM run
 WHERE workflow_id = %(workflow_id)s
-  AND (status IN ('running', 'waiting')
+  AND (status IN ({holding})
        OR (status = 'queued' AND id <> %(id)s
            AND (priority > %(priority)s
                 OR (priority = %(priority)s
                     AND (created_at < %(created_at)s
                          OR (created_at = %(created_at)s AND id < %(id)s))))))
-"""
+""".format(holding=", ".join(f"'{s}'" for s in sorted(RUN_HOLDING_A_SLOT)))
 """A run's first pass in one statement: the update locks the run row as a takeover's
 ``FOR UPDATE`` would wait for; a run with no start has no attempt rows to read. A run of a
 limited workflow is admitted by ``_admit_first_pass``. A replay's first pass reads the

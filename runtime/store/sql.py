@@ -1522,8 +1522,8 @@ class SqlStore(Store):
             )
         conn.execute(sa.update(nr).where(nr.c.id == row.id).values(**changes))
         events = [event]
-        if run.status == "in_subgraph":
-            conn.execute(sa.update(r).where(r.c.id == run_id).values(status="queued"))
+        if run.status in RUN_PARKED:  # its other parked nodes are looked at again too
+            conn.execute(sa.update(r).where(r.c.id == run_id).values(status="queued", wake_at=None))
             events.append(NewEvent("run.queued", data={"status": "queued"}))
         return self._append(conn, run_id, events)
 

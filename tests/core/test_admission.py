@@ -60,3 +60,23 @@ def test_bad_limits_and_priorities_are_refused(client: rt.Client) -> None:
     with pytest.raises(InputError, match="priority must be a whole number from -1000 to 1000"):
         client.start(held, {"gate": "x", "label": 0}, priority=10**12)
     assert client.runs() == []
+
+
+napping = rt.Graph("admission_napping")
+napping.sleep("nap", seconds=3600)
+
+
+def test_a_sleeping_run_keeps_its_slot(client: rt.Client) -> None:
+    client.publish(napping)
+    client.set_run_limit("admission_napping", 1)
+    first = client.start(napping, {})
+    deadline = time.monotonic() + 30
+    while client.store.get_run(first.id).status != "sleeping":
+        assert time.monotonic() < deadline, "the first run never parked"
+        time.sleep(0.01)
+    second = client.start(napping, {})
+    # a sleeping run holds its slot as a waiting one does: the second stays queued
+    client.recover()
+    assert client.store.get_run(second.id).status == "queued"
+    assert first.cancel() == "cancelled"
+    assert second.cancel() == "cancelled"

@@ -320,6 +320,41 @@ def test_a_retried_run_keeps_the_decision(client: rt.Client) -> None:
     assert again.nodes["right"].error == "not taken: branch 'route' took left"
 
 
+def test_a_resumed_run_follows_the_decision_whatever_the_declaration_order(
+    client: rt.Client,
+) -> None:
+    g = rt.Graph("declared_late")
+
+    @g.node  # declared before the node it follows: the plan's order is not this one
+    def tail(small: str) -> str:
+        return small + "!"
+
+    @g.branch
+    def route(amount: float) -> str:
+        return "big" if amount > 100 else "small"
+
+    @g.node
+    def big(route: str) -> str:
+        return "B"
+
+    @g.node
+    def small(route: str) -> str:
+        return "S"
+
+    g.wait("approve", {"ok": bool}, after=["big"])
+
+    @g.node(join="any")
+    def report(approve: dict, big: str | None = None, tail: str | None = None) -> str:
+        return f"{big}/{tail}"
+
+    run = g.run(amount=500).wait(30)
+    assert run.status == "waiting"  # the pass ended; the next one reads the decision back
+    done = run.resume("approve", {"ok": True}).wait(30)
+    assert done.status == "succeeded", {n: i.error for n, i in done.nodes.items()}
+    assert done.output("report") == "B/None"
+    assert done.nodes["tail"].status == "skipped"
+
+
 CHILD = textwrap.dedent(
     """
     import sys

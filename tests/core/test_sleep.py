@@ -193,9 +193,12 @@ def test_sleep_until_a_time_and_until_a_run_input(client: rt.Client) -> None:
 def test_a_naive_until_input_fails_the_sleep_saying_why(client: rt.Client) -> None:
     g = rt.Graph("naive")
     g.sleep("nap", until="deadline")
+    g.node(lambda nap: nap, name="after")
     run = g.run(deadline="2030-01-01T00:00:00").wait(20)
     assert run.status == "failed"
     assert "timezone-aware" in (run.nodes["nap"].error or "")
+    # what follows a failed sleep is skipped, as after any failure (not left pending)
+    assert run.nodes["after"].status == "skipped"
 
 
 def test_bad_sleeps_are_refused_at_build_time() -> None:

@@ -411,3 +411,37 @@ def test_starting_a_child_again_finds_the_one_there(client: rt.Client) -> None:
     record, _ = client.store.start_child(again, 16_384)
     assert record.status == "succeeded"
     assert len(client.store.children(run.id)) == 1
+
+
+def test_a_child_ending_while_its_parent_waits_for_a_person_goes_on_at_once(
+    client: rt.Client,
+) -> None:
+    gate = threading.Event()
+    child = rt.Graph("slow_child")
+
+    @child.node
+    def work(x: int) -> int:
+        assert gate.wait(20)
+        return x * 2
+
+    parent = rt.Graph("waits_and_nests")
+    parent.wait("approve", {"ok": bool})
+    parent.add("sub", child, inputs={"x": "x"})
+
+    @parent.node
+    def doubled(sub: dict) -> int:
+        return sub["work"]
+
+    @parent.node
+    def final(approve: dict, doubled: int) -> int:
+        return doubled
+
+    run = parent.run(x=21)
+    _await(lambda: run.status == "waiting")  # a person's answer is what it shows first
+    gate.set()
+    # the child's end queues its parent although the parent waits for the person too: what
+    # follows the sub-graph runs now, not once someone answers
+    _await(lambda: run.nodes["doubled"].status == "succeeded")
+    assert run.nodes["approve"].status == "waiting"
+    _await(lambda: run.status == "waiting")
+    assert run.resume("approve", {"ok": True}).wait(30).outputs == {"final": 42}
