@@ -66,6 +66,9 @@ class HandOut:
     """The element attempt's number (elements only)."""
     retry: bool = False
     """Whether a failure of this element attempt will be retried (the driver decided)."""
+    handed_by: str | None = None
+    """The owner of the row until it is claimed, when not ``lease_owner``'s handed owner (an
+    element driven by a map node attempt that was itself handed out to another worker)."""
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -77,6 +80,8 @@ class HandOut:
         }
         if self.element is not None:
             doc.update(element=self.element, attempt=self.attempt, retry=self.retry)
+        if self.handed_by is not None:
+            doc["handed_by"] = self.handed_by
         return doc
 
     @classmethod
@@ -91,7 +96,13 @@ class HandOut:
             None if element is None else int(element),
             int(doc.get("attempt", 0)),
             bool(doc.get("retry", False)),
+            doc.get("handed_by"),
         )
+
+    @property
+    def unclaimed_owner(self) -> str:
+        """Who owns the row until a worker claims it."""
+        return self.handed_by or handed_owner(self.lease_owner)
 
 
 Sender = Callable[[HandOut], Awaitable[Any]]
@@ -153,7 +164,10 @@ class Handing:
         async def hand_out(part: str, index: int, row_id: int, attempt: int, retry: bool) -> None:
             lease = run.lease
             await send(
-                HandOut(run.run.id, part, row_id, lease.owner, lease.epoch, index, attempt, retry)
+                HandOut(
+                    *(run.run.id, part, row_id, lease.owner, lease.epoch),
+                    *(index, attempt, retry, self.owner),
+                )
             )
 
         return {"hand_out": hand_out, "keep": self.keep, "handed_owner": self.owner}
@@ -298,7 +312,7 @@ async def execute(engine: Engine, handout: HandOut) -> None:
         store.claim_attempt,
         handout.run_id,
         handout.row_id,
-        handed_owner(handout.lease_owner),
+        handout.unclaimed_owner,
         engine.owner,
         settings.lease_seconds,
     )

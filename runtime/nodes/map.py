@@ -433,8 +433,9 @@ class _Driver:
                     scope.owner,
                     scope.lease_seconds,
                 )
-                if not claimed:
-                    return _Lost(index, row_id)
+                if not claimed:  # sent after all, and claimed: its worker ends it
+                    self.handed[row_id] = waiting
+                    return await waiting.done
                 scope.tracked.add(row_id)
                 self.mine.add(row_id)
                 self.remote.discard(asyncio.current_task())
@@ -456,11 +457,11 @@ class _Driver:
             began = time.monotonic()
             try:
                 rows = await asyncio.to_thread(
-                    scope.store.element_attempts, scope.run_id, self.node.name
+                    scope.store.attempt_rows, scope.run_id, list(self.handed)
                 )
             except Exception:
                 continue
-            # a wide map's rows take a while to read: read them less often then
+            # many rows take a while to read: read them less often then
             pause = max(_WATCH_SECONDS, 2 * (time.monotonic() - began))
             now, clock = utcnow(), time.monotonic()
             unclaimed: list[int] = []

@@ -213,3 +213,32 @@ def test_killing_the_worker_of_handed_out_elements_reruns_them_elsewhere(
             assert results[i] != victim_pid  # type: ignore[index]
     finally:
         client.close()
+
+
+@pytest.fixture
+def coordinators(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    """Two worker processes whose passes keep no node: a map node is handed out like any,
+    often to the process that does not hold its run."""
+    _migrate(pg_url)
+    _truncate(pg_url)
+    with cluster(pg_url, REDIS_URL, tmp_path) as c:
+        c.start_worker(processes=2, env={"PLAIT_SPREAD_KEEP": "0"})
+        yield c
+
+
+def test_a_map_node_handed_out_hands_its_elements_out_too(coordinators: Cluster) -> None:
+    client = coordinators.connect()
+    try:
+        # a few runs, so that some map node runs in the process not holding its run
+        runs = [client.start(flows.mapped, {"n": flows.WIDTH, "pause": 0.05}) for _ in range(4)]
+        workers = {pid for proc in coordinators.workers for pid in children(proc)}
+        for handle in runs:
+            run = handle.wait(60)
+            assert run.status == "succeeded", run.error
+            assert set(run.output("pids")) <= workers
+            # every element was claimed from the queue and ran once
+            rows = client.store.element_attempts(run.id, "pids")
+            assert len(rows) == flows.WIDTH and {r.status for r in rows} == {"succeeded"}
+            assert not any((r.owner or "").endswith(":handed") for r in rows)
+    finally:
+        client.close()
