@@ -1067,6 +1067,7 @@ class _Pass:
             retry_floor=self.run.retry_floor,
             encode=encode,
             redact=self.redactor.text,
+            **self.handing.for_parts(),
         )
 
     def _isolation(self, node: Node) -> str:

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runtime import codecs
 from runtime.errors import StoreUnavailable
 from runtime.store import WORKER_LOST, Acquired, Lease, NewEvent, NodeFinish, NodeStart
 from runtime.store.tables import EventDict, NodeRun, utcnow
@@ -58,19 +60,49 @@ class HandOut:
     epoch: int
     """That pass's run lease epoch: the attempt's documents are written under it, so a pass
     that lost the run has none written for it."""
+    element: int | None = None
+    """Set for an element of a map node (``node`` is then ``f"{map}[{element}]"``)."""
+    attempt: int = 0
+    """The element attempt's number (elements only)."""
+    retry: bool = False
+    """Whether a failure of this element attempt will be retried (the driver decided)."""
+    handed_by: str | None = None
+    """The owner of the row until it is claimed, when not ``lease_owner``'s handed owner (an
+    element driven by a map node attempt that was itself handed out to another worker)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "run_id": self.run_id,
             "node": self.node,
             "row_id": self.row_id,
             "lease_owner": self.lease_owner,
             "epoch": self.epoch,
         }
+        if self.element is not None:
+            doc.update(element=self.element, attempt=self.attempt, retry=self.retry)
+        if self.handed_by is not None:
+            doc["handed_by"] = self.handed_by
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> HandOut:
-        return cls(doc["run_id"], doc["node"], int(doc["row_id"]), doc["lease_owner"], doc["epoch"])
+        element = doc.get("element")
+        return cls(
+            doc["run_id"],
+            doc["node"],
+            int(doc["row_id"]),
+            doc["lease_owner"],
+            doc["epoch"],
+            None if element is None else int(element),
+            int(doc.get("attempt", 0)),
+            bool(doc.get("retry", False)),
+            doc.get("handed_by"),
+        )
+
+    @property
+    def unclaimed_owner(self) -> str:
+        """Who owns the row until a worker claims it."""
+        return self.handed_by or handed_owner(self.lease_owner)
 
 
 Sender = Callable[[HandOut], Awaitable[Any]]
@@ -124,6 +156,25 @@ class Handing:
         self.slots[name].row_id = row_id
         self._start_rounds()
         return self._wait(name, send=True)
+
+    def for_parts(self) -> dict[str, Any]:
+        """What a driving kind's ``Scope`` gets to hand its parts (a map's elements) out:
+        parts beyond ``keep`` go to the workers like nodes, each its own message."""
+        send = self.send
+        if send is None or not self.limit:
+            return {}
+        run = self.run
+
+        async def hand_out(part: str, index: int, row_id: int, attempt: int, retry: bool) -> None:
+            lease = run.lease
+            await send(
+                HandOut(
+                    *(run.run.id, part, row_id, lease.owner, lease.epoch),
+                    *(index, attempt, retry, self.owner),
+                )
+            )
+
+        return {"hand_out": hand_out, "keep": self.keep, "handed_owner": self.owner}
 
     def adopt(self, name: str, row: NodeRun) -> bool:
         """A row this process handed out in an earlier pass: wait for it here again (and
@@ -265,7 +316,7 @@ async def execute(engine: Engine, handout: HandOut) -> None:
         store.claim_attempt,
         handout.run_id,
         handout.row_id,
-        handed_owner(handout.lease_owner),
+        handout.unclaimed_owner,
         engine.owner,
         settings.lease_seconds,
     )
@@ -279,7 +330,10 @@ async def execute(engine: Engine, handout: HandOut) -> None:
         engine.claimed.add(handout.row_id)
     recording = False
     try:
-        recording = await _execute(engine, handout)
+        if handout.element is None:
+            recording = await _execute(engine, handout)
+        else:
+            recording = await _execute_element(engine, handout)
     finally:
         if not recording:
             with engine._lock:
@@ -324,6 +378,101 @@ async def _execute(engine: Engine, handout: HandOut) -> bool:
     # the message (and its worker slot) is done: the outcome is written soon, the row's
     # lease renewed until then; should this process die first, the attempt is interrupted
     _recorder(engine, run.id).end(handout, attempt.finishes[-1], attempt.events)
+    return True
+
+
+@dataclass
+class _Prepared:
+    """What executing the elements of one map node attempt needs, loaded once per worker
+    process (the ``over`` list and the other arguments are read from the store once)."""
+
+    attempt: _Pass
+    node: Any
+    kwargs: dict[str, Any]
+    encode: Callable[[Any], Any]
+
+
+_prepared: dict[tuple[int, str, str, int], asyncio.Future[_Prepared]] = {}
+_PREPARED_KEPT = 16
+"""Map node attempts whose arguments a worker keeps (the latest ones)."""
+
+
+async def _prepare(engine: Engine, handout: HandOut, name: str) -> _Prepared:
+    """The map node's arguments, read once per worker, run and lease epoch (elements of
+    one attempt arriving together share one read)."""
+    key = (id(engine), handout.run_id, name, handout.epoch)
+    ready = _prepared.get(key)
+    if ready is None or (ready.done() and ready.exception() is not None):
+        ready = asyncio.ensure_future(_load_arguments(engine, handout, name))
+        _prepared[key] = ready
+        while len(_prepared) > _PREPARED_KEPT:
+            _prepared.pop(next(iter(_prepared)))
+    return await asyncio.shield(ready)
+
+
+async def _load_arguments(engine: Engine, handout: HandOut, name: str) -> _Prepared:
+    from runtime.engine import _Pass
+
+    store = engine.store
+    run = await asyncio.to_thread(store.get_run, handout.run_id)
+    graph = engine.load_graph(run.version_id)
+    node = graph.nodes[name]
+    upstream: list[NodeRun] = []
+    for dep in graph.plan.deps[name]:
+        rows = await asyncio.to_thread(store.node_attempts, run.id, dep)
+        upstream.extend([r for r in rows if r.status == "succeeded"][-1:])
+    lease = Lease(run.id, handout.lease_owner, handout.epoch)
+    attempt = _Pass(engine, Acquired(run, lease, upstream, [], False), graph)
+    kwargs = await attempt._arguments(node)
+    allow_pickle = graph.pickle if node.pickle is None else node.pickle
+    encode = functools.partial(
+        codecs.encode,
+        allow_pickle=allow_pickle,
+        what=f"output of node {name!r}",
+        key=engine.secret_key,
+    )
+    return _Prepared(attempt, node, kwargs, encode)
+
+
+async def _execute_element(engine: Engine, handout: HandOut) -> bool:
+    """One handed-out map element: its code runs here (in the node threads, with the map's
+    timeout), its end is recorded like a handed-out node's, with no event (the driver reads
+    its element rows)."""
+    from runtime.nodes.map import MapOptions, _Driver
+
+    assert handout.element is not None
+    name = handout.node.rpartition("[")[0]
+    try:
+        prepared = await _prepare(engine, handout, name)
+        opts = MapOptions.model_validate(prepared.node.options or {})
+        item = prepared.kwargs[opts.over][handout.element]
+    except Exception as exc:
+        await _give_back(engine, handout, f"cannot load the element here: {exc!r}", events=False)
+        return False
+    start = NodeStart(
+        handout.node,
+        handout.attempt,
+        "running",
+        row_id=handout.row_id,
+        isolation="thread",
+        element=handout.element,
+    )
+    scope = prepared.attempt._scope(start, prepared.encode)
+    driver = _Driver(prepared.node, prepared.kwargs, scope)
+    ended = await driver._element(handout.element, handout.row_id, handout.attempt, item)
+    finish = NodeFinish(
+        handout.row_id,
+        "succeeded" if ended.ok else "failed",
+        utcnow(),
+        output=ended.encoded,
+        error_type=ended.error_type,
+        error_message=ended.error,
+        traceback=ended.traceback,
+        logs=ended.logs,
+        will_retry=handout.retry and not ended.ok,
+        keep_lease=ended.still_executing,
+    )
+    _recorder(engine, handout.run_id).end(handout, finish, [])
     return True
 
 
@@ -386,7 +535,7 @@ def _recorder(engine: Engine, run_id: str) -> _Recorder:
     return _recorders[key]
 
 
-async def _give_back(engine: Engine, handout: HandOut, reason: str) -> None:
+async def _give_back(engine: Engine, handout: HandOut, reason: str, *, events: bool = True) -> None:
     """This worker cannot execute the attempt (its code or inputs do not load here): close
     it as never started, so the pass starts another, without counting it as a failure."""
     log.error("run %s: node %r: %s", handout.run_id, handout.node, reason)
@@ -398,14 +547,14 @@ async def _give_back(engine: Engine, handout: HandOut, reason: str) -> None:
         error_message=reason,
         will_retry=True,
     )
-    events = [NewEvent("node.interrupted", handout.node, {"error": reason})]
+    said = [NewEvent("node.interrupted", handout.node, {"error": reason})] if events else []
     with contextlib.suppress(Exception):
         written = await engine._db(
             engine.store.finish_orphan,
             handout.run_id,
             engine.owner,
             finish,
-            events,
+            said,
             engine.settings.inline_limit,
         )
         engine._announce(handout.run_id, written)

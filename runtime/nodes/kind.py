@@ -63,6 +63,14 @@ class Scope:
     """Encodes a part's value as the node's output would be (``codecs.Encoded``)."""
     redact: Callable[[str], str]
     """Hides the run's secrets in a part's error and logs."""
+    hand_out: Callable[[str, int, int, int, bool], Awaitable[None]] | None = None
+    """``await hand_out(part, index, row_id, attempt, retry)`` sends a part's attempt row
+    (started owned by ``handed_owner``) to another worker process (``runtime.spread``);
+    ``None``: every part executes in this process."""
+    keep: int = 0
+    """Parts this process executes itself at once before it hands the next ones out."""
+    handed_owner: str = ""
+    """The owner of handed-out part rows until a worker claims them."""
 
 
 @dataclass(frozen=True)

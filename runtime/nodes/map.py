@@ -44,6 +44,10 @@ _SHOWN_FAILURES = 10
 """Failed indexes a map node's error lists before it says how many more."""
 _LOST = ("Interrupted", "WorkerLost")
 """Element attempts cut off by the death of their process: run again, not counted."""
+_WATCH_SECONDS = 0.2
+"""How often, at least, the driver reads its element rows while elements are handed out."""
+_GIVEN_BACK_SECONDS = 1.0
+"""Before an element a worker could not load is started again."""
 
 
 _releasing: set[asyncio.Future[None]] = set()
@@ -114,6 +118,29 @@ class _Ended:
     traceback: str | None = None
     logs: str | None = None
     still_executing: bool = False
+    recorded: bool = False
+    """Ended in another worker process, which wrote its end (``runtime.spread``)."""
+
+
+@dataclasses.dataclass(slots=True)
+class _Lost:
+    """A handed-out element whose worker died with it (or that could not be sent): it
+    starts again; its row, when still ``running``, is closed as interrupted."""
+
+    index: int
+    row_id: int | None
+
+
+@dataclasses.dataclass(slots=True)
+class _Handed:
+    """An element attempt handed out to another worker process, waiting for its end."""
+
+    index: int
+    attempt: int
+    retry: bool
+    done: asyncio.Future[_Ended | _Lost]
+    sent: float
+    """When its message was last sent (monotonic)."""
 
 
 class _Driver:
@@ -137,6 +164,11 @@ class _Driver:
         self.timers: list[tuple[float, int]] = []
         self.last_progress = 0.0
         self.total = 0
+        self.handed: dict[int, _Handed] = {}
+        """Element row -> its attempt handed out to another worker (``Scope.hand_out``)."""
+        self.remote: set[asyncio.Future[Any]] = set()
+        """The tasks of ``running`` that wait on handed-out elements."""
+        self.watcher: asyncio.Future[None] | None = None
 
     async def run(self) -> Any:
         items = self.kwargs.get(self.opts.over)
@@ -228,17 +260,21 @@ class _Driver:
                 pending.append(heapq.heappop(self.timers)[1])
             now = utcnow()
             starts: list[NodeStart] = []
+            here = len(self.running) - len(self.remote)
             while pending and len(self.running) + len(starts) < self.opts.concurrency:
                 index = pending.popleft()
                 state = self.elements.setdefault(index, _Element())
                 state.attempt += 1
+                # beyond what this process keeps, elements go to other workers
+                handed = scope.hand_out is not None and here >= scope.keep
+                here += not handed
                 starts.append(
                     NodeStart(
                         element_name(name, index),
                         state.attempt,
                         "running",
                         now,
-                        owner=scope.owner,
+                        owner=scope.handed_owner if handed else scope.owner,
                         lease_until=now + dt.timedelta(seconds=scope.lease_seconds),
                         isolation="thread",
                         element=index,
@@ -287,6 +323,9 @@ class _Driver:
             for start in starts:
                 assert start.row_id is not None and start.element is not None
                 self.elements[start.element].row_id = start.row_id
+                if start.owner != scope.owner:
+                    self._hand(start.element, start.row_id, start.attempt, items[start.element])
+                    continue
                 scope.tracked.add(start.row_id)
                 self.mine.add(start.row_id)
                 task = asyncio.ensure_future(
@@ -308,13 +347,22 @@ class _Driver:
                 await asyncio.sleep(wait or 0)
             for finished in [t for t in self.running if t.done()]:
                 del self.running[finished]
+                self.remote.discard(finished)
                 self._ended(finished.result())
 
-    def _ended(self, ended: _Ended | int) -> None:
+    def _ended(self, ended: _Ended | _Lost | int) -> None:
         if isinstance(ended, int):  # a timed-out element's code returned: its retry is due
             heapq.heappush(self.timers, (time.monotonic(), ended))
             return
+        if isinstance(ended, _Lost):  # not counted as a failure: it simply runs again
+            if ended.row_id is not None:
+                self.interrupt.append(ended.row_id)
+            heapq.heappush(self.timers, (time.monotonic(), ended.index))
+            return
         state = self.elements[ended.index]
+        if ended.recorded:
+            self._ended_elsewhere(ended, state)
+            return
         if ended.ok:
             self.results[ended.index] = ended.value
             self.finishes.append((ended, False))
@@ -333,6 +381,130 @@ class _Driver:
         else:
             self.errors[ended.index] = f"{ended.error_type}: {ended.error}"
             self.new_failures.append([ended.index, ended.error_type, ended.error])
+
+    def _ended_elsewhere(self, ended: _Ended, state: _Element) -> None:
+        """A handed-out element's end, already written by its worker (with the same retry
+        decision this driver makes)."""
+        if ended.ok:
+            self.results[ended.index] = ended.value
+            return
+        if ended.error_type in _LOST:  # the worker could not load it: another one may
+            due = time.monotonic() + _GIVEN_BACK_SECONDS
+            heapq.heappush(self.timers, (due, ended.index))
+            return
+        state.failures += 1
+        if state.failures <= self.opts.retries:
+            step = self.opts.backoff * 2 ** (state.failures - 1)
+            due = time.monotonic() + min(step, 300.0) * random.uniform(0.5, 1.0)
+            heapq.heappush(self.timers, (due, ended.index))
+        else:
+            self.errors[ended.index] = f"{ended.error_type}: {ended.error}"
+            self.new_failures.append([ended.index, ended.error_type, ended.error])
+
+    # -- elements handed out to other workers ------------------------------------------------
+
+    def _hand(self, index: int, row_id: int, attempt: int, item: Any) -> None:
+        state = self.elements[index]
+        retry = state.failures < self.opts.retries
+        done: asyncio.Future[_Ended | _Lost] = asyncio.get_running_loop().create_future()
+        self.handed[row_id] = _Handed(index, attempt, retry, done, time.monotonic())
+        task = asyncio.ensure_future(self._remote(index, row_id, attempt, item))
+        self.running[task] = index
+        self.remote.add(task)
+        if self.watcher is None or self.watcher.done():
+            self.watcher = asyncio.ensure_future(self._watching())
+
+    async def _remote(self, index: int, row_id: int, attempt: int, item: Any) -> _Ended | _Lost:
+        scope, waiting = self.scope, self.handed[row_id]
+        assert scope.hand_out is not None
+        try:
+            try:
+                await scope.hand_out(
+                    element_name(self.node.name, index), index, row_id, attempt, waiting.retry
+                )
+            except Exception:
+                # the queue is away: claim the element and execute it here
+                self.handed.pop(row_id, None)
+                claimed = await asyncio.to_thread(
+                    scope.store.claim_attempt,
+                    scope.run_id,
+                    row_id,
+                    scope.handed_owner,
+                    scope.owner,
+                    scope.lease_seconds,
+                )
+                if not claimed:  # sent after all, and claimed: its worker ends it
+                    self.handed[row_id] = waiting
+                    return await waiting.done
+                scope.tracked.add(row_id)
+                self.mine.add(row_id)
+                self.remote.discard(asyncio.current_task())
+                return await self._element(index, row_id, attempt, item)
+            return await waiting.done
+        finally:
+            self.handed.pop(row_id, None)
+
+    async def _watching(self) -> None:
+        """While elements are handed out: read the element rows (the ends their workers
+        wrote, workers that died), renew the leases of rows nobody claimed yet, and send
+        again what stayed unclaimed for long (its message may have died with a worker)."""
+        from runtime.store.tables import utcnow
+
+        scope = self.scope
+        pause, renewed = _WATCH_SECONDS, time.monotonic()
+        while self.handed:
+            await asyncio.sleep(pause)
+            began = time.monotonic()
+            try:
+                rows = await asyncio.to_thread(
+                    scope.store.attempt_rows, scope.run_id, list(self.handed)
+                )
+            except Exception:
+                continue
+            # many rows take a while to read: read them less often then
+            pause = max(_WATCH_SECONDS, 2 * (time.monotonic() - began))
+            now, clock = utcnow(), time.monotonic()
+            unclaimed: list[int] = []
+            for row in rows:
+                waiting = self.handed.get(row.id)
+                if waiting is None or waiting.done.done():
+                    continue
+                if row.status != "running":
+                    ok = row.status == "succeeded"
+                    try:
+                        value = await self._load(row) if ok else None
+                    except Exception:
+                        continue
+                    ended = _Ended(
+                        waiting.index,
+                        row.id,
+                        waiting.attempt,
+                        ok,
+                        value,
+                        error_type=row.error_type,
+                        error=row.error_message,
+                        recorded=True,
+                    )
+                    if not waiting.done.done():
+                        waiting.done.set_result(ended)
+                elif row.owner == scope.handed_owner:
+                    unclaimed.append(row.id)
+                    if clock - waiting.sent > 3 * scope.lease_seconds and scope.hand_out:
+                        waiting.sent = clock  # another copy is safe: only one claim wins
+                        with contextlib.suppress(Exception):
+                            await scope.hand_out(
+                                element_name(self.node.name, waiting.index),
+                                *(waiting.index, row.id, waiting.attempt, waiting.retry),
+                            )
+                elif row.lease_until is None or row.lease_until <= now:
+                    # claimed, and its worker stopped renewing it: the worker is gone
+                    waiting.done.set_result(_Lost(waiting.index, row.id))
+            if unclaimed and clock - renewed > scope.lease_seconds / 3:
+                renewed = clock
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(
+                        scope.store.renew, scope.handed_owner, [], unclaimed, scope.lease_seconds
+                    )
 
     async def _returned(self, ended: _Ended) -> int:
         done = self.inner.get(ended.row_id)
@@ -446,6 +618,9 @@ class _Driver:
         for task in self.running:
             task.cancel()
         self.running.clear()
+        self.remote.clear()
+        if self.watcher is not None:
+            self.watcher.cancel()
 
     def _gone(self, row_id: int, _: object) -> None:
         self._released(row_id)

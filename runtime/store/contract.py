@@ -591,6 +591,12 @@ class Store(abc.ABC):
         reads its elements itself when it starts, and closes the dead ones."""
 
     @abc.abstractmethod
+    def attempt_rows(self, run_id: str, row_ids: Sequence[int]) -> list[NodeRun]:
+        """The attempt rows of ``run_id`` with these ids (node or element attempts), in any
+        order; ids that are not the run's are left out. One read, whatever the run's size
+        (a map driver following its handed-out elements)."""
+
+    @abc.abstractmethod
     def element_page(
         self, run_id: str, node: str, *, offset: int = 0, limit: int = 50
     ) -> list[NodeRun]:

@@ -998,6 +998,16 @@ class SqlStore(Store):
             ).all()
         return [from_row(NodeRun, r._mapping) for r in rows]
 
+    def attempt_rows(self, run_id: str, row_ids: Sequence[int]) -> list[NodeRun]:
+        nr = tables.node_run
+        if not row_ids:
+            return []
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(nr).where(nr.c.run_id == run_id, nr.c.id.in_(list(row_ids)))
+            ).all()
+        return [from_row(NodeRun, r._mapping) for r in rows]
+
     def element_page(
         self, run_id: str, node: str, *, offset: int = 0, limit: int = 50
     ) -> list[NodeRun]:

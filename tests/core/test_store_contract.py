@@ -744,3 +744,19 @@ def test_element_attempts_are_rows_of_their_own_read_per_map_node(store: Store) 
     store.finish_run(lease, "failed", error="x")
     statuses = {r.element: r.status for r in store.element_attempts(lease.run_id, "sq_map")}
     assert statuses == {0: "succeeded", 1: "cancelled", 2: "cancelled"}
+
+
+def test_attempt_rows_reads_only_the_asked_rows_of_the_run(store: Store) -> None:
+    lease = leased(store)
+    elements = [
+        NodeStart(f"m[{i}]", 1, "running", utcnow(), owner=lease.owner, element=i) for i in range(4)
+    ]
+    store.step(lease, starts=elements)
+    store.step(lease, finishes=[ok(elements[1].row_id)])  # type: ignore[arg-type]
+    ids = [elements[1].row_id, elements[3].row_id]
+    rows = store.attempt_rows(lease.run_id, ids)  # type: ignore[arg-type]
+    assert sorted((r.element, r.status) for r in rows) == [(1, "succeeded"), (3, "running")]
+    assert store.load_output(next(r for r in rows if r.element == 1)) == 1
+    # another run's ids are not this run's rows
+    assert store.attempt_rows(a_run(store), ids) == []  # type: ignore[arg-type]
+    assert store.attempt_rows(lease.run_id, []) == []

@@ -70,3 +70,39 @@ flaky = rt.Graph("dist_spread_flaky")
 flaky.add("origin", origin)
 for _i in range(12):
     flaky.add(f"f_{_i:02d}", _flaky, retries=1, backoff=0.2)
+
+
+def _element_pid(items: int, pause: float) -> int:
+    time.sleep(pause)
+    return os.getpid()
+
+
+mapped = rt.Graph("dist_spread_map")
+
+
+@mapped.node
+def items(n: int) -> list[int]:
+    return list(range(n))
+
+
+# more at once than the driving process keeps (``node_concurrency``, 8): the rest of each
+# batch is handed out to the workers
+mapped.map("pids", _element_pid, over="items", concurrency=WIDTH)
+
+
+def _counted_element(items: int, pause: float, counters: str) -> int:
+    """Side-effect counters per element, as ``_counted``'s per node."""
+    ctx = rt.current()
+    log = Path(counters) / f"e_{items:02d}.log"
+    with log.open("a") as f:
+        f.write(f"start {os.getpid()}\n")
+    time.sleep(pause)
+    with log.open("a") as f:
+        f.write(f"done {os.getpid()}\n")
+    assert ctx.node == f"counted[{items}]"
+    return os.getpid()
+
+
+counted_map = rt.Graph("dist_spread_counted_map")
+counted_map.add("items", items)
+counted_map.map("counted", _counted_element, over="items", concurrency=WIDTH)
