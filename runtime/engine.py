@@ -837,9 +837,8 @@ class _Pass:
                 heapq.heappop(self.ready)  # started since it was found ready, or an earlier
                 continue  # attempt runs on
             node = self.graph.nodes[name]
-            # a join="any" node reads which inputs are untaken, a driving kind (a map) runs
-            # its parts under the pass's lease: neither is known in another process
-            here_only = node.join != "all" or node.kind_impl.drives
+            # a join="any" node reads which of its inputs are untaken: known to this pass only
+            here_only = node.join != "all"
             owner = self.handing.owner_for(name, running, here_only=here_only)
             if owner is None:
                 if here_only:  # waits for a slot here; others may still be handed out
