@@ -102,8 +102,8 @@ class NodeKind:
     """Nodes of this kind choose which of their successors run (``untaken``): the plan
     derives their choices, and a resumed pass reads their outputs to follow their decision."""
     drives: ClassVar[bool] = False
-    """Its attempts drive checkpointed parts of their own on the pass's event loop (a map's
-    elements, through ``call_in``): they always run in the engine's process."""
+    """Its attempts drive checkpointed parts of their own on the event loop of the process
+    executing them (a map's elements, through ``call_in``): never in a child process."""
 
     def call(self, node: Node, kwargs: dict[str, Any]) -> Call:
         """What an attempt executes, given the node's arguments by parameter name."""
