@@ -870,20 +870,6 @@ class _Pass:
         """Nodes this pass executes now (each has a task: at most the in-flight ones)."""
         return len({n for n in self.tasks.values() if self.nodes[n].status == "running"})
 
-    def _blocked_by(self, name: str) -> str | None:
-        """The first dependency that did not succeed and never will, if any."""
-        if not self.upstream_blocked[name]:
-            return None
-        return next(
-            (d for d in self.plan.deps[name] if self.nodes[d].status in NODE_BLOCKING), None
-        )
-
-    def _deps_succeeded(self, name: str) -> bool:
-        # the count says when to look; the look (once per node) says whether
-        if self.unmet[name]:
-            return False
-        return all(self.nodes[d].status == "succeeded" for d in self.plan.deps[name])
-
     def _park(self, node: Node, now: dt.datetime) -> NodeStart | None:
         """Start a node that parks (a wait, a sleep): its wake time, and what it ends with
         then, are decided and stored now, so a restart neither sleeps again nor forgets.
