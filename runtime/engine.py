@@ -31,7 +31,6 @@ import functools
 import heapq
 import inspect
 import logging
-import random
 import threading
 import time
 import traceback
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import cloudpickle
 
 from runtime import codecs, context, faults, secrets, signing, spread
+from runtime.backoff import backoff
 from runtime.config import Settings
 from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
 from runtime.events import Bus
@@ -79,7 +79,6 @@ log = logging.getLogger("plait.engine")
 GraphLoader = Callable[[int], Graph]
 """Returns the graph of a workflow version id."""
 
-_MAX_BACKOFF = 300.0
 _WATCH_SECONDS = 0.5
 """How often a pass looks at an attempt of its run that another process is executing."""
 
@@ -1333,7 +1332,7 @@ class _Pass:
         else:
             state.failures += 1
             will_retry = outcome.retryable and state.failures <= node.retries
-            delay = _backoff(node.backoff, state.failures)
+            delay = backoff(node.backoff, state.failures)
         retry_at = None
         if will_retry:
             state.status = "backoff"
@@ -1712,12 +1711,6 @@ def _user_traceback(exc: BaseException) -> str:
     first = next((i for i, f in enumerate(frames) if not f.filename.startswith(_INTERNAL)), 0)
     summary.stack = traceback.StackSummary.from_list(frames[first:])
     return "".join(summary.format())
-
-
-def _backoff(base: float, failures: int) -> float:
-    """Exponential backoff with full jitter between 50% and 100% of the step."""
-    step = min(base * 2 ** (failures - 1), _MAX_BACKOFF)
-    return step * random.uniform(0.5, 1.0)
 
 
 async def _retry_after(name: str, delay: float) -> _RetryDue:

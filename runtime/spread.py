@@ -23,13 +23,13 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime import codecs
 from runtime.errors import StoreUnavailable
-from runtime.store import WORKER_LOST, Acquired, Lease, NewEvent, NodeFinish, NodeStart
+from runtime.store import WORKER_LOST, Acquired, Lease, NewEvent, NodeFinish, NodeStart, Store
 from runtime.store.tables import EventDict, NodeRun, utcnow
 
 if TYPE_CHECKING:
@@ -350,10 +350,7 @@ async def _execute(engine: Engine, handout: HandOut) -> bool:
         run = await asyncio.to_thread(store.get_run, handout.run_id)
         graph = engine.load_graph(run.version_id)
         node = graph.nodes[name]
-        upstream: list[NodeRun] = []
-        for dep in graph.plan.deps[name]:
-            rows = await asyncio.to_thread(store.node_attempts, run.id, dep)
-            upstream.extend([r for r in rows if r.status == "succeeded"][-1:])
+        upstream = await _upstream(store, run.id, graph.plan.deps[name])
         own = await asyncio.to_thread(store.node_attempts, run.id, name)
         lease = Lease(run.id, handout.lease_owner, handout.epoch)
         attempt = _Pass(engine, Acquired(run, lease, upstream, [], False), graph)
@@ -417,10 +414,7 @@ async def _load_arguments(engine: Engine, handout: HandOut, name: str) -> _Prepa
     run = await asyncio.to_thread(store.get_run, handout.run_id)
     graph = engine.load_graph(run.version_id)
     node = graph.nodes[name]
-    upstream: list[NodeRun] = []
-    for dep in graph.plan.deps[name]:
-        rows = await asyncio.to_thread(store.node_attempts, run.id, dep)
-        upstream.extend([r for r in rows if r.status == "succeeded"][-1:])
+    upstream = await _upstream(store, run.id, graph.plan.deps[name])
     lease = Lease(run.id, handout.lease_owner, handout.epoch)
     attempt = _Pass(engine, Acquired(run, lease, upstream, [], False), graph)
     kwargs = await attempt._arguments(node)
@@ -572,3 +566,12 @@ async def _pass_alive(engine: Engine, handout: HandOut) -> bool:
         and until is not None
         and until > utcnow()
     )
+
+
+async def _upstream(store: Store, run_id: str, deps: Sequence[str]) -> list[NodeRun]:
+    """The latest succeeded attempt of each dependency: what a handed-out attempt reads."""
+    upstream: list[NodeRun] = []
+    for dep in deps:
+        rows = await asyncio.to_thread(store.node_attempts, run_id, dep)
+        upstream.extend([r for r in rows if r.status == "succeeded"][-1:])
+    return upstream

@@ -23,7 +23,6 @@ import datetime as dt
 import functools
 import heapq
 import inspect
-import random
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pydantic
 
 from runtime import codecs, context
+from runtime.backoff import backoff
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.kind import Call, Scope
 
@@ -375,12 +375,9 @@ class _Driver:
             # (holding its slot), then for its backoff
             self.running[asyncio.ensure_future(self._returned(ended))] = ended.index
         elif will_retry:
-            step = self.opts.backoff * 2 ** (state.failures - 1)
-            due = time.monotonic() + min(step, 300.0) * random.uniform(0.5, 1.0)
-            heapq.heappush(self.timers, (due, ended.index))
+            self._retry_later(ended.index, state.failures)
         else:
-            self.errors[ended.index] = f"{ended.error_type}: {ended.error}"
-            self.new_failures.append([ended.index, ended.error_type, ended.error])
+            self._failed_for_good(ended)
 
     def _ended_elsewhere(self, ended: _Ended, state: _Element) -> None:
         """A handed-out element's end, already written by its worker (with the same retry
@@ -394,12 +391,17 @@ class _Driver:
             return
         state.failures += 1
         if state.failures <= self.opts.retries:
-            step = self.opts.backoff * 2 ** (state.failures - 1)
-            due = time.monotonic() + min(step, 300.0) * random.uniform(0.5, 1.0)
-            heapq.heappush(self.timers, (due, ended.index))
+            self._retry_later(ended.index, state.failures)
         else:
-            self.errors[ended.index] = f"{ended.error_type}: {ended.error}"
-            self.new_failures.append([ended.index, ended.error_type, ended.error])
+            self._failed_for_good(ended)
+
+    def _retry_later(self, index: int, failures: int) -> None:
+        due = time.monotonic() + backoff(self.opts.backoff, failures)
+        heapq.heappush(self.timers, (due, index))
+
+    def _failed_for_good(self, ended: _Ended) -> None:
+        self.errors[ended.index] = f"{ended.error_type}: {ended.error}"
+        self.new_failures.append([ended.index, ended.error_type, ended.error])
 
     # -- elements handed out to other workers ------------------------------------------------
 
@@ -511,8 +513,7 @@ class _Driver:
         if done is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.shield(done)
-        step = self.opts.backoff * 2 ** (self.elements[ended.index].failures - 1)
-        await asyncio.sleep(min(step, 300.0) * random.uniform(0.5, 1.0))
+        await asyncio.sleep(backoff(self.opts.backoff, self.elements[ended.index].failures))
         return ended.index
 
     def _progress(self, clock: float, *, final: bool) -> list[dict[str, Any]]:
