@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 import threading
 from collections.abc import Callable
 
@@ -48,7 +49,10 @@ class Clock(runtime_clock.Clock):
 
     async def sleep(self, seconds: float) -> None:
         # timers started together end at the latest of their ends, not at their sum
-        self.move_to(self.now() + dt.timedelta(seconds=max(seconds, 0.0)))
+        # rounded up to the microsecond a datetime holds: a timer compared against
+        # ``monotonic`` must see its end passed, or it would wait again for nothing
+        step = dt.timedelta(microseconds=math.ceil(max(seconds, 0.0) * 1e6))
+        self.move_to(self.now() + step)
         await asyncio.sleep(0)
 
     def move_to(self, when: dt.datetime) -> None:
