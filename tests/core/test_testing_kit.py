@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -17,6 +18,7 @@ import runtime as rt
 from runtime import clock as runtime_clock
 from runtime.scheduler import Scheduler
 from runtime.testing import NO_ANSWER, Clock, Kit, UnexpectedWait
+from tests.conftest import _forget_pickle_keys, _migrate, _truncate
 
 
 def review_graph() -> rt.Graph:
@@ -223,7 +225,8 @@ def test_a_manual_clock_stops_the_run_until_advanced(plait: Kit) -> None:
     def follow_up(cool_off: dt.datetime) -> str:
         return "done"
 
-    clock = Clock(auto=False)
+    # started in the past: only this clock may wake the run, not the system's time
+    clock = Clock(dt.datetime(2020, 1, 1, tzinfo=dt.UTC), auto=False)
     result = plait.run(g, {}, clock=clock)
     assert result.status == "sleeping"
     assert not result.ran("follow_up")
@@ -332,6 +335,19 @@ def test_the_clock_refuses_nonsense() -> None:
     with pytest.raises(TypeError, match="not both"):
         clock.advance(5, hours=1)
     assert clock.advance(90) == clock.start + dt.timedelta(seconds=90)
+
+
+def test_a_kit_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    _migrate(pg_url)
+    _truncate(pg_url)
+    try:
+        with Kit(tmp_path, database_url=pg_url) as kit:
+            result = kit.run(review_graph(), {"topic": "owls"}, answers={"approve": {"ok": True}})
+            result.assert_succeeded()
+            assert result.output("publish") == "A short note about owls."
+            assert kit.client.store.display_url.startswith("postgresql")
+    finally:
+        _forget_pickle_keys(pg_url)
 
 
 def test_rt_testing_run_works_without_the_fixture() -> None:
