@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime import clock as runtime_clock
 from runtime.errors import PlaitError
-from runtime.statuses import RUN_FINISHED
+from runtime.statuses import RUN_FINISHED, RUN_STOPPED
 from runtime.testing.clock import Clock
 from runtime.testing.fakes import faked
 from runtime.testing.result import Result
@@ -32,9 +32,6 @@ class _NoAnswer:
 NO_ANSWER: Any = _NoAnswer()
 """``answers={"sign_off": NO_ANSWER}``: leave that wait unanswered, so it times out (taking its
 default or failing) when the clock passes its timeout."""
-
-_STOPS = RUN_FINISHED | {"waiting", "sleeping"}
-"""Run statuses at which the driver looks: nothing happens next without it (or a clock)."""
 
 
 class UnexpectedWait(AssertionError):
@@ -181,7 +178,7 @@ class _Driver:
             while True:
                 rung.clear()
                 status = run.status
-                if status in _STOPS:
+                if status in RUN_STOPPED:
                     return status
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from runtime.statuses import NODE_DONE, NODE_NOT_RUN
+
 if TYPE_CHECKING:
     from runtime.client import NodeInfo, Run
     from runtime.testing.clock import Clock
-
-_NOT_RUN = frozenset({"pending", "skipped", "not_needed"})
-"""Latest statuses of a node whose code never started in this run."""
 
 
 class Result:
@@ -57,7 +56,7 @@ class Result:
         if self.error:
             lines.append(f"  error: {self.error}")
         for info in self.nodes.values():
-            if info.status in ("failed", "retrying", "waiting", "sleeping", "cancelled"):
+            if info.status not in NODE_DONE and info.attempts:  # what kept it from success
                 lines.append(f"  node {info.name!r}: {info.label} after {info.attempts} attempt(s)")
                 if info.error:
                     lines.append(f"    {info.error_type}: {info.error}")
@@ -68,7 +67,7 @@ class Result:
     def ran(self, name: str) -> bool:
         """Whether the node's code started (at least one attempt, not skipped)."""
         info = self.node(name)
-        return info.attempts > 0 and info.status not in _NOT_RUN
+        return info.attempts > 0 and info.status not in NODE_NOT_RUN
 
     def skipped(self, name: str) -> bool:
         """Whether the node was skipped (an untaken branch, or behind a failure)."""
