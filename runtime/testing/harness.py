@@ -112,9 +112,10 @@ class Kit:
         clock = clock or Clock()
         tested = faked(graph, fakes or {})
         driver = _Driver(self.client, clock, answers, timeout)
+        # one block: the run's first pass starts at once, on the engine's threads
         with runtime_clock.installed(clock):
             run = self.client.start(tested, dict(inputs or {}), outputs=outputs)
-        driver.drive(run)
+            driver.drive(run)
         return Result(run, clock)
 
 
@@ -151,7 +152,7 @@ class _Driver:
         self._driving.release()
         with runtime_clock.installed(self.clock):
             self._release()
-        self.drive(self.run)
+            self.drive(self.run)
 
     def _release(self) -> None:
         for run_id, events in self.client.store.release_due(self.clock.now()):
