@@ -46,9 +46,11 @@ _EXPORTS = {
     "UnknownSigningKey": "runtime.errors",
     "Graph": "runtime.graph",
     "Node": "runtime.graph",
+    "testing": "runtime.testing",  # a module: ``rt.testing.run(...)``
 }
 
 if TYPE_CHECKING:
+    from runtime import testing
     from runtime.client import Client, NodeInfo, Run, connect, default_client
     from runtime.codecs import Picture
     from runtime.compare import RunDiff
@@ -75,7 +77,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'runtime' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value  # later lookups skip this function
     return value
 
@@ -146,4 +149,5 @@ __all__ = [
     "recover",
     "runs",
     "secret",
+    "testing",
 ]

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import cloudpickle
 
-from runtime import codecs, context, faults, secrets, signing, spread
+from runtime import clock, codecs, context, faults, secrets, signing, spread
 from runtime.backoff import backoff
 from runtime.config import Settings
 from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
@@ -943,7 +943,7 @@ class _Pass:
         if not self.sleeping:
             return []
         delay = (min(self.sleeping.values()) - utcnow()).total_seconds()
-        return [asyncio.ensure_future(asyncio.sleep(max(delay, 0.0)))]
+        return [asyncio.ensure_future(clock.sleep(max(delay, 0.0)))]
 
     def _still_executing(self, name: str, now: dt.datetime) -> bool:
         """Whether an earlier attempt's code still runs (then the node waits for it)."""
@@ -1714,5 +1714,5 @@ def _user_traceback(exc: BaseException) -> str:
 
 
 async def _retry_after(name: str, delay: float) -> _RetryDue:
-    await asyncio.sleep(delay)
+    await clock.sleep(delay)
     return _RetryDue(name)

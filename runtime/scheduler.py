@@ -13,10 +13,10 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from runtime.clock import Now
 from runtime.cron import Cron, CronError
 from runtime.errors import PlaitError
 from runtime.store.contract import NewRun
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("plait.scheduler")
 
-Clock = Callable[[], dt.datetime]
-"""Now, as an aware datetime."""
+Clock = Now
+"""Now, as an aware datetime: ``runtime.clock``'s, so a ``runtime.testing.Clock`` is one."""
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,9 @@ ones for their ``wake_at``)."""
 RUN_PARKED: frozenset[str] = frozenset({"waiting", "sleeping", "in_subgraph"})
 """Unfinished runs nobody holds until something happens: an answer, a child run's end, or
 their ``wake_at`` (then ``release_due`` queues them)."""
+RUN_STOPPED: frozenset[str] = RUN_FINISHED | {"waiting", "sleeping"}
+"""Where nothing happens next without an answer or the clock (``runtime.testing`` drives a
+run from one to the next; an ``in_subgraph`` run goes on when its child ends)."""
 
 RUN_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "scheduled": frozenset({"queued", "cancelled"}),

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 
-from runtime import codecs, context
+from runtime import clock, codecs, context
 from runtime.backoff import backoff
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.kind import Call, Scope
@@ -255,8 +255,8 @@ class _Driver:
 
         scope, name = self.scope, self.node.name
         while True:
-            clock = time.monotonic()
-            while self.timers and self.timers[0][0] <= clock:
+            due = clock.current().monotonic()
+            while self.timers and self.timers[0][0] <= due:
                 pending.append(heapq.heappop(self.timers)[1])
             now = utcnow()
             starts: list[NodeStart] = []
@@ -296,7 +296,7 @@ class _Driver:
                 for e, will_retry in self.finishes
             ]
             final = not (pending or self.running or self.timers or starts)
-            events = self._progress(clock, final=final)
+            events = self._progress(time.monotonic(), final=final)
             if starts or finishes or self.interrupt or events:
                 write = asyncio.ensure_future(
                     scope.checkpoint(
@@ -336,15 +336,24 @@ class _Driver:
                 return
             if not (self.running or self.timers):
                 continue
-            wait = None if not self.timers else max(self.timers[0][0] - time.monotonic(), 0)
+            ticks = clock.current()
+            wait = None if not self.timers else max(self.timers[0][0] - ticks.monotonic(), 0)
+            # the next retry's timer is the clock's (a test's clock passes it at once)
+            timer = [asyncio.ensure_future(ticks.sleep(wait))] if wait else []
             if self.running:
                 await asyncio.wait(
-                    list(self.running), timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                    [*self.running, *timer],
+                    timeout=0 if wait == 0 else None,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 # elements ending together share one checkpoint
                 await asyncio.sleep(0)
+            elif timer:
+                await timer[0]
             else:
-                await asyncio.sleep(wait or 0)
+                await asyncio.sleep(0)
+            for tick in timer:
+                tick.cancel()
             for finished in [t for t in self.running if t.done()]:
                 del self.running[finished]
                 self.remote.discard(finished)
@@ -352,12 +361,12 @@ class _Driver:
 
     def _ended(self, ended: _Ended | _Lost | int) -> None:
         if isinstance(ended, int):  # a timed-out element's code returned: its retry is due
-            heapq.heappush(self.timers, (time.monotonic(), ended))
+            heapq.heappush(self.timers, (clock.current().monotonic(), ended))
             return
         if isinstance(ended, _Lost):  # not counted as a failure: it simply runs again
             if ended.row_id is not None:
                 self.interrupt.append(ended.row_id)
-            heapq.heappush(self.timers, (time.monotonic(), ended.index))
+            heapq.heappush(self.timers, (clock.current().monotonic(), ended.index))
             return
         state = self.elements[ended.index]
         if ended.recorded:
@@ -386,7 +395,7 @@ class _Driver:
             self.results[ended.index] = ended.value
             return
         if ended.error_type in _LOST:  # the worker could not load it: another one may
-            due = time.monotonic() + _GIVEN_BACK_SECONDS
+            due = clock.current().monotonic() + _GIVEN_BACK_SECONDS
             heapq.heappush(self.timers, (due, ended.index))
             return
         state.failures += 1
@@ -396,7 +405,7 @@ class _Driver:
             self._failed_for_good(ended)
 
     def _retry_later(self, index: int, failures: int) -> None:
-        due = time.monotonic() + backoff(self.opts.backoff, failures)
+        due = clock.current().monotonic() + backoff(self.opts.backoff, failures)
         heapq.heappush(self.timers, (due, index))
 
     def _failed_for_good(self, ended: _Ended) -> None:
@@ -513,7 +522,7 @@ class _Driver:
         if done is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.shield(done)
-        await asyncio.sleep(backoff(self.opts.backoff, self.elements[ended.index].failures))
+        await clock.sleep(backoff(self.opts.backoff, self.elements[ended.index].failures))
         return ended.index
 
     def _progress(self, clock: float, *, final: bool) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from sqlmodel import Field, SQLModel
 
+from runtime import clock
 from runtime.statuses import RUN_FINISHED, NodeStatus, RunStatus
 
 __all__ = ["RUN_FINISHED", "NodeStatus", "RunStatus"]
@@ -39,7 +40,8 @@ def _managers(model: type[SQLModel]) -> Any:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    # the installed clock (``runtime.clock``): a test's clock moves every stored time too
+    return clock.now()
 
 
 class UTCDateTime(sa.TypeDecorator):

@@ -1,8 +1,9 @@
 """Durable sleeps and wait timeouts: the run parks ``sleeping`` (or ``waiting``) with a wake
 time, holding no lease, and the scheduler queues it when due; on SQLite and PostgreSQL.
 
-Time is the scheduler's clock, which the tests step (``Clock``); the sleeps are long enough
-that no real clock reaches them during a test."""
+Time is the scheduler's clock, which the tests step (``runtime.testing.Clock``, given to the
+scheduler only: the runs' own times stay real); the sleeps are long enough that no real clock
+reaches them during a test."""
 
 from __future__ import annotations
 
@@ -23,19 +24,7 @@ import runtime as rt
 from runtime.errors import GraphError, RunStateError
 from runtime.scheduler import Scheduler
 from runtime.statuses import parked_label
-
-
-class Clock:
-    """Now, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime.now(dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
+from runtime.testing import Clock
 
 
 def _await(condition, timeout: float = 30.0, what: str = "condition") -> None:
@@ -180,12 +169,12 @@ def test_sleep_until_a_time_and_until_a_run_input(client: rt.Client) -> None:
     assert run.nodes["fixed"].wake_at == at and run.nodes["given"].wake_at == later
     assert run.record.wake_at == at  # the earliest
     clock = Clock()
-    clock.now = at
+    clock.move_to(at)
     _waker(client, clock).tick()
     _await(lambda: run.nodes["fixed"].status == "succeeded")
     _status(run, "sleeping")
     assert run.record.wake_at == later
-    clock.now = later + dt.timedelta(seconds=1)
+    clock.move_to(later + dt.timedelta(seconds=1))
     _waker(client, clock).tick()
     assert run.wait(20).outputs == {"done": [at.isoformat(), later.isoformat()]}
 
@@ -449,6 +438,6 @@ def test_sleep_until_the_time_a_node_returns(client: rt.Client) -> None:
     assert run.nodes["nap"].wake_at == at
     assert run.spec["nodes"][1]["sleep"] == {"until_from": "due"}
     clock = Clock()
-    clock.now = at
+    clock.move_to(at)
     _waker(client, clock).tick()
     assert run.wait(20).outputs == {"woke": at.isoformat()}
