@@ -4,8 +4,11 @@ process; and nothing of that needs ``pickle=True``."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -240,3 +243,82 @@ def test_values_decode_the_same_in_another_process(tmp_path: Path) -> None:
         cwd=Path(__file__).parents[2],
     ).stdout
     assert codecs.json.loads(out) == {label: describe(make()) for label, make in VALUES.items()}
+
+
+RUN_AND_HANG = """
+import os
+import threading
+from pathlib import Path
+
+import runtime as rt
+from tests.core.test_exact_values import VALUES, describe
+
+g = rt.Graph("exact_recovered")
+for i, label in enumerate(VALUES):
+    g.add(f"p{i}", (lambda make: lambda: make())(VALUES[label]))
+
+
+def hold() -> None:
+    marker = os.environ.get("PLAIT_TEST_HANG")
+    if marker:  # only in the first process: it is killed here, after every value is stored
+        Path(marker).touch()
+        threading.Event().wait()
+
+
+def consume(value):
+    return describe(value)
+
+
+g.add("hold", hold, after=[f"p{i}" for i in range(len(VALUES))])
+for i in range(len(VALUES)):
+    g.add(f"c{i}", consume, inputs={"value": f"p{i}"}, after=["hold"])
+run = g.run()
+print(run.id, flush=True)
+run.wait()
+"""
+
+
+def test_a_value_reads_the_same_after_a_kill_and_recover(db_url: str, tmp_path: Path) -> None:
+    """The readers run in the process ``plait recover`` starts, from the stored values."""
+    root = Path(__file__).parents[2]
+    marker = tmp_path / "hanging"
+    env = {
+        **os.environ,
+        "PLAIT_DATABASE_URL": db_url,
+        "PLAIT_HOME": str(tmp_path),
+        "PYTHONPATH": str(root),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", RUN_AND_HANG],
+        env={**env, "PLAIT_TEST_HANG": str(marker)},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    run_id = child.stdout.readline().strip()
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert child.poll() is None and time.monotonic() < deadline, "the run never got to hold"
+        time.sleep(0.02)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    recovered = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "recover"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert f"run {run_id}: succeeded" in recovered.stdout
+    client = rt.connect(db_url, home=tmp_path)
+    try:
+        run = client.get_run(run_id)
+        for i, (label, make) in enumerate(VALUES.items()):
+            assert run.nodes[f"p{i}"].attempts == 1, label  # stored before the kill, kept
+            assert run.output(f"c{i}") == describe(make()), label
+    finally:
+        client.close()
