@@ -206,6 +206,17 @@ def test_from_functions_takes_several_modules(client: rt.Client) -> None:
     g = rt.Graph.from_functions("parts", first, second)
     assert list(g.nodes) == ["a", "b"]
     assert g.run(x=1).wait(30).outputs == {"b": 20}
+    # a list of modules, or of modules and functions, or functions one by one: the same graph
+    for given in ([first, second], [first, second.b], (first.a, second.b)):
+        assert rt.Graph.from_functions("parts", given).version == g.version, given
+    assert rt.Graph.from_functions("parts", first.a, second.b).version == g.version
+
+
+def test_from_hamilton_takes_a_list_of_modules() -> None:
+    several = rt.Graph.from_hamilton("listed", columns, parameterized)
+    assert rt.Graph.from_hamilton("listed", [columns, parameterized]).version == several.version
+    with pytest.raises(rt.GraphError, match="takes modules, got function"):
+        rt.Graph.from_hamilton("listed", [columns, columns.raw])  # type: ignore[list-item]
 
 
 def test_from_functions_of_main_leaves_out_another_graphs_nodes() -> None:
