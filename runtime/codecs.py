@@ -489,7 +489,7 @@ def encode(
         if isinstance(exc, CodecError):
             raise CodecError(f"{what}: {exc}") from None
         hint = (
-            f"(storable: {STORABLE}); return one of those, or opt in to pickle with "
+            f"(storable: {STORABLE}); use one of those, or opt in to pickle with "
             "pickle=True on the node or graph"
         )
         if not exc.path:

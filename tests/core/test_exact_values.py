@@ -210,6 +210,21 @@ def test_an_unstorable_member_fails_the_node_naming_its_path(client: rt.Client) 
     assert "output of node 'x': ['history'][2] is a " in run.nodes["x"].error  # type: ignore[operator]
 
 
+def test_an_unstorable_run_input_is_refused_naming_its_path(client: rt.Client) -> None:
+    g = rt.Graph("bad_input_member")
+
+    @g.node
+    def turns(history: list) -> int:
+        return len(history)
+
+    with pytest.raises(rt.CodecError) as caught:
+        g.run(history=["hi", Opaque()])
+    message = str(caught.value)
+    assert message.startswith("run input 'history': [1] is a tests.core.test_exact_values.Opaque")
+    assert "use one of those" in message  # an input is given, not returned
+    assert client.store.list_runs() == []
+
+
 def test_messages_decode_without_a_beta_warning() -> None:
     from langchain_core.load import dumpd
 
