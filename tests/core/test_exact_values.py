@@ -69,6 +69,10 @@ VALUES: dict[str, Callable[[], Any]] = {
     "nested_messages": lambda: {"history": _history(), "turns": (1, np.int64(2))},
     "messages_from_parallel": lambda: {"a": AIMessage("x"), "b": AIMessage("y")},
     "frame_categorical_tz": _frame,
+    "frame_default_index": lambda: pd.DataFrame({"a": [1.5, 2.5]}),  # a RangeIndex stays one
+    "frame_stepped_range_index": lambda: pd.DataFrame(
+        {"a": [1, 2]}, index=pd.RangeIndex(10, 0, -5, name="countdown")
+    ),
     "dict_of_frames_and_arrays": lambda: {"f": _frame(), "a": np.zeros(2), 3: [None, b"\x00"]},
     "tuple_of_json": lambda: (1, "two", [3.0], {"four": None}),
 }
@@ -223,6 +227,20 @@ def test_an_unstorable_run_input_is_refused_naming_its_path(client: rt.Client) -
     assert message.startswith("run input 'history': [1] is a tests.core.test_exact_values.Opaque")
     assert "use one of those" in message  # an input is given, not returned
     assert client.store.list_runs() == []
+
+
+def test_attrs_keep_every_entry_json_can_hold_and_warn_nobody() -> None:
+    series = pd.Series([1.0, 2.0])
+    series.attrs = {"unit": "kWh", "taken": pd.Timestamp("2026-01-01"), "n": [1, 2]}
+    frame = series.to_frame("x")
+    frame.attrs = dict(series.attrs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pyarrow's "Could not serialize attrs" included
+        for value in (series, frame):
+            encoded = codecs.encode(value)
+            back = codecs.decode(encoded.codec, encoded.data)
+            assert back.attrs == {"unit": "kWh", "n": [1, 2]}
+    assert "taken" in series.attrs  # the value given is left as it was
 
 
 def test_messages_decode_without_a_beta_warning() -> None:
