@@ -25,6 +25,7 @@ from runtime.statuses import (
     NODE_RETRIED,
     RUN_FINISHED,
     RUN_PARKED,
+    RUN_STATUSES,
     RUN_UNSUCCESSFUL,
     parked_label,
 )
@@ -264,6 +265,8 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many.")] = 20,
 ) -> None:
     """List runs, newest first."""
+    if status is not None and status not in RUN_STATUSES:  # a typo is not "no runs"
+        raise fail(f"unknown status {status!r}: a run is one of {', '.join(RUN_STATUSES)}")
     client = rt.default_client()
     if not hasattr(client, "store"):  # a remote studio (PLAIT_API_URL)
         try:

@@ -141,6 +141,8 @@ class Client:
         self.bus, self.dispatcher = self._transport(config)
         self._graphs: dict[int, Graph] = {}
         self._published: dict[tuple[str, str], t.WorkflowVersion] = {}
+        self._declared: set[tuple[str, str]] = set()
+        """(workflow, key) of the schedules declared in code that this client stored."""
         self._lock = threading.Lock()
         self._delayed: Any = None
         """The thread queueing this client's delayed runs in embedded mode (``Scheduler``)."""
@@ -179,8 +181,12 @@ class Client:
         version_hash, modules, digests = graph.versioned_nodes()
         key = (graph.name, version_hash)
         with self._lock:
-            if key in self._published:
-                return self._published[key]
+            published = self._published.get(key)
+        if published is not None:
+            # a schedule declared after this code was first published (a later notebook cell)
+            # is not part of the version: it is checked and stored all the same
+            self._store_declared_schedules(graph, only_new=True)
+            return published
         spec = graph.spec()
         for declared in graph.schedules:
             graph.check_inputs(declared.inputs)  # before anything is stored
@@ -198,9 +204,7 @@ class Client:
             code = codesign.sign(payload, signer, codesign.subject(graph.name, version_hash))
             key_id = signer.key_id
         version = self.store.publish(graph.name, version_hash, spec, code, key_id, digests)
-        for declared in graph.schedules:
-            # declared in code: found again by its key on every publish, never duplicated
-            self.store.create_schedule(graph.name, declared.to_row())
+        self._store_declared_schedules(graph)
         if code and version.code != code and not _verifies(version, self.keyring):
             # stored under a key we do not trust (or HMAC-era): same content, sign it with ours
             self.store.replace_code(version.id, code, key_id)  # type: ignore[arg-type]
@@ -209,6 +213,19 @@ class Client:
             self._published[key] = version
             self._graphs.setdefault(version.id, graph)  # type: ignore[arg-type]
         return version
+
+    def _store_declared_schedules(self, graph: Graph, *, only_new: bool = False) -> None:
+        """Declared in code: found again by its key on every publish, never duplicated.
+        ``only_new``: those this client has not stored yet (the version is already stored)."""
+        new = [
+            d for d in graph.schedules if not only_new or (graph.name, d.key) not in self._declared
+        ]
+        for declared in new:
+            graph.check_inputs(declared.inputs)  # before any of them is stored
+        for declared in new:
+            self.store.create_schedule(graph.name, declared.to_row())
+            with self._lock:
+                self._declared.add((graph.name, declared.key))
 
     def load_graph(self, version_id: int) -> Graph:
         graph = self._graphs.get(version_id)

@@ -133,12 +133,19 @@ def _frame_to_parquet(frame: Any, extra: dict[str, Any]) -> bytes:
     index = frame.index
     meta = dict(extra)
     attrs = meta.pop("attrs", frame.attrs)
-    if attrs and _plain(attrs):  # attrs JSON cannot hold are left out, as pandas' own do
-        meta["attrs"] = attrs
+    # each entry JSON can hold is kept (pandas' own drop all of them for one that is not)
+    kept = {k: v for k, v in attrs.items() if type(k) is str and _plain(v)}
+    if kept:
+        meta["attrs"] = kept
     if type(index).__name__ in ("DatetimeIndex", "TimedeltaIndex") and index.freq is not None:
         meta["freq"] = index.freqstr
+    if frame.attrs:  # pyarrow would try them too, and warn users about what it cannot hold
+        frame = frame.copy(deep=False)
+        frame.attrs = {}
     try:
-        table = pa.Table.from_pandas(frame, preserve_index=True)
+        # None: a RangeIndex is kept as one (start, stop, step in pandas' metadata); any
+        # other index is stored as columns
+        table = pa.Table.from_pandas(frame, preserve_index=None)
     except Exception as exc:
         raise CodecError(f"DataFrame cannot be written as Parquet: {exc}") from exc
     table = table.replace_schema_metadata(
@@ -489,7 +496,7 @@ def encode(
         if isinstance(exc, CodecError):
             raise CodecError(f"{what}: {exc}") from None
         hint = (
-            f"(storable: {STORABLE}); return one of those, or opt in to pickle with "
+            f"(storable: {STORABLE}); use one of those, or opt in to pickle with "
             "pickle=True on the node or graph"
         )
         if not exc.path:

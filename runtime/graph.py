@@ -18,7 +18,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
 
@@ -471,29 +471,26 @@ class Graph:
     def from_functions(
         cls,
         name: str,
-        *functions: types.ModuleType | Iterable[Callable[..., Any]],
+        *functions: types.ModuleType
+        | Callable[..., Any]
+        | Iterable[types.ModuleType | Callable[..., Any]],
         **options: Any,
     ) -> Graph:
         """Build a graph from plain functions whose parameter names name their dependencies.
 
-        Given modules, their public functions defined in them become nodes; private helpers
-        (leading ``_``), imported functions and functions already added to another graph
-        (``@g.node``) are left out. Hamilton modules go through ``from_hamilton``.
+        Takes modules, functions, or lists of either. Given modules, their public functions
+        defined in them become nodes; private helpers (leading ``_``), imported functions and
+        functions already added to another graph (``@g.node``) are left out. Hamilton modules
+        go through ``from_hamilton``.
         """
         graph = cls(name, **options)
         candidates: list[Callable[..., Any]] = []
         for source in functions:
-            if isinstance(source, types.ModuleType):
-                candidates += [
-                    obj
-                    for attr, obj in vars(source).items()
-                    if inspect.isfunction(obj)
-                    and not attr.startswith("_")
-                    and obj.__module__ == source.__name__
-                    and not _belongs_to_a_graph(source, obj)
-                ]
+            if isinstance(source, types.ModuleType) or callable(source):
+                candidates += _functions_of(source)
             else:
-                candidates += list(source)
+                for item in cast(Iterable[types.ModuleType | Callable[..., Any]], source):
+                    candidates += _functions_of(item)
         for fn in candidates:
             _refuse_hamilton(name, fn)
             graph.add(fn.__name__, fn)
@@ -504,7 +501,7 @@ class Graph:
     def from_hamilton(
         cls,
         name: str,
-        *modules: types.ModuleType,
+        *modules: types.ModuleType | Sequence[types.ModuleType],
         config: Mapping[str, Any] | None = None,
         retries: int = 0,
         backoff: float = 1.0,
@@ -837,6 +834,20 @@ def _belongs_to_a_graph(module: types.ModuleType, fn: Callable[..., Any]) -> boo
         and any(n.target is fn for n in g.nodes.values())
         for g in vars(module).values()
     )
+
+
+def _functions_of(source: types.ModuleType | Callable[..., Any]) -> list[Callable[..., Any]]:
+    """The node functions a module defines, or the function itself."""
+    if not isinstance(source, types.ModuleType):
+        return [source]
+    return [
+        obj
+        for attr, obj in vars(source).items()
+        if inspect.isfunction(obj)
+        and not attr.startswith("_")
+        and obj.__module__ == source.__name__
+        and not _belongs_to_a_graph(source, obj)
+    ]
 
 
 def _refuse_hamilton(graph: str, fn: Callable[..., Any]) -> None:

@@ -18,7 +18,7 @@ import re
 import sys
 import textwrap
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -67,22 +67,24 @@ class HamiltonStep:
 
 def from_hamilton(
     graph: Graph,
-    modules: Iterable[types.ModuleType],
+    modules: Iterable[types.ModuleType | Sequence[types.ModuleType]],
     config: Mapping[str, Any] | None = None,
 ) -> Graph:
     """Fill ``graph`` with the nodes Hamilton resolves from ``modules`` under ``config``."""
-    modules = list(modules)
-    if not modules:
+    # a list of modules (what Hamilton's driver is often given) is as good as several
+    given = [m for item in modules for m in (item if isinstance(item, list | tuple) else [item])]
+    if not given:
         raise GraphError(f"graph {graph.name!r}: from_hamilton needs at least one module")
-    for module in modules:
+    for module in given:
         if not isinstance(module, types.ModuleType):
             raise GraphError(
                 f"graph {graph.name!r}: from_hamilton takes modules, got "
                 f"{type(module).__name__} {module!r}"
             )
+    found = [m for m in given if isinstance(m, types.ModuleType)]  # all of them, for mypy
     config = dict(config or {})
-    fn_graph = _resolve(graph.name, modules, config)
-    _ship_by_value([*modules, *_user_modules(fn_graph.nodes.values())])
+    fn_graph = _resolve(graph.name, found, config)
+    _ship_by_value([*found, *_user_modules(fn_graph.nodes.values())])
     names = _plait_names(graph.name, fn_graph.nodes)
     for hnode in fn_graph.nodes.values():
         if hnode.user_defined:

@@ -204,4 +204,7 @@ def test_commands_that_did_not_do_what_was_asked_exit_non_zero(plait) -> None:
     resumed = plait("resume", run_id, "approve", "--json", '{"ok": true}')
     assert resumed.returncode == 1 and resumed.stderr.strip()
     assert plait("show", "no-such-run").returncode == 1
+    typo = plait("runs", "--status", "suceeded")
+    assert typo.returncode == 1 and "unknown status 'suceeded'" in typo.stderr
+    assert "succeeded" in typo.stderr and typo.stdout == ""
     assert plait("recover").stdout.strip() == "nothing to recover"  # asked nothing of it

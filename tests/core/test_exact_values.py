@@ -4,8 +4,11 @@ process; and nothing of that needs ``pickle=True``."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +69,10 @@ VALUES: dict[str, Callable[[], Any]] = {
     "nested_messages": lambda: {"history": _history(), "turns": (1, np.int64(2))},
     "messages_from_parallel": lambda: {"a": AIMessage("x"), "b": AIMessage("y")},
     "frame_categorical_tz": _frame,
+    "frame_default_index": lambda: pd.DataFrame({"a": [1.5, 2.5]}),  # a RangeIndex stays one
+    "frame_stepped_range_index": lambda: pd.DataFrame(
+        {"a": [1, 2]}, index=pd.RangeIndex(10, 0, -5, name="countdown")
+    ),
     "dict_of_frames_and_arrays": lambda: {"f": _frame(), "a": np.zeros(2), 3: [None, b"\x00"]},
     "tuple_of_json": lambda: (1, "two", [3.0], {"four": None}),
 }
@@ -207,6 +214,35 @@ def test_an_unstorable_member_fails_the_node_naming_its_path(client: rt.Client) 
     assert "output of node 'x': ['history'][2] is a " in run.nodes["x"].error  # type: ignore[operator]
 
 
+def test_an_unstorable_run_input_is_refused_naming_its_path(client: rt.Client) -> None:
+    g = rt.Graph("bad_input_member")
+
+    @g.node
+    def turns(history: list) -> int:
+        return len(history)
+
+    with pytest.raises(rt.CodecError) as caught:
+        g.run(history=["hi", Opaque()])
+    message = str(caught.value)
+    assert message.startswith("run input 'history': [1] is a tests.core.test_exact_values.Opaque")
+    assert "use one of those" in message  # an input is given, not returned
+    assert client.store.list_runs() == []
+
+
+def test_attrs_keep_every_entry_json_can_hold_and_warn_nobody() -> None:
+    series = pd.Series([1.0, 2.0])
+    series.attrs = {"unit": "kWh", "taken": pd.Timestamp("2026-01-01"), "n": [1, 2]}
+    frame = series.to_frame("x")
+    frame.attrs = dict(series.attrs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pyarrow's "Could not serialize attrs" included
+        for value in (series, frame):
+            encoded = codecs.encode(value)
+            back = codecs.decode(encoded.codec, encoded.data)
+            assert back.attrs == {"unit": "kWh", "n": [1, 2]}
+    assert "taken" in series.attrs  # the value given is left as it was
+
+
 def test_messages_decode_without_a_beta_warning() -> None:
     from langchain_core.load import dumpd
 
@@ -240,3 +276,82 @@ def test_values_decode_the_same_in_another_process(tmp_path: Path) -> None:
         cwd=Path(__file__).parents[2],
     ).stdout
     assert codecs.json.loads(out) == {label: describe(make()) for label, make in VALUES.items()}
+
+
+RUN_AND_HANG = """
+import os
+import threading
+from pathlib import Path
+
+import runtime as rt
+from tests.core.test_exact_values import VALUES, describe
+
+g = rt.Graph("exact_recovered")
+for i, label in enumerate(VALUES):
+    g.add(f"p{i}", (lambda make: lambda: make())(VALUES[label]))
+
+
+def hold() -> None:
+    marker = os.environ.get("PLAIT_TEST_HANG")
+    if marker:  # only in the first process: it is killed here, after every value is stored
+        Path(marker).touch()
+        threading.Event().wait()
+
+
+def consume(value):
+    return describe(value)
+
+
+g.add("hold", hold, after=[f"p{i}" for i in range(len(VALUES))])
+for i in range(len(VALUES)):
+    g.add(f"c{i}", consume, inputs={"value": f"p{i}"}, after=["hold"])
+run = g.run()
+print(run.id, flush=True)
+run.wait()
+"""
+
+
+def test_a_value_reads_the_same_after_a_kill_and_recover(db_url: str, tmp_path: Path) -> None:
+    """The readers run in the process ``plait recover`` starts, from the stored values."""
+    root = Path(__file__).parents[2]
+    marker = tmp_path / "hanging"
+    env = {
+        **os.environ,
+        "PLAIT_DATABASE_URL": db_url,
+        "PLAIT_HOME": str(tmp_path),
+        "PYTHONPATH": str(root),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", RUN_AND_HANG],
+        env={**env, "PLAIT_TEST_HANG": str(marker)},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    run_id = child.stdout.readline().strip()
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert child.poll() is None and time.monotonic() < deadline, "the run never got to hold"
+        time.sleep(0.02)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    recovered = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "recover"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert f"run {run_id}: succeeded" in recovered.stdout
+    client = rt.connect(db_url, home=tmp_path)
+    try:
+        run = client.get_run(run_id)
+        for i, (label, make) in enumerate(VALUES.items()):
+            assert run.nodes[f"p{i}"].attempts == 1, label  # stored before the kill, kept
+            assert run.output(f"c{i}") == describe(make()), label
+    finally:
+        client.close()

@@ -112,6 +112,27 @@ def test_check_output_fails_the_node_per_its_importance(client: rt.Client) -> No
     pdt.assert_series_equal(run.output("lenient"), pd.Series(range(6, 21), dtype="int64"))
 
 
+def test_outputs_run_only_what_hamiltons_final_vars_need(client: rt.Client) -> None:
+    g = rt.Graph.from_hamilton("columns_chosen", columns)
+    dr = (
+        driver.Builder()
+        .with_modules(columns)
+        .with_adapters(base.SimplePythonGraphAdapter(base.DictResult()))
+        .build()
+    )
+    expected = dr.execute(["total_spend"], inputs={"rows": 5})
+    run = g.run(rows=5, final_vars=["total_spend"]).wait(30)
+    assert run.status == "succeeded", run.error
+    assert run.outputs == expected == {"total_spend": 100.0}
+    assert {n: i.status for n, i in run.nodes.items()} == {
+        "raw": "succeeded",
+        "spend": "succeeded",
+        "total_spend": "succeeded",
+        "signups": "not_needed",  # an extracted column nothing asked for is not computed
+        "spend_per_signup": "not_needed",
+    }
+
+
 def test_from_hamilton_needs_modules_and_names_what_hamilton_refused(tmp_path: Path) -> None:
     with pytest.raises(rt.GraphError, match="at least one module"):
         rt.Graph.from_hamilton("none")
@@ -185,6 +206,17 @@ def test_from_functions_takes_several_modules(client: rt.Client) -> None:
     g = rt.Graph.from_functions("parts", first, second)
     assert list(g.nodes) == ["a", "b"]
     assert g.run(x=1).wait(30).outputs == {"b": 20}
+    # a list of modules, or of modules and functions, or functions one by one: the same graph
+    for given in ([first, second], [first, second.b], (first.a, second.b)):
+        assert rt.Graph.from_functions("parts", given).version == g.version, given
+    assert rt.Graph.from_functions("parts", first.a, second.b).version == g.version
+
+
+def test_from_hamilton_takes_a_list_of_modules() -> None:
+    several = rt.Graph.from_hamilton("listed", columns, parameterized)
+    assert rt.Graph.from_hamilton("listed", [columns, parameterized]).version == several.version
+    with pytest.raises(rt.GraphError, match="takes modules, got function"):
+        rt.Graph.from_hamilton("listed", [columns, columns.raw])  # type: ignore[list-item]
 
 
 def test_from_functions_of_main_leaves_out_another_graphs_nodes() -> None:

@@ -105,3 +105,50 @@ def test_command_line_text_is_read_as_the_declared_type() -> None:
     }
     with pytest.raises(rt.InputError, match="input 'times' expects int"):
         g.check_inputs({"word": "a", "times": "three"}, from_text=True)
+
+
+def test_a_schedule_with_ill_typed_inputs_is_refused_and_nothing_is_stored(
+    client: rt.Client,
+) -> None:
+    """A schedule's inputs are checked when it is made, not at its first fire."""
+    from runtime import schedules
+
+    client.publish(typed_graph())
+    with pytest.raises(InvalidInputs, match="input 'times' expects int"):
+        schedules.create(client, "typed", "* * * * *", inputs={"word": "a", "times": "three"})
+    assert client.store.schedules() == []
+    declared = rt.Graph("typed_on_a_schedule")
+
+    @declared.node
+    def count(times: int) -> int:
+        return times
+
+    declared.schedule("* * * * *", inputs={"times": "three"})
+    with pytest.raises(InvalidInputs, match="input 'times' expects int"):
+        client.publish(declared)
+    assert client.store.schedules() == []
+
+
+def test_a_webhook_with_an_ill_typed_field_is_a_422_and_starts_nothing(client: rt.Client) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from runtime.api import create_api
+    from runtime.api_webhooks import webhooks_of
+    from tests import hook_flows
+    from tests.core.test_webhooks import signed
+
+    client.publish(hook_flows.order)
+    hook = webhooks_of(client).create("hook_order", mapping={"sku": "item", "quantity": "qty"})
+    with TestClient(create_api(lambda: client)) as api:
+        body = json.dumps({"item": "A-1", "qty": "three"}).encode()
+        bad = api.post(hook.path, content=body, headers=signed(hook.secret, body, "t1"))
+        assert bad.status_code == 422, bad.text
+        assert "input 'quantity' expects int" in bad.json()["detail"]
+        assert client.runs() == []
+        body = json.dumps({"item": "A-1", "qty": "3"}).encode()
+        good = api.post(hook.path, content=body, headers=signed(hook.secret, body, "t2"))
+        assert good.status_code == 202, good.text
+    run = client.get_run(good.json()["run_id"]).wait(30)
+    assert run.outputs["total"] == {"sku": "A-1", "quantity": 3, "note": ""}

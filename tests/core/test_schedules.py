@@ -289,6 +289,32 @@ def test_declared_schedule_bad_input_is_refused(client: rt.Client) -> None:
     assert client.store.workflows() == []  # nothing stored
 
 
+def test_a_schedule_declared_after_a_publish_is_checked_and_stored(client: rt.Client) -> None:
+    """A notebook: the graph ran (so its version is published), a later cell declares a
+    schedule and publishes the same code again."""
+    g = rt.Graph("declared_later")
+
+    @g.node
+    def hello(name: str = "world") -> str:
+        return name
+
+    first = client.publish(g)
+    g.schedule("* * * * *", inputs={"name": 3})
+    with pytest.raises(InputError, match="input 'name' expects str"):
+        client.publish(g)
+    assert client.store.schedules() == []
+    g.schedules.clear()
+    g.schedule("*/5 * * * *", inputs={"name": "ada"})
+    assert client.publish(g).id == first.id  # the same version: schedules are not code
+    client.publish(g)
+    ((stored, workflow),) = client.store.schedules()
+    assert (workflow, stored.cron, stored.inputs) == (
+        "declared_later",
+        "*/5 * * * *",
+        {"name": "ada"},
+    )
+
+
 def test_create_refuses_bad_input_and_stores_nothing(client: rt.Client) -> None:
     g = quick_graph()
     client.publish(g)
