@@ -46,9 +46,11 @@ _EXPORTS = {
     "UnknownSigningKey": "runtime.errors",
     "Graph": "runtime.graph",
     "Node": "runtime.graph",
+    "nodes": "runtime.nodes",  # the package itself: rt.nodes.http(...), rt.nodes.template(...)
 }
 
 if TYPE_CHECKING:
+    from runtime import nodes
     from runtime.client import Client, NodeInfo, Run, connect, default_client
     from runtime.codecs import Picture
     from runtime.compare import RunDiff
@@ -75,7 +77,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'runtime' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"runtime.{name}" else getattr(imported, name)
     globals()[name] = value  # later lookups skip this function
     return value
 
@@ -143,6 +146,7 @@ __all__ = [
     "default_client",
     "diff",
     "get_run",
+    "nodes",
     "recover",
     "runs",
     "secret",

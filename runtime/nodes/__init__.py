@@ -4,6 +4,11 @@ the engine, the spec and the views) and the registry of kinds, built-in and from
 
 from runtime.nodes.kind import Call, NodeKind, Scope, options_schema, validated_options
 from runtime.nodes.node import ISOLATIONS, JOINS, Isolation, Join, Node
+
+# The library's constructors (``rt.nodes.http(...)``) come last: ``sleep`` and ``subgraph``
+# then name them rather than the modules of the same names (imported, by then, by the
+# registry; ``from runtime.nodes.sleep import ...`` still finds the module).
+from runtime.nodes.palette import filter, parse, router, template, transform
 from runtime.nodes.registry import ENTRY_POINT_GROUP, described, kind_of, kinds, register
 
 __all__ = [
@@ -17,9 +22,14 @@ __all__ = [
     "NodeKind",
     "Scope",
     "described",
+    "filter",
     "kind_of",
     "kinds",
     "options_schema",
+    "parse",
     "register",
+    "router",
+    "template",
+    "transform",
     "validated_options",
 ]

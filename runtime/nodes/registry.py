@@ -19,6 +19,7 @@ from runtime.nodes.map import MapKind
 from runtime.nodes.runnable import RunnableKind
 from runtime.nodes.sleep import SleepKind
 from runtime.nodes.subgraph import SubgraphKind
+from runtime.nodes.text import FilterKind, ParseKind, RouterKind, TemplateKind, TransformKind
 from runtime.nodes.wait import WaitKind
 
 log = logging.getLogger("plait.nodes")
@@ -35,6 +36,11 @@ _kinds: dict[str, NodeKind] = {
         BranchKind(),
         SubgraphKind(),
         MapKind(),
+        TemplateKind(),
+        TransformKind(),
+        FilterKind(),
+        RouterKind(),
+        ParseKind(),
     )
 }
 _plugins_loaded = False
