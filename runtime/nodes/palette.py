@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime.nodes.http import HttpKind
 from runtime.nodes.library import Spec, spec
 from runtime.nodes.text import FilterKind, ParseKind, RouterKind, TemplateKind, TransformKind
 
@@ -33,3 +34,10 @@ def parse(text: str, *, format: str = "json", model: Any = None, **options: Any)
     """JSON (checked against the pydantic ``model`` when given) or ``format="regex"`` with a
     ``pattern``, from ``text`` (an expression)."""
     return spec(ParseKind, model, text=text, format=format, **options)
+
+
+def http(url: str, *, method: str = "GET", **options: Any) -> Spec:
+    """One HTTP request: ``url``, ``headers``, ``query``, ``json`` / ``form`` / ``body``
+    (each may hold expressions), ``auth={"type": "bearer", "secret": "API_TOKEN"}``,
+    ``timeout``, ``retries`` (connect errors, timeouts, 5xx, 429 with ``Retry-After``)."""
+    return spec(HttpKind, url=url, method=method.upper(), **options)

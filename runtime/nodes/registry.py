@@ -14,6 +14,7 @@ from typing import Any
 from runtime.errors import GraphError
 from runtime.nodes.branch import BranchKind
 from runtime.nodes.function import FunctionKind
+from runtime.nodes.http import HttpKind
 from runtime.nodes.kind import NodeKind, options_schema
 from runtime.nodes.map import MapKind
 from runtime.nodes.runnable import RunnableKind
@@ -41,6 +42,7 @@ _kinds: dict[str, NodeKind] = {
         FilterKind(),
         RouterKind(),
         ParseKind(),
+        HttpKind(),
     )
 }
 _plugins_loaded = False
