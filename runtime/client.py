@@ -1079,6 +1079,14 @@ class Run:
         return self.client.run_documents(self.id)
 
     @property
+    def token_usage(self) -> dict[str, Any]:
+        """LLM token usage of the run's ``llm`` nodes: ``nodes`` (node -> its calls and
+        sums) and ``input_tokens``, ``output_tokens``, ``total_tokens`` summed over them."""
+        from runtime.nodes.llm import run_usage
+
+        return run_usage(self)
+
+    @property
     def waiting(self) -> dict[str, dict[str, Any]]:
         """Wait nodes now waiting -> the JSON schema of the payload they expect."""
         spec = self.spec["nodes"]

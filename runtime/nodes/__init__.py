@@ -8,7 +8,16 @@ from runtime.nodes.node import ISOLATIONS, JOINS, Isolation, Join, Node
 # The library's constructors (``rt.nodes.http(...)``) come last: ``sleep`` and ``subgraph``
 # then name them rather than the modules of the same names (imported, by then, by the
 # registry; ``from runtime.nodes.sleep import ...`` still finds the module).
-from runtime.nodes.palette import filter, http, parse, router, template, transform
+from runtime.nodes.palette import (
+    filter,
+    http,
+    llm,
+    parse,
+    prompt,
+    router,
+    template,
+    transform,
+)
 from runtime.nodes.registry import ENTRY_POINT_GROUP, described, kind_of, kinds, register
 
 __all__ = [
@@ -26,8 +35,10 @@ __all__ = [
     "http",
     "kind_of",
     "kinds",
+    "llm",
     "options_schema",
     "parse",
+    "prompt",
     "register",
     "router",
     "template",

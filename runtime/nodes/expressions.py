@@ -13,6 +13,7 @@ Jinja2 runs in a ``SandboxedEnvironment``: no attribute access to Python interna
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -159,15 +160,28 @@ def evaluate(node: str, where: str, text: str, language: Language, context: Mapp
         ) from None
 
 
-def render_fields(node: str, value: Any, context: Mapping, where: str = "") -> Any:
+_WHOLE = re.compile(r"\A\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\Z", re.DOTALL)
+
+
+def render_fields(
+    node: str, value: Any, context: Mapping, where: str = "", native: bool = True
+) -> Any:
     """``value`` (a config field: text, or dicts and lists holding text) with every template
-    in it rendered."""
+    in it rendered. With ``native``, a text that is one ``{{ expression }}`` and nothing else
+    keeps its value's type (a number, a list, chat messages) instead of becoming text."""
     if isinstance(value, str):
+        whole = _WHOLE.match(value.strip()) if native else None
+        if whole is not None:
+            return evaluate(node, where, whole["expr"].strip(), "jinja", context)
         return evaluate(node, where, value, "text", context) if is_template(value) else value
     if isinstance(value, Mapping):
-        return {k: render_fields(node, v, context, f"{where}.{k}") for k, v in value.items()}
+        return {
+            k: render_fields(node, v, context, f"{where}.{k}", native) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [render_fields(node, v, context, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [
+            render_fields(node, v, context, f"{where}[{i}]", native) for i, v in enumerate(value)
+        ]
     return value
 
 

@@ -95,8 +95,9 @@ class HttpKind(LibraryKind):
     def run(self, node: str, options: Any, target: Any, ctx: dict, values: dict) -> dict:
         import httpx
 
+        # only a JSON body keeps its values' types; the rest of a request is text
         fields = {
-            n: render_fields(node, getattr(options, n), ctx, n)
+            n: render_fields(node, getattr(options, n), ctx, n, native=n == "json_body")
             for n in ("url", "headers", "query", "json_body", "form", "body")
         }
         headers = dict(fields["headers"])

@@ -83,7 +83,9 @@ def spec(kind: type[LibraryKind], target: Any = None, **options: Any) -> Spec:
             f"{'.'.join(map(str, e['loc'])) or '(options)'}: {e['msg']}" for e in exc.errors()
         )
         raise GraphError(f"rt.nodes.{kind.name}(...): {problems}") from None
-    return Spec(kind.name, model.model_dump(mode="json", exclude_defaults=True), target)
+    return Spec(
+        kind.name, model.model_dump(mode="json", exclude_defaults=True, by_alias=True), target
+    )
 
 
 class LibraryKind(NodeKind):

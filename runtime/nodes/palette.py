@@ -7,6 +7,7 @@ from typing import Any
 
 from runtime.nodes.http import HttpKind
 from runtime.nodes.library import Spec, spec
+from runtime.nodes.llm import LlmKind, LlmTarget, PromptKind
 from runtime.nodes.text import FilterKind, ParseKind, RouterKind, TemplateKind, TransformKind
 
 
@@ -41,3 +42,41 @@ def http(url: str, *, method: str = "GET", **options: Any) -> Spec:
     (each may hold expressions), ``auth={"type": "bearer", "secret": "API_TOKEN"}``,
     ``timeout``, ``retries`` (connect errors, timeouts, 5xx, 429 with ``Retry-After``)."""
     return spec(HttpKind, url=url, method=method.upper(), **options)
+
+
+def prompt(template: str | None = None, *, messages: Any = None, **options: Any) -> Spec:
+    """A string template (text out) or a chat template, ``messages=[("system", "..."),
+    ("user", "{{ inputs.question }}")]`` (chat messages out)."""
+    if messages is not None:
+        messages = [_message(m) for m in messages]
+    return spec(PromptKind, template=template, messages=messages, **options)
+
+
+def llm(model: Any, prompt: str | None = None, *, schema: Any = None, **options: Any) -> Spec:
+    """One chat model call. ``model``: a LangChain chat model object or a
+    ``"provider:model"`` string (``init_chat_model``, key from ``api_key_secret``);
+    ``prompt``/``system``/``messages``: templates; ``schema``: a pydantic model or a JSON
+    schema for structured output."""
+    if "messages" in options and options["messages"] is not None:
+        options["messages"] = [_message(m) for m in options["messages"]]
+    is_model = isinstance(schema, type)
+    target = None
+    if not isinstance(model, str) or is_model:
+        target = LlmTarget(
+            model=None if isinstance(model, str) else model,
+            schema_model=schema if is_model else None,
+        )
+    return spec(
+        LlmKind,
+        target,
+        model=model if isinstance(model, str) else None,
+        prompt=prompt,
+        schema=None if is_model else schema,
+        **options,
+    )
+
+
+def _message(m: Any) -> Any:
+    if isinstance(m, tuple | list) and len(m) == 2:
+        return {"role": m[0], "content": m[1]}
+    return m

@@ -16,6 +16,7 @@ from runtime.nodes.branch import BranchKind
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.http import HttpKind
 from runtime.nodes.kind import NodeKind, options_schema
+from runtime.nodes.llm import LlmKind, PromptKind
 from runtime.nodes.map import MapKind
 from runtime.nodes.runnable import RunnableKind
 from runtime.nodes.sleep import SleepKind
@@ -43,6 +44,8 @@ _kinds: dict[str, NodeKind] = {
         RouterKind(),
         ParseKind(),
         HttpKind(),
+        PromptKind(),
+        LlmKind(),
     )
 }
 _plugins_loaded = False
