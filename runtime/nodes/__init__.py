@@ -19,6 +19,7 @@ from runtime.nodes.palette import (
     transform,
 )
 from runtime.nodes.registry import ENTRY_POINT_GROUP, described, kind_of, kinds, register
+from runtime.nodes.wrappers import approval, sleep, subgraph
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -30,6 +31,7 @@ __all__ = [
     "Node",
     "NodeKind",
     "Scope",
+    "approval",
     "described",
     "filter",
     "http",
@@ -41,6 +43,8 @@ __all__ = [
     "prompt",
     "register",
     "router",
+    "sleep",
+    "subgraph",
     "template",
     "transform",
     "validated_options",

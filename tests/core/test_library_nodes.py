@@ -5,11 +5,14 @@ and a failing one fails its node showing the expression and the values."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pydantic
 import pytest
 
 import runtime as rt
 from runtime.errors import GraphError
+from tests.core.test_sleep import Clock, _waker
 
 
 def test_template_and_transform_wire_by_expression(client: rt.Client) -> None:
@@ -189,3 +192,51 @@ def test_a_library_node_runs_in_a_child_process(sqlite_client: rt.Client) -> Non
     run = g.run(name="child").wait(60)
     assert run.status == "succeeded", run.error
     assert run.output("greeting") == "Hello child"
+
+
+def test_approval_sleep_and_subgraph_wrappers(sqlite_client: rt.Client) -> None:
+    child = rt.Graph("library_child")
+    child.add(
+        "double", rt.nodes.transform("inputs.n * 2", language="jinja", input_types={"n": "int"})
+    )
+
+    g = rt.Graph("library_wrappers")
+    g.add("review", rt.nodes.approval(["ada", "bob"], description="Ship it?"))
+    g.add("pause", rt.nodes.sleep(0.01), after=["review"])
+    g.add("inner", rt.nodes.subgraph(child), after=["pause"])
+    g.add(
+        "verdict",
+        rt.nodes.template(
+            template="{{ nodes.review.output.approver }}: {{ nodes.inner.output.double }}"
+        ),
+    )
+    kinds = {n["name"]: n["kind"] for n in g.spec()["nodes"]}
+    assert kinds == {"review": "wait", "pause": "sleep", "inner": "graph", "verdict": "template"}
+
+    run = g.run(n=4).wait(30)
+    assert run.status == "waiting"
+    assert set(run.waiting["review"]["properties"]) == {"approved", "approver", "comment"}
+    with pytest.raises(Exception, match="approver"):
+        run.resume("review", {"approved": True, "approver": "eve"})
+    run.resume("review", {"approved": True, "approver": "ada", "comment": "ok"})
+    run = run.wait(60)
+    assert run.status == "succeeded", run.error
+    assert run.output("verdict") == "ada: 8"
+
+
+def test_an_approval_past_its_deadline_is_rejected(sqlite_client: rt.Client) -> None:
+    g = rt.Graph("library_deadline")
+    g.add("review", rt.nodes.approval(deadline=dt.timedelta(minutes=10)))
+    g.add("gate", rt.nodes.filter("nodes.review.output.approved"))
+    g.add("ship", lambda gate: "shipped")
+    run = g.run().wait(30)
+    assert run.status == "waiting"
+    clock = Clock()
+    clock.advance(minutes=11)
+    _waker(sqlite_client, clock).tick()
+    run = run.wait(30)
+    assert run.status == "succeeded", run.error
+    assert run.output("review")["approved"] is False
+    assert {n: i.status for n, i in run.nodes.items()}["ship"] == "skipped"
+    with pytest.raises(GraphError, match="approval node 'r' takes no retries"):
+        rt.Graph("x").add("r", rt.nodes.approval(), retries=2)
