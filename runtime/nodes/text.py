@@ -94,7 +94,10 @@ class FilterKind(LibraryKind):
 
     def check_placed(self, node: Node, choices: Sequence[str]) -> None:
         if not choices:
-            raise GraphError(f"filter {node.name!r} has no successors to let through or skip")
+            raise GraphError(
+                f"filter {node.name!r} has no successors to let through or skip: add "
+                f"after=[{node.name!r}] to them"
+            )
 
 
 class RouterOptions(LibraryOptions):
@@ -151,7 +154,10 @@ class RouterKind(LibraryKind):
 
     def check_placed(self, node: Node, choices: Sequence[str]) -> None:
         if not choices:
-            raise GraphError(f"router {node.name!r} has no successors to choose from")
+            raise GraphError(
+                f"router {node.name!r} has no successors to choose from: add "
+                f"after=[{node.name!r}] to the nodes it routes to"
+            )
         opts: Any = self.configured(node)
         successors_named(node, [*opts.routes, *filter(None, [opts.default])], choices, "routes")
 
