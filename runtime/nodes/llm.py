@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
@@ -204,15 +205,68 @@ def _model(node: str, options: Any, target: Any) -> Any:
     return init_chat_model(options.model, **kwargs)
 
 
+TOKEN_FLUSH_SECONDS = 0.05
+"""Streamed text is handed to live followers at most this often: one bus message per burst
+of tokens, not per token."""
+
+
+class _Tokens:
+    """Hands streamed text to the node's live followers (``NodeContext.tokens``) in bursts:
+    what arrives within ``TOKEN_FLUSH_SECONDS`` of a first token goes out together, also
+    when the model pauses after it."""
+
+    def __init__(self) -> None:
+        from runtime.context import current
+        from runtime.errors import PlaitError
+
+        try:
+            self.sink = current().tokens
+        except PlaitError:  # called outside a node attempt
+            self.sink = None
+        self.pending: list[str] = []
+        self.lock = threading.Lock()
+        self.timer: threading.Timer | None = None
+
+    def add(self, text: str) -> None:
+        if self.sink is None or not text:
+            return
+        with self.lock:
+            self.pending.append(text)
+            if self.timer is None:
+                self.timer = threading.Timer(TOKEN_FLUSH_SECONDS, self.flush)
+                self.timer.daemon = True
+                self.timer.start()
+
+    def flush(self) -> None:
+        with self.lock:
+            text, self.pending, self.timer = "".join(self.pending), [], None
+        if text and self.sink is not None:
+            self.sink(text)
+
+    def close(self) -> None:
+        with self.lock:
+            timer = self.timer
+        if timer is not None:
+            timer.cancel()
+        self.flush()
+
+
 def _call(model: Any, messages: list[Any], stream: bool) -> tuple[Any, int]:
-    """The model's final message (streamed chunks coalesced), and how many chunks came."""
+    """The model's final message (streamed chunks coalesced: only it is checkpointed), and
+    how many chunks came."""
     if not stream:
         return model.invoke(messages), 0
     merged = None
     count = 0
-    for chunk in model.stream(messages):
-        merged = chunk if merged is None else merged + chunk
-        count += 1
+    tokens = _Tokens()
+    try:
+        for chunk in model.stream(messages):
+            merged = chunk if merged is None else merged + chunk
+            count += 1
+            if isinstance(chunk.content, str):
+                tokens.add(chunk.content)
+    finally:
+        tokens.close()
     if merged is None:
         return model.invoke(messages), 0
     return merged, count

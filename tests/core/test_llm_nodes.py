@@ -4,6 +4,7 @@ token usage per node and per run, structured output, and a prompt node feeding a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -130,3 +131,41 @@ def test_bad_llm_options_are_refused_when_built() -> None:
         g = rt.Graph("llm_bad")
         g.add("a", rt.nodes.llm(model("x"), "{{ nodes.ghost.output }}"))
         g.validate()
+
+
+SUBSCRIBED = threading.Event()
+RELEASE = threading.Event()
+
+
+class PacedModel(GenericFakeChatModel):
+    """Streams its words only once a follower listens, and holds its last one back until
+    the test saw the first ones live (so the test cannot pass by reading them late)."""
+
+    def _stream(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> Iterator[ChatGenerationChunk]:
+        assert SUBSCRIBED.wait(30)
+        for word in ("Hello", " streaming"):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+        assert RELEASE.wait(30)
+        yield ChatGenerationChunk(message=AIMessageChunk(content=" world"))
+
+
+def test_tokens_stream_live_and_only_the_final_message_is_stored(client: rt.Client) -> None:
+    SUBSCRIBED.clear()
+    RELEASE.clear()
+    g = rt.Graph("llm_tokens")
+    g.add("answer", rt.nodes.llm(PacedModel(messages=iter([])), "Say hi to {{ inputs.who }}"))
+    run = g.run(who="you")
+    live: list[str] = []
+    for event in run.events(tokens=True, timeout=60):
+        SUBSCRIBED.set()  # the follower is subscribed before it reads the history
+        if event["type"] == "node.tokens":
+            assert event["node"] == "answer" and event["data"]["attempt"] == 1
+            live.append(event["data"]["text"])
+            if "streaming" in "".join(live):
+                RELEASE.set()
+    assert run.status == "succeeded", run.error
+    assert "".join(live) == "Hello streaming world"
+    assert run.output("answer") == "Hello streaming world"
+    assert not [e for e in run.events() if e["type"] == "node.tokens"]  # none were stored
