@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -126,9 +127,22 @@ class HttpKind(LibraryKind):
         elif options.body is not None:
             request["content"] = fields["body"]
         with httpx.Client(
-            timeout=options.timeout, follow_redirects=options.follow_redirects
+            timeout=options.timeout,
+            follow_redirects=options.follow_redirects,
+            verify=_tls(),
         ) as client:
             return _send(node, client, request, options)
+
+
+@functools.cache
+def _tls() -> Any:
+    """One TLS context for every request: loading the CA bundle takes ~100 ms, which a new
+    context per attempt would add to each."""
+    import ssl
+
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _send(node: str, client: httpx.Client, request: dict, options: Any) -> dict:
