@@ -611,7 +611,8 @@ class Graph:
         )
 
     def _check_expected(self, node: Node) -> None:
-        for source, (what, where) in node.expects.items():
+        for param, (what, where) in node.expects.items():
+            source = node.inputs.get(param, param)  # ``inputs=`` may feed it from elsewhere
             if what == "node" and source not in self.nodes:
                 raise GraphError(
                     f"node {node.name!r}: field {where} names unknown node {source!r} "
