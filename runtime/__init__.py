@@ -46,11 +46,12 @@ _EXPORTS = {
     "UnknownSigningKey": "runtime.errors",
     "Graph": "runtime.graph",
     "Node": "runtime.graph",
+    "nodes": "runtime.nodes",  # the package itself: rt.nodes.http(...), rt.nodes.template(...)
     "testing": "runtime.testing",  # a module: ``rt.testing.run(...)``
 }
 
 if TYPE_CHECKING:
-    from runtime import testing
+    from runtime import nodes, testing
     from runtime.client import Client, NodeInfo, Run, connect, default_client
     from runtime.codecs import Picture
     from runtime.compare import RunDiff
@@ -146,6 +147,7 @@ __all__ = [
     "default_client",
     "diff",
     "get_run",
+    "nodes",
     "recover",
     "runs",
     "secret",

@@ -18,7 +18,7 @@ import runtime as rt
 from runtime import redaction
 from runtime.cli_common import fail
 from runtime.errors import PlaitError
-from runtime.events import EventDict
+from runtime.events import TOKENS, EventDict
 from runtime.graph import Graph
 from runtime.redaction import Redactor
 from runtime.statuses import (
@@ -459,7 +459,12 @@ def share(
 
 
 @app.command()
-def watch(run_id: str) -> None:
+def watch(
+    run_id: str,
+    tokens: Annotated[
+        bool, typer.Option("--tokens", help="Show LLM nodes' text as it streams in.")
+    ] = False,
+) -> None:
     """Follow a run's events: its history, then live, until it ends."""
     try:
         handle = rt.get_run(run_id)
@@ -467,7 +472,17 @@ def watch(run_id: str) -> None:
         raise fail(str(exc)) from None
     typer.echo(f"run {handle.id} ({handle.workflow})")
     shown = redaction.for_run(handle)
-    for event in handle.events(stop_at_end=True):
+    streaming: str | None = None  # the node whose tokens the current line shows
+    for event in handle.events(stop_at_end=True, tokens=tokens):
+        if event["type"] == TOKENS:
+            if streaming != event["node"]:
+                typer.echo(f"{event['node']} » ", nl=False)
+                streaming = event["node"]
+            typer.echo(shown.text(event["data"]["text"]), nl=False)
+            continue
+        if streaming is not None:
+            typer.echo("")
+            streaming = None
         typer.echo(describe(event, shown) or f"{event['type']} {event['node'] or ''}".rstrip())
     print_outcome(handle)
 

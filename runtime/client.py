@@ -25,6 +25,7 @@ from runtime.errors import (
     MissingSecretKey,
     NotFound,
     PayloadError,
+    PlaitError,
     RunStateError,
     SignatureError,
     StoreUnavailable,
@@ -1096,6 +1097,14 @@ class Run:
         return self.client.run_documents(self.id)
 
     @property
+    def token_usage(self) -> dict[str, Any]:
+        """LLM token usage of the run's ``llm`` nodes: ``nodes`` (node -> its calls and
+        sums) and ``input_tokens``, ``output_tokens``, ``total_tokens`` summed over them."""
+        from runtime.nodes.llm import run_usage
+
+        return run_usage(self)
+
+    @property
     def waiting(self) -> dict[str, dict[str, Any]]:
         """Wait nodes now waiting -> the JSON schema of the payload they expect."""
         spec = self.spec["nodes"]
@@ -1169,10 +1178,26 @@ class Run:
         return self.record.replay_of
 
     def events(
-        self, after: int = 0, *, stop_at_end: bool = True, timeout: float | None = None
+        self,
+        after: int = 0,
+        *,
+        stop_at_end: bool = True,
+        timeout: float | None = None,
+        tokens: bool = False,
     ) -> Iterator[EventDict]:
-        """The run's events: history, then live, in order, without gaps or duplicates."""
-        return self.client.follow(self.id, after=after, stop_at_end=stop_at_end, timeout=timeout)
+        """The run's events: history, then live, in order, without gaps or duplicates. With
+        ``tokens``, LLM nodes' streamed text too, live (``node.tokens`` events, never
+        stored: a follower that joins later sees the final output only)."""
+        if not tokens:
+            return self.client.follow(
+                self.id, after=after, stop_at_end=stop_at_end, timeout=timeout
+            )
+        store, bus = getattr(self.client, "store", None), getattr(self.client, "bus", None)
+        if store is None or bus is None:
+            raise PlaitError("streamed tokens need a direct connection (rt.connect), not the API")
+        return follow(
+            store, bus, self.id, after=after, stop_at_end=stop_at_end, timeout=timeout, tokens=True
+        )
 
     def aevents(self, after: int = 0, *, stop_at_end: bool = True) -> AsyncIterator[EventDict]:
         return self.client.afollow(self.id, after=after, stop_at_end=stop_at_end)

@@ -34,6 +34,9 @@ class NodeContext:
     secrets; by default the key and pattern rules alone)."""
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     """The stored secrets this node declared, decrypted for this attempt only."""
+    tokens: Callable[[str], None] | None = field(default=None, repr=False)
+    """Publishes streamed text (an LLM's tokens) to live followers, storing nothing (set by
+    the engine; ``None`` where nothing listens, as in a child process)."""
 
     def save_document(self, name: str, content: Any, kind: DocumentKind | None = None) -> None:
         """Save a named artifact to the run, shown by the notebook view, studio and report.

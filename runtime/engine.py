@@ -45,7 +45,7 @@ from runtime import clock, codecs, context, faults, secrets, signing, spread
 from runtime.backoff import backoff
 from runtime.config import Settings
 from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
-from runtime.events import Bus
+from runtime.events import Bus, token_event
 from runtime.graph import Graph, Node, check_run_inputs
 from runtime.heartbeat import Heartbeat
 from runtime.isolation import PICKLE_UNSIGNED
@@ -988,6 +988,7 @@ class _Pass:
     async def _attempt(self, node: Node, start: NodeStart) -> _Outcome:
         ctx = context.NodeContext(self.run.id, node.name, start.attempt, redactor=self.redactor)
         ctx.saver = functools.partial(self._save_document, node.name)
+        ctx.tokens = functools.partial(self._publish_tokens, node.name, start.attempt)
         ctx.secrets = {n: self.secrets[n] for n in node.secrets if n in self.secrets}
         if missing := [self.secret_problems[n] for n in node.secrets if n not in self.secrets]:
             return _Outcome(False, error_type="MissingSecret", error="; ".join(missing))
@@ -1623,6 +1624,11 @@ class _Pass:
     def lose(self) -> None:
         self.lease_lost = True
         self.cancelled.set()
+
+    def _publish_tokens(self, node: str, attempt: int, text: str) -> None:
+        # from the node's thread; both buses hand over without waiting on Redis
+        text = self.redactor.text(text)
+        self.engine.bus.publish(self.run.id, [token_event(self.run.id, node, attempt, text)])
 
     def _on_events(self, batch: list[Any]) -> None:
         # called from the publisher's thread

@@ -106,6 +106,23 @@ class _Sequencer:
         return fresh
 
 
+TOKENS = "node.tokens"
+"""A transient event of streamed LLM text (``data``: ``text``, ``attempt``): published on the
+bus only, never written, with ``seq`` 0 so that followers of the stored sequence drop it;
+``follow(tokens=True)`` passes it on."""
+
+
+def token_event(run_id: str, node: str, attempt: int, text: str) -> EventDict:
+    return {
+        "run_id": run_id,
+        "seq": 0,
+        "type": TOKENS,
+        "node": node,
+        "data": {"text": text, "attempt": attempt},
+        "at": time.time(),
+    }
+
+
 def follow(
     store: Store,
     bus: Bus,
@@ -114,9 +131,11 @@ def follow(
     after: int = 0,
     stop_at_end: bool = True,
     timeout: float | None = None,
+    tokens: bool = False,
 ) -> Iterator[EventDict]:
     """Events of one run: history first, then live. Ends after the run's final event when
-    ``stop_at_end``, or when ``timeout`` seconds pass without one."""
+    ``stop_at_end``, or when ``timeout`` seconds pass without one. With ``tokens``, streamed
+    LLM text (``TOKENS`` events) is passed on live as it is announced (none is stored)."""
     inbox: queue.SimpleQueue[list[EventDict]] = queue.SimpleQueue()
     unsubscribe = bus.subscribe(run_id, inbox.put)
     sequencer = _Sequencer(store, run_id, after)
@@ -138,6 +157,8 @@ def follow(
             except queue.Empty:
                 pending = sequencer.from_table()
                 continue
+            if tokens:
+                yield from (e for e in batch if e["type"] == TOKENS)
             announced = sequencer.from_announcement(batch)
             pending = sequencer.from_table() if announced is None else announced
     finally:

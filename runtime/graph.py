@@ -26,6 +26,7 @@ from runtime.errors import GraphError, InputError
 from runtime.nodes import ISOLATIONS, JOINS, Isolation, Join, Node, kind_of, validated_options
 from runtime.nodes.branch import BranchKind, choices_of
 from runtime.nodes.function import FunctionKind
+from runtime.nodes.library import Spec
 from runtime.nodes.runnable import RunnableKind
 from runtime.nodes.sleep import SleepKind, sleep_config
 from runtime.nodes.subgraph import Subgraph, SubgraphKind
@@ -198,7 +199,7 @@ class Graph:
     def add(
         self,
         name: str,
-        target: Callable[..., Any] | Runnable | Graph | str,
+        target: Callable[..., Any] | Runnable | Graph | str | Spec,
         *,
         inputs: Mapping[str, str] | None = None,
         retries: int = 0,
@@ -220,7 +221,25 @@ class Graph:
         A sub-graph is another ``Graph`` (published with this one) or a published workflow
         version named ``"workflow@version"`` (``"workflow"``: its latest version, pinned
         now). It runs as a child run; the node's output is the child run's outputs dict.
+
+        A library node (``rt.nodes.http(...)``, ``rt.nodes.template(...)``: a ``Spec``) is
+        added by kind with its options; its expressions wire it.
         """
+        if isinstance(target, Spec):
+            return target.add_to(
+                self,
+                name,
+                inputs=inputs,
+                retries=retries,
+                backoff=backoff,
+                timeout=timeout,
+                pickle=pickle,
+                isolation=isolation,
+                max_interruptions=max_interruptions,
+                after=after,
+                secrets=secrets,
+                join=join,
+            )
         self._check_new_name(name)
         _check_policies(name, retries, backoff, timeout, max_interruptions)
         _check_isolation(f"node {name!r}", isolation)
@@ -389,6 +408,7 @@ class Graph:
         node.after = tuple(after)
         node.secrets = declared
         node.doc = description or node.doc
+        impl.prepare(node)
         impl.check(node)
         return self._insert(node)
 
@@ -564,6 +584,7 @@ class Graph:
                     if source not in run_inputs or default is _REQUIRED:
                         run_inputs[source] = default
             deps[node.name] = tuple(dict.fromkeys([*value_deps, *node.after]))
+            self._check_expected(node)
         order = _topological_order(self.name, list(self.nodes), deps)
         successors: dict[str, list[str]] = {n: [] for n in self.nodes}
         for name, ds in deps.items():
@@ -585,6 +606,20 @@ class Graph:
             sinks=sinks,
             choices=choices,
         )
+
+    def _check_expected(self, node: Node) -> None:
+        for param, (what, where) in node.expects.items():
+            source = node.inputs.get(param, param)  # ``inputs=`` may feed it from elsewhere
+            if what == "node" and source not in self.nodes:
+                raise GraphError(
+                    f"node {node.name!r}: field {where} names unknown node {source!r} "
+                    f"(nodes of graph {self.name!r}: {', '.join(self.nodes)})"
+                )
+            if what == "input" and source in self.nodes:
+                raise GraphError(
+                    f"node {node.name!r}: field {where} reads inputs.{source}, but {source!r} "
+                    f"is a node of graph {self.name!r}: write nodes.{source}.output"
+                )
 
     def validate(self) -> Graph:
         """Raise ``GraphError`` when the graph is invalid; return it otherwise."""

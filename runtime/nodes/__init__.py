@@ -4,7 +4,22 @@ the engine, the spec and the views) and the registry of kinds, built-in and from
 
 from runtime.nodes.kind import Call, NodeKind, Scope, options_schema, validated_options
 from runtime.nodes.node import ISOLATIONS, JOINS, Isolation, Join, Node
+
+# The library's constructors (``rt.nodes.http(...)``) come last: ``sleep`` and ``subgraph``
+# then name them rather than the modules of the same names (imported, by then, by the
+# registry; ``from runtime.nodes.sleep import ...`` still finds the module).
+from runtime.nodes.palette import (
+    filter,
+    http,
+    llm,
+    parse,
+    prompt,
+    router,
+    template,
+    transform,
+)
 from runtime.nodes.registry import ENTRY_POINT_GROUP, described, kind_of, kinds, register
+from runtime.nodes.wrappers import approval, sleep, subgraph
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -16,10 +31,21 @@ __all__ = [
     "Node",
     "NodeKind",
     "Scope",
+    "approval",
     "described",
+    "filter",
+    "http",
     "kind_of",
     "kinds",
+    "llm",
     "options_schema",
+    "parse",
+    "prompt",
     "register",
+    "router",
+    "sleep",
+    "subgraph",
+    "template",
+    "transform",
     "validated_options",
 ]

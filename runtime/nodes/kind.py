@@ -159,6 +159,11 @@ class NodeKind:
         ``None`` for a failure (``TimeoutError``)."""
         return None
 
+    def prepare(self, node: Node) -> None:
+        """Derive what a node takes from its options as it is added by kind, before
+        ``check`` (a library node's parameters from the expressions in its options: its
+        ``inputs``, ``annotations`` and ``expects``)."""
+
     def check(self, node: Node) -> None:
         """Refuse a node of this kind as it is added to a graph (``GraphError`` naming what
         is wrong), e.g. a target it cannot call. Its options are validated before."""

@@ -82,6 +82,10 @@ class Node:
     config: dict[str, Any] = field(default_factory=dict)
     """Options of its kind beyond the common policies, as plain JSON data: a sleep's
     ``seconds`` or ``until``, a wait's ``default`` answer."""
+    expects: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Source -> (``node`` or ``input``, the option field naming it): what the expressions
+    in its options name (``runtime.nodes.expressions``), checked when the graph is planned
+    (a named node must exist; an input must not be a node's name)."""
     doc: str = ""
 
     @property

@@ -14,11 +14,14 @@ from typing import Any
 from runtime.errors import GraphError
 from runtime.nodes.branch import BranchKind
 from runtime.nodes.function import FunctionKind
+from runtime.nodes.http import HttpKind
 from runtime.nodes.kind import NodeKind, options_schema
+from runtime.nodes.llm import LlmKind, PromptKind
 from runtime.nodes.map import MapKind
 from runtime.nodes.runnable import RunnableKind
 from runtime.nodes.sleep import SleepKind
 from runtime.nodes.subgraph import SubgraphKind
+from runtime.nodes.text import FilterKind, ParseKind, RouterKind, TemplateKind, TransformKind
 from runtime.nodes.wait import WaitKind
 
 log = logging.getLogger("plait.nodes")
@@ -35,6 +38,14 @@ _kinds: dict[str, NodeKind] = {
         BranchKind(),
         SubgraphKind(),
         MapKind(),
+        TemplateKind(),
+        TransformKind(),
+        FilterKind(),
+        RouterKind(),
+        ParseKind(),
+        HttpKind(),
+        PromptKind(),
+        LlmKind(),
     )
 }
 _plugins_loaded = False
