@@ -15,7 +15,7 @@ import cloudpickle
 import pydantic
 import pydantic_core
 
-from runtime import codecs, codesign, codeversion, mapview, signing, statuses
+from runtime import audit, codecs, codesign, codeversion, mapview, signing, statuses
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
@@ -197,7 +197,10 @@ class Client:
             signer = self.keyring.signing_key(self._stored_key_ids)
             code = codesign.sign(payload, signer, codesign.subject(graph.name, version_hash))
             key_id = signer.key_id
-        version = self.store.publish(graph.name, version_hash, spec, code, key_id, digests)
+        # a process on the store's side acts as its OS user, as the CLI's commands do
+        version = self.store.publish(
+            graph.name, version_hash, spec, code, key_id, digests, created_by=audit.cli_actor()
+        )
         for declared in graph.schedules:
             # declared in code: found again by its key on every publish, never duplicated
             self.store.create_schedule(graph.name, declared.to_row())
