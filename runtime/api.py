@@ -133,9 +133,16 @@ class WorkflowOut(BaseModel):
     runs_last_day: int
 
 
+PUBLISHER = Field(
+    description="Who published it first: a user or key, or `cli:<os user>` for the SDK or "
+    "CLI on the store's side; null for versions from before publishers were recorded."
+)
+
+
 class VersionOut(BaseModel):
     version: str
     created_at: dt.datetime
+    created_by: str | None = PUBLISHER
     node_count: int
     runs: int
 
@@ -144,6 +151,7 @@ class VersionDetail(BaseModel):
     workflow: str
     version: str
     created_at: dt.datetime
+    created_by: str | None = PUBLISHER
     spec: dict[str, Any] = Field(description="Nodes, edges, run inputs and outputs.")
 
 
@@ -660,8 +668,10 @@ def create_api(
         signer = c.keyring.signing_key(c._stored_key_ids)
         code = codesign.sign(payload, signer, codesign.subject(name, body.version))
         spec = body.spec.model_dump(by_alias=True, exclude_none=True)
-        version = c.store.publish(name, body.version, spec, code, signer.key_id)
-        created_by = _claim_version(c, version.id, who.actor)  # type: ignore[arg-type]
+        version = c.store.publish(
+            name, body.version, spec, code, signer.key_id, created_by=who.actor
+        )
+        created_by = version.created_by or _claim_version(c, version.id, who.actor)  # type: ignore[arg-type]
         note(request, "workflow.publish", f"{name} {body.version}")
         return PublishOut(
             workflow=name,
@@ -1076,6 +1086,7 @@ def create_api(
             workflow=name,
             version=version.version,
             created_at=version.created_at,
+            created_by=version.created_by,
             spec=redaction.DEFAULT.spec(version.spec),
         )
 
@@ -1147,7 +1158,8 @@ def _share_out(link: sharing.ShareLinkInfo, path: str | None = None) -> ShareOut
 
 
 def _claim_version(c: Client, version_id: int, actor: str) -> str | None:
-    """Record who published a version, the first time it is published."""
+    """Record who published a version stored before publishers were recorded (the first
+    to publish it again through the API claims it)."""
     wv = tables.workflow_version
     with c.store.write() as conn:
         conn.execute(

@@ -1,6 +1,6 @@
 """``plait users``, ``plait keys`` and ``plait secrets``: accounts, API keys and encrypted
 secrets of the configured store, for the operator on the server's side (each change goes to
-the audit log as ``cli:<os user>``)."""
+the audit log as ``cli:<os user>``, and so does each refusal)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime import audit
-from runtime.cli_common import configured_store, fail
+from runtime.cli_common import configured_store, refused
 from runtime.errors import PlaitError
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def users_add(
         password = _read_secret_text("password", password_stdin, confirm=True)
         user = Users(store).add(name, role, password, by=audit.cli_actor())
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(store, "user.add", exc, target=name, role=role) from None
     audit.record(store, "user.add", actor=audit.cli_actor(), target=name, detail={"role": role})
     typer.echo(f"added {user.role} {user.name}")
 
@@ -89,7 +89,7 @@ def users_set_role(name: str, role: str) -> None:
     try:
         user = Users(store).set_role(name, role)
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(store, "user.set_role", exc, target=name, role=role) from None
     audit.record(
         store, "user.set_role", actor=audit.cli_actor(), target=name, detail={"role": role}
     )
@@ -105,7 +105,7 @@ def users_disable(name: str) -> None:
     try:
         Users(store).disable(name)
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(store, "user.disable", exc, target=name) from None
     audit.record(store, "user.disable", actor=audit.cli_actor(), target=name)
     typer.echo(f"disabled {name}")
 
@@ -119,7 +119,7 @@ def users_enable(name: str) -> None:
     try:
         Users(store).enable(name)
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(store, "user.enable", exc, target=name) from None
     audit.record(store, "user.enable", actor=audit.cli_actor(), target=name)
     typer.echo(f"enabled {name}")
 
@@ -140,7 +140,7 @@ def users_reset_password(
         users.get(name)
         users.reset_password(name, _read_secret_text("new password", password_stdin, confirm=True))
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(store, "user.reset_password", exc, target=name) from None
     audit.record(store, "user.reset_password", actor=audit.cli_actor(), target=name)
     typer.echo(f"new password set for {name}; its sessions ended")
 
@@ -169,7 +169,7 @@ def keys_create(
             name, role, workflows=workflow, expires_in=parse_expiry(expires), by=audit.cli_actor()
         )
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(store, "key.create", exc, target=name, role=role) from None
     audit.record(
         store, "key.create", actor=audit.cli_actor(), target=key.id, detail={"role": key.role}
     )
@@ -213,7 +213,7 @@ def keys_revoke(key_id: str) -> None:
     try:
         ApiKeys(store).revoke(key_id)
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(store, "key.revoke", exc, target=key_id) from None
     audit.record(store, "key.revoke", actor=audit.cli_actor(), target=key_id)
     typer.echo(f"revoked key {key_id}")
 
@@ -245,7 +245,7 @@ def secrets_set(
             name, _read_secret_text("value", value_stdin, confirm=False), by=audit.cli_actor()
         )
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(box.store, "secret.set", exc, target=name) from None
     action = "secret.create" if created else "secret.replace"
     audit.record(box.store, action, actor=audit.cli_actor(), target=name)
     typer.echo(f"{'stored' if created else 'replaced'} secret {name}")
@@ -272,7 +272,7 @@ def secrets_delete(name: str) -> None:
     try:
         box.delete(name)
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(box.store, "secret.delete", exc, target=name) from None
     audit.record(box.store, "secret.delete", actor=audit.cli_actor(), target=name)
     typer.echo(f"deleted secret {name}")
 
@@ -288,7 +288,7 @@ def secrets_rotate() -> None:
         made = box.keys.prepend_new()
         count = box.rotate()
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(box.store, "secret.rotate", exc) from None
     audit.record(box.store, "secret.rotate", actor=audit.cli_actor(), detail={"count": count})
     where = f"a new key in {box.keys.file}" if made else "the first key of PLAIT_ENCRYPTION_KEY"
     typer.echo(f"re-encrypted {count} secret(s) with {where}")

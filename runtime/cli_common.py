@@ -3,7 +3,7 @@ store."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -15,6 +15,27 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``message`` to stderr in red; the exit to raise (status ``code``)."""
     typer.secho(message, fg=typer.colors.RED, err=True)
     return typer.Exit(code)
+
+
+def refused(
+    store: Store, action: str, exc: Exception, *, target: str | None = None, **detail: Any
+) -> typer.Exit:
+    """Write a command's refusal to the audit log as the API writes a refused request's
+    (``denied`` for a missing right, ``failed`` for anything else), then print it; the exit
+    to raise. The error text names names and ids, never a secret's value."""
+    from runtime import audit
+    from runtime.auth.roles import Forbidden, Unauthenticated
+
+    message = str(exc)
+    audit.record(
+        store,
+        action,
+        actor=audit.cli_actor(),
+        target=target,
+        outcome="denied" if isinstance(exc, Forbidden | Unauthenticated) else "failed",
+        detail={**detail, "error": message[:500]},
+    )
+    return fail(message)
 
 
 def configured_store() -> Store:

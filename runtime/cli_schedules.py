@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime import audit
-from runtime.cli_common import fail
+from runtime.cli_common import fail, refused
 from runtime.errors import PlaitError
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def create(
             created_by=audit.cli_actor(),
         )
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(client.store, "schedule.create", exc, target=workflow, cron=cron) from None
     audit.record(
         client.store,
         "schedule.create",
@@ -117,6 +117,7 @@ def _change(schedule_id: str, paused: bool | None) -> None:
     from runtime.schedules import parse_id
 
     client = _client()
+    action = {None: "delete", True: "pause", False: "resume"}[paused]
     try:
         sid = parse_id(schedule_id)
         if paused is None:
@@ -124,8 +125,9 @@ def _change(schedule_id: str, paused: bool | None) -> None:
         else:
             client.store.set_schedule_paused(sid, paused)
     except PlaitError as exc:
-        raise fail(str(exc)) from None
-    action = {None: "delete", True: "pause", False: "resume"}[paused]
+        raise refused(
+            client.store, f"schedule.{action}", exc, target=f"schedule:{schedule_id}"
+        ) from None
     audit.record(
         client.store, f"schedule.{action}", actor=audit.cli_actor(), target=f"schedule:{sid}"
     )

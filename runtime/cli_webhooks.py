@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime import audit
-from runtime.cli_common import configured_store, fail
+from runtime.cli_common import configured_store, fail, refused
 from runtime.errors import PlaitError
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def webhooks_create(
             by=audit.cli_actor(),
         )
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(service.store, "webhook.create", exc, target=workflow) from None
     audit.record(service.store, "webhook.create", actor=audit.cli_actor(), target=made.endpoint.id)
     typer.echo(_url(made.path))
     typer.echo(made.secret)
@@ -110,7 +110,7 @@ def webhooks_rotate(
     try:
         made = service.rotate(endpoint_id, overlap=dt.timedelta(hours=overlap))
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(service.store, "webhook.rotate", exc, target=endpoint_id) from None
     audit.record(
         service.store,
         "webhook.rotate",
@@ -129,6 +129,6 @@ def webhooks_delete(endpoint_id: str) -> None:
     try:
         service.delete(endpoint_id)
     except PlaitError as exc:
-        raise fail(str(exc)) from None
+        raise refused(service.store, "webhook.delete", exc, target=endpoint_id) from None
     audit.record(service.store, "webhook.delete", actor=audit.cli_actor(), target=endpoint_id)
     typer.echo(f"deleted webhook {endpoint_id}")

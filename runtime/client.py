@@ -15,7 +15,7 @@ import cloudpickle
 import pydantic
 import pydantic_core
 
-from runtime import codecs, codesign, codeversion, mapview, signing, statuses
+from runtime import audit, codecs, codesign, codeversion, mapview, signing, statuses
 from runtime.config import Settings, settings
 from runtime.dispatch import Dispatcher, EmbeddedDispatcher
 from runtime.engine import Engine
@@ -204,7 +204,10 @@ class Client:
             signer = self.keyring.signing_key(self._stored_key_ids)
             code = codesign.sign(payload, signer, codesign.subject(graph.name, version_hash))
             key_id = signer.key_id
-        version = self.store.publish(graph.name, version_hash, spec, code, key_id, digests)
+        # a process on the store's side acts as its OS user, as the CLI's commands do
+        version = self.store.publish(
+            graph.name, version_hash, spec, code, key_id, digests, created_by=audit.cli_actor()
+        )
         self._store_declared_schedules(graph)
         if code and version.code != code and not _verifies(version, self.keyring):
             # stored under a key we do not trust (or HMAC-era): same content, sign it with ours

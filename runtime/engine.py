@@ -1558,6 +1558,8 @@ class _Pass:
         if not settled:
             await self._reload_waits()
             return None
+        if status not in RUN_FINISHED and any(e["type"] == "run.cancelled" for e in written):
+            return "cancelled"  # a cancel came as it parked: the store ended it instead
         if wake_at is not None and self.engine.on_park is not None:
             self.engine.on_park(self.run.id, wake_at)
         return status

@@ -210,6 +210,8 @@ class VersionInfo:
     created_at: dt.datetime
     node_count: int
     runs: int
+    created_by: str | None = None
+    """Who published it: a user or key (API), ``cli:<os user>`` (SDK or CLI)."""
 
 
 @dataclass(frozen=True)
@@ -354,11 +356,12 @@ class Store(abc.ABC):
         code: bytes,
         key_id: str | None = None,
         node_digests: dict[str, str] | None = None,
+        created_by: str | None = None,
     ) -> WorkflowVersion:
         """Store an immutable version of workflow ``name`` (created if new), in one
         transaction. Idempotent: a version already stored (by anyone) is returned as it is,
-        its code untouched. ``node_digests``: each node's digest (``Graph.node_digests``),
-        kept for replays."""
+        its code and publisher untouched. ``node_digests``: each node's digest
+        (``Graph.node_digests``), kept for replays. ``created_by``: who publishes it."""
 
     @abc.abstractmethod
     def replace_code(self, version_id: int, code: bytes, key_id: str | None) -> None:
@@ -681,7 +684,10 @@ class Store(abc.ABC):
         meanwhile only the finishes and ``node_events`` are written and the run is not
         settled: the pass must go on. A run that ends ``failed`` or ``cancelled`` closes the
         attempt rows still ``running`` or ``waiting`` as ``cancelled``: no node of a finished
-        run is left running."""
+        run is left running. A run that would park (``waiting``, ``sleeping``...) while a
+        cancel was requested ends ``cancelled`` instead, with a ``run.cancelled`` event in
+        place of ``events``: the pass that parks it has not heard the request, and nobody
+        holds the run afterwards."""
 
     async def afinish_run(
         self, lease: Lease, status: str, **changes: Any

@@ -300,12 +300,15 @@ class SqlStore(Store):
         code: bytes,
         key_id: str | None = None,
         node_digests: dict[str, str] | None = None,
+        created_by: str | None = None,
     ) -> WorkflowVersion:
         """Store an immutable version (idempotent: the same version is stored once)."""
         for _ in range(3):
             try:
                 with self.write() as conn:
-                    return self._publish(conn, name, version, spec, code, key_id, node_digests)
+                    return self._publish(
+                        conn, name, version, spec, code, key_id, node_digests, created_by
+                    )
             except IntegrityError:
                 continue  # a concurrent publisher won the race; read its row
         raise RuntimeError(f"could not publish workflow {name!r}")
@@ -319,6 +322,7 @@ class SqlStore(Store):
         code: bytes,
         key_id: str | None,
         node_digests: dict[str, str] | None = None,
+        created_by: str | None = None,
     ) -> WorkflowVersion:
         wf = tables.workflow
         workflow_id = conn.execute(sa.select(wf.c.id).where(wf.c.name == name)).scalar()
@@ -341,6 +345,7 @@ class SqlStore(Store):
                     key_id=key_id,
                     created_at=utcnow(),
                     node_digests=node_digests,
+                    created_by=created_by and created_by[:200],
                 )
                 .returning(wv)
             ).one()
@@ -1224,6 +1229,11 @@ class SqlStore(Store):
                 ).scalar_one()
                 if answered:
                     return self._append(conn, run_id, node_events, next_seq=next_seq), False
+            if run.cancel_requested and status not in tables.RUN_FINISHED:
+                # a cancel was requested while this pass parked the run, before its holder
+                # heard it: once the lease is released nobody would act on it, so it ends here
+                status, error, wake_at = "cancelled", None, None
+                events = [NewEvent("run.cancelled", data={"status": "cancelled"})]
             changes: dict[str, Any] = {
                 "status": status,
                 "lease_owner": None,
@@ -1720,7 +1730,9 @@ class SqlStore(Store):
             .subquery()
         )
         query = (
-            sa.select(wv.c.id, wv.c.version, wv.c.created_at, wv.c.spec, counts.c.n)
+            sa.select(
+                wv.c.id, wv.c.version, wv.c.created_at, wv.c.spec, wv.c.created_by, counts.c.n
+            )
             .outerjoin(counts, counts.c.version_id == wv.c.id)
             .where(wv.c.workflow_id == workflow_id)
             .order_by(wv.c.id.desc())
@@ -1729,7 +1741,12 @@ class SqlStore(Store):
             rows = conn.execute(query).all()
         return [
             VersionInfo(
-                row.id, row.version, _utc(row.created_at), len(row.spec["nodes"]), row.n or 0
+                row.id,
+                row.version,
+                _utc(row.created_at),
+                len(row.spec["nodes"]),
+                row.n or 0,
+                row.created_by,
             )
             for row in rows
         ]

@@ -98,7 +98,8 @@ class WorkflowVersion(SQLModel, table=True):
     code signed before keys had ids (the retired HMAC scheme)."""
     created_at: dt.datetime = _ts(default_factory=utcnow)
     created_by: str | None = Field(default=None, max_length=200)
-    """Who published it through the API (a user or a key); ``None`` for an SDK process."""
+    """Who published it first: a user or a key (the API), ``cli:<os user>`` (the embedded SDK
+    or the CLI); ``None`` for versions published before publishers were recorded."""
     node_digests: dict | None = Field(default=None, sa_type=sa.JSON)
     """Node name -> digest of its spec entry and of the code it runs (``Graph.node_digests``):
     what a replay compares to tell which nodes' code changed. ``None`` for versions stored

@@ -65,6 +65,7 @@ def version_row(v: rx.Var[VersionItem]) -> rx.Component:
             )
         ),
         rx.table.cell(v.created),
+        rx.table.cell(v.publisher, class_name="plait-version-publisher"),
         rx.table.cell(v.nodes),
         rx.table.cell(v.runs),
         rx.table.cell(
@@ -99,7 +100,7 @@ def versions() -> rx.Component:
                 rx.table.row(
                     *[
                         rx.table.column_header_cell(h)
-                        for h in ("version", "published", "nodes", "runs", "")
+                        for h in ("version", "published", "by", "nodes", "runs", "")
                     ]
                 )
             ),

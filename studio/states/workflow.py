@@ -21,6 +21,8 @@ class VersionItem:
     version: str
     short: str
     created: str
+    publisher: str
+    """Who published it ("-" when not recorded)."""
     nodes: int
     runs: int
     latest: bool
@@ -50,6 +52,7 @@ def load(name: str, version: str | None) -> Loaded | None:
             v.version,
             fmt.short(v.version),
             fmt.timestamp(v.created_at),
+            v.created_by or "-",
             v.node_count,
             v.runs,
             i == 0,

@@ -190,3 +190,43 @@ def test_roles() -> None:
         require(viewer, "write", "cancel runs")
     with pytest.raises(Forbidden, match="admin role"):
         require(editor, "admin", "manage users")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "headers", "public_url", "secure"),
+    [
+        ("http://testserver", {}, None, False),
+        ("https://testserver", {}, None, True),
+        # behind a proxy that ends TLS and speaks plain HTTP to the studio
+        ("http://testserver", {"x-forwarded-proto": "https"}, None, True),
+        ("http://testserver", {}, "https://plait.example.com", True),
+        ("http://testserver", {}, "http://plait.example.com", False),
+    ],
+)
+def test_the_session_cookie_is_httponly_lax_and_secure_over_https(
+    client: rt.Client,
+    base_url: str,
+    headers: dict[str, str],
+    public_url: str | None,
+    secure: bool,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from runtime.auth.sessions import COOKIE
+    from runtime.login import login_app
+
+    Users(client.store).add("alice", "admin", PASSWORD)
+    gate = Gate(lambda: client.store, Settings(studio_host="127.0.0.1", public_url=public_url))
+    with TestClient(login_app(lambda: gate), base_url=base_url) as http:
+        answer = http.post(
+            "/auth/login",
+            data={"name": "alice", "password": PASSWORD},
+            headers=headers,
+            follow_redirects=False,
+        )
+    assert answer.status_code == 303, answer.text
+    cookie = answer.headers["set-cookie"]
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert cookie.startswith(f"{COOKIE}=") and "httponly" in attributes
+    assert "samesite=lax" in cookie.lower().replace(" ", "")
+    assert ("secure" in attributes) is secure, cookie

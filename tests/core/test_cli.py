@@ -208,3 +208,53 @@ def test_commands_that_did_not_do_what_was_asked_exit_non_zero(plait) -> None:
     assert typo.returncode == 1 and "unknown status 'suceeded'" in typo.stderr
     assert "succeeded" in typo.stderr and typo.stdout == ""
     assert plait("recover").stdout.strip() == "nothing to recover"  # asked nothing of it
+
+
+def test_a_cli_run_records_its_os_user_as_the_publisher(plait, db_url: str) -> None:
+    from runtime.store import open_store
+
+    done = plait("run", "flows.py:pipeline", "-i", "n=2", env={"LOGNAME": "ada", "USER": "ada"})
+    assert done.returncode == 0, done.stderr
+    store = open_store(db_url)
+    try:
+        (version,) = store.version_infos("cli_pipeline")
+        assert version.created_by == "cli:ada"
+    finally:
+        store.dispose()
+
+
+def test_refused_admin_commands_are_audited(plait, db_url: str) -> None:
+    from runtime import audit
+    from runtime.store import open_store
+
+    as_ada = {"LOGNAME": "ada", "USER": "ada"}
+    added = plait(
+        "users", "add", "ada", "--role", "admin", "--password-stdin", stdin="long password 1\n"
+    )
+    assert added.returncode == 0, added.stderr
+    last = plait("users", "disable", "ada", env=as_ada)
+    assert last.returncode == 1 and "last active admin" in last.stderr
+    demoted = plait("users", "set-role", "ada", "viewer", env=as_ada)
+    assert demoted.returncode == 1
+    unknown = plait("keys", "revoke", "0123456789ab", env=as_ada)
+    assert unknown.returncode == 1 and "no active API key" in unknown.stderr
+    bad = plait("secrets", "set", "bad-name", stdin="sk-a-long-value\n", env=as_ada)
+    assert bad.returncode == 1
+    store = open_store(db_url)
+    try:
+        entries, _ = audit.entries(store)
+    finally:
+        store.dispose()
+    refused = {(e.action, e.target): e for e in entries if e.outcome != "ok"}
+    assert set(refused) == {
+        ("user.disable", "ada"),
+        ("user.set_role", "ada"),
+        ("key.revoke", "0123456789ab"),
+        ("secret.set", "bad-name"),
+    }
+    for entry in refused.values():
+        assert (entry.actor, entry.outcome) == ("cli:ada", "failed") and entry.detail["error"]
+    assert "last active admin" in refused["user.disable", "ada"].detail["error"]
+    assert refused["user.set_role", "ada"].detail["role"] == "viewer"
+    assert all("sk-a-long-value" not in str(e.detail) for e in entries)
+    assert [e.outcome for e in entries if e.action == "user.add"] == ["ok"]

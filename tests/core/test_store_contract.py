@@ -263,6 +263,22 @@ def test_finish_run_settles_unless_a_wait_was_answered(store: Store) -> None:
     del running
 
 
+def test_a_run_parking_as_its_cancel_is_requested_ends_cancelled(store: Store) -> None:
+    lease = leased(store)
+    nap = NodeStart("nap", 1, "sleeping", utcnow(), wake_at=utcnow() + dt.timedelta(hours=1))
+    store.step(lease, starts=[nap])
+    status, _ = store.request_cancel(lease.run_id)
+    assert status == "running"  # only flagged: the pass holding the run has not heard it yet
+    written, settled = store.finish_run(
+        lease, "sleeping", wake_at=nap.wake_at, events=[NewEvent("run.sleeping")]
+    )
+    record = store.get_run(lease.run_id)
+    assert settled and [e["type"] for e in written] == ["run.cancelled"]
+    assert (record.status, record.wake_at, record.lease_owner) == ("cancelled", None, None)
+    assert record.ended_at is not None
+    assert store.node_attempts(lease.run_id, "nap")[0].status == "cancelled"
+
+
 def test_answer_wait_requeues_a_waiting_run_and_refuses_anything_else(store: Store) -> None:
     lease = leased(store)
     store.step(lease, starts=[NodeStart("w", 1, "waiting", utcnow())])

@@ -4,12 +4,17 @@ by uvicorn, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -23,9 +28,12 @@ from runtime.auth.apikeys import ApiKeys
 from runtime.auth.roles import Forbidden, Unauthenticated
 from runtime.auth.users import Users
 from runtime.cli import app as cli
+from runtime.config import settings
 from runtime.errors import PayloadError
 from tests.faults.servers import free_port
 from tests.studio import flows
+
+ROOT = Path(__file__).parent.parent.parent
 
 NEEDS: dict[tuple[str, str], str] = {
     ("get", "/api/v1/me"): "read",
@@ -361,3 +369,119 @@ def test_the_remote_sdk_drives_runs_through_the_api(
     finally:
         nobody.close()
         client_module._default = None
+
+
+def test_versions_name_who_published_them(
+    served: str, client: rt.Client, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.states import workflow as workflow_page
+
+    monkeypatch.setenv("LOGNAME", "ada")  # getpass.getuser() reads it first
+    client.publish(flows.typed)  # embedded: the process acts as its OS user
+    editor = f"editor (key {keys['editor'].split('_')[1]})"
+    remote = rt.connect(api_url=served, api_key=keys["editor"])
+    try:
+        published = remote.publish(flows.approval)
+        assert published["created_by"] == editor
+        again = rt.connect(api_url=served, api_key=keys["admin"])
+        try:  # publishing is idempotent: the first publisher stays
+            assert again.publish(flows.approval)["created_by"] == editor
+        finally:
+            again.close()
+    finally:
+        remote.close()
+        client_module._default = client
+
+    def get(path: str) -> Any:
+        answer = httpx.get(served + path, headers=bearer(keys["viewer"]), timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    version = flows.approval.version
+    assert get("/api/v1/workflows/studio_approval")["created_by"] == editor
+    assert get(f"/api/v1/workflows/studio_approval/versions/{version[:12]}")["created_by"] == editor
+    (listed,) = get("/api/v1/workflows/studio_approval/versions")
+    assert (listed["version"], listed["created_by"]) == (version, editor)
+    assert get("/api/v1/workflows/studio typed inputs")["created_by"] == "cli:ada"
+    assert get("/api/v1/workflows/studio typed inputs/versions")[0]["created_by"] == "cli:ada"
+    # the studio's versions table shows the same
+    shown = workflow_page.load("studio_approval", None)
+    assert shown is not None and [v.publisher for v in shown.versions] == [editor]
+    typed = workflow_page.load("studio typed inputs", None)
+    assert typed is not None and typed.versions[0].publisher == "cli:ada"
+
+
+def test_the_sdk_and_cli_configured_by_environment_drive_a_served_api(
+    served: str,
+    client: rt.Client,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``PLAIT_API_URL`` + ``PLAIT_API_KEY`` and no database: a key made with ``plait keys
+    create`` publishes, runs and lists through the API, from this process and from a
+    ``plait`` process of its own; a wrong key is refused with 401 and starts nothing."""
+    db_env = {
+        **os.environ,
+        "PLAIT_DATABASE_URL": db_url,
+        "PLAIT_HOME": str(tmp_path / "home"),
+    }
+    made = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "keys", "create", "--name", "remote", "--role",
+         "editor", "--expires", "1d"],
+        env=db_env, capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    actor = f"remote (key {token.split('_')[1]})"
+    remote_env = {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")}
+    remote_env |= {"PLAIT_API_URL": served, "PLAIT_API_KEY": token, "PYTHONPATH": str(ROOT)}
+    remote_env["PLAIT_HOME"] = str(tmp_path / "nowhere")  # no store, no keys of its own
+
+    def plait(*args: str, env: dict[str, str] = remote_env) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "runtime.cli", *args],
+            env=env, capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+        )  # fmt: skip
+
+    ran = plait("run", "tests.studio.flows:typed", "-i", "count=3", "-i", "label=far")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[-1].startswith("echo = ") and "'far'" in ran.stdout
+    run_id = ran.stdout.split()[1]
+    stored = client.get_run(run_id).record  # it ran where the API runs, for the key
+    assert (stored.status, stored.trigger, stored.owner) == ("succeeded", "api", actor)
+    assert client.store.version_infos("studio typed inputs")[0].created_by == actor
+    listed = plait("runs")
+    assert listed.returncode == 0 and run_id in listed.stdout, listed.stderr
+    assert "succeeded" in plait("show", run_id).stdout
+
+    # the SDK reads the same variables: connect() with no arguments drives the API
+    with monkeypatch.context() as env:
+        for name in [k for k in os.environ if k.startswith("PLAIT_")]:
+            env.delenv(name)
+        env.setenv("PLAIT_API_URL", served)
+        env.setenv("PLAIT_API_KEY", token)
+        settings.cache_clear()  # read the environment as a fresh process would
+        remote = rt.connect()
+        try:
+            assert not isinstance(remote, rt.Client)
+            run = flows.typed.run(count=2, loud=True, label="sdk")
+            assert run.client is remote and run.wait(30).status == "succeeded"
+            assert run.output("echo") == {"count": 2, "ratio": 0.5, "label": "SDK"}
+            assert run.id in {r.id for r in rt.runs(limit=5)}
+        finally:
+            remote.close()
+            client_module._default = client
+    settings.cache_clear()  # the environment is this process's own again
+
+    # the right key's id with a wrong secret: the same 401 as any bad key
+    wrong = {**remote_env, "PLAIT_API_KEY": f"plait_{token.split('_')[1]}_" + "a" * 43}
+    before = client.store.list_runs(limit=50)
+    refused = plait("run", "tests.studio.flows:typed", "-i", "count=1", env=wrong)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "authentication required" in refused.stderr, refused.stderr
+    nothing = plait("runs", env=wrong)
+    assert nothing.returncode == 1 and "authentication required" in nothing.stderr
+    assert client.store.list_runs(limit=50) == before  # nothing started
+    denied, _ = audit.entries(client.store, action="POST /api/v1/workflows")
+    assert denied[0].outcome == "denied" and denied[0].actor is None

@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 import runtime as rt
+from runtime import audit, sharing
 from runtime import client as client_module
-from runtime import sharing
 from tests.studio import flows
 from tests.studio.conftest import Studio, start_studio, stop_studio
 from tests.workers import wait_for
@@ -308,6 +308,8 @@ def test_workflow_versions_and_their_diff(studio: Studio, page: Page, artifacts:
     page.goto(studio.url + "/")
     page.get_by_role("link", name="team/versions #2").click()  # a name that needs escaping
     expect(page.locator(".plait-version-row")).to_have_count(2, timeout=TIMEOUT)
+    # published by this process, on the store's side: as its OS user
+    expect(page.locator(".plait-version-publisher")).to_have_text([audit.cli_actor()] * 2)
     expect(page.locator(".plait-diff-summary")).to_have_text("1 added, 1 changed")
     expect(page.locator('.plait-diff-row[data-change="added"]')).to_contain_text("report")
     expect(page.locator('.plait-diff-row[data-change="changed"]')).to_contain_text("retries 0 → 2")
