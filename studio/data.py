@@ -12,7 +12,7 @@ from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
 from runtime.nodes.subgraph import child_summary, parent_line
 from runtime.redaction import Redactor
-from runtime.statuses import NODE_PARKED, parked_label
+from runtime.statuses import NODE_PARKED, NODE_SUCCEEDED, parked_label
 from studio.logic import compare, fmt, forms, maps
 from studio.logic.preview import Preview, preview
 
@@ -344,7 +344,7 @@ def outputs(client: Client, run_id: str) -> list[NamedPreview]:
     shown = redaction.for_run(run)
     nodes = run.nodes
     asked = run.record.targets or run.spec["outputs"]
-    done = [n for n in asked if nodes[n].status == "succeeded"]
+    done = [n for n in asked if nodes[n].status in NODE_SUCCEEDED]
     return [
         NamedPreview(name, preview(shown.value(run.output(name)))) for name in done[:MAX_OUTPUTS]
     ]
