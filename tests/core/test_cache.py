@@ -175,3 +175,35 @@ def test_a_cached_node_that_fails_files_nothing(client: rt.Client, ledger: Path)
     run = g.run(rows=1).wait(60)
     assert run.status == "failed"
     assert client.store.cache_clear() == 0
+
+
+def test_every_view_shows_a_hit_cached(client: rt.Client, ledger: Path) -> None:
+    from runtime import report
+    from runtime.notebook.view import RunModel
+    from studio import data
+    from studio.logic import live
+
+    first, _ = _run(flows.pipeline(), ledger, rows=5)
+    second, _ = _run(flows.pipeline(), ledger, rows=5)
+    events = list(second.events())
+
+    model = RunModel(spec=second.spec)
+    for event in events:
+        model.apply(event)
+    assert model.nodes["total"] == "cached"
+    assert model.nodes["report"] == "succeeded"
+
+    view = live.new_view([n["name"] for n in second.spec["nodes"]])
+    live.apply(view, events)
+    assert view.node("total").status == "cached"
+    assert view.node("total").attempts[-1].status == "cached"  # the attempt ended
+
+    detail = data.node_detail(client, second.id, "total", second.spec)
+    assert detail.status == "cached"
+    assert detail.cached_from == f"cached from run {first.id}, attempt 1"
+    assert detail.cached_href == f"/runs/{first.id}"
+    assert data.outputs(client, second.id)[0].name == "report"
+
+    page = str(report.render(second))
+    assert "cached" in page
+    assert "total 10" in page  # the cached chain's final output is previewed
