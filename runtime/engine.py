@@ -844,8 +844,9 @@ class _Pass:
                 heapq.heappop(self.ready)  # started since it was found ready, or an earlier
                 continue  # attempt runs on
             node = self.graph.nodes[name]
-            # a join="any" node reads which of its inputs are untaken: known to this pass only
-            here_only = node.join != "all"
+            # a join="any" node reads which of its inputs are untaken: known to this pass only;
+            # a cached node's key and hit are decided by this pass too (``_attempt``)
+            here_only = node.join != "all" or bool(node.cache)
             owner = self.handing.owner_for(name, running, here_only=here_only)
             if owner is None:
                 if here_only:  # waits for a slot here; others may still be handed out

@@ -207,3 +207,18 @@ def test_every_view_shows_a_hit_cached(client: rt.Client, ledger: Path) -> None:
     page = str(report.render(second))
     assert "cached" in page
     assert "total 10" in page  # the cached chain's final output is previewed
+
+
+def test_the_api_says_cached_and_where_from(client: rt.Client, ledger: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from runtime.api import create_api
+
+    first, _ = _run(flows.pipeline(), ledger, rows=5)
+    second, _ = _run(flows.pipeline(), ledger, rows=5)
+    with TestClient(create_api(lambda: client)) as http:
+        detail = http.get(f"/api/v1/runs/{second.id}").json()
+    nodes = {n["name"]: n for n in detail["nodes"]}
+    assert nodes["total"]["status"] == "cached"
+    assert nodes["total"]["cached_from"] == {"run_id": first.id, "attempt": 1}
+    assert nodes["report"]["cached_from"] is None
