@@ -898,7 +898,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def purge_runs(self, run_ids: Sequence[str], *, before: dt.datetime) -> Purged:
         """Delete these runs (finished ones only: others are left as they are) with their
-        attempts, events, documents and share links, in one transaction; then, in a second,
+        attempts, events, documents, share links and the cache entries filing their attempts,
+        in one transaction; then, in a second,
         each blob they referenced that no remaining row references and that no write has
         referenced since ``before`` (storing a value touches its blob's ``created_at``, so a
         run that started storing the same value meanwhile keeps it)."""

@@ -2024,6 +2024,12 @@ class SqlStore(Store):
             out.share_links = conn.execute(sa.delete(s).where(s.c.run_id.in_(ids))).rowcount
             out.documents = conn.execute(sa.delete(d).where(d.c.run_id.in_(ids))).rowcount
             out.events = conn.execute(sa.delete(e).where(e.c.run_id.in_(ids))).rowcount
+            nc = tables.node_cache  # entries filing these attempts would only ever miss
+            conn.execute(
+                sa.delete(nc).where(
+                    nc.c.node_run_id.in_(sa.select(n.c.id).where(n.c.run_id.in_(ids)))
+                )
+            )
             out.attempts = conn.execute(sa.delete(n).where(n.c.run_id.in_(ids))).rowcount
             out.runs = conn.execute(sa.delete(r).where(r.c.id.in_(ids))).rowcount
         if hashes:

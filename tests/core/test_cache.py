@@ -222,3 +222,15 @@ def test_the_api_says_cached_and_where_from(client: rt.Client, ledger: Path) -> 
     assert nodes["total"]["status"] == "cached"
     assert nodes["total"]["cached_from"] == {"run_id": first.id, "attempt": 1}
     assert nodes["report"]["cached_from"] is None
+
+
+def test_retention_takes_the_entries_of_the_runs_it_deletes(
+    client: rt.Client, ledger: Path
+) -> None:
+    first, _ = _run(flows.pipeline(), ledger, rows=5)
+    client.store.purge_runs([first.id], before=tables.utcnow())
+    with client.store.engine.connect() as conn:
+        left = conn.execute(sa.select(sa.func.count()).select_from(tables.node_cache)).scalar()
+    assert left == 0
+    _, ran = _run(flows.pipeline(), ledger, rows=5)
+    assert ran == {"load": 1, "total": 1, "report": 1}
