@@ -235,6 +235,13 @@ class RunPage(BaseModel):
     )
 
 
+class CachedFrom(BaseModel):
+    """Where a cached node's output came from."""
+
+    run_id: str
+    attempt: int
+
+
 class NodeOut(BaseModel):
     """A node's latest attempt; ``error``, ``traceback`` and ``logs`` are redacted and keep
     the start and end of a text past 100,000 characters."""
@@ -256,6 +263,9 @@ class NodeOut(BaseModel):
     child_run: str | None = Field(None, description="A sub-graph node's child run, once started.")
     wake_at: dt.datetime | None = Field(
         None, description="When a sleeping node wakes, or a waiting one times out."
+    )
+    cached_from: CachedFrom | None = Field(
+        None, description="A cached node: the attempt whose output it took."
     )
 
 
@@ -548,6 +558,9 @@ def run_detail(run: Run) -> RunDetail:
             retry_at=info.retry_at,
             child_run=info.child_run,
             wake_at=info.wake_at,
+            cached_from=None
+            if info.cached_from is None
+            else CachedFrom(run_id=info.cached_from[0], attempt=info.cached_from[1]),
         )
         for info in run.nodes.values()
     ]

@@ -53,6 +53,7 @@ from runtime.cli_access import keys_app, secrets_app, users_app  # noqa: E402
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(secrets_app, name="secrets")
+from runtime.cli_cache import cache_app  # noqa: E402
 from runtime.cli_diff import diff  # noqa: E402
 from runtime.cli_replay import replay  # noqa: E402
 from runtime.cli_retention import gc  # noqa: E402
@@ -63,6 +64,7 @@ app.command("gc")(gc)
 app.command("diff")(diff)
 app.command("replay")(replay)
 app.add_typer(schedules_app, name="schedules")
+app.add_typer(cache_app, name="cache")
 app.add_typer(webhooks_app, name="webhooks")
 
 

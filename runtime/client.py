@@ -894,6 +894,8 @@ class NodeInfo:
     """A sub-graph node's child run, once started."""
     wake_at: dt.datetime | None = None
     """When a ``sleeping`` node wakes, or a ``waiting`` one with a timeout times out."""
+    cached_from: tuple[str, int] | None = None
+    """A ``cached`` node: the run id and attempt number whose output it took."""
 
     @property
     def label(self) -> str:
@@ -1030,10 +1032,16 @@ class Run:
         latest = self._latest_attempts()
         run_status = self.status
         out = {}
+        hits = [r.cached_from for r in latest.values() if r.cached_from is not None]
+        origins = self.client.store.attempt_origins(hits) if hits else {}
         for node in self.spec["nodes"]:
             row = latest.get(node["name"])
+            cached = row.cached_from if row else None
             status = statuses.node_status(
-                row.status if row else None, bool(row and row.will_retry), run_status
+                row.status if row else None,
+                bool(row and row.will_retry),
+                run_status,
+                cached=cached is not None,
             )
             out[node["name"]] = NodeInfo(
                 name=node["name"],
@@ -1049,6 +1057,7 @@ class Run:
                 retry_at=row.retry_at if row and status == "retrying" else None,
                 child_run=_child_of(self.id, node, row),
                 wake_at=row.wake_at if row and status in statuses.NODE_PARKED else None,
+                cached_from=origins.get(cached) if cached is not None else None,
             )
         return out
 

@@ -17,6 +17,7 @@ STATUS_COLOURS: dict[str, str] = {
     "waiting": "#fcd34d",
     "sleeping": "#c4b5fd",
     "succeeded": "#86efac",
+    "cached": "#a7f3d0",
     "failed": "#fca5a5",
     "skipped": "#d1d5db",
     "cancelled": "#cbd5e1",

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import cloudpickle
 
-from runtime import clock, codecs, context, faults, secrets, signing, spread
+from runtime import cache, clock, codecs, context, faults, secrets, signing, spread
 from runtime.backoff import backoff
 from runtime.config import Settings
 from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUnavailable
@@ -57,6 +57,7 @@ from runtime.store import (
     INTERRUPTED,
     WORKER_LOST,
     Acquired,
+    CacheEntry,
     GiveUp,
     Lease,
     NewEvent,
@@ -141,6 +142,10 @@ class _Outcome:
     """The process running the code died (process isolation): an interruption, not a failure."""
     still_executing: bool = False
     """The attempt ended (timed out) while its code may still run: keep its lease."""
+    cached_from: NodeRun | None = None
+    """A cache hit: the earlier attempt whose output this one takes (it did not run)."""
+    cache_key: str | None = None
+    """A cached node's attempt that ran: the key its success is filed under."""
 
 
 @dataclass(eq=False)
@@ -593,6 +598,9 @@ class _Pass:
         """Sleeping nodes -> their wake time: ended by this pass once due, else by the
         scheduler after the run parks."""
         self.handing = spread.Handing(self)
+        self.digests: dict[str, str] | None = None
+        """Node -> digest (``Graph.node_digests``), computed when a cached node first needs
+        its key."""
         """Nodes of the run handed out to other worker processes."""
         for row in acquired.attempts:
             self._fold(row)
@@ -836,8 +844,9 @@ class _Pass:
                 heapq.heappop(self.ready)  # started since it was found ready, or an earlier
                 continue  # attempt runs on
             node = self.graph.nodes[name]
-            # a join="any" node reads which of its inputs are untaken: known to this pass only
-            here_only = node.join != "all"
+            # a join="any" node reads which of its inputs are untaken: known to this pass only;
+            # a cached node's key and hit are decided by this pass too (``_attempt``)
+            here_only = node.join != "all" or bool(node.cache)
             owner = self.handing.owner_for(name, running, here_only=here_only)
             if owner is None:
                 if here_only:  # waits for a slot here; others may still be handed out
@@ -998,10 +1007,38 @@ class _Pass:
             raise _Stalled(exc) from exc  # configuration, not the node's fault: do not fail it
         except Exception as exc:
             return _failure(exc, ctx)
+        key = None
+        if node.cache:
+            key, hit = await asyncio.to_thread(self._cache_hit, node, kwargs)
+            if hit is not None:
+                return hit
         execution = self._begin(node, start, kwargs, ctx)
         self.executions[node.name] = execution
         self.engine.track(execution)
-        return await self._await_execution(node, execution)
+        outcome = await self._await_execution(node, execution)
+        outcome.cache_key = key
+        return outcome
+
+    def _cache_hit(self, node: Node, kwargs: dict[str, Any]) -> tuple[str | None, _Outcome | None]:
+        """A cached node's key and, when the store holds a fresh entry for it, the outcome
+        taken from it (``runtime.cache``). A failure to key or read is a miss: the cache only
+        ever saves work, it never fails a node."""
+        try:
+            if self.digests is None:
+                self.digests = self.graph.node_digests()
+            key = cache.key(self.graph.name, node.name, self.digests[node.name], kwargs)
+        except Exception:
+            log.warning("node %r: no cache key, it runs", node.name, exc_info=True)
+            return None, None
+        try:
+            source = self.store.cache_lookup(key, cache.max_age(node.cache))
+            if source is None:
+                return key, None
+            value = node.kind_impl.load(node, self.store.load_output(source))
+        except Exception:
+            log.warning("node %r: cache entry unreadable, it runs", node.name, exc_info=True)
+            return key, None
+        return key, _Outcome(True, value=value, cached_from=source)
 
     def _begin(
         self, node: Node, start: NodeStart, kwargs: dict[str, Any], ctx: context.NodeContext
@@ -1299,6 +1336,19 @@ class _Pass:
         now = utcnow()
         logs = "\n".join(outcome.logs) or None
         row_id: int = state.row_id  # type: ignore[assignment]
+        if outcome.ok and outcome.cached_from is not None:
+            source = outcome.cached_from
+            state.status, state.value, state.loaded = "succeeded", outcome.value, True
+            origin = {"run_id": source.run_id, "attempt": source.attempt, "node": source.node}
+            self.events.append(
+                NewEvent(
+                    "node.succeeded",
+                    name,
+                    {"attempt": state.attempt, "cached": True, "cached_from": origin},
+                )
+            )
+            self.finishes.append(NodeFinish(row_id, "succeeded", now, cached_from=source.id))
+            return
         if outcome.ok and outcome.encoded is not None and self.secrets:
             outcome = self._scrubbed(name, outcome)
         if outcome.ok and outcome.encoded is not None and name in self.plan.choices:
@@ -1313,8 +1363,11 @@ class _Pass:
                     {"attempt": state.attempt, "size": len(outcome.encoded.data), **took},
                 )
             )
+            entry = None
+            if outcome.cache_key is not None:
+                entry = CacheEntry(outcome.cache_key, self.graph.name, name)
             self.finishes.append(
-                NodeFinish(row_id, "succeeded", now, output=outcome.encoded, logs=logs)
+                NodeFinish(row_id, "succeeded", now, output=outcome.encoded, logs=logs, cache=entry)
             )
             return
         error = None if outcome.error is None else self.redactor.text(outcome.error)

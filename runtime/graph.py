@@ -126,10 +126,13 @@ class Graph:
         after: Iterable[str] = (),
         secrets: Iterable[str] = (),
         join: Join = "all",
+        cache: bool | dt.timedelta = False,
     ) -> Any:
         """Decorator: add a function as a node. Usable bare (``@g.node``) or with options.
         ``join="any"``: run once the inputs on taken branch paths are done, with ``None`` (or
-        the parameter's default) for those on untaken ones (``runtime.nodes.node.Join``)."""
+        the parameter's default) for those on untaken ones (``runtime.nodes.node.Join``).
+        ``cache=True`` (or a ``timedelta``, how long an entry serves): reuse the output of an
+        earlier succeeded attempt with the same code and input values (``runtime.cache``)."""
 
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
             self.add(
@@ -145,6 +148,7 @@ class Graph:
                 after=after,
                 secrets=secrets,
                 join=join,
+                cache=cache,
             )
             return f
 
@@ -211,6 +215,7 @@ class Graph:
         after: Iterable[str] = (),
         secrets: Iterable[str] = (),
         join: Join = "all",
+        cache: bool | dt.timedelta = False,
     ) -> Node:
         """Add a function, a LangChain runnable or a sub-graph under ``name``.
 
@@ -246,7 +251,12 @@ class Graph:
         if join not in JOINS:
             raise GraphError(f"node {name!r}: join must be one of {', '.join(JOINS)}, got {join!r}")
         declared = _check_secrets(name, secrets)
+        _check_cache(name, cache)
         if isinstance(target, Graph | str):
+            if cache:
+                raise GraphError(
+                    f"node {name!r}: a sub-graph node cannot be cached (its child run's nodes can)"
+                )
             if timeout is not None:
                 raise GraphError(
                     f"node {name!r}: a sub-graph node takes no timeout (its child run's "
@@ -267,6 +277,7 @@ class Graph:
         node.after = tuple(after)
         node.secrets = declared
         node.join = join
+        node.cache = cache
         return self._insert(node)
 
     def map(
@@ -677,6 +688,8 @@ class Graph:
                 entry["secrets"] = list(node.secrets)
             if node.join != "all":  # likewise
                 entry["join"] = node.join
+            if node.cache:  # likewise; a changed cache policy is a new version
+                entry["cache"] = node.cache is True or node.cache.total_seconds()
             if name in plan.choices:
                 entry["choices"] = list(plan.choices[name])
             nodes.append(entry)
@@ -1065,6 +1078,17 @@ def _check_policies(
         raise GraphError(f"node {name!r}: backoff must be >= 0 seconds, got {backoff!r}")
     if timeout is not None and timeout <= 0:
         raise GraphError(f"node {name!r}: timeout must be > 0 seconds, got {timeout!r}")
+
+
+def _check_cache(name: str, cache: Any) -> None:
+    if isinstance(cache, bool):
+        return
+    if not isinstance(cache, dt.timedelta):
+        raise GraphError(
+            f"node {name!r}: cache must be True, False or a timedelta, got {type(cache).__name__}"
+        )
+    if cache <= dt.timedelta(0):
+        raise GraphError(f"node {name!r}: a cache timedelta must be positive, got {cache}")
 
 
 def _topological_order(

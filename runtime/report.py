@@ -36,6 +36,7 @@ from runtime.errors import PlaitError
 from runtime.nodes.subgraph import child_progress, child_run_id, parent_line
 from runtime.statuses import (
     NODE_PARKED,
+    NODE_SUCCEEDED,
     RUN_FINISHED,
     RUN_PARKED,
     UNTAKEN_LABEL,
@@ -353,7 +354,7 @@ def render(
     order = sorted(entries, key=lambda name: urgency.get(entries[name]["status"], 3))
     urgent = {name for name in entries if entries[name]["status"] in urgency}
     asked = record.targets or spec["outputs"]
-    finals = [name for name in asked if statuses.get(name) == "succeeded"]
+    finals = [name for name in asked if statuses.get(name) in NODE_SUCCEEDED]
     bases = {
         # str: Markup.replace would escape the preview put in later
         name: str(_pieces.node_section(entries[name], _PREVIEW_HERE))
@@ -376,7 +377,7 @@ def render(
     for name in [n for n in finals if n in kept] + [
         n for n in entries if n not in finals and n in kept
     ]:
-        if statuses[name] != "succeeded":
+        if statuses[name] not in NODE_SUCCEEDED:
             continue
         if spend.left < len(_LEFT_OUT):  # nothing more fits: do not even load the value
             previews[name] = spend.take(name, _LEFT_OUT + "!")
@@ -426,7 +427,7 @@ _PREVIEW_HERE = "<!--preview-->"
 def _status(row: Any, run_status: str) -> str:
     if row is None:
         return "pending"
-    return node_status(row.status, row.will_retry, run_status)
+    return node_status(row.status, row.will_retry, run_status, cached=row.cached_from is not None)
 
 
 def _node_entry(

@@ -36,6 +36,12 @@ Node statuses (of a node's latest attempt, as ``run.nodes`` shows it)
     - ``retrying``: the latest attempt failed and another will follow at ``retry_at`` (the
       row is stored ``failed`` with ``will_retry``; a finished run shows it ``failed``).
     - ``succeeded``: its output is checkpointed.
+    - ``cached``: succeeded without running: a cached node (``@g.node(cache=...)``) took the
+      output of an earlier succeeded attempt with the same code and input values
+      (``runtime.cache``). Stored as a ``succeeded`` row with ``cached_from`` (the source
+      attempt's id); its ``node.succeeded`` event carries ``cached: true`` and
+      ``cached_from`` (``run_id``, ``attempt``, ``node``). Everything that waits for a
+      success takes it as one (``NODE_SUCCEEDED``).
     - ``failed``: failed for good (retries used up, or not retryable).
     - ``skipped``: not run because a node it depends on did not succeed, or *untaken*: on
       a path a branch did not take (``untaken_nodes``; its ``node.skipped`` event says
@@ -108,6 +114,7 @@ NodeStatus = Literal[
     "sleeping",
     "retrying",
     "succeeded",
+    "cached",
     "failed",
     "skipped",
     "cancelled",
@@ -115,10 +122,13 @@ NodeStatus = Literal[
 ]
 NODE_STATUSES: tuple[NodeStatus, ...] = get_args(NodeStatus)
 
-NODE_STORED: frozenset[str] = frozenset(NODE_STATUSES) - {"pending", "retrying"}
+NODE_STORED: frozenset[str] = frozenset(NODE_STATUSES) - {"pending", "retrying", "cached"}
 """What an attempt row's ``status`` holds (``pending`` has no row; ``retrying`` is a
-``failed`` row with ``will_retry``)."""
-NODE_DONE: frozenset[str] = frozenset({"succeeded", "skipped", "not_needed"})
+``failed`` row with ``will_retry``; ``cached`` a ``succeeded`` one with ``cached_from``)."""
+NODE_SUCCEEDED: frozenset[str] = frozenset({"succeeded", "cached"})
+"""Nodes whose output is stored (a cached one's is an earlier attempt's): a view shows them
+as successes, and a run whose every needed node is one succeeded."""
+NODE_DONE: frozenset[str] = frozenset({"succeeded", "cached", "skipped", "not_needed"})
 """Nodes a progress count takes as done."""
 NODE_NOT_RUN: frozenset[str] = frozenset({"skipped", "not_needed"})
 """Nodes a run passed over without starting them (no code ran, no child run began)."""
@@ -126,7 +136,9 @@ NODE_FINAL: frozenset[str] = NODE_DONE | {"failed", "cancelled"}
 """Node statuses that end a node's part in a pass."""
 NODE_OPEN: frozenset[str] = frozenset({"running", "waiting", "sleeping"})
 """Attempts still going on (closed ``cancelled`` when their run ends without success)."""
-NODE_ATTEMPT_ENDS: frozenset[str] = frozenset({"succeeded", "failed", "retrying", "cancelled"})
+NODE_ATTEMPT_ENDS: frozenset[str] = frozenset(
+    {"succeeded", "cached", "failed", "retrying", "cancelled"}
+)
 """Node statuses that end an attempt (a ``retrying`` node's attempt failed)."""
 NODE_PROGRESS_NAMED: tuple[str, ...] = (
     "running",
@@ -149,11 +161,12 @@ NODE_RETRIED: frozenset[str] = frozenset({"failed", "skipped", "cancelled", "ret
 
 NODE_TRANSITIONS: Mapping[str, frozenset[str]] = {
     "pending": frozenset({"running", "waiting", "sleeping", "skipped", "not_needed", "cancelled"}),
-    "running": frozenset({"succeeded", "failed", "retrying", "cancelled"}),
+    "running": frozenset({"succeeded", "cached", "failed", "retrying", "cancelled"}),
     "waiting": frozenset({"succeeded", "failed", "cancelled"}),
     "sleeping": frozenset({"succeeded", "cancelled"}),
     "retrying": frozenset({"running", "failed", "cancelled"}),
     "succeeded": frozenset(),
+    "cached": frozenset(),
     "not_needed": frozenset(),
     "failed": frozenset({"pending"}),
     "skipped": frozenset({"pending"}),
@@ -220,7 +233,17 @@ NODE_EVENT_STATUS: Mapping[str, NodeStatus] = {
     "node.cancelled": "cancelled",
     "node.not_needed": "not_needed",
 }
-"""The node status a node event announces."""
+"""The node status a node event announces (``event_node_status`` tells a cache hit's
+``node.succeeded`` apart)."""
+
+
+def event_node_status(kind: str, data: Mapping[str, Any] | None) -> NodeStatus:
+    """The node status a node event of type ``kind`` (one of ``NODE_EVENT_STATUS``) with
+    ``data`` announces: ``cached`` for a cache hit's ``node.succeeded``."""
+    if kind == "node.succeeded" and data and data.get("cached"):
+        return "cached"
+    return NODE_EVENT_STATUS[kind]
+
 
 LABELS: Mapping[str, str] = {
     **{s: s for s in RUN_STATUSES},
@@ -249,12 +272,16 @@ def parked_label(status: str, wake_at: dt.datetime | None) -> str:
     return f"{label(status)} until {when} UTC"
 
 
-def node_status(row_status: str | None, will_retry: bool, run_status: str) -> NodeStatus:
+def node_status(
+    row_status: str | None, will_retry: bool, run_status: str, cached: bool = False
+) -> NodeStatus:
     """A node's status from its latest attempt row (``None``: no attempt) in a run of
     ``run_status``: a failed attempt another will follow is ``retrying`` while the run goes
-    on."""
+    on; a succeeded one with ``cached`` (``NodeRun.cached_from`` set) is ``cached``."""
     if row_status is None:
         return "pending"
+    if row_status == "succeeded" and cached:
+        return "cached"
     if row_status == "failed" and will_retry:
         if run_status not in RUN_FINISHED:
             return "retrying"

@@ -12,7 +12,8 @@ from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
 from runtime.nodes.subgraph import child_summary, parent_line
 from runtime.redaction import Redactor
-from runtime.statuses import NODE_PARKED, parked_label
+from runtime.statuses import NODE_PARKED, NODE_SUCCEEDED, parked_label
+from runtime.store.tables import NodeRun
 from studio.logic import compare, fmt, forms, maps
 from studio.logic.preview import Preview, preview
 
@@ -120,6 +121,9 @@ class NodeDetail:
     child: str = ""
     """A sub-graph node's child run: its progress line (``child_href`` links its page)."""
     child_href: str = ""
+    cached_from: str = ""
+    """A ``cached`` node: the attempt whose output it took (``cached_href`` links its run)."""
+    cached_href: str = ""
     wake: str = ""
     """``sleeping until 14:05:00 UTC`` (a sleep), ``waiting until ...`` (a wait's timeout)."""
     inputs: list[InputRow] = field(default_factory=list)
@@ -247,7 +251,7 @@ def node_detail(
     detail = NodeDetail(
         name=name,
         kind=node["kind"],
-        status=latest.status if latest else "pending",
+        status=latest_status(latest),
         doc=node.get("doc", ""),
         attempts=[
             AttemptRow(
@@ -284,6 +288,11 @@ def node_detail(
             detail.skipped_because = shown.excerpt(latest.error_message or "", MAX_ERROR)
         if latest.status in NODE_PARKED and latest.wake_at is not None:
             detail.wake = parked_label(latest.status, latest.wake_at)
+        if latest.cached_from is not None:
+            origin = client.store.attempt_origins([latest.cached_from]).get(latest.cached_from)
+            if origin is not None:
+                detail.cached_from = f"cached from run {origin[0]}, attempt {origin[1]}"
+                detail.cached_href = f"/runs/{origin[0]}"
         if latest.status == "succeeded":
             try:
                 detail.output = preview(shown.value(client.store.load_output(latest)))
@@ -297,6 +306,13 @@ def node_detail(
     ]
     detail.map = map_panel(client, run_id, name, element_offset, shown)
     return detail
+
+
+def latest_status(latest: NodeRun | None) -> str:
+    """The node panel's status: its latest row's, ``cached`` for a cache hit."""
+    if latest is None:
+        return "pending"
+    return "cached" if latest.cached_from is not None else latest.status
 
 
 def map_panel(
@@ -344,7 +360,7 @@ def outputs(client: Client, run_id: str) -> list[NamedPreview]:
     shown = redaction.for_run(run)
     nodes = run.nodes
     asked = run.record.targets or run.spec["outputs"]
-    done = [n for n in asked if nodes[n].status == "succeeded"]
+    done = [n for n in asked if nodes[n].status in NODE_SUCCEEDED]
     return [
         NamedPreview(name, preview(shown.value(run.output(name)))) for name in done[:MAX_OUTPUTS]
     ]

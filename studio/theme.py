@@ -20,6 +20,7 @@ BADGE: dict[str, str] = {
     "in_subgraph": "blue",
     "sleeping": "violet",
     "succeeded": "green",
+    "cached": "teal",
     "failed": "red",
     "cancelled": "gray",
     "skipped": "gray",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -87,6 +88,11 @@ class Node:
     in its options name (``runtime.nodes.expressions``), checked when the graph is planned
     (a named node must exist; an input must not be a node's name)."""
     doc: str = ""
+    cache: bool | dt.timedelta = False
+    """Reuse the output of an earlier succeeded attempt with the same code and input values
+    instead of running (``runtime.cache``): ``True`` for as long as the entry exists, a
+    ``timedelta`` for that long after it was recorded. Off by default: a node with side
+    effects must not be skipped unless its author says so."""
 
     @property
     def kind_impl(self) -> NodeKind:

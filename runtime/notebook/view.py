@@ -31,10 +31,12 @@ from runtime.statuses import (
     NODE_DONE,
     NODE_EVENT_STATUS,
     NODE_PARKED,
+    NODE_SUCCEEDED,
     RUN_END_EVENTS,
     RUN_FINISHED,
     RUN_PARKED,
     UNTAKEN_LABEL,
+    event_node_status,
     label,
     node_status_after_run_end,
     parked_label,
@@ -105,7 +107,7 @@ class RunModel:
             for name in data.get("restart", []):
                 self.nodes[name] = "pending"
         if node is not None and kind in NODE_EVENT_STATUS:
-            status = NODE_EVENT_STATUS[kind]
+            status = event_node_status(kind, data)
             self.nodes[node] = status
             if status == "retrying":
                 self.retry_at[node] = data.get("retry_at") or event["at"]
@@ -495,7 +497,10 @@ def node_details_html(run: Run, name: str) -> str:
         f"<div class='plait-node-details' data-node='{html.escape(name)}'>"
         f"<b>{html.escape(name)}</b>: {info.status}, attempts {info.attempts}"
     ]
-    if info.status == "succeeded":
+    if info.cached_from is not None:
+        source, attempt = info.cached_from
+        parts.append(f" (cached from run {html.escape(source)} attempt {attempt})")
+    if info.status in NODE_SUCCEEDED:
         parts.append(preview_html(run.output(name), shown))
     progress = run.maps.get(name)
     if progress is not None:

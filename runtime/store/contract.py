@@ -161,6 +161,21 @@ class NodeFinish:
     keep_lease: bool = False
     """The attempt's code may still be executing (a timed-out thread): its lease stays until
     its process clears it, and the next attempt waits for that."""
+    cache: CacheEntry | None = None
+    """A ``succeeded`` end of a cached node's attempt that ran: recorded, in the same
+    transaction, as the entry for ``cache.key`` (replacing any entry of that key)."""
+    cached_from: int | None = None
+    """A ``succeeded`` end that is a cache hit: the id of the attempt whose output it took
+    (stored in ``NodeRun.cached_from``; the views show the node ``cached``)."""
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """Where a cached node's result is filed (``runtime.cache.key``)."""
+
+    key: str
+    workflow: str
+    node: str
 
 
 @dataclass(frozen=True)
@@ -437,6 +452,24 @@ class Store(abc.ABC):
         override's value (stored as an output is). ``RunStateError`` (nothing written) when
         a named attempt is not a succeeded attempt of the source run. The ``run.queued``
         event carries ``replay_of``, ``reused`` and ``overridden``."""
+
+    @abc.abstractmethod
+    def cache_lookup(self, key: str, max_age: dt.timedelta | None = None) -> NodeRun | None:
+        """The attempt recorded under ``key`` (``NodeFinish.cache``), if it is still a
+        ``succeeded`` attempt with its output and the entry was recorded no longer than
+        ``max_age`` before ``tables.utcnow()`` (``None``: however long ago); else ``None``.
+        An entry whose attempt retention deleted is a miss, not an error."""
+
+    @abc.abstractmethod
+    def attempt_origins(self, row_ids: Collection[int]) -> dict[int, tuple[str, int]]:
+        """Attempt row id -> its run's id and attempt number, for those of ``row_ids`` that
+        still exist (a cache hit's ``cached_from``, shown as a link to where it came from)."""
+
+    @abc.abstractmethod
+    def cache_clear(self, workflow: str | None = None, node: str | None = None) -> int:
+        """Delete cache entries: all, a workflow's (by name), or one node's of it (``node``
+        needs ``workflow``: ``InputError`` otherwise). Returns how many were deleted. The
+        attempts they pointed at are untouched; only later lookups miss."""
 
     @abc.abstractmethod
     def release_due(self, now: dt.datetime, limit: int = 500) -> list[tuple[str, list[EventDict]]]:
@@ -871,7 +904,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def purge_runs(self, run_ids: Sequence[str], *, before: dt.datetime) -> Purged:
         """Delete these runs (finished ones only: others are left as they are) with their
-        attempts, events, documents and share links, in one transaction; then, in a second,
+        attempts, events, documents, share links and the cache entries filing their attempts,
+        in one transaction; then, in a second,
         each blob they referenced that no remaining row references and that no write has
         referenced since ``before`` (storing a value touches its blob's ``created_at``, so a
         run that started storing the same value meanwhile keeps it)."""

@@ -174,6 +174,8 @@ class PostgresStore(SqlStore):
             return None
         if any(start.output is not None for start in starts):
             return None  # a parked attempt's output takes the general path
+        if any(f.cache is not None or f.cached_from is not None for f in finishes):
+            return None  # a cached node's end writes more rows: the general path
         rows = self._event_rows(conn, lease.run_id, events, next_seq)
         params: dict[str, Any] = {
             "fence_run": lease.run_id,
@@ -634,6 +636,7 @@ def _lean(
         and 0 < len(finishes) + len(starts) <= _SMALL_WRITES
         and len(events) <= _SMALL_EVENTS
         and all(start.output is None for start in starts)
+        and all(f.cache is None and f.cached_from is None for f in finishes)
         and all(
             # a pickle takes the general path, which records its key's id
             f.output is None

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from runtime import codecs
-from runtime.errors import NotFound, RunStateError, StoreUnavailable
+from runtime.errors import InputError, NotFound, RunStateError, StoreUnavailable
 from runtime.statuses import (
     NODE_BLOCKING,
     NODE_FINISHABLE,
@@ -1137,11 +1137,91 @@ class SqlStore(Store):
             many = [self._finish_params(conn, finish, inline_limit) for finish in finishes]
             if conn.execute(_FINISH, many).rowcount != len(finishes):
                 raise StaleWrite("an attempt row of this checkpoint is no longer running")
-            return
+        else:
+            for finish in finishes:
+                params = self._finish_params(conn, finish, inline_limit)
+                if conn.execute(_FINISH, params).rowcount != 1:
+                    raise StaleWrite(f"attempt row {finish.row_id} is no longer running")
+        self._cache_writes(conn, finishes)
+
+    def _cache_writes(self, conn: sa.Connection, finishes: Sequence[NodeFinish]) -> None:
+        """What cached nodes' ends add: a hit's source attempt, a run attempt's entry."""
+        nr, nc = tables.node_run, tables.node_cache
         for finish in finishes:
-            params = self._finish_params(conn, finish, inline_limit)
-            if conn.execute(_FINISH, params).rowcount != 1:
-                raise StaleWrite(f"attempt row {finish.row_id} is no longer running")
+            if finish.status != "succeeded":
+                continue
+            if finish.cached_from is not None:
+                # the source's reference, not a copy: its inline bytes or its blob hash
+                source = conn.execute(
+                    sa.select(
+                        nr.c.output_codec, nr.c.output_inline, nr.c.output_blob, nr.c.output_size
+                    ).where(nr.c.id == finish.cached_from)
+                ).one()
+                conn.execute(
+                    sa.update(nr)
+                    .where(nr.c.id == finish.row_id)
+                    .values(cached_from=finish.cached_from, **source._mapping)
+                )
+                if source.output_blob is not None:  # retention keeps what a run stored lately
+                    b = tables.blob
+                    conn.execute(
+                        sa.update(b)
+                        .where(b.c.hash == source.output_blob)
+                        .values(created_at=tables.utcnow())
+                    )
+            if finish.cache is not None:
+                entry = {
+                    "key": finish.cache.key,
+                    "workflow": finish.cache.workflow,
+                    "node": finish.cache.node,
+                    "node_run_id": finish.row_id,
+                    "created_at": tables.utcnow(),  # the clock a test may set
+                }
+                conn.execute(
+                    self._insert(nc)
+                    .values(entry)
+                    .on_conflict_do_update(
+                        index_elements=["key"],
+                        set_={k: entry[k] for k in ("node_run_id", "created_at", "workflow")},
+                    )
+                )
+
+    def cache_lookup(self, key: str, max_age: dt.timedelta | None = None) -> NodeRun | None:
+        nr, nc = tables.node_run, tables.node_cache
+        query = (
+            sa.select(nr)
+            .join(nc, nc.c.node_run_id == nr.c.id)
+            .where(nc.c.key == key, nr.c.status == "succeeded", nr.c.output_codec.is_not(None))
+        )
+        if max_age is not None:
+            query = query.where(nc.c.created_at >= tables.utcnow() - max_age)
+        with self.read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else from_row(NodeRun, row._mapping)
+
+    def attempt_origins(self, row_ids: Collection[int]) -> dict[int, tuple[str, int]]:
+        nr, ids, out = tables.node_run, sorted(set(row_ids)), {}
+        with self.read() as conn:
+            for i in range(0, len(ids), 500):  # under every dialect's bound-parameter limit
+                rows = conn.execute(
+                    sa.select(nr.c.id, nr.c.run_id, nr.c.attempt).where(
+                        nr.c.id.in_(ids[i : i + 500])
+                    )
+                )
+                out.update({r.id: (r.run_id, r.attempt) for r in rows})
+        return out
+
+    def cache_clear(self, workflow: str | None = None, node: str | None = None) -> int:
+        if node is not None and workflow is None:
+            raise InputError("clearing one node's cache entries needs its workflow")
+        nc = tables.node_cache
+        query = sa.delete(nc)
+        if workflow is not None:
+            query = query.where(nc.c.workflow == workflow)
+        if node is not None:
+            query = query.where(nc.c.node == node)
+        with self.write() as conn:
+            return int(conn.execute(query).rowcount)
 
     def _finish_params(
         self, conn: sa.Connection, finish: NodeFinish, inline_limit: int
@@ -1961,6 +2041,12 @@ class SqlStore(Store):
             out.share_links = conn.execute(sa.delete(s).where(s.c.run_id.in_(ids))).rowcount
             out.documents = conn.execute(sa.delete(d).where(d.c.run_id.in_(ids))).rowcount
             out.events = conn.execute(sa.delete(e).where(e.c.run_id.in_(ids))).rowcount
+            nc = tables.node_cache  # entries filing these attempts would only ever miss
+            conn.execute(
+                sa.delete(nc).where(
+                    nc.c.node_run_id.in_(sa.select(n.c.id).where(n.c.run_id.in_(ids)))
+                )
+            )
             out.attempts = conn.execute(sa.delete(n).where(n.c.run_id.in_(ids))).rowcount
             out.runs = conn.execute(sa.delete(r).where(r.c.id.in_(ids))).rowcount
         if hashes:

@@ -244,6 +244,9 @@ class NodeRun(SQLModel, table=True):
     reused_from: int | None = None
     """A replay's checkpoint taken from its source run: the id of the source's attempt whose
     output this row references (the same inline bytes or blob, never a copy of a blob)."""
+    cached_from: int | None = None
+    """A cache hit (``@g.node(cache=...)``): the id of the earlier succeeded attempt whose
+    output this one took instead of running; the views show the node ``cached``."""
 
 
 class Event(SQLModel, table=True):
@@ -329,6 +332,25 @@ class ShareLink(SQLModel, table=True):
 
 
 share_link = _table(ShareLink)
+
+
+class NodeCache(SQLModel, table=True):
+    """Node result cache: a key (a node's digest and its input values' hashes,
+    ``runtime.cache``) -> the succeeded attempt whose output a later attempt may reuse."""
+
+    __tablename__ = "node_cache"
+
+    key: str = Field(primary_key=True, max_length=64)
+    workflow: str = Field(max_length=200, index=True)
+    node: str = Field(max_length=200)
+    node_run_id: int
+    """No foreign key: retention deletes old runs' attempts without looking here, and a
+    lookup joins ``node_run``, so an entry whose attempt is gone is a miss."""
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    """When the entry was recorded; a ``cache=timedelta`` node reuses it only that long."""
+
+
+node_cache = _table(NodeCache)
 
 
 class Document(SQLModel, table=True):

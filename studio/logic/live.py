@@ -22,6 +22,7 @@ from runtime.statuses import (
     RUN_FINISHED,
     RUN_PARKED,
     RUN_STATUSES,
+    event_node_status,
     node_status_after_run_end,
     parked_label,
 )
@@ -136,7 +137,7 @@ def _apply_run(view: RunView, what: str, data: Mapping[str, Any], at: float) -> 
 
 
 def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) -> None:
-    status = NODE_EVENT_STATUS[kind]
+    status = event_node_status(kind, data)
     number = int(data.get("attempt") or len(node.attempts) or 1)
     last = node.attempts[-1] if node.attempts else None
     node.retry_at = None

@@ -409,6 +409,10 @@ def node_panel() -> rx.Component:
                     d.child != "",
                     rx.link(d.child, href=d.child_href, size="2", id="node-child-run"),
                 ),
+                rx.cond(
+                    d.cached_from != "",
+                    rx.link(d.cached_from, href=d.cached_href, size="2", id="node-cached-from"),
+                ),
                 class_name="plait-node-output",
             ),
             rx.cond(d.map.progress != "", map_section(d.map)),
