@@ -397,3 +397,17 @@ def test_cancelling_a_run_kills_its_attempt_in_a_child_process(
     time.sleep(0.3)  # a live child would tick about 15 times meanwhile
     assert effects.stat().st_size == size, "the child went on after the cancel"
     assert effects.read_text().split().count("1") < 100  # cut off, not run to the end
+
+
+def test_a_childs_start_up_does_not_count_against_the_nodes_timeout(client: rt.Client) -> None:
+    """Process isolation: a fresh child imports the node's module before it calls the node;
+    that is not the node's time (a loaded machine stretches it to seconds), so a quick node
+    whose module loads slowly keeps within a timeout shorter than the import."""
+    from tests.core import slow_import_nodes
+
+    g = rt.Graph("slow_import", isolation="process")
+    g.add("quick", slow_import_nodes.quick, timeout=slow_import_nodes.IMPORT_SECONDS / 2)
+    run = g.run(x=1).wait(60)
+    assert run.status == "succeeded", run.error
+    assert run.outputs == {"quick": 2}
+    assert run.nodes["quick"].attempts == 1
