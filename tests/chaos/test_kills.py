@@ -45,6 +45,7 @@ def _next_commit(dsn: str, timeout: float = 5.0) -> bool:
     return False
 
 
+@pytest.mark.timeout(600)  # about 4 min on a quiet 2-core machine; restarts slow on a busy one
 def test_forty_kills_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: Path) -> None:
     _migrate(pg_url)
     _truncate(pg_url)
