@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import threading
 import time
 from collections import Counter
@@ -411,3 +412,27 @@ def test_a_childs_start_up_does_not_count_against_the_nodes_timeout(client: rt.C
     assert run.status == "succeeded", run.error
     assert run.outputs == {"quick": 2}
     assert run.nodes["quick"].attempts == 1
+
+
+def test_plait_isolation_sets_where_nodes_run_unless_a_node_or_graph_says(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runtime.config import settings
+
+    monkeypatch.setenv("PLAIT_ISOLATION", "process")
+    settings.cache_clear()  # read once per process: read it again with the variable set
+    c = rt.connect(db_url, home=tmp_path)
+    try:
+        assert c.settings.isolation == "process"
+        g = rt.Graph("isolation_default")
+        g.add("child", nodes.pid)
+        g.add("here", nodes.pid, isolation="thread")
+        run = g.run().wait(60)
+        assert run.status == "succeeded", run.error
+        assert run.outputs["child"] != os.getpid()  # PLAIT_ISOLATION=process
+        assert run.outputs["here"] == os.getpid()  # the node's own isolation wins
+    finally:
+        c.close()
+        client_module._default = None
+        monkeypatch.delenv("PLAIT_ISOLATION")
+        settings.cache_clear()
