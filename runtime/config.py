@@ -77,7 +77,7 @@ class Settings(BaseSettings):
 
     fault_pause: str | None = None
     """For fault tests only: ``point:seconds[,point:seconds]`` pauses a pass at the named
-    points of ``runtime.faults`` (e.g. ``takeover:0.8``). Unset, nothing is paused."""
+    points of ``runtime.faults`` (e.g. ``acquired:0.8``). Unset, nothing is paused."""
 
     inline_limit: int = 16_384
     """Encoded values up to this many bytes live in the node row; larger ones in the blob table."""

@@ -82,6 +82,9 @@ GraphLoader = Callable[[int], Graph]
 
 _WATCH_SECONDS = 0.5
 """How often a pass looks at an attempt of its run that another process is executing."""
+CHILD_START_SECONDS = 60.0
+"""How long a child process may take to load a node's code (start a fresh interpreter,
+import the node's module) before the node's timeout runs anyway: a hung import still ends."""
 
 NodeState = Literal[
     "pending",
@@ -148,6 +151,24 @@ class _Outcome:
     """A cached node's attempt that ran: the key its success is filed under."""
 
 
+async def _started(execution: _Execution) -> None:
+    """Until the attempt's code is called (or has ended, or ``CHILD_START_SECONDS`` passed):
+    a node's timeout is its code's time, not that of a child's start-up, which a loaded
+    machine can stretch to seconds."""
+    if execution.started.is_set():
+        return
+    starting = asyncio.ensure_future(execution.started.wait())
+    either: set[asyncio.Future[Any]] = {starting, execution.done}
+    try:
+        await asyncio.wait(
+            either,
+            timeout=CHILD_START_SECONDS,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        starting.cancel()
+
+
 @dataclass(eq=False)
 class _Execution:
     """One attempt's code, from its start until it has returned (or was killed)."""
@@ -165,6 +186,9 @@ class _Execution:
     closed: bool = False
     """The attempt's row was finished without the outcome (timeout, cancel): at the end
     only its lease is released."""
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the node's code is called: at once in a thread or a task, in a child once
+    it has loaded the code (its start-up does not count against the node's timeout)."""
 
 
 @dataclass
@@ -1052,9 +1076,10 @@ class _Pass:
         )
         stop: Callable[[], object] = _nothing
         done: asyncio.Future[_Outcome]
+        started = asyncio.Event()
         call = node.kind_impl.call_in(node, kwargs, self._scope(start, encode))
         if start.isolation == "process":
-            done = asyncio.ensure_future(self._in_child(call, ctx, allow_pickle))
+            done = asyncio.ensure_future(self._in_child(call, ctx, allow_pickle, started.set))
             stop = done.cancel
         elif call.is_async:
             done = asyncio.ensure_future(_call_async(call, ctx, encode))
@@ -1069,7 +1094,9 @@ class _Pass:
                 if self.engine.closed:
                     raise _Closing from None
                 raise
-        return _Execution(self.run.id, node.name, start.row_id, done, stop, self)  # type: ignore[arg-type]
+        if start.isolation != "process":
+            started.set()
+        return _Execution(self.run.id, node.name, start.row_id, done, stop, self, started=started)  # type: ignore[arg-type]
 
     def _scope(self, start: NodeStart, encode: Callable[[Any], codecs.Encoded]) -> Scope:
         """What an attempt of a kind that drives parts of its own (a map) gets of this pass."""
@@ -1118,6 +1145,7 @@ class _Pass:
             if node.timeout is None:
                 outcome = await asyncio.shield(execution.done)
             else:
+                await _started(execution)
                 outcome = await asyncio.wait_for(asyncio.shield(execution.done), node.timeout)
         except TimeoutError:
             execution.stop()
@@ -1132,7 +1160,13 @@ class _Pass:
             await faults.pause("executed")
         return outcome
 
-    async def _in_child(self, call: Call, ctx: context.NodeContext, allow_pickle: bool) -> _Outcome:
+    async def _in_child(
+        self,
+        call: Call,
+        ctx: context.NodeContext,
+        allow_pickle: bool,
+        on_started: Callable[[], object],
+    ) -> _Outcome:
         """The attempt in a child process of the pool: it gets the code and the arguments,
         never a key; its output comes back encoded, and a pickle is signed here."""
         from runtime.isolation import ChildDied, Job, PoolClosed
@@ -1168,7 +1202,7 @@ class _Pass:
 
         hide = self.redactor.text
         try:
-            result = await self.engine.pool().run(job, on_document)
+            result = await self.engine.pool().run(job, on_document, on_started)
         except PoolClosed:
             raise _Closing from None
         except ChildDied as exc:

@@ -28,7 +28,16 @@ def _parse(text: str | None) -> dict[str, float]:
         point, _, seconds = part.partition(":")
         if point.strip() not in POINTS:
             raise ValueError(f"PLAIT_FAULT_PAUSE: unknown point {point!r} (points: {POINTS})")
-        pauses[point.strip()] = float(seconds)
+        try:
+            pause = float(seconds)
+        except ValueError:
+            pause = -1.0
+        if not pause >= 0:  # NaN and negatives too: a pause nobody could mean
+            raise ValueError(
+                f"PLAIT_FAULT_PAUSE: {part.strip()!r} needs seconds >= 0 after the colon "
+                f"(e.g. {point.strip()}:0.8)"
+            )
+        pauses[point.strip()] = pause
     return pauses
 
 

@@ -88,7 +88,9 @@ class Cluster:
         self, processes: int = 1, concurrency: int = 16, env: dict[str, str] | None = None
     ) -> subprocess.Popen:
         """A ``plait worker`` process group (``env``: extra variables for it alone)."""
-        log = self.home / f"worker-{len(self.workers)}.log"
+        # numbered by how many were started: a test that drops a killed one from ``workers``
+        # must not have the next one write over a live worker's log
+        log = self.home / f"worker-{len(list(self.home.glob('worker-*.log')))}.log"
         proc = subprocess.Popen(
             [
                 sys.executable,

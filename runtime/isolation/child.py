@@ -124,6 +124,8 @@ def run_job(
             kwargs = {k: _decoded(v) if isinstance(v, Stored) else v for k, v in kwargs.items()}
         except BaseException as exc:
             return _failure(exc, retryable=False, doing="cannot load the node's code or inputs")
+        # the parent times the node from here: loading its module is the child's start-up
+        channel.send({"type": "started"})
         try:
             value = target(**kwargs)
             if inspect.isawaitable(value):

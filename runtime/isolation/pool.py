@@ -101,10 +101,13 @@ class ProcessPool:
 
     # -- running jobs -----------------------------------------------------------------------
 
-    async def run(self, job: Job, on_document: DocumentSink) -> Outcome:
+    async def run(
+        self, job: Job, on_document: DocumentSink, on_started: Callable[[], object] | None = None
+    ) -> Outcome:
         """Run the job in a child. Raises ``AttemptTimeout`` (a ``TimeoutError``) after killing
         the child when ``job.timeout`` passes, ``ChildDied`` when the child dies, and
         ``PoolClosed``; cancelling the awaiting task kills the child, so its side effects stop.
+        ``on_started`` is called once the child has loaded the code and calls it.
         """
         child = await self._acquire(job.key)
         logs: list[str] = []
@@ -122,7 +125,7 @@ class ProcessPool:
                     },
                     job.call,
                 )
-                outcome = await self._converse(child, job, on_document, logs)
+                outcome = await self._converse(child, job, on_document, logs, on_started)
         except TimeoutError:
             if not deadline.expired():
                 self._discard(child)
@@ -149,12 +152,20 @@ class ProcessPool:
         return outcome
 
     async def _converse(
-        self, child: ChildProcess, job: Job, on_document: DocumentSink, logs: list[str]
+        self,
+        child: ChildProcess,
+        job: Job,
+        on_document: DocumentSink,
+        logs: list[str],
+        on_started: Callable[[], object] | None,
     ) -> Outcome:
         while True:
             header, body = await child.receive()
             kind = header["type"]
-            if kind == "log":
+            if kind == "started":
+                if on_started is not None:
+                    on_started()
+            elif kind == "log":
                 logs.append(_text(header, "line"))
             elif kind == "document":
                 await self._document(child, header, body, on_document)

@@ -28,18 +28,24 @@ def _forget_default_client():
     client_module._default = None
 
 
-def _next_commit(dsn: str, after: int, timeout: float = 5.0) -> int:
+def _next_commit(dsn: str, timeout: float = 5.0) -> bool:
     """Wait until a checkpoint commits a new attempt row (a chain's checkpoint starts the next
-    node in the same transaction); returns the newest row id."""
+    node in the same transaction) after this call began; whether one did in time. Rows that
+    landed earlier do not count: the kill that follows is to come within milliseconds of
+    the commit."""
     deadline = time.monotonic() + timeout
+    query = "SELECT coalesce(max(id), 0) FROM node_run"
     with psycopg.connect(dsn, autocommit=True) as conn:
+        before = conn.execute(query).fetchone()
+        mark = before[0] if before is not None else 0
         while time.monotonic() < deadline:
-            row = conn.execute("SELECT coalesce(max(id), 0) FROM node_run").fetchone()
-            if row is not None and row[0] > after:
-                return row[0]
-    return after
+            row = conn.execute(query).fetchone()
+            if row is not None and row[0] > mark:
+                return True
+    return False
 
 
+@pytest.mark.timeout(600)  # about 4 min on a quiet 2-core machine; restarts slow on a busy one
 def test_forty_kills_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: Path) -> None:
     _migrate(pg_url)
     _truncate(pg_url)
@@ -58,13 +64,12 @@ def test_forty_kills_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: Path
                 else:
                     steady.append(client.start(flows.steady, {"ledger": dsn}))
 
-        kills, near_commit, mark = 0, 0, 0
+        kills, near_commit = 0, 0
         while kills < KILLS:
             feed()
             time.sleep(rng.uniform(0.1, 0.6))
             if kills % 2 == 0:  # right after a checkpoint lands
-                mark = _next_commit(dsn, mark)
-                near_commit += 1
+                near_commit += _next_commit(dsn)  # counted only when one was seen landing
             if kills % 11 == 10:  # a whole worker group: its parent and children
                 index = rng.randrange(len(groups))
                 group = groups[index]
@@ -79,6 +84,8 @@ def test_forty_kills_lose_nothing_and_repeat_nothing(pg_url: str, tmp_path: Path
                 ledger.kill(dsn, rng.choice(alive))
             kills += 1
 
+        # reported, not asserted: on a busy machine fewer commits land within the wait (the
+        # issue asks for half; see right_after_commit in the figures)
         runs = quick + steady
         for run in runs:
             run.wait(180)

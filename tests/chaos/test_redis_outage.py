@@ -1,7 +1,8 @@
 """Redis goes away for 10 s and for 30 s (the private server is killed, then started again,
 empty, on the same port) while passes are in flight and callers start more runs. The worker
 children ride it out: none dies, no node is interrupted, every run succeeds with each node's
-side effect exactly once, and the worker then stops cleanly on SIGTERM."""
+side effect exactly once (the ledger, ``ledger.py``), and the worker then stops cleanly on
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import re
 import signal
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,8 @@ import redis
 from runtime import client as client_module
 from runtime.redis_bus import RedisBus
 from runtime.store.tables import EventDict
-from tests.chaos import ledger, outage_flows
+from tests.chaos import flows, ledger, outage_flows
 from tests.conftest import _migrate, _truncate
-from tests.faults import flows
 from tests.faults.servers import PrivateRedis
 from tests.workers import cluster, wait_for
 
@@ -34,10 +33,6 @@ SHUTDOWN_WAIT = 2.0
 def _forget_default_client():
     yield
     client_module._default = None
-
-
-def effects_of(path: Path) -> Counter:
-    return Counter(path.read_text().split()) if path.exists() else Counter()
 
 
 def children_of(pid: int) -> set[int]:
@@ -82,7 +77,7 @@ def test_workers_ride_out_a_redis_outage(
 ) -> None:
     _migrate(pg_url)
     _truncate(pg_url)
-    effects = tmp_path / "effects"
+    dsn = ledger.prepare(pg_url)
     with cluster(pg_url, private_redis.url, tmp_path, lease_seconds=3.0) as c:
         worker = c.start_worker(processes=2, concurrency=4)
         children = worker_children(log_of(worker))
@@ -90,8 +85,7 @@ def test_workers_ride_out_a_redis_outage(
         client = c.connect()
         gates = [tmp_path / f"gate-{i}" for i in range(4)]
         held = [
-            client.start(outage_flows.held, {"effects": str(effects), "gate": str(gate)})
-            for gate in gates
+            client.start(outage_flows.held, {"ledger": dsn, "gate": str(gate)}) for gate in gates
         ]
         for gate in gates:
             wait_for(Path(f"{gate}.started").exists, message=f"{gate.name}'s node started")
@@ -99,7 +93,7 @@ def test_workers_ride_out_a_redis_outage(
         private_redis.kill()
         down_at = time.monotonic()
         # callers go on: a run is stored (queued) without an error, and waiting works
-        during = [client.start(flows.light, {"effects": str(effects)}) for _ in range(4)]
+        during = [client.start(flows.steady, {"ledger": dsn, "pause": 0.0}) for _ in range(4)]
         assert [run.status for run in during] == ["queued"] * 4
         # half the passes in flight finish while Redis is away, checkpointing in PostgreSQL
         for gate in gates[:2]:
@@ -114,19 +108,17 @@ def test_workers_ride_out_a_redis_outage(
 
         for run in [*held, *during]:
             assert run.wait(30).status == "succeeded", run.error
-        assert [run.outputs for run in held] == [{"closing": 20}] * 4
-        assert [run.outputs for run in during] == [{"three": 3}] * 4
-        expected = Counter(
-            {f"{run.id}:{node}:1": 1 for run in held for node in ("opening", "holding", "closing")}
-        ) + Counter({f"{run.id}:{node}:1": 1 for run in during for node in ("one", "two", "three")})
-        assert effects_of(effects) == expected  # each node once, in its first attempt
+        kept = ledger.check(client, dsn, [r.id for r in held], outage_flows.HELD_OUTPUTS)
+        came = ledger.check(client, dsn, [r.id for r in during], flows.STEADY_OUTPUTS)
+        assert (kept.executions, came.executions) == (4 * 3, 4 * 3)
+        assert kept.re_executions == came.re_executions == 0  # each node once, first attempt
         events = [e["type"] for run in [*held, *during] for e in client.store.events(run.id)]
         assert "node.interrupted" not in events
         ledger.emit(
             f"Redis down {outage:g} s",
             faults=1,
             runs=len(held) + len(during),
-            executions=sum(expected.values()),
+            executions=kept.executions + came.executions,
             re_executions=0,
         )
 
@@ -152,19 +144,18 @@ def test_a_worker_started_while_redis_is_away_serves_once_it_is_back(
 ) -> None:
     _migrate(pg_url)
     _truncate(pg_url)
-    effects = tmp_path / "effects"
+    dsn = ledger.prepare(pg_url)
     with cluster(pg_url, private_redis.url, tmp_path, lease_seconds=3.0) as c:
         private_redis.kill()
         worker = c.start_worker(processes=1)  # starts listening: it does not crash-loop
         client = c.connect()  # so does a caller
-        run = client.start(flows.light, {"effects": str(effects)})
+        run = client.start(flows.steady, {"ledger": dsn, "pause": 0.0})
         assert run.status == "queued"
 
         private_redis.start()
         assert run.wait(30).status == "succeeded", run.error
-        assert effects_of(effects) == Counter(
-            {f"{run.id}:{node}:1": 1 for node in ("one", "two", "three")}
-        )
+        report = ledger.check(client, dsn, [run.id], flows.STEADY_OUTPUTS)
+        assert (report.executions, report.re_executions) == (3, 0)
         log = log_of(worker)
         assert "is dead" not in log and "Traceback" not in log, log
         worker.send_signal(signal.SIGTERM)
@@ -181,7 +172,7 @@ def test_acks_that_failed_in_an_outage_are_sent_when_redis_returns(
     instead of leaving it to be redelivered half an hour later."""
     _migrate(pg_url)
     _truncate(pg_url)
-    effects, gate = tmp_path / "effects", tmp_path / "gate"
+    dsn, gate = ledger.prepare(pg_url), tmp_path / "gate"
     (tmp_path / "redis").mkdir()
     server = PrivateRedis(data_dir=tmp_path / "redis")
     server.start()
@@ -189,7 +180,7 @@ def test_acks_that_failed_in_an_outage_are_sent_when_redis_returns(
         with cluster(pg_url, server.url, tmp_path, lease_seconds=3.0) as c:
             worker = c.start_worker(processes=1)
             client = c.connect()
-            run = client.start(outage_flows.held, {"effects": str(effects), "gate": str(gate)})
+            run = client.start(outage_flows.held, {"ledger": dsn, "gate": str(gate)})
             wait_for(Path(f"{gate}.started").exists, message="the held node started")
 
             server.shutdown()  # the stream, its group and the pending message are saved
@@ -200,9 +191,8 @@ def test_acks_that_failed_in_an_outage_are_sent_when_redis_returns(
             stream = redis.Redis(port=server.port)
             wait_for(lambda: pending(stream, c.queue) == 0, timeout=20, message="the message acked")
             stream.close()
-            assert effects_of(effects) == Counter(
-                {f"{run.id}:{node}:1": 1 for node in ("opening", "holding", "closing")}
-            )
+            report = ledger.check(client, dsn, [run.id], outage_flows.HELD_OUTPUTS)
+            assert (report.executions, report.re_executions) == (3, 0)
             log = log_of(worker)
             assert "could not ack message" in log and "is dead" not in log, log
             client.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import threading
 import time
 from collections import Counter
@@ -281,6 +282,37 @@ def test_a_cancelled_run_keeps_a_still_running_thread_from_overlapping(
     wait_until(lambda: client.store.node_attempts(run.id, "stuck")[0].lease_until is None)
 
 
+def test_a_retried_run_waits_for_its_cancelled_thread(client: rt.Client) -> None:
+    """A cancel cannot stop a thread: a retry of the run right after it starts the node
+    again only once the old thread has returned."""
+    ledger, gate = Ledger(), threading.Event()
+    g = rt.Graph("cancel_retry_thread")
+
+    @g.node
+    def stuck() -> int:
+        attempt, started = rt.current().attempt, time.monotonic()
+        if attempt == 1:
+            gate.wait(20)
+        with ledger.lock:
+            ledger.entries.append(("stuck", attempt, started, time.monotonic()))
+        return attempt
+
+    run = g.run()
+    wait_until(
+        lambda: [r.status for r in client.store.node_attempts(run.id, "stuck")] == ["running"],
+        what="the first attempt running",
+    )
+    assert run.cancel() in ("running", "cancelled")
+    assert run.wait(10).status == "cancelled"
+    run.retry()
+    time.sleep(0.5)  # room for a retry that would not wait to start beside the thread
+    assert [r.attempt for r in client.store.node_attempts(run.id, "stuck")] == [1]
+    gate.set()
+    assert run.wait(20).status == "succeeded", run.error
+    assert run.outputs == {"stuck": 2}
+    ledger.assert_no_overlap()
+
+
 def test_a_timed_out_attempt_in_a_child_process_is_killed(
     client: rt.Client, tmp_path: Path
 ) -> None:
@@ -342,3 +374,65 @@ def test_a_node_interrupted_in_a_thread_is_retried_in_a_child(client: rt.Client)
     run = client.get_run(record.id).wait(60)
     assert run.status == "failed"
     assert run.nodes["boom"].error == "interrupted 3 times: process exited with code 3"
+
+
+def test_cancelling_a_run_kills_its_attempt_in_a_child_process(
+    client: rt.Client, tmp_path: Path
+) -> None:
+    """Process isolation: a cancel kills the attempt's process, so its side effects stop
+    at once (a thread would run on), and its attempt lease is released."""
+    effects = tmp_path / "ticks"
+    g = rt.Graph("cancel_child", isolation="process")
+    g.add("tick", nodes.tick)
+    run = g.run(ledger=str(effects))
+    wait_until(lambda: effects.exists() and effects.stat().st_size > 0, what="the child ticks")
+    assert run.cancel() in ("running", "cancelled")
+    assert run.wait(10).status == "cancelled"
+    wait_until(
+        lambda: client.store.node_attempts(run.id, "tick")[0].lease_until is None,
+        what="the attempt lease released",
+    )
+    row = client.store.node_attempts(run.id, "tick")[0]
+    assert row.status == "cancelled"
+    size = effects.stat().st_size
+    time.sleep(0.3)  # a live child would tick about 15 times meanwhile
+    assert effects.stat().st_size == size, "the child went on after the cancel"
+    assert effects.read_text().split().count("1") < 100  # cut off, not run to the end
+
+
+def test_a_childs_start_up_does_not_count_against_the_nodes_timeout(client: rt.Client) -> None:
+    """Process isolation: a fresh child imports the node's module before it calls the node;
+    that is not the node's time (a loaded machine stretches it to seconds), so a quick node
+    whose module loads slowly keeps within a timeout shorter than the import."""
+    from tests.core import slow_import_nodes
+
+    g = rt.Graph("slow_import", isolation="process")
+    g.add("quick", slow_import_nodes.quick, timeout=slow_import_nodes.IMPORT_SECONDS / 2)
+    run = g.run(x=1).wait(60)
+    assert run.status == "succeeded", run.error
+    assert run.outputs == {"quick": 2}
+    assert run.nodes["quick"].attempts == 1
+
+
+def test_plait_isolation_sets_where_nodes_run_unless_a_node_or_graph_says(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runtime.config import settings
+
+    monkeypatch.setenv("PLAIT_ISOLATION", "process")
+    settings.cache_clear()  # read once per process: read it again with the variable set
+    c = rt.connect(db_url, home=tmp_path)
+    try:
+        assert c.settings.isolation == "process"
+        g = rt.Graph("isolation_default")
+        g.add("child", nodes.pid)
+        g.add("here", nodes.pid, isolation="thread")
+        run = g.run().wait(60)
+        assert run.status == "succeeded", run.error
+        assert run.outputs["child"] != os.getpid()  # PLAIT_ISOLATION=process
+        assert run.outputs["here"] == os.getpid()  # the node's own isolation wins
+    finally:
+        c.close()
+        client_module._default = None
+        monkeypatch.delenv("PLAIT_ISOLATION")
+        settings.cache_clear()

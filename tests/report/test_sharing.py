@@ -184,4 +184,5 @@ def test_revoking_a_link_closes_its_open_event_streams(
     took = time.monotonic() - revoked_at
     print(f"stream closed {took:.2f} s after the revocation")
     assert lines[0] == "event: end" and revoked_at > 0
+    assert took < 1.0, f"a revoked link's stream delivered for {took:.2f} s"  # the promise
     assert httpx.get(share_server + path + "/events").status_code == 404
