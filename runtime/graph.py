@@ -231,7 +231,14 @@ class Graph:
         added by kind with its options; its expressions wire it.
         """
         if isinstance(target, Spec):
-            return target.add_to(
+            _check_cache(name, cache)
+            impl = kind_of(target.kind)
+            if cache and (impl.parks or impl.drives):
+                raise GraphError(
+                    f"node {name!r}: a {target.kind} node cannot be cached (it runs no code "
+                    "of its own whose output could be reused)"
+                )
+            node = target.add_to(
                 self,
                 name,
                 inputs=inputs,
@@ -245,6 +252,8 @@ class Graph:
                 secrets=secrets,
                 join=join,
             )
+            node.cache = cache
+            return node
         self._check_new_name(name)
         _check_policies(name, retries, backoff, timeout, max_interruptions)
         _check_isolation(f"node {name!r}", isolation)

@@ -234,3 +234,18 @@ def test_retention_takes_the_entries_of_the_runs_it_deletes(
     assert left == 0
     _, ran = _run(flows.pipeline(), ledger, rows=5)
     assert ran == {"load": 1, "total": 1, "report": 1}
+
+
+def test_a_library_node_takes_cache_and_a_parking_one_refuses_it(client: rt.Client) -> None:
+    g = rt.Graph("cached_library_node")
+    g.add("greeting", rt.nodes.template(template="Hello {{ inputs.name }}"), cache=True)
+    first = g.run(name="Ada").wait(60)
+    second = g.run(name="Ada").wait(60)
+    assert first.nodes["greeting"].status == "succeeded"
+    assert second.nodes["greeting"].status == "cached"
+    assert second.nodes["greeting"].cached_from == (first.id, 1)
+    assert second.output("greeting") == "Hello Ada"
+
+    with pytest.raises(GraphError, match="'review': a wait node cannot be cached"):
+        g.add("review", rt.nodes.approval(), cache=True)
+    assert "review" not in g.nodes

@@ -12,7 +12,8 @@ import pytest
 
 import runtime as rt
 from runtime.errors import GraphError
-from tests.core.test_sleep import Clock, _waker
+from runtime.testing import Clock
+from tests.core.test_sleep import _waker
 
 
 def test_template_and_transform_wire_by_expression(client: rt.Client) -> None:
