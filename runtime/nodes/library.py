@@ -72,7 +72,7 @@ class Spec:
         return node
 
 
-def spec(kind: type[LibraryKind], target: Any = None, **options: Any) -> Spec:
+def spec(kind: type[NodeKind], target: Any = None, **options: Any) -> Spec:
     """A ``Spec`` of ``kind`` whose options are checked now (``GraphError`` naming each
     wrong field)."""
     assert kind.options is not None
