@@ -1,5 +1,6 @@
 """What the ready-made node kinds (``template``, ``transform``, ``filter``, ``router``,
-``parse``, ``http``, ``prompt``, ``llm``, ``approval``) share: a pydantic options model whose
+``parse``, ``http``, ``prompt``, ``llm``, ``approval``; ``code`` uses
+only ``spec``) share: a pydantic options model whose
 fields may hold expressions (``runtime.nodes.expressions``), the wiring those expressions
 imply, and ``Spec``, what ``rt.nodes.http(...)`` and its siblings return for ``g.add``.
 

@@ -232,3 +232,16 @@ def test_no_namespaces_means_no_run(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.undo()
         sandbox.interpreter.cache_clear()
+
+
+def test_code_node_in_a_child_process_and_a_runaway_harms_only_its_node(
+    sqlite_client: rt.Client,
+) -> None:
+    g = rt.Graph("code_isolated")
+    g.add("n", lambda: 20)
+    g.add("plus", rt.nodes.code(source="def main(n):\n    return n + 1"), isolation="process")
+    g.add("spin", rt.nodes.code(source="def main():\n    while True:\n        pass", timeout=1))
+    run = g.run().wait(60)
+    assert run.output("plus") == 21
+    assert run.nodes["spin"].status == "failed"
+    assert "code node 'spin': timed out after 1 s" in (run.nodes["spin"].error or "")
