@@ -9,6 +9,7 @@ from runtime.nodes.node import ISOLATIONS, JOINS, Isolation, Join, Node
 # then name them rather than the modules of the same names (imported, by then, by the
 # registry; ``from runtime.nodes.sleep import ...`` still finds the module).
 from runtime.nodes.palette import (
+    code,
     filter,
     http,
     llm,
@@ -32,6 +33,7 @@ __all__ = [
     "NodeKind",
     "Scope",
     "approval",
+    "code",
     "described",
     "filter",
     "http",

@@ -1,5 +1,6 @@
 """What the ready-made node kinds (``template``, ``transform``, ``filter``, ``router``,
-``parse``, ``http``, ``prompt``, ``llm``, ``approval``) share: a pydantic options model whose
+``parse``, ``http``, ``prompt``, ``llm``, ``approval``; ``code`` uses
+only ``spec``) share: a pydantic options model whose
 fields may hold expressions (``runtime.nodes.expressions``), the wiring those expressions
 imply, and ``Spec``, what ``rt.nodes.http(...)`` and its siblings return for ``g.add``.
 
@@ -72,7 +73,7 @@ class Spec:
         return node
 
 
-def spec(kind: type[LibraryKind], target: Any = None, **options: Any) -> Spec:
+def spec(kind: type[NodeKind], target: Any = None, **options: Any) -> Spec:
     """A ``Spec`` of ``kind`` whose options are checked now (``GraphError`` naming each
     wrong field)."""
     assert kind.options is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime.nodes.code import CodeKind
 from runtime.nodes.http import HttpKind
 from runtime.nodes.library import Spec, spec
 from runtime.nodes.llm import LlmKind, LlmTarget, PromptKind
@@ -42,6 +43,14 @@ def http(url: str, *, method: str = "GET", **options: Any) -> Spec:
     (each may hold expressions), ``auth={"type": "bearer", "secret": "API_TOKEN"}``,
     ``timeout``, ``retries`` (connect errors, timeouts, 5xx, 429 with ``Retry-After``)."""
     return spec(HttpKind, url=url, method=method.upper(), **options)
+
+
+def code(source: str, *, timeout: float = 30.0, memory_mb: int = 256, **options: Any) -> Spec:
+    """Python defining ``main(...)`` (parameters wired like a function node's), run in a
+    sandbox process: ``timeout`` wall-clock seconds, ``memory_mb`` of address space, no
+    network, no environment, a scratch directory; ``cpu_seconds``, ``max_processes``,
+    ``max_file_mb``, ``max_output_kb``."""
+    return spec(CodeKind, source=source, timeout=timeout, memory_mb=memory_mb, **options)
 
 
 def prompt(template: str | None = None, *, messages: Any = None, **options: Any) -> Spec:

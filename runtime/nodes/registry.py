@@ -13,6 +13,7 @@ from typing import Any
 
 from runtime.errors import GraphError
 from runtime.nodes.branch import BranchKind
+from runtime.nodes.code import CodeKind
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.http import HttpKind
 from runtime.nodes.kind import NodeKind, options_schema
@@ -44,6 +45,7 @@ _kinds: dict[str, NodeKind] = {
         RouterKind(),
         ParseKind(),
         HttpKind(),
+        CodeKind(),
         PromptKind(),
         LlmKind(),
     )
