@@ -155,14 +155,7 @@ class LlmKind(LibraryKind):
             return call
         # what an earlier attempt journaled (one killed mid-loop): read here, where the
         # store is, and handed to the attempt, which may run in a child process
-        journal = next(
-            (
-                value
-                for doc, value in scope.store.documents(scope.run_id)
-                if doc.node == node.name and doc.name == JOURNAL_DOCUMENT
-            ),
-            None,
-        )
+        journal = scope.store.document(scope.run_id, node.name, JOURNAL_DOCUMENT)
         return Call(execute_journaled, {**call.kwargs, "journal": journal})
 
     def run(self, node: str, options: Any, target: Any, ctx: dict, values: dict) -> Any:

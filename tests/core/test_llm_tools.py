@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.tools import tool
@@ -193,3 +194,60 @@ def test_a_kill_mid_loop_does_not_repeat_completed_tool_calls(db_url: str, tmp_p
         assert "replayed 2 model turn(s)" in (run.nodes["answer"].logs or "")
     finally:
         client.close()
+
+
+class FailsOnce(ScriptedToolModel):
+    """Its third turn raises in the node's first attempt (a provider's error)."""
+
+    effects: str
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+        turn = sum(1 for m in messages if m.type == "ai")
+        with open(self.effects, "a") as f:
+            f.write(f"model:{turn}:{rt.current().attempt}\n")
+        if turn == 2 and rt.current().attempt == 1:
+            raise ConnectionError("provider hung up")
+        return super()._generate(messages, stop, run_manager, **kw)
+
+
+def looked_up(effects: str) -> Any:
+    def lookup(q: str) -> str:
+        """Looks a word up."""
+        with open(effects, "a") as f:
+            f.write(f"lookup:{q}:{rt.current().attempt}\n")
+        return q * 2
+
+    return lookup
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_a_retry_replays_the_journal_also_in_a_child_process(
+    sqlite_client: rt.Client, tmp_path: Path, isolation: str
+) -> None:
+    effects = tmp_path / "effects.txt"
+    model = FailsOnce(
+        effects=str(effects),
+        script=[
+            {"calls": [("lookup", {"q": "a"})]},
+            {"calls": [("lookup", {"q": "b"})]},
+            {"say": "found {tool_results}"},
+        ],
+    )
+    g = rt.Graph(f"llm_tools_retry_{isolation}")
+    g.add(
+        "answer",
+        rt.nodes.llm(model, "Find", tools=[looked_up(str(effects))]),
+        retries=1,
+        isolation=isolation,
+    )
+    run = g.run().wait(120)
+    assert run.status == "succeeded", run.error
+    assert run.output("answer") == "found aa,bb"
+    assert effects.read_text().split() == [
+        "model:0:1",
+        "lookup:a:1",
+        "model:1:1",
+        "lookup:b:1",
+        "model:2:1",
+        "model:2:2",
+    ]
