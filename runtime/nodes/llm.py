@@ -20,7 +20,10 @@ import pydantic
 
 from runtime.errors import GraphError
 from runtime.nodes.expressions import render_fields
+from runtime.nodes.kind import Call, Scope
 from runtime.nodes.library import LibraryKind, LibraryOptions
+from runtime.nodes.llm_tools import JOURNAL_DOCUMENT
+from runtime.nodes.llm_tools import loop as tool_loop
 
 if TYPE_CHECKING:
     from runtime.nodes.node import Node
@@ -92,6 +95,12 @@ class LlmOptions(LibraryOptions):
         default=None, alias="schema", description="A JSON schema for structured output."
     )
     stream: bool = True
+    max_steps: int = pydantic.Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="With tools: at most this many model turns; one more fails the node.",
+    )
 
     model_config = pydantic.ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -108,6 +117,8 @@ class LlmTarget(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(arbitrary_types_allowed=True)
     model: Any = None
     schema_model: Any = None
+    tools: list[Any] = pydantic.Field(default_factory=list)
+    """LangChain tools (plain functions were made into tools by ``rt.nodes.llm``)."""
 
 
 class LlmKind(LibraryKind):
@@ -138,13 +149,31 @@ class LlmKind(LibraryKind):
                 '"provider:model" string, not both'
             )
 
+    def call_in(self, node: Node, kwargs: dict[str, Any], scope: Scope) -> Call:
+        call = self.call(node, kwargs)
+        if not (isinstance(node.target, LlmTarget) and node.target.tools):
+            return call
+        # what an earlier attempt journaled (one killed mid-loop): read here, where the
+        # store is, and handed to the attempt, which may run in a child process
+        journal = scope.store.document(scope.run_id, node.name, JOURNAL_DOCUMENT)
+        return Call(execute_journaled, {**call.kwargs, "journal": journal})
+
     def run(self, node: str, options: Any, target: Any, ctx: dict, values: dict) -> Any:
+        return self.answer(node, options, target, ctx, None)
+
+    def answer(self, node: str, options: Any, target: Any, ctx: dict, journal: Any) -> Any:
         model = _model(node, options, target)
         messages = _prompt_messages(node, options, ctx)
         structured = target.schema_model if isinstance(target, LlmTarget) else None
         schema = structured or options.schema_
-        message, chunks = _call(model, messages, options.stream and schema is None)
-        _record_usage(node, options, model, message, chunks)
+        stream = options.stream and schema is None
+        tools = target.tools if isinstance(target, LlmTarget) else []
+        if tools:
+            message, entries = _tool_loop(node, options, model, messages, tools, stream, journal)
+        else:
+            message, chunks = _call(model, messages, stream)
+            entries = [_usage_entry(options, model, message, chunks)]
+        _record_usage(entries)
         text = message.content if isinstance(message.content, str) else str(message.content)
         if schema is None:
             return text
@@ -272,12 +301,50 @@ def _call(model: Any, messages: list[Any], stream: bool) -> tuple[Any, int]:
     return merged, count
 
 
-def _record_usage(node: str, options: Any, model: Any, message: Any, chunks: int) -> None:
+def execute_journaled(
+    kind: str, node: str, options: dict, target: Any, ctx: dict, values: dict, journal: Any
+) -> Any:
+    """``library.execute`` for an ``llm`` node with tools, given its stored journal."""
+    return LlmKind().answer(node, LlmOptions.model_validate(options), target, ctx, journal)
+
+
+def _tool_loop(
+    node: str,
+    options: Any,
+    model: Any,
+    messages: list[Any],
+    tools: list[Any],
+    stream: bool,
+    journal: Any,
+) -> tuple[Any, list[dict]]:
     from runtime.context import current
     from runtime.errors import PlaitError
 
+    try:
+        ctx = current()
+    except PlaitError:
+        ctx = None
+
+    def turn(bound: Any, history: list[Any]) -> tuple[Any, dict]:
+        message, chunks = _call(bound, history, stream)
+        return message, _usage_entry(options, model, message, chunks)
+
+    def save(value: dict) -> None:
+        if ctx is not None:
+            ctx.save_document(JOURNAL_DOCUMENT, value, "json")
+
+    message, entries = tool_loop(
+        node, model, messages, tools, options.max_steps, journal, turn, save
+    )
+    replayed = len(journal.get("calls", [])) if isinstance(journal, dict) else 0
+    if ctx is not None and replayed:
+        ctx.log(f"replayed {replayed} model turn(s) and their tool results from the journal")
+    return message, entries
+
+
+def _usage_entry(options: Any, model: Any, message: Any, chunks: int) -> dict[str, Any]:
     usage = dict(getattr(message, "usage_metadata", None) or {})
-    entry = {
+    return {
         "model": options.model or type(model).__name__,
         "input_tokens": int(usage.get("input_tokens", 0)),
         "output_tokens": int(usage.get("output_tokens", 0)),
@@ -285,14 +352,23 @@ def _record_usage(node: str, options: Any, model: Any, message: Any, chunks: int
         "reported": bool(usage),
         "chunks": chunks,
     }
+
+
+def _record_usage(entries: list[dict[str, Any]]) -> None:
+    from runtime.context import current
+    from runtime.errors import PlaitError
+
     try:
         ctx = current()
     except PlaitError:
         return
-    ctx.save_document(USAGE_DOCUMENT, {"calls": [entry], **_sums([entry])}, "json")
+    ctx.save_document(USAGE_DOCUMENT, {"calls": entries, **_sums(entries)}, "json")
+    sums = _sums(entries)
+    reported = all(e["reported"] for e in entries)
+    turns = f" in {len(entries)} calls" if len(entries) > 1 else ""
     ctx.log(
-        f"{entry['model']}: {entry['input_tokens']} input + {entry['output_tokens']} output "
-        f"tokens{'' if entry['reported'] else ' (not reported by the model)'}"
+        f"{entries[0]['model']}: {sums['input_tokens']} input + {sums['output_tokens']} output "
+        f"tokens{turns}{'' if reported else ' (not reported by the model)'}"
     )
 
 

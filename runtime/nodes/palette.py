@@ -3,12 +3,15 @@ options against its kind's model now and returns a ``Spec`` for ``g.add(name, sp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from runtime.errors import GraphError
 from runtime.nodes.code import CodeKind
 from runtime.nodes.http import HttpKind
 from runtime.nodes.library import Spec, spec
 from runtime.nodes.llm import LlmKind, LlmTarget, PromptKind
+from runtime.nodes.llm_tools import as_tools
 from runtime.nodes.text import FilterKind, ParseKind, RouterKind, TemplateKind, TransformKind
 
 
@@ -61,19 +64,31 @@ def prompt(template: str | None = None, *, messages: Any = None, **options: Any)
     return spec(PromptKind, template=template, messages=messages, **options)
 
 
-def llm(model: Any, prompt: str | None = None, *, schema: Any = None, **options: Any) -> Spec:
+def llm(
+    model: Any,
+    prompt: str | None = None,
+    *,
+    schema: Any = None,
+    tools: Sequence[Any] | None = None,
+    **options: Any,
+) -> Spec:
     """One chat model call. ``model``: a LangChain chat model object or a
     ``"provider:model"`` string (``init_chat_model``, key from ``api_key_secret``);
     ``prompt``/``system``/``messages``: templates; ``schema``: a pydantic model or a JSON
-    schema for structured output."""
+    schema for structured output; ``tools``: LangChain tools or plain functions, called in a
+    journaled loop of at most ``max_steps`` model turns."""
     if "messages" in options and options["messages"] is not None:
         options["messages"] = [_message(m) for m in options["messages"]]
     is_model = isinstance(schema, type)
+    if isinstance(tools, str) or (tools is not None and not isinstance(tools, Sequence)):
+        raise GraphError("rt.nodes.llm(...): tools is a list of LangChain tools or functions")
+    held = as_tools("rt.nodes.llm(...)", list(tools or []))
     target = None
-    if not isinstance(model, str) or is_model:
+    if not isinstance(model, str) or is_model or held:
         target = LlmTarget(
             model=None if isinstance(model, str) else model,
             schema_model=schema if is_model else None,
+            tools=held,
         )
     return spec(
         LlmKind,

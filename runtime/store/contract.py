@@ -818,6 +818,10 @@ class Store(abc.ABC):
     def documents(self, run_id: str) -> list[tuple[Document, Any]]:
         """The run's documents in the order they were saved, each with its decoded value."""
 
+    @abc.abstractmethod
+    def document(self, run_id: str, node: str, name: str) -> Any:
+        """The decoded value of one node's document, ``None`` when it has none so named."""
+
     # -- events -----------------------------------------------------------------------------
 
     @abc.abstractmethod

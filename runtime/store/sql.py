@@ -1672,6 +1672,17 @@ class SqlStore(Store):
                 out.append((doc, values.load(conn, ref, self.secret_key)))  # type: ignore[arg-type]
         return out
 
+    def document(self, run_id: str, node: str, name: str) -> Any:
+        d = tables.document
+        where = (d.c.run_id == run_id, d.c.node == node, d.c.name == name)
+        with self.read() as conn:
+            row = conn.execute(sa.select(d).where(*where)).first()
+            if row is None:
+                return None
+            doc = from_row(tables.Document, row._mapping)
+            ref = values.from_columns(doc, "value")
+            return values.load(conn, ref, self.secret_key)  # type: ignore[arg-type]
+
     # -- events -----------------------------------------------------------------------------
 
     def _append(

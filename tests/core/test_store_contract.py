@@ -373,6 +373,9 @@ def test_documents_are_fenced_replaced_by_name_and_listed_in_order(store: Store)
         ("table", [1, 2]),
         ("notes", "two"),
     ]
+    assert store.document(lease.run_id, "a", "notes") == "two"
+    assert store.document(lease.run_id, "b", "notes") is None
+    assert store.document(lease.run_id, "a", "nothing") is None
     store.acquire(lease.run_id, lease.owner, 30)
     with pytest.raises(StaleWrite):
         store.save_document(lease, "a", "late", "text", codecs.encode("x"), 16)
