@@ -136,7 +136,9 @@ def run(node: str, source: str, args: dict[str, Any], limits: Limits) -> Outcome
         with (logs / "stdout").open("w+b") as out, (logs / "stderr").open("w+b") as err:
             started = time.monotonic()
             proc = subprocess.Popen(
-                [*_NS, python, "-I", str(_RUNNER)],
+                # its source, not its path: the sandbox user may not reach where Plait is
+                # installed (a checkout under a private directory)
+                [*_NS, python, "-I", "-c", _RUNNER.read_text()],
                 stdin=subprocess.PIPE,
                 stdout=out,
                 stderr=err,

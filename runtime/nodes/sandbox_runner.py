@@ -25,8 +25,8 @@ def _main() -> None:
         value = scope["main"](**payload["args"])
     except BaseException as exc:
         frames = traceback.extract_tb(exc.__traceback__)
-        # the user's frames only: this runner's are noise to them
-        user = [f for f in frames if f.filename != __file__]
+        # the user's frames only: this runner's (run as ``-c``, so named "<string>") are noise
+        user = [f for f in frames if f.filename == filename]
         lines = traceback.format_list(user) + traceback.format_exception_only(type(exc), exc)
         _write(token, {"error": "Traceback (most recent call last):\n" + "".join(lines)})
         return

@@ -245,3 +245,16 @@ def test_code_node_in_a_child_process_and_a_runaway_harms_only_its_node(
     assert run.output("plus") == 21
     assert run.nodes["spin"].status == "failed"
     assert "code node 'spin': timed out after 1 s" in (run.nodes["spin"].error or "")
+
+
+def test_code_runs_when_plait_is_installed_where_the_sandbox_user_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runtime.nodes import sandbox
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)  # a checkout under a 0700 directory, as mktemp -d makes
+    runner = private / "sandbox_runner.py"
+    runner.write_text(sandbox._RUNNER.read_text())
+    monkeypatch.setattr(sandbox, "_RUNNER", runner)
+    assert _code("def main(x):\n    return x * 2", {"x": 21}) == 42
