@@ -362,7 +362,8 @@ def _record_usage(entries: list[dict[str, Any]]) -> None:
         ctx = current()
     except PlaitError:
         return
-    ctx.save_document(USAGE_DOCUMENT, {"calls": entries, **_sums(entries)}, "json")
+    usage = {"calls": entries, **_sums(entries), "attempt": ctx.attempt}
+    ctx.save_document(USAGE_DOCUMENT, usage, "json")
     sums = _sums(entries)
     reported = all(e["reported"] for e in entries)
     turns = f" in {len(entries)} calls" if len(entries) > 1 else ""
