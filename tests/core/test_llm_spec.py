@@ -7,6 +7,11 @@ servers; the models are LangChain chat models through the real code path."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +25,7 @@ import runtime as rt
 from runtime import secrets
 from tests.core.llm_tool_models import ScriptedToolModel
 from tests.core.test_http_node import Server
+from tests.core.test_llm_tools import _await
 
 KEY = "sk-test-very-secret-0042"
 CALLS: list[str] = []
@@ -249,6 +255,84 @@ def test_an_http_tools_secret_is_declared_for_the_llm_node(
     journal = next(d.value for d in run.documents if d.name == "tool_journal")
     assert token not in json.dumps(journal)  # the echoed header is hidden in the journal
     assert token not in (run.nodes["answer"].logs or "")
+
+
+KILLED = textwrap.dedent(
+    """
+    import os
+    import threading
+    from pathlib import Path
+    import runtime as rt
+    from tests.core.llm_tool_models import ScriptedToolModel
+
+    marks = Path(os.environ["MARKS"])
+
+    class Stalls(ScriptedToolModel):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            if sum(1 for m in messages if m.type == "ai") == 2 and rt.current().attempt == 1:
+                (marks / "last-turn").touch()
+                threading.Event().wait()   # the process is killed here
+            return super()._generate(messages, stop, run_manager, **kwargs)
+
+    base = os.environ["BASE"]
+    model = Stalls(script=[
+        {"calls": [["fetch", {"base": base}]]},
+        {"calls": [["fetch", {"base": base}]]},
+        {"say": "fetched twice"},
+    ])
+    g = rt.Graph("llm_node_tool_killed")
+    fetch = rt.nodes.tool("fetch", rt.nodes.http(url="{{ inputs.base }}/items"))
+    g.add("answer", rt.nodes.llm(model, "Fetch", tools=[fetch]))
+    run = g.run()
+    print(run.id, flush=True)
+    run.wait()
+    """
+)
+
+
+def test_a_kill_mid_loop_does_not_repeat_a_node_tools_request(
+    tmp_path: Path, server: Server
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'plait.db'}"  # one store: the loop is the same on both
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    root = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "PLAIT_DATABASE_URL": db_url,
+        "PLAIT_HOME": str(tmp_path),
+        "MARKS": str(tmp_path),
+        "BASE": server.base,
+        "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+    }
+    child = subprocess.Popen(
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    run_id = child.stdout.readline().strip()
+    _await(lambda: (tmp_path / "last-turn").exists())
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert len(server.hits["/items"]) == 2
+
+    recovered = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "recover"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
+    assert recovered.returncode == 0, recovered.stderr
+    assert f"run {run_id}: succeeded" in recovered.stdout
+    assert len(server.hits["/items"]) == 2  # both requests replayed from the journal
+    client = rt.connect(db_url, home=tmp_path)
+    try:
+        run = client.get_run(run_id)
+        assert run.output("answer") == "fetched twice"
+        assert run.nodes["answer"].attempts == 2
+    finally:
+        client.close()
 
 
 class OpenAiLike:
