@@ -166,7 +166,7 @@ def run(node: str, source: str, args: dict[str, Any], limits: Limits) -> Outcome
                 _kill(proc)
             elapsed = round((time.monotonic() - started) * 1000, 1)
             stdout = _tail(out, limits.max_output_bytes)
-            stderr = _tail(err, limits.max_output_bytes)
+            stderr = _without_wrapper_lines(_tail(err, limits.max_output_bytes))
         result = _result(scratch / f".plait-result-{token}.json")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -231,6 +231,15 @@ def _tail(f: Any, limit: int) -> str:
     if size <= limit:
         return text
     return f"[... {size - limit:,} bytes of output left out]\n" + text
+
+
+def _without_wrapper_lines(stderr: str) -> str:
+    """``stderr`` without what ``unshare`` itself printed as it was killed (its
+    ``unshare: ...`` lines come last): the user sees only what their code wrote."""
+    lines = stderr.splitlines(keepends=True)
+    while lines and lines[-1].startswith("unshare: "):
+        lines.pop()
+    return "".join(lines)
 
 
 def _result(path: Path) -> dict | None:
