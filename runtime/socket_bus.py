@@ -108,6 +108,8 @@ class SocketBus:
         self._flusher: threading.Thread | None = None
         self._wake_flusher: socket.socket | None = None
         self._closed = False
+        self._deaf = False
+        """Binding failed: this process hears only itself (and re-reads the table)."""
         self._unlink: weakref.finalize | None = None
         """Removes our socket file: by ``close``, or when the interpreter exits."""
 
@@ -127,7 +129,7 @@ class SocketBus:
 
     def subscribe(self, channel: str, listener: Listener) -> Callable[[], None]:
         with self._lock:
-            if self._inbox is None and not self._closed:
+            if self._inbox is None and not self._closed and not self._deaf:
                 self._bind()
         return self._local.subscribe(channel, listener)
 
@@ -161,6 +163,7 @@ class SocketBus:
         """The peers whose sockets are in the directory now (lock held): a process that
         subscribed since the last publish is heard from this one on."""
         try:
+            self._reopen_if_replaced()
             names = {
                 entry.name
                 for entry in os.scandir(self.directory)
@@ -176,6 +179,18 @@ class SocketBus:
             if peer is not None:
                 self._peers[name] = peer
         return list(self._peers.values())
+
+    def _reopen_if_replaced(self) -> None:
+        """A ``/proc/self/fd`` prefix names the directory we opened: after it was removed
+        and made again, open the new one (lock held)."""
+        if not self._prefix.startswith("/proc/"):
+            return
+        if os.stat(self.directory).st_ino == os.fstat(self._dir_fd).st_ino:
+            return
+        fresh = os.open(self.directory, os.O_RDONLY)
+        os.close(self._dir_fd)
+        self._dir_fd = fresh
+        self._prefix = _prefix(self.directory, fresh)
 
     def _connect(self, name: str) -> _Peer | None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -276,7 +291,15 @@ class SocketBus:
         """Our socket in the directory, and the thread that reads it (lock held)."""
         name = f"{os.getpid()}-{secrets.token_hex(6)}{SUFFIX}"
         inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        inbox.bind(self._prefix + name)
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # if removed since
+            self._reopen_if_replaced()
+            inbox.bind(self._prefix + name)
+        except OSError as exc:
+            inbox.close()
+            self._deaf = True
+            log.warning("other processes' events reach this one late (%s: %s)", name, exc)
+            return
         self._inbox, self._name = inbox, name
         self._unlink = weakref.finalize(self, _unlink, self.directory / name)
         self._receiver = threading.Thread(

@@ -224,3 +224,17 @@ def test_a_directory_too_long_for_a_socket_address_still_works(tmp_path: Path) -
     finally:
         publisher.close()
         reader.close()
+
+
+def test_a_removed_directory_is_made_again_by_the_next_subscriber(tmp_path: Path) -> None:
+    directory = tmp_path / "plait.db-bus"
+    publisher, reader = SocketBus(directory), SocketBus(directory)
+    directory.rmdir()  # someone cleaned up the home while both were open
+    got: queue.SimpleQueue[list[EventDict]] = queue.SimpleQueue()
+    reader.subscribe("r", got.put)
+    try:
+        publisher.publish("r", [_event("r", 1)])
+        assert [e["seq"] for e in got.get(timeout=60)] == [1]
+    finally:
+        publisher.close()
+        reader.close()
