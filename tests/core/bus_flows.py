@@ -9,10 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGenerationChunk
-
 import runtime as rt
 
 ANSWER = "tokens travel between processes"
@@ -38,21 +34,25 @@ def chain() -> rt.Graph:
     return g
 
 
-class GatedModel(GenericFakeChatModel):
-    """Streams its answer word by word once the gate file exists (the follower listens)."""
-
-    gate_file: str = ""
-
-    def _stream(
-        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
-    ) -> Iterator[ChatGenerationChunk]:
-        _wait_for(self.gate_file)
-        yield from super()._stream(messages, *args, **kwargs)
-
-
 def streaming(gate_file: str) -> rt.Graph:
+    """An llm node whose fake model streams its answer word by word once the gate file
+    exists (the follower listens). langchain is imported here: the other flows start faster
+    without it."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage, BaseMessage
+    from langchain_core.outputs import ChatGenerationChunk
+
+    class GatedModel(GenericFakeChatModel):
+        gate: str = ""
+
+        def _stream(
+            self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+        ) -> Iterator[ChatGenerationChunk]:
+            _wait_for(self.gate)
+            yield from super()._stream(messages, *args, **kwargs)
+
     g = rt.Graph("bus_tokens")
-    model = GatedModel(messages=iter([AIMessage(content=ANSWER)]), gate_file=gate_file)
+    model = GatedModel(messages=iter([AIMessage(content=ANSWER)]), gate=gate_file)
     g.add("answer", rt.nodes.llm(model, "Say something"))
     return g
 
