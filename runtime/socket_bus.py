@@ -38,9 +38,10 @@ MAX_DATAGRAM = 60_000
 the socket's send buffer, about 200 KB by default); one event larger than it is not sent
 (followers read it from the table)."""
 
-BACKLOG_LIMIT = 10_000
-"""Datagrams kept per peer whose queue is full (Linux queues only
-``net.unix.max_dgram_qlen``, 10 by default); past this many the oldest are dropped."""
+BACKLOG_BYTES = 8_000_000
+"""Bytes of datagrams kept per peer whose queue is full (Linux queues only
+``net.unix.max_dgram_qlen``, 10 by default, e.g. a stopped process); past this the oldest
+are dropped (followers read their events from the table)."""
 
 SUFFIX = ".sock"
 
@@ -80,10 +81,20 @@ class _Peer:
     path: Path
     sock: socket.socket
     """Connected and non-blocking: a peer that stops reading fills only its own queue."""
-    backlog: collections.deque[bytes] = field(
-        default_factory=lambda: collections.deque(maxlen=BACKLOG_LIMIT)
-    )
+    backlog: collections.deque[bytes] = field(default_factory=collections.deque)
     """Datagrams its full queue refused, sent in order once it reads again."""
+    backlog_bytes: int = 0
+    """Their total size, at most ``BACKLOG_BYTES``."""
+
+    def queue(self, datagram: bytes) -> None:
+        self.backlog.append(datagram)
+        self.backlog_bytes += len(datagram)
+        while self.backlog_bytes > BACKLOG_BYTES:
+            self.backlog_bytes -= len(self.backlog.popleft())
+
+    def sent(self) -> None:
+        """The first queued datagram went out."""
+        self.backlog_bytes -= len(self.backlog.popleft())
 
 
 class SocketBus:
@@ -210,12 +221,12 @@ class SocketBus:
     def _send(self, peer: _Peer, datagram: bytes) -> None:
         """Send now, or queue behind what the peer has not taken yet (lock held)."""
         if peer.backlog:
-            peer.backlog.append(datagram)
+            peer.queue(datagram)
             return
         try:
             peer.sock.send(datagram)
         except BlockingIOError:
-            peer.backlog.append(datagram)
+            peer.queue(datagram)
             self._start_flusher()
         except (ConnectionRefusedError, ConnectionResetError):
             self._drop_peer(peer)
@@ -283,7 +294,7 @@ class SocketBus:
                 return
             except OSError as exc:
                 log.debug("announcement to %s lost: %s", peer.path.name, exc)
-            peer.backlog.popleft()
+            peer.sent()
 
     # -- receiving --------------------------------------------------------------------------
 

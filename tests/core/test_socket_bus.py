@@ -20,7 +20,7 @@ import runtime as rt
 from runtime import client as client_module
 from runtime import events as events_module
 from runtime.events import ALL_RUNS, LocalBus
-from runtime.socket_bus import MAX_DATAGRAM, SocketBus, bus_directory
+from runtime.socket_bus import BACKLOG_BYTES, MAX_DATAGRAM, SocketBus, bus_directory
 from runtime.store.tables import EventDict
 from tests.core import bus_flows
 
@@ -235,6 +235,37 @@ def test_a_removed_directory_is_made_again_by_the_next_subscriber(tmp_path: Path
     try:
         publisher.publish("r", [_event("r", 1)])
         assert [e["seq"] for e in got.get(timeout=60)] == [1]
+    finally:
+        publisher.close()
+        reader.close()
+
+
+def test_a_reader_that_stopped_reading_costs_its_oldest_announcements_not_memory(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "plait.db-bus"
+    publisher, reader = SocketBus(directory), SocketBus(directory)
+    stuck, got = threading.Event(), queue.SimpleQueue[int]()
+
+    def listen(batch: list[EventDict]) -> None:
+        stuck.wait(60)
+        for e in batch:
+            got.put(e["seq"])
+
+    reader.subscribe("r", listen)
+    try:
+        chunk = "x" * (MAX_DATAGRAM - 1000)
+        total = 2 * BACKLOG_BYTES // MAX_DATAGRAM
+        for seq in range(1, total + 1):
+            publisher.publish("r", [_event("r", seq, {"text": chunk})])
+        (peer,) = publisher._peers.values()
+        assert peer.backlog_bytes <= BACKLOG_BYTES
+        stuck.set()
+        seqs = [got.get(timeout=60)]
+        while seqs[-1] != total:
+            seqs.append(got.get(timeout=60))
+        assert seqs == sorted(seqs)
+        assert len(seqs) < total  # the oldest of the backlog were dropped, the newest arrived
     finally:
         publisher.close()
         reader.close()
