@@ -3,6 +3,9 @@ Prints:
 
 - node finished (on a `plait worker`, PostgreSQL + Redis) -> the browser's DOM showing it,
   p50/p95 over 100 nodes finishing 100 ms apart; the same with the embedded studio executing;
+- the same with the run executing in another process on the embedded store (a notebook next
+  to `plait studio`, both on one SQLite file), per local bus: ``sockets`` (the default) and
+  ``process`` (no cross-process doorbell: the studio's 1 s re-read of the table);
 - the runs page with 10,000 runs in the database: first paint and a status filter (SQLite and
   PostgreSQL);
 - a 300-node graph: first render, and a live run recolouring all 300 nodes (none dropped).
@@ -10,7 +13,7 @@ Prints:
 Times in the browser are wall-clock (performance.timeOrigin + now()); event times are the
 store's ``at`` stamps written on the worker: the same machine clock.
 
-    uv run python benchmarks/studio.py [--skip-redis]
+    uv run python benchmarks/studio.py [--skip-redis] [--only-cross-process]
 """
 
 from __future__ import annotations
@@ -211,11 +214,41 @@ def bench(studio: Studio, client: rt.Client, browser: Browser, label: str, embed
     )
 
 
+def cross_process(browser: Browser) -> None:
+    """An embedded studio, and the run executing in this process (``client.start``); first,
+    as the reference without any bus between processes, the studio executing it."""
+    for local_bus in ("sockets", "process"):
+        home = Path(tempfile.mkdtemp())
+        studio = start_studio({"PLAIT_LOCAL_BUS": local_bus}, home, "bench-cross-process")
+        try:
+            client = rt.connect(
+                studio.env["PLAIT_DATABASE_URL"], home=home, local_bus=local_bus, redis_url=None
+            )
+            studio.clients.append(client)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            if local_bus == "sockets":
+                ticks = flows.gated_chain("bench_cross_reference", 100)
+                lat, seen, lag = live_run(studio, client, context.new_page(), ticks, 0.1, True)
+                label = "[embedded, the studio executing: the reference]"
+                report_live(f"{label} 100 nodes 100 ms apart", lat, seen, 101, lag)
+            ticks = flows.gated_chain(f"bench_cross_{local_bus}", 100)
+            lat, seen, lag = live_run(studio, client, context.new_page(), ticks, 0.1, False)
+            label = f"[embedded, run in another process, local_bus={local_bus}]"
+            report_live(f"{label} 100 nodes 100 ms apart", lat, seen, 101, lag)
+            context.close()
+        finally:
+            stop_studio(studio)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-redis", action="store_true")
+    parser.add_argument("--only-cross-process", action="store_true")
     args = parser.parse_args()
     with chromium() as browser:
+        cross_process(browser)
+        if args.only_cross_process:
+            return
         home = Path(tempfile.mkdtemp())
         studio = start_studio({}, home, "bench-embedded")
         try:

@@ -150,8 +150,9 @@ class Client:
 
     def _transport(self, config: Settings) -> tuple[Bus, Dispatcher]:
         """The one place that chooses: Redis pub/sub + Taskiq workers when ``redis_url`` is
-        set, else the in-process bus and executor. The engine exists either way (workers
-        and ``recover`` use it)."""
+        set, else the local bus (this process, and the others on the same SQLite file) and
+        the in-process executor. The engine exists either way (workers and ``recover`` use
+        it)."""
         if config.redis_url:
             from runtime.queue import TaskiqDispatcher
             from runtime.redis_bus import RedisBus
@@ -160,7 +161,7 @@ class Client:
             self.engine = Engine(self.store, bus, config, self.owner, self.load_graph)
             dispatcher: Dispatcher = TaskiqDispatcher(config)
         else:
-            bus = LocalBus()
+            bus = _local_bus(config)
             self.engine = Engine(self.store, bus, config, self.owner, self.load_graph)
             dispatcher = EmbeddedDispatcher(self.engine, config.worker_concurrency)
         self.engine.resubmit = dispatcher.submit
@@ -794,6 +795,21 @@ class Client:
         self.engine.close()
         self.bus.close()
         self.store.dispose()
+
+
+def _local_bus(config: Settings) -> Bus:
+    """The embedded bus: over sockets to the other processes on this store when it is a
+    SQLite file and the platform can, else within this process."""
+    from runtime import socket_bus
+
+    directory = socket_bus.bus_directory(config.resolved_database_url())
+    if config.local_bus == "process" or directory is None or not socket_bus.supported():
+        return LocalBus()
+    try:
+        return socket_bus.SocketBus(directory)
+    except OSError as exc:  # an unwritable directory: other processes see us by re-reading
+        log.warning("events stay in this process (%s: %s)", directory, exc)
+        return LocalBus()
 
 
 def _same_value(old: Any, new: Any, allow_pickle: bool) -> bool:

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     """Redis URL; when set, runs go to Taskiq workers and events to Redis pub/sub."""
 
+    local_bus: Literal["sockets", "process"] = "sockets"
+    """Without Redis, how processes on one SQLite store hear each other's events: ``sockets``
+    through UNIX datagram sockets in ``<database file>-bus/`` (a run in a notebook shows in
+    ``plait studio`` at once); ``process``: announcements stay in the process, and others see
+    them by re-reading the table each second. Platforms without UNIX datagram sockets, and
+    stores that are no local file, always behave as ``process``."""
+
     queue: str = "plait"
     """Redis stream (and consumer group) that carries run passes to workers."""
 

@@ -1,7 +1,8 @@
 """Events: the ``event`` table is the truth, the bus is the doorbell.
 
 Writers append events in the transaction that makes the change, then announce them on the bus
-(in-process here; Redis pub/sub when configured). Readers load history from the table, then
+(in-process here; between the processes on one SQLite file, ``runtime.socket_bus``; Redis
+pub/sub when configured). Readers load history from the table, then
 follow the bus, keeping events in ``seq`` order with no gap and no duplicate: an announcement
 that does not continue the sequence makes the reader re-read the table.
 """
@@ -23,7 +24,8 @@ ALL_RUNS = "*"
 """Channel of run-level events (``run.*``) of every run."""
 
 _RESYNC_SECONDS = 1.0
-"""A follower re-reads the table this often even without a doorbell (lost announcements)."""
+"""A follower re-reads the table this often even without a doorbell (lost announcements, and
+writers whose bus this process cannot hear)."""
 
 
 Listener = Callable[[list[EventDict]], None]
