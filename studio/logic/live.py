@@ -1,8 +1,11 @@
 """A run as the run page sees it, built from its events alone: node statuses, attempts with
-start and end times (the timeline), and the run's own status.
+start and end times (the timeline), the run's own status, and the text LLM nodes are
+streaming.
 
 ``apply`` takes events in ``seq`` order and ignores any it has already seen, so a burst can
-be applied in one go and a replayed event changes nothing.
+be applied in one go and a replayed event changes nothing. ``apply_tokens`` folds streamed
+text (``node.tokens``, never stored, seq 0) in, whatever order it arrives in relative to
+the stored events of the same attempt.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.events import TOKENS
 from runtime.mapview import MapProgress
 from runtime.statuses import (
     NODE_ATTEMPT_ENDS,
@@ -52,6 +56,17 @@ class NodeState:
     """When a ``retrying`` node's next attempt starts (Unix time)."""
     wake_at: float | None = None
     """When a ``sleeping`` node wakes, or a ``waiting`` one times out (Unix time)."""
+    stream: str = ""
+    """The text an LLM node has streamed so far in its current attempt (``""``: none, or
+    the attempt ended: its checkpointed output is what to show)."""
+    stream_attempt: int = 0
+    """The attempt ``stream`` belongs to."""
+    ended_attempt: int = 0
+    """The last attempt that ended: text still arriving for it is stale."""
+
+    @property
+    def streaming(self) -> bool:
+        return self.stream != ""
 
 
 @dataclass
@@ -83,6 +98,11 @@ class RunView:
     def finished(self) -> bool:
         return self.status in RUN_FINISHED
 
+    @property
+    def streaming(self) -> frozenset[str]:
+        """The nodes streaming text now."""
+        return frozenset(name for name, n in self.nodes.items() if n.streaming)
+
 
 def new_view(node_names: Iterable[str]) -> RunView:
     return RunView(nodes={name: NodeState() for name in node_names})
@@ -106,6 +126,7 @@ def apply(view: RunView, events: Iterable[EventDict]) -> set[str]:
             if kind == "run.retried":
                 for node in data.get("restart", []):
                     view.node(node).status = "pending"
+                    view.node(node).ended_attempt = 0  # its attempts may count afresh
                     changed.add(node)
             elif view.finished:
                 changed |= _close_open(view, at)
@@ -116,6 +137,26 @@ def apply(view: RunView, events: Iterable[EventDict]) -> set[str]:
             view.maps.setdefault(name, MapProgress()).fold(data)
             changed.add(name)
     return changed
+
+
+def apply_tokens(view: RunView, events: Iterable[EventDict], limit: int = 200_000) -> set[str]:
+    """Append streamed text (``TOKENS`` events, others ignored) to its node's current
+    attempt; returns the nodes whose text grew. Only the last ``limit`` characters are
+    kept: the checkpointed output has it all."""
+    grew: set[str] = set()
+    for event in events:
+        name = event["node"]
+        if event["type"] != TOKENS or not name:
+            continue
+        node = view.node(name)
+        attempt = int(event["data"].get("attempt") or 1)
+        if attempt <= node.ended_attempt or view.finished:
+            continue  # late text of an attempt that has ended
+        if attempt != node.stream_attempt:
+            node.stream, node.stream_attempt = "", attempt
+        node.stream = (node.stream + str(event["data"].get("text", "")))[-limit:]
+        grew.add(name)
+    return grew
 
 
 def _apply_run(view: RunView, what: str, data: Mapping[str, Any], at: float) -> None:
@@ -140,6 +181,11 @@ def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) 
     status = event_node_status(kind, data)
     number = int(data.get("attempt") or len(node.attempts) or 1)
     last = node.attempts[-1] if node.attempts else None
+    if status in NODE_OPEN and node.stream_attempt != number:
+        node.stream, node.stream_attempt = "", number  # text of an earlier attempt
+    elif status not in NODE_OPEN:
+        # the attempt is over: its output (checkpointed) replaces the streamed text
+        node.stream, node.ended_attempt = "", max(node.ended_attempt, number)
     node.retry_at = None
     node.wake_at = _unix(data.get("wake_at"))
     if status in NODE_OPEN:
@@ -172,6 +218,9 @@ def _close_open(view: RunView, at: float) -> set[str]:
     changed = set()
     for name, node in view.nodes.items():
         after = node_status_after_run_end(node.status, view.status)
+        if node.stream:
+            node.stream = ""
+            changed.add(name)
         if after != node.status:
             node.status, node.retry_at, node.wake_at = after, None, None
             if node.attempts and node.attempts[-1].end is None:
