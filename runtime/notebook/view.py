@@ -25,13 +25,13 @@ from runtime import drawing as svg
 from runtime import mapview, redaction
 from runtime.errors import PlaitError
 from runtime.events import TOKENS
+from runtime.live_text import StreamedText
 from runtime.nodes.subgraph import child_summary
 from runtime.notebook.forms import WaitForm
 from runtime.redaction import Redactor
 from runtime.statuses import (
     NODE_DONE,
     NODE_EVENT_STATUS,
-    NODE_OPEN,
     NODE_PARKED,
     NODE_SUCCEEDED,
     RUN_END_EVENTS,
@@ -90,27 +90,16 @@ class RunModel:
     """Sleeping node (or waiting one with a timeout) -> when it wakes."""
     run_wake_at: dt.datetime | None = None
     """A parked run's wake time (the earliest of its nodes')."""
-    streams: dict[str, str] = field(default_factory=dict)
-    """LLM node -> the text its running attempt has streamed so far (never stored)."""
-    stream_attempts: dict[str, int] = field(default_factory=dict)
-    """LLM node -> the attempt its ``streams`` text belongs to."""
-    ended_attempts: dict[str, int] = field(default_factory=dict)
-    """Node -> its last attempt that ended (text still arriving for it is stale)."""
+    streams: StreamedText = field(default_factory=StreamedText)
+    """LLM nodes' text streaming in (never stored)."""
     streamed: set[str] = field(default_factory=set)
     """Nodes that streamed text in this view: their output replaces it when they end."""
     seq: int = 0
 
-    def apply_tokens(self, event: Mapping[str, Any], limit: int = MAX_TEXT) -> None:
-        """Fold in streamed text (a ``node.tokens`` event); the last ``limit`` characters
-        are kept (the checkpointed output has it all)."""
-        node, data = event["node"], event["data"]
-        attempt = int(data.get("attempt") or 1)
-        if node is None or attempt <= self.ended_attempts.get(node, 0) or self.finished:
-            return
-        if self.stream_attempts.get(node) != attempt:
-            self.streams[node], self.stream_attempts[node] = "", attempt
-        self.streams[node] = (self.streams[node] + str(data.get("text", "")))[-limit:]
-        self.streamed.add(node)
+    def apply_tokens(self, event: Mapping[str, Any]) -> None:
+        """Fold in streamed text (a ``node.tokens`` event)."""
+        if self.streams.add(event):
+            self.streamed.add(event["node"])
 
     def apply(self, event: Mapping[str, Any]) -> bool:
         """Fold one event in; returns whether it deserves an immediate push."""
@@ -129,19 +118,13 @@ class RunModel:
             for name in data.get("restart", []):
                 self.nodes[name] = "pending"
         if kind in RUN_END_EVENTS:
-            self.streams.clear()
+            self.streams.close()
         if kind == "run.retried":
-            for name in data.get("restart", []):
-                self.ended_attempts.pop(name, None)
+            self.streams.restart(data.get("restart", []))
         if node is not None and kind in NODE_EVENT_STATUS:
             status = event_node_status(kind, data)
             self.nodes[node] = status
-            attempt = int(data.get("attempt") or 1)
-            if status not in NODE_OPEN:  # the attempt ended: its output replaces the text
-                self.streams.pop(node, None)
-                self.ended_attempts[node] = max(self.ended_attempts.get(node, 0), attempt)
-            elif self.stream_attempts.get(node, attempt) != attempt:
-                self.streams.pop(node, None)
+            self.streams.node_status(node, status, int(data.get("attempt") or 1))
             if status == "retrying":
                 self.retry_at[node] = data.get("retry_at") or event["at"]
             else:
@@ -370,7 +353,7 @@ class RunView:
             lines = {n: child_summary(self.run.client, c) for n, c in children.items()}
             graph, table = model.svg(), self._table_html(model, self.shown, lines)
             waiting = set(model.waiting)
-            streams = dict(model.streams)
+            streams = dict(model.streams.text)
             ended = {n: model.nodes.get(n, "") for n in model.streamed if n not in streams}
         # the banner last: once it says "waiting" or "finished", the rest already does
         self._sync_forms(waiting)

@@ -4,8 +4,7 @@ streaming.
 
 ``apply`` takes events in ``seq`` order and ignores any it has already seen, so a burst can
 be applied in one go and a replayed event changes nothing. ``apply_tokens`` folds streamed
-text (``node.tokens``, never stored, seq 0) in, whatever order it arrives in relative to
-the stored events of the same attempt.
+text (``node.tokens``, never stored, seq 0) in (``runtime.live_text``).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.events import TOKENS
+from runtime.live_text import StreamedText
 from runtime.mapview import MapProgress
 from runtime.statuses import (
     NODE_ATTEMPT_ENDS,
@@ -56,17 +55,6 @@ class NodeState:
     """When a ``retrying`` node's next attempt starts (Unix time)."""
     wake_at: float | None = None
     """When a ``sleeping`` node wakes, or a ``waiting`` one times out (Unix time)."""
-    stream: str = ""
-    """The text an LLM node has streamed so far in its current attempt (``""``: none, or
-    the attempt ended: its checkpointed output is what to show)."""
-    stream_attempt: int = 0
-    """The attempt ``stream`` belongs to."""
-    ended_attempt: int = 0
-    """The last attempt that ended: text still arriving for it is stale."""
-
-    @property
-    def streaming(self) -> bool:
-        return self.stream != ""
 
 
 @dataclass
@@ -86,6 +74,8 @@ class RunView:
     """Map node -> how far its elements are (``map.progress`` events)."""
     wake_at: float | None = None
     """When a parked run is queued again (Unix time)."""
+    streams: StreamedText = field(default_factory=StreamedText)
+    """LLM nodes' text streaming in (none of it stored)."""
 
     def node(self, name: str) -> NodeState:
         return self.nodes.setdefault(name, NodeState())
@@ -97,11 +87,6 @@ class RunView:
     @property
     def finished(self) -> bool:
         return self.status in RUN_FINISHED
-
-    @property
-    def streaming(self) -> frozenset[str]:
-        """The nodes streaming text now."""
-        return frozenset(name for name, n in self.nodes.items() if n.streaming)
 
 
 def new_view(node_names: Iterable[str]) -> RunView:
@@ -126,12 +111,14 @@ def apply(view: RunView, events: Iterable[EventDict]) -> set[str]:
             if kind == "run.retried":
                 for node in data.get("restart", []):
                     view.node(node).status = "pending"
-                    view.node(node).ended_attempt = 0  # its attempts may count afresh
                     changed.add(node)
+                view.streams.restart(data.get("restart", []))
             elif view.finished:
-                changed |= _close_open(view, at)
+                changed |= _close_open(view, at) | view.streams.close()
         elif kind in NODE_EVENT_STATUS and name:
-            _apply_node(view.node(name), kind, data, at)
+            node = view.node(name)
+            attempt = _apply_node(node, kind, data, at)
+            view.streams.node_status(name, node.status, attempt)
             changed.add(name)
         elif kind == "map.progress" and name:
             view.maps.setdefault(name, MapProgress()).fold(data)
@@ -139,24 +126,10 @@ def apply(view: RunView, events: Iterable[EventDict]) -> set[str]:
     return changed
 
 
-def apply_tokens(view: RunView, events: Iterable[EventDict], limit: int = 200_000) -> set[str]:
-    """Append streamed text (``TOKENS`` events, others ignored) to its node's current
-    attempt; returns the nodes whose text grew. Only the last ``limit`` characters are
-    kept: the checkpointed output has it all."""
-    grew: set[str] = set()
-    for event in events:
-        name = event["node"]
-        if event["type"] != TOKENS or not name:
-            continue
-        node = view.node(name)
-        attempt = int(event["data"].get("attempt") or 1)
-        if attempt <= node.ended_attempt or view.finished:
-            continue  # late text of an attempt that has ended
-        if attempt != node.stream_attempt:
-            node.stream, node.stream_attempt = "", attempt
-        node.stream = (node.stream + str(event["data"].get("text", "")))[-limit:]
-        grew.add(name)
-    return grew
+def apply_tokens(view: RunView, events: Iterable[EventDict]) -> set[str]:
+    """Fold streamed text in (other events are ignored); returns the nodes whose text
+    grew."""
+    return {e["node"] for e in events if view.streams.add(e) and e["node"]}
 
 
 def _apply_run(view: RunView, what: str, data: Mapping[str, Any], at: float) -> None:
@@ -177,15 +150,11 @@ def _apply_run(view: RunView, what: str, data: Mapping[str, Any], at: float) -> 
         view.error = data.get("error")
 
 
-def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) -> None:
+def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) -> int:
+    """Returns the attempt the event is of."""
     status = event_node_status(kind, data)
     number = int(data.get("attempt") or len(node.attempts) or 1)
     last = node.attempts[-1] if node.attempts else None
-    if status in NODE_OPEN and node.stream_attempt != number:
-        node.stream, node.stream_attempt = "", number  # text of an earlier attempt
-    elif status not in NODE_OPEN:
-        # the attempt is over: its output (checkpointed) replaces the streamed text
-        node.stream, node.ended_attempt = "", max(node.ended_attempt, number)
     node.retry_at = None
     node.wake_at = _unix(data.get("wake_at"))
     if status in NODE_OPEN:
@@ -199,6 +168,7 @@ def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) 
         if status == "retrying":
             node.retry_at = data.get("retry_at") or at
     node.status = status
+    return number
 
 
 def _unix(iso: Any) -> float | None:
@@ -218,9 +188,6 @@ def _close_open(view: RunView, at: float) -> set[str]:
     changed = set()
     for name, node in view.nodes.items():
         after = node_status_after_run_end(node.status, view.status)
-        if node.stream:
-            node.stream = ""
-            changed.add(name)
         if after != node.status:
             node.status, node.retry_at, node.wake_at = after, None, None
             if node.attempts and node.attempts[-1].end is None:

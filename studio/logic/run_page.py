@@ -50,8 +50,7 @@ class RunPage:
 
     def stream_text(self, node: str) -> str:
         """What ``node`` has streamed so far in its running attempt (redacted), else ``""``."""
-        state = self.view.nodes.get(node)
-        return self.redactor.text(state.stream) if state is not None else ""
+        return self.redactor.text(self.view.streams.of(node))
 
     def turn(self, direction: layout.Direction) -> None:
         self.direction = direction
@@ -72,7 +71,7 @@ class RunPage:
                 self.direction,
                 untaken,
                 {name: p.text for name, p in view.maps.items()},
-                view.streaming,
+                view.streams.streaming,
             ),
             "flow_edges": layout.flow_edges(self.spec, statuses),
             "timeline_rows": timeline.rows,

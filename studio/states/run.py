@@ -165,9 +165,9 @@ class RunState(rx.State):
                         self.children = children
                     page = self._raw_page()
                     changed = page.apply(stored)  # type: ignore[arg-type]
-                    streaming = page.view.streaming
+                    streaming = page.view.streams.streaming
                     page.apply_tokens(events)  # type: ignore[arg-type]
-                    if stored or not events or streaming != page.view.streaming:
+                    if stored or not events or streaming != page.view.streams.streaming:
                         self._render()  # text alone changes no more than the panel
                     self.loading = False
                     if failure is not None:
