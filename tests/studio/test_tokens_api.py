@@ -5,6 +5,7 @@ cursor untouched), so the remote SDK's ``run.events(tokens=True)`` and ``plait w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -57,6 +58,11 @@ def test_the_remote_sdk_follows_tokens_live(
         assert handle.output("answer") == "Once upon a time the end."
         # the stored events came whole and in order around the tokens
         assert stored == [e["seq"] for e in run.events()]
+
+        async def follow_async() -> list[int]:
+            return [e["seq"] async for e in handle.aevents(tokens=True)]
+
+        assert asyncio.run(follow_async()) == stored  # ended with the run, no token left
     finally:
         remote.close()
 
