@@ -15,13 +15,13 @@ import datetime as dt
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Literal
 
 import fastapi
 import sqlalchemy as sa
 from fastapi import Path, Query, Request, status
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -35,7 +35,7 @@ from runtime.body_limit import RequestBodyLimit
 from runtime.client import Client, Run, default_client
 from runtime.config import settings
 from runtime.errors import CodecError, NotFound, RunStateError
-from runtime.events import EventDict
+from runtime.events import EventDict, afollow
 from runtime.redaction import Redactor
 from runtime.statuses import RunStatus
 from runtime.store import tables
@@ -811,7 +811,14 @@ def create_api(
         "/runs/{run_id}/events",
         response_model=list[EventOut],
         tags=["runs"],
-        responses=responses(404),
+        responses={
+            **responses(404),
+            200: {
+                "description": "The events (a JSON list); with ``tokens``, a stream of them, "
+                "one JSON object a line.",
+                "content": {"application/json": {}, NDJSON: {}},
+            },
+        },
     )
     async def run_events(
         run_id: RunId,
@@ -823,15 +830,27 @@ def create_api(
                 ge=0,
                 le=MAX_WAIT,
                 description="Seconds to wait for an event when none is there yet (long "
-                "polling; at most 30).",
+                "polling; at most 30). With tokens: how long the stream stays open.",
             ),
         ] = 0,
-    ) -> list[EventOut]:
+        tokens: Annotated[
+            bool,
+            Query(
+                description="Stream (NDJSON) the stored events and, live, LLM nodes' text as "
+                "it arrives (node.tokens events, seq 0, never stored: keep the last stored "
+                "seq as the next request's after). The stream ends at the run's end or "
+                "after wait seconds.",
+            ),
+        ] = False,
+    ) -> Any:
         """The run's events after ``after``, in order (their data redacted)."""
         c = client()
         run = await asyncio.to_thread(reach_run, who, c, run_id)
-        events = await _events_after(c, run_id, after, wait)
         shown = await asyncio.to_thread(redaction.for_run, run)
+        if tokens:
+            lines = _event_lines(c, run_id, after, wait, shown)
+            return StreamingResponse(lines, media_type=NDJSON)
+        events = await _events_after(c, run_id, after, wait)
         return [EventOut.model_validate({**e, "data": shown.value(e["data"])}) for e in events]
 
     @router.get(
@@ -1146,6 +1165,20 @@ async def _events_after(c: Client, run_id: str, after: int, wait: float) -> list
     finally:
         unsubscribe()
     return events
+
+
+NDJSON = "application/x-ndjson"
+
+
+async def _event_lines(
+    c: Client, run_id: str, after: int, wait: float, shown: Redactor
+) -> AsyncIterator[bytes]:
+    """The run's events after ``after``, then live with its streamed tokens, one JSON line
+    each, until the run's end or ``wait`` seconds (the client asks again after the last
+    stored seq; tokens sent in between are missed, the final output is stored)."""
+    async for e in afollow(c.store, c.bus, run_id, after=after, timeout=wait, tokens=True):
+        out = EventOut.model_validate({**e, "data": shown.value(e["data"])})
+        yield out.model_dump_json().encode() + b"\n"
 
 
 def _encoded(run: Run, value: Any, what: str) -> EncodedOut:

@@ -25,7 +25,6 @@ from runtime.errors import (
     MissingSecretKey,
     NotFound,
     PayloadError,
-    PlaitError,
     RunStateError,
     SignatureError,
     StoreUnavailable,
@@ -79,10 +78,19 @@ class RunReads(Protocol):
         ...
 
     def follow(
-        self, run_id: str, *, after: int, stop_at_end: bool, timeout: float | None
-    ) -> Iterator[EventDict]: ...
+        self,
+        run_id: str,
+        *,
+        after: int,
+        stop_at_end: bool,
+        timeout: float | None,
+        tokens: bool = False,
+    ) -> Iterator[EventDict]:
+        """The run's events (with ``tokens``, streamed LLM text too: ``TOKENS`` events)."""
+        ...
+
     def afollow(
-        self, run_id: str, *, after: int, stop_at_end: bool
+        self, run_id: str, *, after: int, stop_at_end: bool, tokens: bool = False
     ) -> AsyncIterator[EventDict]: ...
     def resume(
         self, run_id: str, node: str, payload: Any, *, answered_by: str | None = None
@@ -766,14 +774,30 @@ class Client:
         return self.bus.subscribe(run_id, listener)
 
     def follow(
-        self, run_id: str, *, after: int, stop_at_end: bool, timeout: float | None
+        self,
+        run_id: str,
+        *,
+        after: int,
+        stop_at_end: bool,
+        timeout: float | None,
+        tokens: bool = False,
     ) -> Iterator[EventDict]:
         return follow(
-            self.store, self.bus, run_id, after=after, stop_at_end=stop_at_end, timeout=timeout
+            self.store,
+            self.bus,
+            run_id,
+            after=after,
+            stop_at_end=stop_at_end,
+            timeout=timeout,
+            tokens=tokens,
         )
 
-    def afollow(self, run_id: str, *, after: int, stop_at_end: bool) -> AsyncIterator[EventDict]:
-        return afollow(self.store, self.bus, run_id, after=after, stop_at_end=stop_at_end)
+    def afollow(
+        self, run_id: str, *, after: int, stop_at_end: bool, tokens: bool = False
+    ) -> AsyncIterator[EventDict]:
+        return afollow(
+            self.store, self.bus, run_id, after=after, stop_at_end=stop_at_end, tokens=tokens
+        )
 
     def run_diff(self, run_a: str, run_b: str) -> RunDiff:
         from runtime.compare import diff_runs
@@ -1215,20 +1239,17 @@ class Run:
     ) -> Iterator[EventDict]:
         """The run's events: history, then live, in order, without gaps or duplicates. With
         ``tokens``, LLM nodes' streamed text too, live (``node.tokens`` events, never
-        stored: a follower that joins later sees the final output only)."""
-        if not tokens:
-            return self.client.follow(
-                self.id, after=after, stop_at_end=stop_at_end, timeout=timeout
-            )
-        store, bus = getattr(self.client, "store", None), getattr(self.client, "bus", None)
-        if store is None or bus is None:
-            raise PlaitError("streamed tokens need a direct connection (rt.connect), not the API")
-        return follow(
-            store, bus, self.id, after=after, stop_at_end=stop_at_end, timeout=timeout, tokens=True
+        stored: a follower that joins later sees the final output only). Through the API
+        as well (``runtime.remote``)."""
+        return self.client.follow(
+            self.id, after=after, stop_at_end=stop_at_end, timeout=timeout, tokens=tokens
         )
 
-    def aevents(self, after: int = 0, *, stop_at_end: bool = True) -> AsyncIterator[EventDict]:
-        return self.client.afollow(self.id, after=after, stop_at_end=stop_at_end)
+    def aevents(
+        self, after: int = 0, *, stop_at_end: bool = True, tokens: bool = False
+    ) -> AsyncIterator[EventDict]:
+        """Async form of ``events``."""
+        return self.client.afollow(self.id, after=after, stop_at_end=stop_at_end, tokens=tokens)
 
     def diff(self, other: Run | str) -> RunDiff:
         """How this run differs from ``other`` (run A, the baseline; a run or a run id),

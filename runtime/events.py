@@ -168,7 +168,14 @@ def follow(
 
 
 async def afollow(
-    store: Store, bus: Bus, run_id: str, *, after: int = 0, stop_at_end: bool = True
+    store: Store,
+    bus: Bus,
+    run_id: str,
+    *,
+    after: int = 0,
+    stop_at_end: bool = True,
+    timeout: float | None = None,
+    tokens: bool = False,
 ) -> AsyncIterator[EventDict]:
     """Async form of ``follow``; table reads run in a thread so the loop never blocks."""
     loop = asyncio.get_running_loop()
@@ -179,6 +186,7 @@ async def afollow(
 
     unsubscribe = bus.subscribe(run_id, deliver)
     sequencer = _Sequencer(store, run_id, after)
+    deadline = None if timeout is None else loop.time() + timeout
     try:
         pending = await asyncio.to_thread(sequencer.from_table)
         while True:
@@ -186,13 +194,22 @@ async def afollow(
                 yield event
                 if stop_at_end and ends_at(pending, i):
                     return
+            wait = _RESYNC_SECONDS
+            if deadline is not None:
+                wait = min(wait, deadline - loop.time())
+                if wait <= 0:
+                    return
             try:
-                batch = await asyncio.wait_for(inbox.get(), _RESYNC_SECONDS)
+                batch = await asyncio.wait_for(inbox.get(), wait)
             except TimeoutError:
                 pending = await asyncio.to_thread(sequencer.from_table)
                 continue
             while not inbox.empty():  # drain a burst and apply it together
                 batch.extend(inbox.get_nowait())
+            if tokens:
+                for event in batch:
+                    if event["type"] == TOKENS:
+                        yield event
             announced = sequencer.from_announcement(batch)
             if announced is None:
                 announced = await asyncio.to_thread(sequencer.from_table)

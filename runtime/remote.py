@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -26,9 +27,10 @@ from runtime.auth.roles import Forbidden, Unauthenticated
 from runtime.client import DocumentInfo, Run
 from runtime.config import Settings
 from runtime.errors import InputError, NotFound, PayloadError, PlaitError, RunStateError
+from runtime.events import TOKENS
 from runtime.graph import Graph
 from runtime.mapview import Element
-from runtime.statuses import SETTLING_EVENTS, ends_at
+from runtime.statuses import RUN_END_EVENTS, SETTLING_EVENTS, ends_at
 from runtime.store import tables as t
 from runtime.store.tables import EventDict
 
@@ -382,8 +384,32 @@ class RemoteClient:
             raise _error(response)
         return [{**e, "run_id": run_id} for e in response.json()]  # type: ignore[typeddict-item]
 
+    def _streamed(
+        self, http: httpx.Client, run_id: str, after: int, wait: float
+    ) -> Iterator[EventDict]:
+        """The events stream with live tokens (``?tokens=true``, one JSON event a line)."""
+        params: dict[str, str | float] = {"after": after, "wait": wait, "tokens": "true"}
+        try:
+            with http.stream(
+                "GET", f"/runs/{run_id}/events", params=params, timeout=wait + self._timeout
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                for line in response.iter_lines():
+                    if line:
+                        yield {**json.loads(line), "run_id": run_id}  # type: ignore[typeddict-item]
+        except httpx.HTTPError as exc:
+            raise RemoteError(f"cannot reach {self.api_url}: {exc}") from None
+
     def follow(
-        self, run_id: str, *, after: int = 0, stop_at_end: bool = True, timeout: float | None = None
+        self,
+        run_id: str,
+        *,
+        after: int = 0,
+        stop_at_end: bool = True,
+        timeout: float | None = None,
+        tokens: bool = False,
     ) -> Iterator[EventDict]:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -392,6 +418,16 @@ class RemoteClient:
                 wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
                     return
+            if tokens:
+                last = None
+                for event in self._streamed(self.http, run_id, after, wait):
+                    if event["type"] != TOKENS:
+                        after, last = event["seq"], event
+                    yield event
+                # the server ends the stream at the run's end (or after ``wait``)
+                if stop_at_end and last is not None and last["type"] in RUN_END_EVENTS:
+                    return
+                continue
             batch = self._events(self.http, run_id, after, wait)
             for i, event in enumerate(batch):
                 after = event["seq"]
@@ -400,12 +436,21 @@ class RemoteClient:
                     return
 
     async def afollow(
-        self, run_id: str, *, after: int = 0, stop_at_end: bool = True
+        self, run_id: str, *, after: int = 0, stop_at_end: bool = True, tokens: bool = False
     ) -> AsyncIterator[EventDict]:
         async with httpx.AsyncClient(
             base_url=self.api_url + PREFIX, headers=self._headers, timeout=self._timeout
         ) as http:
             while True:
+                if tokens:
+                    last = None
+                    async for event in self._astreamed(http, run_id, after):
+                        if event["type"] != TOKENS:
+                            after, last = event["seq"], event
+                        yield event
+                    if stop_at_end and last is not None and last["type"] in RUN_END_EVENTS:
+                        return
+                    continue
                 try:
                     response = await http.get(
                         f"/runs/{run_id}/events",
@@ -423,6 +468,26 @@ class RemoteClient:
                     if stop_at_end and ends_at(batch, i):
                         return
                 await asyncio.sleep(0)
+
+    async def _astreamed(
+        self, http: httpx.AsyncClient, run_id: str, after: int
+    ) -> AsyncIterator[EventDict]:
+        params: dict[str, str | float] = {"after": after, "wait": POLL_SECONDS, "tokens": "true"}
+        try:
+            async with http.stream(
+                "GET",
+                f"/runs/{run_id}/events",
+                params=params,
+                timeout=POLL_SECONDS + self._timeout,
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _error(response)
+                async for line in response.aiter_lines():
+                    if line:
+                        yield {**json.loads(line), "run_id": run_id}  # type: ignore[typeddict-item]
+        except httpx.HTTPError as exc:
+            raise RemoteError(f"cannot reach {self.api_url}: {exc}") from None
 
     def subscribe(
         self, run_id: str, listener: Callable[[list[EventDict]], None]

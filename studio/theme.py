@@ -54,6 +54,8 @@ GLOBAL_CSS = """
 }
 .react-flow__node.plait-waiting { box-shadow: 0 0 0 3px #d97706; }
 .react-flow__node.plait-sleeping { box-shadow: 0 0 0 3px #7c3aed; }
+.react-flow__node.plait-streaming { border: 2px dotted #4f46e5; }
+.plait-stream { border-color: #c7d2fe; background: #eef2ff; }
 .react-flow__node.plait-selected { outline: 2px solid #4f46e5; outline-offset: 3px; }
 @keyframes plait-pulse { 50% { box-shadow: 0 0 0 6px rgba(37, 99, 235, 0.35); } }
 .plait-gantt-row { position: relative; height: 18px; background: #f9fafb; border-radius: 3px; }

@@ -25,6 +25,8 @@ from runtime import details as node_extras
 from runtime import drawing as svg
 from runtime import mapview, redaction
 from runtime.errors import PlaitError
+from runtime.events import TOKENS
+from runtime.live_text import StreamedText
 from runtime.nodes.subgraph import child_summary
 from runtime.notebook import details as extras_html
 from runtime.notebook.forms import WaitForm
@@ -90,7 +92,16 @@ class RunModel:
     """Sleeping node (or waiting one with a timeout) -> when it wakes."""
     run_wake_at: dt.datetime | None = None
     """A parked run's wake time (the earliest of its nodes')."""
+    streams: StreamedText = field(default_factory=StreamedText)
+    """LLM nodes' text streaming in (never stored)."""
+    streamed: set[str] = field(default_factory=set)
+    """Nodes that streamed text in this view: their output replaces it when they end."""
     seq: int = 0
+
+    def apply_tokens(self, event: Mapping[str, Any]) -> None:
+        """Fold in streamed text (a ``node.tokens`` event)."""
+        if self.streams.add(event):
+            self.streamed.add(event["node"])
 
     def apply(self, event: Mapping[str, Any]) -> bool:
         """Fold one event in; returns whether it deserves an immediate push."""
@@ -108,9 +119,14 @@ class RunModel:
         if kind == "run.retried":
             for name in data.get("restart", []):
                 self.nodes[name] = "pending"
+        if kind in RUN_END_EVENTS:
+            self.streams.close()
+        if kind == "run.retried":
+            self.streams.restart(data.get("restart", []))
         if node is not None and kind in NODE_EVENT_STATUS:
             status = event_node_status(kind, data)
             self.nodes[node] = status
+            self.streams.node_status(node, status, int(data.get("attempt") or 1))
             if status == "retrying":
                 self.retry_at[node] = data.get("retry_at") or event["at"]
             else:
@@ -223,6 +239,9 @@ class RunView:
         self.banner = w.HTML()
         self.graph = w.HTML()
         self.table = w.HTML()
+        self.live = w.HTML()
+        """LLM nodes' text as it streams in; each node's output replaces it when it ends."""
+        self._finals: dict[str, str] = {}
         self.forms = w.VBox()
         self.details_pick = w.Dropdown(
             options=["(choose a node)"] + [n["name"] for n in self.model.spec["nodes"]],
@@ -249,6 +268,7 @@ class RunView:
                 self.graph,
                 self.forms,
                 self.table,
+                self.live,
                 w.HBox([self.details_pick, self.replay_plan_button, self.replay_button]),
                 self.details,
                 self.replay_view,
@@ -266,9 +286,13 @@ class RunView:
 
     def _follow(self) -> None:
         try:
-            for event in self.run.events(stop_at_end=True):
+            for event in self.run.events(stop_at_end=True, tokens=True):
                 with self._lock:
-                    urgent = self.model.apply(event)
+                    if event["type"] == TOKENS:
+                        self.model.apply_tokens(event)
+                        urgent = False
+                    else:
+                        urgent = self.model.apply(event)
                 self.pacer.mark(urgent)
         except PlaitError as exc:
             self.banner.value = (
@@ -331,8 +355,13 @@ class RunView:
             lines = {n: child_summary(self.run.client, c) for n, c in children.items()}
             graph, table = model.svg(), self._table_html(model, self.shown, lines)
             waiting = set(model.waiting)
+            streams = dict(model.streams.text)
+            ended = {n: model.nodes.get(n, "") for n in model.streamed if n not in streams}
         # the banner last: once it says "waiting" or "finished", the rest already does
         self._sync_forms(waiting)
+        live = self._live_html(streams, ended)
+        if live != self.live.value:
+            self.live.value = live
         self.graph.value, self.table.value = graph, table
         self.banner.value = banner
         if model.finished and not self._outputs_shown:
@@ -341,6 +370,31 @@ class RunView:
             self.replay_plan_button.disabled = self.details_pick.index in (None, 0)
             self._show_outputs()
         self.pushes += 1
+
+    def _live_html(self, streams: dict[str, str], ended: dict[str, str]) -> str:
+        """Each streaming node's text so far; a node that streamed and has ended shows its
+        checkpointed output in its place (read once)."""
+        parts = []
+        for node in self.model.spec["nodes"]:
+            name = node["name"]
+            if name in streams:
+                text = html.escape(self.shown.text(streams[name]))
+                parts.append(
+                    f"<div class='plait-stream' data-node='{html.escape(name)}' "
+                    f"data-state='streaming'><b>{html.escape(name)}</b> <i>streaming…</i>"
+                    f"<pre class='plait-stream-text'>{text}</pre></div>"
+                )
+            elif name in ended and ended[name] in NODE_SUCCEEDED:
+                if name not in self._finals:
+                    try:
+                        self._finals[name] = preview_html(self.run.output(name), self.shown)
+                    except PlaitError as exc:
+                        self._finals[name] = f"<pre>{html.escape(str(exc))}</pre>"
+                parts.append(
+                    f"<div class='plait-stream' data-node='{html.escape(name)}' "
+                    f"data-state='final'><b>{html.escape(name)}</b>{self._finals[name]}</div>"
+                )
+        return "".join(parts)
 
     @staticmethod
     def _table_html(

@@ -112,6 +112,10 @@ def auto_direction(spec: Mapping[str, Any]) -> Direction:
     return "TB" if tb > lr * 1.05 else "LR"
 
 
+STREAMING_MARK = "\u270e"
+"""Ends the label of a node streaming text (a pen)."""
+
+
 def flow_nodes(
     placed: list[Placed],
     statuses: Mapping[str, str],
@@ -119,11 +123,13 @@ def flow_nodes(
     direction: Direction = "LR",
     untaken: frozenset[str] = frozenset(),
     counts: Mapping[str, str] | None = None,
+    streaming: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """React Flow node objects, coloured by status; the class names carry the status
     (``plait-<status>``) for styling and for tests, and ``plait-untaken`` for a node on an
     untaken branch path (``untaken``: greyed, dashed). ``counts`` labels nodes that stand for
-    many (a map node: ``squares 312/1000``)."""
+    many (a map node: ``squares 312/1000``); ``streaming`` nodes (an LLM node's text coming
+    in) are marked ``plait-streaming`` and their label ends with a pen."""
     counts = counts or {}
     source, target = ("right", "left") if direction == "LR" else ("bottom", "top")
     out = []
@@ -136,11 +142,15 @@ def flow_nodes(
             style = {"background": UNTAKEN_COLOURS["fill"], "color": UNTAKEN_COLOURS["text"]}
         if p.name == selected:
             classes += " plait-selected"
+        text = f"{p.name} {counts[p.name]}" if p.name in counts else p.name
+        if p.name in streaming:
+            classes += " plait-streaming"
+            text += " " + STREAMING_MARK
         out.append(
             {
                 "id": p.name,
                 "position": {"x": p.x, "y": p.y},
-                "data": {"label": f"{p.name} {counts[p.name]}" if p.name in counts else p.name},
+                "data": {"label": text},
                 "className": classes,
                 # fixed sizes: the minimap and fitView need them before anything is measured
                 "width": NODE_W,

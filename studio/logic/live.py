@@ -1,8 +1,10 @@
 """A run as the run page sees it, built from its events alone: node statuses, attempts with
-start and end times (the timeline), and the run's own status.
+start and end times (the timeline), the run's own status, and the text LLM nodes are
+streaming.
 
 ``apply`` takes events in ``seq`` order and ignores any it has already seen, so a burst can
-be applied in one go and a replayed event changes nothing.
+be applied in one go and a replayed event changes nothing. ``apply_tokens`` folds streamed
+text (``node.tokens``, never stored, seq 0) in (``runtime.live_text``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.live_text import StreamedText
 from runtime.mapview import MapProgress
 from runtime.statuses import (
     NODE_ATTEMPT_ENDS,
@@ -71,6 +74,8 @@ class RunView:
     """Map node -> how far its elements are (``map.progress`` events)."""
     wake_at: float | None = None
     """When a parked run is queued again (Unix time)."""
+    streams: StreamedText = field(default_factory=StreamedText)
+    """LLM nodes' text streaming in (none of it stored)."""
 
     def node(self, name: str) -> NodeState:
         return self.nodes.setdefault(name, NodeState())
@@ -107,15 +112,24 @@ def apply(view: RunView, events: Iterable[EventDict]) -> set[str]:
                 for node in data.get("restart", []):
                     view.node(node).status = "pending"
                     changed.add(node)
+                view.streams.restart(data.get("restart", []))
             elif view.finished:
-                changed |= _close_open(view, at)
+                changed |= _close_open(view, at) | view.streams.close()
         elif kind in NODE_EVENT_STATUS and name:
-            _apply_node(view.node(name), kind, data, at)
+            node = view.node(name)
+            attempt = _apply_node(node, kind, data, at)
+            view.streams.node_status(name, node.status, attempt)
             changed.add(name)
         elif kind == "map.progress" and name:
             view.maps.setdefault(name, MapProgress()).fold(data)
             changed.add(name)
     return changed
+
+
+def apply_tokens(view: RunView, events: Iterable[EventDict]) -> set[str]:
+    """Fold streamed text in (other events are ignored); returns the nodes whose text
+    grew."""
+    return {e["node"] for e in events if view.streams.add(e) and e["node"]}
 
 
 def _apply_run(view: RunView, what: str, data: Mapping[str, Any], at: float) -> None:
@@ -136,7 +150,8 @@ def _apply_run(view: RunView, what: str, data: Mapping[str, Any], at: float) -> 
         view.error = data.get("error")
 
 
-def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) -> None:
+def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) -> int:
+    """Returns the attempt the event is of."""
     status = event_node_status(kind, data)
     number = int(data.get("attempt") or len(node.attempts) or 1)
     last = node.attempts[-1] if node.attempts else None
@@ -153,6 +168,7 @@ def _apply_node(node: NodeState, kind: str, data: Mapping[str, Any], at: float) 
         if status == "retrying":
             node.retry_at = data.get("retry_at") or at
     node.status = status
+    return number
 
 
 def _unix(iso: Any) -> float | None:

@@ -40,7 +40,17 @@ class RunPage:
         return cls(spec, direction, live.new_view(order), placed, order, redactor=redactor)
 
     def apply(self, events: Iterable[EventDict]) -> set[str]:
+        """Apply stored events (streamed text is ignored: see ``apply_tokens``); returns
+        the nodes whose stored state changed."""
         return live.apply(self.view, events)
+
+    def apply_tokens(self, events: Iterable[EventDict]) -> set[str]:
+        """Fold streamed LLM text in; returns the nodes whose text grew."""
+        return live.apply_tokens(self.view, events)
+
+    def stream_text(self, node: str) -> str:
+        """What ``node`` has streamed so far in its running attempt (redacted), else ``""``."""
+        return self.redactor.text(self.view.streams.of(node))
 
     def turn(self, direction: layout.Direction) -> None:
         self.direction = direction
@@ -61,6 +71,7 @@ class RunPage:
                 self.direction,
                 untaken,
                 {name: p.text for name, p in view.maps.items()},
+                view.streams.streaming,
             ),
             "flow_edges": layout.flow_edges(self.spec, statuses),
             "timeline_rows": timeline.rows,

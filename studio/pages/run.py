@@ -399,11 +399,15 @@ def node_panel() -> rx.Component:
             ),
             common.section(
                 "Output",
-                values.value_view(
-                    d.output,
-                    json_rows=RunState.detail_json_rows,
-                    toggle=RunState.toggle_json,
-                    collapsed=RunState.collapsed,
+                rx.cond(
+                    RunState.stream_text != "",
+                    streamed_text(),
+                    values.value_view(
+                        d.output,
+                        json_rows=RunState.detail_json_rows,
+                        toggle=RunState.toggle_json,
+                        collapsed=RunState.collapsed,
+                    ),
                 ),
                 rx.cond(d.answered_by != "", rx.text("answered by " + d.answered_by, size="1")),
                 rx.cond(
@@ -482,6 +486,22 @@ def node_panel() -> rx.Component:
             width="100%",
             class_name="plait-node-panel",
         ),
+    )
+
+
+def streamed_text() -> rx.Component:
+    """An LLM node's text as it streams in (none of it stored: the output replaces it)."""
+    return rx.vstack(
+        rx.badge(
+            rx.icon("pen_line", size=12),
+            "streaming",
+            color_scheme="indigo",
+            variant="soft",
+            id="node-streaming",
+        ),
+        common.pre(RunState.stream_text, extra_class="plait-stream", id="node-stream"),
+        spacing="1",
+        width="100%",
     )
 
 

@@ -2,8 +2,8 @@
 
 ``listen`` (started by the page's ``on_load``, so Reflex cancels it when the tab closes or
 navigates away) reads the run's events with ``Run.aevents`` — history from the event table,
-then live from the bus, no gap and no duplicate — and applies each burst in one state update,
-which Reflex pushes to the browser over its websocket.
+then live from the bus, no gap and no duplicate, with LLM nodes' streamed text — and applies
+each burst in one state update, which Reflex pushes to the browser over its websocket.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import reflex as rx
 from runtime import sharing
 from runtime.client import Run
 from runtime.errors import NotFound, PayloadError, PlaitError
+from runtime.events import TOKENS
 from runtime.statuses import RUN_FINISHED, RUN_RETRYABLE
 from runtime.store.tables import EventDict
 from studio import data
@@ -76,6 +77,9 @@ class RunState(rx.State):
     waits: list[forms.WaitForm] = []
     selected: str = ""
     detail: data.NodeDetail = data.NodeDetail()
+    stream_text: str = ""
+    """What the selected LLM node has streamed so far (its attempt still running); its
+    checkpointed output replaces it once read."""
     detail_loading: bool = False
     collapsed: list[str] = []
     share_open: bool = False
@@ -152,6 +156,7 @@ class RunState(rx.State):
                 while not queue.empty():
                     batch.append(queue.get_nowait())
                 events = [e for e in batch if isinstance(e, dict)]
+                stored = [e for e in events if e["type"] != TOKENS]
                 ended = any(e is _END or isinstance(e, Exception) for e in batch)
                 failure = next((e for e in batch if isinstance(e, Exception)), None)
                 children = await blocking(data.child_links, client(), run_id) if nested else None
@@ -159,12 +164,19 @@ class RunState(rx.State):
                     if children is not None:
                         self.children = children
                     page = self._raw_page()
-                    changed = page.apply(events)  # type: ignore[arg-type]
-                    self._render()
+                    changed = page.apply(stored)  # type: ignore[arg-type]
+                    streaming = page.view.streams.streaming
+                    page.apply_tokens(events)  # type: ignore[arg-type]
+                    if stored or not events or streaming != page.view.streams.streaming:
+                        self._render()  # text alone changes no more than the panel
                     self.loading = False
                     if failure is not None:
                         self.live_error = f"live updates stopped: {failure}"
                     selected = self.selected if self.selected in changed else ""
+                    text = page.stream_text(self.selected) if self.selected else ""
+                    # an ended attempt's text stays until its output is read, then gives way
+                    if text != self.stream_text and (text or not selected):
+                        self.stream_text = text
                     offset = self.detail.map.offset
                     finished = live.RUN_LEVEL in changed and page.view.finished
                     spec = page.spec
@@ -176,6 +188,7 @@ class RunState(rx.State):
                     async with self:
                         if self.selected == selected:
                             self.detail = detail
+                            self.stream_text = self._raw_page().stream_text(selected)
                 if finished:
                     outputs = await blocking(data.outputs, client(), run_id)
                     async with self:
@@ -201,6 +214,7 @@ class RunState(rx.State):
         self.inputs, self.outputs, self.waits = [], [], []
         self.flow_nodes, self.flow_edges, self.timeline_rows = [], [], []
         self.detail = data.NodeDetail()
+        self.stream_text = ""
         self.collapsed = []
         self.last_seq = 0
         self._page = None
@@ -255,6 +269,7 @@ class RunState(rx.State):
         if name != self.selected:
             self._close_replay()
         self.selected, self.detail_loading, self.collapsed = name, True, []
+        self.stream_text = self._raw_page().stream_text(name)
         self._render()
         yield
         spec = self._raw_page().spec
@@ -273,6 +288,7 @@ class RunState(rx.State):
         self._close_replay()
         self.selected = ""
         self.detail = data.NodeDetail()
+        self.stream_text = ""
         self._render()
 
     def toggle_json(self, path: str) -> None:
@@ -536,7 +552,7 @@ async def _pump(run_id: str, queue: asyncio.Queue[Any]) -> None:
     """Events of the run onto ``queue``, then ``_END`` (or the error that stopped them)."""
     try:
         event: EventDict
-        async for event in Run(client(), run_id).aevents(stop_at_end=True):
+        async for event in Run(client(), run_id).aevents(stop_at_end=True, tokens=True):
             queue.put_nowait(event)
     except asyncio.CancelledError:
         raise

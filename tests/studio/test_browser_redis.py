@@ -20,6 +20,7 @@ from tests.conftest import REDIS_URL, _migrate, _truncate
 from tests.studio import flows
 from tests.studio.conftest import Studio, start_studio, stop_studio
 from tests.studio.test_browser import TIMEOUT, node, status_class
+from tests.token_models import story_graph
 from tests.workers import Cluster, cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -115,3 +116,21 @@ def test_a_run_started_from_the_form_executes_on_the_worker(
 def test_the_studio_says_workers_execute(studio: Studio) -> None:
     said = studio.log.read_text()
     assert "workers execute runs (Redis)" in said and "postgresql+psycopg://" in said
+
+
+def test_tokens_streamed_on_a_worker_reach_the_node_panel(
+    studio: Studio, page: Page, tmp_path: Path
+) -> None:
+    run = studio.connect().start(story_graph("redis_story", tmp_path), {"topic": "redis"})
+    page.goto(f"{studio.url}/runs/{run.id}")
+    expect(node(page, "answer")).to_have_class(status_class("running"), timeout=TIMEOUT)
+    node(page, "answer").click()
+    (tmp_path / "go").touch()
+    expect(page.locator("#node-stream")).to_have_text("Once upon", timeout=TIMEOUT)
+    assert run.nodes["answer"].status == "running"
+    (tmp_path / "finish").touch()
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=TIMEOUT)
+    expect(page.locator(".plait-node-output")).to_contain_text(
+        "Once upon a time the end.", timeout=TIMEOUT
+    )
+    expect(page.locator("#node-stream")).to_have_count(0)
