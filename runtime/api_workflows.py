@@ -19,7 +19,7 @@ from runtime.api import JsonObject, Name, Text, WorkflowName
 from runtime.api_auth import note
 from runtime.api_errors import responses
 from runtime.auth.roles import Principal, require_workflow
-from runtime.errors import InputError
+from runtime.errors import InputError, RunStateError
 from runtime.store.tables import WorkflowDraft, WorkflowVersion
 
 if TYPE_CHECKING:
@@ -172,7 +172,9 @@ def _published(name: str, version: WorkflowVersion) -> PublishedOut:
 def workflows_router(
     prefix: str, client: Callable[[], Client], reader: Any, writer: Any
 ) -> fastapi.APIRouter:
-    router = fastapi.APIRouter(prefix=prefix, responses=responses(401, 403, 422), tags=["building"])
+    router = fastapi.APIRouter(
+        prefix=prefix, responses=responses(401, 403, 413, 422), tags=["building"]
+    )
 
     @router.post(
         "/workflows",
@@ -185,7 +187,7 @@ def workflows_router(
         require_workflow(who, body.name)
         c = client()
         if body.name in {w.name for w in c.store.workflows()}:
-            raise drafts.DraftConflict(body.name, None, 0) from None
+            raise RunStateError(f"a workflow named {body.name!r} exists already")
         spec = {"nodes": [], "inputs": {}, **body.spec, "name": body.name}
         saved, problems = drafts.save_draft(c, body.name, spec, None, who.actor)
         note(request, "workflow.create", body.name)
@@ -218,12 +220,18 @@ def workflows_router(
             raise InputError(f"workflow {name!r} has no draft")
         note(request, "draft.discard", name)
 
-    @router.post("/workflows/{name}/draft/validate", response_model=list[ProblemOut])
+    @router.post(
+        "/workflows/{name}/draft/validate",
+        response_model=list[ProblemOut],
+        responses=responses(404),
+    )
     def validate_draft(
         *, name: WorkflowName, body: DraftIn, who: Principal = reader
     ) -> list[ProblemOut]:
-        """The problems of a draft, without saving it (live validation while editing)."""
+        """The problems of a draft of the workflow, without saving it (live validation while
+        editing)."""
         require_workflow(who, name)
+        client().store.workflow(name)  # 404 for a workflow nobody created
         return [ProblemOut(**p.to_json()) for p in drafts.validate({**body.spec, "name": name})]
 
     @router.post(

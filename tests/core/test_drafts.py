@@ -317,3 +317,61 @@ def test_cli_export_and_import_by_file(client: rt.Client, tmp_path: Path) -> Non
     (tmp_path / "junk.json").write_text("{}")
     result = runner.invoke(cli, ["import", str(tmp_path / "junk.json")])
     assert result.exit_code == 1 and "not a Plait workflow export" in result.output
+
+
+def test_editors_saving_at_once_from_one_revision_get_one_save_and_conflicts(
+    client: rt.Client,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    drafts.save_draft(client, "greeter", greeter(), None, "alice")
+
+    def save(i: int) -> str:
+        try:
+            drafts.save_draft(client, "greeter", greeter(f"hi{i}"), 1, f"editor{i}")
+        except DraftConflict:
+            return "conflict"
+        return f"saved{i}"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(save, range(6)))
+    winners = [o for o in outcomes if o != "conflict"]
+    assert len(winners) == 1, outcomes
+    kept = client.store.draft("greeter")
+    assert kept is not None and kept.revision == 2
+    assert kept.updated_by == "editor" + winners[0].removeprefix("saved")
+
+
+def test_declared_input_types_check_the_run_inputs(client: rt.Client) -> None:
+    typed = {
+        "name": "doubler",
+        "nodes": [
+            {
+                "name": "twice",
+                "kind": "transform",
+                "options": {"expression": "inputs.n * 2", "language": "jinja"},
+            }
+        ],
+        "inputs": {"n": {"type": "int", "description": "A number"}},
+    }
+    drafts.save_draft(client, "doubler", typed, None, "alice")
+    with pytest.raises(InputError, match="n"):
+        drafts.test_run(client, "doubler", {"n": "many"})
+    assert drafts.test_run(client, "doubler", {"n": 4}).wait(60).outputs == {"twice": 8}
+    version = drafts.publish_draft(client, "doubler", message="typed", author="alice")
+    assert version.spec["nodes"][0]["options"]["input_types"] == {"n": "int"}
+
+
+def test_rt_workflow_loads_a_python_built_workflow_from_its_code(client: rt.Client) -> None:
+    g = rt.Graph("pythonic")
+
+    @g.node
+    def base(x: int = 1) -> int:
+        return x + 1
+
+    published = client.publish(g)
+    loaded = rt.workflow("pythonic")
+    assert loaded is not g and loaded.version == published.version
+    assert loaded.run(x=2).wait(60).outputs == {"base": 3}
+    with pytest.raises(InputError, match=r"base \(function\)"):
+        drafts.draft_from_spec(published.spec)
