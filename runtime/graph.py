@@ -235,7 +235,7 @@ class Graph:
             impl = kind_of(target.kind)
             if cache and (impl.parks or impl.drives):
                 raise GraphError(
-                    f"node {name!r}: a {target.kind} node cannot be cached (it runs no code "
+                    f"node {name!r}: {_a(target.kind)} node cannot be cached (it runs no code "
                     "of its own whose output could be reused)"
                 )
             node = target.add_to(
@@ -506,6 +506,15 @@ class Graph:
             doc=description,
         )
         return self._insert(node)
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Graph:
+        """The graph a stored spec (``g.spec()``, a published version's) describes, each node
+        added again by its kind and options (``runtime.rebuild``): the node library's kinds
+        and ``approval`` rebuild; a node running Python code is refused by name."""
+        from runtime.rebuild import from_spec
+
+        return from_spec(spec)
 
     @classmethod
     def from_functions(
@@ -1087,6 +1096,10 @@ def _check_policies(
         raise GraphError(f"node {name!r}: backoff must be >= 0 seconds, got {backoff!r}")
     if timeout is not None and timeout <= 0:
         raise GraphError(f"node {name!r}: timeout must be > 0 seconds, got {timeout!r}")
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def _check_cache(name: str, cache: Any) -> None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markdown_it import MarkdownIt
 
-from runtime import codecs, drawing, mapview, redaction
+from runtime import codecs, details, drawing, mapview, redaction
 from runtime.errors import PlaitError
 from runtime.nodes.subgraph import child_progress, child_run_id, parent_line
 from runtime.statuses import (
@@ -299,6 +299,11 @@ def render(
     start = record.started_at or record.created_at
     end = record.ended_at or now
     saved = run.client.store.documents(run.id)
+    kinds = {n["name"]: n["kind"] for n in spec["nodes"]}
+    found = details.read(spec, [(d.node, d.name, v) for d, v in saved], shown)
+    saved = [
+        (d, v) for d, v in saved if not details.shown_as_details(kinds.get(d.node, ""), d.name)
+    ]
     statuses = {n["name"]: _status(latest.get(n["name"]), record.status) for n in spec["nodes"]}
     page = functools.partial(
         _templates.get_template("report.html.j2").render,
@@ -315,6 +320,7 @@ def render(
         error=shown.excerpt(record.error or "", MAX_ERROR),
         parent=parent_line(record),
         csp=policy,
+        token_usage=_run_usage(found.usage),
     )
     # the page around the pieces is measured, so the pieces know exactly what is left
     frame = page(
@@ -347,6 +353,9 @@ def render(
             child = child_run_id(run.id, n["name"])
             entries[n["name"]]["child_id"] = child
             entries[n["name"]]["child"] = child_progress(run.client, child)
+    for name, found_details in found.nodes.items():
+        if name in entries:
+            entries[name]["details"] = _details_entry(found_details)
     for name, progress in run.maps.items():
         if name in entries:
             entries[name]["map"] = _map_entry(run, name, progress, shown)
@@ -457,6 +466,7 @@ def _node_entry(
         "answered_by": _short(row.answered_by or "") if row else None,
         "child": None,
         "child_id": None,
+        "details": None,
     }
 
 
@@ -483,6 +493,40 @@ def _map_entry(
         ],
         "more_failures": max(len(failed) - MAX_FAILED_ELEMENTS, 0),
     }
+
+
+def _run_usage(usage: details.RunUsage) -> dict[str, Any] | None:
+    if not usage.nodes:
+        return None
+    return {"line": details.usage_line(usage), "total": usage.total_tokens, "nodes": usage.nodes}
+
+
+def _details_entry(d: details.NodeDetails) -> dict[str, Any]:
+    """What a node's section shows of its details (token usage, the HTTP summary, the code's
+    output: the end of each stream kept when long)."""
+    entry: dict[str, Any] = {"usage": None, "http": None, "code": None}
+    if d.usage is not None:
+        entry["usage"] = {
+            "line": details.usage_line(d.usage),
+            "total": d.usage.total_tokens,
+            "model": d.usage.model,
+        }
+    if d.http is not None:
+        entry["http"] = {
+            "line": details.http_line(d.http),
+            "status": d.http.status if d.http.status is not None else "",
+            "tries": [details.try_line(t) for t in d.http.tries],
+            "error": _cap_middle(d.http.error, MAX_ERROR),
+        }
+    if d.code is not None:
+        took = "" if d.code.elapsed_ms is None else f"ran {d.code.elapsed_ms:g} ms"
+        line = " · ".join(p for p in (took, d.code.error) if p)
+        entry["code"] = {
+            "line": line,
+            "stdout": _cap_middle(d.code.stdout, MAX_TEXT),
+            "stderr": _cap_middle(d.code.stderr, MAX_TEXT),
+        }
+    return entry
 
 
 def _graph(spec: dict[str, Any], statuses: dict[str, str]) -> str:

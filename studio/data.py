@@ -7,14 +7,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime import catalog, redaction, sharing
+from runtime import catalog, details, redaction, sharing
 from runtime.client import Client
 from runtime.errors import NotFound, PlaitError
 from runtime.nodes.subgraph import child_summary, parent_line
 from runtime.redaction import Redactor
 from runtime.statuses import NODE_PARKED, NODE_SUCCEEDED, parked_label
 from runtime.store.tables import NodeRun
-from studio.logic import compare, fmt, forms, maps
+from studio.logic import compare, fmt, forms, maps, node_details
 from studio.logic.preview import Preview, preview
 
 MAX_OUTPUTS = 20
@@ -131,6 +131,8 @@ class NodeDetail:
     documents: list[DocumentRow] = field(default_factory=list)
     map: maps.MapPanel = field(default_factory=maps.MapPanel)
     """A map node's progress, failures, histogram and page of elements (empty otherwise)."""
+    extras: node_details.DetailsPanel = field(default_factory=node_details.DetailsPanel)
+    """A library node's details: token usage, HTTP summary, stdout and stderr."""
 
 
 @dataclass
@@ -237,6 +239,13 @@ def _input_shown(shown: Redactor, name: str, value: Any) -> Any:
     return shown.value({name: value})[name]
 
 
+def _extras(
+    spec: dict[str, Any], saved: list[tuple[Any, Any]], name: str, shown: Redactor
+) -> node_details.DetailsPanel:
+    found = details.read(spec, [(d.node, d.name, v) for d, v in saved], shown)
+    return node_details.panel(found.node(name), found.usage)
+
+
 def node_detail(
     client: Client, run_id: str, name: str, spec: dict[str, Any], element_offset: int = 0
 ) -> NodeDetail:
@@ -299,11 +308,13 @@ def node_detail(
             except PlaitError as exc:
                 detail.output = Preview("text", "cannot load", text=str(exc))
     detail.inputs = _inputs(client, run_id, node, spec, shown)
+    saved = client.store.documents(run_id)
     detail.documents = [
         DocumentRow(doc.name, doc.kind, preview(shown.value(value), doc.kind))
-        for doc, value in client.store.documents(run_id)
-        if doc.node == name
+        for doc, value in saved
+        if doc.node == name and not details.shown_as_details(node["kind"], doc.name)
     ]
+    detail.extras = _extras(spec, saved, name, shown)
     detail.map = map_panel(client, run_id, name, element_offset, shown)
     return detail
 

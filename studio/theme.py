@@ -47,7 +47,7 @@ GLOBAL_CSS = """
   display: flex; align-items: center; justify-content: center; overflow: hidden;
   white-space: nowrap; text-overflow: ellipsis; color: #111827;
 }
-.react-flow__node.plait-kind-wait { border-style: dashed; }
+.react-flow__node.plait-kind-wait, .react-flow__node.plait-kind-approval { border-style: dashed; }
 .react-flow__node.plait-untaken { border-style: dashed; border-color: #9ca3af; opacity: .75; }
 .react-flow__node.plait-running {
   box-shadow: 0 0 0 3px #2563eb; animation: plait-pulse 1.2s infinite;

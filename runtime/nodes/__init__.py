@@ -3,6 +3,7 @@ the engine, the spec and the views) and the registry of kinds, built-in and from
 ``plait.nodes`` entry point group."""
 
 from runtime.nodes.kind import Call, NodeKind, Scope, options_schema, validated_options
+from runtime.nodes.models import register_provider
 from runtime.nodes.node import ISOLATIONS, JOINS, Isolation, Join, Node
 
 # The library's constructors (``rt.nodes.http(...)``) come last: ``sleep`` and ``subgraph``
@@ -20,6 +21,7 @@ from runtime.nodes.palette import (
     transform,
 )
 from runtime.nodes.registry import ENTRY_POINT_GROUP, described, kind_of, kinds, register
+from runtime.nodes.tools import register_tool, tool
 from runtime.nodes.wrappers import approval, sleep, subgraph
 
 __all__ = [
@@ -44,10 +46,13 @@ __all__ = [
     "parse",
     "prompt",
     "register",
+    "register_provider",
+    "register_tool",
     "router",
     "sleep",
     "subgraph",
     "template",
+    "tool",
     "transform",
     "validated_options",
 ]

@@ -2,8 +2,10 @@
 (``runtime.nodes.sandbox``: no network, rlimits, an empty environment, a scratch directory,
 a wall-clock timeout). ``main``'s parameters wire like a function node's (a node's name: its
 output; otherwise a run input); its JSON arguments go in on stdin and its return value, JSON,
-is the output. Its stdout and stderr (bounded) are the node's logs and its ``stdout`` /
-``stderr`` documents."""
+is the output. Its stdout and stderr (the last ``max_output_kb`` of each, redacted like log
+lines) are the node's logs and its ``stdout`` / ``stderr`` documents, kept also when the code
+fails or times out; the ``code_run`` document says which attempt they are from, how long it
+ran and how it ended (``runtime.details`` reads them for the views)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ from runtime.nodes.kind import Call, NodeKind
 
 if TYPE_CHECKING:
     from runtime.nodes.node import Node
+
+RUN_DOCUMENT = "code_run"
+"""The document each attempt of a ``code`` node that reached its sandbox saves: attempt,
+``elapsed_ms``, ``error`` (``None`` when main returned)."""
 
 
 class CodeOptions(pydantic.BaseModel):
@@ -129,25 +135,30 @@ def execute(node: str, options: dict, args: dict) -> Any:
     try:
         outcome = sandbox.run(node, opts.source, args, limits)
     except sandbox.CodeError as exc:
-        message, stdout, stderr = exc.args
-        _keep(stdout, stderr)
+        message, stdout, stderr, elapsed = exc.args
+        lines = message.splitlines()  # main raised: the traceback's last line says what
+        _keep(stdout, stderr, elapsed, lines[-1] if len(lines) > 1 else message)
         raise sandbox.CodeError(message) from None
-    _keep(outcome.stdout, outcome.stderr)
+    _keep(outcome.stdout, outcome.stderr, outcome.elapsed_ms, None)
     _log(f"code ran in {outcome.elapsed_ms} ms")
     return outcome.value
 
 
-def _keep(stdout: str, stderr: str) -> None:
+def _keep(stdout: str, stderr: str, elapsed_ms: float, error: str | None) -> None:
     from runtime.context import current
     from runtime.errors import PlaitError
 
     with contextlib.suppress(PlaitError):  # outside a node attempt: nowhere to keep them
         ctx = current()
+        ctx.save_document(
+            RUN_DOCUMENT, {"attempt": ctx.attempt, "elapsed_ms": elapsed_ms, "error": error}, "json"
+        )
         for name, text in (("stdout", stdout), ("stderr", stderr)):
-            if text:
-                ctx.save_document(name, text, "text")
-                for line in text.splitlines()[:200]:
-                    ctx.log(f"{name}: {line}")
+            # an attempt after one that printed saves its own, even empty: never a stale one
+            if text or ctx.attempt > 1:
+                ctx.save_document(name, ctx.redactor.text(text), "text")
+            for line in text.splitlines()[:200]:
+                ctx.log(f"{name}: {line}")
 
 
 def _log(line: str) -> None:

@@ -3,7 +3,9 @@ expressions; credentials come from stored secrets by name (``auth``), declared f
 automatically and never written to its logs, errors or output. Connect errors, timeouts,
 5xx and 429 are retried with backoff, honouring ``Retry-After``. The output is a dict:
 ``status``, ``headers``, ``json`` (or ``text``, or ``content`` bytes, for a body that is not
-JSON), and ``url``, ``elapsed_ms`` and ``size`` for the views' request summary."""
+JSON), and ``url``, ``elapsed_ms`` and ``size``. Each attempt of the node also saves its
+``http_request`` document, succeeded or not: method, URL (secret query values and a password
+hidden), status, time, size and every try (``runtime.details`` reads it for the views)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
     from runtime.nodes.node import Node
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+REQUEST_DOCUMENT = "http_request"
+"""The document each attempt of an ``http`` node saves its request summary as."""
+HIDDEN = "••••"
+"""What a secret query value or password reads in the summary's URL."""
 
 
 class HttpAuth(pydantic.BaseModel):
@@ -131,7 +137,87 @@ class HttpKind(LibraryKind):
             follow_redirects=options.follow_redirects,
             verify=_tls(),
         ) as client:
-            return _send(node, client, request, options)
+            exchange = Exchange(options.method, _summary_url(request["url"], request["params"]))
+            try:
+                out = _send(node, client, request, options, exchange)
+            except BaseException as exc:
+                exchange.error = f"{type(exc).__name__}: {exc}"
+                # the request's own error is what the node fails with, not a failed save
+                with contextlib.suppress(Exception):
+                    exchange.keep()
+                raise
+            exchange.keep()
+            return out
+
+
+class Exchange:
+    """What one attempt of an ``http`` node sent and got, try by try: its
+    ``http_request`` document."""
+
+    def __init__(self, method: str, url: str) -> None:
+        self.method = method
+        self.url = url
+        self.tries: list[dict[str, Any]] = []
+        self.error: str | None = None
+
+    def answered(self, response: httpx.Response, elapsed_ms: float) -> None:
+        self.url = _summary_url(str(response.url), None)  # where redirects led
+        self.tries.append(
+            {
+                "status": response.status_code,
+                "elapsed_ms": elapsed_ms,
+                "size": len(response.content),
+            }
+        )
+
+    def failed(self, exc: BaseException, elapsed_ms: float) -> None:
+        self.tries.append({"error": type(exc).__name__, "elapsed_ms": elapsed_ms})
+
+    def summary(self, attempt: int | None) -> dict[str, Any]:
+        last = self.tries[-1] if self.tries else {}
+        return {
+            "attempt": attempt,
+            "method": self.method,
+            "url": self.url,
+            "status": last.get("status"),
+            "elapsed_ms": last.get("elapsed_ms"),
+            "size": last.get("size"),
+            "retries": max(len(self.tries) - 1, 0),
+            "tries": self.tries,
+            "error": self.error,
+        }
+
+    def keep(self) -> None:
+        from runtime.context import current
+        from runtime.errors import PlaitError
+
+        with contextlib.suppress(PlaitError):  # outside a node attempt: nowhere to keep it
+            ctx = current()
+            ctx.save_document(REQUEST_DOCUMENT, self.summary(ctx.attempt), "json")
+
+
+def _summary_url(url: str, params: dict[str, str] | None) -> str:
+    """The URL with its query (merged with ``params``), values under secret-looking names
+    and a password in it hidden: what the summary may keep (the run's known and stored
+    secrets are hidden too, when it is stored and when it is shown)."""
+    from urllib.parse import quote_plus, urlsplit, urlunsplit
+
+    from runtime.redaction import secret_key
+
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            netloc = f"{userinfo.split(':', 1)[0]}:{HIDDEN}@{host}"
+    pairs = [p.partition("=") for p in parts.query.split("&") if p]
+    query = [f"{k}={HIDDEN}" if secret_key(k) else f"{k}{eq}{v}" for k, eq, v in pairs]
+    if params:
+        query += [
+            f"{quote_plus(k)}={HIDDEN if secret_key(k) else quote_plus(str(v))}"
+            for k, v in params.items()
+        ]
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(query), parts.fragment))
 
 
 @functools.cache
@@ -145,7 +231,7 @@ def _tls() -> Any:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def _send(node: str, client: httpx.Client, request: dict, options: Any) -> dict:
+def _send(node: str, client: httpx.Client, request: dict, options: Any, exchange: Exchange) -> dict:
     import httpx
 
     attempt = 0
@@ -154,6 +240,7 @@ def _send(node: str, client: httpx.Client, request: dict, options: Any) -> dict:
         try:
             response = client.request(**request)
         except (httpx.TransportError, httpx.TimeoutException) as exc:
+            exchange.failed(exc, round((time.monotonic() - started) * 1000, 1))
             if attempt >= options.retries:
                 raise type(exc)(
                     f"{request['method']} {_shown(request['url'])}: {type(exc).__name__}: "
@@ -164,6 +251,7 @@ def _send(node: str, client: httpx.Client, request: dict, options: Any) -> dict:
             attempt += 1
             continue
         elapsed = round((time.monotonic() - started) * 1000, 1)
+        exchange.answered(response, elapsed)
         _log(
             f"{request['method']} {_shown(str(response.url))} -> {response.status_code} in "
             f"{elapsed} ms, {len(response.content)} bytes"

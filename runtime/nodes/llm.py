@@ -24,6 +24,10 @@ from runtime.nodes.kind import Call, Scope
 from runtime.nodes.library import LibraryKind, LibraryOptions
 from runtime.nodes.llm_tools import JOURNAL_DOCUMENT
 from runtime.nodes.llm_tools import loop as tool_loop
+from runtime.nodes.models import check_model_string
+from runtime.nodes.models import resolve as resolve_model
+from runtime.nodes.tools import ToolRef, node_tool_secrets
+from runtime.nodes.tools import resolve as resolve_tools
 
 if TYPE_CHECKING:
     from runtime.nodes.node import Node
@@ -95,6 +99,11 @@ class LlmOptions(LibraryOptions):
         default=None, alias="schema", description="A JSON schema for structured output."
     )
     stream: bool = True
+    tools: list[ToolRef] = pydantic.Field(
+        default_factory=list,
+        description="Tools the model may call: library nodes with their kind and options, "
+        'or Python tools by registered name or import path ("package.module:name").',
+    )
     max_steps: int = pydantic.Field(
         default=10,
         ge=1,
@@ -108,6 +117,14 @@ class LlmOptions(LibraryOptions):
     def _some_message(self) -> LlmOptions:
         if self.prompt is None and not self.messages:
             raise ValueError("give prompt or messages")
+        if "api_key" in self.model_options:
+            raise ValueError(
+                "model_options holds api_key in clear: store it as a secret and name it "
+                "with api_key_secret"
+            )
+        names = [t.name for t in self.tools]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"two tools are named {', '.join(map(repr, dupes))}")
         return self
 
 
@@ -135,9 +152,11 @@ class LlmKind(LibraryKind):
 
     def prepare(self, node: Node) -> None:
         super().prepare(node)
-        secret = self.configured(node).api_key_secret  # type: ignore[union-attr]
-        if secret is not None and secret not in node.secrets:
-            node.secrets = (*node.secrets, secret)
+        opts: Any = self.configured(node)
+        wanted = [opts.api_key_secret] if opts.api_key_secret is not None else []
+        # a node tool's secrets (an http tool's auth) are read in this node's attempt
+        wanted += node_tool_secrets(node.name, _refs(opts))
+        node.secrets = (*node.secrets, *(s for s in wanted if s not in node.secrets))
 
     def check(self, node: Node) -> None:
         opts: Any = self.configured(node)
@@ -148,10 +167,14 @@ class LlmKind(LibraryKind):
                 f"llm node {node.name!r}: give model as a chat model object or a "
                 '"provider:model" string, not both'
             )
+        if opts.model is not None:
+            check_model_string(f"llm node {node.name!r}", opts.model)
+        # every tool found now: a spec naming one this process cannot find is refused here
+        resolve_tools(node.name, _refs(opts), _held(target))
 
     def call_in(self, node: Node, kwargs: dict[str, Any], scope: Scope) -> Call:
         call = self.call(node, kwargs)
-        if not (isinstance(node.target, LlmTarget) and node.target.tools):
+        if not (_refs(self.configured(node)) or _held(node.target)):
             return call
         # what an earlier attempt journaled (one killed mid-loop): read here, where the
         # store is, and handed to the attempt, which may run in a child process
@@ -167,7 +190,7 @@ class LlmKind(LibraryKind):
         structured = target.schema_model if isinstance(target, LlmTarget) else None
         schema = structured or options.schema_
         stream = options.stream and schema is None
-        tools = target.tools if isinstance(target, LlmTarget) else []
+        tools = resolve_tools(node, _refs(options), _held(target))
         if tools:
             message, entries = _tool_loop(node, options, model, messages, tools, stream, journal)
         else:
@@ -218,20 +241,20 @@ def _prompt_messages(node: str, options: Any, ctx: dict) -> list[Any]:
 def _model(node: str, options: Any, target: Any) -> Any:
     if isinstance(target, LlmTarget) and target.model is not None:
         return target.model
-    try:
-        from langchain.chat_models import init_chat_model
-    except ImportError:
-        raise GraphError(
-            f"llm node {node!r}: model {options.model!r} is resolved with LangChain's "
-            "init_chat_model: install langchain and the provider's package "
-            "(e.g. langchain-openai), or give a chat model object"
-        ) from None
-    kwargs = dict(options.model_options)
+    key = None
     if options.api_key_secret is not None:
         import runtime as rt
 
-        kwargs["api_key"] = rt.secret(options.api_key_secret)
-    return init_chat_model(options.model, **kwargs)
+        key = rt.secret(options.api_key_secret)
+    return resolve_model(node, options.model, options.model_options, key)
+
+
+def _refs(options: Any) -> list[dict[str, Any]]:
+    return [t.model_dump(exclude_defaults=True) for t in options.tools]
+
+
+def _held(target: Any) -> list[Any]:
+    return list(target.tools) if isinstance(target, LlmTarget) else []
 
 
 TOKEN_FLUSH_SECONDS = 0.05
@@ -362,7 +385,8 @@ def _record_usage(entries: list[dict[str, Any]]) -> None:
         ctx = current()
     except PlaitError:
         return
-    ctx.save_document(USAGE_DOCUMENT, {"calls": entries, **_sums(entries)}, "json")
+    usage = {"calls": entries, **_sums(entries), "attempt": ctx.attempt}
+    ctx.save_document(USAGE_DOCUMENT, usage, "json")
     sums = _sums(entries)
     reported = all(e["reported"] for e in entries)
     turns = f" in {len(entries)} calls" if len(entries) > 1 else ""

@@ -26,26 +26,28 @@ JOURNAL_DOCUMENT = "tool_journal"
 def as_tools(node: str, tools: Sequence[Any]) -> list[Any]:
     """LangChain tools from ``tools``: a ``BaseTool`` stays as it is, a plain function becomes
     one (its name, signature and docstring describe it to the model)."""
-    from langchain_core.tools import BaseTool, StructuredTool
-
-    out: list[Any] = []
-    for i, t in enumerate(tools):
-        if isinstance(t, BaseTool):
-            out.append(t)
-        elif callable(t):
-            name = getattr(t, "__name__", None)
-            if not name or name == "<lambda>":
-                raise GraphError(f"{node}: tools[{i}] is a lambda; give a named function")
-            doc = (getattr(t, "__doc__", None) or "").strip() or f"The {name} tool."
-            out.append(StructuredTool.from_function(t, name=name, description=doc))
-        else:
-            raise GraphError(
-                f"{node}: tools[{i}] is a {type(t).__name__}, not a LangChain tool or a function"
-            )
+    out = [as_tool(node, i, t) for i, t in enumerate(tools)]
     names = [t.name for t in out]
     if dupes := sorted({n for n in names if names.count(n) > 1}):
         raise GraphError(f"{node}: two tools are named {', '.join(map(repr, dupes))}")
     return out
+
+
+def as_tool(node: str, i: int, t: Any) -> Any:
+    """``tools[i]`` as a LangChain tool (``GraphError`` naming it when it is none)."""
+    from langchain_core.tools import BaseTool, StructuredTool
+
+    if isinstance(t, BaseTool):
+        return t
+    if callable(t):
+        name = getattr(t, "__name__", None)
+        if not name or name == "<lambda>":
+            raise GraphError(f"{node}: tools[{i}] is a lambda; give a named function")
+        doc = (getattr(t, "__doc__", None) or "").strip() or f"The {name} tool."
+        return StructuredTool.from_function(t, name=name, description=doc)
+    raise GraphError(
+        f"{node}: tools[{i}] is a {type(t).__name__}, not a LangChain tool or a function"
+    )
 
 
 def journal_key(messages: list[Any], tools: list[Any]) -> str:

@@ -11,8 +11,8 @@ from runtime.nodes.code import CodeKind
 from runtime.nodes.http import HttpKind
 from runtime.nodes.library import Spec, spec
 from runtime.nodes.llm import LlmKind, LlmTarget, PromptKind
-from runtime.nodes.llm_tools import as_tools
 from runtime.nodes.text import FilterKind, ParseKind, RouterKind, TemplateKind, TransformKind
+from runtime.nodes.tools import split as split_tools
 
 
 def template(template: str, **options: Any) -> Spec:
@@ -75,14 +75,20 @@ def llm(
     """One chat model call. ``model``: a LangChain chat model object or a
     ``"provider:model"`` string (``init_chat_model``, key from ``api_key_secret``);
     ``prompt``/``system``/``messages``: templates; ``schema``: a pydantic model or a JSON
-    schema for structured output; ``tools``: LangChain tools or plain functions, called in a
-    journaled loop of at most ``max_steps`` model turns."""
+    schema for structured output; ``tools``: LangChain tools, plain functions or
+    ``rt.nodes.tool(name, node_or_fn)`` (another node run with the model's arguments),
+    called in a journaled loop of at most ``max_steps`` model turns."""
     if "messages" in options and options["messages"] is not None:
         options["messages"] = [_message(m) for m in options["messages"]]
     is_model = isinstance(schema, type)
     if isinstance(tools, str) or (tools is not None and not isinstance(tools, Sequence)):
-        raise GraphError("rt.nodes.llm(...): tools is a list of LangChain tools or functions")
-    held = as_tools("rt.nodes.llm(...)", list(tools or []))
+        raise GraphError(
+            "rt.nodes.llm(...): tools is a list of LangChain tools, functions or "
+            "rt.nodes.tool(...)s"
+        )
+    refs, held = split_tools("rt.nodes.llm(...)", list(tools or []))
+    if refs:
+        options["tools"] = refs
     target = None
     if not isinstance(model, str) or is_model or held:
         target = LlmTarget(

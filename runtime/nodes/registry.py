@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from runtime.errors import GraphError
+from runtime.nodes.approval import ApprovalKind
 from runtime.nodes.branch import BranchKind
 from runtime.nodes.code import CodeKind
 from runtime.nodes.function import FunctionKind
@@ -35,6 +36,7 @@ _kinds: dict[str, NodeKind] = {
         FunctionKind(),
         RunnableKind(),
         WaitKind(),
+        ApprovalKind(),
         SleepKind(),
         BranchKind(),
         SubgraphKind(),

@@ -42,7 +42,9 @@ class SandboxUnavailable(RuntimeError):
 
 
 class CodeError(RuntimeError):
-    """The user's code failed (its traceback), ran out of time or memory, or exited."""
+    """The user's code failed (its traceback), ran out of time or memory, or exited. From
+    ``run``: its args are the message, the stdout and stderr kept, and the milliseconds it
+    ran."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def run(node: str, source: str, args: dict[str, Any], limits: Limits) -> Outcome
     payload = json.dumps({"node": node, "source": source, "args": args, "token": token})
     scratch = Path(tempfile.mkdtemp(prefix="plait-code-"))
     # stdout and stderr go to files outside the scratch dir: RLIMIT_FSIZE bounds what the
-    # code can write and the worker reads only their first max_output_bytes
+    # code can write and the worker reads only their last max_output_bytes (where a failure
+    # says what went wrong)
     logs = Path(tempfile.mkdtemp(prefix="plait-code-logs-"))
     try:
         if uid is not None:
@@ -162,20 +165,22 @@ def run(node: str, source: str, args: dict[str, Any], limits: Limits) -> Outcome
             finally:
                 _kill(proc)
             elapsed = round((time.monotonic() - started) * 1000, 1)
-            stdout = _head(out, limits.max_output_bytes)
-            stderr = _head(err, limits.max_output_bytes)
+            stdout = _tail(out, limits.max_output_bytes)
+            stderr = _without_wrapper_lines(_tail(err, limits.max_output_bytes))
         result = _result(scratch / f".plait-result-{token}.json")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(logs, ignore_errors=True)
     where = f"code node {node!r}"
     if timed_out:
-        raise CodeError(f"{where}: timed out after {limits.timeout:g} s (killed)", stdout, stderr)
+        raise CodeError(
+            f"{where}: timed out after {limits.timeout:g} s (killed)", stdout, stderr, elapsed
+        )
     if result is not None and "error" in result:
-        raise CodeError(f"{where}: main raised:\n{result['error']}", stdout, stderr)
+        raise CodeError(f"{where}: main raised:\n{result['error']}", stdout, stderr, elapsed)
     if result is not None and "value" in result:
         return Outcome(result["value"], stdout, stderr, elapsed)
-    raise CodeError(f"{where}: {_death(proc.returncode, limits)}", stdout, stderr)
+    raise CodeError(f"{where}: {_death(proc.returncode, limits)}", stdout, stderr, elapsed)
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -218,11 +223,23 @@ def _death(code: int, limits: Limits) -> str:
     return f"the process exited with code {code} before main returned a value"
 
 
-def _head(f: Any, limit: int) -> str:
-    f.seek(0)
-    data = f.read(limit + 1)
-    text = data[:limit].decode(errors="replace")
-    return text + ("\n[... output truncated]" if len(data) > limit else "")
+def _tail(f: Any, limit: int) -> str:
+    """The last ``limit`` bytes written, with a first line saying how many came before."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(max(size - limit, 0))
+    text = f.read(limit).decode(errors="replace")
+    if size <= limit:
+        return text
+    return f"[... {size - limit:,} bytes of output left out]\n" + text
+
+
+def _without_wrapper_lines(stderr: str) -> str:
+    """``stderr`` without what ``unshare`` itself printed as it was killed (its
+    ``unshare: ...`` lines come last): the user sees only what their code wrote."""
+    lines = stderr.splitlines(keepends=True)
+    while lines and lines[-1].startswith("unshare: "):
+        lines.pop()
+    return "".join(lines)
 
 
 def _result(path: Path) -> dict | None:

@@ -1,18 +1,18 @@
 """``rt.nodes.approval``, ``rt.nodes.sleep`` and ``rt.nodes.subgraph``: the library's names
-for kinds the graph builds already (``g.wait``, ``g.sleep``, a sub-graph through ``g.add``),
-so a graph can be written with ``g.add(name, rt.nodes....)`` throughout. Each ``Spec`` here
-adds itself through that builder; the node is the same as one the builder makes."""
+for a wait for approval (the ``approval`` kind, ``runtime.nodes.approval``) and for kinds the
+graph builds already (``g.sleep``, a sub-graph through ``g.add``), so a graph can be written
+with ``g.add(name, rt.nodes....)`` throughout. Each ``Spec`` here adds itself through that
+builder; the node is the same as one the builder makes."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import pydantic
-
 from runtime.errors import GraphError
-from runtime.nodes.library import Spec
+from runtime.nodes.approval import ApprovalKind
+from runtime.nodes.library import Spec, spec
 
 if TYPE_CHECKING:
     from runtime.graph import Graph
@@ -60,21 +60,14 @@ class SubgraphSpec(Spec):
 
 @dataclass(frozen=True)
 class ApprovalSpec(Spec):
-    schema: Any = field(default=None)
-
     def add_to(self, graph: Graph, name: str, **policies: Any) -> Node:
         _refuse_policies("approval", name, policies, _BUILDER_ONLY)
-        deadline = self.options.get("deadline")
-        extra = {}
-        if deadline is not None and self.options["on_deadline"] == "reject":
-            extra["default"] = {"approved": False, "approver": None, "comment": "deadline passed"}
-        return graph.wait(
+        return graph.add_node(
             name,
-            self.schema,
+            "approval",
+            options=self.options,
             after=policies.get("after", ()),
-            description=self.options.get("description", ""),
-            timeout=deadline,
-            **extra,
+            description=policies.get("description", ""),
         )
 
 
@@ -97,30 +90,27 @@ def approval(
     deadline: float | dt.timedelta | None = None,
     on_deadline: Literal["reject", "fail"] = "reject",
     description: str = "",
+    require_comment: bool = False,
 ) -> Spec:
-    """A wait for a person's decision: the payload is ``approved`` (bool), ``approver`` (one
-    of ``approvers`` when given) and a ``comment``. With a ``deadline`` (seconds or a
-    timedelta) an unanswered approval is rejected (``on_deadline="reject"``, approver
-    ``None``) or fails the node (``"fail"``)."""
+    """A wait for a person's decision (the ``approval`` kind): the payload is ``approved``
+    (bool), ``approver`` (one of ``approvers`` when given) and a ``comment`` (required with
+    ``require_comment``). With a ``deadline`` (seconds or a timedelta) an unanswered approval
+    is rejected (``on_deadline="reject"``, approver ``None``) or fails the node
+    (``"fail"``)."""
     if approvers is not None and (
         isinstance(approvers, str)
         or not approvers
         or not all(isinstance(a, str) for a in approvers)
     ):
         raise GraphError(f"rt.nodes.approval(...): approvers is a list of names, got {approvers!r}")
-    if on_deadline not in ("reject", "fail"):
-        raise GraphError(
-            f"rt.nodes.approval(...): on_deadline is reject or fail, got {on_deadline!r}"
-        )
-    who: Any = Literal[tuple(approvers)] if approvers else str
-    model = pydantic.create_model(
-        "Approval",
-        approved=(bool, ...),
-        approver=(who | None, None),
-        comment=(str, ""),
+    if isinstance(deadline, dt.timedelta):
+        deadline = deadline.total_seconds()
+    checked = spec(
+        ApprovalKind,
+        approvers=approvers,
+        deadline=deadline,
+        on_deadline=on_deadline,
+        description=description,
+        require_comment=require_comment,
     )
-    return ApprovalSpec(
-        "wait",
-        {"deadline": deadline, "on_deadline": on_deadline, "description": description},
-        schema=model,
-    )
+    return ApprovalSpec(checked.kind, checked.options)

@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 from IPython.display import HTML
 
+from runtime import details as node_extras
 from runtime import drawing as svg
 from runtime import mapview, redaction
 from runtime.errors import PlaitError
 from runtime.nodes.subgraph import child_summary
+from runtime.notebook import details as extras_html
 from runtime.notebook.forms import WaitForm
 from runtime.redaction import Redactor
 from runtime.statuses import (
@@ -420,12 +422,21 @@ class RunView:
         for name, value in values.items():
             shown = f"<b>{html.escape(name)}</b>{preview_html(value, redactor)}"
             self.outputs.append_display_data(HTML(shown))
+        self._show_run_usage(redactor)
+        kinds = {n["name"]: n["kind"] for n in self.model.spec["nodes"]}
         for doc in self.run.documents:
+            if node_extras.shown_as_details(kinds.get(doc.node, ""), doc.name):
+                continue  # in the node's details
             shown = f"<b>{html.escape(doc.name)}</b> <i>({doc.kind}, {html.escape(doc.node)})</i>"
             self.outputs.append_display_data(HTML(shown + preview_html(doc.value, redactor)))
         if self.model.status == "failed":
             error = redactor.excerpt(self.run.error or "failed", MAX_TEXT)
             self.outputs.append_stdout(error + "\n")
+
+    def _show_run_usage(self, redactor: Redactor) -> None:
+        usage = node_extras.run_details(self.run, redactor).usage
+        if usage.nodes:
+            self.outputs.append_display_data(HTML(extras_html.run_usage_html(usage)))
 
     def _show_details(self, change: dict) -> None:
         name = change["new"]
@@ -490,7 +501,8 @@ def preview_html(value: Any, shown: Redactor = redaction.DEFAULT) -> str:
 
 
 def node_details_html(run: Run, name: str) -> str:
-    """A node's status, output, error, traceback and logs, redacted."""
+    """A node's status, output, details (token usage, HTTP summary, stdout and stderr),
+    error, traceback and logs, redacted."""
     info = run.nodes[name]
     shown = redaction.for_run(run)
     parts = [
@@ -505,6 +517,9 @@ def node_details_html(run: Run, name: str) -> str:
     progress = run.maps.get(name)
     if progress is not None:
         parts.append(map_details_html(run, name, progress, shown))
+    extras = node_extras.run_details(run, shown).node(name)
+    if extras is not None:
+        parts.append(extras_html.node_details_html(extras))
     if info.error:
         error = shown.excerpt(f"{info.error_type or ''}: {info.error}", MAX_TEXT)
         parts.append(f"<pre>{html.escape(error)}</pre>")

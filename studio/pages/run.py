@@ -7,6 +7,7 @@ import reflex as rx
 from studio.components import common, values
 from studio.components.forms import fields
 from studio.components.graph import direction_switch, graph_view
+from studio.components.node_details import details_sections
 from studio.data import ShareLinkRow
 from studio.logic.forms import NODE_FIELD, WaitForm
 from studio.logic.live import Bar, TimelineRow
@@ -416,6 +417,7 @@ def node_panel() -> rx.Component:
                 class_name="plait-node-output",
             ),
             rx.cond(d.map.progress != "", map_section(d.map)),
+            details_sections(d.extras),
             rx.cond(
                 d.logs != "",
                 common.section("Logs", common.pre(d.logs, extra_class="plait-logs")),

@@ -246,6 +246,6 @@ def test_a_library_node_takes_cache_and_a_parking_one_refuses_it(client: rt.Clie
     assert second.nodes["greeting"].cached_from == (first.id, 1)
     assert second.output("greeting") == "Hello Ada"
 
-    with pytest.raises(GraphError, match="'review': a wait node cannot be cached"):
+    with pytest.raises(GraphError, match="'review': an approval node cannot be cached"):
         g.add("review", rt.nodes.approval(), cache=True)
     assert "review" not in g.nodes

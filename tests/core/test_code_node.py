@@ -53,6 +53,7 @@ def test_code_node_wires_like_a_function_and_keeps_its_output(client: rt.Client)
     logs = run.nodes["clean"].logs or ""
     assert "stdout: items 3" in logs and "stderr: careful" in logs
     docs = {d.name: d.value for d in run.documents if d.node == "clean"}
+    assert docs.pop("code_run")["attempt"] == 1  # which attempt printed them
     assert docs == {"stdout": "items 3\n", "stderr": "careful\n"}
 
 

@@ -218,7 +218,12 @@ def test_approval_sleep_and_subgraph_wrappers(sqlite_client: rt.Client) -> None:
         ),
     )
     kinds = {n["name"]: n["kind"] for n in g.spec()["nodes"]}
-    assert kinds == {"review": "wait", "pause": "sleep", "inner": "graph", "verdict": "template"}
+    assert kinds == {
+        "review": "approval",
+        "pause": "sleep",
+        "inner": "graph",
+        "verdict": "template",
+    }
 
     run = g.run(n=4).wait(30)
     assert run.status == "waiting"

@@ -4,6 +4,7 @@ token usage per node and per run, structured output, and a prompt node feeding a
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -110,14 +111,18 @@ def test_structured_output_to_a_pydantic_model_or_a_json_schema(sqlite_client: r
     assert "the answer lacks population" in (run.nodes["loose"].error or "")
 
 
-def test_a_provider_string_without_langchain_fails_clearly(sqlite_client: rt.Client) -> None:
+def test_a_provider_string_without_langchain_fails_clearly(
+    sqlite_client: rt.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # langchain (with init_chat_model) is an extra of Plait's (plait[llm]): as if not installed
+    monkeypatch.setitem(sys.modules, "langchain.chat_models", None)
     g = rt.Graph("llm_provider")
     g.add("answer", rt.nodes.llm("openai:gpt-4o-mini", "hi"))
     assert g.spec()["nodes"][0]["options"]["model"] == "openai:gpt-4o-mini"
     run = g.run().wait(60)
     assert run.status == "failed"
-    # langchain (with init_chat_model) is no dependency of Plait: the node says what to add
-    assert "install langchain and the provider's package" in (run.nodes["answer"].error or "")
+    error = run.nodes["answer"].error or ""
+    assert "install the langchain package (pip install 'plait[llm]')" in error
 
 
 def test_bad_llm_options_are_refused_when_built() -> None:

@@ -21,3 +21,20 @@ library.add(
     ),
 )
 library.add("pid", lambda answer: __import__("os").getpid())
+
+# code nodes on a worker: the worker's sandbox runs them; a runaway fails only its node
+code = rt.Graph("code_on_workers")
+code.add(
+    "clean",
+    rt.nodes.code(
+        source=(
+            "def main(n):\n"
+            "    import os\n"
+            "    return {'double': n * 2, 'plait_env': [k for k in os.environ if 'PLAIT' in k]}"
+        ),
+        timeout=20,
+    ),
+)
+code.add("spin", rt.nodes.code(source="def main():\n    while True:\n        pass", timeout=2))
+code.add("bomb", rt.nodes.code(source="def main():\n    return [0] * (4 << 30)", memory_mb=256))
+code.add("worker_pid", lambda clean: __import__("os").getpid())

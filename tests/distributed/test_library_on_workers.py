@@ -25,3 +25,20 @@ def test_a_worker_runs_library_nodes(dist_client: rt.Client) -> None:
     assert run.output("pid") != os.getpid()  # executed by the worker
     assert {n["name"]: n["kind"] for n in run.spec["nodes"]}["fetch"] == "http"
     assert run.token_usage["nodes"]["answer"]["calls"][0]["reported"] is False
+
+
+def test_a_worker_runs_code_nodes_in_its_sandbox_and_a_runaway_fails_only_its_node(
+    dist_client: rt.Client,
+) -> None:
+    run = dist_client.start(library_flows.code, {"n": 21}).wait(120)
+    assert run.status == "failed"
+    assert run.output("clean") == {"double": 42, "plait_env": []}  # none of the worker's env
+    assert run.output("worker_pid") != os.getpid()
+    assert run.nodes["spin"].status == "failed"
+    assert "code node 'spin': timed out after 2 s (killed)" in (run.nodes["spin"].error or "")
+    assert run.nodes["bomb"].status == "failed"
+    assert "MemoryError" in (run.nodes["bomb"].error or "")
+
+    # the worker that killed them goes on serving runs
+    again = dist_client.start(library_flows.code, {"n": 1}).wait(120)
+    assert again.output("clean")["double"] == 2
