@@ -34,7 +34,6 @@ import pydantic
 
 from runtime.errors import GraphError, InputError, PlaitError
 from runtime.graph import Graph
-from runtime.nodes.code import CodeKind
 from runtime.nodes.expressions import field_refs, references
 from runtime.nodes.kind import NodeKind
 from runtime.nodes.library import LibraryKind
@@ -118,8 +117,12 @@ class DraftInvalid(PlaitError):
 
 
 def is_buildable(kind: NodeKind) -> bool:
-    """Whether nodes of this kind are whole in their options (a draft can hold them)."""
-    return isinstance(kind, LibraryKind | CodeKind)
+    """Whether nodes of this kind are whole in their options (a draft can hold them): the
+    node library's kinds, ``approval``, a plug-in's kinds with options; as
+    ``Graph.from_spec`` rebuilds them."""
+    from runtime.rebuild import _CODE_KINDS
+
+    return kind.options is not None and kind.name not in _CODE_KINDS
 
 
 def library_kinds() -> list[str]:
@@ -273,6 +276,9 @@ def _add(
     if model is None or _expression_problems(impl, name, model, problems) or len(problems) > before:
         return
     policies = {k: entry.get(k, default) for k, default in _POLICIES.items()}
+    if impl.name == "approval" and policies["timeout"] is not None:
+        problems.append(Problem(name, "timeout", "an approval's timeout is its deadline option"))
+        return
     try:
         node = graph.add_node(
             name,
@@ -435,6 +441,8 @@ def draft_from_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
             "kind": entry["kind"],
             "options": entry.get("options") or {},
         }
+        if entry["kind"] == "approval":
+            policies.pop("timeout", None)  # its deadline option sets it
         for key, default in _POLICIES.items():
             # the spec holds ``pickle`` resolved: false is the default there
             if policies.get(key, default) not in (default, False if key == "pickle" else default):

@@ -144,8 +144,8 @@ def workflow(client: Client, name: str, version: str | None = None) -> Graph:
     nodes to it and running it publishes a new version; the store's copy is untouched."""
     found = client.store.find_version(name, version)
     try:
-        graph = drafts.graph_from_spec(found.spec)
-    except (InputError, drafts.DraftInvalid):
+        graph = Graph.from_spec(found.spec)
+    except GraphError:
         graph = None
     if graph is not None and graph.version == found.version:
         return graph

@@ -375,3 +375,27 @@ def test_rt_workflow_loads_a_python_built_workflow_from_its_code(client: rt.Clie
     assert loaded.run(x=2).wait(60).outputs == {"base": 3}
     with pytest.raises(InputError, match=r"base \(function\)"):
         drafts.draft_from_spec(published.spec)
+
+
+def test_an_approval_in_a_draft_publishes_and_exports_with_its_hash(
+    client: rt.Client, tmp_path: Path
+) -> None:
+    flow = greeter()
+    flow["nodes"].append(
+        {
+            "name": "ok",
+            "kind": "approval",
+            "options": {"description": "Send it?", "deadline": 600},
+            "after": ["say"],
+        }
+    )
+    drafts.save_draft(client, "greeter", flow, None, "alice")
+    published = drafts.publish_draft(client, "greeter", message="ask first", author="alice")
+    assert rt.Graph.from_spec(published.spec).version == published.version
+    doc = export.export_version(client, "greeter")
+    source = export.python_module(doc)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "flow.py", "exec"), namespace)
+    assert namespace["g"].version == published.version
+    run = drafts.test_run(client, "greeter").wait(60)
+    assert run.status == "waiting" and "ok" in run.waiting
