@@ -113,6 +113,16 @@ def diff(run_a: Run | str, run_b: Run | str) -> RunDiff:
     return b.diff(a)
 
 
+def workflow(name: str, version: str | None = None) -> Graph:
+    """A published workflow (its current version, or ``version``: a hash or unique prefix)
+    as a ``Graph`` of its own, studio-built or not: it runs, displays and extends like any
+    graph; adding a node and running it publishes a new version."""
+    from runtime.client import default_client
+    from runtime.export import workflow as load
+
+    return load(default_client(), name, version)
+
+
 def recover() -> list[Run]:
     """Continue runs whose process stopped; see ``Client.recover``."""
     from runtime.client import default_client
@@ -152,4 +162,5 @@ __all__ = [
     "runs",
     "secret",
     "testing",
+    "workflow",
 ]

@@ -131,6 +131,10 @@ class WorkflowOut(BaseModel):
     last_run_status: str | None
     last_run_at: dt.datetime | None
     runs_last_day: int
+    current_version: str | None = Field(
+        None, description="The version runs by name and unpinned triggers start."
+    )
+    archived: bool = False
 
 
 PUBLISHER = Field(
@@ -145,6 +149,10 @@ class VersionOut(BaseModel):
     created_by: str | None = PUBLISHER
     node_count: int
     runs: int
+    message: str | None = Field(None, description="What its publisher said changed.")
+    current: bool = Field(
+        False, description="The version runs by name and unpinned triggers start."
+    )
 
 
 class VersionDetail(BaseModel):
@@ -636,8 +644,9 @@ def create_api(
         search: Annotated[
             Text, Query(max_length=1000, description="Words the name or description must contain.")
         ] = "",
+        archived: Annotated[bool, Query(description="Archived workflows too.")] = False,
     ) -> list[WorkflowOut]:
-        found = catalog.search(catalog.workflows(client().store), search)
+        found = catalog.search(catalog.workflows(client().store, archived=archived), search)
         return [WorkflowOut(**_fields(s, WorkflowOut)) for s in found if who.reaches(s.name)]
 
     @router.get("/node-kinds", response_model=list[NodeKindOut], tags=["workflows"])
@@ -700,7 +709,7 @@ def create_api(
         responses=responses(404),
     )
     def get_workflow(*, name: WorkflowName, who: Principal = reader) -> VersionDetail:
-        """The workflow's latest version."""
+        """The workflow's current version (the latest, unless another was made current)."""
         require_workflow(who, name)
         return _version_detail(name, catalog.version(client().store, name))
 
@@ -1133,6 +1142,9 @@ def create_api(
 
     api.include_router(webhooks_router(PREFIX, client, principal))
     api.include_router(hook_router(client))
+    from runtime.api_workflows import workflows_router
+
+    api.include_router(workflows_router(PREFIX, client, reader, writer))
     return api
 
 

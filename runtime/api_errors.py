@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from runtime.auth.roles import Forbidden, Unauthenticated
 from runtime.cron import CronError
+from runtime.drafts import DraftInvalid
 from runtime.errors import (
     CodecError,
     GraphError,
@@ -28,6 +29,7 @@ from runtime.errors import (
     SignatureError,
 )
 from runtime.schedules import ScheduleError
+from runtime.store.contract import DraftConflict
 
 log = logging.getLogger("plait.api")
 
@@ -58,7 +60,8 @@ DESCRIPTIONS = {
     "session (the answer never says which).",
     403: "The credentials are valid but their role (or a key's workflows) does not allow this.",
     404: "No such workflow, version, run or node.",
-    409: "The run is not in a state that allows this (e.g. the node is not waiting).",
+    409: "The run is not in a state that allows this (e.g. the node is not waiting), or a "
+    "draft was saved by someone else since the revision given.",
     413: "The request body is larger than the server accepts (PLAIT_MAX_REQUEST_BYTES).",
     422: "The request is invalid: each problem is in ``errors`` with where it is.",
     429: "Too many requests with this API key (PLAIT_API_KEY_RATE_LIMIT): retry after "
@@ -77,6 +80,8 @@ STATUS_OF: dict[type[PlaitError], int] = {
     SignatureError: 409,  # its code or a stored value does not verify
     CronError: 422,
     ScheduleError: 422,
+    DraftConflict: 409,  # someone saved the draft in between
+    DraftInvalid: 422,
 }
 
 
@@ -125,7 +130,7 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _plait(_request: Request, exc: Exception) -> JSONResponse:
     code = next((c for t, c in STATUS_OF.items() if isinstance(exc, t)), 400)
-    errors = items(exc.errors) if isinstance(exc, PayloadError) else None
+    errors = items(exc.errors) if isinstance(exc, PayloadError | DraftInvalid) else None
     if code == 401:
         return answer(code, str(exc), headers={"WWW-Authenticate": "Bearer"})
     return answer(code, str(exc), errors)

@@ -15,12 +15,17 @@ from runtime.store.tables import utcnow
 
 __all__ = ["COUNT_CAP", "RUN_STATUSES", "TRIGGERS", "RunRow", "VersionInfo", "WorkflowSummary"]
 
-TRIGGERS = ("sdk", "cli", "studio", "api", "webhook", "schedule")
+TRIGGERS = ("sdk", "cli", "studio", "api", "webhook", "schedule", "draft")
+"""How a run was started; ``draft``: a test run of a workflow's draft (``runtime.drafts``)."""
 
 
-def workflows(store: Store, *, now: dt.datetime | None = None) -> list[WorkflowSummary]:
-    """Every workflow with its latest version and recent activity, by name."""
-    return store.workflow_summaries(now or utcnow())
+def workflows(
+    store: Store, *, now: dt.datetime | None = None, archived: bool = False
+) -> list[WorkflowSummary]:
+    """Every workflow with its latest version and recent activity, by name; archived ones
+    only with ``archived`` (then all of them)."""
+    found = store.workflow_summaries(now or utcnow())
+    return found if archived else [s for s in found if not s.archived]
 
 
 def search(summaries: Sequence[WorkflowSummary], text: str) -> list[WorkflowSummary]:
@@ -35,7 +40,7 @@ def versions(store: Store, workflow: str) -> list[VersionInfo]:
 
 
 def version(store: Store, workflow: str, version: str | None = None) -> tables.WorkflowVersion:
-    """A workflow's version by hash (or unique hash prefix); the latest when ``None``."""
+    """A workflow's version by hash (or unique hash prefix); the current one when ``None``."""
     return store.find_version(workflow, version)
 
 

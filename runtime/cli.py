@@ -59,6 +59,7 @@ from runtime.cli_replay import replay  # noqa: E402
 from runtime.cli_retention import gc  # noqa: E402
 from runtime.cli_schedules import schedules_app  # noqa: E402
 from runtime.cli_webhooks import webhooks_app  # noqa: E402
+from runtime.cli_workflows import export, import_, workflows_app  # noqa: E402
 
 app.command("gc")(gc)
 app.command("diff")(diff)
@@ -66,6 +67,9 @@ app.command("replay")(replay)
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(cache_app, name="cache")
 app.add_typer(webhooks_app, name="webhooks")
+app.command("export")(export)
+app.command("import")(import_)
+app.add_typer(workflows_app, name="workflows")
 
 
 def load_graph(target: str) -> Graph:

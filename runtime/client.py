@@ -181,17 +181,32 @@ class Client:
 
     # -- workflows --------------------------------------------------------------------------
 
-    def publish(self, graph: Graph) -> t.WorkflowVersion:
+    def publish(
+        self,
+        graph: Graph,
+        *,
+        message: str | None = None,
+        author: str | None = None,
+        draft: bool = False,
+        make_current: bool = False,
+    ) -> t.WorkflowVersion:
         """Store the graph's current version (once) and return it; the graphs of its
-        sub-graph nodes first, so that their versions are there for its child runs."""
+        sub-graph nodes first, so that their versions are there for its child runs.
+
+        ``message``/``author``: what changed and who publishes (``publish_draft``; the OS
+        user otherwise); ``draft``: store it only to test-run a draft (not listed, not
+        current); ``make_current``: make it current even if it was published before."""
         for node in graph.nodes.values():
             child = getattr(node.target, "graph", None)
             if isinstance(child, Graph):
                 self.publish(child)
         version_hash, modules, digests = graph.versioned_nodes()
         key = (graph.name, version_hash)
+        plain = message is None and author is None and not draft and not make_current
         with self._lock:
-            published = self._published.get(key)
+            published = self._published.get(key) if plain else None
+        if published is not None and not published.published:
+            published = None  # stored for a draft's test run: publish it now
         if published is not None:
             # a schedule declared after this code was first published (a later notebook cell)
             # is not part of the version: it is checked and stored all the same
@@ -215,7 +230,16 @@ class Client:
             key_id = signer.key_id
         # a process on the store's side acts as its OS user, as the CLI's commands do
         version = self.store.publish(
-            graph.name, version_hash, spec, code, key_id, digests, created_by=audit.cli_actor()
+            graph.name,
+            version_hash,
+            spec,
+            code,
+            key_id,
+            digests,
+            created_by=author or audit.cli_actor(),
+            published=not draft,
+            message=message,
+            make_current=make_current,
         )
         self._store_declared_schedules(graph)
         if code and version.code != code and not _verifies(version, self.keyring):
@@ -226,6 +250,15 @@ class Client:
             self._published[key] = version
             self._graphs.setdefault(version.id, graph)  # type: ignore[arg-type]
         return version
+
+    def delete_workflow(self, name: str) -> None:
+        """Delete a workflow no run, schedule or webhook references (``Store.delete_workflow``)
+        and forget what this client published of it, so that publishing it again stores it."""
+        self.store.delete_workflow(name)
+        with self._lock:
+            for key in [k for k in self._published if k[0] == name]:
+                gone = self._published.pop(key)
+                self._graphs.pop(gone.id, None)  # type: ignore[arg-type]
 
     def _store_declared_schedules(self, graph: Graph, *, only_new: bool = False) -> None:
         """Declared in code: found again by its key on every publish, never duplicated.
@@ -285,15 +318,19 @@ class Client:
         outputs: Sequence[str] | None = None,
         start_at: dt.datetime | None = None,
         priority: int = 0,
+        draft: bool = False,
     ) -> Run:
         """Validate, store a ``queued`` run, hand it to the executor, and return at once.
         With ``outputs``, only they and the nodes they need run; with ``start_at`` (aware)
         the run is stored ``scheduled`` and queued when due; ``priority``: higher runs of a
-        limited workflow are admitted first."""
+        limited workflow are admitted first; ``draft``: a test run of a draft (its version
+        stored unpublished, the run's trigger ``draft``)."""
         inputs = graph.check_inputs(inputs, outputs)
         targets = None if outputs is None else list(outputs)
+        if draft:
+            trigger = "draft"
         return self._enqueue(
-            self.publish(graph),
+            self.publish(graph, draft=True, author=owner) if draft else self.publish(graph),
             inputs,
             graph.pickle,
             trigger,

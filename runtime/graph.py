@@ -224,7 +224,7 @@ class Graph:
         not listed are fed by the node or run input of the same name.
 
         A sub-graph is another ``Graph`` (published with this one) or a published workflow
-        version named ``"workflow@version"`` (``"workflow"``: its latest version, pinned
+        version named ``"workflow@version"`` (``"workflow"``: its current version, pinned
         now). It runs as a child run; the node's output is the child run's outputs dict.
 
         A library node (``rt.nodes.http(...)``, ``rt.nodes.template(...)``: a ``Spec``) is

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runtime import codecs
+from runtime.errors import PlaitError
 from runtime.store.tables import (
     Document,
     EventDict,
@@ -44,6 +45,7 @@ from runtime.store.tables import (
     WebhookDelivery,
     WebhookEndpoint,
     Workflow,
+    WorkflowDraft,
     WorkflowVersion,
     utcnow,
 )
@@ -214,6 +216,9 @@ class WorkflowSummary:
     last_run_status: str | None
     last_run_at: dt.datetime | None
     runs_last_day: int
+    current_version: str | None = None
+    """The version triggers and runs by name start (``make current``)."""
+    archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,10 @@ class VersionInfo:
     runs: int
     created_by: str | None = None
     """Who published it: a user or key (API), ``cli:<os user>`` (SDK or CLI)."""
+    message: str | None = None
+    """What its publisher said changed (``None`` from Python code)."""
+    current: bool = False
+    """The version triggers and runs by name start."""
 
 
 @dataclass(frozen=True)
@@ -302,6 +311,23 @@ class WebhookTarget:
     """That version's spec (its run inputs)."""
 
 
+class DraftConflict(PlaitError):
+    """A draft save started from a revision that is no longer the stored one: someone else
+    saved in between. Nothing was written; reload the draft and apply the edit again."""
+
+    def __init__(self, workflow: str, given: int | None, stored: int | None) -> None:
+        self.workflow, self.given, self.stored = workflow, given, stored
+        started = "as a new draft" if given is None else f"from revision {given}"
+        if stored is None:
+            said = "it has no draft (save it with no revision)"
+        else:
+            said = f"it is at revision {stored}"
+        super().__init__(
+            f"draft of workflow {workflow!r}: saved {started}, but {said}; someone else "
+            "saved in between: reload it and apply your edit again"
+        )
+
+
 class StaleWrite(Exception):
     """A guarded write matched no row: the state changed under this writer."""
 
@@ -372,11 +398,20 @@ class Store(abc.ABC):
         key_id: str | None = None,
         node_digests: dict[str, str] | None = None,
         created_by: str | None = None,
+        *,
+        published: bool = True,
+        message: str | None = None,
+        make_current: bool = False,
     ) -> WorkflowVersion:
         """Store an immutable version of workflow ``name`` (created if new), in one
         transaction. Idempotent: a version already stored (by anyone) is returned as it is,
         its code and publisher untouched. ``node_digests``: each node's digest
-        (``Graph.node_digests``), kept for replays. ``created_by``: who publishes it."""
+        (``Graph.node_digests``), kept for replays. ``created_by``: who publishes it.
+
+        A version first published becomes the workflow's current one. ``published=False``
+        stores it to test-run a draft only (not listed, not current); publishing the same
+        content later publishes that row, with this publisher, time and ``message``.
+        ``make_current``: make it current even if it was published before."""
 
     @abc.abstractmethod
     def replace_code(self, version_id: int, code: bytes, key_id: str | None) -> None:
@@ -408,6 +443,41 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def workflow_name(self, workflow_id: int) -> str:
         """A workflow's name; ``NotFound`` if there is none."""
+
+    @abc.abstractmethod
+    def workflow(self, name: str) -> Workflow:
+        """A workflow by name; ``NotFound`` names the known workflows."""
+
+    @abc.abstractmethod
+    def make_current(self, workflow: str, version: str) -> WorkflowVersion:
+        """Make a published version (hash or unique prefix) the one triggers and runs by
+        name start (a rollback); ``NotFound`` for no such published version."""
+
+    @abc.abstractmethod
+    def draft(self, workflow: str) -> WorkflowDraft | None:
+        """The workflow's draft; ``None`` when it has none (``NotFound``: no workflow)."""
+
+    @abc.abstractmethod
+    def save_draft(
+        self, workflow: str, spec: dict, revision: int | None, by: str | None
+    ) -> WorkflowDraft:
+        """Save the draft of ``workflow`` (created, with the workflow, if new) and return it
+        with its next revision. ``revision``: the one the editor started from (``None``:
+        there is no draft yet); ``DraftConflict`` when the stored draft is at another one,
+        and nothing is written."""
+
+    @abc.abstractmethod
+    def discard_draft(self, workflow: str) -> bool:
+        """Delete the workflow's draft; whether there was one."""
+
+    @abc.abstractmethod
+    def set_archived(self, workflow: str, archived: bool) -> Workflow:
+        """Archive (hidden from the workflow list) or restore a workflow."""
+
+    @abc.abstractmethod
+    def delete_workflow(self, workflow: str) -> None:
+        """Delete a workflow with its versions and draft; ``RunStateError`` (nothing deleted)
+        while a run, schedule or webhook references it."""
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -845,7 +915,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def find_version(self, workflow: str, version: str | None = None) -> WorkflowVersion:
-        """A workflow's version by hash or unique hash prefix; the latest when ``None``.
+        """A workflow's version by hash or unique hash prefix (a draft's test version too);
+        its current version when ``None`` (the latest published where none was made current).
         ``NotFound`` for an unknown workflow, no such version, or an ambiguous prefix."""
 
     @abc.abstractmethod

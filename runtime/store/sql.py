@@ -37,6 +37,7 @@ from runtime.store.contract import (
     LOST,
     WORKER_LOST,
     Acquired,
+    DraftConflict,
     GiveUp,
     Leadership,
     Lease,
@@ -66,6 +67,7 @@ from runtime.store.tables import (
     WebhookDelivery,
     WebhookEndpoint,
     Workflow,
+    WorkflowDraft,
     WorkflowVersion,
     from_row,
     utcnow,
@@ -301,13 +303,27 @@ class SqlStore(Store):
         key_id: str | None = None,
         node_digests: dict[str, str] | None = None,
         created_by: str | None = None,
+        *,
+        published: bool = True,
+        message: str | None = None,
+        make_current: bool = False,
     ) -> WorkflowVersion:
         """Store an immutable version (idempotent: the same version is stored once)."""
         for _ in range(3):
             try:
                 with self.write() as conn:
                     return self._publish(
-                        conn, name, version, spec, code, key_id, node_digests, created_by
+                        conn,
+                        name,
+                        version,
+                        spec,
+                        code,
+                        key_id,
+                        node_digests,
+                        created_by,
+                        published=published,
+                        message=message,
+                        make_current=make_current,
                     )
             except IntegrityError:
                 continue  # a concurrent publisher won the race; read its row
@@ -323,6 +339,10 @@ class SqlStore(Store):
         key_id: str | None,
         node_digests: dict[str, str] | None = None,
         created_by: str | None = None,
+        *,
+        published: bool = True,
+        message: str | None = None,
+        make_current: bool = False,
     ) -> WorkflowVersion:
         wf = tables.workflow
         workflow_id = conn.execute(sa.select(wf.c.id).where(wf.c.name == name)).scalar()
@@ -334,6 +354,7 @@ class SqlStore(Store):
         row = conn.execute(
             sa.select(wv).where(wv.c.workflow_id == workflow_id, wv.c.version == version)
         ).first()
+        first = published and (row is None or not row.published)
         if row is None:
             row = conn.execute(
                 sa.insert(wv)
@@ -346,9 +367,28 @@ class SqlStore(Store):
                     created_at=utcnow(),
                     node_digests=node_digests,
                     created_by=created_by and created_by[:200],
+                    message=message and message[:2000],
+                    published=published,
                 )
                 .returning(wv)
             ).one()
+        elif first:
+            # a draft's test version published now: by this publisher, at this time
+            row = conn.execute(
+                sa.update(wv)
+                .where(wv.c.id == row.id)
+                .values(
+                    published=True,
+                    created_at=utcnow(),
+                    created_by=created_by and created_by[:200],
+                    message=message and message[:2000],
+                )
+                .returning(wv)
+            ).one()
+        if first or (make_current and row.published):
+            conn.execute(
+                sa.update(wf).where(wf.c.id == workflow_id).values(current_version_id=row.id)
+            )
         return from_row(WorkflowVersion, row._mapping)
 
     def replace_code(self, version_id: int, code: bytes, key_id: str | None) -> None:
@@ -1749,6 +1789,7 @@ class SqlStore(Store):
                 sa.func.max(wv.c.id).label("version_id"),
                 sa.func.count().label("versions"),
             )
+            .where(wv.c.published)
             .group_by(wv.c.workflow_id)
             .subquery()
         )
@@ -1773,6 +1814,8 @@ class SqlStore(Store):
                 wv.c.spec,
                 wv.c.created_at,
                 sa.func.coalesce(recent.c.n, 0).label("recent"),
+                wf.c.current_version_id,
+                wf.c.archived_at,
             )
             .join(latest, latest.c.workflow_id == wf.c.id)
             .join(wv, wv.c.id == latest.c.version_id)
@@ -1790,6 +1833,10 @@ class SqlStore(Store):
         with self.read() as conn:
             rows = conn.execute(query).all()
             last = {row.workflow_id: row for row in conn.execute(last_runs)}
+            pointed = [row.current_version_id for row in rows if row.current_version_id]
+            currents = dict(
+                conn.execute(sa.select(wv.c.id, wv.c.version).where(wv.c.id.in_(pointed))).all()
+            )
         out = []
         for row in rows:
             run = last.get(row.id)
@@ -1806,6 +1853,8 @@ class SqlStore(Store):
                     last_run_status=run.status if run else None,
                     last_run_at=_utc(run.created_at) if run else None,
                     runs_last_day=row.recent,
+                    current_version=currents.get(row.current_version_id, row.version),
+                    archived=row.archived_at is not None,
                 )
             )
         return out
@@ -1822,14 +1871,27 @@ class SqlStore(Store):
         )
         query = (
             sa.select(
-                wv.c.id, wv.c.version, wv.c.created_at, wv.c.spec, wv.c.created_by, counts.c.n
+                wv.c.id,
+                wv.c.version,
+                wv.c.created_at,
+                wv.c.spec,
+                wv.c.created_by,
+                wv.c.message,
+                counts.c.n,
             )
             .outerjoin(counts, counts.c.version_id == wv.c.id)
-            .where(wv.c.workflow_id == workflow_id)
+            .where(wv.c.workflow_id == workflow_id, wv.c.published)
             .order_by(wv.c.id.desc())
         )
         with self.read() as conn:
             rows = conn.execute(query).all()
+            current = conn.execute(
+                sa.select(tables.workflow.c.current_version_id).where(
+                    tables.workflow.c.id == workflow_id
+                )
+            ).scalar()
+        if current is None and rows:
+            current = rows[0].id
         return [
             VersionInfo(
                 row.id,
@@ -1838,6 +1900,8 @@ class SqlStore(Store):
                 len(row.spec["nodes"]),
                 row.n or 0,
                 row.created_by,
+                row.message,
+                row.id == current,
             )
             for row in rows
         ]
@@ -1853,18 +1917,151 @@ class SqlStore(Store):
         return found
 
     def find_version(self, workflow: str, version: str | None = None) -> WorkflowVersion:
-        """A workflow's version by hash (or unique hash prefix); the latest when ``None``."""
+        """A workflow's version by hash (or unique hash prefix); its current one when
+        ``None``."""
         wv = tables.workflow_version
-        workflow_id = self._workflow_id(workflow)
-        query = sa.select(wv).where(wv.c.workflow_id == workflow_id).order_by(wv.c.id.desc())
+        found = self.workflow(workflow)
+        query = sa.select(wv).where(wv.c.workflow_id == found.id).order_by(wv.c.id.desc())
         if version:
             query = query.where(wv.c.version.startswith(version, autoescape=True))
+        else:
+            query = query.where(wv.c.published)
+            if found.current_version_id is not None:
+                query = query.where(wv.c.id == found.current_version_id)
         with self.read() as conn:
             rows = conn.execute(query.limit(2)).all()
         if not rows or (version and len(rows) > 1 and rows[0].version != version):
             what = "ambiguous version" if rows else "no version"
+            if not version:
+                raise NotFound(f"workflow {workflow!r} has no published version yet")
             raise NotFound(f"workflow {workflow!r}: {what} {version!r}")
         return WorkflowVersion(**rows[0]._mapping)
+
+    def workflow(self, name: str) -> Workflow:
+        wf = tables.workflow
+        with self.read() as conn:
+            row = conn.execute(sa.select(wf).where(wf.c.name == name)).first()
+        if row is None:
+            self._workflow_id(name)  # raises, naming the known ones
+        assert row is not None
+        return from_row(Workflow, row._mapping)
+
+    def make_current(self, workflow: str, version: str) -> WorkflowVersion:
+        found = self.find_version(workflow, version)
+        if not found.published:
+            raise NotFound(
+                f"workflow {workflow!r}: version {found.version} was only test-run as a "
+                "draft, never published"
+            )
+        wf = tables.workflow
+        with self.write() as conn:
+            conn.execute(
+                sa.update(wf)
+                .where(wf.c.id == found.workflow_id)
+                .values(current_version_id=found.id)
+            )
+        return found
+
+    def draft(self, workflow: str) -> WorkflowDraft | None:
+        workflow_id = self._workflow_id(workflow)
+        wd = tables.workflow_draft
+        with self.read() as conn:
+            row = conn.execute(sa.select(wd).where(wd.c.workflow_id == workflow_id)).first()
+        return None if row is None else from_row(WorkflowDraft, row._mapping)
+
+    def save_draft(
+        self, workflow: str, spec: dict, revision: int | None, by: str | None
+    ) -> WorkflowDraft:
+        for _ in range(3):
+            try:
+                with self.write() as conn:
+                    return self._save_draft(conn, workflow, spec, revision, by)
+            except IntegrityError:
+                continue  # another first save won the race: the revision check decides
+        raise RuntimeError(f"could not save the draft of workflow {workflow!r}")
+
+    def _save_draft(
+        self, conn: sa.Connection, workflow: str, spec: dict, revision: int | None, by: str | None
+    ) -> WorkflowDraft:
+        wf, wd = tables.workflow, tables.workflow_draft
+        workflow_id = conn.execute(sa.select(wf.c.id).where(wf.c.name == workflow)).scalar()
+        if workflow_id is None:
+            workflow_id = conn.execute(
+                sa.insert(wf).values(name=workflow, created_at=utcnow()).returning(wf.c.id)
+            ).scalar_one()
+        stored = conn.execute(
+            self._for_update(sa.select(wd).where(wd.c.workflow_id == workflow_id))
+        ).first()
+        if (None if stored is None else stored.revision) != revision:
+            raise DraftConflict(workflow, revision, None if stored is None else stored.revision)
+        values = {"spec": spec, "updated_at": utcnow(), "updated_by": by and by[:200]}
+        if stored is None:
+            row = conn.execute(
+                sa.insert(wd).values(workflow_id=workflow_id, revision=1, **values).returning(wd)
+            ).one()
+        else:
+            # the revision in the WHERE too: a writer that did not lock (SQLite serialises
+            # writers anyway) still cannot overwrite a newer save
+            moved = conn.execute(
+                sa.update(wd)
+                .where(wd.c.id == stored.id, wd.c.revision == revision)
+                .values(revision=wd.c.revision + 1, **values)
+                .returning(wd)
+            ).first()
+            if moved is None:
+                raise DraftConflict(workflow, revision, None)
+            row = moved
+        return from_row(WorkflowDraft, row._mapping)
+
+    def discard_draft(self, workflow: str) -> bool:
+        workflow_id = self._workflow_id(workflow)
+        wd = tables.workflow_draft
+        with self.write() as conn:
+            return bool(conn.execute(sa.delete(wd).where(wd.c.workflow_id == workflow_id)).rowcount)
+
+    def set_archived(self, workflow: str, archived: bool) -> Workflow:
+        workflow_id = self._workflow_id(workflow)
+        wf = tables.workflow
+        with self.write() as conn:
+            row = conn.execute(
+                sa.update(wf)
+                .where(wf.c.id == workflow_id)
+                .values(archived_at=utcnow() if archived else None)
+                .returning(wf)
+            ).one()
+        return from_row(Workflow, row._mapping)
+
+    def delete_workflow(self, workflow: str) -> None:
+        workflow_id = self._workflow_id(workflow)
+        wf, wv, wd, r = tables.workflow, tables.workflow_version, tables.workflow_draft, tables.run
+        sch, hook = tables.schedule, tables.webhook_endpoint
+        with self.write() as conn:
+            conn.execute(self._for_update(sa.select(wf.c.id).where(wf.c.id == workflow_id)))
+            runs = conn.execute(
+                sa.select(sa.func.count()).select_from(r).where(r.c.workflow_id == workflow_id)
+            ).scalar_one()
+            held = {
+                "runs": runs,
+                "schedules": conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(sch)
+                    .where(sch.c.workflow_id == workflow_id)
+                ).scalar_one(),
+                "webhooks": conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(hook)
+                    .where(hook.c.workflow_id == workflow_id)
+                ).scalar_one(),
+            }
+            if any(held.values()):
+                said = ", ".join(f"{n} {what}" for what, n in held.items() if n)
+                raise RunStateError(
+                    f"workflow {workflow!r} cannot be deleted: {said} reference it "
+                    "(archive it instead, or delete its schedules and webhooks first)"
+                )
+            conn.execute(sa.delete(wd).where(wd.c.workflow_id == workflow_id))
+            conn.execute(sa.delete(wv).where(wv.c.workflow_id == workflow_id))
+            conn.execute(sa.delete(wf).where(wf.c.id == workflow_id))
 
     def run_page(
         self,

@@ -77,6 +77,12 @@ class Workflow(SQLModel, table=True):
     """At most this many of its runs are ``running`` or ``waiting`` at once; the others wait
     ``queued`` and are admitted highest ``priority`` first, then oldest first. ``None``: no
     limit."""
+    current_version_id: int | None = None
+    """The version triggers (schedules, webhooks, sub-graph references) and runs by name
+    start unless pinned: set when a version is first published and by ``make current``
+    (a rollback). ``None``: the latest published (workflows stored before it was kept)."""
+    archived_at: dt.datetime | None = _ts(default=None)
+    """Set while archived: hidden from the workflow list, its versions kept."""
 
 
 class WorkflowVersion(SQLModel, table=True):
@@ -104,6 +110,16 @@ class WorkflowVersion(SQLModel, table=True):
     """Node name -> digest of its spec entry and of the code it runs (``Graph.node_digests``):
     what a replay compares to tell which nodes' code changed. ``None`` for versions stored
     before digests were kept (a replay then computes them from the loaded code)."""
+    message: str | None = Field(default=None, max_length=2000)
+    """What the publisher said changed (``publish_draft``); ``None`` for versions published
+    from Python code."""
+    # the database fills it (server default): no insert names it, so rows written by code
+    # older than the column (or tests at an older revision) still go in
+    published: bool = Field(
+        default=True, sa_column_kwargs={"server_default": sa.true(), "default": None}
+    )
+    """``False`` for a version stored only to test-run a draft: not listed, never current,
+    until the same content is published."""
 
 
 class Run(SQLModel, table=True):
@@ -308,8 +324,24 @@ def _table(model: type[SQLModel]) -> sa.Table:
     return model.__table__  # type: ignore[attr-defined]
 
 
+class WorkflowDraft(SQLModel, table=True):
+    """The one server-side draft of a workflow: a spec of library nodes (``runtime.drafts``)
+    that editors save with the revision they started from."""
+
+    __tablename__ = "workflow_draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: int = Field(foreign_key="workflow.id", unique=True)
+    revision: int = 1
+    """Counts saves; a save naming an older revision is refused (``DraftConflict``)."""
+    spec: dict = Field(sa_type=sa.JSON)
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+    updated_by: str | None = Field(default=None, max_length=200)
+
+
 workflow = _table(Workflow)
 workflow_version = _table(WorkflowVersion)
+workflow_draft = _table(WorkflowDraft)
 run = _table(Run)
 node_run = _table(NodeRun)
 event = _table(Event)

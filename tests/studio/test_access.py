@@ -87,6 +87,22 @@ NEEDS: dict[tuple[str, str], str] = {
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"): "read",
     ("post", "/api/v1/webhooks/{endpoint_id}/test"): "write",
     ("post", "/hooks/{endpoint_id}"): "signature",
+    ("post", "/api/v1/workflows"): "write",
+    ("get", "/api/v1/workflows/{name}/draft"): "read",
+    ("put", "/api/v1/workflows/{name}/draft"): "write",
+    ("delete", "/api/v1/workflows/{name}/draft"): "write",
+    ("post", "/api/v1/workflows/{name}/draft/validate"): "read",
+    ("post", "/api/v1/workflows/{name}/draft/publish"): "write",
+    ("post", "/api/v1/workflows/{name}/draft/runs"): "write",
+    ("post", "/api/v1/workflows/{name}/versions/{version}/draft"): "write",
+    ("get", "/api/v1/workflows/{name}/diff"): "read",
+    ("put", "/api/v1/workflows/{name}/current"): "write",
+    ("post", "/api/v1/workflows/{name}/archive"): "write",
+    ("post", "/api/v1/workflows/{name}/restore"): "write",
+    ("post", "/api/v1/workflows/{name}/duplicate"): "write",
+    ("delete", "/api/v1/workflows/{name}"): "write",
+    ("get", "/api/v1/workflows/{name}/export"): "read",
+    ("post", "/api/v1/workflows/import"): "write",
 }
 ALLOWED = {"read": {"viewer", "editor", "admin"}, "write": {"editor", "admin"}, "admin": {"admin"}}
 

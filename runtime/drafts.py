@@ -1,0 +1,639 @@
+"""Workflows built from the node library as JSON: a draft (what an editor saves, one per
+workflow, with a revision), its validation (the checks a Python graph gets, each problem
+naming its node and field), test runs, publishing, and the diff of two versions.
+
+A draft is a plain JSON object::
+
+    {"name": "enrich", "description": "",
+     "nodes": [{"name": "fetch", "kind": "http",
+                "options": {"url": "https://x.test/{{ inputs.city }}"},
+                "after": [], "inputs": {}, "retries": 0, "secrets": [], ...}],
+     "inputs": {"city": {"type": "str", "description": "Where"}},
+     "test_inputs": {"city": "Paris"}}
+
+A node's ``options`` are its kind's options (``GET /node-kinds`` has their schemas); its
+policies (``retries``, ``backoff``, ``timeout``, ``isolation``, ``max_interruptions``,
+``pickle``, ``join``, ``cache``), ``after``, ``secrets``, ``description`` and an explicit
+``inputs`` wiring are optional, as in ``g.add``. Keys an editor keeps for itself (a node's
+``position``) are kept and ignored. ``inputs`` declares run inputs: a type other than ``str``
+becomes the ``input_types`` of the nodes reading it.
+
+The graph a draft builds is an ordinary ``Graph``: publishing it stores a content-hashed
+version as ``g.run`` does, and a version built from the same draft has the same hash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+
+from runtime.errors import GraphError, InputError, PlaitError
+from runtime.graph import Graph
+from runtime.nodes.expressions import field_refs, references
+from runtime.nodes.kind import NodeKind
+from runtime.nodes.library import LibraryKind
+from runtime.nodes.registry import kind_of, kinds
+from runtime.store.contract import DraftConflict
+from runtime.store.tables import WorkflowDraft, WorkflowVersion
+
+if TYPE_CHECKING:
+    from runtime.client import Client, Run
+
+__all__ = [
+    "DraftConflict",
+    "DraftInvalid",
+    "Problem",
+    "build",
+    "diff_specs",
+    "draft_from_spec",
+    "publish_draft",
+    "save_draft",
+    "test_run",
+    "validate",
+]
+
+INPUT_TYPES = ("str", "int", "float", "bool", "dict", "list", "any")
+_POLICIES: dict[str, Any] = {
+    "retries": 0,
+    "backoff": 1.0,
+    "timeout": None,
+    "pickle": None,
+    "isolation": None,
+    "max_interruptions": 3,
+}
+_NODE_KEYS = {
+    "name",
+    "kind",
+    "options",
+    "after",
+    "inputs",
+    "secrets",
+    "join",
+    "cache",
+    "description",
+    "position",
+    *_POLICIES,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a draft."""
+
+    node: str | None
+    """The node it is about (``None``: the workflow as a whole)."""
+    field: str | None
+    """Where in the node: ``kind``, ``options.url``, ``after``, ``inputs``, a policy."""
+    message: str
+
+    def __str__(self) -> str:
+        where = ".".join(p for p in (self.node, self.field) if p)
+        return f"{where or '(workflow)'}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DraftInvalid(PlaitError):
+    """A draft with problems: it saves, but it neither publishes nor test-runs."""
+
+    def __init__(self, workflow: str, problems: Sequence[Problem]) -> None:
+        self.workflow = workflow
+        self.problems = list(problems)
+        # the REST API's ``errors``: where (node, field) and what
+        self.errors = [
+            {"loc": [p.node or "(workflow)", *([p.field] if p.field else [])], "msg": p.message}
+            for p in self.problems
+        ]
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(
+            f"draft of workflow {workflow!r} has {len(self.problems)} problem(s):\n{lines}"
+        )
+
+
+def is_buildable(kind: NodeKind) -> bool:
+    """Whether nodes of this kind are whole in their options (a draft can hold them): the
+    node library's kinds, ``approval``, a plug-in's kinds with options; as
+    ``Graph.from_spec`` rebuilds them."""
+    from runtime.rebuild import _CODE_KINDS
+
+    return kind.options is not None and kind.name not in _CODE_KINDS
+
+
+def library_kinds() -> list[str]:
+    return sorted(name for name, kind in kinds().items() if is_buildable(kind))
+
+
+# -- validation and building ------------------------------------------------------------------
+
+
+def validate(draft: Mapping[str, Any]) -> list[Problem]:
+    """Every problem of the draft, each naming its node and field; ``[]`` when it builds."""
+    return _build(draft)[1]
+
+
+def build(draft: Mapping[str, Any]) -> Graph:
+    """The graph the draft describes; ``DraftInvalid`` listing every problem."""
+    graph, problems = _build(draft)
+    if problems or graph is None:
+        raise DraftInvalid(str(draft.get("name") or "?"), problems)
+    return graph
+
+
+def _build(draft: Mapping[str, Any]) -> tuple[Graph | None, list[Problem]]:
+    problems: list[Problem] = []
+    if not isinstance(draft, Mapping):
+        return None, [Problem(None, None, f"a draft is a JSON object, got {type(draft).__name__}")]
+    name = draft.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return None, [Problem(None, "name", "the workflow needs a non-empty name")]
+    description = draft.get("description", "")
+    if not isinstance(description, str):
+        problems.append(Problem(None, "description", "must be text"))
+        description = ""
+    declared = _declared_inputs(draft.get("inputs", {}), problems)
+    nodes = draft.get("nodes", [])
+    if not isinstance(nodes, list):
+        return None, [*problems, Problem(None, "nodes", "must be a list of nodes")]
+    if not nodes:
+        problems.append(Problem(None, "nodes", "the workflow has no nodes yet"))
+    graph = Graph(name, description=description)
+    names = [n.get("name") for n in nodes if isinstance(n, Mapping)]
+    for index, entry in enumerate(nodes):
+        _add(graph, index, entry, names, declared, problems)
+    for node in graph.nodes.values():
+        for before in node.after:
+            if before not in names:
+                problems.append(Problem(node.name, "after", f"names no node: {before!r}"))
+        for param, (what, where) in node.expects.items():
+            source = node.inputs.get(param, param)
+            if what == "node" and source not in names:
+                problems.append(
+                    Problem(node.name, f"options.{where}", f"names unknown node {source!r}")
+                )
+            if what == "input" and source in names:
+                problems.append(
+                    Problem(
+                        node.name,
+                        f"options.{where}",
+                        f"reads inputs.{source}, but {source!r} is a node: write "
+                        f"nodes.{source}.output",
+                    )
+                )
+    cycle = _cycle(graph)
+    if cycle:
+        problems.append(
+            Problem(cycle[0], "inputs", "is in a cycle: " + " -> ".join([*cycle, cycle[0]]))
+        )
+    if problems:
+        return None, problems
+    try:
+        graph.validate()
+    except GraphError as exc:  # a check of a kind's own (a router's routes)
+        return None, [Problem(_node_named(str(exc), graph), None, str(exc))]
+    return graph, []
+
+
+def _declared_inputs(raw: Any, problems: list[Problem]) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        problems.append(Problem(None, "inputs", "must be an object of run inputs by name"))
+        return {}
+    types = {}
+    for name, spec in raw.items():
+        kind = spec.get("type", "str") if isinstance(spec, Mapping) else spec
+        if kind not in INPUT_TYPES:
+            problems.append(
+                Problem(
+                    None, f"inputs.{name}", f"type {kind!r} is not one of {', '.join(INPUT_TYPES)}"
+                )
+            )
+            continue
+        types[str(name)] = kind
+    return types
+
+
+def _add(
+    graph: Graph,
+    index: int,
+    entry: Any,
+    names: list[Any],
+    declared: Mapping[str, str],
+    problems: list[Problem],
+) -> None:
+    if not isinstance(entry, Mapping):
+        problems.append(Problem(f"nodes[{index}]", None, "a node is a JSON object"))
+        return
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.isidentifier():
+        problems.append(
+            Problem(
+                f"nodes[{index}]" if not isinstance(name, str) else name,
+                "name",
+                f"node name {name!r} must be a Python identifier (other nodes name it)",
+            )
+        )
+        return
+    if names.count(name) > 1 and name in graph.nodes:
+        problems.append(Problem(name, "name", "another node has this name"))
+        return
+    unknown = sorted(set(entry) - _NODE_KEYS)
+    if unknown:
+        problems.append(Problem(name, unknown[0], f"unknown key(s): {', '.join(unknown)}"))
+    kind_name = entry.get("kind")
+    try:
+        impl = kind_of(str(kind_name))
+    except (GraphError, TypeError):
+        problems.append(
+            Problem(
+                name,
+                "kind",
+                f"unknown node kind {kind_name!r} (library kinds: {', '.join(library_kinds())})",
+            )
+        )
+        return
+    if not is_buildable(impl):
+        problems.append(
+            Problem(
+                name,
+                "kind",
+                f"kind {kind_name!r} is not a library node (it runs Python code a draft cannot "
+                f"hold); library kinds: {', '.join(library_kinds())}",
+            )
+        )
+        return
+    raw = entry.get("options") or {}
+    if not isinstance(raw, Mapping):
+        problems.append(Problem(name, "options", "must be an object"))
+        return
+    options = _typed_inputs(impl, dict(raw), declared)
+    before = len(problems)
+    model = _options_model(impl, name, options, problems)
+    if model is None or _expression_problems(impl, name, model, problems) or len(problems) > before:
+        return
+    policies = {k: entry.get(k, default) for k, default in _POLICIES.items()}
+    if impl.name == "approval" and policies["timeout"] is not None:
+        problems.append(Problem(name, "timeout", "an approval's timeout is its deadline option"))
+        return
+    try:
+        node = graph.add_node(
+            name,
+            impl.name,
+            options=options,
+            inputs=dict(entry.get("inputs") or {}),
+            after=list(entry.get("after") or []),
+            secrets=list(entry.get("secrets") or []),
+            description=entry.get("description") or "",
+            **policies,
+        )
+        node.join = entry.get("join", "all")
+        if node.join not in ("all", "any"):
+            raise GraphError(f"node {name!r}: join must be all or any, got {node.join!r}")
+        node.cache = _cache(name, entry.get("cache", False))
+    except GraphError as exc:
+        graph.nodes.pop(name, None)
+        problems.append(Problem(name, _field_named(str(exc)), str(exc)))
+    except (TypeError, ValueError) as exc:
+        graph.nodes.pop(name, None)
+        problems.append(Problem(name, None, str(exc)))
+
+
+def _typed_inputs(impl: NodeKind, options: dict[str, Any], declared: Mapping[str, str]) -> dict:
+    """The declared types of the run inputs the node's expressions read, in its
+    ``input_types`` (as ``rt.nodes.*(input_types=...)`` would hold them)."""
+    typed = {k: v for k, v in declared.items() if v != "str"}
+    if not typed or not isinstance(impl, LibraryKind):
+        return options
+    try:
+        assert impl.options is not None
+        refs = impl.named("_", impl.options.model_validate(options))
+    except (pydantic.ValidationError, GraphError):
+        return options  # reported with its field by the checks that follow
+    reads = {k: v for k, v in typed.items() if k in refs.inputs}
+    if reads:
+        options["input_types"] = {**reads, **dict(options.get("input_types") or {})}
+    return options
+
+
+def _options_model(
+    impl: NodeKind, node: str, options: dict[str, Any], problems: list[Problem]
+) -> pydantic.BaseModel | None:
+    assert impl.options is not None
+    try:
+        return impl.options.model_validate(options)
+    except pydantic.ValidationError as exc:
+        for e in exc.errors():
+            where = ".".join(map(str, e["loc"]))
+            message = "is required" if e["type"] == "missing" else e["msg"]
+            problems.append(Problem(node, f"options.{where}" if where else "options", message))
+        return None
+
+
+def _expression_problems(
+    impl: NodeKind, node: str, model: pydantic.BaseModel, problems: list[Problem]
+) -> bool:
+    """Add a problem for each expression field that does not parse; whether there was one."""
+    if not isinstance(impl, LibraryKind):
+        return False
+    found = False
+    for field, language in impl.expressions.items():
+        value = getattr(model, field, None)
+        if value is None:
+            continue
+        try:
+            if language == "text":
+                field_refs(node, value, field)
+            else:
+                references(node, field, value, language)
+        except GraphError as exc:
+            problems.append(Problem(node, f"options.{field}", str(exc)))
+            found = True
+    return found
+
+
+def _cache(node: str, value: Any) -> Any:
+    import datetime as dt
+
+    if value is True or value is False:
+        return value
+    if isinstance(value, int | float) and value > 0:
+        return dt.timedelta(seconds=value)
+    raise GraphError(f"node {node!r}: cache is true, false or a number of seconds, got {value!r}")
+
+
+def _cycle(graph: Graph) -> list[str]:
+    deps = {
+        name: [s for s in [*node.inputs.values(), *node.after] if s in graph.nodes]
+        for name, node in graph.nodes.items()
+    }
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        state[name] = 1
+        path.append(name)
+        for d in deps[name]:
+            if state.get(d) == 1:
+                return path[path.index(d) :]
+            if d not in state:
+                found = visit(d)
+                if found:
+                    return found
+        path.pop()
+        state[name] = 2
+        return []
+
+    for name in graph.nodes:
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return []
+
+
+def _node_named(message: str, graph: Graph) -> str | None:
+    found = re.search(r"node '([^']+)'", message) or re.search(r"(\w+) '([^']+)'", message)
+    if found:
+        name = found.group(found.lastindex or 1)
+        return name if name in graph.nodes else None
+    return None
+
+
+def _field_named(message: str) -> str | None:
+    named = re.search(r"field ([\w.\[\]]+):", message)
+    if named:  # an expression of the kind's own (``runtime.nodes.expressions``)
+        return f"options.{named.group(1)}"
+    for field in ("after", "secrets", "join", "cache", "inputs", *_POLICIES):
+        if re.search(rf"\b{field}\b", message):
+            return field
+    return None
+
+
+# -- from a version back to a draft -------------------------------------------------------------
+
+
+def draft_from_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The draft that builds the version ``spec`` again (the same version hash); ``InputError``
+    naming the nodes that are Python code rather than library nodes."""
+    foreign = []
+    for stored in spec["nodes"]:
+        try:
+            impl = kind_of(stored["kind"])
+        except GraphError:
+            foreign.append(f"{stored['name']} ({stored['kind']}: unknown here)")
+            continue
+        if not is_buildable(impl) or (stored.get("code") and stored["kind"] != "code"):
+            foreign.append(f"{stored['name']} ({stored['kind']})")
+    if foreign:
+        raise InputError(
+            f"workflow {spec['name']!r} has nodes that are Python code, not library nodes: "
+            f"{', '.join(foreign)}; only a workflow of library nodes becomes a draft"
+        )
+    nodes = []
+    for entry in spec["nodes"]:
+        policies = dict(entry.get("policies", {}))
+        node: dict[str, Any] = {
+            "name": entry["name"],
+            "kind": entry["kind"],
+            "options": entry.get("options") or {},
+        }
+        if entry["kind"] == "approval":
+            policies.pop("timeout", None)  # its deadline option sets it
+        for key, default in _POLICIES.items():
+            # the spec holds ``pickle`` resolved: false is the default there
+            if policies.get(key, default) not in (default, False if key == "pickle" else default):
+                node[key] = policies[key]
+        for key, value in (
+            ("inputs", entry.get("inputs") or {}),
+            ("after", entry.get("after") or []),
+            ("secrets", entry.get("secrets") or []),
+            ("join", entry.get("join", "all")),
+            ("cache", entry.get("cache", False)),
+            ("description", entry.get("doc") or ""),
+        ):
+            node[key] = value
+        nodes.append(node)
+    inputs = {
+        name: {"type": "str", "description": ""}
+        for name, about in spec.get("inputs", {}).items()
+        if isinstance(about, Mapping)
+    }
+    return {
+        "name": spec["name"],
+        "description": spec.get("description", ""),
+        "nodes": nodes,
+        "inputs": inputs,
+        "test_inputs": {},
+    }
+
+
+def graph_from_spec(spec: Mapping[str, Any]) -> Graph:
+    """The graph of a version of library nodes, built again from its spec."""
+    return build(draft_from_spec(spec))
+
+
+# -- drafts in the store ------------------------------------------------------------------------
+
+
+def save_draft(
+    client: Client, workflow: str, draft: Mapping[str, Any], revision: int | None, by: str | None
+) -> tuple[WorkflowDraft, list[Problem]]:
+    """Save the draft (problems and all) from ``revision`` (``None``: there is none yet);
+    ``DraftConflict`` when someone saved in between. Returns it with its problems."""
+    data = json.loads(json.dumps(dict(draft)))  # JSON only: what the store keeps
+    if data.get("name") not in (None, workflow):
+        raise InputError(f"the draft is of workflow {data['name']!r}, not {workflow!r}")
+    data["name"] = workflow
+    saved = client.store.save_draft(workflow, data, revision, by)
+    return saved, validate(data)
+
+
+def current_draft(client: Client, workflow: str) -> WorkflowDraft:
+    found = client.store.draft(workflow)
+    if found is None:
+        raise InputError(
+            f"workflow {workflow!r} has no draft (save one, or open a version as a draft)"
+        )
+    return found
+
+
+def publish_draft(
+    client: Client,
+    workflow: str,
+    *,
+    message: str,
+    author: str | None,
+    revision: int | None = None,
+) -> WorkflowVersion:
+    """Publish the workflow's draft as an immutable version with ``message`` and ``author``,
+    and make it current. ``revision``: the draft revision the publisher looked at
+    (``DraftConflict`` if it changed since); ``DraftInvalid`` lists its problems."""
+    draft = current_draft(client, workflow)
+    if revision is not None and draft.revision != revision:
+        raise DraftConflict(workflow, revision, draft.revision)
+    if not isinstance(message, str) or not message.strip():
+        raise InputError("publishing takes a message saying what changed")
+    graph = build(draft.spec)
+    return client.publish(graph, message=message.strip(), author=author, make_current=True)
+
+
+def test_run(
+    client: Client,
+    workflow: str,
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    owner: str | None = None,
+) -> Run:
+    """Run the workflow's draft as it is now: a draft run (trigger ``draft``) of a version
+    stored unpublished; ``inputs`` default to the draft's ``test_inputs``."""
+    draft = current_draft(client, workflow)
+    graph = build(draft.spec)
+    given = dict(draft.spec.get("test_inputs") or {}) if inputs is None else dict(inputs)
+    return client.start(graph, given, owner=owner, draft=True)
+
+
+def open_as_draft(
+    client: Client, workflow: str, version: str | None, revision: int | None, by: str | None
+) -> WorkflowDraft:
+    """Make a published version the workflow's draft (to edit it further)."""
+    found = client.store.find_version(workflow, version)
+    return client.store.save_draft(workflow, draft_from_spec(found.spec), revision, by)
+
+
+def duplicate(client: Client, source: str, new_name: str, *, by: str | None) -> WorkflowDraft:
+    """A new workflow ``new_name`` whose draft copies ``source``'s draft (or, without one,
+    its current version); nothing is published."""
+    if new_name in {w.name for w in client.store.workflows()}:
+        raise InputError(f"a workflow named {new_name!r} exists already")
+    found = client.store.draft(source)
+    if found is not None:
+        spec = dict(found.spec)
+    else:
+        spec = draft_from_spec(client.store.find_version(source).spec)
+    return client.store.save_draft(new_name, {**spec, "name": new_name}, None, by)
+
+
+# -- diff ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    """``kind``, ``options.url``, ``policies.retries``, ``after``, ``inputs``..."""
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """How version B differs from version A."""
+
+    added: list[str]
+    removed: list[str]
+    changed: dict[str, list[Change]]
+    """Node -> what changed about it, field by field."""
+    unchanged: list[str]
+    workflow: list[Change]
+    """Changes of the workflow itself: its description, its run inputs."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "changed": {n: [asdict(c) for c in cs] for n, cs in self.changed.items()},
+            "unchanged": self.unchanged,
+            "workflow": [asdict(c) for c in self.workflow],
+        }
+
+
+_ASPECTS = ("kind", "inputs", "after", "depends_on", "secrets", "join", "cache", "doc", "schema")
+
+
+def diff_specs(old: Mapping[str, Any], new: Mapping[str, Any]) -> VersionDiff:
+    """Nodes added, removed, changed (each option and policy that changed, as
+    ``options.<field>``), by the new version's order."""
+    before = {n["name"]: n for n in old.get("nodes", [])}
+    after = {n["name"]: n for n in new.get("nodes", [])}
+    changed: dict[str, list[Change]] = {}
+    unchanged = []
+    for name, node in after.items():
+        if name not in before:
+            continue
+        was = before[name]
+        changes = [
+            Change(a, was.get(a), node.get(a)) for a in _ASPECTS if was.get(a) != node.get(a)
+        ]
+        changes += _flat_changes("policies", was.get("policies") or {}, node.get("policies") or {})
+        changes += _flat_changes("options", was.get("options") or {}, node.get("options") or {})
+        if changes:
+            changed[name] = changes
+        else:
+            unchanged.append(name)
+    workflow = []
+    for key in ("description", "inputs"):
+        if old.get(key) != new.get(key):
+            workflow.append(Change(key, old.get(key), new.get(key)))
+    return VersionDiff(
+        added=[n for n in after if n not in before],
+        removed=[n for n in before if n not in after],
+        changed=changed,
+        unchanged=unchanged,
+        workflow=workflow,
+    )
+
+
+def _flat_changes(prefix: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
+    out = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += _flat_changes(f"{prefix}.{key}", a, b)
+        else:
+            out.append(Change(f"{prefix}.{key}", a, b))
+    return out
