@@ -20,8 +20,8 @@ RUN uv sync --frozen --no-dev
 RUN useradd --create-home plait && chown -R plait /app
 USER plait
 # the studio's frontend for the port docker-compose.yml serves it on, built into the image
-# (~/.cache/plait/studio/3000), so a container start serves it without building; the npm
-# packages' download cache is not kept
+# (~/.cache/plait/studio/3000), so a container start serves it without building. Serving
+# needs only the built files: the npm packages (about 400 MB) and bun's cache are not kept.
 RUN BUN_INSTALL_CACHE_DIR=/tmp/bun-cache plait studio --build-only --port 3000 \
-    && rm -rf /tmp/bun-cache
+    && rm -rf /tmp/bun-cache /home/plait/.bun /home/plait/.cache/plait/studio/3000/node_modules
 CMD ["plait", "--help"]
