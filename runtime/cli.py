@@ -601,8 +601,8 @@ def studio(
 ) -> None:
     """Start the studio (web UI + REST API under /api/v1) in Reflex production mode. With
     the embedded default it also executes the runs it starts; with PLAIT_REDIS_URL workers
-    do. The frontend is built on the first start (with the bun of the Python environment)
-    and again only when the studio's sources change."""
+    do. The frontend is built on the first start on a port (with the bun of the Python
+    environment) and again only when the sources it is built from change."""
     import shutil
 
     from runtime.config import settings
