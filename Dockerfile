@@ -6,14 +6,10 @@ ENV PYTHONUNBUFFERED=1 \
     UV_LINK_MODE=copy \
     PATH="/app/.venv/bin:$PATH" \
     REFLEX_TELEMETRY_ENABLED=false \
-    REFLEX_CHECK_LATEST_VERSION=false \
-    REFLEX_USE_SYSTEM_BUN=1
+    REFLEX_CHECK_LATEST_VERSION=false
 
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends nodejs npm \
-    && npm install -g bun \
-    && rm -rf /var/lib/apt/lists/* \
-    && pip install --no-cache-dir uv
+# no node or bun: the studio's frontend is built with the bun the Python environment ships
+RUN pip install --no-cache-dir uv
 
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
@@ -23,4 +19,9 @@ RUN uv sync --frozen --no-dev
 
 RUN useradd --create-home plait && chown -R plait /app
 USER plait
+# the studio's frontend for the port docker-compose.yml serves it on, built into the image
+# (~/.cache/plait/studio/3000), so a container start serves it without building. Serving
+# needs only the built files: the npm packages (about 400 MB) and bun's cache are not kept.
+RUN BUN_INSTALL_CACHE_DIR=/tmp/bun-cache plait studio --build-only --port 3000 \
+    && rm -rf /tmp/bun-cache /home/plait/.bun /home/plait/.cache/plait/studio/3000/node_modules
 CMD ["plait", "--help"]

@@ -594,13 +594,23 @@ def studio(
         str,
         typer.Option(help="Address to listen on; any but 127.0.0.1 needs users (a login)."),
     ] = "127.0.0.1",
+    build_only: Annotated[
+        bool,
+        typer.Option(
+            "--build-only",
+            help="Build the frontend for --port and exit (an image does this at build time, "
+            "so its start serves at once).",
+        ),
+    ] = False,
 ) -> None:
     """Start the studio (web UI + REST API under /api/v1) in Reflex production mode. With
     the embedded default it also executes the runs it starts; with PLAIT_REDIS_URL workers
-    do."""
+    do. The frontend is built on the first start on a port (with the bun of the Python
+    environment) and again only when the sources it is built from change."""
     import shutil
 
     from runtime.config import settings
+    from runtime.studio_server import bundled_bun
 
     root = Path(__file__).resolve().parent.parent
     if not (root / "rxconfig.py").exists() or not (root / "studio" / "studio.py").exists():
@@ -619,12 +629,20 @@ def studio(
         "REFLEX_TELEMETRY_ENABLED": os.environ.get("REFLEX_TELEMETRY_ENABLED", "false"),
         "REFLEX_CHECK_LATEST_VERSION": os.environ.get("REFLEX_CHECK_LATEST_VERSION", "false"),
     }
-    if shutil.which("bun"):
-        env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
-    if "NPM_CONFIG_REGISTRY" not in env and shutil.which("npm"):
-        # skips Reflex's probe of public npm mirrors
-        registry = _subprocess_output(["npm", "config", "get", "registry"])
+    if "NPM_CONFIG_REGISTRY" not in env:
+        # skips Reflex's probe of public npm mirrors (an npm, where there is one, knows the
+        # registry its user configured)
+        registry = (
+            _subprocess_output(["npm", "config", "get", "registry"]) if shutil.which("npm") else ""
+        )
         env["NPM_CONFIG_REGISTRY"] = registry or "https://registry.npmjs.org/"
+    bun = bundled_bun()
+    if bun is not None and "REFLEX_BUN_PATH" not in env and "REFLEX_USE_SYSTEM_BUN" not in env:
+        # the locked environment's bun (the version Reflex wants), not one on PATH
+        env["REFLEX_BUN_PATH"] = str(bun)
+    if build_only:
+        _serve_studio(root, env, ["--port", str(port), "--build-only"])
+        return
     from runtime.auth.gate import AuthRefused, is_loopback, startup_line
     from runtime.auth.users import Users
 
@@ -646,10 +664,18 @@ def studio(
     typer.echo(f"store {db.display_url(env['PLAIT_DATABASE_URL'])}; {mode}")
     if not exposed:
         typer.echo("only this machine can connect; with users, --host 0.0.0.0 shares it")
-    command = [sys.executable, "-m", "reflex", "run", "--env", "prod"]
-    command += ["--frontend-port", str(port), "--backend-port", str(port), "--backend-host", host]
+    _serve_studio(root, env, ["--port", str(port), "--host", host])
+
+
+def _serve_studio(root: Path, env: dict[str, str], args: list[str]) -> None:
+    # in this process, not a new interpreter: the backend's workers fork from it with the
+    # runtime already imported, which is a good part of a start's time
+    from runtime.studio_server import main
+
+    sys.path[:0] = [str(root), *env["PYTHONPATH"].split(os.pathsep)]
+    os.environ.update(env)
     os.chdir(root)
-    os.execve(sys.executable, command, env)
+    main(args)
 
 
 def _cache_home() -> Path:

@@ -2,22 +2,22 @@
 process group, on a store of the test's own; Chromium through Playwright.
 
 The frontend build is cached between runs: each server kind builds into a directory of its
-own under ``~/.cache/plait/studio-tests`` (``REFLEX_WEB_WORKDIR``), and bun keeps the npm
-packages in its cache, so a start costs one quick rebuild (about 5 s), not a download.
+own under ``~/.cache/plait/studio-tests`` (``REFLEX_WEB_WORKDIR``), and bun (the one the
+locked environment ships) keeps the npm packages in its cache, so a start on a new port costs
+one quick rebuild (about 5 s), not a download; a start on the port of the last build, none.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,16 +92,29 @@ class Studio:
         return body["id"]
 
 
-def start_studio(env_extra: dict[str, str], home: Path, web_dir: str) -> Studio:
-    port = free_port()
+def start_studio(
+    env_extra: dict[str, str],
+    home: Path,
+    web_dir: str | None,
+    *,
+    port: int | None = None,
+    unset: Sequence[str] = (),
+) -> Studio:
+    """Start ``plait studio`` on ``port`` (a free one by default). ``web_dir`` names its build
+    directory under ``WEB_CACHE``; None leaves it to ``plait studio`` (under the cache of
+    ``HOME``). ``unset`` names variables of this process it must not see."""
+    port = port or free_port()
     env = {
         **os.environ,
         "PLAIT_HOME": str(home),
         "PLAIT_DATABASE_URL": f"sqlite:///{home / 'plait.db'}",
-        "REFLEX_WEB_WORKDIR": str(WEB_CACHE / web_dir),
         "PYTHONPATH": str(ROOT),
         **env_extra,
     }
+    if web_dir is not None:
+        env["REFLEX_WEB_WORKDIR"] = str(WEB_CACHE / web_dir)
+    for var in unset:
+        env.pop(var, None)
     for var in (
         "PLAIT_REDIS_URL",
         "PLAIT_QUEUE",
@@ -148,7 +161,6 @@ def stop_studio(studio: Studio) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert shutil.which("bun"), "the studio build needs bun: npm install -g bun"
     with chromium() as b:
         yield b
 
