@@ -17,7 +17,19 @@ PANEL = {"border": "1px solid var(--gray-a5)", "border_radius": "8px", "backgrou
 def palette_item(item: rx.Var[PaletteItem]) -> rx.Component:
     return rx.box(
         rx.text(item.kind, weight="medium", size="2"),
-        rx.text(item.doc, size="1", color_scheme="gray", class_name="plait-palette-doc"),
+        rx.text(
+            item.doc,
+            size="1",
+            color_scheme="gray",
+            class_name="plait-palette-doc",
+            # two lines; the whole description is the entry's tooltip
+            style={
+                "display": "-webkit-box",
+                "-webkit-line-clamp": "2",
+                "-webkit-box-orient": "vertical",
+                "overflow": "hidden",
+            },
+        ),
         draggable=item.addable,
         custom_attrs={KIND_ATTRIBUTE: item.kind},
         on_click=rx.cond(item.addable, EditorState.add_kind(item.kind), rx.noop()),
@@ -396,7 +408,8 @@ def toolbar() -> rx.Component:
         rx.cond(
             EditorState.problem_count > 0,
             rx.badge(
-                EditorState.problem_count.to_string() + " problems",
+                EditorState.problem_count.to_string()
+                + rx.cond(EditorState.problem_count == 1, " problem", " problems"),
                 color_scheme="red",
                 id="problem-badge",
             ),
@@ -408,6 +421,7 @@ def toolbar() -> rx.Component:
             size="1",
             color_scheme="gray",
             id="check-time",
+            data_revision=EditorState.revision,
         ),
         width="100%",
         align="center",

@@ -80,6 +80,8 @@ class EditorState(rx.State):
     run_id: str = ""
     run_status: str = ""
     running: bool = False
+    revision: int = 0
+    """Counts the document's checks (what a benchmark or a test waits on)."""
 
     _history: History | None = None
     _statuses: dict[str, str] = {}
@@ -123,6 +125,7 @@ class EditorState(rx.State):
         started = time.perf_counter()
         checked = editor_check.check(doc)
         self.check_ms = f"{(time.perf_counter() - started) * 1000:.1f}"
+        self.revision += 1
         self._wired = checked.wired
         self.problems = [ProblemRow(p.node, p.message) for p in checked.problems]
         self._draw(editor_check.by_node(checked.problems))

@@ -1,7 +1,7 @@
 """Building a workflow in the studio's editor, in Chromium: two nodes dragged from the
-palette, connected, configured with an expression, a validation error seen and fixed,
-moves undone, a node deleted, then a test run whose nodes turn succeeded on the canvas.
-Each step is screenshotted into ``test-artifacts/``."""
+palette, connected, configured with an expression, a validation error seen and fixed, a
+move undone, a node deleted, a node copied and pasted, then a test run whose nodes turn
+succeeded on the canvas. Each step is screenshotted into ``test-artifacts/``."""
 
 from __future__ import annotations
 
@@ -149,6 +149,16 @@ def test_build_validate_and_test_run_a_workflow(
     node(page, "sleep").click()
     page.keyboard.press("Delete")
     expect(node(page, "sleep")).to_have_count(0, timeout=TIMEOUT)
+
+    # copy and paste: the copy comes selected, so Delete takes it away again
+    node(page, "template").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    expect(node(page, "template_2")).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator("#node-name")).to_have_value("template_2", timeout=TIMEOUT)
+    page.keyboard.press("Delete")
+    expect(node(page, "template_2")).to_have_count(0, timeout=TIMEOUT)
+    expect(node(page, "template")).to_have_count(1)
 
     # a run input with a default, then a test run: the nodes turn succeeded
     page.get_by_role("tab", name="Inputs").click()
