@@ -98,7 +98,7 @@ def browser_side(doc: editor.Document, repeats: int = 3) -> None:
         client = studio.connect()
         client.publish(editor_check.graph_of(doc))
         with chromium() as browser:
-            opens, edits, moves, drops = [], [], [], []
+            opens, edits, moves, drops, floor = [], [], [], [], []
             for _ in range(repeats):
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
                 started = time.perf_counter()
@@ -143,10 +143,18 @@ def browser_side(doc: editor.Document, repeats: int = 3) -> None:
                         timeout=30_000,
                     )
                     drops.append(time.perf_counter() - started)
+                    # the floor: the same mouse moves over the palette (no canvas work)
+                    side = page.locator("#palette").bounding_box()
+                    assert side is not None
+                    page.mouse.move(side["x"] + 20, side["y"] + 100)
+                    started = time.perf_counter()
+                    page.mouse.move(side["x"] + 20, side["y"] + 220, steps=steps)
+                    floor.append((time.perf_counter() - started) / steps)
                 page.close()
         print(f"open /editor (200 nodes) to interactive: {ms(opens)} ({repeats} loads)")
         print(f"config edit -> its validation shown in the page: {ms(edits)}")
         print(f"drag: one mouse move on the canvas (local, no round trip): {ms(moves)}")
+        print(f"  floor (one mouse move over the palette, Playwright's own cost): {ms(floor)}")
         print(f"drag: drop -> the server's checked answer shown: {ms(drops)}")
     finally:
         stop_studio(studio)

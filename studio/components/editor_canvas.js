@@ -14,7 +14,7 @@ if (typeof document !== "undefined" && !window.__plaitKindDrag) {
   });
 }
 
-function PlaitEditorNode({ data, selected }) {
+const PlaitEditorNode = memo(function PlaitEditorNode({ data, selected }) {
   const border = data.error ? "2px solid #dc2626" : (selected ? "2px solid #2563eb" : "1px solid #94a3b8");
   return (
     <div className={"plait-enode" + (data.error ? " plait-enode-error" : "") + (data.status ? " plait-" + data.status : "")}
@@ -28,8 +28,9 @@ function PlaitEditorNode({ data, selected }) {
       <Handle type="source" position={Position.Right} />
     </div>
   );
-}
+});
 const plaitEditorNodeTypes = { plait: PlaitEditorNode };
+const PLAIT_FIT = {padding: 0.15, maxZoom: 1.2};
 const PLAIT_KEYS = new Set(["mod+z", "mod+shift+z", "mod+y", "mod+c", "mod+v", "mod+a", "delete", "backspace", "l", "f"]);
 
 function PlaitEditorInner(props) {
@@ -90,6 +91,15 @@ function PlaitEditorInner(props) {
       report.current.onMoved(dragged.map((n) => ({id: n.id, x: n.position.x, y: n.position.y})));
     }
   }, []);
+  const onConnect = useCallback((c) => {
+    if (report.current.onConnectNodes) report.current.onConnectNodes(c.source, c.target);
+  }, []);
+  const onNodeDragStop = useCallback((e, node, dragged) => moved(dragged && dragged.length ? dragged : [node]), [moved]);
+  const onSelectionDragStop = useCallback((e, dragged) => moved(dragged), [moved]);
+  const onSelectionChange = useCallback(({nodes: ns, edges: es}) => {
+    if (report.current.onSelectItems) report.current.onSelectItems(ns.map((n) => n.id), es.map((x) => x.id));
+  }, []);
+  const onDragOver = useCallback((e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }, []);
   const onDrop = useCallback((e) => {
     const kind = e.dataTransfer.getData(PLAIT_KIND);
     if (!kind) return;
@@ -99,14 +109,12 @@ function PlaitEditorInner(props) {
   }, [flow]);
   return (
     <div className="plait-editor-canvas" style={{width: "100%", height: "100%"}}
-         onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }} onDrop={onDrop}>
+         onDragOver={onDragOver} onDrop={onDrop}>
       <ReactFlow nodes={nodes} edges={edges} nodeTypes={plaitEditorNodeTypes}
-        onNodesChange={onNodesChange} onEdgesChange={onEdgesChange}
-        onConnect={(c) => report.current.onConnectNodes && report.current.onConnectNodes(c.source, c.target)}
-        onNodeDragStop={(e, node, dragged) => moved(dragged && dragged.length ? dragged : [node])}
-        onSelectionDragStop={(e, dragged) => moved(dragged)}
-        onSelectionChange={({nodes: ns, edges: es}) => report.current.onSelectItems && report.current.onSelectItems(ns.map((n) => n.id), es.map((x) => x.id))}
-        deleteKeyCode={null} fitView={true} fitViewOptions={{padding: 0.15, maxZoom: 1.2}}
+        onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
+        onNodeDragStop={onNodeDragStop} onSelectionDragStop={onSelectionDragStop}
+        onSelectionChange={onSelectionChange}
+        deleteKeyCode={null} fitView={true} fitViewOptions={PLAIT_FIT}
         minZoom={0.05} maxZoom={2} onlyRenderVisibleElements={nodes.length > 120}>
         <Background />
         <Controls />

@@ -90,7 +90,7 @@ class EditorCanvas(rx.Component):
                 "Controls",
                 "MiniMap",
             ],
-            "react": ["useState", "useEffect", "useCallback", "useRef"],
+            "react": ["useState", "useEffect", "useCallback", "useRef", "memo"],
             "": ["@xyflow/react/dist/style.css"],
         }
 
