@@ -5,6 +5,7 @@ succeeded on the canvas. Each step is screenshotted into ``test-artifacts/``."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,6 +178,18 @@ def test_build_validate_and_test_run_a_workflow(
     for name in ("template", "transform"):
         expect(node(page, name)).to_have_class(re.compile(r"\bplait-succeeded\b"))
     snap("test_run_succeeded")
+
+    # the shortcuts are listed in a popover; the document exports as JSON
+    page.get_by_role("button", name="Shortcuts").click()
+    expect(page.locator("#shortcuts")).to_contain_text("undo / redo")
+    snap("shortcuts")
+    page.keyboard.press("Escape")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export JSON").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert [n["name"] for n in exported["nodes"]] == ["template", "transform"]
+    assert exported["edges"] == [["template", "transform"]]
+    assert exported["inputs"][0]["default"] == "Ada"
 
     # the run is a real run of the workflow: its output is the transform's
     c = studio.connect()
