@@ -17,6 +17,7 @@ from runtime import sharing
 from runtime.api import create_api
 from runtime.login import PageGuard, login_app
 from studio.pages.compare import compare_page
+from studio.pages.editor import editor_page
 from studio.pages.not_found import not_found_page
 from studio.pages.run import run_page
 from studio.pages.runs import runs_page
@@ -26,6 +27,7 @@ from studio.pages.workflow import workflow_page
 from studio.pages.workflows import workflows_page
 from studio.states.base import blocking, client, gate
 from studio.states.compare import CompareState
+from studio.states.editor import EditorState
 from studio.states.run import RunState
 from studio.states.runs import RunsState
 from studio.states.schedules import SchedulesState
@@ -128,5 +130,14 @@ app.add_page(
     route="/settings/audit",
     title="Audit log · Plait",
     on_load=[session, AuditState.load],
+)
+app.add_page(
+    editor_page, route="/editor", title="Editor · Plait", on_load=[session, EditorState.load]
+)
+app.add_page(
+    editor_page,
+    route="/editor/[editor_name]",
+    title="Editor · Plait",
+    on_load=[session, EditorState.load],
 )
 app.add_page(not_found_page, route="404", title="Not found · Plait")

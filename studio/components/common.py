@@ -16,8 +16,12 @@ def nav_link(text: str, href: str) -> rx.Component:
     )
 
 
-def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Component:
-    """Top bar with the main links, then the page."""
+def shell(
+    *children: rx.Component,
+    title: str | rx.Var | None = None,
+    max_width: str = theme.PAGE_MAX_WIDTH,
+) -> rx.Component:
+    """Top bar with the main links, then the page (``max_width="100%"``: the editor)."""
     return rx.box(
         rx.el.style(theme.GLOBAL_CSS),
         rx.hstack(
@@ -36,6 +40,7 @@ def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Comp
             rx.hstack(
                 nav_link("Workflows", "/"),
                 nav_link("Runs", "/runs"),
+                nav_link("Editor", "/editor"),
                 nav_link("Schedules", "/schedules"),
                 rx.link(
                     "API", href="/api/v1/docs", size="3", color_scheme="gray", is_external=True
@@ -58,7 +63,7 @@ def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Comp
         rx.box(
             *([rx.heading(title, size="6", margin_bottom="12px")] if title is not None else []),
             *children,
-            max_width=theme.PAGE_MAX_WIDTH,
+            max_width=max_width,
             margin_x="auto",
             padding="20px 24px 48px",
         ),

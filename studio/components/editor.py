@@ -1,0 +1,429 @@
+"""The editor page's panels: the palette, the selected node's config form, the run inputs,
+the problems and the test run."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from studio.components import forms as form_parts
+from studio.components.editor_canvas import KIND_ATTRIBUTE, SHORTCUTS
+from studio.logic.editor import INPUT_TYPES, PaletteItem
+from studio.logic.editor_forms import ConfigField
+from studio.states.editor import EditorState, InputRow, PaletteGroup, ProblemRow
+
+PANEL = {"border": "1px solid var(--gray-a5)", "border_radius": "8px", "background": "white"}
+
+
+def palette_item(item: rx.Var[PaletteItem]) -> rx.Component:
+    return rx.box(
+        rx.text(item.kind, weight="medium", size="2"),
+        rx.text(
+            item.doc,
+            size="1",
+            color_scheme="gray",
+            class_name="plait-palette-doc",
+            # two lines; the whole description is the entry's tooltip
+            style={
+                "display": "-webkit-box",
+                "-webkit-line-clamp": "2",
+                "-webkit-box-orient": "vertical",
+                "overflow": "hidden",
+            },
+        ),
+        draggable=item.addable,
+        custom_attrs={KIND_ATTRIBUTE: item.kind},
+        on_click=rx.cond(item.addable, EditorState.add_kind(item.kind), rx.noop()),
+        class_name=rx.cond(item.addable, "plait-palette-item", "plait-palette-item plait-python"),
+        padding="6px 8px",
+        border_radius="6px",
+        border="1px solid var(--gray-a4)",
+        cursor=rx.cond(item.addable, "grab", "not-allowed"),
+        opacity=rx.cond(item.addable, "1", "0.55"),
+        title=rx.cond(
+            item.addable, "drag onto the canvas, or click to add", "add it in a notebook"
+        ),
+        width="100%",
+    )
+
+
+def palette() -> rx.Component:
+    def group(g: rx.Var[PaletteGroup]) -> rx.Component:
+        return rx.vstack(
+            rx.text(g.name, size="1", weight="bold", color_scheme="gray"),
+            rx.foreach(g.kinds, palette_item),
+            spacing="1",
+            width="100%",
+        )
+
+    return rx.vstack(
+        rx.input(
+            placeholder="search node kinds",
+            value=EditorState.query,
+            on_change=EditorState.set_query,
+            id="palette-search",
+            width="100%",
+        ),
+        rx.foreach(EditorState.palette_groups, group),
+        spacing="3",
+        width="260px",
+        min_width="260px",
+        height="100%",
+        overflow_y="auto",
+        padding="8px",
+        id="palette",
+        **PANEL,
+    )
+
+
+def config_input(f: rx.Var[ConfigField]) -> rx.Component:
+    key = EditorState.form_key.to_string() + EditorState.selected + f.name
+    blur = EditorState.set_field(f.name)
+    return rx.match(
+        f.kind,
+        (
+            "boolean",
+            rx.checkbox(
+                default_checked=f.checked, on_change=EditorState.set_field(f.name), key=key
+            ),
+        ),
+        (
+            "choice",
+            rx.el.select(
+                rx.foreach(
+                    f.choices, lambda c: rx.el.option(rx.cond(c == "", "(default)", c), value=c)
+                ),
+                default_value=f.value,
+                on_change=EditorState.set_field(f.name),
+                key=key,
+                class_name="plait-config-input",
+            ),
+        ),
+        (
+            "code",
+            rx.text_area(
+                default_value=f.value,
+                on_blur=blur,
+                key=key,
+                rows="6",
+                font_family="monospace",
+                width="100%",
+                class_name="plait-config-input",
+            ),
+        ),
+        (
+            "json",
+            rx.text_area(
+                default_value=f.value,
+                on_blur=blur,
+                key=key,
+                rows="3",
+                font_family="monospace",
+                placeholder="JSON",
+                width="100%",
+                class_name="plait-config-input",
+            ),
+        ),
+        rx.input(
+            default_value=f.value,
+            on_blur=blur,
+            key=key,
+            type=rx.cond((f.kind == "integer") | (f.kind == "number"), "number", "text"),
+            width="100%",
+            class_name="plait-config-input",
+        ),
+    )
+
+
+def config_row(f: rx.Var[ConfigField]) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text(f.label, weight="medium", size="2"),
+            rx.cond(f.required, rx.text("*", color_scheme="red", size="2")),
+            rx.cond(f.expression, rx.badge("{{ }}", size="1", variant="soft")),
+            spacing="1",
+            align="center",
+        ),
+        config_input(f),
+        rx.cond(f.hint != "", rx.text(f.hint, size="1", color_scheme="gray")),
+        rx.cond(
+            f.expression & (EditorState.upstream != ""),
+            rx.text("can name: " + EditorState.upstream, size="1", color_scheme="blue"),
+        ),
+        spacing="1",
+        width="100%",
+        class_name="plait-config-field",
+        data_field=f.name,
+    )
+
+
+def node_panel() -> rx.Component:
+    return rx.cond(
+        EditorState.selected != "",
+        rx.vstack(
+            rx.hstack(
+                rx.badge(EditorState.selected_kind),
+                rx.input(
+                    default_value=EditorState.selected,
+                    on_blur=EditorState.rename_selected,
+                    key=EditorState.form_key.to_string() + "name",
+                    id="node-name",
+                    width="100%",
+                ),
+                width="100%",
+                align="center",
+            ),
+            rx.cond(
+                EditorState.config_error != "",
+                rx.callout(EditorState.config_error, color_scheme="red", size="1"),
+            ),
+            rx.foreach(EditorState.config, config_row),
+            spacing="3",
+            width="100%",
+            id="node-config",
+        ),
+        rx.text(
+            rx.cond(
+                EditorState.picked_count > 1,
+                EditorState.picked_count.to_string() + " nodes selected",
+                "Select a node to edit its config.",
+            ),
+            size="2",
+            color_scheme="gray",
+        ),
+    )
+
+
+def input_row(row: rx.Var[InputRow]) -> rx.Component:
+    key = EditorState.form_key.to_string() + "-input-" + row.index.to_string()
+    return rx.vstack(
+        rx.hstack(
+            rx.input(
+                default_value=row.name,
+                placeholder="name",
+                on_blur=lambda v: EditorState.set_input(row.index, "name", v),
+                key=key + "n",
+                class_name="plait-input-name",
+            ),
+            rx.el.select(
+                *[rx.el.option(t, value=t) for t in INPUT_TYPES],
+                default_value=row.type,
+                on_change=lambda v: EditorState.set_input(row.index, "type", v),
+                key=key + "t",
+            ),
+            rx.icon_button(
+                rx.icon("trash-2", size=14),
+                on_click=EditorState.remove_input(row.index),
+                size="1",
+                variant="ghost",
+                color_scheme="red",
+            ),
+            align="center",
+            width="100%",
+        ),
+        rx.input(
+            default_value=row.default,
+            placeholder="default (empty: required)",
+            on_blur=lambda v: EditorState.set_input(row.index, "default", v),
+            key=key + "d",
+            width="100%",
+        ),
+        rx.input(
+            default_value=row.description,
+            placeholder="description",
+            on_blur=lambda v: EditorState.set_input(row.index, "description", v),
+            key=key + "s",
+            width="100%",
+        ),
+        spacing="1",
+        width="100%",
+        padding_bottom="8px",
+        border_bottom="1px solid var(--gray-a4)",
+        class_name="plait-run-input",
+    )
+
+
+def inputs_panel() -> rx.Component:
+    return rx.vstack(
+        rx.text(
+            "Run inputs: expressions read them as inputs.<name>.", size="1", color_scheme="gray"
+        ),
+        rx.foreach(EditorState.inputs, input_row),
+        rx.button("Add input", on_click=EditorState.add_input, size="1", variant="soft"),
+        spacing="2",
+        width="100%",
+    )
+
+
+def problem_row(p: rx.Var[ProblemRow]) -> rx.Component:
+    return rx.box(
+        rx.text(
+            rx.cond(p.node != "", rx.code(p.node), rx.text("workflow", as_="span")),
+            " ",
+            p.message,
+            size="1",
+        ),
+        on_click=EditorState.focus_node(p.node),
+        cursor="pointer",
+        padding="6px",
+        border_radius="6px",
+        background="var(--red-a2)",
+        width="100%",
+        class_name="plait-problem",
+        data_node=p.node,
+    )
+
+
+def problems_panel() -> rx.Component:
+    return rx.cond(
+        EditorState.problem_count > 0,
+        rx.vstack(rx.foreach(EditorState.problems, problem_row), spacing="1", width="100%"),
+        rx.text("No problems: the workflow is valid.", size="2", color_scheme="green"),
+    )
+
+
+def run_panel() -> rx.Component:
+    return rx.vstack(
+        rx.form(
+            rx.vstack(
+                form_parts.fields(EditorState.run_fields, "run-"),
+                rx.button(
+                    "Test run",
+                    type="submit",
+                    loading=EditorState.running,
+                    disabled=EditorState.problem_count > 0,
+                    id="test-run",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=EditorState.test_run,
+            reset_on_submit=False,
+            width="100%",
+        ),
+        rx.cond(
+            EditorState.problem_count > 0,
+            rx.text("Fix the problems to test-run.", size="1", color_scheme="gray"),
+        ),
+        rx.cond(
+            EditorState.run_status != "",
+            rx.hstack(
+                rx.text("run ", rx.code(EditorState.run_status, id="run-status"), size="2"),
+                rx.link(
+                    "open run",
+                    href="/runs/" + EditorState.run_id,
+                    size="2",
+                    is_external=True,
+                ),
+                spacing="2",
+            ),
+        ),
+        rx.cond(
+            EditorState.run_message != "",
+            rx.text(EditorState.run_message, size="1", id="run-message"),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def side_panel() -> rx.Component:
+    return rx.tabs.root(
+        rx.tabs.list(
+            rx.tabs.trigger("Node", value="node"),
+            rx.tabs.trigger("Inputs", value="inputs"),
+            rx.tabs.trigger(
+                rx.hstack(
+                    rx.text("Problems"),
+                    rx.cond(
+                        EditorState.problem_count > 0,
+                        rx.badge(EditorState.problem_count, color_scheme="red", size="1"),
+                    ),
+                    spacing="1",
+                    align="center",
+                ),
+                value="problems",
+                id="problems-tab",
+            ),
+            rx.tabs.trigger("Test run", value="run", id="run-tab"),
+        ),
+        rx.box(
+            rx.tabs.content(node_panel(), value="node"),
+            rx.tabs.content(inputs_panel(), value="inputs"),
+            rx.tabs.content(problems_panel(), value="problems"),
+            rx.tabs.content(run_panel(), value="run"),
+            padding="10px",
+            overflow_y="auto",
+            flex="1",
+        ),
+        default_value="node",
+        width="380px",
+        min_width="380px",
+        height="100%",
+        display="flex",
+        flex_direction="column",
+        **PANEL,
+    )
+
+
+def shortcuts_help() -> rx.Component:
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.button(rx.icon("keyboard", size=14), "Shortcuts", size="1", variant="soft")
+        ),
+        rx.popover.content(
+            rx.vstack(
+                *[
+                    rx.hstack(
+                        rx.code(keys, size="1"),
+                        rx.text(what, size="1"),
+                        justify="between",
+                        width="100%",
+                    )
+                    for keys, what in SHORTCUTS
+                ],
+                spacing="1",
+                width="360px",
+            ),
+            id="shortcuts",
+        ),
+    )
+
+
+def toolbar() -> rx.Component:
+    return rx.hstack(
+        rx.input(
+            default_value=EditorState.title,
+            on_blur=EditorState.set_title,
+            key=EditorState.form_key.to_string() + "title",
+            id="workflow-name",
+            width="220px",
+        ),
+        rx.button("Undo", on_click=EditorState.undo, disabled=~EditorState.can_undo, size="1"),
+        rx.button("Redo", on_click=EditorState.redo, disabled=~EditorState.can_redo, size="1"),
+        rx.button("Auto-layout", on_click=EditorState.layout, size="1", variant="soft"),
+        rx.button("Zoom to fit", on_click=EditorState.zoom_to_fit, size="1", variant="soft"),
+        rx.button("Export JSON", on_click=EditorState.export, size="1", variant="soft"),
+        shortcuts_help(),
+        rx.spacer(),
+        rx.cond(
+            EditorState.problem_count > 0,
+            rx.badge(
+                EditorState.problem_count.to_string()
+                + rx.cond(EditorState.problem_count == 1, " problem", " problems"),
+                color_scheme="red",
+                id="problem-badge",
+            ),
+            rx.badge("valid", color_scheme="green", id="problem-badge"),
+        ),
+        rx.text(
+            EditorState.node_count.to_string() + " nodes · checked in " + EditorState.check_ms,
+            " ms",
+            size="1",
+            color_scheme="gray",
+            id="check-time",
+            data_revision=EditorState.revision,
+        ),
+        width="100%",
+        align="center",
+        spacing="2",
+    )

@@ -1,0 +1,57 @@
+"""The workflow editor: palette, canvas, and the side panel (node config, run inputs,
+problems, test run)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from studio.components import common
+from studio.components import editor as parts
+from studio.components.editor_canvas import editor_canvas
+from studio.states.editor import EditorState
+
+
+def editor_page() -> rx.Component:
+    return common.shell(
+        rx.vstack(
+            parts.toolbar(),
+            rx.cond(
+                EditorState.note != "",
+                rx.text(EditorState.note, size="1", color_scheme="gray", id="editor-note"),
+            ),
+            rx.hstack(
+                parts.palette(),
+                rx.box(
+                    editor_canvas(
+                        nodes=EditorState.flow_nodes,
+                        edges=EditorState.flow_edges,
+                        fit=EditorState.fit,
+                        focus=EditorState.focus,
+                        on_moved=EditorState.moved,
+                        on_connect_nodes=EditorState.connect_nodes,
+                        on_drop_kind=EditorState.drop_kind,
+                        on_select_items=EditorState.select_items,
+                        on_key=EditorState.key,
+                    ),
+                    flex="1",
+                    height="100%",
+                    id="canvas",
+                    **parts.PANEL,
+                ),
+                parts.side_panel(),
+                width="100%",
+                height="calc(100vh - 150px)",
+                min_height="480px",
+                spacing="2",
+            ),
+            rx.text(
+                "The editor needs a desktop-wide window.",
+                display=["block", "block", "none"],
+                size="1",
+                color_scheme="gray",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        max_width="100%",
+    )

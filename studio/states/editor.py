@@ -1,0 +1,354 @@
+"""The editor page: one workflow document being built (``studio.logic.editor``), its undo
+history, its problems as the runtime finds them, and a test run's live statuses."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import reflex as rx
+
+from runtime import catalog
+from runtime.errors import GraphError, NotFound, PlaitError
+from studio.logic import editor, editor_check, editor_forms, editor_view, forms, live
+from studio.logic.editor_history import History
+from studio.states.base import blocking, client, permitted, record
+
+PALETTE = editor.palette()
+"""Kinds registered when the studio starts (plug-ins included)."""
+
+
+@dataclass
+class ProblemRow:
+    node: str
+    message: str
+
+
+@dataclass
+class InputRow:
+    index: int
+    name: str
+    type: str
+    default: str
+    description: str
+
+
+@dataclass
+class PaletteGroup:
+    name: str
+    kinds: list[editor.PaletteItem]
+
+
+def load_document(name: str) -> tuple[editor.Document, str]:
+    """The latest published version of ``name`` as a document (a new one when there is
+    none), and a note when it cannot be edited here."""
+    try:
+        found = catalog.version(client().store, name, None)
+    except NotFound:
+        return editor.new_document(name), ""
+    try:
+        return editor.from_spec(found.spec), f"opened version {found.version[:8]} of {name}"
+    except ValueError as exc:
+        return editor.new_document(name), f"{name} cannot be edited here: {exc}"
+
+
+class EditorState(rx.State):
+    query: str = ""
+    title: str = "untitled"
+    note: str = ""
+    flow_nodes: list[dict[str, Any]] = []
+    flow_edges: list[dict[str, Any]] = []
+    problems: list[ProblemRow] = []
+    check_ms: str = ""
+    selected: str = ""
+    selected_kind: str = ""
+    picked_count: int = 0
+    config: list[editor_forms.ConfigField] = []
+    config_error: str = ""
+    upstream: str = ""
+    form_key: int = 0
+    """Changes when the inputs must show the document afresh (another node, an undo)."""
+    inputs: list[InputRow] = []
+    can_undo: bool = False
+    can_redo: bool = False
+    fit: int = 0
+    focus: str = ""
+    run_fields: list[forms.FormField] = []
+    run_message: str = ""
+    run_id: str = ""
+    run_status: str = ""
+    running: bool = False
+    revision: int = 0
+    """Counts the document's checks (what a benchmark or a test waits on)."""
+
+    _history: History | None = None
+    _statuses: dict[str, str] = {}
+    _picked: list[str] = []
+    _picked_edges: list[str] = []
+    _clip: dict[str, Any] = {}
+    _wired: list[list[str]] = []
+    _focus_n: int = 0
+
+    # -- what the page shows ------------------------------------------------------------------
+
+    @rx.var
+    def palette_groups(self) -> list[PaletteGroup]:
+        found = editor.search(PALETTE, self.query)
+        groups: dict[str, list[editor.PaletteItem]] = {}
+        for item in found:
+            groups.setdefault(item.group, []).append(item)
+        return [PaletteGroup(name, items) for name, items in groups.items()]
+
+    @rx.var
+    def problem_count(self) -> int:
+        return len(self.problems)
+
+    @rx.var
+    def node_count(self) -> int:
+        return len(self.flow_nodes)
+
+    @property
+    def doc(self) -> editor.Document:
+        if self._history is None:
+            self._history = History(editor.new_document(self.title))
+        return self._history.present
+
+    def _commit(self, doc: editor.Document) -> None:
+        assert self._history is not None
+        if self._history.record(doc):
+            self._refresh()
+
+    def _refresh(self) -> None:
+        doc = self.doc
+        started = time.perf_counter()
+        checked = editor_check.check(doc)
+        self.check_ms = f"{(time.perf_counter() - started) * 1000:.1f}"
+        self.revision += 1
+        self._wired = checked.wired
+        self.problems = [ProblemRow(p.node, p.message) for p in checked.problems]
+        self._draw(editor_check.by_node(checked.problems))
+        self.inputs = [InputRow(i, **row) for i, row in enumerate(doc["inputs"])]
+        self.can_undo = bool(self._history and self._history.can_undo)
+        self.can_redo = bool(self._history and self._history.can_redo)
+        self.run_fields = editor_forms.run_fields(doc, dict.fromkeys(checked.run_inputs))
+        self._show_config()
+
+    def _draw(self, errors: dict[str, str] | None = None) -> None:
+        if errors is None:
+            errors = {p.node: p.message for p in self.problems if p.node}
+        self.flow_nodes = editor_view.flow_nodes(self.doc, errors, self._statuses, self._picked)
+        self.flow_edges = editor_view.flow_edges(self.doc, self._wired, self._statuses)
+
+    def _show_config(self) -> None:
+        node = editor.find(self.doc, self.selected) if self.selected else None
+        if node is None:
+            self.selected, self.selected_kind, self.config, self.upstream = "", "", [], ""
+            return
+        self.selected_kind = node["kind"]
+        self.config = editor_forms.config_fields(node["kind"], node["config"])
+        self.upstream = editor_forms.upstream_hint(self.doc, node["name"])
+
+    # -- loading ------------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        if (await permitted(self, "read", "open the editor"))[0] is None:
+            return
+        name = str(getattr(self, "editor_name", "") or "untitled")
+        doc, note = await blocking(load_document, name)
+        self.title, self.note = doc["name"], note
+        self._history = History(doc)
+        self._statuses, self._picked, self._picked_edges = {}, [], []
+        self.selected, self.run_id, self.run_status, self.run_message = "", "", "", ""
+        self.form_key += 1
+        self._refresh()
+        self.fit += 1
+
+    # -- canvas events ------------------------------------------------------------------------
+
+    def drop_kind(self, kind: str, x: float, y: float) -> None:
+        item = next((i for i in PALETTE if i.kind == kind), None)
+        if item is None or not item.addable:
+            self.note = f"{kind} nodes hold Python code: add them in a notebook"
+            return
+        doc, name = editor.add_node(self.doc, kind, x, y)
+        self.selected, self.form_key, self._picked = name, self.form_key + 1, [name]
+        self._commit(doc)
+
+    def add_kind(self, kind: str) -> None:
+        """A click on a palette entry: the node goes right of the rightmost one."""
+        xs = [n["x"] for n in self.doc["nodes"]]
+        self.drop_kind(kind, (max(xs) + 240) if xs else 0.0, 0.0)
+        self.fit += 1
+
+    def moved(self, positions: list[dict[str, Any]]) -> None:
+        self._commit(editor.move_nodes(self.doc, positions))
+
+    def connect_nodes(self, source: str, target: str) -> None:
+        self._commit(editor.connect(self.doc, source, target))
+
+    def select_items(self, nodes: list[str], edges: list[str]) -> None:
+        self._picked, self._picked_edges = list(nodes), list(edges)
+        self.picked_count = len(nodes)
+        chosen = nodes[0] if len(nodes) == 1 else ""
+        if chosen != self.selected:
+            self.selected, self.config_error = chosen, ""
+            self.form_key += 1
+            self._show_config()
+
+    def key(self, combo: str) -> None:
+        if combo == "mod+z":
+            self.undo()
+        elif combo in ("mod+shift+z", "mod+y"):
+            self.redo()
+        elif combo in ("delete", "backspace"):
+            self.delete_selection()
+        elif combo == "mod+c":
+            self._clip = editor.copied(self.doc, self._picked)
+        elif combo == "mod+v":
+            self.paste()
+        elif combo == "l":
+            self.layout()
+
+    def delete_selection(self) -> None:
+        edges = [e.split("->", 1) for e in self._picked_edges if "->" in e]
+        self._commit(editor.remove(self.doc, self._picked, edges))
+        self._picked, self._picked_edges, self.picked_count = [], [], 0
+
+    def paste(self) -> None:
+        if not self._clip.get("nodes"):
+            return
+        doc, names = editor.paste(self.doc, self._clip)
+        self._picked = names
+        self._commit(doc)
+        self._clip = editor.copied(doc, names)  # a second paste lands further on
+
+    def undo(self) -> None:
+        if self._history is not None and self._history.undo():
+            self.form_key += 1
+            self._refresh()
+
+    def redo(self) -> None:
+        if self._history is not None and self._history.redo():
+            self.form_key += 1
+            self._refresh()
+
+    def layout(self) -> None:
+        self._commit(editor.auto_layout(self.doc, "LR", self._wired))
+        self.fit += 1
+
+    def zoom_to_fit(self) -> None:
+        self.fit += 1
+
+    def focus_node(self, name: str) -> None:
+        if not name or editor.find(self.doc, name) is None:
+            return
+        self._focus_n += 1
+        self.focus = f"{name}#{self._focus_n}"
+        self.selected, self._picked, self.picked_count = name, [name], 1
+        self.form_key += 1
+        self._show_config()
+
+    def set_query(self, value: str) -> None:
+        self.query = value
+
+    # -- the config form and the run inputs ---------------------------------------------------
+
+    def set_field(self, name: str, raw: Any) -> None:
+        node = editor.find(self.doc, self.selected)
+        if node is None:
+            return
+        try:
+            value = editor_forms.config_value(node["kind"], self.config, name, raw)
+        except ValueError as exc:
+            self.config_error = str(exc)
+            return
+        self.config_error = ""
+        self._commit(editor.set_config(self.doc, self.selected, name, value))
+
+    def rename_selected(self, new: str) -> None:
+        if not self.selected or new == self.selected:
+            return
+        before = set(editor.node_names(self.doc))
+        doc = editor.rename(self.doc, self.selected, new)
+        after = [n for n in editor.node_names(doc) if n not in before]
+        if after:
+            self.selected, self._picked = after[0], [after[0]]
+            self.form_key += 1
+        self._commit(doc)
+
+    def set_title(self, value: str) -> None:
+        value = value.strip()
+        if value and value != self.doc["name"]:
+            self.title = value
+            self._commit({**self.doc, "name": value})
+
+    def add_input(self) -> None:
+        self._commit(editor.add_input(self.doc))
+
+    def remove_input(self, index: int) -> None:
+        rows = [r for i, r in enumerate(self.doc["inputs"]) if i != index]
+        self.form_key += 1
+        self._commit(editor.set_inputs(self.doc, rows))
+
+    def set_input(self, index: int, field: str, value: str) -> None:
+        rows = [dict(r) for r in self.doc["inputs"]]
+        if 0 <= index < len(rows) and field in rows[index]:
+            rows[index][field] = value
+            self._commit(editor.set_inputs(self.doc, rows))
+
+    # -- export and test run ------------------------------------------------------------------
+
+    def export(self) -> Any:
+        return rx.download(
+            data=json.dumps(self.doc, indent=2), filename=f"{self.doc['name']}.workflow.json"
+        )
+
+    @rx.event(background=True)
+    async def test_run(self, form_data: dict[str, Any]) -> None:
+        async with self:
+            doc = self.doc
+            fields = list(self.run_fields)
+            allowed, why = await permitted(self, "write", "start runs", target=doc["name"])
+            if allowed is None:
+                self.run_message = why
+                return
+            inputs, errors = forms.inputs_from_form(fields, form_data)
+            self.run_fields = forms.with_errors(fields, errors)
+            if errors:
+                self.run_message = "please correct the fields marked"
+                return
+            try:
+                graph = editor_check.graph_of(doc)
+            except GraphError as exc:
+                self.run_message = f"fix the problems first: {exc}"
+                return
+            self.running, self.run_message, self.run_status = True, "", "queued"
+            self._statuses = {}
+            self._draw()
+        try:
+            run = await blocking(
+                client().start, graph, inputs, trigger="studio", owner=allowed.actor
+            )
+        except PlaitError as exc:
+            async with self:
+                self.running, self.run_message = False, str(exc)
+            return
+        view = live.new_view(graph.nodes)
+        async with self:
+            self.run_id = run.id
+            await record(self, allowed, "run.start", doc["name"], run=run.id, draft=True)
+        async for event in client().afollow(run.id, after=0, stop_at_end=True):
+            live.apply(view, [event])
+            async with self:
+                if self.run_id != run.id:  # another test run took over
+                    return
+                self._statuses = view.statuses
+                self.run_status = view.status
+                self._draw()
+        async with self:
+            self.running = False
+            self.run_message = f"run {run.id[:12]} {view.status}" + (
+                f": {view.error}" if view.error else ""
+            )

@@ -1,0 +1,226 @@
+"""The editor's plain functions: documents and their edits, undo/redo, validation mapped
+onto nodes by the runtime's own graph checks, and the config form."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.errors import GraphError
+from studio.logic import editor, editor_check, editor_forms, editor_view
+from studio.logic.editor_history import History
+
+
+def two_nodes() -> editor.Document:
+    doc = editor.new_document("greeting")
+    doc, a = editor.add_node(doc, "template", 0, 0, {"template": "Hello {{ inputs.name }}"})
+    doc, b = editor.add_node(doc, "transform", 200, 0, {"expression": "nodes.template.output"})
+    return editor.connect(doc, a, b)
+
+
+def test_the_palette_lists_every_registered_kind_grouped() -> None:
+    items = editor.palette()
+    kinds = {i.kind for i in items}
+    assert {"template", "http", "code", "llm", "router", "function", "map"} <= kinds
+    by_kind = {i.kind: i for i in items}
+    assert by_kind["http"].group == "Calls" and by_kind["http"].addable
+    assert by_kind["function"].group == editor.PYTHON_ONLY and not by_kind["function"].addable
+    assert by_kind["template"].doc.startswith("Renders a Jinja2 template")
+    groups = [i.group for i in items]
+    assert groups.index("Text and data") < groups.index("Calls") < groups.index(editor.PYTHON_ONLY)
+    assert [i.kind for i in editor.search(items, "jmespath")] == ["transform"]
+    assert editor.search(items, "HTTP request") == [by_kind["http"]]
+
+
+def test_edits_make_new_documents_and_fresh_names() -> None:
+    doc = editor.new_document("w")
+    first, name = editor.add_node(doc, "http", 10, 20)
+    assert doc["nodes"] == [] and name == "http"
+    second, name2 = editor.add_node(first, "http", 0, 0)
+    assert name2 == "http_2"
+    linked = editor.connect(second, "http", "http_2")
+    assert linked["edges"] == [["http", "http_2"]]
+    assert editor.connect(linked, "http", "http_2") == linked  # no repeat
+    assert editor.connect(linked, "http", "http")["edges"] == linked["edges"]  # no self-loop
+    moved = editor.move_nodes(linked, [{"id": "http", "x": 5, "y": 6}])
+    assert editor.find(moved, "http") == {
+        "name": "http",
+        "kind": "http",
+        "config": {},
+        "x": 5.0,
+        "y": 6.0,
+    }
+    renamed = editor.rename(moved, "http", "fetch page")
+    assert editor.node_names(renamed) == ["fetch_page", "http_2"]
+    assert renamed["edges"] == [["fetch_page", "http_2"]]
+    assert editor.remove(renamed, ["fetch_page"]) == {
+        **renamed,
+        "nodes": renamed["nodes"][1:],
+        "edges": [],
+    }
+    assert editor.remove(renamed, [], [["fetch_page", "http_2"]])["edges"] == []
+    configured = editor.set_config(renamed, "http_2", "url", "https://x")
+    assert editor.find(configured, "http_2")["config"] == {"url": "https://x"}  # type: ignore[index]
+    assert (
+        editor.find(editor.set_config(configured, "http_2", "url", None), "http_2")["config"] == {}
+    )  # type: ignore[index]
+
+
+def test_copy_and_paste_keep_the_edges_between_copied_nodes() -> None:
+    doc = two_nodes()
+    clip = editor.copied(doc, ["template", "transform"])
+    pasted, names = editor.paste(doc, clip)
+    assert names == ["template_2", "transform_2"]
+    assert ["template_2", "transform_2"] in pasted["edges"]
+    assert editor.find(pasted, "template_2")["x"] == 40.0  # type: ignore[index]
+
+
+def test_undo_and_redo_walk_the_documents() -> None:
+    history = History(editor.new_document("w"), limit=3)
+    docs = [editor.add_node(history.present, "http", i, 0)[0] for i in range(1)]
+    assert history.record(docs[0])
+    assert not history.record(docs[0])  # unchanged: nothing recorded
+    second = editor.add_node(history.present, "code", 0, 0)[0]
+    history.record(second)
+    assert history.undo() and history.present == docs[0]
+    assert history.redo() and history.present == second
+    assert not history.redo()
+    history.undo()
+    third = editor.add_node(history.present, "sleep", 0, 0)[0]
+    history.record(third)
+    assert not history.can_redo  # a new edit drops what was undone
+    for _ in range(5):
+        history.record(editor.add_node(history.present, "sleep", 0, 0)[0])
+    undone = 0
+    while history.undo():
+        undone += 1
+    assert undone == 3  # the limit
+
+
+def test_a_valid_document_builds_the_graph_a_notebook_would() -> None:
+    doc = two_nodes()
+    assert editor_check.problems(doc) == []
+    graph = editor_check.graph_of(doc)
+    spec = graph.spec()
+    assert spec["edges"] == [["template", "transform"]]
+    assert spec["inputs"] == {"name": {"required": True}}
+
+
+def test_problems_land_on_their_nodes_one_not_hiding_the_next() -> None:
+    doc = editor.new_document("broken")
+    doc, _ = editor.add_node(doc, "http", 0, 0)  # url is required
+    doc, _ = editor.add_node(doc, "template", 0, 0, {"template": "{{ nodes.nowhere.output }}"})
+    doc, _ = editor.add_node(doc, "transform", 0, 0, {"expression": "@@"})
+    doc, _ = editor.add_node(doc, "filter", 0, 0, {"condition": "nodes.gone.output > 1"})
+    doc, _ = editor.add_node(doc, "no_such_kind", 0, 0)
+    found = editor_check.problems(doc)
+    by_node = editor_check.by_node(found)
+    assert by_node["http"] == "url: Field required"
+    assert by_node["transform"].startswith("field expression:")
+    assert "unknown node kind 'no_such_kind'" in by_node["no_such_kind"]
+    assert "names unknown node 'nowhere'" in by_node["template"]
+    assert "names unknown node 'gone'" in by_node["filter"]  # found after the first one
+    with pytest.raises(GraphError, match="url: Field required"):
+        editor_check.graph_of(doc)
+
+
+def test_a_cycle_marks_each_of_its_nodes() -> None:
+    doc = two_nodes()
+    doc, _ = editor.add_node(doc, "template", 0, 0, {"template": "{{ nodes.transform.output }}"})
+    doc = editor.connect(doc, "template_2", "template")
+    found = editor_check.problems(doc)
+    assert {p.node for p in found} == {"template", "transform", "template_2"}
+    assert all(p.message.startswith("in a cycle: ") for p in found)
+
+
+def test_python_only_kinds_and_bad_run_inputs_are_named() -> None:
+    doc = editor.new_document("w")
+    doc, _ = editor.add_node(doc, "function", 0, 0)
+    doc = editor.set_inputs(doc, [{"name": "n", "type": "int", "default": "x"}])
+    found = editor_check.problems(doc)
+    assert (
+        editor_check.Problem("function", "a function node holds Python code: add it in a notebook")
+        in found
+    )
+    assert (
+        editor_check.Problem(editor_check.GRAPH, "run input 'n': default 'x' is not a int") in found
+    )
+    empty = editor_check.problems(editor.new_document("w"))
+    assert [p.message for p in empty] == ["the workflow has no nodes: add one from the palette"]
+
+
+def test_typed_run_inputs_reach_the_nodes_that_read_them() -> None:
+    doc = editor.new_document("typed")
+    doc, _ = editor.add_node(doc, "transform", 0, 0, {"expression": "inputs.count"})
+    doc = editor.set_inputs(doc, [{"name": "count", "type": "int", "default": "3"}])
+    graph = editor_check.graph_of(doc)
+    assert graph.nodes["transform"].annotations["count"] is int
+    assert editor_check.default_value(doc["inputs"][0]) == 3
+    fields = editor_forms.run_fields(doc, {"count": None})
+    assert [(f.name, f.kind, f.default, f.required) for f in fields] == [
+        ("count", "integer", "3", False)
+    ]
+
+
+def test_expression_wiring_without_an_edge_is_drawn_dashed() -> None:
+    doc = two_nodes()
+    doc = editor.remove(doc, [], [["template", "transform"]])
+    checked = editor_check.check(doc)
+    assert checked.wired == [["template", "transform"]]
+    edges = editor_view.flow_edges(doc, checked.wired, {})
+    assert edges == [
+        {
+            "id": "template~>transform",
+            "source": "template",
+            "target": "transform",
+            "selectable": False,
+            "className": "plait-wired",
+            "style": {"strokeDasharray": "4 3"},
+            "animated": False,
+        }
+    ]
+    laid = editor.auto_layout(doc, "LR", checked.wired)
+    assert editor.find(laid, "transform")["x"] > editor.find(laid, "template")["x"]  # type: ignore[index]
+
+
+def test_flow_nodes_carry_problems_and_statuses() -> None:
+    doc = two_nodes()
+    nodes = editor_view.flow_nodes(
+        doc, {"transform": "bad"}, {"template": "succeeded"}, ["template"]
+    )
+    first, second = nodes
+    assert first["className"] == "plait-enode-wrap plait-kind-template plait-succeeded"
+    assert first["selected"] and first["data"]["status"] == "succeeded"
+    assert second["className"].endswith("plait-invalid") and second["data"]["error"] == "bad"
+
+
+def test_the_config_form_follows_the_schema_and_types_values() -> None:
+    fields = editor_forms.config_fields("http", {"url": "{{ inputs.u }}", "retries": 2})
+    by_name = {f.name: f for f in fields}
+    assert by_name["url"].kind == "text" and by_name["url"].required and by_name["url"].expression
+    assert by_name["url"].value == "{{ inputs.u }}"
+    assert by_name["method"].kind == "choice" and by_name["method"].choices[:2] == ["", "GET"]
+    assert by_name["retries"].kind == "integer" and by_name["retries"].value == "2"
+    assert by_name["fail_on_status"].kind == "boolean" and by_name["fail_on_status"].checked
+    assert by_name["headers"].kind == "json" and by_name["body"].kind == "code"
+    assert "input_types" not in by_name
+    assert editor_forms.config_fields("code", {})[0].kind == "code"  # source
+    assert editor_forms.config_value("http", fields, "retries", "4") == 4
+    assert editor_forms.config_value("http", fields, "headers", '{"a": "b"}') == {"a": "b"}
+    assert editor_forms.config_value("http", fields, "url", "  ") is None
+    with pytest.raises(ValueError, match="retries: 'x' is not a whole number"):
+        editor_forms.config_value("http", fields, "retries", "x")
+    with pytest.raises(ValueError, match="headers: not JSON"):
+        editor_forms.config_value("http", fields, "headers", "{")
+
+
+def test_a_published_spec_opens_as_a_document() -> None:
+    doc = editor.set_inputs(two_nodes(), [{"name": "name", "type": "str", "default": ""}])
+    spec = editor_check.graph_of(doc).spec()
+    reopened = editor.from_spec(spec)
+    assert editor.node_names(reopened) == ["template", "transform"]
+    assert reopened["edges"] == [["template", "transform"]]
+    assert editor.find(reopened, "template")["config"] == {"template": "Hello {{ inputs.name }}"}  # type: ignore[index]
+    assert editor_check.graph_of(reopened).version == editor_check.graph_of(doc).version
+    python_graph = {"name": "p", "nodes": [{"name": "f", "kind": "function"}], "inputs": {}}
+    with pytest.raises(ValueError, match="node 'f' is a function node"):
+        editor.from_spec(python_graph)

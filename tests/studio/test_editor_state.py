@@ -1,0 +1,76 @@
+"""The editor page's state in-process (no server, no browser): the canvas's events edit the
+document, every edit is checked, and shortcuts undo, redo, copy, paste and delete."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+import studio.studio  # noqa: F401 - registers the pages and their route arguments
+from studio.logic import editor
+from studio.logic.editor_history import History
+from studio.states.editor import EditorState
+
+
+async def _editor() -> EditorState:
+    root = rx.State(_reflex_internal_init=True)
+    state = await root.get_state(EditorState)
+    state._history = History(editor.new_document("w"))  # type: ignore[attr-defined]
+    state._refresh()  # type: ignore[attr-defined]
+    return state  # type: ignore[return-value]
+
+
+def call(state: EditorState, handler: str, *args: object) -> None:
+    EditorState.event_handlers[handler].fn(state, *args)
+
+
+def test_canvas_events_edit_and_check_the_document() -> None:
+    async def scenario() -> None:
+        state = await _editor()
+        assert [p.message for p in state.problems] == [
+            "the workflow has no nodes: add one from the palette"
+        ]
+        call(state, "drop_kind", "template", 10.0, 20.0)
+        call(state, "drop_kind", "transform", 300.0, 20.0)
+        assert [n["id"] for n in state.flow_nodes] == ["template", "transform"]
+        assert state.selected == "transform" and state.flow_nodes[1]["selected"]
+        assert {p.node for p in state.problems} == {"template", "transform"}
+        call(state, "connect_nodes", "template", "transform")
+        assert [e["id"] for e in state.flow_edges] == ["template->transform"]
+        call(state, "set_field", "expression", "nodes.template.output")
+        call(state, "select_items", ["template"], [])
+        assert state.selected == "template" and state.config[0].name == "template"
+        call(state, "set_field", "template", "Hi {{ inputs.who }}")
+        assert state.problems == []
+        assert [f.name for f in state.run_fields] == ["who"]
+        # a Python-only kind is refused with a note, not added
+        call(state, "drop_kind", "function", 0.0, 0.0)
+        assert "notebook" in state.note and len(state.flow_nodes) == 2
+
+        call(state, "moved", [{"id": "template", "x": 99, "y": 1}])
+        assert state.flow_nodes[0]["position"] == {"x": 99.0, "y": 1.0}
+        call(state, "key", "mod+z")
+        assert state.flow_nodes[0]["position"] == {"x": 10.0, "y": 20.0}
+        call(state, "key", "mod+shift+z")
+        assert state.flow_nodes[0]["position"] == {"x": 99.0, "y": 1.0}
+
+        call(state, "select_items", ["template", "transform"], [])
+        call(state, "key", "mod+c")
+        call(state, "key", "mod+v")
+        assert [n["id"] for n in state.flow_nodes][2:] == ["template_2", "transform_2"]
+        assert ["template_2", "transform_2"] in state.doc["edges"]
+        call(state, "select_items", ["template_2", "transform_2"], [])
+        call(state, "key", "delete")
+        assert len(state.flow_nodes) == 2
+        call(state, "select_items", [], ["template->transform"])
+        call(state, "key", "delete")
+        assert state.flow_edges[0]["id"] == "template~>transform"  # the expression still wires it
+
+        call(state, "select_items", ["transform"], [])
+        call(state, "set_field", "expression", "@@")
+        assert state.problems[0].node == "transform"
+        call(state, "focus_node", "transform")
+        assert state.focus.startswith("transform#") and state.selected == "transform"
+
+    asyncio.run(scenario())
