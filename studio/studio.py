@@ -31,6 +31,7 @@ from studio.states.runs import RunsState
 from studio.states.schedules import SchedulesState
 from studio.states.session import SessionState
 from studio.states.settings import AuditState, KeysState, SecretsState, UsersState
+from studio.states.waiting import WaitingState
 from studio.states.webhooks import WebhooksState
 from studio.states.workflow import WorkflowState
 from studio.states.workflows import WorkflowsState
@@ -75,7 +76,10 @@ async def run_schedules() -> None:
         await blocking(scheduler.stop)
 
 
-app = rx.App(api_transformer=[api(), guarded])  # type: ignore[list-item]
+app = rx.App(
+    api_transformer=[api(), guarded],  # type: ignore[list-item]
+    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+)
 app.register_lifespan_task(recover_runs)
 app.register_lifespan_task(run_schedules)
 
@@ -101,7 +105,12 @@ app.add_page(
     title="Schedules · Plait",
     on_load=[session, SchedulesState.load_all, SchedulesState.watch],
 )
-app.add_page(runs_page, route="/runs", title="Runs · Plait", on_load=[session, RunsState.listen])
+app.add_page(
+    runs_page,
+    route="/runs",
+    title="Runs · Plait",
+    on_load=[session, RunsState.listen, WaitingState.listen],
+)
 app.add_page(
     run_page, route="/runs/[run_id]", title="Run · Plait", on_load=[session, RunState.listen]
 )

@@ -11,8 +11,16 @@ from studio.states.session import SessionState
 
 
 def nav_link(text: str, href: str) -> rx.Component:
+    current = SessionState.section == href
     return rx.link(
-        text, href=href, size="3", weight="medium", color_scheme="gray", high_contrast=True
+        text,
+        href=href,
+        size="3",
+        weight="medium",
+        color_scheme=rx.cond(current, theme.ACCENT, "gray"),
+        high_contrast=True,
+        class_name=rx.cond(current, "plait-nav plait-nav-current", "plait-nav"),
+        aria_current=rx.cond(current, "page", "false"),
     )
 
 
