@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from runtime import sharing
 from runtime.api import create_api
 from runtime.login import PageGuard, login_app
+from studio.components import search
 from studio.pages.compare import compare_page
 from studio.pages.not_found import not_found_page
 from studio.pages.run import run_page
@@ -27,6 +28,7 @@ from studio.pages.workflows import workflows_page
 from studio.states.base import blocking, client, gate
 from studio.states.compare import CompareState
 from studio.states.run import RunState
+from studio.states.run_log import RunLogState
 from studio.states.runs import RunsState
 from studio.states.schedules import SchedulesState
 from studio.states.session import SessionState
@@ -78,7 +80,10 @@ async def run_schedules() -> None:
 
 app = rx.App(
     api_transformer=[api(), guarded],  # type: ignore[list-item]
-    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+    head_components=[
+        rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+        rx.script(search.SHORTCUT),
+    ],
 )
 app.register_lifespan_task(recover_runs)
 app.register_lifespan_task(run_schedules)
@@ -112,7 +117,10 @@ app.add_page(
     on_load=[session, RunsState.listen, WaitingState.listen],
 )
 app.add_page(
-    run_page, route="/runs/[run_id]", title="Run · Plait", on_load=[session, RunState.listen]
+    run_page,
+    route="/runs/[run_id]",
+    title="Run · Plait",
+    on_load=[session, RunState.listen, RunLogState.listen],
 )
 app.add_page(
     compare_page,

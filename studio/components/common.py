@@ -7,6 +7,7 @@ from typing import Any
 import reflex as rx
 
 from studio import theme
+from studio.components.search import search_box
 from studio.states.session import SessionState
 
 
@@ -42,6 +43,7 @@ def shell(*children: rx.Component, title: str | rx.Var | None = None) -> rx.Comp
                 high_contrast=True,
             ),
             rx.hstack(
+                search_box(),
                 nav_link("Workflows", "/"),
                 nav_link("Runs", "/runs"),
                 nav_link("Schedules", "/schedules"),

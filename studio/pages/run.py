@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from studio.components import common, run_status, values
+from studio.components import common, run_log, run_status, values
 from studio.components.forms import fields
 from studio.components.graph import direction_switch, graph_view
 from studio.components.node_details import details_sections
@@ -814,6 +814,7 @@ def body() -> rx.Component:
             width="100%",
         ),
         timeline(),
+        run_log.run_log_view(),
         inputs_outputs(),
         spacing="5",
         width="100%",

@@ -22,7 +22,7 @@ from runtime.errors import NotFound, PayloadError, PlaitError
 from runtime.statuses import RUN_FINISHED, RUN_RETRYABLE
 from runtime.store.tables import EventDict
 from studio import data
-from studio.logic import fmt, forms, live, preview
+from studio.logic import fmt, forms, live, preview, search
 from studio.logic import replay as replay_logic
 from studio.logic.maps import PAGE_SIZE, MapLine
 from studio.logic.run_page import RunPage, StatusCount
@@ -139,6 +139,10 @@ class RunState(rx.State):
             return
         header = await blocking(data.run_header, client(), run_id)
         if header is None:
+            # a short id, as the tables show it: the run it stands for, when only one
+            full = await blocking(search.unique_run, client().store, run_id)
+            if full is not None:
+                return rx.redirect(f"/runs/{full}")  # type: ignore[return-value]
             async with self:
                 self.found, self.loading = False, False
             return

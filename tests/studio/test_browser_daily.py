@@ -143,3 +143,69 @@ def test_the_studio_stays_light_when_the_os_prefers_dark(
         page.screenshot(path=str(artifacts / "studio_dark_os.png"))
     finally:
         context.close()
+
+
+def test_waiting_for_input_lists_open_questions_and_who_answered(
+    studio: Studio, page: Page, artifacts: Path
+) -> None:
+    c = studio.connect()
+    c.publish(flows.two_waits)
+    run = c.start(flows.two_waits, {}).wait(60)
+    assert run.status == "waiting"
+    page.goto(studio.url + "/runs")
+    row = page.locator(f'.plait-waiting-row[data-run="{run.id}"]')
+    expect(row).to_have_attribute("data-node", "first", timeout=TIMEOUT)
+    page.screenshot(path=str(artifacts / "studio_waiting_for_input.png"), full_page=True)
+    row.get_by_role("link").first.click()
+    page.wait_for_url(re.compile(rf"/runs/{run.id}$"), timeout=TIMEOUT)
+
+    form = page.locator('.plait-wait-form[data-node="first"]')
+    field = form.locator('.plait-field[data-field="ok"]')
+    expect(field).to_be_visible(timeout=TIMEOUT)
+    expect(field.get_by_text("*", exact=True)).to_have_count(0)  # a checkbox always answers
+    form.locator(".plait-wait-submit").click()
+    expect(page.locator('.plait-wait-form[data-node="second"]')).to_be_visible(timeout=TIMEOUT)
+
+    # the list follows: the run now waits at its second question
+    page.goto(studio.url + "/runs")
+    expect(row).to_have_attribute("data-node", "second", timeout=TIMEOUT)
+
+    page.goto(f"{studio.url}/runs/{run.id}")
+    page.locator('.react-flow__node[data-id="first"]').click()
+    user = page.locator("#session-user").inner_text().strip()
+    answers = [r.answered_by for r in c.store.attempts(run.id) if r.node == "first"]
+    assert answers[-1] and user  # the signed-in (here: the local) user
+    expect(page.locator(".plait-node-output")).to_contain_text(
+        "answered by " + answers[-1], timeout=TIMEOUT
+    )
+
+
+def test_ctrl_k_finds_workflows_runs_and_nodes_and_short_ids_resolve(
+    studio: Studio, page: Page
+) -> None:
+    c = studio.connect()
+    c.publish(flows.approval)
+    run = c.start(flows.approval, {}).wait(60)
+    page.goto(studio.url + "/runs")
+    expect(page.locator('a.plait-nav[aria-current="page"]')).to_be_visible(timeout=TIMEOUT)
+    page.keyboard.press("Control+k")
+    query = page.locator("#search-query")
+    expect(query).to_be_focused(timeout=TIMEOUT)
+
+    query.fill("approv")
+    hits = page.locator("#search-hits .plait-search-hit")
+    expect(hits.filter(has_text="studio_approval").first).to_be_visible(timeout=TIMEOUT)
+    query.fill("review")
+    expect(page.locator('.plait-search-hit[data-kind="node"]')).to_contain_text("review")
+    query.fill(run.id[:8])
+    hit = page.locator('.plait-search-hit[data-kind="run"]')
+    expect(hit).to_contain_text(run.id[:12], timeout=TIMEOUT)
+    hit.click()
+    page.wait_for_url(re.compile(rf"/runs/{run.id}$"), timeout=TIMEOUT)
+
+    # the short id a table shows, typed into the address bar
+    page.goto(f"{studio.url}/runs/{run.id[:12]}")
+    page.wait_for_url(re.compile(rf"/runs/{run.id}$"), timeout=TIMEOUT)
+    expect(page.locator("#run-status")).to_have_text("waiting", timeout=TIMEOUT)
+    page.goto(f"{studio.url}/runs/ffffffffffff")
+    expect(page.locator(".plait-not-found")).to_contain_text("No run with id", timeout=TIMEOUT)
