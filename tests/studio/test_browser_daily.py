@@ -209,3 +209,43 @@ def test_ctrl_k_finds_workflows_runs_and_nodes_and_short_ids_resolve(
     expect(page.locator("#run-status")).to_have_text("waiting", timeout=TIMEOUT)
     page.goto(f"{studio.url}/runs/ffffffffffff")
     expect(page.locator(".plait-not-found")).to_contain_text("No run with id", timeout=TIMEOUT)
+
+
+def test_the_run_log_shows_every_node_live_and_filters(
+    studio: Studio, page: Page, tmp_path: Path, artifacts: Path
+) -> None:
+    c = studio.connect()
+    c.publish(flows.gated)
+    gate = tmp_path / "open"
+    run_id = studio.start_run("studio_gated", {"gate_file": str(gate)})
+    page.goto(f"{studio.url}/runs/{run_id}")
+    log = page.locator("#run-log")
+    lines = log.locator(".plait-run-log-line")
+    expect(lines.filter(has_text="node.running").filter(has_text="gate")).to_have_count(
+        1, timeout=TIMEOUT
+    )
+    expect(lines.filter(has_text="node.succeeded")).to_have_count(1)  # prepare, so far
+    gate.touch()
+    # live: the gate's end, its log line and the run's end arrive without a reload
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=TIMEOUT)
+    expect(lines.filter(has_text="waits for")).to_have_count(1, timeout=TIMEOUT)
+    expect(lines.filter(has_text="run.succeeded")).to_have_count(1, timeout=TIMEOUT)
+    texts = lines.locator(".plait-log-text").all_inner_texts()
+    assert texts.index("node.running (attempt 1)") < texts.index("run.succeeded")
+
+    failed = c.start(flows.failing, {}).wait(60)
+    page.goto(f"{studio.url}/runs/{failed.id}")
+    expect(lines.filter(has_text="about to divide")).to_have_count(1, timeout=TIMEOUT)
+    expect(lines.filter(has_text="ZeroDivisionError")).to_have_count(1)
+    page.locator("#run-log-level").click()
+    page.get_by_role("option", name="error", exact=True).click()
+    expect(lines).to_have_count(2)  # the node's failure and the run's
+    for level in lines.evaluate_all("ls => ls.map(l => l.dataset.level)"):
+        assert level == "error"
+    page.locator("#run-log-level").click()
+    page.get_by_role("option", name="all", exact=True).click()
+    page.locator("#run-log-node").click()
+    page.get_by_role("option", name="load", exact=True).click()
+    expect(lines.first).to_be_visible(timeout=TIMEOUT)
+    assert set(lines.evaluate_all("ls => ls.map(l => l.dataset.node)")) == {"load"}
+    page.screenshot(path=str(artifacts / "studio_run_log.png"), full_page=True)
