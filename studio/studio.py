@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from runtime import sharing
 from runtime.api import create_api
 from runtime.login import PageGuard, login_app
+from studio.components import search
 from studio.pages.compare import compare_page
 from studio.pages.editor import editor_page
 from studio.pages.not_found import not_found_page
@@ -29,10 +30,12 @@ from studio.states.base import blocking, client, gate
 from studio.states.compare import CompareState
 from studio.states.editor import EditorState
 from studio.states.run import RunState
+from studio.states.run_log import RunLogState
 from studio.states.runs import RunsState
 from studio.states.schedules import SchedulesState
 from studio.states.session import SessionState
 from studio.states.settings import AuditState, KeysState, SecretsState, UsersState
+from studio.states.waiting import WaitingState
 from studio.states.webhooks import WebhooksState
 from studio.states.workflow import WorkflowState
 from studio.states.workflows import WorkflowsState
@@ -77,7 +80,13 @@ async def run_schedules() -> None:
         await blocking(scheduler.stop)
 
 
-app = rx.App(api_transformer=[api(), guarded])  # type: ignore[list-item]
+app = rx.App(
+    api_transformer=[api(), guarded],  # type: ignore[list-item]
+    head_components=[
+        rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+        rx.script(search.SHORTCUT),
+    ],
+)
 app.register_lifespan_task(recover_runs)
 app.register_lifespan_task(run_schedules)
 
@@ -103,9 +112,17 @@ app.add_page(
     title="Schedules · Plait",
     on_load=[session, SchedulesState.load_all, SchedulesState.watch],
 )
-app.add_page(runs_page, route="/runs", title="Runs · Plait", on_load=[session, RunsState.listen])
 app.add_page(
-    run_page, route="/runs/[run_id]", title="Run · Plait", on_load=[session, RunState.listen]
+    runs_page,
+    route="/runs",
+    title="Runs · Plait",
+    on_load=[session, RunsState.listen, WaitingState.listen],
+)
+app.add_page(
+    run_page,
+    route="/runs/[run_id]",
+    title="Run · Plait",
+    on_load=[session, RunState.listen, RunLogState.listen],
 )
 app.add_page(
     compare_page,

@@ -8,6 +8,9 @@ from runtime.drawing import STATUS_COLOURS
 COLOURS: dict[str, str] = {
     **STATUS_COLOURS,
     "queued": "#e5e7eb",
+    # pending, skipped and cancelled were three greys: each gets a hue of its own
+    "skipped": "#f5d0fe",
+    "cancelled": "#a8a29e",
 }
 """Fill colour per node or run status."""
 
@@ -22,8 +25,8 @@ BADGE: dict[str, str] = {
     "succeeded": "green",
     "cached": "teal",
     "failed": "red",
-    "cancelled": "gray",
-    "skipped": "gray",
+    "cancelled": "brown",
+    "skipped": "plum",
     "retrying": "orange",
     "not_needed": "gray",
 }
@@ -34,6 +37,21 @@ PAGE_MAX_WIDTH = "1400px"
 GRAPH_HEIGHT = "460px"
 BIG_GRAPH, BIG_GRAPH_HEIGHT = 60, "760px"
 """Graphs with more nodes than this get a taller panel."""
+STATUS_ICONS: dict[str, str] = {
+    "pending": "circle-dashed",
+    "running": "loader",
+    "waiting": "hand",
+    "sleeping": "moon",
+    "retrying": "rotate-cw",
+    "succeeded": "circle-check",
+    "cached": "database",
+    "failed": "circle-x",
+    "skipped": "skip-forward",
+    "cancelled": "ban",
+    "not_needed": "minus",
+}
+"""Lucide icon per node status: the counts and legend say a status without colour too."""
+
 MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace"
 
 
@@ -67,6 +85,13 @@ GLOBAL_CSS = """
   overflow: auto; margin: 0; }
 .plait-pre.plait-error { background: #fef2f2; border-color: #fecaca; }
 .plait-frame td, .plait-frame th { font-size: 12px; padding: 2px 8px; white-space: nowrap; }
+/* without colour: pending dotted, skipped hatched, cancelled struck through */
+.react-flow__node.plait-pending { border-style: dotted; }
+.react-flow__node.plait-skipped { background-image: repeating-linear-gradient(
+  45deg, transparent 0 6px, rgba(0,0,0,.12) 6px 8px); }
+.react-flow__node.plait-cancelled { text-decoration: line-through; border-width: 2px; }
+.plait-nav-current { text-decoration: underline; text-underline-offset: 6px;
+  text-decoration-thickness: 2px; }
 .plait-json-row { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   font-size: 12px; line-height: 1.6; white-space: nowrap; }
 """
@@ -76,4 +101,5 @@ def radix_theme() -> object:
     """The Radix theme (configured in ``rxconfig.py``)."""
     import reflex as rx
 
-    return rx.theme(accent_color=ACCENT, radius="medium")
+    # light whatever the OS prefers: the graph, timeline and tracebacks are drawn for it
+    return rx.theme(appearance="light", accent_color=ACCENT, radius="medium")

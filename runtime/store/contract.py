@@ -943,6 +943,11 @@ class Store(abc.ABC):
     def run_owners(self, limit: int = 200) -> list[str]:
         """Everyone who started a run (users and keys), by name."""
 
+    @abc.abstractmethod
+    def run_ids_starting(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids of runs that start with ``prefix`` (lowercase hex), in id order, ``limit`` at
+        most: what a short id shown in a table stands for."""
+
     # -- share links ------------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -2146,6 +2146,18 @@ class SqlStore(Store):
         with self.read() as conn:
             return list(conn.execute(query).scalars())
 
+    def run_ids_starting(self, prefix: str, limit: int = 10) -> list[str]:
+        if not prefix or prefix.strip("0123456789abcdef"):
+            return []  # ids are hex: nothing else matches (and no LIKE wildcard gets in)
+        r = tables.run
+        # a range on the primary key, not LIKE: an index seek on every database
+        upper = prefix + "g"
+        query = (
+            sa.select(r.c.id).where(r.c.id >= prefix, r.c.id < upper).order_by(r.c.id).limit(limit)
+        )
+        with self.read() as conn:
+            return list(conn.execute(query).scalars())
+
     # -- share links ------------------------------------------------------------------------
 
     def create_share_link(

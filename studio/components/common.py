@@ -7,12 +7,21 @@ from typing import Any
 import reflex as rx
 
 from studio import theme
+from studio.components.search import search_box
 from studio.states.session import SessionState
 
 
 def nav_link(text: str, href: str) -> rx.Component:
+    current = SessionState.section == href
     return rx.link(
-        text, href=href, size="3", weight="medium", color_scheme="gray", high_contrast=True
+        text,
+        href=href,
+        size="3",
+        weight="medium",
+        color_scheme=rx.cond(current, theme.ACCENT, "gray"),
+        high_contrast=True,
+        class_name=rx.cond(current, "plait-nav plait-nav-current", "plait-nav"),
+        aria_current=rx.cond(current, "page", "false"),
     )
 
 
@@ -38,6 +47,7 @@ def shell(
                 high_contrast=True,
             ),
             rx.hstack(
+                search_box(),
                 nav_link("Workflows", "/"),
                 nav_link("Runs", "/runs"),
                 nav_link("Editor", "/editor"),

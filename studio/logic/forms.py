@@ -68,7 +68,8 @@ def wait_fields(schema: Mapping[str, Any]) -> list[FormField]:
                 name=name,
                 label=prop.get("title", name),
                 kind=kind,
-                required=name in required,
+                # a checkbox always answers (unticked is false): nothing to leave out
+                required=name in required and kind != "boolean",
                 default=_default_text(kind, default),
                 checked=bool(default) if kind == "boolean" else False,
                 choices=[str(c) for c in choices],

@@ -12,6 +12,7 @@ from runtime import redaction
 from runtime.redaction import Redactor
 from runtime.statuses import NODE_DONE, NODE_PROGRESS_NAMED, label, spec_deps, untaken_nodes
 from runtime.store.tables import EventDict
+from studio import theme
 from studio.logic import fmt, forms, layout, live, maps
 
 
@@ -79,9 +80,11 @@ class RunPage:
             "run_status": view.status,
             "wake": live.wake_label(view.status, view.wake_at),
             "error": self.redactor.text(view.error or ""),
-            "cancel_requested": view.cancel_requested,
+            # a cancel asked for is no longer news once the run has ended
+            "cancel_requested": view.cancel_requested and not view.finished,
             "last_seq": view.last_seq,
             "progress": progress(statuses),
+            "status_counts": status_counts(statuses),
             "maps": maps.lines(view.maps, self.redactor),
             "waiting": [n for n in self.order if statuses.get(n) == "waiting"],
         }
@@ -115,3 +118,53 @@ def progress(statuses: dict[str, str]) -> str:
     parts = [f"{done} of {len(statuses)} nodes done"]
     parts += [f"{counts[s]} {label(s)}" for s in NODE_PROGRESS_NAMED if counts.get(s)]
     return " · ".join(parts)
+
+
+COUNTED: tuple[str, ...] = (
+    "succeeded",
+    "cached",
+    "failed",
+    "running",
+    "retrying",
+    "waiting",
+    "sleeping",
+    "skipped",
+    "cancelled",
+    "not_needed",
+    "pending",
+)
+"""The node statuses the run page counts, each on its own, in this order."""
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """One status of the run page's counts (and its legend entry)."""
+
+    status: str
+    """The node status, e.g. ``skipped``."""
+    text: str
+    """``3 skipped``: said in words, so no one needs the colour."""
+    count: int
+    colour: str
+    """The fill the graph draws nodes of this status with."""
+    icon: str
+    """A Lucide icon name, distinct per status."""
+
+
+def status_counts(statuses: dict[str, str]) -> list[StatusCount]:
+    """Every status some node is in, counted separately (``2 succeeded``, ``1 skipped``,
+    ``1 cancelled``, ``4 pending``), in ``COUNTED`` order; unknown statuses last."""
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    order = [s for s in COUNTED if s in counts] + sorted(set(counts) - set(COUNTED))
+    return [
+        StatusCount(
+            s,
+            f"{counts[s]} {label(s)}",
+            counts[s],
+            theme.status_colour(s),
+            theme.STATUS_ICONS.get(s, "circle"),
+        )
+        for s in order
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from studio.components import common, values
+from studio.components import common, run_log, run_status, values
 from studio.components.forms import fields
 from studio.components.graph import direction_switch, graph_view
 from studio.components.node_details import details_sections
@@ -72,6 +72,7 @@ def header() -> rx.Component:
             wrap="wrap",
             spacing="3",
         ),
+        run_status.status_counts(),
         rx.hstack(
             rx.text("version " + RunState.version, size="1", color_scheme="gray"),
             rx.text("· trigger " + RunState.trigger, size="1", color_scheme="gray"),
@@ -132,15 +133,7 @@ def header() -> rx.Component:
 
 def actions() -> rx.Component:
     return rx.hstack(
-        rx.button(
-            rx.icon("square", size=14),
-            "Cancel",
-            on_click=RunState.cancel_run,
-            disabled=RunState.finished | ~SessionState.can_write,
-            color_scheme="red",
-            variant="soft",
-            id="cancel-run",
-        ),
+        run_status.cancel_button(),
         rx.button(
             rx.icon("rotate_ccw", size=14),
             "Retry",
@@ -841,6 +834,7 @@ def body() -> rx.Component:
             width="100%",
         ),
         timeline(),
+        run_log.run_log_view(),
         inputs_outputs(),
         spacing="5",
         width="100%",

@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from runtime.catalog import RUN_STATUSES, TRIGGERS
-from studio.components import common
+from studio.components import common, waiting
 from studio.states.runs import ALL, RunItem, RunsState
 
 
@@ -72,6 +72,7 @@ def filter_select(
 
 def runs_page() -> rx.Component:
     return common.shell(
+        waiting.waiting_for_input(),
         rx.hstack(
             filter_select(
                 "workflow",

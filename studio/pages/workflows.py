@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from studio.components import common
+from studio.components import common, empty_states
 from studio.states.workflows import WorkflowItem, WorkflowsState
 
 
@@ -69,11 +69,7 @@ def workflows_page() -> rx.Component:
             common.loading("Loading workflows…"),
             rx.cond(
                 WorkflowsState.items.length() == 0,
-                common.empty(
-                    "No workflows yet. Run a graph from Python (g.run()) or the CLI "
-                    "(plait run FILE.py:GRAPH) and it appears here.",
-                    icon="workflow",
-                ),
+                empty_states.no_workflows(),
                 rx.cond(
                     WorkflowsState.shown.length() == 0,
                     common.empty("No workflow matches this search.", icon="search"),

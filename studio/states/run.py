@@ -23,10 +23,10 @@ from runtime.events import TOKENS
 from runtime.statuses import RUN_FINISHED, RUN_RETRYABLE
 from runtime.store.tables import EventDict
 from studio import data
-from studio.logic import fmt, forms, live, preview
+from studio.logic import fmt, forms, live, preview, search
 from studio.logic import replay as replay_logic
 from studio.logic.maps import PAGE_SIZE, MapLine
-from studio.logic.run_page import RunPage
+from studio.logic.run_page import RunPage, StatusCount
 from studio.states.base import blocking, client, permitted, record
 
 log = logging.getLogger("plait.studio")
@@ -37,6 +37,9 @@ _TICK = object()
 """Put on the queue now and then for a run with sub-graphs: its children's lines move on
 while the run itself, parked, says nothing."""
 CHILD_TICK_SECONDS = 2.0
+
+CANCEL_REQUESTED = "cancel requested"
+"""The action message while a cancel is on its way (cleared when the run ends)."""
 
 SHARE_LIFETIMES = {"1 hour": "1h", "1 day": "1d", "7 days": "7d", "30 days": "30d", "never": ""}
 """What the share dialog offers, as ``runtime.sharing.parse_lifetime`` reads it."""
@@ -62,6 +65,10 @@ class RunState(rx.State):
     error: str = ""
     cancel_requested: bool = False
     progress: str = ""
+    status_counts: list[StatusCount] = []
+    """Nodes per status, each status on its own (succeeded, failed, skipped, …)."""
+    cancel_confirm: bool = False
+    """The "cancel this run?" dialog is open."""
     parent_line: str = ""
     parent_href: str = ""
     children: list[data.ChildLink] = []
@@ -102,6 +109,8 @@ class RunState(rx.State):
     """A plan was previewed for the form as it stands: the replay may be confirmed."""
 
     _replay_args: replay_logic.ReplayArgs | None = None
+    _share_new_id: int = 0
+    """The id of the link whose URL the copy box shows (revoking it empties the box)."""
 
     _page: RunPage | None = None
     """The run's spec and events so far (read through ``_raw_page``)."""
@@ -134,6 +143,10 @@ class RunState(rx.State):
             return
         header = await blocking(data.run_header, client(), run_id)
         if header is None:
+            # a short id, as the tables show it: the run it stands for, when only one
+            full = await blocking(search.unique_run, client().store, run_id)
+            if full is not None:
+                return rx.redirect(f"/runs/{full}")  # type: ignore[return-value]
             async with self:
                 self.found, self.loading = False, False
             return
@@ -207,7 +220,8 @@ class RunState(rx.State):
         self.workflow = self.workflow_href = self.version = self.run_status = ""
         self.trigger = self.owner = self.started_by = self.source_href = ""
         self.created = self.elapsed = self.error = self.progress = self.wake = ""
-        self.maps = []
+        self.maps, self.status_counts, self.cancel_confirm = [], [], False
+        self._share_new_id = 0
         self.message = self.live_error = self.selected = ""
         self.share_open, self.share_url, self.share_message, self.share_links = False, "", "", []
         self.cancel_requested = False
@@ -248,6 +262,8 @@ class RunState(rx.State):
             return
         for name, value in self._raw_page().render(self.selected).items():
             setattr(self, name, value)
+        if self.message == CANCEL_REQUESTED and self.run_status in RUN_FINISHED:
+            self.message = ""  # the cancel happened: the run's status says so
 
     # -- node panel ------------------------------------------------------------------------
 
@@ -346,7 +362,11 @@ class RunState(rx.State):
             for w in self.waits
         ]
 
+    def ask_cancel(self, value: bool = True) -> None:
+        self.cancel_confirm = value
+
     async def cancel_run(self) -> None:
+        self.cancel_confirm = False
         run_id = self.run_id  # type: ignore[attr-defined]
         allowed, why = await permitted(self, "write", "cancel runs", target=run_id)
         if allowed is None:
@@ -358,7 +378,7 @@ class RunState(rx.State):
             self.message = str(exc)
             return
         await record(self, allowed, "run.cancel", run_id)
-        self.message = "cancelled" if status == "cancelled" else "cancel requested"
+        self.message = "cancelled" if status == "cancelled" else CANCEL_REQUESTED
 
     @rx.var
     def retryable(self) -> bool:
@@ -511,6 +531,7 @@ class RunState(rx.State):
         self.share_message = ""
         await record(self, allowed, "share.create", self.run_id)  # type: ignore[attr-defined]
         await self._load_share_links()
+        self._share_new_id = max((link.id for link in self.share_links), default=0)
 
     async def revoke_share(self, link_id: int) -> None:
         allowed, why = await permitted(self, "write", "revoke share links", target=self.run_id)  # type: ignore[attr-defined]
@@ -528,6 +549,8 @@ class RunState(rx.State):
             self.share_message = f"link {link_id} was already revoked"
         else:
             self.share_message = f"link {link_id} revoked: it no longer opens"
+            if link_id == self._share_new_id:
+                self.share_url, self._share_new_id = "", 0  # a dead link is not to be copied
             await record(self, allowed, "share.revoke", f"{self.run_id} link {link_id}")  # type: ignore[attr-defined]
         await self._load_share_links()
 

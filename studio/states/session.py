@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from studio.logic.nav import section_of
 from studio.states.base import who
 
 
@@ -15,6 +16,8 @@ class SessionState(rx.State):
     role: str = ""
     local: bool = False
     """The single local user of a loopback studio without users: no login, no logout."""
+    section: str = ""
+    """The href of the top-bar link the page in view belongs to (marked as current)."""
 
     @rx.var
     def can_write(self) -> bool:
@@ -25,6 +28,7 @@ class SessionState(rx.State):
         return self.role == "admin"
 
     async def load(self) -> Any:
+        self.section = section_of(self.router.url.path)
         found = await who(self)
         if found is None:
             self.user, self.role, self.local = "", "", False

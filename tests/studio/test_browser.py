@@ -165,6 +165,7 @@ def test_retry_continues_a_cancelled_run_live_on_its_page(
     expect(node(page, "gate")).to_have_class(status_class("running"), timeout=TIMEOUT)
     expect(page.locator("#retry-run")).to_be_disabled()  # nothing to retry while it runs
     page.locator("#cancel-run").click()
+    page.locator("#cancel-confirm").click()  # "Cancel this run?"
     expect(page.locator("#run-status")).to_have_text("cancelled", timeout=TIMEOUT)
 
     page.locator("#retry-run").click()
@@ -205,6 +206,7 @@ def test_cancel_a_running_run(studio: Studio, page: Page, tmp_path: Path) -> Non
     page.goto(f"{studio.url}/runs/{run_id}")
     expect(node(page, "gate")).to_have_class(status_class("running"), timeout=TIMEOUT)
     page.locator("#cancel-run").click()
+    page.locator("#cancel-confirm").click()  # "Cancel this run?"
     expect(page.locator("#run-status")).to_have_text("cancelled", timeout=TIMEOUT)
     expect(node(page, "summary")).to_have_class(status_class("pending"))
     gate.touch()  # lets the node's thread end

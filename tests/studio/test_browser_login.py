@@ -121,6 +121,7 @@ def test_a_viewers_crafted_cancel_changes_nothing(studio: Studio, fresh: Page) -
     editor.wait_for_url(re.compile(r"/$"), timeout=TIMEOUT)
     editor.goto(f"{studio.url}/runs/{run_id}")
     editor.locator("#cancel-run").click()
+    editor.locator("#cancel-confirm").click()  # "Cancel this run?"
     expect(editor.locator("#run-status")).to_have_text("cancelled", timeout=TIMEOUT)
     editor.context.close()
 

@@ -138,5 +138,6 @@ def test_a_delayed_run_is_cancelled_from_its_page(studio: Studio, page: Page) ->
     expect(page.locator("#run-status")).to_have_text("scheduled", timeout=TIMEOUT)
     expect(page.locator("#run-started-by")).to_contain_text("starts ")
     page.locator("#cancel-run").click()
+    page.locator("#cancel-confirm").click()  # "Cancel this run?"
     expect(page.locator("#run-status")).to_have_text("cancelled", timeout=TIMEOUT)
     assert studio.api("GET", f"/api/v1/runs/{body['id']}")[1]["started_at"] is None
