@@ -58,8 +58,8 @@ from runtime.cli_diff import diff  # noqa: E402
 from runtime.cli_replay import replay  # noqa: E402
 from runtime.cli_retention import gc  # noqa: E402
 from runtime.cli_schedules import schedules_app  # noqa: E402
-from runtime.cli_webhooks import webhooks_app  # noqa: E402
 from runtime.cli_templates import templates_app  # noqa: E402
+from runtime.cli_webhooks import webhooks_app  # noqa: E402
 from runtime.cli_workflows import export, import_, workflows_app  # noqa: E402
 
 app.command("gc")(gc)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime import drafts, export
-from runtime.errors import InputError, NotFound
+from runtime.errors import InputError, NotFound, RunStateError
 from runtime.nodes.registry import kinds
 
 if TYPE_CHECKING:
@@ -105,13 +105,13 @@ def use_template(
     client: Client, template_name: str, name: str | None = None, *, author: str | None = None
 ) -> Used:
     """Save template ``template_name`` as the draft of a new workflow ``name`` (the
-    template's name by default). ``InputError`` when that workflow exists or the template
-    needs node kinds not registered here; missing secrets are reported, not refused (a
-    draft can be edited before they are stored)."""
+    template's name by default). ``RunStateError`` when that workflow exists, ``InputError``
+    when the template needs node kinds not registered here; missing secrets are reported,
+    not refused (a draft can be edited before they are stored)."""
     chosen = template(template_name)
     target = name or chosen.name
     if target in {w.name for w in client.store.workflows()}:
-        raise InputError(
+        raise RunStateError(
             f"a workflow named {target!r} exists already: use the template under another name"
         )
     registered = kinds()

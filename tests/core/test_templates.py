@@ -14,14 +14,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from typer.testing import CliRunner
 
 import runtime as rt
 from runtime import drafts, gallery
+from runtime.api import create_api
+from runtime.auth.apikeys import ApiKeys
+from runtime.auth.users import Users
 from runtime.cli import app
-from runtime.errors import InputError, NotFound
+from runtime.errors import NotFound, RunStateError
 from runtime.secrets import Secrets
 
 OPENAI_KEY = "sk-fake-gallery-0042"
@@ -252,7 +256,7 @@ def test_the_gallery_lists_six_and_refuses_taken_names_and_unknown_templates(
     assert len(NAMES) >= 6
     used = gallery.use_template(sqlite_client, "contacts-cleanup", "crm-clean", author="bob")
     assert used.draft.spec["name"] == "crm-clean" and used.missing_secrets == []
-    with pytest.raises(InputError, match="'crm-clean' exists already"):
+    with pytest.raises(RunStateError, match="'crm-clean' exists already"):
         gallery.use_template(sqlite_client, "page-digest", "crm-clean")
     with pytest.raises(NotFound, match=r"no template named 'nope' \(templates: .*page-digest"):
         gallery.use_template(sqlite_client, "nope")
@@ -270,3 +274,32 @@ def test_cli_lists_and_uses_templates(sqlite_client: rt.Client) -> None:
     assert sqlite_client.store.draft("digest") is not None
     again = runner.invoke(app, ["templates", "use", "page-digest", "--as", "digest"])
     assert again.exit_code != 0 and "exists already" in again.output
+
+
+def test_rest_lists_templates_to_viewers_and_editors_use_them(sqlite_client: rt.Client) -> None:
+    users, keys = Users(sqlite_client.store), ApiKeys(sqlite_client.store)
+    users.add("alice", "admin", "correct horse battery")
+    viewer, editor = (
+        {"Authorization": f"Bearer {keys.create(f'{r}-key', r, by='alice')[0]}"}
+        for r in ("viewer", "editor")
+    )
+    with TestClient(create_api(lambda: sqlite_client)) as api:
+        listed = api.get("/api/v1/templates", headers=viewer)
+        assert listed.status_code == 200, listed.text
+        by_name = {t["name"]: t for t in listed.json()}
+        assert set(by_name) == set(NAMES)
+        assert by_name["ticket-triage"]["secrets"] == ["OPENAI_API_KEY"]
+        assert by_name["contacts-cleanup"]["inputs"]["contacts"]["type"] == "list"
+
+        path = "/api/v1/templates/webhook-enrich-notify/use"
+        assert api.post(path, json={"as": "orders"}, headers=viewer).status_code == 403
+        used = api.post(path, json={"as": "orders"}, headers=editor)
+        assert used.status_code == 201, used.text
+        body = used.json()
+        assert body["missing_secrets"] == ["CRM_TOKEN"]
+        assert body["draft"]["workflow"] == "orders" and body["draft"]["problems"] == []
+        draft = api.get("/api/v1/workflows/orders/draft", headers=viewer).json()
+        assert draft["revision"] == 1 and draft["updated_by"].startswith("editor-key")
+        assert api.post(path, json={"as": "orders"}, headers=editor).status_code == 409
+        missing = api.post("/api/v1/templates/nope/use", json={}, headers=editor)
+        assert missing.status_code == 404 and "no template named 'nope'" in missing.text
