@@ -26,6 +26,7 @@ from runtime.auth.apikeys import ApiKeys
 from runtime.auth.users import Users
 from runtime.cli import app
 from runtime.errors import NotFound, RunStateError
+from runtime.nodes import models
 from runtime.secrets import Secrets
 
 OPENAI_KEY = "sk-fake-gallery-0042"
@@ -41,7 +42,14 @@ def _fake_openai(model: str, **options: Any) -> GenericFakeChatModel:
     return GenericFakeChatModel(messages=iter([AIMessage(content=REPLIES.pop(0))]))
 
 
-rt.nodes.register_provider("openai", _fake_openai)
+@pytest.fixture(autouse=True)
+def fake_openai() -> Iterator[None]:
+    """The ``openai`` provider is the fake for this module's tests only: other tests resolve
+    ``"openai:..."`` with LangChain's own."""
+    rt.nodes.register_provider("openai", _fake_openai)
+    yield
+    with models._lock:
+        models._providers.pop("openai", None)
 
 
 @dataclass
