@@ -1145,6 +1145,9 @@ def create_api(
     from runtime.api_workflows import workflows_router
 
     api.include_router(workflows_router(PREFIX, client, reader, writer))
+    from runtime.api_templates import templates_router
+
+    api.include_router(templates_router(PREFIX, client, reader, writer))
     return api
 
 

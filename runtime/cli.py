@@ -58,6 +58,7 @@ from runtime.cli_diff import diff  # noqa: E402
 from runtime.cli_replay import replay  # noqa: E402
 from runtime.cli_retention import gc  # noqa: E402
 from runtime.cli_schedules import schedules_app  # noqa: E402
+from runtime.cli_templates import templates_app  # noqa: E402
 from runtime.cli_webhooks import webhooks_app  # noqa: E402
 from runtime.cli_workflows import export, import_, workflows_app  # noqa: E402
 
@@ -70,6 +71,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.command("export")(export)
 app.command("import")(import_)
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(templates_app, name="templates")
 
 
 def load_graph(target: str) -> Graph:

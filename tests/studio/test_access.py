@@ -52,6 +52,8 @@ NEEDS: dict[tuple[str, str], str] = {
     ("get", "/api/v1/runs/{run_id}/diff/{other}"): "read",
     ("get", "/api/v1/runs/{run_id}/nodes/{node}/elements"): "read",
     ("get", "/api/v1/node-kinds"): "read",
+    ("get", "/api/v1/templates"): "read",
+    ("post", "/api/v1/templates/{name}/use"): "write",
     ("post", "/api/v1/runs/{run_id}/resume"): "write",
     ("post", "/api/v1/runs/{run_id}/cancel"): "write",
     ("post", "/api/v1/runs/{run_id}/retry"): "write",
