@@ -22,7 +22,8 @@ def test_only_code_that_computes_on_its_arguments_counts_as_pure() -> None:
     assert not pure(_reads_a_global)  # a global may be rebound to anything
     assert not pure(lambda s: s.upper())  # an attribute: any object's code may run
     assert not pure(lambda: print("hi"))  # I/O
-    assert not pure(lambda f=threading.Event().wait: f())  # a callable in reach
+    wait = threading.Event().wait
+    assert not pure(lambda f=wait: f())  # a callable in reach
     step = 2
     assert pure(lambda x: x + step)  # a closure over a constant
     waiter = threading.Event()
