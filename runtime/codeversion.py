@@ -308,7 +308,11 @@ def guard(*objects: Any) -> tuple[Any, ...] | None:
         found = tuple(obj.__globals__.get(n, _MISSING) for n in names)
         return all(visit(part) for part in (obj.__defaults__, kwdefaults, *cells, *found))
 
-    return tuple(parts) if all(visit(obj) for obj in objects) else None
+    try:
+        guarded = all(visit(obj) for obj in objects)
+    except RecursionError:  # code nested too deep to guard: the digest tells
+        return None
+    return tuple(parts) if guarded else None
 
 
 @contextmanager

@@ -3,8 +3,10 @@
 Row locks: a status change takes ``FOR UPDATE`` on the run row; a pass's fence takes ``FOR KEY
 SHARE``, which only ``FOR UPDATE`` waits for, so checkpoints never wait on heartbeats. A small
 checkpoint (a chain's: one finish, one start, a few events) goes to the server as one statement
-of data-modifying CTEs, so it costs one round trip and a commit. Leadership is a session-level
-advisory lock, held while its session lives (a lease row behind a transaction pooler).
+of data-modifying CTEs, so it costs one round trip and a commit; so does the end of a run that
+succeeded (its last checkpoint, its status, its lease released), and a run's status read is one
+prepared statement. Leadership is a session-level advisory lock, held while its session lives
+(a lease row behind a transaction pooler).
 """
 
 from __future__ import annotations
@@ -54,18 +56,13 @@ from runtime.store.sql import (
     _typed,
     new_run_id,
 )
-from runtime.store.tables import EventDict, NodeRun, Run, WorkflowVersion, from_row, utcnow
+from runtime.store.tables import EventDict, Run, WorkflowVersion, from_row, utcnow
 
 _NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM event WHERE run_id = %s"
 _RUN_COLUMNS = tuple(c.name for c in tables.run.columns)
-_NODE_RUN_COLUMNS = tuple(c.name for c in tables.node_run.columns)
 # columns named, not ``*``: a prepared ``*`` fails once a migration adds a column, and the
 # names are known without asking the cursor (its description costs as much as the read)
 _GET_RUN = f"SELECT {', '.join(_RUN_COLUMNS)} FROM run WHERE id = %s"
-_NODE_ATTEMPTS = (
-    f"SELECT {', '.join(_NODE_RUN_COLUMNS)} FROM node_run "
-    "WHERE run_id = %s AND node = %s AND element IS NULL ORDER BY attempt"
-)
 _CREATE_RUN = """
 WITH created AS (
     INSERT INTO run (id, workflow_id, version_id, status, inputs, trigger, trigger_ref, owner,
@@ -313,11 +310,6 @@ class PostgresStore(SqlStore):
             raise NotFound(f"no run with id {run_id!r}")
         return from_row(Run, dict(zip(_RUN_COLUMNS, rows[0], strict=True)))
 
-    def node_attempts(self, run_id: str, node: str) -> list[NodeRun]:
-        """One prepared statement: ``Run.output(node)`` reads the node's rows only."""
-        rows = self._fetch(_NODE_ATTEMPTS, (run_id, node))
-        return [from_row(NodeRun, dict(zip(_NODE_RUN_COLUMNS, r, strict=True))) for r in rows]
-
     def acquire(
         self,
         run_id: str,
@@ -439,7 +431,9 @@ class PostgresStore(SqlStore):
             conn: Any = pooled.dbapi_connection  # the psycopg connection itself, not the proxy
             for numbered in (next_seq, None):  # None: count again after a clash
                 if numbered is None and events:
-                    found = conn.execute(_NEXT_SEQ, (lease.run_id,)).fetchone()
+                    found = conn.execute(
+                        _NEXT_SEQ, (lease.run_id,), prepare=self.prepare
+                    ).fetchone()
                     conn.commit()  # a read: a number taken meanwhile clashes and is retried
                     numbered = found[0]
                 plan = _Checkpoint(lease, finishes, starts, events, numbered)
@@ -491,7 +485,9 @@ class PostgresStore(SqlStore):
             async with lane.connection() as conn:
                 for numbered in (next_seq, None):
                     if numbered is None and events:
-                        found = await (await conn.execute(_NEXT_SEQ, (lease.run_id,))).fetchone()
+                        found = await (
+                            await conn.execute(_NEXT_SEQ, (lease.run_id,), prepare=self.prepare)
+                        ).fetchone()
                         numbered = found[0]  # type: ignore[index]
                     plan = _Checkpoint(lease, finishes, starts, events, numbered)
                     try:
@@ -532,7 +528,7 @@ class PostgresStore(SqlStore):
                     for numbered in (changes.get("next_seq"), None):
                         if numbered is None and events:
                             found = await (
-                                await conn.execute(_NEXT_SEQ, (lease.run_id,))
+                                await conn.execute(_NEXT_SEQ, (lease.run_id,), prepare=self.prepare)
                             ).fetchone()
                             numbered = found[0]  # type: ignore[index]
                         plan = _Checkpoint(lease, finishes, (), events, numbered, end)
