@@ -7,6 +7,7 @@ import functools
 import logging
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -150,6 +151,11 @@ class Client:
         self.bus, self.dispatcher = self._transport(config)
         self._graphs: dict[int, Graph] = {}
         self._published: dict[tuple[str, str], t.WorkflowVersion] = {}
+        self._fresh: weakref.WeakKeyDictionary[Graph, tuple[Any, t.WorkflowVersion]] = (
+            weakref.WeakKeyDictionary()
+        )
+        """Graph -> the guard (``_guard``) it had when its version was last published here,
+        and that version: a run of an unchanged graph is not hashed again."""
         self._declared: set[tuple[str, str]] = set()
         """(workflow, key) of the schedules declared in code that this client stored."""
         self._lock = threading.Lock()
@@ -200,19 +206,29 @@ class Client:
             child = getattr(node.target, "graph", None)
             if isinstance(child, Graph):
                 self.publish(child)
+        plain = message is None and author is None and not draft and not make_current
+        spec = graph.spec()
+        guard = _guard(graph, spec) if plain else None
+        with self._lock:
+            fresh = self._fresh.get(graph)
+        if guard is not None and fresh is not None and fresh[0] == guard:
+            # nothing the version covers changed since it was published: no digest again
+            self._store_declared_schedules(graph, only_new=True)
+            return fresh[1]
         version_hash, modules, digests = graph.versioned_nodes()
         key = (graph.name, version_hash)
-        plain = message is None and author is None and not draft and not make_current
         with self._lock:
             published = self._published.get(key) if plain else None
         if published is not None and not published.published:
             published = None  # stored for a draft's test run: publish it now
+        if published is not None and guard is not None:
+            with self._lock:
+                self._fresh[graph] = (guard, published)
         if published is not None:
             # a schedule declared after this code was first published (a later notebook cell)
             # is not part of the version: it is checked and stored all the same
             self._store_declared_schedules(graph, only_new=True)
             return published
-        spec = graph.spec()
         for declared in graph.schedules:
             graph.check_inputs(declared.inputs)  # before anything is stored
         code, key_id = b"", None
@@ -249,6 +265,8 @@ class Client:
         with self._lock:
             self._published[key] = version
             self._graphs.setdefault(version.id, graph)  # type: ignore[arg-type]
+            if guard is not None and version.published:
+                self._fresh[graph] = (guard, version)
         return version
 
     def delete_workflow(self, name: str) -> None:
@@ -259,6 +277,8 @@ class Client:
             for key in [k for k in self._published if k[0] == name]:
                 gone = self._published.pop(key)
                 self._graphs.pop(gone.id, None)  # type: ignore[arg-type]
+            for graph in [g for g in self._fresh if g.name == name]:
+                self._fresh.pop(graph, None)
 
     def _store_declared_schedules(self, graph: Graph, *, only_new: bool = False) -> None:
         """Declared in code: found again by its key on every publish, never duplicated.
@@ -882,6 +902,13 @@ def _same_value(old: Any, new: Any, allow_pickle: bool) -> bool:
         )
     except Exception:  # values without a meaningful == (arrays, frames) that do not encode
         return False
+
+
+def _guard(graph: Graph, spec: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What the graph's version depends on, cheap to compare (``codeversion.guard``): its
+    spec and the code its nodes reach. ``None``: only a digest can tell it changed."""
+    code = codeversion.guard(*(part for n in graph.nodes.values() for part in (n.target, n.schema)))
+    return None if code is None else (spec, code)
 
 
 def _check_kernel_can_await() -> None:

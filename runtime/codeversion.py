@@ -256,6 +256,65 @@ def digest(*objects: Any) -> tuple[str, frozenset[str]]:
     return canon.hash.hexdigest(), frozenset(modules)
 
 
+_MISSING = object()
+
+
+def guard(*objects: Any) -> tuple[Any, ...] | None:
+    """A cheap stand-in for ``digest``, to tell that nothing it covers changed since: equal
+    guards mean equal digests. It holds the identity of each function, class and module
+    reached and the value of each constant, reading the globals, closure cells and defaults
+    of user functions again each time (a global rebound under the same graph changes it).
+    ``None`` when the objects reach anything whose content may change under the same
+    identity (mutable data, user classes and modules, library objects' state): only a
+    digest can tell then."""
+    parts: list[Any] = []
+    seen: set[int] = set()
+
+    def visit(obj: Any) -> bool:
+        kind = type(obj)
+        if obj is None or obj is _MISSING or kind in (bool, int, str, bytes):
+            parts.append((kind, obj))
+            return True
+        if kind in (float, complex):  # by repr: -0.0 == 0.0, yet their digests differ
+            parts.append((kind, repr(obj)))
+            return True
+        if kind is tuple:
+            parts.append(("tuple", len(obj)))
+            return all(visit(item) for item in obj)
+        if kind in (types.BuiltinFunctionType, types.ModuleType) or isinstance(obj, type):
+            name = obj.__name__ if kind is types.ModuleType else getattr(obj, "__module__", None)
+            parts.append(("named", obj))
+            return not is_user_module(name)  # user modules and classes may change in place
+        if kind is not types.FunctionType:
+            return False
+        if not is_user_module(obj.__module__):
+            parts.append(("named", obj))
+            return True
+        if id(obj) in seen:
+            parts.append(("ref", obj))
+            return True
+        seen.add(id(obj))
+        if any(k != "__wrapped__" for k in vars(obj)):
+            return False
+        parts.append(("function", obj, obj.__code__))
+        cells = []
+        for cell in obj.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:
+                cells.append(_MISSING)
+        kwdefaults = tuple(sorted((obj.__kwdefaults__ or {}).items()))
+        names = _global_names(obj.__code__)
+        found = tuple(obj.__globals__.get(n, _MISSING) for n in names)
+        return all(visit(part) for part in (obj.__defaults__, kwdefaults, *cells, *found))
+
+    try:
+        guarded = all(visit(obj) for obj in objects)
+    except RecursionError:  # code nested too deep to guard: the digest tells
+        return None
+    return tuple(parts) if guarded else None
+
+
 @contextmanager
 def _by_value(modules: frozenset[str]) -> Iterator[None]:
     registered = []

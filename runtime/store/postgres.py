@@ -3,8 +3,10 @@
 Row locks: a status change takes ``FOR UPDATE`` on the run row; a pass's fence takes ``FOR KEY
 SHARE``, which only ``FOR UPDATE`` waits for, so checkpoints never wait on heartbeats. A small
 checkpoint (a chain's: one finish, one start, a few events) goes to the server as one statement
-of data-modifying CTEs, so it costs one round trip and a commit. Leadership is a session-level
-advisory lock, held while its session lives (a lease row behind a transaction pooler).
+of data-modifying CTEs, so it costs one round trip and a commit; so does the end of a run that
+succeeded (its last checkpoint, its status, its lease released), and a run's status read is one
+prepared statement. Leadership is a session-level advisory lock, held while its session lives
+(a lease row behind a transaction pooler).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from runtime import codecs
-from runtime.errors import StoreUnavailable
+from runtime.errors import NotFound, StoreUnavailable
 from runtime.statuses import NODE_FINISHABLE, RUN_HOLDING_A_SLOT
 from runtime.store import tables, values
 from runtime.store.contract import (
@@ -57,6 +59,10 @@ from runtime.store.sql import (
 from runtime.store.tables import EventDict, Run, WorkflowVersion, from_row, utcnow
 
 _NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM event WHERE run_id = %s"
+_RUN_COLUMNS = tuple(c.name for c in tables.run.columns)
+# columns named, not ``*``: a prepared ``*`` fails once a migration adds a column, and the
+# names are known without asking the cursor (its description costs as much as the read)
+_GET_RUN = f"SELECT {', '.join(_RUN_COLUMNS)} FROM run WHERE id = %s"
 _CREATE_RUN = """
 WITH created AS (
     INSERT INTO run (id, workflow_id, version_id, status, inputs, trigger, trigger_ref, owner,
@@ -286,6 +292,24 @@ class PostgresStore(SqlStore):
         )
         return from_row(Run, {**absent, **fields}), [event]
 
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """One read on a pooled connection's psycopg connection, outside a transaction (a
+        single statement reads one snapshot by itself): its rows, as tuples."""
+        with _raw_available(), contextlib.closing(self.engine.raw_connection()) as pooled:
+            conn: Any = pooled.dbapi_connection
+            conn.autocommit = True
+            try:
+                return conn.execute(sql, params, prepare=self.prepare).fetchall()
+            finally:
+                conn.autocommit = False
+
+    def get_run(self, run_id: str) -> Run:
+        """One prepared statement: every ``Run.status`` and ``Run.wait`` reads it."""
+        rows = self._fetch(_GET_RUN, (run_id,))
+        if not rows:
+            raise NotFound(f"no run with id {run_id!r}")
+        return from_row(Run, dict(zip(_RUN_COLUMNS, rows[0], strict=True)))
+
     def acquire(
         self,
         run_id: str,
@@ -407,7 +431,9 @@ class PostgresStore(SqlStore):
             conn: Any = pooled.dbapi_connection  # the psycopg connection itself, not the proxy
             for numbered in (next_seq, None):  # None: count again after a clash
                 if numbered is None and events:
-                    found = conn.execute(_NEXT_SEQ, (lease.run_id,)).fetchone()
+                    found = conn.execute(
+                        _NEXT_SEQ, (lease.run_id,), prepare=self.prepare
+                    ).fetchone()
                     conn.commit()  # a read: a number taken meanwhile clashes and is retried
                     numbered = found[0]
                 plan = _Checkpoint(lease, finishes, starts, events, numbered)
@@ -459,7 +485,9 @@ class PostgresStore(SqlStore):
             async with lane.connection() as conn:
                 for numbered in (next_seq, None):
                     if numbered is None and events:
-                        found = await (await conn.execute(_NEXT_SEQ, (lease.run_id,))).fetchone()
+                        found = await (
+                            await conn.execute(_NEXT_SEQ, (lease.run_id,), prepare=self.prepare)
+                        ).fetchone()
                         numbered = found[0]  # type: ignore[index]
                     plan = _Checkpoint(lease, finishes, starts, events, numbered)
                     try:
@@ -472,6 +500,58 @@ class PostgresStore(SqlStore):
                     except psycopg.errors.UniqueViolation:
                         continue
         raise StaleWrite(f"run {lease.run_id} changed under this writer (event numbers)")
+
+    async def afinish_run(
+        self, lease: Lease, status: str, **changes: Any
+    ) -> tuple[list[EventDict], bool]:
+        """A run that succeeded, with its last checkpoint small, ends in one statement on an
+        async connection of the caller's event loop (``_step_statement`` with ``ends``); any
+        other end, or one whose fence does not hold (a child run, a lease lost: the general
+        path raises ``StaleWrite`` then), goes the whole way (``SqlStore.finish_run``)."""
+        finishes: Sequence[NodeFinish] = changes.get("finishes", ())
+        events = [*changes.get("node_events", ()), *changes.get("events", ())]
+        lean = (
+            status == "succeeded"
+            and not changes.get("expect_waiting")
+            and changes.get("wake_at") is None
+            and len(finishes) <= _SMALL_WRITES
+            and len(events) <= _SMALL_EVENTS
+            and _inline(finishes, changes.get("inline_limit", 16_384))
+        )
+        if lean:
+            lane = self._lanes.get(asyncio.get_running_loop())
+            if lane is None:
+                lane = self._lanes[asyncio.get_running_loop()] = _Lane(self.dsn)
+            end = (status, changes.get("error"))
+            with _raw_available():
+                async with lane.connection() as conn:
+                    for numbered in (changes.get("next_seq"), None):
+                        if numbered is None and events:
+                            found = await (
+                                await conn.execute(_NEXT_SEQ, (lease.run_id,), prepare=self.prepare)
+                            ).fetchone()
+                            numbered = found[0]  # type: ignore[index]
+                        plan = _Checkpoint(lease, finishes, (), events, numbered, end)
+                        try:
+                            if plan.alone:
+                                cursor = await conn.execute(
+                                    plan.sql, plan.params, prepare=self.prepare
+                                )
+                                row = await cursor.fetchone()
+                                if row[0]:  # type: ignore[index]
+                                    return plan.outcome(row), True
+                            else:
+                                async with conn.transaction():
+                                    cursor = await conn.execute(
+                                        plan.sql, plan.params, prepare=self.prepare
+                                    )
+                                    row = await cursor.fetchone()
+                                    if row[0]:  # type: ignore[index]
+                                        return plan.outcome(row), True
+                            break  # not fenced: nothing was written
+                        except psycopg.errors.UniqueViolation:
+                            continue
+        return await super().afinish_run(lease, status, **changes)
 
     def leader(self, name: str) -> Leadership:
         if self.pooler == "transaction":  # a session-level lock would outlive its session
@@ -556,7 +636,7 @@ class _AdvisoryLock(Leadership):
 
 
 @functools.lru_cache(maxsize=256)
-def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
+def _step_statement(finishes: int, starts: int, events: int, ends: bool = False) -> sa.Select:
     """One PostgreSQL statement for a fenced checkpoint of this shape.
 
     ``fence`` takes a ``FOR KEY SHARE`` lock on the run row only while its epoch is the
@@ -566,19 +646,23 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
     ``finished``), each start an ``INSERT`` (its id in ``started_<k>``), each event an
     ``INSERT``. With one finish, the inserts read the finish's result instead of ``fence``:
     then the statement does everything or nothing by itself, and needs no transaction around
-    it. One row per statement and bind parameters only, so SQLAlchemy compiles each shape once."""
+    it. One row per statement and bind parameters only, so SQLAlchemy compiles each shape once.
+    ``ends``: the pass's end too (``finish_run`` of a run that succeeded): ``fence`` then
+    takes the run row ``FOR UPDATE``, as the general path does, holds only for a run that is
+    no child run (a child's end completes its parent's node: the general path), and ``ended``
+    sets the run's end and releases its lease, reading the same source as the inserts."""
     r, nr, ev = tables.run, tables.node_run, tables.event
-    fence = (
-        sa.select(r.c.id)
+    held_by = [
         # names no column of node_run or event: SQLAlchemy would take them for a SET value
-        .where(
-            r.c.id == sa.bindparam("fence_run"),
-            r.c.lease_epoch == sa.bindparam("fence_epoch"),
-            r.c.lease_owner == sa.bindparam("fence_owner"),
-        )
-        .with_for_update(read=True, key_share=True)
-        .cte("fence")
-    )
+        r.c.id == sa.bindparam("fence_run"),
+        r.c.lease_epoch == sa.bindparam("fence_epoch"),
+        r.c.lease_owner == sa.bindparam("fence_owner"),
+    ]
+    if ends:
+        locked = sa.select(r.c.id).where(*held_by, r.c.parent_run_id.is_(None)).with_for_update()
+    else:
+        locked = sa.select(r.c.id).where(*held_by).with_for_update(read=True, key_share=True)
+    fence = locked.cte("fence")
     held = sa.exists(sa.select(fence.c.id))
     # no IN: an expanding list would not survive being compiled to psycopg's text
     finishable = sa.or_(*(nr.c.status == status for status in sorted(NODE_FINISHABLE)))
@@ -612,6 +696,24 @@ def _step_statement(finishes: int, starts: int, events: int) -> sa.Select:
             .cte(f"started_{k}")
         )
         columns.append(sa.select(started.c.id).scalar_subquery().label(f"started_{k}"))
+    if ends:
+        ended = (
+            sa.update(r)
+            .where(r.c.id == sa.bindparam("fence_run"), sa.exists(sa.select(source.c.id)))
+            .values(
+                status=sa.bindparam("end_status"),
+                error=sa.bindparam("end_error", type_=sa.String()),
+                ended_at=sa.bindparam("end_at", type_=tables.UTCDateTime()),
+                lease_owner=None,
+                lease_until=None,
+                wake_at=None,
+            )
+            .returning(r.c.id)
+            .cte("ended")
+        )
+        columns.append(
+            sa.select(sa.func.count()).select_from(ended).scalar_subquery().label("ended")
+        )
     statement = sa.select(*columns)
     for k in range(events):
         appended = sa.insert(ev).from_select(
@@ -636,13 +738,16 @@ def _lean(
         and 0 < len(finishes) + len(starts) <= _SMALL_WRITES
         and len(events) <= _SMALL_EVENTS
         and all(start.output is None for start in starts)
-        and all(f.cache is None and f.cached_from is None for f in finishes)
-        and all(
-            # a pickle takes the general path, which records its key's id
-            f.output is None
-            or (len(f.output.data) <= inline_limit and f.output.codec != codecs.PICKLE)
-            for f in finishes
-        )
+        and _inline(finishes, inline_limit)
+    )
+
+
+def _inline(finishes: Sequence[NodeFinish], inline_limit: int) -> bool:
+    """Whether these ends write only their rows: no cache entries, every output inline."""
+    return all(f.cache is None and f.cached_from is None for f in finishes) and all(
+        # a pickle takes the general path, which records its key's id
+        f.output is None or (len(f.output.data) <= inline_limit and f.output.codec != codecs.PICKLE)
+        for f in finishes
     )
 
 
@@ -657,8 +762,11 @@ class _Checkpoint:
         starts: Sequence[NodeStart],
         events: Sequence[NewEvent],
         next_seq: int | None,
+        end: tuple[str, str | None] | None = None,
     ) -> None:
         self.lease, self.finishes, self.starts = lease, finishes, starts
+        self.end = end
+        """The run's end it writes too (``finish_run``): its status and error."""
         self.alone = len(finishes) <= 1
         """All or nothing by itself (its inserts read the finish's result): sent without a
         transaction around it, it costs one round trip."""
@@ -674,13 +782,17 @@ class _Checkpoint:
             }
             for i, e in enumerate(events)
         ]
-        self.sql, fixed = _lean_statement(len(finishes), len(starts), len(self.rows))
+        self.sql, fixed = _lean_statement(
+            len(finishes), len(starts), len(self.rows), end is not None
+        )
         params: dict[str, Any] = {
             **fixed,
             "fence_run": lease.run_id,
             "fence_epoch": lease.epoch,
             "fence_owner": lease.owner,
         }
+        if end is not None:
+            params |= {"end_status": end[0], "end_error": end[1], "end_at": now}
         for k, finish in enumerate(finishes):
             output = finish.output
             params |= {
@@ -744,11 +856,14 @@ class _Lane:
 
 
 @functools.lru_cache(maxsize=256)
-def _lean_statement(finishes: int, starts: int, events: int) -> tuple[str, dict[str, Any]]:
+def _lean_statement(
+    finishes: int, starts: int, events: int, ends: bool = False
+) -> tuple[str, dict[str, Any]]:
     """``_step_statement`` as psycopg's SQL text, with the parameters SQLAlchemy put in it
     itself (literals it made bind parameters)."""
-    compiled = _step_statement(finishes, starts, events).compile(dialect=_PSYCOPG)
-    ours = ("fence_", *(f"f{k}_" for k in range(finishes)), *(f"s{k}_" for k in range(starts)))
+    compiled = _step_statement(finishes, starts, events, ends).compile(dialect=_PSYCOPG)
+    ours = ("fence_", "end_", *(f"f{k}_" for k in range(finishes)))
+    ours += tuple(f"s{k}_" for k in range(starts))
     ours += tuple(f"e{k}_" for k in range(events))
     fixed = {k: v for k, v in compiled.params.items() if not k.startswith(ours)}
     return str(compiled), fixed

@@ -175,3 +175,26 @@ def test_a_global_redefined_under_the_same_graph_is_a_new_version(
         PLAIT_HOME=str(tmp_path),
     )
     assert out == "30"  # the stored code is the new helper's
+
+
+def test_a_plain_function_s_global_rebound_under_the_same_graph_is_a_new_version(
+    sqlite_client: rt.Client,
+) -> None:
+    """A run of an unchanged graph keeps its version (without hashing it again); a helper,
+    a constant or a closure's value rebound under it is a new version, with the new code."""
+    cell: dict = {"__name__": "__main__"}
+    exec("K = 1\ndef helper(v):\n    return v + K\ndef node(x):\n    return helper(x)\n", cell)
+    g = rt.Graph("rebound_plain")
+    g.add("out", cell["node"])
+    first = g.run(x=3).wait(20)
+    again = g.run(x=3).wait(20)
+    assert first.output("out") == again.output("out") == 4
+    assert again.record.version_id == first.record.version_id
+    exec("K = 2\n", cell)
+    constant = g.run(x=3).wait(20)
+    assert constant.output("out") == 5
+    assert constant.record.version_id != first.record.version_id
+    exec("def helper(v):\n    return v * 10\n", cell)
+    helper = g.run(x=3).wait(20)
+    assert helper.output("out") == 30
+    assert helper.record.version_id not in (first.record.version_id, constant.record.version_id)

@@ -520,6 +520,48 @@ def test_astep_writes_what_step_writes(store: Store) -> None:
     ]
 
 
+@pytest.mark.parametrize("ends", [0, 1, 3])
+def test_afinish_run_ends_a_run_whole_and_only_under_its_lease(store: Store, ends: int) -> None:
+    """The awaited end (one statement on PostgreSQL when small): its last finishes, the
+    run's end and its events land together, or, under a lost lease or with an attempt no
+    longer running, nothing does."""
+    lease = leased(store)
+    rows = [start(store, lease, f"n{k}") for k in range(ends)]
+    stale = Lease(lease.run_id, lease.owner, lease.epoch - 1)
+
+    async def end(of: Lease, finishes: list[NodeFinish]) -> tuple[list, bool]:
+        return await store.afinish_run(
+            of,
+            "succeeded",
+            finishes=finishes,
+            node_events=[NewEvent("node.succeeded", f"n{k}") for k in range(len(finishes))],
+            events=[NewEvent("run.succeeded", data={"status": "succeeded"})],
+        )
+
+    with pytest.raises(StaleWrite):
+        asyncio.run(end(stale, [ok(r) for r in rows]))
+    if ends:
+        store.step(lease, finishes=[ok(rows[-1])])  # ended meanwhile: no longer running
+        with pytest.raises(StaleWrite):
+            asyncio.run(end(lease, [ok(r) for r in rows]))
+        finishes = [ok(r, b"2") for r in rows[:-1]]
+    else:
+        finishes = []
+    assert store.get_run(lease.run_id).status == "running"  # nothing of those landed
+    assert {a.status for a in store.attempts(lease.run_id)} <= {"running", "succeeded"}
+    written, settled = asyncio.run(end(lease, finishes))
+    record = store.get_run(lease.run_id)
+    assert settled and record.status == "succeeded" and record.ended_at is not None
+    assert record.lease_owner is None and record.lease_until is None and record.error is None
+    assert [e["type"] for e in written][-1] == "run.succeeded"
+    assert [e["seq"] for e in store.events(lease.run_id)][-len(written) :] == [
+        e["seq"] for e in written
+    ]
+    assert all(a.status == "succeeded" for a in store.attempts(lease.run_id))
+    with pytest.raises(StaleWrite):
+        asyncio.run(end(lease, []))  # released: its lease ended with it
+
+
 # -- delayed runs and schedules ---------------------------------------------------------------
 
 
