@@ -48,7 +48,6 @@ from runtime.errors import CodecError, CodeUnavailable, SignatureError, StoreUna
 from runtime.events import Bus, token_event
 from runtime.graph import Graph, Node, check_run_inputs
 from runtime.heartbeat import Heartbeat
-from runtime.inline import Inline
 from runtime.isolation import PICKLE_UNSIGNED
 from runtime.nodes import Call, Scope
 from runtime.nodes.subgraph import CHILD_TRIGGER, child_run_id
@@ -253,8 +252,6 @@ class Engine:
         """Where sync node functions run: room for every node that may run at once, so nodes
         waiting on I/O (an LLM call, a slow query) never queue behind each other; asyncio's
         default pool has cores + 4 threads. Threads start only when needed."""
-        self.inline = Inline()
-        """Which sync node code is quick and pure enough to run on the loop itself."""
         self.resubmit: Callable[[str], None] | None = None
         """Asks for a pass over a run later (set by the client to its dispatcher)."""
         self.on_park: Callable[[str, dt.datetime], None] | None = None
@@ -1091,20 +1088,12 @@ class _Pass:
             in_thread = functools.partial(
                 contextvars.copy_context().run, _call_sync, call, ctx, encode
             )
-            inline = self.engine.inline
-            if node.timeout is None and node.kind == "function" and inline.may_run(call.fn):
-                # code that only computes, and did so in microseconds before: no thread hop
-                done = asyncio.get_running_loop().create_future()
-                done.set_result(inline.run(call.fn, in_thread))
-            else:
-                try:
-                    done = asyncio.wrap_future(
-                        self.engine.node_threads.submit(inline.timed(call.fn, in_thread))
-                    )
-                except RuntimeError:
-                    if self.engine.closed:
-                        raise _Closing from None
-                    raise
+            try:
+                done = asyncio.wrap_future(self.engine.node_threads.submit(in_thread))
+            except RuntimeError:
+                if self.engine.closed:
+                    raise _Closing from None
+                raise
         if start.isolation != "process":
             started.set()
         return _Execution(self.run.id, node.name, start.row_id, done, stop, self, started=started)  # type: ignore[arg-type]
