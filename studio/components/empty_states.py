@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from studio.logic.templates import PUBLISH_SNIPPET, TEMPLATES
+from studio.logic.templates import PUBLISH_SNIPPET, starters
 from studio.states.session import SessionState
 from studio.states.templates import TemplatesState
 
@@ -51,7 +51,7 @@ def no_workflows() -> rx.Component:
                         align="center",
                         width="100%",
                     )
-                    for t in TEMPLATES.values()
+                    for t in starters()
                 ],
                 rx.cond(
                     TemplatesState.message != "",

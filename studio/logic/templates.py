@@ -1,41 +1,12 @@
-"""Workflows a newcomer can start from: built of library nodes only, so they publish and
-run without any code of theirs."""
+"""What the empty workflows page offers a newcomer: the gallery's templates
+(``runtime.gallery``), opened as a draft in the editor, and the lines that publish a graph
+from a notebook."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Collection
 
-import runtime as rt
-
-
-@dataclass(frozen=True)
-class Template:
-    name: str
-    """The workflow it publishes as."""
-    title: str
-    description: str
-    build: Callable[[], rt.Graph]
-
-
-def hello() -> rt.Graph:
-    g = rt.Graph("hello_template", description="A greeting from a template, then shouted.")
-    g.add("greeting", rt.nodes.template(template="Hello {{ inputs.who }}!"))
-    g.add("shout", rt.nodes.template(template="{{ nodes.greeting.output | upper }}"))
-    return g
-
-
-TEMPLATES: dict[str, Template] = {
-    t.name: t
-    for t in (
-        Template(
-            "hello_template",
-            "Hello, template",
-            "Two template nodes: a run input, a greeting, the greeting shouted.",
-            hello,
-        ),
-    )
-}
+from runtime import gallery
 
 PUBLISH_SNIPPET = """import runtime as rt
 client = rt.connect()       # this studio's store (PLAIT_DATABASE_URL)
@@ -43,9 +14,17 @@ client.publish(graph)       # any rt.Graph of yours: it appears here"""
 """The three lines that publish a graph from a notebook."""
 
 
-def template(name: str) -> Template:
-    """The template called ``name``; a ``KeyError`` that names the ones there are."""
-    try:
-        return TEMPLATES[name]
-    except KeyError:
-        raise KeyError(f"no template {name!r}; there are: {', '.join(TEMPLATES)}") from None
+def starters() -> list[gallery.Template]:
+    """The gallery, as the page lists it (by category, then title)."""
+    return sorted(gallery.templates(), key=lambda t: (t.category, t.title))
+
+
+def free_name(base: str, taken: Collection[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``... the first no workflow has: using a template
+    twice gives a second workflow, never an error."""
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"

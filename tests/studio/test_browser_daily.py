@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from runtime import catalog
 from runtime import client as client_module
+from runtime import drafts, gallery
 from tests.studio import flows
 from tests.studio.conftest import Studio, start_studio, stop_studio
 
@@ -43,10 +43,12 @@ def test_an_empty_studio_says_how_to_begin(studio: Studio, page: Page, artifacts
     expect(empty.locator(".plait-publish-snippet")).to_contain_text("rt.connect()")
     expect(empty.locator(".plait-publish-snippet")).to_contain_text(".publish(")
     page.screenshot(path=str(artifacts / "studio_empty_workflows.png"), full_page=True)
-    empty.locator('.plait-use-template[data-template="hello_template"]').click()
-    page.wait_for_url(re.compile(r"/workflows/hello_template$"), timeout=TIMEOUT)
-    names = {w.name for w in catalog.workflows(studio.connect().store)}
-    assert "hello_template" in names
+    expect(empty.locator(".plait-use-template")).to_have_count(len(gallery.templates()))
+    empty.locator('.plait-use-template[data-template="contacts-cleanup"]').click()
+    # the template is the new workflow's draft, opened in the editor to test-run and publish
+    page.wait_for_url(re.compile(r"/editor/contacts-cleanup$"), timeout=TIMEOUT)
+    draft = drafts.current_draft(studio.connect(), "contacts-cleanup")
+    assert draft.spec["nodes"] == gallery.template("contacts-cleanup").doc["draft"]["nodes"]
 
 
 def test_the_top_bar_marks_the_page_in_view_and_there_is_a_favicon(

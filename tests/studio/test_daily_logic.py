@@ -12,7 +12,7 @@ import runtime as rt
 from runtime.store.contract import RunRow
 from runtime.store.tables import NodeRun
 from studio import theme
-from studio.logic import forms, run_log, search, waiting
+from studio.logic import forms, run_log, search, templates, waiting
 from studio.logic.nav import section_of
 from studio.logic.run_page import RunPage, status_counts
 
@@ -202,3 +202,16 @@ def test_the_run_log_merges_events_and_log_lines_in_time_order() -> None:
     errors = run_log.filtered(lines, level="error")
     assert [line.node for line in errors] == ["a", run_log.RUN]
     assert {line.node for line in run_log.filtered(lines, node="a")} == {"a"}
+
+
+def test_a_template_used_twice_gives_a_second_workflow() -> None:
+    assert templates.free_name("digest", {"other"}) == "digest"
+    assert templates.free_name("digest", {"digest", "digest-2"}) == "digest-3"
+
+
+def test_the_empty_page_offers_every_gallery_template() -> None:
+    offered = templates.starters()
+    assert len(offered) >= 6
+    assert [(t.category, t.title) for t in offered] == sorted(
+        (t.category, t.title) for t in offered
+    )
