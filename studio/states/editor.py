@@ -10,9 +10,17 @@ from typing import Any
 
 import reflex as rx
 
-from runtime import catalog
-from runtime.errors import GraphError, NotFound, PlaitError
-from studio.logic import editor, editor_check, editor_forms, editor_view, forms, live
+from runtime import catalog, drafts
+from runtime.errors import NotFound, PlaitError
+from studio.logic import (
+    editor,
+    editor_check,
+    editor_drafts,
+    editor_forms,
+    editor_view,
+    forms,
+    live,
+)
 from studio.logic.editor_history import History
 from studio.states.base import blocking, client, permitted, record
 
@@ -41,17 +49,38 @@ class PaletteGroup:
     kinds: list[editor.PaletteItem]
 
 
-def load_document(name: str) -> tuple[editor.Document, str]:
-    """The latest published version of ``name`` as a document (a new one when there is
-    none), and a note when it cannot be edited here."""
+CONFLICT = "someone else saved this draft: reload to see their changes"
+
+
+def load_document(name: str) -> tuple[editor.Document, int | None, str]:
+    """The draft of ``name`` as a document with its revision; without a draft, its current
+    published version (no revision: the first save makes the draft), or a new document;
+    and a note when it cannot be edited here."""
+    store = client().store
     try:
-        found = catalog.version(client().store, name, None)
+        saved = store.draft(name)
     except NotFound:
-        return editor.new_document(name), ""
+        saved = None
+    if saved is not None:
+        doc = editor_drafts.from_draft({**saved.spec, "name": name})
+        return doc, saved.revision, f"draft of {name}, revision {saved.revision}"
     try:
-        return editor.from_spec(found.spec), f"opened version {found.version[:8]} of {name}"
-    except ValueError as exc:
-        return editor.new_document(name), f"{name} cannot be edited here: {exc}"
+        found = catalog.version(store, name, None)
+    except NotFound:
+        return editor.new_document(name), None, ""
+    try:
+        doc = editor_drafts.from_draft(drafts.draft_from_spec(found.spec))
+    except PlaitError as exc:
+        return editor.new_document(name), None, f"{name} cannot be edited here: {exc}"
+    return doc, None, f"opened version {found.version[:8]} of {name}"
+
+
+def save_document(name: str, doc: editor.Document, revision: int | None, by: str | None) -> int:
+    """Save ``doc`` as the draft of workflow ``name`` from ``revision``; the new revision
+    (``DraftConflict`` when someone saved in between: nothing is written)."""
+    draft = {**editor_drafts.to_draft(doc), "name": name}
+    saved, _ = drafts.save_draft(client(), name, draft, revision, by)
+    return saved.revision
 
 
 class EditorState(rx.State):
@@ -82,6 +111,15 @@ class EditorState(rx.State):
     running: bool = False
     revision: int = 0
     """Counts the document's checks (what a benchmark or a test waits on)."""
+    workflow: str = ""
+    """The workflow whose draft this is (the page's name)."""
+    draft_status: str = ""
+    conflict: str = ""
+    """Set when a save found the draft changed by someone else; no save happens until a
+    reload."""
+    publish_open: bool = False
+    publish_note: str = ""
+    publish_problems: list[str] = []
 
     _history: History | None = None
     _statuses: dict[str, str] = {}
@@ -90,6 +128,9 @@ class EditorState(rx.State):
     _clip: dict[str, Any] = {}
     _wired: list[list[str]] = []
     _focus_n: int = 0
+    _draft_rev: int | None = None
+    _actor: str | None = None
+    _can_edit: bool = False
 
     # -- what the page shows ------------------------------------------------------------------
 
@@ -119,6 +160,23 @@ class EditorState(rx.State):
         assert self._history is not None
         if self._history.record(doc):
             self._refresh()
+            self._save()
+
+    def _save(self) -> None:
+        """Every committed edit goes to the server-side draft, from the revision loaded or
+        last saved: a stale one (another tab saved) raises the conflict banner instead."""
+        if self.conflict or not self._can_edit or not self.workflow:
+            return
+        try:
+            self._draft_rev = save_document(self.workflow, self.doc, self._draft_rev, self._actor)
+        except drafts.DraftConflict:
+            self.conflict = CONFLICT
+            self.draft_status = "not saved"
+            return
+        except PlaitError as exc:
+            self.draft_status = f"not saved: {exc}"
+            return
+        self.draft_status = f"saved · revision {self._draft_rev}"
 
     def _refresh(self) -> None:
         doc = self.doc
@@ -153,11 +211,20 @@ class EditorState(rx.State):
     # -- loading ------------------------------------------------------------------------------
 
     async def load(self) -> None:
-        if (await permitted(self, "read", "open the editor"))[0] is None:
+        principal = (await permitted(self, "read", "open the editor"))[0]
+        if principal is None:
             return
         name = str(getattr(self, "editor_name", "") or "untitled")
-        doc, note = await blocking(load_document, name)
-        self.title, self.note = doc["name"], note
+        doc, revision, note = await blocking(load_document, name)
+        self.title, self.note, self.workflow = doc["name"], note, name
+        self._draft_rev, self.conflict = revision, ""
+        self._actor, self._can_edit = principal.actor, principal.may("write")
+        self.draft_status = (
+            ("draft saved" if revision is not None else "not saved yet")
+            if self._can_edit
+            else "read only: editing takes the editor role"
+        )
+        self.publish_open, self.publish_note, self.publish_problems = False, "", []
         self._history = History(doc)
         self._statuses, self._picked, self._picked_edges = {}, [], []
         self.selected, self.run_id, self.run_status, self.run_message = "", "", "", ""
@@ -319,18 +386,22 @@ class EditorState(rx.State):
             if errors:
                 self.run_message = "please correct the fields marked"
                 return
+            if self.conflict:
+                self.run_message = self.conflict
+                return
             try:
                 graph = editor_check.graph_of(doc)
-            except GraphError as exc:
+            except PlaitError as exc:
                 self.run_message = f"fix the problems first: {exc}"
                 return
+            if self._draft_rev is None:
+                self._save()  # a version opened but not edited yet: its draft first
+            workflow = self.workflow or doc["name"]
             self.running, self.run_message, self.run_status = True, "", "queued"
             self._statuses = {}
             self._draw()
         try:
-            run = await blocking(
-                client().start, graph, inputs, trigger="studio", owner=allowed.actor
-            )
+            run = await blocking(drafts.test_run, client(), workflow, inputs, owner=allowed.actor)
         except PlaitError as exc:
             async with self:
                 self.running, self.run_message = False, str(exc)
@@ -352,3 +423,47 @@ class EditorState(rx.State):
             self.run_message = f"run {run.id[:12]} {view.status}" + (
                 f": {view.error}" if view.error else ""
             )
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def open_publish(self) -> None:
+        self.publish_open, self.publish_note = True, ""
+        self.publish_problems = [
+            f"{p.node}: {p.message}" if p.node else p.message for p in self.problems
+        ]
+
+    def set_publish_open(self, value: bool) -> None:
+        self.publish_open = value
+
+    async def publish(self, form_data: dict[str, Any]) -> None:
+        allowed, why = await permitted(self, "write", "publish workflows", target=self.workflow)
+        if allowed is None:
+            self.publish_note = why
+            return
+        if self.conflict:
+            self.publish_note = self.conflict
+            return
+        message = str(form_data.get("message", "")).strip()
+        try:
+            version = await blocking(
+                drafts.publish_draft,
+                client(),
+                self.workflow,
+                message=message,
+                author=allowed.actor,
+                revision=self._draft_rev,
+            )
+        except drafts.DraftInvalid as exc:
+            self.publish_problems = [str(p) for p in exc.problems]
+            self.publish_note = f"not published: the draft has {len(exc.problems)} problem(s)"
+            return
+        except drafts.DraftConflict:
+            self.conflict = CONFLICT
+            self.publish_note = CONFLICT
+            return
+        except PlaitError as exc:
+            self.publish_note = str(exc)
+            return
+        await record(self, allowed, "workflow.publish", self.workflow, version=version.version)
+        self.publish_open, self.publish_problems = False, []
+        self.note = f"published version {version.version[:8]} of {self.workflow}: {message}"
