@@ -57,7 +57,8 @@ def check(doc: Mapping[str, Any]) -> Checked:
     """Every problem of the document (``drafts.validate`` of its draft), each on its node."""
     found = list(_input_problems(doc))
     names = {n["name"] for n in doc["nodes"]}
-    for p in drafts.validate(to_draft(doc)):
+    refs = {n["name"]: expression_refs(n["kind"], n.get("config") or {}) for n in doc["nodes"]}
+    for p in drafts.validate(to_draft(doc, refs)):
         node = p.node if p.node in names else GRAPH
         where = p.field if node else ".".join(x for x in (p.node, p.field) if x)
         found.append(Problem(node or GRAPH, f"{where}: {p.message}" if where else p.message))
@@ -65,7 +66,7 @@ def check(doc: Mapping[str, Any]) -> Checked:
     wired: list[list[str]] = []
     reads: dict[str, None] = {}
     for node in doc["nodes"]:
-        sources, inputs = expression_refs(node["kind"], node.get("config") or {})
+        sources, inputs = refs[node["name"]]
         wired += [
             [s, node["name"]] for s in sources if s in names and (s, node["name"]) not in drawn
         ]

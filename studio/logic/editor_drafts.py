@@ -37,11 +37,17 @@ def expression_refs(kind: str, config: Mapping[str, Any]) -> tuple[list[str], li
     return list(refs.nodes), list(refs.inputs)
 
 
-def to_draft(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The draft that ``runtime.drafts`` saves, validates and builds for ``doc``."""
+def to_draft(
+    doc: Mapping[str, Any], refs: Mapping[str, tuple[list[str], list[str]]] | None = None
+) -> dict[str, Any]:
+    """The draft that ``runtime.drafts`` saves, validates and builds for ``doc``; ``refs``:
+    each node's ``expression_refs`` when the caller has them already."""
     nodes = []
     for node in doc["nodes"]:
-        reads, _ = expression_refs(node["kind"], node.get("config") or {})
+        if refs is not None and node["name"] in refs:
+            reads = refs[node["name"]][0]
+        else:
+            reads, _ = expression_refs(node["kind"], node.get("config") or {})
         after = [s for s, t in doc["edges"] if t == node["name"] and s not in reads]
         nodes.append(
             {

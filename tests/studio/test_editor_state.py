@@ -8,9 +8,8 @@ import asyncio
 import reflex as rx
 
 import runtime as rt
-from runtime import catalog, drafts
-
 import studio.studio  # noqa: F401 - registers the pages and their route arguments
+from runtime import catalog, drafts
 from studio.logic import editor
 from studio.logic.editor_history import History
 from studio.states.editor import EditorState
