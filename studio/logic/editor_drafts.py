@@ -9,6 +9,7 @@ as the canvas showed them when they were drawn.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,22 @@ from studio.logic import editor
 def expression_refs(kind: str, config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """The nodes and the run inputs the expressions of a node's ``config`` read (empty
     where the config does not parse yet: validation says why)."""
+    try:
+        key = json.dumps(config, sort_keys=True)
+    except (TypeError, ValueError):
+        return _refs(kind, config)
+    nodes, inputs = _cached_refs(kind, key)
+    return list(nodes), list(inputs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_refs(kind: str, config: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    # an edit changes one node: the other nodes' expressions need not be parsed again
+    nodes, inputs = _refs(kind, json.loads(config))
+    return tuple(nodes), tuple(inputs)
+
+
+def _refs(kind: str, config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     try:
         impl = kind_of(kind)
     except (GraphError, TypeError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from runtime import drafts
+from runtime.errors import InputError
 from studio.logic import editor, editor_check, editor_drafts, editor_forms, editor_view
 from studio.logic.editor_history import History
 
@@ -215,19 +216,6 @@ def test_the_config_form_follows_the_schema_and_types_values() -> None:
         editor_forms.config_value("http", fields, "headers", "{")
 
 
-def test_a_published_spec_opens_as_a_document() -> None:
-    doc = editor.set_inputs(two_nodes(), [{"name": "name", "type": "str", "default": ""}])
-    spec = editor_check.graph_of(doc).spec()
-    reopened = editor.from_spec(spec)
-    assert editor.node_names(reopened) == ["template", "transform"]
-    assert reopened["edges"] == [["template", "transform"]]
-    assert editor.find(reopened, "template")["config"] == {"template": "Hello {{ inputs.name }}"}  # type: ignore[index]
-    assert editor_check.graph_of(reopened).version == editor_check.graph_of(doc).version
-    python_graph = {"name": "p", "nodes": [{"name": "f", "kind": "function"}], "inputs": {}}
-    with pytest.raises(ValueError, match="node 'f' is a function node"):
-        editor.from_spec(python_graph)
-
-
 def test_a_document_and_its_draft_round_trip() -> None:
     doc = two_nodes()
     doc, _ = editor.add_node(doc, "template", 40, 90, {"template": "after"})
@@ -258,3 +246,6 @@ def test_a_published_version_opens_as_a_laid_out_document() -> None:
     assert reopened["edges"] == [["template", "transform"]]
     assert editor.find(reopened, "transform")["x"] > editor.find(reopened, "template")["x"]  # type: ignore[index]
     assert editor_check.graph_of(reopened).version == graph.version
+    python_graph = {"name": "p", "nodes": [{"name": "f", "kind": "function"}], "inputs": {}}
+    with pytest.raises(InputError, match=r"Python code, not library nodes: f \(function\)"):
+        drafts.draft_from_spec(python_graph)
