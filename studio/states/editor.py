@@ -22,7 +22,7 @@ from studio.logic import (
     live,
 )
 from studio.logic.editor_history import History
-from studio.states.base import blocking, client, permitted, record
+from studio.states.base import blocking, client, gate, permitted, record, session_token
 
 PALETTE = editor.palette()
 """Kinds registered when the studio starts (plug-ins included)."""
@@ -167,6 +167,13 @@ class EditorState(rx.State):
         last saved: a stale one (another tab saved) raises the conflict banner instead."""
         if self.conflict or not self._can_edit or not self.workflow:
             return
+        # checked on every save, as every handler checks: a logout or a lost role counts now
+        found = gate().principal(session=session_token(self.router.headers.cookie))
+        if found is None or not found.may("write"):
+            self._can_edit = False
+            self.draft_status = "not saved: saving the draft takes the editor role"
+            return
+        self._actor = found.actor
         try:
             self._draft_rev = save_document(self.workflow, self.doc, self._draft_rev, self._actor)
         except drafts.DraftConflict:
