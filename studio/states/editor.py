@@ -302,11 +302,13 @@ class EditorState(rx.State):
         if self._history is not None and self._history.undo():
             self.form_key += 1
             self._refresh()
+            self._save()  # the draft follows the document back (and forth)
 
     def redo(self) -> None:
         if self._history is not None and self._history.redo():
             self.form_key += 1
             self._refresh()
+            self._save()  # the draft follows the document back (and forth)
 
     def layout(self) -> None:
         self._commit(editor.auto_layout(self.doc, "LR", self._wired))

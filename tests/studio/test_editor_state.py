@@ -93,6 +93,11 @@ def test_edits_save_to_the_draft_and_a_stale_one_raises_the_conflict(
         assert saved is not None and saved.revision == 2
         assert saved.spec["nodes"][0]["options"] == {"template": "Hi {{ inputs.who }}"}
         assert saved.spec["nodes"][0]["position"] == {"x": 10.0, "y": 20.0}
+        call(state, "moved", [{"id": "template", "x": 70, "y": 80}])  # type: ignore[arg-type]
+        call(state, "key", "mod+z")  # type: ignore[arg-type]
+        undone = pg_client.store.draft("untitled")
+        assert undone is not None and undone.revision == 4
+        assert undone.spec["nodes"][0]["position"] == {"x": 10.0, "y": 20.0}
 
         # refused with the problems while the draft has one
         call(state, "set_field", "template", "{{ nodes.gone.output }}")  # type: ignore[arg-type]
