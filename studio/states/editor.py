@@ -3,8 +3,10 @@ history, its problems as the runtime finds them, and a test run's live statuses.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +85,20 @@ def save_document(name: str, doc: editor.Document, revision: int | None, by: str
     return saved.revision
 
 
+def saves(fn: Callable[..., None]) -> Callable[..., Iterator[None]]:
+    """An editing handler that answers the browser first, then saves the draft (the save
+    reads and writes the store: the canvas need not wait for it)."""
+
+    @functools.wraps(fn)
+    def handler(self: EditorState, *args: Any, **kwargs: Any) -> Iterator[None]:
+        fn(self, *args, **kwargs)
+        if self._unsaved:
+            yield
+            self._flush()
+
+    return handler
+
+
 class EditorState(rx.State):
     query: str = ""
     title: str = "untitled"
@@ -131,6 +147,7 @@ class EditorState(rx.State):
     _draft_rev: int | None = None
     _actor: str | None = None
     _can_edit: bool = False
+    _unsaved: bool = False
 
     # -- what the page shows ------------------------------------------------------------------
 
@@ -160,6 +177,11 @@ class EditorState(rx.State):
         assert self._history is not None
         if self._history.record(doc):
             self._refresh()
+            self._unsaved = True
+
+    def _flush(self) -> None:
+        if self._unsaved:
+            self._unsaved = False
             self._save()
 
     def _save(self) -> None:
@@ -241,7 +263,11 @@ class EditorState(rx.State):
 
     # -- canvas events ------------------------------------------------------------------------
 
+    @saves
     def drop_kind(self, kind: str, x: float, y: float) -> None:
+        self._drop(kind, x, y)
+
+    def _drop(self, kind: str, x: float, y: float) -> None:
         item = next((i for i in PALETTE if i.kind == kind), None)
         if item is None or not item.addable:
             self.note = f"{kind} nodes hold Python code: add them in a notebook"
@@ -250,15 +276,18 @@ class EditorState(rx.State):
         self.selected, self.form_key, self._picked = name, self.form_key + 1, [name]
         self._commit(doc)
 
+    @saves
     def add_kind(self, kind: str) -> None:
         """A click on a palette entry: the node goes right of the rightmost one."""
         xs = [n["x"] for n in self.doc["nodes"]]
-        self.drop_kind(kind, (max(xs) + 240) if xs else 0.0, 0.0)
+        self._drop(kind, (max(xs) + 240) if xs else 0.0, 0.0)
         self.fit += 1
 
+    @saves
     def moved(self, positions: list[dict[str, Any]]) -> None:
         self._commit(editor.move_nodes(self.doc, positions))
 
+    @saves
     def connect_nodes(self, source: str, target: str) -> None:
         self._commit(editor.connect(self.doc, source, target))
 
@@ -271,26 +300,35 @@ class EditorState(rx.State):
             self.form_key += 1
             self._show_config()
 
+    @saves
     def key(self, combo: str) -> None:
         if combo == "mod+z":
-            self.undo()
+            self._step(back=True)
         elif combo in ("mod+shift+z", "mod+y"):
-            self.redo()
+            self._step(back=False)
         elif combo in ("delete", "backspace"):
-            self.delete_selection()
+            self._delete()
         elif combo == "mod+c":
             self._clip = editor.copied(self.doc, self._picked)
         elif combo == "mod+v":
-            self.paste()
+            self._paste()
         elif combo == "l":
-            self.layout()
+            self._layout()
 
+    @saves
     def delete_selection(self) -> None:
+        self._delete()
+
+    def _delete(self) -> None:
         edges = [e.split("->", 1) for e in self._picked_edges if "->" in e]
         self._commit(editor.remove(self.doc, self._picked, edges))
         self._picked, self._picked_edges, self.picked_count = [], [], 0
 
+    @saves
     def paste(self) -> None:
+        self._paste()
+
+    def _paste(self) -> None:
         if not self._clip.get("nodes"):
             return
         doc, names = editor.paste(self.doc, self._clip)
@@ -298,19 +336,25 @@ class EditorState(rx.State):
         self._commit(doc)
         self._clip = editor.copied(doc, names)  # a second paste lands further on
 
+    @saves
     def undo(self) -> None:
-        if self._history is not None and self._history.undo():
-            self.form_key += 1
-            self._refresh()
-            self._save()  # the draft follows the document back (and forth)
+        self._step(back=True)
 
+    @saves
     def redo(self) -> None:
-        if self._history is not None and self._history.redo():
+        self._step(back=False)
+
+    def _step(self, back: bool) -> None:
+        if self._history is not None and (self._history.undo() if back else self._history.redo()):
             self.form_key += 1
             self._refresh()
-            self._save()  # the draft follows the document back (and forth)
+            self._unsaved = True  # the draft follows the document back (and forth)
 
+    @saves
     def layout(self) -> None:
+        self._layout()
+
+    def _layout(self) -> None:
         self._commit(editor.auto_layout(self.doc, "LR", self._wired))
         self.fit += 1
 
@@ -331,6 +375,7 @@ class EditorState(rx.State):
 
     # -- the config form and the run inputs ---------------------------------------------------
 
+    @saves
     def set_field(self, name: str, raw: Any) -> None:
         node = editor.find(self.doc, self.selected)
         if node is None:
@@ -343,6 +388,7 @@ class EditorState(rx.State):
         self.config_error = ""
         self._commit(editor.set_config(self.doc, self.selected, name, value))
 
+    @saves
     def rename_selected(self, new: str) -> None:
         if not self.selected or new == self.selected:
             return
@@ -354,20 +400,24 @@ class EditorState(rx.State):
             self.form_key += 1
         self._commit(doc)
 
+    @saves
     def set_title(self, value: str) -> None:
         value = value.strip()
         if value and value != self.doc["name"]:
             self.title = value
             self._commit({**self.doc, "name": value})
 
+    @saves
     def add_input(self) -> None:
         self._commit(editor.add_input(self.doc))
 
+    @saves
     def remove_input(self, index: int) -> None:
         rows = [r for i, r in enumerate(self.doc["inputs"]) if i != index]
         self.form_key += 1
         self._commit(editor.set_inputs(self.doc, rows))
 
+    @saves
     def set_input(self, index: int, field: str, value: str) -> None:
         rows = [dict(r) for r in self.doc["inputs"]]
         if 0 <= index < len(rows) and field in rows[index]:
@@ -403,6 +453,7 @@ class EditorState(rx.State):
             except PlaitError as exc:
                 self.run_message = f"fix the problems first: {exc}"
                 return
+            self._flush()
             if self._draft_rev is None:
                 self._save()  # a version opened but not edited yet: its draft first
             workflow = self.workflow or doc["name"]
@@ -449,6 +500,7 @@ class EditorState(rx.State):
         if allowed is None:
             self.publish_note = why
             return
+        self._flush()
         if self.conflict:
             self.publish_note = self.conflict
             return
