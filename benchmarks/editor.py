@@ -4,6 +4,9 @@ Chromium). Prints:
 - validation per edit in the server (``editor_check.check``, what every edit runs), beside
   its floor measured in the same run: building the same graph with ``g.add`` calls as a
   notebook does, and ``Graph.validate``;
+- a draft save per edit (``studio.states.editor.save_document``: the document as a draft,
+  ``drafts.save_draft`` with its revision, its validation), beside its floor in the same
+  run: one raw psycopg ``UPDATE workflow_draft`` of the same JSON with its revision check;
 - the browser: open ``/editor/<name>`` to interactive (the canvas drawn and the document's
   200 nodes checked), a config edit to its validation shown, a node drag (mouse moves on
   the canvas, and the drop to the server's checked answer).
@@ -21,9 +24,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
+import json
+
+import psycopg
+
+import runtime as rt
+from benchmarks.local import database, libpq
 from runtime.graph import Graph
 from runtime.nodes import palette
-from studio.logic import editor, editor_check
+from studio.logic import editor, editor_check, editor_drafts
 from tests.browser import chromium
 from tests.studio.conftest import start_studio, stop_studio
 
@@ -91,6 +100,38 @@ def server_side(doc: editor.Document, repeats: int = 30) -> None:
     print(f"  floor (g.add x200 + validate, as a notebook): {ms(floors)}; ratio {ratio:.2f}x")
 
 
+def draft_saves(doc: editor.Document, repeats: int = 30) -> None:
+    from runtime import drafts
+
+    with database() as url, tempfile.TemporaryDirectory() as home:
+        client = rt.connect(url, home=home)
+        saved, _ = drafts.save_draft(client, NAME, editor_drafts.to_draft(doc), None, "bench")
+        revision = saved.revision
+        saves, floors = [], []
+        with psycopg.connect(libpq(url), autocommit=True) as conn:
+            for i in range(repeats):
+                edited = editor.set_config(doc, "n5_3", "expression", f"nodes.n4_3.output || `{i}`")
+                started = time.perf_counter()
+                saved, _ = drafts.save_draft(
+                    client, NAME, editor_drafts.to_draft(edited), revision, "bench"
+                )
+                saves.append(time.perf_counter() - started)
+                revision = saved.revision
+                blob = json.dumps(editor_drafts.to_draft(edited))
+                started = time.perf_counter()
+                conn.execute(
+                    "UPDATE workflow_draft SET spec = %s, revision = revision + 1 "
+                    "WHERE id = %s AND revision = %s",
+                    (blob, saved.id, revision),
+                )
+                floors.append(time.perf_counter() - started)
+                revision += 1
+        client.close()
+    ratio = statistics.median(saves) / statistics.median(floors)
+    print(f"draft save per edit, 200 nodes (PostgreSQL, with its validation): {ms(saves)}")
+    print(f"  floor (raw psycopg UPDATE of the same JSON): {ms(floors)}; ratio {ratio:.1f}x")
+
+
 def browser_side(doc: editor.Document, repeats: int = 3) -> None:
     home = Path(tempfile.mkdtemp(prefix="plait-bench-editor-"))
     studio = start_studio({}, home, "bench-editor")
@@ -100,6 +141,8 @@ def browser_side(doc: editor.Document, repeats: int = 3) -> None:
         with chromium() as browser:
             opens, edits, moves, drops, floor = [], [], [], [], []
             for _ in range(repeats):
+                # each open is of the published version: the last round's edits saved a draft
+                client.store.discard_draft(NAME)
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
                 started = time.perf_counter()
                 page.goto(f"{studio.url}/editor/{NAME}")
@@ -164,7 +207,9 @@ def main() -> None:
     doc = document()
     assert len(doc["nodes"]) == 200
     server_side(doc)
-    browser_side(doc)
+    draft_saves(doc)
+    if "--no-browser" not in sys.argv:
+        browser_side(doc)
 
 
 if __name__ == "__main__":

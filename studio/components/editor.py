@@ -389,6 +389,59 @@ def shortcuts_help() -> rx.Component:
     )
 
 
+def publish_dialog() -> rx.Component:
+    """Publish with a message; a draft with problems is refused, its problems listed."""
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button("Publish", on_click=EditorState.open_publish, size="1", id="publish")
+        ),
+        rx.dialog.content(
+            rx.dialog.title("Publish ", EditorState.workflow),
+            rx.form(
+                rx.vstack(
+                    rx.text_area(
+                        name="message",
+                        placeholder="What changed?",
+                        id="publish-message",
+                        width="100%",
+                    ),
+                    rx.cond(
+                        EditorState.publish_problems.length() > 0,
+                        rx.vstack(
+                            rx.text(
+                                "Fix these problems first: a draft with problems is not published.",
+                                size="1",
+                                color_scheme="red",
+                            ),
+                            rx.foreach(
+                                EditorState.publish_problems,
+                                lambda p: rx.text(p, size="1", class_name="publish-problem"),
+                            ),
+                            id="publish-problems",
+                            spacing="1",
+                        ),
+                    ),
+                    rx.cond(
+                        EditorState.publish_note != "",
+                        rx.text(EditorState.publish_note, size="1", id="publish-note"),
+                    ),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", type="button")),
+                        rx.button("Publish version", type="submit", id="publish-submit"),
+                        justify="end",
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                on_submit=EditorState.publish,
+                reset_on_submit=False,
+            ),
+        ),
+        open=EditorState.publish_open,
+        on_open_change=EditorState.set_publish_open,
+    )
+
+
 def toolbar() -> rx.Component:
     return rx.hstack(
         rx.input(
@@ -405,6 +458,8 @@ def toolbar() -> rx.Component:
         rx.button("Export JSON", on_click=EditorState.export, size="1", variant="soft"),
         shortcuts_help(),
         rx.spacer(),
+        rx.text(EditorState.draft_status, size="1", color_scheme="gray", id="draft-status"),
+        publish_dialog(),
         rx.cond(
             EditorState.problem_count > 0,
             rx.badge(

@@ -272,30 +272,3 @@ def _order(doc: Mapping[str, Any]) -> list[str]:
             if incoming[t] == 0:
                 ready.append(t)
     return out + [n for n in names if n not in set(out)]
-
-
-def from_spec(spec: Mapping[str, Any]) -> Document:
-    """A published version's spec (``Graph.spec()``) as a document, laid out anew;
-    ``ValueError`` names a node that holds Python code (a function, a runnable, a
-    sub-graph), which only a notebook can edit."""
-    typed: dict[str, str] = {}
-    doc = new_document(spec.get("name", "untitled"))
-    doc["description"] = spec.get("description", "")
-    kinds = {k["name"]: k for k in node_kinds.described()}
-    for entry in spec["nodes"]:
-        kind = entry.get("kind", "function")
-        if kind in NEEDS_PYTHON or not kinds.get(kind, {}).get("options"):
-            raise ValueError(
-                f"node {entry['name']!r} is a {kind} node: its Python code is edited in a notebook"
-            )
-        config = dict(entry.get("options") or {})
-        typed.update(config.pop("input_types", {}) or {})
-        doc["nodes"].append({"name": entry["name"], "kind": kind, "config": config, "x": 0, "y": 0})
-        doc["edges"].extend([a, entry["name"]] for a in entry.get("depends_on", []))
-    for name, declared in spec.get("inputs", {}).items():
-        default = declared.get("default")
-        text = "" if declared.get("required", True) or default is None else str(default)
-        doc["inputs"].append(
-            {"name": name, "type": typed.get(name, "str"), "default": text, "description": ""}
-        )
-    return auto_layout(doc)

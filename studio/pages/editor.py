@@ -16,6 +16,19 @@ def editor_page() -> rx.Component:
         rx.vstack(
             parts.toolbar(),
             rx.cond(
+                EditorState.conflict != "",
+                rx.callout(
+                    rx.hstack(
+                        rx.text(EditorState.conflict),
+                        rx.button("Reload", on_click=EditorState.load, size="1"),
+                        align="center",
+                    ),
+                    color_scheme="red",
+                    id="draft-conflict",
+                    width="100%",
+                ),
+            ),
+            rx.cond(
                 EditorState.note != "",
                 rx.text(EditorState.note, size="1", color_scheme="gray", id="editor-note"),
             ),

@@ -3,18 +3,28 @@ history, its problems as the runtime finds them, and a test run's live statuses.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
 
-from runtime import catalog
-from runtime.errors import GraphError, NotFound, PlaitError
-from studio.logic import editor, editor_check, editor_forms, editor_view, forms, live
+from runtime import catalog, drafts
+from runtime.errors import NotFound, PlaitError
+from studio.logic import (
+    editor,
+    editor_check,
+    editor_drafts,
+    editor_forms,
+    editor_view,
+    forms,
+    live,
+)
 from studio.logic.editor_history import History
-from studio.states.base import blocking, client, permitted, record
+from studio.states.base import blocking, client, gate, permitted, record, session_token
 
 PALETTE = editor.palette()
 """Kinds registered when the studio starts (plug-ins included)."""
@@ -41,17 +51,52 @@ class PaletteGroup:
     kinds: list[editor.PaletteItem]
 
 
-def load_document(name: str) -> tuple[editor.Document, str]:
-    """The latest published version of ``name`` as a document (a new one when there is
-    none), and a note when it cannot be edited here."""
+CONFLICT = "someone else saved this draft: reload to see their changes"
+
+
+def load_document(name: str) -> tuple[editor.Document, int | None, str]:
+    """The draft of ``name`` as a document with its revision; without a draft, its current
+    published version (no revision: the first save makes the draft), or a new document;
+    and a note when it cannot be edited here."""
+    store = client().store
     try:
-        found = catalog.version(client().store, name, None)
+        saved = store.draft(name)
     except NotFound:
-        return editor.new_document(name), ""
+        saved = None
+    if saved is not None:
+        doc = editor_drafts.from_draft({**saved.spec, "name": name})
+        return doc, saved.revision, f"draft of {name}, revision {saved.revision}"
     try:
-        return editor.from_spec(found.spec), f"opened version {found.version[:8]} of {name}"
-    except ValueError as exc:
-        return editor.new_document(name), f"{name} cannot be edited here: {exc}"
+        found = catalog.version(store, name, None)
+    except NotFound:
+        return editor.new_document(name), None, ""
+    try:
+        doc = editor_drafts.from_draft(drafts.draft_from_spec(found.spec))
+    except PlaitError as exc:
+        return editor.new_document(name), None, f"{name} cannot be edited here: {exc}"
+    return doc, None, f"opened version {found.version[:8]} of {name}"
+
+
+def save_document(name: str, doc: editor.Document, revision: int | None, by: str | None) -> int:
+    """Save ``doc`` as the draft of workflow ``name`` from ``revision``; the new revision
+    (``DraftConflict`` when someone saved in between: nothing is written)."""
+    draft = {**editor_drafts.to_draft(doc), "name": name}
+    saved, _ = drafts.save_draft(client(), name, draft, revision, by)
+    return saved.revision
+
+
+def saves(fn: Callable[..., None]) -> Callable[..., Iterator[None]]:
+    """An editing handler that answers the browser first, then saves the draft (the save
+    reads and writes the store: the canvas need not wait for it)."""
+
+    @functools.wraps(fn)
+    def handler(self: EditorState, *args: Any, **kwargs: Any) -> Iterator[None]:
+        fn(self, *args, **kwargs)
+        if self._unsaved:
+            yield
+            self._flush()
+
+    return handler
 
 
 class EditorState(rx.State):
@@ -82,6 +127,15 @@ class EditorState(rx.State):
     running: bool = False
     revision: int = 0
     """Counts the document's checks (what a benchmark or a test waits on)."""
+    workflow: str = ""
+    """The workflow whose draft this is (the page's name)."""
+    draft_status: str = ""
+    conflict: str = ""
+    """Set when a save found the draft changed by someone else; no save happens until a
+    reload."""
+    publish_open: bool = False
+    publish_note: str = ""
+    publish_problems: list[str] = []
 
     _history: History | None = None
     _statuses: dict[str, str] = {}
@@ -90,6 +144,10 @@ class EditorState(rx.State):
     _clip: dict[str, Any] = {}
     _wired: list[list[str]] = []
     _focus_n: int = 0
+    _draft_rev: int | None = None
+    _actor: str | None = None
+    _can_edit: bool = False
+    _unsaved: bool = False
 
     # -- what the page shows ------------------------------------------------------------------
 
@@ -119,6 +177,35 @@ class EditorState(rx.State):
         assert self._history is not None
         if self._history.record(doc):
             self._refresh()
+            self._unsaved = True
+
+    def _flush(self) -> None:
+        if self._unsaved:
+            self._unsaved = False
+            self._save()
+
+    def _save(self) -> None:
+        """Every committed edit goes to the server-side draft, from the revision loaded or
+        last saved: a stale one (another tab saved) raises the conflict banner instead."""
+        if self.conflict or not self._can_edit or not self.workflow:
+            return
+        # checked on every save, as every handler checks: a logout or a lost role counts now
+        found = gate().principal(session=session_token(self.router.headers.cookie))
+        if found is None or not found.may("write"):
+            self._can_edit = False
+            self.draft_status = "not saved: saving the draft takes the editor role"
+            return
+        self._actor = found.actor
+        try:
+            self._draft_rev = save_document(self.workflow, self.doc, self._draft_rev, self._actor)
+        except drafts.DraftConflict:
+            self.conflict = CONFLICT
+            self.draft_status = "not saved"
+            return
+        except PlaitError as exc:
+            self.draft_status = f"not saved: {exc}"
+            return
+        self.draft_status = f"saved · revision {self._draft_rev}"
 
     def _refresh(self) -> None:
         doc = self.doc
@@ -153,11 +240,20 @@ class EditorState(rx.State):
     # -- loading ------------------------------------------------------------------------------
 
     async def load(self) -> None:
-        if (await permitted(self, "read", "open the editor"))[0] is None:
+        principal = (await permitted(self, "read", "open the editor"))[0]
+        if principal is None:
             return
         name = str(getattr(self, "editor_name", "") or "untitled")
-        doc, note = await blocking(load_document, name)
-        self.title, self.note = doc["name"], note
+        doc, revision, note = await blocking(load_document, name)
+        self.title, self.note, self.workflow = doc["name"], note, name
+        self._draft_rev, self.conflict = revision, ""
+        self._actor, self._can_edit = principal.actor, principal.may("write")
+        self.draft_status = (
+            ("draft saved" if revision is not None else "not saved yet")
+            if self._can_edit
+            else "read only: editing takes the editor role"
+        )
+        self.publish_open, self.publish_note, self.publish_problems = False, "", []
         self._history = History(doc)
         self._statuses, self._picked, self._picked_edges = {}, [], []
         self.selected, self.run_id, self.run_status, self.run_message = "", "", "", ""
@@ -167,7 +263,11 @@ class EditorState(rx.State):
 
     # -- canvas events ------------------------------------------------------------------------
 
+    @saves
     def drop_kind(self, kind: str, x: float, y: float) -> None:
+        self._drop(kind, x, y)
+
+    def _drop(self, kind: str, x: float, y: float) -> None:
         item = next((i for i in PALETTE if i.kind == kind), None)
         if item is None or not item.addable:
             self.note = f"{kind} nodes hold Python code: add them in a notebook"
@@ -176,15 +276,18 @@ class EditorState(rx.State):
         self.selected, self.form_key, self._picked = name, self.form_key + 1, [name]
         self._commit(doc)
 
+    @saves
     def add_kind(self, kind: str) -> None:
         """A click on a palette entry: the node goes right of the rightmost one."""
         xs = [n["x"] for n in self.doc["nodes"]]
-        self.drop_kind(kind, (max(xs) + 240) if xs else 0.0, 0.0)
+        self._drop(kind, (max(xs) + 240) if xs else 0.0, 0.0)
         self.fit += 1
 
+    @saves
     def moved(self, positions: list[dict[str, Any]]) -> None:
         self._commit(editor.move_nodes(self.doc, positions))
 
+    @saves
     def connect_nodes(self, source: str, target: str) -> None:
         self._commit(editor.connect(self.doc, source, target))
 
@@ -197,26 +300,35 @@ class EditorState(rx.State):
             self.form_key += 1
             self._show_config()
 
+    @saves
     def key(self, combo: str) -> None:
         if combo == "mod+z":
-            self.undo()
+            self._step(back=True)
         elif combo in ("mod+shift+z", "mod+y"):
-            self.redo()
+            self._step(back=False)
         elif combo in ("delete", "backspace"):
-            self.delete_selection()
+            self._delete()
         elif combo == "mod+c":
             self._clip = editor.copied(self.doc, self._picked)
         elif combo == "mod+v":
-            self.paste()
+            self._paste()
         elif combo == "l":
-            self.layout()
+            self._layout()
 
+    @saves
     def delete_selection(self) -> None:
+        self._delete()
+
+    def _delete(self) -> None:
         edges = [e.split("->", 1) for e in self._picked_edges if "->" in e]
         self._commit(editor.remove(self.doc, self._picked, edges))
         self._picked, self._picked_edges, self.picked_count = [], [], 0
 
+    @saves
     def paste(self) -> None:
+        self._paste()
+
+    def _paste(self) -> None:
         if not self._clip.get("nodes"):
             return
         doc, names = editor.paste(self.doc, self._clip)
@@ -224,17 +336,25 @@ class EditorState(rx.State):
         self._commit(doc)
         self._clip = editor.copied(doc, names)  # a second paste lands further on
 
+    @saves
     def undo(self) -> None:
-        if self._history is not None and self._history.undo():
-            self.form_key += 1
-            self._refresh()
+        self._step(back=True)
 
+    @saves
     def redo(self) -> None:
-        if self._history is not None and self._history.redo():
+        self._step(back=False)
+
+    def _step(self, back: bool) -> None:
+        if self._history is not None and (self._history.undo() if back else self._history.redo()):
             self.form_key += 1
             self._refresh()
+            self._unsaved = True  # the draft follows the document back (and forth)
 
+    @saves
     def layout(self) -> None:
+        self._layout()
+
+    def _layout(self) -> None:
         self._commit(editor.auto_layout(self.doc, "LR", self._wired))
         self.fit += 1
 
@@ -255,6 +375,7 @@ class EditorState(rx.State):
 
     # -- the config form and the run inputs ---------------------------------------------------
 
+    @saves
     def set_field(self, name: str, raw: Any) -> None:
         node = editor.find(self.doc, self.selected)
         if node is None:
@@ -267,6 +388,7 @@ class EditorState(rx.State):
         self.config_error = ""
         self._commit(editor.set_config(self.doc, self.selected, name, value))
 
+    @saves
     def rename_selected(self, new: str) -> None:
         if not self.selected or new == self.selected:
             return
@@ -278,20 +400,24 @@ class EditorState(rx.State):
             self.form_key += 1
         self._commit(doc)
 
+    @saves
     def set_title(self, value: str) -> None:
         value = value.strip()
         if value and value != self.doc["name"]:
             self.title = value
             self._commit({**self.doc, "name": value})
 
+    @saves
     def add_input(self) -> None:
         self._commit(editor.add_input(self.doc))
 
+    @saves
     def remove_input(self, index: int) -> None:
         rows = [r for i, r in enumerate(self.doc["inputs"]) if i != index]
         self.form_key += 1
         self._commit(editor.set_inputs(self.doc, rows))
 
+    @saves
     def set_input(self, index: int, field: str, value: str) -> None:
         rows = [dict(r) for r in self.doc["inputs"]]
         if 0 <= index < len(rows) and field in rows[index]:
@@ -319,18 +445,23 @@ class EditorState(rx.State):
             if errors:
                 self.run_message = "please correct the fields marked"
                 return
+            if self.conflict:
+                self.run_message = self.conflict
+                return
             try:
                 graph = editor_check.graph_of(doc)
-            except GraphError as exc:
+            except PlaitError as exc:
                 self.run_message = f"fix the problems first: {exc}"
                 return
+            self._flush()
+            if self._draft_rev is None:
+                self._save()  # a version opened but not edited yet: its draft first
+            workflow = self.workflow or doc["name"]
             self.running, self.run_message, self.run_status = True, "", "queued"
             self._statuses = {}
             self._draw()
         try:
-            run = await blocking(
-                client().start, graph, inputs, trigger="studio", owner=allowed.actor
-            )
+            run = await blocking(drafts.test_run, client(), workflow, inputs, owner=allowed.actor)
         except PlaitError as exc:
             async with self:
                 self.running, self.run_message = False, str(exc)
@@ -352,3 +483,48 @@ class EditorState(rx.State):
             self.run_message = f"run {run.id[:12]} {view.status}" + (
                 f": {view.error}" if view.error else ""
             )
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def open_publish(self) -> None:
+        self.publish_open, self.publish_note = True, ""
+        self.publish_problems = [
+            f"{p.node}: {p.message}" if p.node else p.message for p in self.problems
+        ]
+
+    def set_publish_open(self, value: bool) -> None:
+        self.publish_open = value
+
+    async def publish(self, form_data: dict[str, Any]) -> None:
+        allowed, why = await permitted(self, "write", "publish workflows", target=self.workflow)
+        if allowed is None:
+            self.publish_note = why
+            return
+        self._flush()
+        if self.conflict:
+            self.publish_note = self.conflict
+            return
+        message = str(form_data.get("message", "")).strip()
+        try:
+            version = await blocking(
+                drafts.publish_draft,
+                client(),
+                self.workflow,
+                message=message,
+                author=allowed.actor,
+                revision=self._draft_rev,
+            )
+        except drafts.DraftInvalid as exc:
+            self.publish_problems = [str(p) for p in exc.problems]
+            self.publish_note = f"not published: the draft has {len(exc.problems)} problem(s)"
+            return
+        except drafts.DraftConflict:
+            self.conflict = CONFLICT
+            self.publish_note = CONFLICT
+            return
+        except PlaitError as exc:
+            self.publish_note = str(exc)
+            return
+        await record(self, allowed, "workflow.publish", self.workflow, version=version.version)
+        self.publish_open, self.publish_problems = False, []
+        self.note = f"published version {version.version[:8]} of {self.workflow}: {message}"

@@ -86,7 +86,7 @@ def test_build_validate_and_test_run_a_workflow(
     expect(node(page, "transform")).to_be_visible(timeout=TIMEOUT)
     # each lacks its required option: shown on the node and in the problems badge
     expect(node(page, "template")).to_have_class(re.compile(r"\bplait-invalid\b"))
-    expect(node(page, "template")).to_contain_text("template: Field required")
+    expect(node(page, "template")).to_contain_text("options.template: is required")
     expect(page.locator("#problem-badge")).to_have_text("2 problems")
     snap("two_nodes")
 
@@ -195,5 +195,64 @@ def test_build_validate_and_test_run_a_workflow(
     c = studio.connect()
     run_id = page.locator("#run-message").inner_text().split()[1]
     (run,) = [r for r in c.runs(workflow="greeting") if r.id.startswith(run_id)]
-    assert run.status == "succeeded"
+    assert run.status == "succeeded" and run.record.trigger == "draft"  # a draft run
     assert c.get_run(run.id).outputs["transform"] == {"greeting": "Hello Ada"}
+
+    # every edit was saved to the server-side draft: a reload shows the same workflow
+    page.reload()
+    expect(node(page, "transform")).to_be_visible(timeout=TIMEOUT)
+    expect(node(page, "template")).to_be_visible()
+    expect(page.locator("#problem-badge")).to_have_text("valid", timeout=TIMEOUT)
+    expect(page.locator("#editor-note")).to_contain_text("draft of greeting")
+    page.get_by_role("tab", name="Inputs").click()
+    expect(page.get_by_placeholder("default (empty: required)").first).to_have_value("Ada")
+    snap("reloaded_draft")
+
+    # a draft with a problem is refused, its problems listed; fixed, it publishes
+    page.get_by_role("tab", name="Node").click()
+    node(page, "transform").click()
+    expect(page.locator("#node-name")).to_have_value("transform", timeout=TIMEOUT)
+    set_config(page, "expression", "{greeting: nodes.nowhere.output}")
+    expect(page.locator("#problem-badge")).to_have_text("1 problem", timeout=TIMEOUT)
+    page.locator("#publish").click()
+    page.locator("#publish-message").fill("first cut")
+    page.locator("#publish-submit").click()
+    expect(page.locator("#publish-note")).to_contain_text("not published", timeout=TIMEOUT)
+    expect(page.locator("#publish-problems")).to_contain_text("unknown node 'nowhere'")
+    snap("publish_refused")
+    page.keyboard.press("Escape")
+    set_config(page, "expression", "{greeting: nodes.template.output}")
+    expect(page.locator("#problem-badge")).to_have_text("valid", timeout=TIMEOUT)
+    page.locator("#publish").click()
+    expect(page.locator("#publish-problems")).to_have_count(0)
+    page.locator("#publish-message").fill("greets by name")
+    snap("publish_dialog")
+    page.locator("#publish-submit").click()
+    expect(page.locator("#editor-note")).to_contain_text("published version", timeout=TIMEOUT)
+    status, versions = studio.api("GET", "/api/v1/workflows/greeting/versions")
+    assert status == 200, versions
+    (published,) = [v for v in versions if v["message"] == "greets by name"]
+    assert published["current"] and published["created_by"]
+    snap("published")
+
+    # a second tab saves first: this tab's stale save is refused with a banner, not written
+    other = page.context.new_page()
+    other.goto(f"{studio.url}/editor/greeting")
+    expect(node(other, "template")).to_be_visible(timeout=TIMEOUT)
+    other.locator('[data-plait-kind="sleep"]').click()
+    expect(other.locator("#draft-status")).to_contain_text("saved", timeout=TIMEOUT)
+    expect(node(other, "sleep")).to_be_visible()
+    node(page, "template").click()
+    set_config(page, "template", "Bye {{ inputs.name }}")
+    banner = page.locator("#draft-conflict")
+    expect(banner).to_contain_text("someone else saved this draft", timeout=TIMEOUT)
+    snap("conflict")
+    draft = c.store.draft("greeting")
+    assert draft is not None
+    (kept,) = [n for n in draft.spec["nodes"] if n["name"] == "template"]
+    assert kept["options"]["template"] == "Hello {{ inputs.name }}"  # never overwritten
+    assert "sleep" in {n["name"] for n in draft.spec["nodes"]}
+    banner.get_by_role("button", name="Reload").click()
+    expect(node(page, "sleep")).to_be_visible(timeout=TIMEOUT)
+    expect(banner).to_have_count(0)
+    other.close()

@@ -4,10 +4,13 @@ document, every edit is checked, and shortcuts undo, redo, copy, paste and delet
 from __future__ import annotations
 
 import asyncio
+import inspect
 
 import reflex as rx
 
+import runtime as rt
 import studio.studio  # noqa: F401 - registers the pages and their route arguments
+from runtime import catalog, drafts
 from studio.logic import editor
 from studio.logic.editor_history import History
 from studio.states.editor import EditorState
@@ -22,15 +25,17 @@ async def _editor() -> EditorState:
 
 
 def call(state: EditorState, handler: str, *args: object) -> None:
-    EditorState.event_handlers[handler].fn(state, *args)
+    """As Reflex runs a handler: to its end (an editing one yields its answer, then saves)."""
+    result = EditorState.event_handlers[handler].fn(state, *args)
+    if inspect.isgenerator(result):
+        for _ in result:
+            pass
 
 
 def test_canvas_events_edit_and_check_the_document() -> None:
     async def scenario() -> None:
         state = await _editor()
-        assert [p.message for p in state.problems] == [
-            "the workflow has no nodes: add one from the palette"
-        ]
+        assert [p.message for p in state.problems] == ["nodes: the workflow has no nodes yet"]
         call(state, "drop_kind", "template", 10.0, 20.0)
         call(state, "drop_kind", "transform", 300.0, 20.0)
         assert [n["id"] for n in state.flow_nodes] == ["template", "transform"]
@@ -72,5 +77,58 @@ def test_canvas_events_edit_and_check_the_document() -> None:
         assert state.problems[0].node == "transform"
         call(state, "focus_node", "transform")
         assert state.focus.startswith("transform#") and state.selected == "transform"
+
+    asyncio.run(scenario())
+
+
+def test_edits_save_to_the_draft_and_a_stale_one_raises_the_conflict(
+    pg_client: rt.Client,
+) -> None:
+    """On a real store: each committed edit saves the draft from the revision it loaded; a
+    save another editor made in between is never overwritten; publish takes a message."""
+
+    async def scenario() -> None:
+        root = rx.State(_reflex_internal_init=True)
+        state = await root.get_state(EditorState)
+        await EditorState.event_handlers["load"].fn(state)
+        assert state.workflow == "untitled" and state.draft_status == "not saved yet"
+        call(state, "drop_kind", "template", 10.0, 20.0)  # type: ignore[arg-type]
+        call(state, "set_field", "template", "Hi {{ inputs.who }}")  # type: ignore[arg-type]
+        saved = pg_client.store.draft("untitled")
+        assert saved is not None and saved.revision == 2
+        assert saved.spec["nodes"][0]["options"] == {"template": "Hi {{ inputs.who }}"}
+        assert saved.spec["nodes"][0]["position"] == {"x": 10.0, "y": 20.0}
+        call(state, "moved", [{"id": "template", "x": 70, "y": 80}])  # type: ignore[arg-type]
+        call(state, "key", "mod+z")  # type: ignore[arg-type]
+        undone = pg_client.store.draft("untitled")
+        assert undone is not None and undone.revision == 4
+        assert undone.spec["nodes"][0]["position"] == {"x": 10.0, "y": 20.0}
+
+        # refused with the problems while the draft has one
+        call(state, "set_field", "template", "{{ nodes.gone.output }}")  # type: ignore[arg-type]
+        await EditorState.event_handlers["publish"].fn(state, {"message": "v1"})
+        assert "not published" in state.publish_note
+        assert any("unknown node 'gone'" in p for p in state.publish_problems)
+        call(state, "set_field", "template", "Hi {{ inputs.who }}")  # type: ignore[arg-type]
+        await EditorState.event_handlers["publish"].fn(state, {"message": "v1"})
+        (version,) = catalog.versions(pg_client.store, "untitled")
+        assert version.message == "v1" and version.created_by
+        assert "published version" in state.note
+
+        # someone else saves: this editor's next edit is refused, the other save kept
+        other = pg_client.store.draft("untitled")
+        assert other is not None
+        drafts.save_draft(
+            pg_client, "untitled", {**other.spec, "description": "bob"}, other.revision, "bob"
+        )
+        call(state, "moved", [{"id": "template", "x": 500, "y": 5}])  # type: ignore[arg-type]
+        assert state.conflict == "someone else saved this draft: reload to see their changes"
+        kept = pg_client.store.draft("untitled")
+        assert kept is not None and kept.spec["description"] == "bob"
+        assert kept.spec["nodes"][0]["position"] == {"x": 10.0, "y": 20.0}
+        await EditorState.event_handlers["publish"].fn(state, {"message": "v2"})
+        assert state.publish_note == state.conflict  # nor is a stale draft published
+        await EditorState.event_handlers["load"].fn(state)
+        assert state.conflict == "" and state.doc["description"] == "bob"
 
     asyncio.run(scenario())
