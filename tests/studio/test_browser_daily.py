@@ -48,7 +48,10 @@ def test_an_empty_studio_says_how_to_begin(studio: Studio, page: Page, artifacts
     # the template is the new workflow's draft, opened in the editor to test-run and publish
     page.wait_for_url(re.compile(r"/editor/contacts-cleanup$"), timeout=TIMEOUT)
     draft = drafts.current_draft(studio.connect(), "contacts-cleanup")
-    assert draft.spec["nodes"] == gallery.template("contacts-cleanup").doc["draft"]["nodes"]
+    template_nodes = gallery.template("contacts-cleanup").doc["draft"]["nodes"]
+    assert [n["name"] for n in draft.spec["nodes"]] == [n["name"] for n in template_nodes]
+    expect(page.locator(".react-flow__node")).to_have_count(len(template_nodes), timeout=TIMEOUT)
+    page.screenshot(path=str(artifacts / "studio_template_in_editor.png"), full_page=True)
 
 
 def test_the_top_bar_marks_the_page_in_view_and_there_is_a_favicon(
