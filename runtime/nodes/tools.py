@@ -6,14 +6,15 @@ inputs its expressions name, ``inputs.q``, or a code node's ``main`` parameters)
 (``runtime.nodes.llm_tools``) journals a node tool's result like any other's.
 
 In the spec each tool is a ``ToolRef``: a node tool with its kind and options (so it rebuilds
-from JSON alone), a Python tool by its registered name (``rt.nodes.register_tool``) or its
-import path (``"package.module:name"``). A Python tool without either runs where it was given
-(it ships with the graph's code) but a graph rebuilt from its spec refuses it by name.
+from JSON alone), a Python tool by its registered name (``rt.nodes.register_tool``) or, to
+say what it was, its import path (``"package.module:name"``). A Python tool runs where it was
+given (it ships with the graph's signed code); a graph rebuilt from its spec finds it only by a
+registered name and never imports what a spec names (a spec is JSON a draft or an imported
+file may hold: an import path could name any function of the host).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import threading
@@ -190,22 +191,21 @@ def _found(llm: str, ref: ToolRef) -> Any:
             "a notebook's or a closure's): register it with rt.nodes.register_tool"
             f"({ref.name!r}, fn) where the graph is rebuilt, or define it in a module"
         )
-    if ":" in ref.ref:
-        module, _, attr = ref.ref.partition(":")
-        try:
-            obj = _attribute(importlib.import_module(module), attr)
-        except ImportError as exc:
-            raise GraphError(f"{where}: {ref.ref!r} does not import: {exc}") from None
-        if obj is None:
-            raise GraphError(f"{where}: module {module!r} has no {attr!r}")
-    else:
-        with _lock:
-            obj = _registered.get(ref.ref)
-        if obj is None:
-            raise GraphError(
-                f"{where}: no tool is registered as {ref.ref!r} in this process "
-                "(rt.nodes.register_tool)"
-            )
+    with _lock:
+        obj = _registered.get(ref.ref) or _registered.get(ref.name)
+    if obj is None and ":" in ref.ref:
+        # a spec is JSON anyone with a draft or an import file may write: importing what it
+        # names would run any function of the host outside the sandbox
+        raise GraphError(
+            f"{where}: {ref.ref!r} is an import path, and a graph rebuilt from a spec imports "
+            f"no code: register the tool with rt.nodes.register_tool({ref.name!r}, fn) in the "
+            "processes that rebuild and run the graph"
+        )
+    if obj is None:
+        raise GraphError(
+            f"{where}: no tool is registered as {ref.ref!r} in this process "
+            "(rt.nodes.register_tool)"
+        )
     made = as_tool(where, 0, obj)
     update: dict[str, Any] = {"name": ref.name}
     if ref.description:

@@ -22,7 +22,8 @@ import pytest
 from langchain_core.tools import tool
 
 import runtime as rt
-from runtime import secrets
+from runtime import drafts, secrets
+from runtime.nodes import tools as tools_module
 from tests.core.llm_tool_models import ScriptedToolModel
 from tests.core.test_http_node import Server
 from tests.core.test_llm_tools import _await
@@ -177,6 +178,10 @@ def test_an_llm_with_tools_publishes_and_rebuilds_from_its_stored_spec(
         {"name": "loud", "ref": "shout_it"},
     ]
 
+    with pytest.raises(rt.GraphError, match=r"tool 'lookup': '.*:lookup' is an import path"):
+        rt.Graph.from_spec(version.spec)  # a spec never makes the host import code
+    if "lookup" not in tools_module._registered:
+        rt.nodes.register_tool("lookup", lookup)
     rebuilt = rt.Graph.from_spec(version.spec)
     assert rebuilt.spec() == version.spec
     assert rebuilt.nodes["answer"].target is None  # nothing but JSON
@@ -205,8 +210,7 @@ def test_a_spec_naming_a_tool_that_cannot_be_found_is_refused_naming_it(
 
     options = {"model": "scripted:any", "prompt": "x"}
     for ref, problem in [
-        ("tests.core.nope:f", "'tests.core.nope:f' does not import"),
-        ("tests.core.test_llm_spec:nope", "module 'tests.core.test_llm_spec' has no 'nope'"),
+        ("tests.core.nope:f", "'tests.core.nope:f' is an import path, and a graph rebuilt"),
         ("never_registered", "no tool is registered as 'never_registered'"),
     ]:
         with pytest.raises(rt.GraphError, match=f"llm node 'a': tool 't': {problem}"):
@@ -485,3 +489,29 @@ def test_an_approval_from_a_stored_spec_runs_and_is_answered(
         rt.Graph("g").add_node("r", "approval", options={"approvers": []})
     with pytest.raises(rt.GraphError, match="on_deadline"):
         rt.nodes.approval(on_deadline="later")  # type: ignore[arg-type]
+
+
+def test_a_draft_naming_a_host_function_as_a_tool_imports_and_runs_nothing() -> None:
+    """A draft or an imported file is JSON anyone with the editor role writes: a tool ref
+    naming a module must not import it (its import would run code) nor bind its functions."""
+    assert "this" not in sys.modules  # the stdlib module that prints as it is imported
+    draft = {
+        "name": "sneaky",
+        "nodes": [
+            {
+                "name": "a",
+                "kind": "llm",
+                "options": {
+                    "model": "scripted:any",
+                    "prompt": "x",
+                    "tools": [
+                        {"name": "zen", "ref": "this:s"},
+                        {"name": "sh", "ref": "subprocess:getoutput"},
+                    ],
+                },
+            }
+        ],
+    }
+    problems = [str(p) for p in drafts.validate(draft)]
+    assert any("'this:s' is an import path" in p for p in problems), problems
+    assert "this" not in sys.modules
