@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import logging
@@ -908,7 +909,9 @@ def _guard(graph: Graph, spec: dict[str, Any]) -> tuple[Any, ...] | None:
     """What the graph's version depends on, cheap to compare (``codeversion.guard``): its
     spec and the code its nodes reach. ``None``: only a digest can tell it changed."""
     code = codeversion.guard(*(part for n in graph.nodes.values() for part in (n.target, n.schema)))
-    return None if code is None else (spec, code)
+    # a copy: the spec holds the nodes' own options dicts, and one changed in place would
+    # change the kept guard with it (a stale version would run the new options)
+    return None if code is None else (copy.deepcopy(spec), code)
 
 
 def _check_kernel_can_await() -> None:

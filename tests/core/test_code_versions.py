@@ -198,3 +198,18 @@ def test_a_plain_function_s_global_rebound_under_the_same_graph_is_a_new_version
     helper = g.run(x=3).wait(20)
     assert helper.output("out") == 30
     assert helper.record.version_id not in (first.record.version_id, constant.record.version_id)
+
+
+def test_a_library_node_s_options_changed_in_place_are_a_new_version(
+    sqlite_client: rt.Client,
+) -> None:
+    """The graph's spec holds each node's own options: one changed in place after a run
+    must not keep the earlier version (whose stored options say otherwise)."""
+    g = rt.Graph("options_in_place")
+    g.add("greeting", rt.nodes.template(template="Hello {{ inputs.name }}"))
+    first = g.run(name="Ada").wait(20)
+    assert first.output("greeting") == "Hello Ada"
+    g.nodes["greeting"].options["template"] = "Bye {{ inputs.name }}"
+    second = g.run(name="Ada").wait(20)
+    assert second.record.version_id != first.record.version_id
+    assert second.output("greeting") == "Bye Ada"
