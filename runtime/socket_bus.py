@@ -20,6 +20,7 @@ import os
 import secrets
 import select
 import socket
+import stat
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -97,6 +98,20 @@ class _Peer:
         self.backlog_bytes -= len(self.backlog.popleft())
 
 
+def _check_private(directory: Path) -> None:
+    """Refuse a directory another user could reach (theirs, a symlink, group or world
+    access): whoever can bind or send there reads every event and token, and can cancel runs
+    or move a follower past real events."""
+    st = os.lstat(directory)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise PermissionError(f"{directory} is not a directory of its own (a symlink?)")
+    if st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        raise PermissionError(
+            f"{directory} must belong to this user with mode 0700 "
+            f"(uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):o})"
+        )
+
+
 class SocketBus:
     """``LocalBus`` for this process, and the same announcements to every other process on
     the store. Listeners are called in the publisher's thread for this process's events and
@@ -105,6 +120,7 @@ class SocketBus:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # peers can inject events
+        _check_private(directory)
         self._dir_fd = os.open(directory, os.O_RDONLY)
         self._prefix = _prefix(directory, self._dir_fd)
         self._local = LocalBus()

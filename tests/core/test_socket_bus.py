@@ -269,3 +269,27 @@ def test_a_reader_that_stopped_reading_costs_its_oldest_announcements_not_memory
     finally:
         publisher.close()
         reader.close()
+
+
+def test_a_bus_directory_others_can_reach_is_refused(tmp_path: Path) -> None:
+    """Whoever can bind or send in the directory reads every event and can cancel runs:
+    a shared or linked one leaves events in this process instead."""
+    open_dir = tmp_path / "open.db-bus"
+    open_dir.mkdir(mode=0o777)
+    open_dir.chmod(0o777)  # (mkdir's mode passes through the umask)
+    with pytest.raises(PermissionError, match="mode 0700"):
+        SocketBus(open_dir)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / "linked.db-bus").symlink_to(elsewhere)
+    with pytest.raises(PermissionError, match="symlink"):
+        SocketBus(tmp_path / "linked.db-bus")
+
+    (tmp_path / "shared.db-bus").mkdir()
+    (tmp_path / "shared.db-bus").chmod(0o755)
+    c = rt.connect(f"sqlite:///{tmp_path / 'shared.db'}", home=tmp_path)
+    try:
+        assert type(c.bus) is LocalBus  # found by re-reading the table, as before
+    finally:
+        c.close()
+        client_module._default = None
