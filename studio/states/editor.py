@@ -179,33 +179,40 @@ class EditorState(rx.State):
             self._refresh()
             self._unsaved = True
 
-    def _flush(self) -> None:
-        if self._unsaved:
-            self._unsaved = False
-            self._save()
+    def _flush(self) -> bool:
+        """Save what is not saved yet; whether the draft now holds the document."""
+        if not self._unsaved:
+            return True
+        self._unsaved = False
+        if not self._save():
+            self._unsaved = True
+            return False
+        return True
 
-    def _save(self) -> None:
+    def _save(self) -> bool:
         """Every committed edit goes to the server-side draft, from the revision loaded or
-        last saved: a stale one (another tab saved) raises the conflict banner instead."""
+        last saved: a stale one (another tab saved) raises the conflict banner instead.
+        Whether it was saved."""
         if self.conflict or not self._can_edit or not self.workflow:
-            return
+            return False
         # checked on every save, as every handler checks: a logout or a lost role counts now
         found = gate().principal(session=session_token(self.router.headers.cookie))
         if found is None or not found.may("write"):
             self._can_edit = False
             self.draft_status = "not saved: saving the draft takes the editor role"
-            return
+            return False
         self._actor = found.actor
         try:
             self._draft_rev = save_document(self.workflow, self.doc, self._draft_rev, self._actor)
         except drafts.DraftConflict:
             self.conflict = CONFLICT
             self.draft_status = "not saved"
-            return
+            return False
         except PlaitError as exc:
             self.draft_status = f"not saved: {exc}"
-            return
+            return False
         self.draft_status = f"saved · revision {self._draft_rev}"
+        return True
 
     def _refresh(self) -> None:
         doc = self.doc
@@ -453,9 +460,13 @@ class EditorState(rx.State):
             except PlaitError as exc:
                 self.run_message = f"fix the problems first: {exc}"
                 return
-            self._flush()
-            if self._draft_rev is None:
-                self._save()  # a version opened but not edited yet: its draft first
+            saved = self._flush()
+            if saved and self._draft_rev is None:
+                saved = self._save()  # a version opened but not edited yet: its draft first
+            if not saved or self.conflict:
+                # the stored draft is not what the canvas shows: never run that one
+                self.run_message = self.conflict or f"not run: {self.draft_status or 'not saved'}"
+                return
             workflow = self.workflow or doc["name"]
             self.running, self.run_message, self.run_status = True, "", "queued"
             self._statuses = {}
@@ -500,9 +511,11 @@ class EditorState(rx.State):
         if allowed is None:
             self.publish_note = why
             return
-        self._flush()
-        if self.conflict:
-            self.publish_note = self.conflict
+        if not self._flush() or self.conflict:
+            # the stored draft is not what the canvas shows: never publish that one
+            self.publish_note = self.conflict or (
+                f"not published: {self.draft_status or 'not saved'}"
+            )
             return
         message = str(form_data.get("message", "")).strip()
         try:
