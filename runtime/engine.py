@@ -51,7 +51,7 @@ from runtime.heartbeat import Heartbeat
 from runtime.isolation import PICKLE_UNSIGNED
 from runtime.nodes import Call, Scope
 from runtime.nodes.subgraph import CHILD_TRIGGER, child_run_id
-from runtime.redaction import Redactor
+from runtime.redaction import Redactor, StreamRedactor
 from runtime.statuses import NODE_BLOCKING, NODE_PARKED, untaken_nodes
 from runtime.store import (
     INTERRUPTED,
@@ -600,6 +600,8 @@ class _Pass:
         self.redactor = Redactor(known, self.secrets)
         """Hides the run's secrets in what its nodes leave behind: logs, errors, tracebacks
         (and stored secrets, as ``[secret:NAME]``, in outputs and documents too)."""
+        self.token_redactor = StreamRedactor(self.redactor)
+        """The same for streamed tokens, where a secret may come split over several."""
         self.tasks: dict[asyncio.Future[Any], str] = {}
         self.executions: dict[str, _Execution] = {}
         """Node -> the execution this pass records."""
@@ -1716,7 +1718,9 @@ class _Pass:
 
     def _publish_tokens(self, node: str, attempt: int, text: str) -> None:
         # from the node's thread; both buses hand over without waiting on Redis
-        text = self.redactor.text(text)
+        text = self.token_redactor.feed((node, attempt), text)
+        if not text:
+            return
         self.engine.bus.publish(self.run.id, [token_event(self.run.id, node, attempt, text)])
 
     def _on_events(self, batch: list[Any]) -> None:

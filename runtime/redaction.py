@@ -160,6 +160,9 @@ class Redactor:
             forms.add(repr(v)[1:-1])
         longest_first = sorted(forms, key=len, reverse=True)
         self._known = re.compile("|".join(map(re.escape, longest_first))) if forms else None
+        self.forms: tuple[str, ...] = tuple(sorted(set(named) | forms, key=len, reverse=True))
+        """Every literal text replaced (secrets and known values as written, in JSON and in a
+        repr), longest first."""
 
     @classmethod
     def from_inputs(
@@ -354,3 +357,31 @@ def _is_secret_type(value: Any) -> bool:
 
 DEFAULT = Redactor()
 """The key and pattern rules alone, for places that know no run."""
+
+
+class StreamRedactor:
+    """Redacts text that arrives in pieces (an LLM's tokens), per stream: a known value split
+    across pieces is caught, because a piece goes out only once no such value can still be
+    completing over it. What is held back (at most the longest value, less one character)
+    is never sent as tokens: the node's checkpointed output, redacted whole, shows it."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._hold = max((len(f) for f in redactor.forms), default=1) - 1
+        self._pending: dict[object, str] = {}
+
+    def feed(self, stream: object, text: str) -> str:
+        """The redacted text of ``stream`` that may go out now (may be empty)."""
+        pending = self._pending.get(stream, "") + text
+        cut = len(pending) - self._hold
+        moved = True
+        while moved and cut > 0:
+            # never cut through a value: one that started before the cut goes out whole later
+            moved = False
+            for form in self._redactor.forms:
+                start = pending.find(form, max(0, cut - len(form) + 1))
+                if 0 <= start < cut < start + len(form):
+                    cut, moved = start, True
+        cut = max(cut, 0)
+        self._pending[stream] = pending[cut:]
+        return self._redactor.text(pending[:cut]) if cut else ""

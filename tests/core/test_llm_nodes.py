@@ -172,3 +172,27 @@ def test_tokens_stream_live_and_only_the_final_message_is_stored(client: rt.Clie
     assert "".join(live) == "Hello streaming world"
     assert run.output("answer") == "Hello streaming world"
     assert not [e for e in run.events() if e["type"] == "node.tokens"]  # none were stored
+
+
+class SplitSecretModel(GenericFakeChatModel):
+    """Echoes a secret the run was given, split over three chunks (no chunk holds it)."""
+
+    def _stream(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> Iterator[ChatGenerationChunk]:
+        for piece in ("Your key is sk-li", "ve-abcd", "ef123456, keep it safe."):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+
+def test_a_secret_split_over_streamed_tokens_never_reaches_a_follower(client: rt.Client) -> None:
+    g = rt.Graph("llm_tokens_secret")
+    g.add("answer", rt.nodes.llm(SplitSecretModel(messages=iter([])), "Check {{ inputs.api_key }}"))
+    run = g.run(api_key="sk-live-abcdef123456")
+    live = "".join(
+        e["data"]["text"] for e in run.events(tokens=True, timeout=60) if e["type"] == "node.tokens"
+    )
+    assert run.status == "succeeded", run.error
+    assert live.startswith("Your key is "), live
+    assert "sk-li" not in live and "abcd" not in live  # not even a piece of it
+    # what was held back is in the checkpointed output, which every view shows at the end
+    assert run.output("answer") == "Your key is sk-live-abcdef123456, keep it safe."

@@ -14,7 +14,7 @@ from pydantic import BaseModel, SecretStr
 
 import runtime as rt
 from runtime.context import NodeContext
-from runtime.redaction import REDACTED, Redactor, secret_key
+from runtime.redaction import REDACTED, Redactor, StreamRedactor, secret_key
 from tests import secret_flows
 from tests.secret_flows import assert_no_secret
 
@@ -213,3 +213,13 @@ def test_cli_views_of_a_run_show_no_secret(client: rt.Client, db_url: str, tmp_p
     )
     assert "resumed approve" in answered.stdout, answered.stderr
     assert_no_secret(answered.stdout + answered.stderr, "plait resume")
+
+
+def test_a_known_value_split_over_streamed_pieces_is_caught() -> None:
+    stream = StreamRedactor(Redactor(["hunter2-secret"]))
+    out = [stream.feed("a", piece) for piece in ("pass: hun", "ter2-sec", "ret and more text here")]
+    assert "".join(out).startswith("pass: ")
+    assert "hun" not in "".join(out)
+    assert stream.feed("b", "plain text without it, long enough") != ""  # streams apart
+    nothing = StreamRedactor(Redactor())
+    assert nothing.feed("a", "all of it") == "all of it"  # no value to wait for
