@@ -149,6 +149,20 @@ NODE_PROGRESS_NAMED: tuple[str, ...] = (
     "not_needed",
 )
 """Node statuses a progress line counts by name (``2 running · 1 failed``), in this order."""
+NODE_COUNTED: tuple[str, ...] = (
+    "succeeded",
+    "cached",
+    "failed",
+    "running",
+    "retrying",
+    "waiting",
+    "sleeping",
+    "skipped",
+    "cancelled",
+    "not_needed",
+    "pending",
+)
+"""Every node status, in the order a run's counts say them (done first, pending last)."""
 NODE_BLOCKING: frozenset[str] = frozenset({"failed", "skipped", "cancelled"})
 """A dependency in one of these makes a node ``skipped``."""
 NODE_PARKED: frozenset[str] = frozenset({"waiting", "sleeping"})

@@ -10,7 +10,14 @@ from typing import Any
 
 from runtime import redaction
 from runtime.redaction import Redactor
-from runtime.statuses import NODE_DONE, NODE_PROGRESS_NAMED, label, spec_deps, untaken_nodes
+from runtime.statuses import (
+    NODE_COUNTED,
+    NODE_DONE,
+    NODE_PROGRESS_NAMED,
+    label,
+    spec_deps,
+    untaken_nodes,
+)
 from runtime.store.tables import EventDict
 from studio import theme
 from studio.logic import fmt, forms, layout, live, maps
@@ -120,19 +127,7 @@ def progress(statuses: dict[str, str]) -> str:
     return " · ".join(parts)
 
 
-COUNTED: tuple[str, ...] = (
-    "succeeded",
-    "cached",
-    "failed",
-    "running",
-    "retrying",
-    "waiting",
-    "sleeping",
-    "skipped",
-    "cancelled",
-    "not_needed",
-    "pending",
-)
+COUNTED = NODE_COUNTED
 """The node statuses the run page counts, each on its own, in this order."""
 
 

@@ -154,3 +154,7 @@ def test_a_run_cancelled_while_a_node_backs_off_shows_it_cancelled_everywhere(
     live.apply(view, events)
     assert model.nodes == view.statuses == {"wobbly": "cancelled"}
     assert 'data-node="wobbly" data-status="cancelled"' in str(run.report())
+
+
+def test_a_run_s_counts_say_every_node_status_once() -> None:
+    assert sorted(statuses.NODE_COUNTED) == sorted(statuses.NODE_STATUSES)
