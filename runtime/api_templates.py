@@ -52,7 +52,11 @@ class UsedOut(BaseModel):
 def templates_router(
     prefix: str, client: Callable[[], Client], reader: Any, writer: Any
 ) -> fastapi.APIRouter:
-    router = fastapi.APIRouter(prefix=prefix, responses=responses(401, 403, 422), tags=["building"])
+    router = fastapi.APIRouter(
+        prefix=prefix,
+        responses=responses(400, 401, 403, 404, 409, 413, 422, 429),
+        tags=["building"],
+    )
 
     @router.get("/templates", response_model=list[TemplateOut])
     def list_templates(*, who: Principal = reader) -> list[TemplateOut]:

@@ -173,7 +173,9 @@ def workflows_router(
     prefix: str, client: Callable[[], Client], reader: Any, writer: Any
 ) -> fastapi.APIRouter:
     router = fastapi.APIRouter(
-        prefix=prefix, responses=responses(401, 403, 413, 422), tags=["building"]
+        prefix=prefix,
+        responses=responses(400, 401, 403, 404, 409, 413, 422, 429),
+        tags=["building"],
     )
 
     @router.post(
