@@ -224,7 +224,7 @@ class Client:
             published = None  # stored for a draft's test run: publish it now
         if published is not None and guard is not None:
             with self._lock:
-                self._fresh[graph] = (guard, published)
+                self._fresh[graph] = (_kept(guard), published)
         if published is not None:
             # a schedule declared after this code was first published (a later notebook cell)
             # is not part of the version: it is checked and stored all the same
@@ -267,7 +267,7 @@ class Client:
             self._published[key] = version
             self._graphs.setdefault(version.id, graph)  # type: ignore[arg-type]
             if guard is not None and version.published:
-                self._fresh[graph] = (guard, version)
+                self._fresh[graph] = (_kept(guard), version)
         return version
 
     def delete_workflow(self, name: str) -> None:
@@ -909,9 +909,15 @@ def _guard(graph: Graph, spec: dict[str, Any]) -> tuple[Any, ...] | None:
     """What the graph's version depends on, cheap to compare (``codeversion.guard``): its
     spec and the code its nodes reach. ``None``: only a digest can tell it changed."""
     code = codeversion.guard(*(part for n in graph.nodes.values() for part in (n.target, n.schema)))
-    # a copy: the spec holds the nodes' own options dicts, and one changed in place would
-    # change the kept guard with it (a stale version would run the new options)
-    return None if code is None else (copy.deepcopy(spec), code)
+    return None if code is None else (spec, code)
+
+
+def _kept(guard: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The guard as a client keeps it: its spec copied, since the spec holds the nodes' own
+    options dicts and one changed in place would change a kept guard with it (a stale
+    version would run the new options). Only what is kept is copied, not every check."""
+    spec, code = guard
+    return (copy.deepcopy(spec), code)
 
 
 def _check_kernel_can_await() -> None:
