@@ -36,6 +36,7 @@ from runtime.client import Client, Run, default_client
 from runtime.config import settings
 from runtime.errors import CodecError, NotFound, RunStateError
 from runtime.events import EventDict, afollow
+from runtime.graph import SOURCE_CAP
 from runtime.redaction import Redactor
 from runtime.statuses import RunStatus
 from runtime.store import tables
@@ -406,6 +407,11 @@ class Publish(BaseModel):
     version: Annotated[str, Field(pattern=r"^[0-9a-f]{8,64}$")]
     spec: GraphSpec
     code: Annotated[str, Field(max_length=50_000_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+    node_sources: dict[str, Annotated[str, Field(max_length=SOURCE_CAP)]] | None = Field(
+        None,
+        description="Node name -> the source text of the code it runs (``Graph.node_sources``), "
+        "for people to read: shown and diffed, never run.",
+    )
 
 
 class NodeKindOut(BaseModel):
@@ -690,8 +696,16 @@ def create_api(
         signer = c.keyring.signing_key(c._stored_key_ids)
         code = codesign.sign(payload, signer, codesign.subject(name, body.version))
         spec = body.spec.model_dump(by_alias=True, exclude_none=True)
+        nodes = {n.get("name") for n in spec.get("nodes", [])}
+        sources = body.node_sources and {k: v for k, v in body.node_sources.items() if k in nodes}
         version = c.store.publish(
-            name, body.version, spec, code, signer.key_id, created_by=who.actor
+            name,
+            body.version,
+            spec,
+            code,
+            signer.key_id,
+            created_by=who.actor,
+            node_sources=sources or None,
         )
         created_by = version.created_by or _claim_version(c, version.id, who.actor)  # type: ignore[arg-type]
         note(request, "workflow.publish", f"{name} {body.version}")

@@ -299,11 +299,13 @@ def workflows_router(
         who: Principal = reader,
     ) -> DiffOut:
         """Nodes added, removed and changed between two versions, each changed option and
-        policy with its old and new value."""
+        policy with its old and new value, and ``code`` for a node whose code changed: its
+        old and new source (null for a source the version did not record; both null: its
+        code changed, its source was not recorded)."""
         require_workflow(who, name)
         store = client().store
         a, b = store.find_version(name, old), store.find_version(name, new)
-        found = drafts.diff_specs(a.spec, b.spec)
+        found = drafts.diff_versions(a, b).shown()
         return DiffOut(old=a.version, new=b.version, **found.to_json())
 
     @router.put("/workflows/{name}/current", response_model=PublishedOut, responses=responses(404))

@@ -4,6 +4,7 @@ on the configured store. Publishing from the CLI records ``cli:<os user>`` as it
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -133,11 +134,10 @@ def diff(name: str, old: str, new: str) -> None:
 
     try:
         store = _client().store
-        result = drafts.diff_specs(
-            store.find_version(name, old).spec, store.find_version(name, new).spec
-        )
+        a, b = store.find_version(name, old), store.find_version(name, new)
     except PlaitError as exc:
         raise fail(str(exc)) from None
+    result = drafts.diff_versions(a, b).shown()
     for node in result.added:
         typer.echo(f"+ {node}")
     for node in result.removed:
@@ -145,9 +145,28 @@ def diff(name: str, old: str, new: str) -> None:
     for node, changes in result.changed.items():
         typer.echo(f"~ {node}")
         for c in changes:
-            typer.echo(f"    {c.field}: {json.dumps(c.old)} -> {json.dumps(c.new)}")
+            if c.field == "code":
+                typer.echo(_code_change(node, a.version, b.version, c.old, c.new))
+            else:
+                typer.echo(f"    {c.field}: {json.dumps(c.old)} -> {json.dumps(c.new)}")
     for c in result.workflow:
         typer.echo(f"~ (workflow) {c.field}: {json.dumps(c.old)} -> {json.dumps(c.new)}")
+
+
+def _code_change(node: str, old: str, new: str, before: str | None, after: str | None) -> str:
+    """A code change as a unified diff of the node's sources, indented under the node."""
+    if before is None or after is None:
+        return "    code: changed (source not recorded)"
+    if before == after:
+        return "    code: changed (only in text not shown: redacted)"
+    lines = difflib.unified_diff(
+        before.splitlines(),
+        after.splitlines(),
+        f"{node} @ {old}",
+        f"{node} @ {new}",
+        lineterm="",
+    )
+    return "    code:\n" + "\n".join(f"      {line}" for line in lines)
 
 
 @workflows_app.command("validate")

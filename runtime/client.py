@@ -257,6 +257,7 @@ class Client:
             published=not draft,
             message=message,
             make_current=make_current,
+            node_sources=graph.node_sources(),
         )
         self._store_declared_schedules(graph)
         if code and version.code != code and not _verifies(version, self.keyring):

@@ -50,6 +50,7 @@ __all__ = [
     "Problem",
     "build",
     "diff_specs",
+    "diff_versions",
     "draft_from_spec",
     "publish_draft",
     "save_draft",
@@ -580,6 +581,21 @@ class VersionDiff:
     workflow: list[Change]
     """Changes of the workflow itself: its description, its run inputs."""
 
+    def shown(self) -> VersionDiff:
+        """The diff as a person may read it: secret-looking text in the sources of ``code``
+        changes replaced (``runtime.redaction``; a key typed into a function's body)."""
+        from runtime.redaction import DEFAULT
+
+        def hide(c: Change) -> Change:
+            if c.field != "code":
+                return c
+            return Change(
+                c.field, *(None if t is None else DEFAULT.text(t) for t in (c.old, c.new))
+            )
+
+        changed = {name: [hide(c) for c in cs] for name, cs in self.changed.items()}
+        return VersionDiff(self.added, self.removed, changed, self.unchanged, self.workflow)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "added": self.added,
@@ -623,6 +639,42 @@ def diff_specs(old: Mapping[str, Any], new: Mapping[str, Any]) -> VersionDiff:
         changed=changed,
         unchanged=unchanged,
         workflow=workflow,
+    )
+
+
+def diff_versions(old: WorkflowVersion, new: WorkflowVersion) -> VersionDiff:
+    """``diff_specs`` of the two versions, and a ``code`` change for each node in both whose
+    code differs: ``Change("code", old_source, new_source)`` when both versions recorded its
+    source (``node_sources``) and the texts differ. When one did not (a version stored before
+    sources were kept), their ``node_digests`` tell: the change then holds ``None`` for each
+    source not recorded (both ``None``: "its code changed, its source was not recorded")."""
+    found = diff_specs(old.spec, new.spec)
+    before, after = old.node_sources or {}, new.node_sources or {}
+    old_digests, new_digests = old.node_digests or {}, new.node_digests or {}
+    code: dict[str, Change] = {}
+    for name in [*found.changed, *found.unchanged]:
+        if name in before and name in after:
+            if before[name] != after[name]:
+                code[name] = Change("code", before[name], after[name])
+        elif (
+            name not in found.changed  # else the digests differ for the spec entry as well
+            and name in old_digests
+            and name in new_digests
+            and old_digests[name] != new_digests[name]
+        ):
+            code[name] = Change("code", before.get(name), after.get(name))
+    order = [n["name"] for n in new.spec.get("nodes", [])]
+    changed = {
+        name: [*found.changed.get(name, []), *([code[name]] if name in code else [])]
+        for name in order
+        if name in found.changed or name in code
+    }
+    return VersionDiff(
+        added=found.added,
+        removed=found.removed,
+        changed=changed,
+        unchanged=[name for name in found.unchanged if name not in code],
+        workflow=found.workflow,
     )
 
 

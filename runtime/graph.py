@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 
 _REQUIRED = inspect.Parameter.empty
 
+SOURCE_CAP = 64 * 1024
+"""Longest node source kept with a version, in characters. A version row is read whole
+wherever a run of it starts and its sources go to browsers; any hand-written function fits,
+while a generated one (a huge table literal) would bloat every read, and a cut text could
+not be compared. A longer one is not recorded: the diff then falls back to the digests."""
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -769,6 +775,21 @@ class Graph:
         """Node name -> digest of its spec entry and of the code it runs: equal across
         versions for a node nothing about changed (``Run.replay`` reuses its checkpoint)."""
         return self.versioned_nodes()[2]
+
+    def node_sources(self) -> dict[str, str]:
+        """Node name -> the source text of the code it runs, for the nodes whose kind has
+        one (``NodeKind.source``): stored with a version so that another process (the studio)
+        shows and diffs it without loading the code. Not part of the version: the version
+        hashes the code itself. A source longer than ``SOURCE_CAP`` is left out."""
+        found = {}
+        for name in sorted(self.nodes):
+            try:
+                text = self.nodes[name].source()
+            except Exception:  # showing code must never stop a publish
+                continue
+            if text is not None and len(text) <= SOURCE_CAP:
+                found[name] = text
+        return found
 
     def __repr__(self) -> str:
         try:

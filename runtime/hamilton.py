@@ -64,6 +64,10 @@ class HamiltonStep:
             [self.hamilton_name, self.type_name, self.source, repr(sorted(self.bound.items()))]
         )
 
+    def plait_source(self) -> str | None:
+        """What the studio shows as this node's code: the user's functions it comes from."""
+        return self.source or None
+
 
 def from_hamilton(
     graph: Graph,

@@ -155,6 +155,7 @@ class RemoteClient:
             "version": version,
             "spec": graph.spec(),
             "code": base64.b64encode(payload).decode(),
+            "node_sources": graph.node_sources(),
         }
         answer = self._json("POST", f"/workflows/{graph.name}/versions", json=body)
         self._published.add(key)

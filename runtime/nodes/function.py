@@ -31,6 +31,21 @@ class FunctionKind(NodeKind):
         qualname = getattr(node.target, "__qualname__", None)
         return f"{module}:{qualname}" if module and qualname else None
 
+    def source(self, node: Node) -> str | None:
+        fn = node.target
+        custom = getattr(fn, "plait_source", None)
+        if callable(custom):  # a node body that knows its source (runtime.hamilton)
+            shown = custom()
+            return None if shown is None else str(shown)
+        if callable(getattr(fn, "plait_fingerprint", None)):
+            # versioned by a fingerprint of its own (a test fake): its wrapper's source is
+            # not the code it stands for
+            return None
+        try:
+            return textwrap.dedent(inspect.getsource(fn))  # type: ignore[arg-type]
+        except (OSError, TypeError):  # built in, a callable object, typed into a console
+            return None
+
     def fingerprint(self, node: Node) -> str:
         fn = node.target
         custom = getattr(fn, "plait_fingerprint", None)

@@ -126,6 +126,12 @@ class NodeKind:
         """``module:qualname`` of the code it runs, when it has one (shown in views)."""
         return None
 
+    def source(self, node: Node) -> str | None:
+        """The source text of the code the node runs, dedented, when it has some a person
+        can read (stored with each version: ``Graph.node_sources``); ``None`` otherwise. A
+        kind whose code lives in its options (a ``code`` node) has it in the spec already."""
+        return None
+
     def describe(self, node: Node) -> dict[str, Any]:
         """Entries this kind adds to the node's spec (a wait node's payload ``schema``)."""
         return {}

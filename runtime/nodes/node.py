@@ -110,3 +110,7 @@ class Node:
     def fingerprint(self) -> str:
         """Text that changes whenever the node's code changes."""
         return self.kind_impl.fingerprint(self)
+
+    def source(self) -> str | None:
+        """The source text of the code it runs, when its kind can read one."""
+        return self.kind_impl.source(self) if self.target is not None else None

@@ -402,11 +402,15 @@ class Store(abc.ABC):
         published: bool = True,
         message: str | None = None,
         make_current: bool = False,
+        node_sources: dict[str, str] | None = None,
     ) -> WorkflowVersion:
         """Store an immutable version of workflow ``name`` (created if new), in one
         transaction. Idempotent: a version already stored (by anyone) is returned as it is,
         its code and publisher untouched. ``node_digests``: each node's digest
         (``Graph.node_digests``), kept for replays. ``created_by``: who publishes it.
+        ``node_sources``: each node's source text (``Graph.node_sources``), for people to
+        read; stored with the version's first publish (a draft's test version included),
+        like its code: publishing it again does not rewrite them, nor fill them in.
 
         A version first published becomes the workflow's current one. ``published=False``
         stores it to test-run a draft only (not listed, not current); publishing the same

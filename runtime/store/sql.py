@@ -307,6 +307,7 @@ class SqlStore(Store):
         published: bool = True,
         message: str | None = None,
         make_current: bool = False,
+        node_sources: dict[str, str] | None = None,
     ) -> WorkflowVersion:
         """Store an immutable version (idempotent: the same version is stored once)."""
         for _ in range(3):
@@ -324,6 +325,7 @@ class SqlStore(Store):
                         published=published,
                         message=message,
                         make_current=make_current,
+                        node_sources=node_sources,
                     )
             except IntegrityError:
                 continue  # a concurrent publisher won the race; read its row
@@ -343,6 +345,7 @@ class SqlStore(Store):
         published: bool = True,
         message: str | None = None,
         make_current: bool = False,
+        node_sources: dict[str, str] | None = None,
     ) -> WorkflowVersion:
         wf = tables.workflow
         workflow_id = conn.execute(sa.select(wf.c.id).where(wf.c.name == name)).scalar()
@@ -366,6 +369,7 @@ class SqlStore(Store):
                     key_id=key_id,
                     created_at=utcnow(),
                     node_digests=node_digests,
+                    node_sources=node_sources,
                     created_by=created_by and created_by[:200],
                     message=message and message[:2000],
                     published=published,

@@ -110,6 +110,11 @@ class WorkflowVersion(SQLModel, table=True):
     """Node name -> digest of its spec entry and of the code it runs (``Graph.node_digests``):
     what a replay compares to tell which nodes' code changed. ``None`` for versions stored
     before digests were kept (a replay then computes them from the loaded code)."""
+    node_sources: dict | None = Field(default=None, sa_type=sa.JSON)
+    """Node name -> the source text of the code it runs (``Graph.node_sources``), for the
+    nodes whose kind has one: what the studio shows and diffs without loading ``code``. Not
+    part of ``version``. ``None`` for versions stored before sources were kept, and for those
+    whose publisher sent none (the remote SDK before it did)."""
     message: str | None = Field(default=None, max_length=2000)
     """What the publisher said changed (``publish_draft``); ``None`` for versions published
     from Python code."""

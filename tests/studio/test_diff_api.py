@@ -17,6 +17,7 @@ from runtime.api import create_api
 from runtime.auth.apikeys import ApiKeys
 from runtime.auth.users import Users
 from tests import secret_flows
+from tests.core import test_node_sources as node_sources
 from tests.faults.servers import free_port
 from tests.secret_flows import assert_no_secret
 from tests.studio import flows
@@ -105,3 +106,42 @@ def test_the_remote_sdk_diffs_through_the_api(served: str, client: rt.Client) ->
         }
     finally:
         remote.close()
+
+
+def test_the_version_diff_shows_code_changes(api: TestClient, client: rt.Client) -> None:
+    v1 = client.publish(node_sources.codes(node_sources.load_v1))
+    v2 = client.publish(node_sources.codes(node_sources.load_v2))
+    answer = api.get(
+        "/api/v1/workflows/codes/diff", params={"old": v1.version[:8], "new": v2.version}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["old"], body["new"]) == (v1.version, v2.version)
+    old, new = (node_sources.source(f) for f in (node_sources.load_v1, node_sources.load_v2))
+    assert body["changed"] == {"load": [{"field": "code", "old": old, "new": new}]}
+    assert sorted(body["unchanged"]) == ["double", "total"]
+
+
+def test_the_remote_sdk_sends_its_node_sources(served: str, client: rt.Client) -> None:
+    Users(client.store).add("alice", "admin", "correct horse battery")
+    token, _ = ApiKeys(client.store).create("publisher", "editor", by="alice")
+    remote = rt.connect(api_url=served, api_key=token)
+    try:
+        remote.publish(node_sources.codes(node_sources.load_v1))
+    finally:
+        remote.close()
+    stored = client.store.find_version("codes")
+    assert stored.node_sources == {
+        "load": node_sources.source(node_sources.load_v1),
+        "total": node_sources.source(node_sources.total),
+    }
+    # what names no node of the spec is not kept
+    with TestClient(create_api(lambda: client)) as http:
+        spec = node_sources.codes(node_sources.load_v2).spec()
+        answer = http.post(
+            "/api/v1/workflows/codes/versions",
+            json={"version": "ab" * 8, "spec": spec, "code": "", "node_sources": {"ghost": "x"}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert answer.status_code == 201, answer.text
+    assert client.store.find_version("codes", "ab" * 8).node_sources is None
