@@ -80,6 +80,11 @@ def runs_href(workflow: str) -> str:
     return "/runs?" + urlencode({"workflow": workflow})
 
 
+def editor_href(name: str) -> str:
+    """The editor's address for a workflow (any name)."""
+    return "/editor/" + quote(name, safe="")
+
+
 def short(version: str) -> str:
     """A version hash as lists show it."""
     return version[:8]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from studio.components import common, empty_states
+from studio.components.workflow_manage import import_dialog
 from studio.states.workflows import WorkflowItem, WorkflowsState
 
 
@@ -12,7 +13,12 @@ def workflow_row(w: rx.Var[WorkflowItem]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.vstack(
-                rx.link(w.name, href=w.href, weight="medium"),
+                rx.hstack(
+                    rx.link(w.name, href=w.href, weight="medium"),
+                    rx.cond(w.archived, rx.badge("archived", color_scheme="gray", size="1")),
+                    spacing="2",
+                    align="center",
+                ),
                 rx.cond(w.description != "", rx.text(w.description, size="1", color_scheme="gray")),
                 spacing="0",
             )
@@ -62,7 +68,18 @@ def workflows_page() -> rx.Component:
                 width="320px",
                 id="search",
             ),
+            rx.text("show archived", size="2"),
+            rx.switch(
+                checked=WorkflowsState.show_archived,
+                on_change=WorkflowsState.set_show_archived,
+                id="show-archived",
+            ),
+            rx.spacer(),
+            import_dialog(),
+            rx.link(rx.button(rx.icon("plus", size=14), "New workflow"), href="/editor"),
             margin_bottom="12px",
+            align="center",
+            width="100%",
         ),
         rx.cond(
             WorkflowsState.loading,

@@ -8,10 +8,12 @@ from typing import Any
 
 import reflex as rx
 
-from runtime import catalog
+from runtime import catalog, drafts
 from runtime.errors import NotFound, PlaitError
+from runtime.redaction import DEFAULT
 from studio import data
 from studio.logic import diff, fmt, forms, layout
+from studio.logic.version_node import NodeView, node_view
 from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell, permitted, record
 from studio.states.runs import RunItem, run_item
 
@@ -26,6 +28,9 @@ class VersionItem:
     nodes: int
     runs: int
     latest: bool
+    current: bool
+    """The version runs by name and triggers start."""
+    message: str
 
 
 @dataclass
@@ -37,7 +42,9 @@ class Loaded:
     version: str
     version_id: int
     spec: dict[str, Any]
+    sources: dict[str, str]
     fields: list[forms.FormField]
+    archived: bool
 
 
 def load(name: str, version: str | None) -> Loaded | None:
@@ -56,24 +63,36 @@ def load(name: str, version: str | None) -> Loaded | None:
             v.node_count,
             v.runs,
             i == 0,
+            v.current,
+            v.message or "",
         )
         for i, v in enumerate(infos)
     ]
+    archived = any(w.archived_at is not None for w in c.store.workflows() if w.name == name)
     return Loaded(
         description=chosen.spec.get("description", ""),
         versions=versions,
         version=chosen.version,
         version_id=chosen.id,  # type: ignore[arg-type]
         spec=chosen.spec,
+        sources={n: DEFAULT.text(t) for n, t in (chosen.node_sources or {}).items()},
         fields=data.run_form_fields(c, chosen.id, chosen.spec),  # type: ignore[arg-type]
+        archived=archived,
     )
 
 
-def load_diff(name: str, old: str, new: str) -> list[diff.DiffRow]:
-    c = client()
-    return diff.diff_specs(
-        catalog.version(c.store, name, old).spec, catalog.version(c.store, name, new).spec
-    )
+@dataclass
+class Compared:
+    old: dict[str, Any]
+    new: dict[str, Any]
+    rows: list[diff.DiffRow]
+
+
+def load_diff(name: str, old: str, new: str) -> Compared:
+    store = client().store
+    a, b = catalog.version(store, name, old), catalog.version(store, name, new)
+    found = drafts.diff_versions(a, b).shown()
+    return Compared(a.spec, b.spec, diff.rows(found, a.spec, b.spec))
 
 
 def load_runs(name: str) -> list[RunItem]:
@@ -99,9 +118,15 @@ class WorkflowState(rx.State):
     diff_new: str = ""
     diff_rows: list[diff.DiffRow] = []
     diff_summary: str = ""
+    diff_on_graph: bool = False
+    """The graph shows both compared versions, their changes marked."""
+    archived: bool = False
+    picked: NodeView = NodeView()
 
     _spec: dict[str, Any] = {}
+    _sources: dict[str, str] = {}
     _version_id: int = 0
+    _compared: Compared | None = None
 
     @rx.var
     def workflow_name(self) -> str:
@@ -113,7 +138,15 @@ class WorkflowState(rx.State):
 
     @rx.var
     def graph_key(self) -> str:
-        return f"{self.wf_name}-{self.version}-{self.direction}"  # type: ignore[attr-defined]
+        return f"{self.wf_name}-{self.version}-{self.direction}-{self.diff_on_graph}"  # type: ignore[attr-defined]
+
+    @rx.var
+    def editor_href(self) -> str:
+        return fmt.editor_href(str(self.wf_name))  # type: ignore[attr-defined]
+
+    @rx.var
+    def current_version(self) -> str:
+        return next((v.version for v in self.versions if v.current), "")
 
     @rx.var
     def version_options(self) -> list[str]:
@@ -125,6 +158,10 @@ class WorkflowState(rx.State):
         self.version = loaded.version
         self._version_id = loaded.version_id
         self._spec = loaded.spec
+        self._sources = loaded.sources
+        self.archived = loaded.archived
+        if self.picked.name:
+            self.picked = node_view(loaded.spec, self.picked.name, loaded.sources)
         self.node_count = len(loaded.spec["nodes"])
         self.input_count = len(loaded.spec.get("inputs", {}))
         self.fields = loaded.fields
@@ -132,16 +169,41 @@ class WorkflowState(rx.State):
         self._draw()
 
     def _draw(self) -> None:
-        placed = layout.place(self._spec, self.direction)  # type: ignore[arg-type]
-        self.flow_nodes = layout.flow_nodes(placed, {}, "", self.direction)  # type: ignore[arg-type]
+        direction: layout.Direction = "TB" if self.direction == "TB" else "LR"
+        if self.diff_on_graph and self._compared is not None:
+            c = self._compared
+            self.flow_nodes, self.flow_edges = diff.diff_graph(
+                c.old, c.new, c.rows, direction, self.picked.name
+            )
+            return
+        placed = layout.place(self._spec, direction)
+        self.flow_nodes = layout.flow_nodes(placed, {}, self.picked.name, direction)
         self.flow_edges = layout.flow_edges(self._spec, {})
+
+    def pick_node(self, node: dict[str, Any]) -> None:
+        name = str(node.get("id", ""))
+        spec, sources = self._spec, self._sources
+        c = self._compared
+        if self.diff_on_graph and c is not None and name not in {n["name"] for n in spec["nodes"]}:
+            spec, sources = c.old, {}  # a removed node: shown as the older version had it
+        self.picked = node_view(spec, name, sources)
+        self._draw()
+
+    def close_node(self) -> None:
+        self.picked = NodeView()
+        self._draw()
+
+    def set_diff_on_graph(self, value: bool) -> None:
+        self.diff_on_graph = bool(value) and self._compared is not None
+        self._draw()
 
     @rx.event(background=True)
     async def listen(self) -> None:
         async with self:
             name = self.wf_name  # type: ignore[attr-defined]
             self.loading, self.found, self.runs, self.diff_rows = True, True, [], []
-            self.diff_summary = ""
+            self.diff_summary, self.diff_on_graph, self._compared = "", False, None
+            self.picked = NodeView()
             allowed, _ = await permitted(self, "read", "read workflows")
         if allowed is None:
             return
@@ -157,9 +219,9 @@ class WorkflowState(rx.State):
             self.diff_old = versions[1] if len(versions) > 1 else versions[0]
             self.loading = False
         if len(versions) > 1:
-            rows = await blocking(load_diff, name, versions[1], versions[0])
+            compared = await blocking(load_diff, name, versions[1], versions[0])
             async with self:
-                self._show_diff(rows)
+                self._show_diff(compared)
         async with doorbell() as rang:
             while True:
                 runs = await blocking(load_runs, name)
@@ -175,27 +237,40 @@ class WorkflowState(rx.State):
         if loaded is not None:
             self._show(loaded)
 
+    async def reload(self) -> None:
+        """After a change of the workflow (made current, archived): the version shown kept."""
+        await self.select_version(self.version)
+        if self.diff_old and self.diff_new:
+            await self._load_diff()
+
     def set_direction(self, value: str | list[str]) -> None:
         if isinstance(value, str) and value in ("LR", "TB") and value != self.direction:
             self.direction = value
             if self._spec:
                 self._draw()
 
-    def _show_diff(self, rows: list[diff.DiffRow]) -> None:
-        self.diff_rows = [r for r in rows if r.change != "same"]
-        self.diff_summary = diff.summary(rows)
+    def _show_diff(self, compared: Compared) -> None:
+        self._compared = compared
+        self.diff_rows = [r for r in compared.rows if r.change != "same"]
+        self.diff_summary = diff.summary(compared.rows)
+        if self.diff_on_graph:
+            self._draw()
+
+    async def _load_diff(self) -> None:
+        name = str(self.wf_name)  # type: ignore[attr-defined]
+        self._show_diff(await blocking(load_diff, name, self.diff_old, self.diff_new))
 
     async def set_diff_old(self, value: str) -> None:
         if (await permitted(self, "read", "read workflows"))[0] is None:
             return
         self.diff_old = value
-        self._show_diff(await blocking(load_diff, self.wf_name, self.diff_old, self.diff_new))  # type: ignore[attr-defined]
+        await self._load_diff()
 
     async def set_diff_new(self, value: str) -> None:
         if (await permitted(self, "read", "read workflows"))[0] is None:
             return
         self.diff_new = value
-        self._show_diff(await blocking(load_diff, self.wf_name, self.diff_old, self.diff_new))  # type: ignore[attr-defined]
+        await self._load_diff()
 
     async def start_run(self, form_data: dict[str, Any]) -> AsyncIterator[Any]:
         name = str(self.wf_name)  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ class WorkflowItem:
     runs_last_day: int
     search_text: str
     href: str
+    archived: bool
 
 
 def workflow_item(s: catalog.WorkflowSummary) -> WorkflowItem:
@@ -41,11 +42,13 @@ def workflow_item(s: catalog.WorkflowSummary) -> WorkflowItem:
         runs_last_day=s.runs_last_day,
         search_text=f"{s.name}\n{s.description}".lower(),
         href=fmt.workflow_href(s.name),
+        archived=s.archived,
     )
 
 
-def load() -> list[WorkflowItem]:
-    return [workflow_item(s) for s in catalog.workflows(client().store)]
+def load(archived: bool = False) -> list[WorkflowItem]:
+    """The workflows, archived ones too with ``archived``."""
+    return [workflow_item(s) for s in catalog.workflows(client().store, archived=archived)]
 
 
 def matching(items: list[WorkflowItem], text: str) -> list[WorkflowItem]:
@@ -58,6 +61,7 @@ class WorkflowsState(rx.State):
     items: list[WorkflowItem] = []
     search: str = ""
     loading: bool = True
+    show_archived: bool = False
 
     @rx.var
     def shown(self) -> list[WorkflowItem]:
@@ -66,6 +70,12 @@ class WorkflowsState(rx.State):
     @rx.event
     def set_search(self, value: str) -> None:
         self.search = value
+
+    async def set_show_archived(self, value: bool) -> None:
+        if (await permitted(self, "read", "read workflows"))[0] is None:
+            return
+        self.show_archived = bool(value)
+        self.items = await blocking(load, self.show_archived)
 
     @rx.event(background=True)
     async def listen(self) -> None:
@@ -76,7 +86,9 @@ class WorkflowsState(rx.State):
             return
         async with doorbell() as rang:
             while True:
-                items = await blocking(load)
+                async with self:
+                    archived = self.show_archived
+                items = await blocking(load, archived)
                 async with self:
                     if items != self.items:
                         self.items = items

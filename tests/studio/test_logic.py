@@ -11,7 +11,8 @@ import pandas as pd
 import pydantic
 import pytest
 
-from studio.logic import diff, fmt, forms, layout, live, preview
+from runtime import drafts
+from studio.logic import diff, fmt, forms, layout, live, preview, version_node
 from tests.studio import flows
 
 
@@ -368,26 +369,87 @@ def test_charts_show_as_pictures_and_plotly_figures_as_their_traces() -> None:
 
 def test_version_diff_names_what_changed() -> None:
     old = {
+        "description": "v1",
         "nodes": [
             {"name": "a", "kind": "function", "depends_on": [], "policies": {"retries": 0}},
             {"name": "b", "kind": "function", "depends_on": ["a"], "policies": {"retries": 0}},
             {"name": "gone", "kind": "function", "depends_on": []},
-        ]
+            {"name": "get", "kind": "http", "depends_on": [], "options": {"url": "http://a"}},
+        ],
+        "edges": [["a", "b"]],
     }
     new = {
+        "description": "v2",
         "nodes": [
             {"name": "a", "kind": "function", "depends_on": [], "policies": {"retries": 0}},
-            {"name": "b", "kind": "function", "depends_on": ["a", "c"], "policies": {"retries": 3}},
             {"name": "c", "kind": "wait", "depends_on": []},
-        ]
+            {"name": "b", "kind": "function", "depends_on": ["a", "c"], "policies": {"retries": 3}},
+            {"name": "get", "kind": "http", "depends_on": [], "options": {"url": "http://b"}},
+        ],
+        "edges": [["a", "b"], ["c", "b"]],
     }
-    rows = {r.node: r for r in diff.diff_specs(old, new)}
+    rows = {r.node: r for r in diff.rows(drafts.diff_specs(old, new), old, new)}
     assert rows["a"].change == "same"
     assert rows["b"].change == "changed"
-    assert rows["b"].detail == "depends_on: +c; policies: retries 0 → 3"
+    assert rows["b"].detail == "depends_on: +c; policies.retries 0 → 3"
     assert (rows["c"].change, rows["c"].detail) == ("added", "wait")
     assert rows["gone"].change == "removed"
-    assert diff.summary(list(rows.values())) == "1 added, 1 removed, 1 changed"
+    # a library node's config, field by field
+    assert [(x.field, x.old, x.new) for x in rows["get"].lines] == [
+        ("options.url", '"http://a"', '"http://b"')
+    ]
+    assert rows["(workflow)"].detail == 'description "v1" → "v2"'
+    assert diff.summary(list(rows.values())) == "1 added, 1 removed, 3 changed"
+    assert list(rows)[-1] == "gone"  # removed ones come last
+
+    nodes, edges = diff.diff_graph(old, new, list(rows.values()), "LR")
+    marked = {n["id"]: n["className"].split()[-1] for n in nodes}
+    assert marked == {
+        "a": "plait-diff-same",
+        "b": "plait-diff-changed",
+        "c": "plait-diff-added",
+        "get": "plait-diff-changed",
+        "gone": "plait-diff-removed",  # drawn, though the new version has no such node
+    }
+    assert [e["id"] for e in edges if e.get("className") == "plait-diff-edge"] == ["c->b"]
+
+
+def test_a_code_change_is_shown_as_a_unified_diff() -> None:
+    change = drafts.Change("code", "def f(x):\n    return x + 1\n", "def f(x):\n    return x + 2\n")
+    found = drafts.VersionDiff([], [], {"f": [change]}, [], [])
+    spec = {"nodes": [{"name": "f", "kind": "function"}]}
+    (row,) = diff.rows(found, spec, spec)
+    assert row.detail == "code changed"
+    assert row.lines[0].code[-2:] == ["-    return x + 1", "+    return x + 2"]
+    unrecorded = drafts.VersionDiff([], [], {"f": [drafts.Change("code", None, None)]}, [], [])
+    assert diff.rows(unrecorded, spec, spec)[0].lines[0].new == "(source not recorded)"
+
+
+def test_a_picked_node_shows_what_it_runs() -> None:
+    spec = {
+        "nodes": [
+            {
+                "name": "clean",
+                "kind": "function",
+                "inputs": {"value": "load"},
+                "after": ["warm"],
+                "policies": {"retries": 2, "timeout": None, "isolation": "thread"},
+                "code": "flows:_step",
+                "doc": "Cleans.",
+            },
+            {"name": "get", "kind": "http", "options": {"url": "http://x"}, "secrets": ["tok"]},
+        ]
+    }
+    view = version_node.node_view(spec, "clean", {"clean": "def _step(value): ..."})
+    assert (view.kind, view.doc, view.source) == ("function", "Cleans.", "def _step(value): ...")
+    assert view.wiring == ["value ← load", "after warm"]
+    assert view.policies == "retries 2 · isolation thread"
+    unrecorded = version_node.node_view(spec, "clean")
+    assert unrecorded.source == "" and "flows:_step" in unrecorded.source_note
+    library = version_node.node_view(spec, "get")
+    assert '"url": "http://x"' in library.config and library.source_note == ""
+    assert library.secrets == ["tok"]
+    assert version_node.node_view(spec, "nope").name == ""
 
 
 @pytest.mark.parametrize(
