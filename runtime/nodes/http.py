@@ -20,6 +20,7 @@ import pydantic
 from runtime.backoff import backoff as backoff_delay
 from runtime.nodes.expressions import render_fields
 from runtime.nodes.library import LibraryKind, LibraryOptions
+from runtime.nodes.secret_options import SECRET_NAME_SCHEMA
 
 if TYPE_CHECKING:
     import httpx
@@ -37,7 +38,10 @@ class HttpAuth(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     type: Literal["bearer", "basic", "header"] = "bearer"
-    secret: str = pydantic.Field(description="The stored secret holding the token or password.")
+    secret: str = pydantic.Field(
+        description="The stored secret holding the token or password.",
+        json_schema_extra=SECRET_NAME_SCHEMA,
+    )
     username: str | None = pydantic.Field(default=None, description="For basic auth.")
     header: str = pydantic.Field(default="X-API-Key", description="For type header.")
 

@@ -26,6 +26,7 @@ from runtime.nodes.llm_tools import JOURNAL_DOCUMENT
 from runtime.nodes.llm_tools import loop as tool_loop
 from runtime.nodes.models import check_model_string
 from runtime.nodes.models import resolve as resolve_model
+from runtime.nodes.secret_options import SECRET_NAME_SCHEMA
 from runtime.nodes.tools import ToolRef, node_tool_secrets
 from runtime.nodes.tools import resolve as resolve_tools
 
@@ -90,7 +91,9 @@ class LlmOptions(LibraryOptions):
     system: str | None = None
     messages: list[Message] | None = None
     api_key_secret: str | None = pydantic.Field(
-        default=None, description="The stored secret holding the provider's API key."
+        default=None,
+        description="The stored secret holding the provider's API key.",
+        json_schema_extra=SECRET_NAME_SCHEMA,
     )
     model_options: dict[str, Any] = pydantic.Field(
         default_factory=dict, description="More init_chat_model arguments (temperature...)."

@@ -7,6 +7,7 @@ import reflex as rx
 
 from studio.components import forms as form_parts
 from studio.components.editor_canvas import KIND_ATTRIBUTE, SHORTCUTS
+from studio.components.editor_fields import config_text
 from studio.logic.editor import INPUT_TYPES, PaletteItem
 from studio.logic.editor_forms import ConfigField
 from studio.states.editor import EditorState, InputRow, PaletteGroup, ProblemRow
@@ -75,6 +76,42 @@ def palette() -> rx.Component:
     )
 
 
+def secret_picker(f: rx.Var[ConfigField], key: rx.Var[str]) -> rx.Component:
+    """A stored secret by name (the names only: values never reach the studio), or a name
+    typed in for a secret not stored yet."""
+    pick = EditorState.set_field(f.name)
+    return rx.vstack(
+        rx.el.select(
+            rx.el.option("(none)", value=""),
+            rx.foreach(f.choices, lambda c: rx.el.option(c, value=c)),
+            rx.cond(f.missing, rx.el.option(f.value + " (not stored)", value=f.value)),
+            default_value=f.value,
+            on_change=pick,
+            key=key + "pick" + f.value,
+            class_name="plait-config-input plait-secret-select",
+        ),
+        rx.input(
+            default_value=f.value,
+            on_blur=pick,
+            key=key + "name" + f.value,
+            placeholder="or type a secret's name",
+            width="100%",
+            class_name="plait-secret-name",
+        ),
+        rx.cond(
+            f.missing,
+            rx.text(
+                "not stored yet: store it under Settings, Secrets, before a run reads it",
+                size="1",
+                color_scheme="orange",
+                class_name="plait-secret-missing",
+            ),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
 def config_input(f: rx.Var[ConfigField]) -> rx.Component:
     key = EditorState.form_key.to_string() + EditorState.selected + f.name
     blur = EditorState.set_field(f.name)
@@ -98,38 +135,53 @@ def config_input(f: rx.Var[ConfigField]) -> rx.Component:
                 class_name="plait-config-input",
             ),
         ),
+        ("secret", secret_picker(f, key)),
         (
             "code",
-            rx.text_area(
-                default_value=f.value,
-                on_blur=blur,
+            config_text(
+                value=f.value,
+                code=True,
+                rows=6,
+                language=f.language,
+                expression=f.expression,
+                refs=EditorState.references,
+                braces=f.braces,
+                on_commit=blur,
                 key=key,
-                rows="6",
-                font_family="monospace",
-                width="100%",
-                class_name="plait-config-input",
             ),
         ),
         (
             "json",
-            rx.text_area(
+            config_text(
+                value=f.value,
+                multiline=True,
+                rows=3,
+                placeholder="JSON",
+                expression=f.expression,
+                refs=EditorState.references,
+                braces=f.braces,
+                on_commit=blur,
+                key=key,
+            ),
+        ),
+        rx.cond(
+            f.expression,
+            config_text(
+                value=f.value,
+                expression=True,
+                refs=EditorState.references,
+                braces=f.braces,
+                on_commit=blur,
+                key=key,
+            ),
+            rx.input(
                 default_value=f.value,
                 on_blur=blur,
                 key=key,
-                rows="3",
-                font_family="monospace",
-                placeholder="JSON",
+                type=rx.cond((f.kind == "integer") | (f.kind == "number"), "number", "text"),
                 width="100%",
                 class_name="plait-config-input",
             ),
-        ),
-        rx.input(
-            default_value=f.value,
-            on_blur=blur,
-            key=key,
-            type=rx.cond((f.kind == "integer") | (f.kind == "number"), "number", "text"),
-            width="100%",
-            class_name="plait-config-input",
         ),
     )
 
@@ -145,10 +197,6 @@ def config_row(f: rx.Var[ConfigField]) -> rx.Component:
         ),
         config_input(f),
         rx.cond(f.hint != "", rx.text(f.hint, size="1", color_scheme="gray")),
-        rx.cond(
-            f.expression & (EditorState.upstream != ""),
-            rx.text("can name: " + EditorState.upstream, size="1", color_scheme="blue"),
-        ),
         spacing="1",
         width="100%",
         class_name="plait-config-field",

@@ -1,9 +1,10 @@
 """The editor's document (``studio.logic.editor``) as a draft (``runtime.drafts``) and back.
 
-A node's ``x``/``y`` become its ``position``; a drawn edge ``a -> b`` becomes ``b``'s
-``after`` only when none of ``b``'s expressions reads ``a`` (the expression wires it
-already); the run inputs' list becomes the draft's ``inputs`` object, and their defaults
-its ``test_inputs``. Reading a draft back draws every edge, ``after`` and expression alike,
+A node's ``x``/``y`` become its ``position``; the secrets its options name (and any other
+it declares, its ``secrets`` in the document) its ``secrets``; a drawn edge ``a -> b``
+becomes ``b``'s ``after`` only when none of ``b``'s expressions reads ``a`` (the expression
+wires it already); the run inputs' list becomes the draft's ``inputs`` object, and their
+defaults its ``test_inputs``. Reading a draft back draws every edge, ``after`` and expression alike,
 as the canvas showed them when they were drawn.
 """
 
@@ -17,8 +18,10 @@ from typing import Any
 import pydantic
 
 from runtime.errors import GraphError
+from runtime.nodes.kind import options_schema
 from runtime.nodes.library import LibraryKind
 from runtime.nodes.registry import kind_of
+from runtime.nodes.secret_options import named_secrets
 from studio.logic import editor
 
 
@@ -54,6 +57,15 @@ def _refs(kind: str, config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     return list(refs.nodes), list(refs.inputs)
 
 
+def option_secrets(kind: str, config: Mapping[str, Any]) -> list[str]:
+    """The stored secrets a node's options name (the fields its kind marks as secret
+    names, ``runtime.nodes.secret_options``)."""
+    try:
+        return named_secrets(options_schema(kind_of(kind)), dict(config))
+    except (GraphError, TypeError):
+        return []
+
+
 def to_draft(
     doc: Mapping[str, Any], refs: Mapping[str, tuple[list[str], list[str]]] | None = None
 ) -> dict[str, Any]:
@@ -66,15 +78,19 @@ def to_draft(
         else:
             reads, _ = expression_refs(node["kind"], node.get("config") or {})
         after = [s for s, t in doc["edges"] if t == node["name"] and s not in reads]
-        nodes.append(
-            {
-                "name": node["name"],
-                "kind": node["kind"],
-                "options": dict(node.get("config") or {}),
-                "after": list(dict.fromkeys(after)),
-                "position": {"x": float(node["x"]), "y": float(node["y"])},
-            }
-        )
+        entry: dict[str, Any] = {
+            "name": node["name"],
+            "kind": node["kind"],
+            "options": dict(node.get("config") or {}),
+            "after": list(dict.fromkeys(after)),
+            "position": {"x": float(node["x"]), "y": float(node["y"])},
+        }
+        # what the options name is declared, so the draft says which secrets it reads
+        named = option_secrets(node["kind"], node.get("config") or {})
+        declared = list(dict.fromkeys([*named, *node.get("secrets", [])]))
+        if declared:
+            entry["secrets"] = declared
+        nodes.append(entry)
     inputs: dict[str, Any] = {}
     test_inputs: dict[str, Any] = {}
     for declared in doc["inputs"]:
@@ -111,15 +127,18 @@ def from_draft(draft: Mapping[str, Any]) -> editor.Document:
         typed.update(config.pop("input_types", {}) or {})
         position = node.get("position") or {}
         placed = placed or bool(position)
-        doc["nodes"].append(
-            {
-                "name": node["name"],
-                "kind": node["kind"],
-                "config": config,
-                "x": float(position.get("x", 0)),
-                "y": float(position.get("y", 0)),
-            }
-        )
+        item = {
+            "name": node["name"],
+            "kind": node["kind"],
+            "config": config,
+            "x": float(position.get("x", 0)),
+            "y": float(position.get("y", 0)),
+        }
+        # only the secrets no option names are kept aside: the named ones follow the options
+        named = option_secrets(node["kind"], config)
+        if extra := [s for s in node.get("secrets") or [] if s not in named]:
+            item["secrets"] = extra
+        doc["nodes"].append(item)
         reads, _ = expression_refs(node["kind"], config)
         sources = [*(node.get("after") or []), *(s for s in reads if s in names)]
         doc["edges"].extend([s, node["name"]] for s in dict.fromkeys(sources))

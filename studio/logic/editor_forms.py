@@ -1,16 +1,20 @@
 """The config form of a selected node, from its kind's JSON schema, and the values typed
-into it turned back into options (``studio.logic.editor.set_config``)."""
+into it turned back into options (``studio.logic.editor.set_config``); what its expression
+fields may name, and the completion of a name being typed (the browser's component,
+``studio/components/editor_fields.js``, does the same as ``completion`` and ``insert``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.nodes.kind import options_schema
 from runtime.nodes.library import LibraryKind
 from runtime.nodes.registry import kind_of
+from runtime.nodes.secret_options import is_secret_name, resolve
 from studio.logic import editor, forms
 
 HIDDEN = frozenset({"input_types"})
@@ -20,70 +24,146 @@ EXPRESSION_FIELDS = frozenset({"expression", "condition", "routes", "json"})
 language decides it; an HTTP ``json`` body is stored under its alias)."""
 ANY_JSON = frozenset({"json"})
 """Untyped fields edited as JSON."""
+PYTHON_FIELDS = frozenset({"source"})
+"""Code fields holding Python (the rest of them hold Jinja2 templates)."""
 
 
 @dataclass
 class ConfigField:
     name: str
+    """The option, or ``option.field`` for a field of a nested options model (``auth.secret``)."""
     label: str
     kind: str
-    """text | code | integer | number | boolean | choice | json"""
+    """text | code | integer | number | boolean | choice | json | secret"""
     value: str = ""
     """The text the input shows (JSON for a json field)."""
     checked: bool = False
     choices: list[str] = field(default_factory=list)
+    """A choice's values; a secret's stored names."""
     required: bool = False
     hint: str = ""
     expression: bool = False
     """It accepts ``{{ ... }}`` (or is an expression itself)."""
+    braces: bool = False
+    """Its expressions are written inside ``{{ ... }}`` (a template), not bare."""
+    language: str = ""
+    """How a code field is highlighted: python | jinja (empty: not at all)."""
+    default: str = ""
+    """The text of the kind's default (``true``/``false`` for a boolean)."""
+    missing: bool = False
+    """A secret field naming a secret that is not stored (yet)."""
 
 
-def config_fields(kind: str, config: Mapping[str, Any]) -> list[ConfigField]:
+def config_fields(
+    kind: str, config: Mapping[str, Any], secrets: Sequence[str] = ()
+) -> list[ConfigField]:
     """One field per option of ``kind``, showing the value ``config`` holds (else the
-    default)."""
+    default); an option that is a small options model of its own (``http``'s ``auth``) is
+    one field per field of it. ``secrets``: the stored secret names a secret field offers."""
     try:
         impl = kind_of(kind)
     except Exception:
         return []
     schema = options_schema(impl)
+    defs = schema.get("$defs", {})
+    props = schema.get("properties", {})
     expressive = impl.expressions if isinstance(impl, LibraryKind) else {}
     out = []
     for f in forms.wait_fields(schema):
         if f.name in HIDDEN:
             continue
-        kind_ = f.kind
-        if f.name in ANY_JSON:
-            kind_ = "json"
-        elif kind_ in ("text", "any") and f.name in editor.CODE_FIELDS:
-            kind_ = "code"
-        elif kind_ not in ("integer", "number", "boolean", "choice", "json"):
-            kind_ = "text"
-        choices = f.choices
-        value = config.get(f.name)
-        if value is None:
-            text, checked = f.default, f.checked
-        elif kind_ == "json":
-            text, checked = json.dumps(value), False
-        elif kind_ == "boolean":
-            text, checked = "", bool(value)
-        else:
-            text, checked = str(value), False
-        if kind_ == "choice" and "" not in choices and not f.required:
-            choices = ["", *choices]  # unset: the kind's default
+        nested = _nested_model(props.get(f.name, {}), defs)
+        if nested is not None:
+            held = config.get(f.name)
+            title = props[f.name].get("title") or f.name.replace("_", " ").capitalize()
+            values = held if isinstance(held, Mapping) else {}
+            for sub in forms.wait_fields(nested):
+                out.append(
+                    _field(
+                        sub,
+                        values.get(sub.name),
+                        name=f"{f.name}.{sub.name}",
+                        label=f"{title} · {sub.label}",
+                        secret=is_secret_name(nested["properties"][sub.name], defs),
+                        secrets=secrets,
+                    )
+                )
+            continue
+        language = expressive.get(f.name) or ("text" if f.name in ANY_JSON else "")
         out.append(
-            ConfigField(
+            _field(
+                f,
+                config.get(f.name),
                 name=f.name,
                 label=f.label,
-                kind=kind_,
-                value=text,
-                checked=checked,
-                choices=choices,
-                required=f.required,
-                hint=f.hint,
+                secret=is_secret_name(props.get(f.name, {}), defs),
+                secrets=secrets,
                 expression=f.name in expressive or f.name in EXPRESSION_FIELDS,
+                braces=language == "text",
             )
         )
     return out
+
+
+def _nested_model(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The schema of an option that is an options model of plain fields only (each one a
+    one-line input, a choice, a checkbox or a secret), with the ``$defs`` it needs."""
+    (branch, *more) = resolve(prop, defs) or [{}]
+    inner = branch.get("properties")
+    if more or branch.get("type") != "object" or not isinstance(inner, Mapping) or not inner:
+        return None
+    nested = {**branch, "$defs": defs}
+    if any(f.kind in ("json", "any", "date") for f in forms.wait_fields(nested)):
+        return None
+    return nested
+
+
+def _field(
+    f: forms.FormField,
+    value: Any,
+    *,
+    name: str,
+    label: str,
+    secret: bool,
+    secrets: Sequence[str],
+    expression: bool = False,
+    braces: bool = False,
+) -> ConfigField:
+    kind_ = f.kind
+    if secret:
+        kind_ = "secret"
+    elif f.name in ANY_JSON:
+        kind_ = "json"
+    elif kind_ in ("text", "any") and f.name in editor.CODE_FIELDS:
+        kind_ = "code"
+    elif kind_ not in ("integer", "number", "boolean", "choice", "json"):
+        kind_ = "text"
+    choices = list(secrets) if secret else f.choices
+    if value is None:
+        text, checked = f.default, f.checked
+    elif kind_ == "json":
+        text, checked = json.dumps(value), False
+    elif kind_ == "boolean":
+        text, checked = "", bool(value)
+    else:
+        text, checked = str(value), False
+    if kind_ == "choice" and "" not in choices and not f.required:
+        choices = ["", *choices]  # unset: the kind's default
+    return ConfigField(
+        name=name,
+        label=label,
+        kind=kind_,
+        value=text,
+        checked=checked,
+        choices=choices,
+        required=f.required,
+        hint=f.hint,
+        expression=expression,
+        braces=braces,
+        language=("python" if f.name in PYTHON_FIELDS else "jinja") if kind_ == "code" else "",
+        default=("true" if f.checked else "false") if kind_ == "boolean" else f.default,
+        missing=secret and text != "" and text not in secrets,
+    )
 
 
 def config_value(kind: str, fields: list[ConfigField], name: str, raw: Any) -> Any:
@@ -113,17 +193,103 @@ def config_value(kind: str, fields: list[ConfigField], name: str, raw: Any) -> A
         except ValueError as exc:
             raise ValueError(f"{name}: not JSON ({exc})") from None
     if found.kind == "choice":
-        schema = options_schema(kind_of(kind))
-        return forms.choice_values(schema).get(name, {}).get(text, text)
+        schema = dict(options_schema(kind_of(kind)))
+        top, _, leaf = name.partition(".")
+        if leaf:
+            schema = _nested_model(schema["properties"][top], schema.get("$defs", {})) or {}
+        return forms.choice_values(schema).get(leaf or name, {}).get(text, text)
+    if found.kind == "secret":
+        return text.strip()
     return text
 
 
-def upstream_hint(doc: Mapping[str, Any], node: str) -> str:
-    """What a node's expressions can name: its upstream nodes and the run inputs."""
-    sources = [s for s, t in doc["edges"] if t == node]
-    parts = [f"nodes.{s}.output" for s in sources]
-    parts += [f"inputs.{i['name']}" for i in doc["inputs"]]
-    return ", ".join(parts)
+def option_update(
+    config: Mapping[str, Any], fields: list[ConfigField], name: str, value: Any
+) -> tuple[str, Any]:
+    """The option to set and its value (``None``: removed) when field ``name`` takes
+    ``value``: the field's own option, or for ``auth.secret`` the whole ``auth`` object
+    with it, holding only what differs from the defaults (all default: no ``auth``), so a
+    look at a default field does not make a half-filled object."""
+    top, _, leaf = name.partition(".")
+    if not leaf:
+        return name, value
+    held = config.get(top)
+    out = dict(held) if isinstance(held, Mapping) else {}
+    found = next((f for f in fields if f.name == name), None)
+    default = found.default if found is not None else ""
+    shown = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if value is None or shown == default:
+        out.pop(leaf, None)
+    else:
+        out[leaf] = value
+    return top, out or None
+
+
+# -- expression completion ---------------------------------------------------------------------
+
+_OPEN = re.compile(r"\{\{\s*([\w.]*)$")
+_WORD = re.compile(r"[\w.]*$")
+_CLOSED = re.compile(r"^\s*\}\}")
+
+
+@dataclass
+class Completion:
+    """What may complete the text before the caret: ``items`` replace ``before[start:]``."""
+
+    start: int
+    items: list[str]
+
+
+def references(doc: Mapping[str, Any], node: str, wired: Iterable[Sequence[str]] = ()) -> list[str]:
+    """What ``node``'s expressions may name: its upstream nodes (drawn edges first), the
+    other nodes reading which closes no cycle, then the run inputs."""
+    edges = [(e[0], e[1]) for e in [*doc["edges"], *wired]]
+    below: set[str] = set()
+    todo = [node]
+    while todo:  # what runs after ``node``: reading one of them would loop
+        current = todo.pop()
+        for s, t in edges:
+            if s == current and t not in below:
+                below.add(t)
+                todo.append(t)
+    upstream = [s for s, t in edges if t == node]
+    others = [n for n in editor.node_names(doc) if n != node and n not in below]
+    names = [n for n in dict.fromkeys([*upstream, *others]) if n not in below and n != node]
+    return [f"nodes.{n}.output" for n in names] + [f"inputs.{i['name']}" for i in doc["inputs"]]
+
+
+def completion(refs: Sequence[str], before: str, braces: bool) -> Completion | None:
+    """The references completing what is typed before the caret: in a template after
+    ``{{`` (and the start of a name), in a bare expression a name's start; ``None`` when
+    nothing is being named there (or the name is typed out)."""
+    if braces:
+        opened = _OPEN.search(before)
+        if opened is None:
+            return None
+        partial = opened.group(1)
+    else:
+        partial = _WORD.search(before).group(0)  # type: ignore[union-attr]
+        if not partial:
+            return None
+    items = [r for r in refs if r.startswith(partial) and r != partial]
+    return Completion(len(before) - len(partial), items) if items else None
+
+
+def insert(
+    text: str, caret: int, ref: str, braces: bool, start: int | None = None
+) -> tuple[str, int]:
+    """``text`` with ``ref`` put in at ``caret`` (replacing ``text[start:caret]``, the
+    partial name a completion found), and the caret after it. A template gets ``{{ ref }}``
+    (only the name and the closing ``}}`` inside an opened ``{{``)."""
+    before, after = text[: start if start is not None else caret], text[caret:]
+    if not braces:
+        piece = ref
+    elif start is None:
+        piece = f"{{{{ {ref} }}}}"
+    else:
+        lead = " " if before.endswith("{") else ""
+        piece = lead + ref + ("" if _CLOSED.match(after) else " }}")
+    return before + piece + after, len(before) + len(piece)
 
 
 def run_fields(doc: Mapping[str, Any], needed: Mapping[str, Any]) -> list[forms.FormField]:

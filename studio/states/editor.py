@@ -12,7 +12,7 @@ from typing import Any
 
 import reflex as rx
 
-from runtime import catalog, drafts
+from runtime import catalog, drafts, secrets
 from runtime.errors import NotFound, PlaitError
 from studio.logic import (
     editor,
@@ -77,6 +77,12 @@ def load_document(name: str) -> tuple[editor.Document, int | None, str]:
     return doc, None, f"opened version {found.version[:8]} of {name}"
 
 
+def secret_names() -> list[str]:
+    """The names of the stored secrets (what a secret field offers)."""
+    c = client()
+    return [s.name for s in secrets.Secrets(c.store, c.settings).list()]
+
+
 def save_document(name: str, doc: editor.Document, revision: int | None, by: str | None) -> int:
     """Save ``doc`` as the draft of workflow ``name`` from ``revision``; the new revision
     (``DraftConflict`` when someone saved in between: nothing is written)."""
@@ -112,7 +118,8 @@ class EditorState(rx.State):
     picked_count: int = 0
     config: list[editor_forms.ConfigField] = []
     config_error: str = ""
-    upstream: str = ""
+    references: list[str] = []
+    """What the selected node's expressions may name (``nodes.x.output``, ``inputs.y``)."""
     form_key: int = 0
     """Changes when the inputs must show the document afresh (another node, an undo)."""
     inputs: list[InputRow] = []
@@ -148,6 +155,7 @@ class EditorState(rx.State):
     _actor: str | None = None
     _can_edit: bool = False
     _unsaved: bool = False
+    _secret_names: list[str] = []
 
     # -- what the page shows ------------------------------------------------------------------
 
@@ -238,11 +246,11 @@ class EditorState(rx.State):
     def _show_config(self) -> None:
         node = editor.find(self.doc, self.selected) if self.selected else None
         if node is None:
-            self.selected, self.selected_kind, self.config, self.upstream = "", "", [], ""
+            self.selected, self.selected_kind, self.config, self.references = "", "", [], []
             return
         self.selected_kind = node["kind"]
-        self.config = editor_forms.config_fields(node["kind"], node["config"])
-        self.upstream = editor_forms.upstream_hint(self.doc, node["name"])
+        self.config = editor_forms.config_fields(node["kind"], node["config"], self._secret_names)
+        self.references = editor_forms.references(self.doc, node["name"], self._wired)
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -255,6 +263,8 @@ class EditorState(rx.State):
         self.title, self.note, self.workflow = doc["name"], note, name
         self._draft_rev, self.conflict = revision, ""
         self._actor, self._can_edit = principal.actor, principal.may("write")
+        # the names only (never a value): an editor picks a node's secret from them
+        self._secret_names = await blocking(secret_names) if self._can_edit else []
         self.draft_status = (
             ("draft saved" if revision is not None else "not saved yet")
             if self._can_edit
@@ -393,7 +403,8 @@ class EditorState(rx.State):
             self.config_error = str(exc)
             return
         self.config_error = ""
-        self._commit(editor.set_config(self.doc, self.selected, name, value))
+        option, value = editor_forms.option_update(node["config"], self.config, name, value)
+        self._commit(editor.set_config(self.doc, self.selected, option, value))
 
     @saves
     def rename_selected(self, new: str) -> None:

@@ -110,7 +110,10 @@ def test_build_validate_and_test_run_a_workflow(
     )
     node(page, "transform").click()
     expect(page.locator("#node-name")).to_have_value("transform", timeout=TIMEOUT)
-    expect(page.locator("#node-config")).to_contain_text("can name: nodes.template.output")
+    # the expression field offers what it may name, upstream first
+    expect(page.locator('[data-field="expression"] .plait-ref').first).to_have_text(
+        "+ nodes.template.output"
+    )
     set_config(page, "expression", "{upper: nodes.templat.output}")
     expect(node(page, "transform")).to_contain_text("names unknown node 'templat'", timeout=TIMEOUT)
     page.locator("#problems-tab").click()

@@ -3,10 +3,14 @@ onto nodes by the runtime's own graph checks, and the config form."""
 
 from __future__ import annotations
 
+import pydantic
 import pytest
 
 from runtime import drafts
 from runtime.errors import InputError
+from runtime.nodes.kind import options_schema
+from runtime.nodes.registry import kind_of
+from runtime.nodes.secret_options import SECRET_NAME_SCHEMA, named_secrets
 from studio.logic import editor, editor_check, editor_drafts, editor_forms, editor_view
 from studio.logic.editor_history import History
 
@@ -249,3 +253,157 @@ def test_a_published_version_opens_as_a_laid_out_document() -> None:
     python_graph = {"name": "p", "nodes": [{"name": "f", "kind": "function"}], "inputs": {}}
     with pytest.raises(InputError, match=r"Python code, not library nodes: f \(function\)"):
         drafts.draft_from_spec(python_graph)
+
+
+def test_options_naming_secrets_are_marked_in_their_schema() -> None:
+    class Auth(pydantic.BaseModel):
+        secret: str = pydantic.Field(json_schema_extra=SECRET_NAME_SCHEMA)
+        user: str = ""
+
+    class PluginOptions(pydantic.BaseModel):
+        key: str | None = pydantic.Field(default=None, json_schema_extra=SECRET_NAME_SCHEMA)
+        auth: Auth | None = None
+        more: list[Auth] = []
+        note: str = ""
+
+    schema = PluginOptions.model_json_schema()
+    options = {
+        "key": "A",
+        "auth": {"secret": "B", "user": "C"},
+        "more": [{"secret": "D"}, {"secret": "A"}],
+        "note": "E",
+    }
+    assert named_secrets(schema, options) == ["A", "B", "D"]  # in order, each once
+    assert named_secrets(schema, {"key": None, "note": "x"}) == []
+    llm = options_schema(kind_of("llm"))
+    assert named_secrets(llm, {"prompt": "x", "api_key_secret": "OPENAI"}) == ["OPENAI"]
+    http = options_schema(kind_of("http"))
+    assert named_secrets(http, {"url": "u", "auth": {"type": "basic", "secret": "PW"}}) == ["PW"]
+
+
+def test_a_secret_field_offers_the_stored_names_and_flags_an_unknown_one() -> None:
+    stored = ["OPENAI", "TOKEN"]
+    by_name = {
+        f.name: f for f in editor_forms.config_fields("llm", {"api_key_secret": "OPENAI"}, stored)
+    }
+    key = by_name["api_key_secret"]
+    assert key.kind == "secret" and key.choices == stored and key.value == "OPENAI"
+    assert not key.missing
+    assert by_name["model"].kind == "text"  # only the marked fields
+    fields = editor_forms.config_fields("llm", {"api_key_secret": "LATER"}, stored)
+    assert {f.name: f for f in fields}["api_key_secret"].missing
+    assert editor_forms.config_value("llm", fields, "api_key_secret", " LATER ") == "LATER"
+    assert editor_forms.config_value("llm", fields, "api_key_secret", "") is None
+    unset = editor_forms.config_fields("llm", {}, stored)
+    assert not {f.name: f for f in unset}["api_key_secret"].missing
+
+
+def test_http_auth_is_edited_field_by_field() -> None:
+    config = {"url": "https://x", "auth": {"type": "basic", "secret": "PW"}}
+    fields = editor_forms.config_fields("http", config, ["PW"])
+    auth = {f.name: f for f in fields if f.name.startswith("auth")}
+    assert list(auth) == ["auth.type", "auth.secret", "auth.username", "auth.header"]
+    assert "auth" not in {f.name for f in fields}  # no JSON box for it
+    assert auth["auth.type"].kind == "choice" and auth["auth.type"].value == "basic"
+    assert auth["auth.secret"].kind == "secret" and auth["auth.secret"].required
+    assert auth["auth.header"].value == "X-API-Key" and auth["auth.header"].default == "X-API-Key"
+    assert auth["auth.type"].label == "Auth · Type"
+    value = editor_forms.config_value("http", fields, "auth.type", "header")
+    assert editor_forms.option_update(config, fields, "auth.type", value) == (
+        "auth",
+        {"type": "header", "secret": "PW"},
+    )
+    # a default left as shown, or a field cleared, is left out; nothing left: no auth
+    assert editor_forms.option_update(config, fields, "auth.header", "X-API-Key")[1] == {
+        "type": "basic",
+        "secret": "PW",
+    }
+    assert editor_forms.option_update({"url": "u"}, fields, "auth.header", "X-API-Key") == (
+        "auth",
+        None,
+    )
+    assert editor_forms.option_update({"auth": {"secret": "PW"}}, fields, "auth.secret", None) == (
+        "auth",
+        None,
+    )
+    assert editor_forms.option_update(config, fields, "retries", 3) == ("retries", 3)
+
+
+def test_the_secrets_options_name_are_declared_in_the_draft() -> None:
+    doc = editor.new_document("keys")
+    doc, _ = editor.add_node(doc, "http", 0, 0, {"url": "https://x", "auth": {"secret": "TOK"}})
+    doc, _ = editor.add_node(
+        doc, "llm", 200, 0, {"model": "openai:gpt-4o-mini", "prompt": "hi", "api_key_secret": "K"}
+    )
+    doc, _ = editor.add_node(doc, "template", 400, 0, {"template": "x"})
+    draft = editor_drafts.to_draft(doc)
+    by_name = {n["name"]: n for n in draft["nodes"]}
+    assert by_name["http"]["secrets"] == ["TOK"] and by_name["llm"]["secrets"] == ["K"]
+    assert "secrets" not in by_name["template"]
+    assert drafts.validate(draft) == []
+    # a secret declared beside the options is kept; a changed option's old one is not
+    by_name["template"]["secrets"] = ["EXTRA"]
+    reopened = editor_drafts.from_draft(draft)
+    assert editor.find(reopened, "template")["secrets"] == ["EXTRA"]  # type: ignore[index]
+    assert "secrets" not in editor.find(reopened, "http")  # type: ignore[operator]
+    changed = editor.set_config(reopened, "http", "auth", {"secret": "NEW"})
+    again = {n["name"]: n for n in editor_drafts.to_draft(changed)["nodes"]}
+    assert again["http"]["secrets"] == ["NEW"] and again["template"]["secrets"] == ["EXTRA"]
+    # a published version reopened builds the same version
+    graph = editor_check.graph_of(doc)
+    back = editor_drafts.from_draft(drafts.draft_from_spec(graph.spec()))
+    assert editor_check.graph_of(back).version == graph.version
+
+
+def test_references_name_the_nodes_a_node_may_read_without_a_cycle() -> None:
+    doc = editor.set_inputs(two_nodes(), [{"name": "city", "type": "str"}])
+    doc, _ = editor.add_node(doc, "template", 0, 100, {"template": "x"})
+    doc, _ = editor.add_node(doc, "sleep", 0, 200)
+    doc = editor.connect(doc, "sleep", "transform")
+    assert editor_forms.references(doc, "transform") == [
+        "nodes.template.output",
+        "nodes.sleep.output",
+        "nodes.template_2.output",
+        "inputs.city",
+    ]
+    # what runs after template (by an edge or by an expression) would close a cycle
+    assert editor_forms.references(doc, "template", [["template_2", "sleep"]]) == [
+        "nodes.template_2.output",
+        "nodes.sleep.output",
+        "inputs.city",
+    ]
+    assert editor_forms.references(doc, "template_2", [["template_2", "sleep"]]) == [
+        "nodes.template.output",
+        "inputs.city",
+    ]
+
+
+def test_completion_offers_the_references_the_typed_start_fits() -> None:
+    refs = ["nodes.fetch.output", "nodes.feed.output", "inputs.city"]
+    assert editor_forms.completion(refs, "Hi {{", True) == editor_forms.Completion(5, refs)
+    assert editor_forms.completion(refs, "Hi {{ in", True) == editor_forms.Completion(
+        6, ["inputs.city"]
+    )
+    assert editor_forms.completion(refs, "{{ nodes.fe", True).items == refs[:2]  # type: ignore[union-attr]
+    assert editor_forms.completion(refs, "{{ nodes.fet", True).items == refs[:1]  # type: ignore[union-attr]
+    assert editor_forms.completion(refs, "{{ inputs.city", True) is None  # typed out
+    assert editor_forms.completion(refs, "{{ nowhere", True) is None
+    assert editor_forms.completion(refs, "{{ inputs.city }} and", True) is None  # closed
+    assert editor_forms.completion(refs, "Hi in", True) is None  # a template: only in {{
+    # a bare expression (a transform's JMESPath) completes a name's start
+    assert editor_forms.completion(refs, "{a: in", False) == editor_forms.Completion(
+        4, ["inputs.city"]
+    )
+    assert editor_forms.completion(refs, "{a: ", False) is None
+
+
+def test_insert_puts_a_reference_at_the_caret() -> None:
+    ref = "inputs.city"
+    # a chip: the whole expression at the caret
+    assert editor_forms.insert("Hi !", 3, ref, True) == ("Hi {{ inputs.city }}!", 20)
+    assert editor_forms.insert("a", 1, ref, False) == ("ainputs.city", 12)
+    # a completion replaces the typed start, closing the braces unless they are there
+    assert editor_forms.insert("Hi {{ in", 8, ref, True, 6) == ("Hi {{ inputs.city }}", 20)
+    assert editor_forms.insert("Hi {{in", 7, ref, True, 5) == ("Hi {{ inputs.city }}", 20)
+    assert editor_forms.insert("{{ i }}", 4, ref, True, 3) == ("{{ inputs.city }}", 14)
+    assert editor_forms.insert("{a: in}", 6, ref, False, 4) == ("{a: inputs.city}", 15)

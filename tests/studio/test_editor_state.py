@@ -11,6 +11,7 @@ import reflex as rx
 import runtime as rt
 import studio.studio  # noqa: F401 - registers the pages and their route arguments
 from runtime import catalog, drafts
+from runtime.secrets import Secrets
 from studio.logic import editor
 from studio.logic.editor_history import History
 from studio.states.editor import EditorState
@@ -130,5 +131,34 @@ def test_edits_save_to_the_draft_and_a_stale_one_raises_the_conflict(
         assert state.publish_note == state.conflict  # nor is a stale draft published
         await EditorState.event_handlers["load"].fn(state)
         assert state.conflict == "" and state.doc["description"] == "bob"
+
+    asyncio.run(scenario())
+
+
+def test_a_secret_is_picked_by_name_and_declared_in_the_draft(pg_client: rt.Client) -> None:
+    """An editor is offered the stored secrets' names (never their values); what a node's
+    options name ends in its ``secrets`` in the saved draft."""
+    Secrets(pg_client.store, pg_client.settings).set("OPENAI_KEY", "sk-test-123456", by="t")
+
+    async def scenario() -> None:
+        root = rx.State(_reflex_internal_init=True)
+        state = await root.get_state(EditorState)
+        await EditorState.event_handlers["load"].fn(state)
+        call(state, "drop_kind", "llm", 0.0, 0.0)  # type: ignore[arg-type]
+        key = {f.name: f for f in state.config}["api_key_secret"]
+        assert key.kind == "secret" and key.choices == ["OPENAI_KEY"]
+        assert "sk-test" not in repr(state.config)
+        call(state, "set_field", "api_key_secret", "OPENAI_KEY")  # type: ignore[arg-type]
+        call(state, "drop_kind", "http", 300.0, 0.0)  # type: ignore[arg-type]
+        call(state, "set_field", "auth.secret", "LATER")  # type: ignore[arg-type]
+        assert {f.name: f for f in state.config}["auth.secret"].missing
+        call(state, "set_field", "auth.type", "basic")  # type: ignore[arg-type]
+        saved = pg_client.store.draft("untitled")
+        assert saved is not None
+        nodes = {n["name"]: n for n in saved.spec["nodes"]}
+        assert nodes["llm"]["options"] == {"api_key_secret": "OPENAI_KEY"}
+        assert nodes["llm"]["secrets"] == ["OPENAI_KEY"]
+        assert nodes["http"]["options"] == {"auth": {"secret": "LATER", "type": "basic"}}
+        assert nodes["http"]["secrets"] == ["LATER"]
 
     asyncio.run(scenario())
