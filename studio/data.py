@@ -3,6 +3,7 @@ states call them through ``asyncio.to_thread``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -375,6 +376,30 @@ def outputs(client: Client, run_id: str) -> list[NamedPreview]:
     return [
         NamedPreview(name, preview(shown.value(run.output(name)))) for name in done[:MAX_OUTPUTS]
     ]
+
+
+MAX_WAIT_CONTEXT = 5
+"""Upstream values shown beside one wait's form (the first, by the spec's order)."""
+
+
+def wait_context(client: Client, run_id: str, waits: list[forms.WaitForm]) -> list[forms.WaitForm]:
+    """``waits`` with their context: the previews (redacted as the run's outputs are) of the
+    succeeded nodes each waits after."""
+    if not waits:
+        return waits
+    run = client.get_run(run_id)
+    shown = redaction.for_run(run)
+    deps = {n["name"]: n.get("depends_on", []) for n in run.spec["nodes"]}
+    nodes = run.nodes
+    out = []
+    for form in waits:
+        done = [d for d in deps.get(form.node, []) if nodes[d].status in NODE_SUCCEEDED]
+        context = [
+            forms.WaitContext(name, preview(shown.value(run.output(name))))
+            for name in done[:MAX_WAIT_CONTEXT]
+        ]
+        out.append(dataclasses.replace(form, context=context))
+    return out
 
 
 def run_form_fields(client: Client, version_id: int, spec: dict[str, Any]) -> list[forms.FormField]:

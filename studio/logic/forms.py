@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.logic.preview import Preview
+
 NODE_FIELD = "__node"
 """Hidden field of a wait form naming the node it answers."""
 GENERAL = ""
@@ -42,6 +44,14 @@ class FormField:
 
 
 @dataclass
+class WaitContext:
+    """An upstream value a wait shows beside its form: what is being approved."""
+
+    name: str
+    preview: Preview
+
+
+@dataclass
 class WaitForm:
     """The form of one waiting node."""
 
@@ -49,6 +59,8 @@ class WaitForm:
     title: str
     fields: list[FormField]
     message: str = ""
+    context: list[WaitContext] = field(default_factory=list)
+    """The outputs of the nodes it waits after (``g.wait(..., after=...)``, its inputs)."""
 
 
 # -- wait forms (JSON schema) ------------------------------------------------------------------

@@ -326,6 +326,26 @@ def wait_form(form: rx.Var[WaitForm]) -> rx.Component:
                     spacing="2",
                 ),
                 rx.el.input(type="hidden", name=NODE_FIELD, value=form.node),
+                rx.cond(
+                    form.context.length() > 0,
+                    rx.vstack(
+                        rx.text("What this is about", size="1", weight="medium"),
+                        rx.foreach(
+                            form.context,
+                            lambda c: rx.vstack(
+                                rx.code(c.name, size="1"),
+                                values.value_view(c.preview),
+                                spacing="1",
+                                width="100%",
+                            ),
+                        ),
+                        spacing="2",
+                        width="100%",
+                        class_name="plait-wait-context",
+                        max_height="320px",
+                        overflow_y="auto",
+                    ),
+                ),
                 fields(form.fields, key_prefix=form.node),
                 rx.hstack(
                     rx.button("Submit", type="submit", class_name="plait-wait-submit"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -180,8 +181,10 @@ class RunState(rx.State):
                     changed = page.apply(stored)  # type: ignore[arg-type]
                     streaming = page.view.streams.streaming
                     page.apply_tokens(events)  # type: ignore[arg-type]
+                    rendered: set[str] = set()
                     if stored or not events or streaming != page.view.streams.streaming:
-                        self._render()  # text alone changes no more than the panel
+                        rendered = self._render()  # text alone changes no more than the panel
+                    waits = list(self.waits) if "waits" in rendered else []
                     self.loading = False
                     if failure is not None:
                         self.live_error = f"live updates stopped: {failure}"
@@ -194,6 +197,11 @@ class RunState(rx.State):
                     finished = live.RUN_LEVEL in changed and page.view.finished
                     spec = page.spec
                 pushed = loop.time()
+                if waits:  # new questions: what each is about, beside its form
+                    told = await blocking(data.wait_context, client(), run_id, waits)
+                    async with self:
+                        if [w.node for w in self.waits] == [w.node for w in told]:
+                            self.waits = told
                 if selected:
                     detail = await blocking(
                         data.node_detail, client(), run_id, selected, spec, offset
@@ -256,14 +264,16 @@ class RunState(rx.State):
         assert page is not None
         return getattr(page, "__wrapped__", page)
 
-    def _render(self) -> None:
-        """Assign what changed on the page (each assignment is sent whole)."""
+    def _render(self) -> set[str]:
+        """Assign what changed on the page (each assignment is sent whole); their names."""
         if self._page is None:
-            return
-        for name, value in self._raw_page().render(self.selected).items():
+            return set()
+        changed = self._raw_page().render(self.selected)
+        for name, value in changed.items():
             setattr(self, name, value)
         if self.message == CANCEL_REQUESTED and self.run_status in RUN_FINISHED:
             self.message = ""  # the cancel happened: the run's status says so
+        return set(changed)
 
     # -- node panel ------------------------------------------------------------------------
 
@@ -356,7 +366,7 @@ class RunState(rx.State):
         else:
             message = "please correct the fields marked"
         self.waits = [
-            forms.WaitForm(w.node, w.title, forms.with_errors(w.fields, errors), message)
+            dataclasses.replace(w, fields=forms.with_errors(w.fields, errors), message=message)
             if w.node == node
             else w
             for w in self.waits

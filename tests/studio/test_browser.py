@@ -98,11 +98,16 @@ def test_wait_form_shows_errors_inline_then_resumes(
     form = page.locator(".plait-wait-form")
     expect(form).to_contain_text("Approve the draft", timeout=TIMEOUT)
     expect(node(page, "review")).to_have_class(status_class("waiting"))
+    # what is being approved: the output of the node it waits after, beside the form
+    context = form.locator(".plait-wait-context")
+    expect(context).to_contain_text("draft", timeout=TIMEOUT)
+    expect(context).to_contain_text("owls")
 
     form.locator("input[name=amount]").fill("0")
     form.locator(".plait-wait-submit").click()
     error = form.locator('.plait-field-error[data-field="amount"]')
     expect(error).to_contain_text("greater than or equal to 1", timeout=TIMEOUT)
+    expect(context).to_contain_text("owls")  # an error keeps the context
     expect(node(page, "review")).to_have_class(status_class("waiting"))
     page.screenshot(path=str(artifacts / "studio_wait_form_error.png"), full_page=True)
 
