@@ -44,15 +44,20 @@ def version(store: Store, workflow: str, version: str | None = None) -> tables.W
     return store.find_version(workflow, version)
 
 
+def shown_sources(version: tables.WorkflowVersion) -> dict[str, str]:
+    """A version's recorded node sources as a person may read them: secret-looking text
+    replaced (``runtime.redaction``)."""
+    from runtime.redaction import DEFAULT
+
+    return {name: DEFAULT.text(text) for name, text in (version.node_sources or {}).items()}
+
+
 def node_source(store: Store, workflow: str, version: str | None, node: str) -> str | None:
     """The source text of the code ``node`` runs in a version (the current one when
     ``version`` is ``None``), secret-looking text replaced (``runtime.redaction``); ``None``
     when the version recorded none for it (a library node, a version stored before sources
     were kept). ``NotFound`` for an unknown workflow or version."""
-    from runtime.redaction import DEFAULT
-
-    found = (store.find_version(workflow, version).node_sources or {}).get(node)
-    return None if found is None else DEFAULT.text(found)
+    return shown_sources(store.find_version(workflow, version)).get(node)
 
 
 def runs(

@@ -4,10 +4,9 @@ on the configured store. Publishing from the CLI records ``cli:<os user>`` as it
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -146,26 +145,20 @@ def diff(name: str, old: str, new: str) -> None:
         typer.echo(f"~ {node}")
         for c in changes:
             if c.field == "code":
-                typer.echo(_code_change(node, a.version, b.version, c.old, c.new))
+                typer.echo(_code_change(node, a.version, b.version, c))
             else:
                 typer.echo(f"    {c.field}: {json.dumps(c.old)} -> {json.dumps(c.new)}")
     for c in result.workflow:
         typer.echo(f"~ (workflow) {c.field}: {json.dumps(c.old)} -> {json.dumps(c.new)}")
 
 
-def _code_change(node: str, old: str, new: str, before: str | None, after: str | None) -> str:
+def _code_change(node: str, old: str, new: str, change: Any) -> str:
     """A code change as a unified diff of the node's sources, indented under the node."""
-    if before is None or after is None:
-        return "    code: changed (source not recorded)"
-    if before == after:
-        return "    code: changed (only in text not shown: redacted)"
-    lines = difflib.unified_diff(
-        before.splitlines(),
-        after.splitlines(),
-        f"{node} @ {old}",
-        f"{node} @ {new}",
-        lineterm="",
-    )
+    from runtime.drafts import code_change_lines
+
+    note, lines = code_change_lines(change, f"{node} @ {old}", f"{node} @ {new}")
+    if note:
+        return f"    code: {note}"
     return "    code:\n" + "\n".join(f"      {line}" for line in lines)
 
 

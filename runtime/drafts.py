@@ -24,6 +24,7 @@ version as ``g.run`` does, and a version built from the same draft has the same 
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -545,9 +546,17 @@ def open_as_draft(
     return client.store.save_draft(workflow, draft_from_spec(found.spec), revision, by)
 
 
+MAX_WORKFLOW_NAME = 200
+"""The longest workflow name the store keeps (``workflow.name``)."""
+
+
 def duplicate(client: Client, source: str, new_name: str, *, by: str | None) -> WorkflowDraft:
     """A new workflow ``new_name`` whose draft copies ``source``'s draft (or, without one,
     its current version); nothing is published."""
+    if not new_name.strip() or len(new_name) > MAX_WORKFLOW_NAME:
+        raise InputError(
+            f"a workflow's name is 1 to {MAX_WORKFLOW_NAME} characters, got {len(new_name)}"
+        )
     if new_name in {w.name for w in client.store.workflows()}:
         raise InputError(f"a workflow named {new_name!r} exists already")
     found = client.store.draft(source)
@@ -645,17 +654,17 @@ def diff_specs(old: Mapping[str, Any], new: Mapping[str, Any]) -> VersionDiff:
 def diff_versions(old: WorkflowVersion, new: WorkflowVersion) -> VersionDiff:
     """``diff_specs`` of the two versions, and a ``code`` change for each node in both whose
     code differs: ``Change("code", old_source, new_source)`` when both versions recorded its
-    source (``node_sources``) and the texts differ. When one did not (a version stored before
-    sources were kept), their ``node_digests`` tell: the change then holds ``None`` for each
-    source not recorded (both ``None``: "its code changed, its source was not recorded")."""
+    source (``node_sources``) and the texts differ. Otherwise their ``node_digests`` tell
+    (a digest covers the helpers a node calls too): the change then holds ``None`` for each
+    source not recorded, or the same text twice when the node's own source is unchanged and
+    code it calls changed (``code_change_lines`` words each case)."""
     found = diff_specs(old.spec, new.spec)
     before, after = old.node_sources or {}, new.node_sources or {}
     old_digests, new_digests = old.node_digests or {}, new.node_digests or {}
     code: dict[str, Change] = {}
     for name in [*found.changed, *found.unchanged]:
-        if name in before and name in after:
-            if before[name] != after[name]:
-                code[name] = Change("code", before[name], after[name])
+        if name in before and name in after and before[name] != after[name]:
+            code[name] = Change("code", before[name], after[name])
         elif (
             name not in found.changed  # else the digests differ for the spec entry as well
             and name in old_digests
@@ -676,6 +685,20 @@ def diff_versions(old: WorkflowVersion, new: WorkflowVersion) -> VersionDiff:
         unchanged=[name for name in found.unchanged if name not in code],
         workflow=found.workflow,
     )
+
+
+def code_change_lines(change: Change, old: str = "old", new: str = "new") -> tuple[str, list[str]]:
+    """How a ``code`` change reads: a note, and the unified diff of the two sources (its
+    ``---``/``+++`` header naming ``old`` and ``new``) when both were recorded and differ."""
+    if change.old is None or change.new is None:
+        return "changed (source not recorded)", []
+    if change.old == change.new:
+        # equal texts: a helper it calls changed, or what differs is hidden as a secret
+        return "changed in code it calls (its own source reads the same)", []
+    lines = difflib.unified_diff(
+        change.old.splitlines(), change.new.splitlines(), old, new, lineterm="", n=2
+    )
+    return "", list(lines)
 
 
 def _flat_changes(prefix: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:

@@ -155,8 +155,9 @@ class RemoteClient:
             "version": version,
             "spec": graph.spec(),
             "code": base64.b64encode(payload).decode(),
-            "node_sources": graph.node_sources(),
         }
+        if sources := graph.node_sources():  # only then: a server older than them refuses it
+            body["node_sources"] = sources
         answer = self._json("POST", f"/workflows/{graph.name}/versions", json=body)
         self._published.add(key)
         return answer

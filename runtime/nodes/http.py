@@ -25,7 +25,6 @@ from runtime.nodes.secret_options import SECRET_NAME_SCHEMA
 if TYPE_CHECKING:
     import httpx
 
-    from runtime.nodes.node import Node
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 REQUEST_DOCUMENT = "http_request"
@@ -96,12 +95,6 @@ class HttpKind(LibraryKind):
         "form": "text",
         "body": "text",
     }
-
-    def prepare(self, node: Node) -> None:
-        super().prepare(node)
-        auth = self.configured(node).auth  # type: ignore[union-attr]
-        if auth is not None and auth.secret not in node.secrets:
-            node.secrets = (*node.secrets, auth.secret)  # only then is it decrypted for it
 
     def run(self, node: str, options: Any, target: Any, ctx: dict, values: dict) -> dict:
         import httpx

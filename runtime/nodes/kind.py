@@ -8,6 +8,7 @@ live next to this module; others register through the ``plait.nodes`` entry poin
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -187,8 +188,15 @@ def schema_text(schema: type[pydantic.BaseModel] | None) -> str:
 
 
 def options_schema(kind: NodeKind) -> Mapping[str, Any]:
-    """The JSON schema of a kind's options (``{}`` when it has none)."""
-    return kind.options.model_json_schema() if kind.options is not None else {}
+    """The JSON schema of a kind's options (``{}`` when it has none); one object per options
+    model, never to be changed by the caller."""
+    return _model_schema(kind.options) if kind.options is not None else {}
+
+
+@functools.cache
+def _model_schema(model: type[pydantic.BaseModel]) -> Mapping[str, Any]:
+    # pydantic builds it anew each call (8-13 ms for llm and http): editors ask per edit
+    return model.model_json_schema()
 
 
 def validated_options(kind: NodeKind, node: str, options: Mapping[str, Any] | None) -> dict | None:

@@ -20,7 +20,8 @@ import pydantic
 
 from runtime.errors import GraphError
 from runtime.nodes.expressions import Language, Refs, context, field_refs, references
-from runtime.nodes.kind import Call, NodeKind
+from runtime.nodes.kind import Call, NodeKind, options_schema
+from runtime.nodes.secret_options import named_secrets
 
 if TYPE_CHECKING:
     from runtime.graph import Graph
@@ -111,6 +112,10 @@ class LibraryKind(NodeKind):
 
     def prepare(self, node: Node) -> None:
         opts = self.configured(node)
+        # the secrets its options name (fields marked ``secret-name``) are declared for it,
+        # after those given: only a declared secret is decrypted for the node's attempt
+        named = named_secrets(options_schema(self), node.options or {})
+        node.secrets = (*node.secrets, *(s for s in named if s not in node.secrets))
         refs = self.named(node.name, opts)
         for source, where in refs.nodes.items():
             node.inputs.setdefault(source, source)

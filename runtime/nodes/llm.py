@@ -156,9 +156,8 @@ class LlmKind(LibraryKind):
     def prepare(self, node: Node) -> None:
         super().prepare(node)
         opts: Any = self.configured(node)
-        wanted = [opts.api_key_secret] if opts.api_key_secret is not None else []
         # a node tool's secrets (an http tool's auth) are read in this node's attempt
-        wanted += node_tool_secrets(node.name, _refs(opts))
+        wanted = node_tool_secrets(node.name, _refs(opts))
         node.secrets = (*node.secrets, *(s for s in wanted if s not in node.secrets))
 
     def check(self, node: Node) -> None:

@@ -84,7 +84,10 @@ def secret_picker(f: rx.Var[ConfigField], key: rx.Var[str]) -> rx.Component:
         rx.el.select(
             rx.el.option("(none)", value=""),
             rx.foreach(f.choices, lambda c: rx.el.option(c, value=c)),
-            rx.cond(f.missing, rx.el.option(f.value + " (not stored)", value=f.value)),
+            rx.cond(
+                (f.value != "") & ~f.choices.contains(f.value),  # type: ignore[attr-defined]
+                rx.el.option(rx.cond(f.missing, f.value + " (not stored)", f.value), value=f.value),
+            ),
             default_value=f.value,
             on_change=pick,
             key=key + "pick" + f.value,

@@ -92,12 +92,17 @@ function PlaitConfigText(props) {
     const el = field();
     const caret = el ? el.selectionStart : value.length;
     const found = report.current.expression ? plaitCompletion(report.current.refs || [], value.slice(0, caret), !!report.current.braces) : null;
-    setMenu(found ? {...found, index: 0} : null);
+    setMenu(found ? {...found, index: 0, caret} : null);
   };
   const choose = (ref, start) => {
     const el = field();
     const value = current.current;
     const caret = el && document.activeElement === el ? el.selectionStart : value.length;
+    if (start !== null && menu && caret !== menu.caret) {
+      // the caret moved (a click in the field) since the list was offered: it is stale
+      setMenu(null);
+      return;
+    }
     const [next, at] = plaitInsert(value, caret, ref, !!report.current.braces, start);
     setText(next);
     setMenu(null);

@@ -4,13 +4,12 @@ a graph of both where added, removed and changed nodes stand out."""
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.drafts import Change, VersionDiff
+from runtime.drafts import Change, VersionDiff, code_change_lines
 from studio.logic import layout
 
 DIFF_COLOURS: dict[str, str] = {
@@ -44,8 +43,8 @@ class DiffRow:
 
 
 def rows(found: VersionDiff, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[DiffRow]:
-    """Rows for every node of ``found`` (``runtime.drafts.diff_specs`` of ``old`` against
-    ``new``): in the new version's order, removed ones last; the workflow's own changes
+    """Rows for every node of ``found`` (``runtime.drafts.diff_versions`` of ``old``
+    against ``new``): in the new version's order, removed ones last; the workflow's own changes
     (description, run inputs) first, under the name ``(workflow)``."""
     before = {n["name"]: n for n in old.get("nodes", [])}
     after = {n["name"]: n for n in new.get("nodes", [])}
@@ -68,7 +67,7 @@ def rows(found: VersionDiff, old: Mapping[str, Any], new: Mapping[str, Any]) -> 
 def summary(found: list[DiffRow]) -> str:
     counts = {c: sum(r.change == c for r in found) for c in ("added", "removed", "changed")}
     parts = [f"{n} {c}" for c, n in counts.items() if n]
-    return ", ".join(parts) or "no differences"
+    return ", ".join(parts) or "no differences found"
 
 
 def both_spec(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,15 +109,9 @@ def diff_graph(
 
 
 def _line(c: Change) -> DiffLine:
-    if c.field == "code" and (isinstance(c.old, str) or isinstance(c.new, str)):
-        code = list(
-            difflib.unified_diff(
-                (c.old or "").splitlines(), (c.new or "").splitlines(), lineterm="", n=2
-            )
-        )[2:]  # the ---/+++ header names no files here
-        return DiffLine("code", "", "", code)
     if c.field == "code":
-        return DiffLine("code", "changed", "(source not recorded)")
+        note, lines = code_change_lines(c)
+        return DiffLine("code", "", note, lines[2:])  # the ---/+++ header names no files here
     if isinstance(c.old, list) and isinstance(c.new, list):
         added = [x for x in c.new if x not in c.old]
         removed = [x for x in c.old if x not in c.new]
@@ -130,8 +123,8 @@ def _line(c: Change) -> DiffLine:
 def _detail(lines: list[DiffLine]) -> str:
     parts = []
     for line in lines:
-        if line.code:
-            parts.append("code changed")
+        if line.field == "code":
+            parts.append("code " + (line.new or "changed"))
         elif line.old == "":
             parts.append(f"{line.field}: {line.new}")
         else:

@@ -85,11 +85,9 @@ def to_draft(
             "after": list(dict.fromkeys(after)),
             "position": {"x": float(node["x"]), "y": float(node["y"])},
         }
-        # what the options name is declared, so the draft says which secrets it reads
-        named = option_secrets(node["kind"], node.get("config") or {})
-        declared = list(dict.fromkeys([*named, *node.get("secrets", [])]))
-        if declared:
-            entry["secrets"] = declared
+        # those its options name are declared when it is built (``LibraryKind.prepare``)
+        if node.get("secrets"):
+            entry["secrets"] = list(node["secrets"])
         nodes.append(entry)
     inputs: dict[str, Any] = {}
     test_inputs: dict[str, Any] = {}

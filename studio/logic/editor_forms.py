@@ -6,7 +6,6 @@ fields may name, and the completion of a name being typed (the browser's compone
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,11 +54,12 @@ class ConfigField:
 
 
 def config_fields(
-    kind: str, config: Mapping[str, Any], secrets: Sequence[str] = ()
+    kind: str, config: Mapping[str, Any], secrets: Sequence[str] | None = ()
 ) -> list[ConfigField]:
     """One field per option of ``kind``, showing the value ``config`` holds (else the
     default); an option that is a small options model of its own (``http``'s ``auth``) is
-    one field per field of it. ``secrets``: the stored secret names a secret field offers."""
+    one field per field of it. ``secrets``: the stored secret names a secret field offers
+    (``None``: not known to this user, so no name is flagged as not stored)."""
     try:
         impl = kind_of(kind)
     except Exception:
@@ -125,7 +125,7 @@ def _field(
     name: str,
     label: str,
     secret: bool,
-    secrets: Sequence[str],
+    secrets: Sequence[str] | None,
     expression: bool = False,
     braces: bool = False,
 ) -> ConfigField:
@@ -138,7 +138,7 @@ def _field(
         kind_ = "code"
     elif kind_ not in ("integer", "number", "boolean", "choice", "json"):
         kind_ = "text"
-    choices = list(secrets) if secret else f.choices
+    choices = list(secrets or ()) if secret else f.choices
     if value is None:
         text, checked = f.default, f.checked
     elif kind_ == "json":
@@ -162,7 +162,7 @@ def _field(
         braces=braces,
         language=("python" if f.name in PYTHON_FIELDS else "jinja") if kind_ == "code" else "",
         default=("true" if f.checked else "false") if kind_ == "boolean" else f.default,
-        missing=secret and text != "" and text not in secrets,
+        missing=secret and secrets is not None and text != "" and text not in secrets,
     )
 
 
@@ -227,18 +227,6 @@ def option_update(
 
 # -- expression completion ---------------------------------------------------------------------
 
-_OPEN = re.compile(r"\{\{\s*([\w.]*)$")
-_WORD = re.compile(r"[\w.]*$")
-_CLOSED = re.compile(r"^\s*\}\}")
-
-
-@dataclass
-class Completion:
-    """What may complete the text before the caret: ``items`` replace ``before[start:]``."""
-
-    start: int
-    items: list[str]
-
 
 def references(doc: Mapping[str, Any], node: str, wired: Iterable[Sequence[str]] = ()) -> list[str]:
     """What ``node``'s expressions may name: its upstream nodes (drawn edges first), the
@@ -256,40 +244,6 @@ def references(doc: Mapping[str, Any], node: str, wired: Iterable[Sequence[str]]
     others = [n for n in editor.node_names(doc) if n != node and n not in below]
     names = [n for n in dict.fromkeys([*upstream, *others]) if n not in below and n != node]
     return [f"nodes.{n}.output" for n in names] + [f"inputs.{i['name']}" for i in doc["inputs"]]
-
-
-def completion(refs: Sequence[str], before: str, braces: bool) -> Completion | None:
-    """The references completing what is typed before the caret: in a template after
-    ``{{`` (and the start of a name), in a bare expression a name's start; ``None`` when
-    nothing is being named there (or the name is typed out)."""
-    if braces:
-        opened = _OPEN.search(before)
-        if opened is None:
-            return None
-        partial = opened.group(1)
-    else:
-        partial = _WORD.search(before).group(0)  # type: ignore[union-attr]
-        if not partial:
-            return None
-    items = [r for r in refs if r.startswith(partial) and r != partial]
-    return Completion(len(before) - len(partial), items) if items else None
-
-
-def insert(
-    text: str, caret: int, ref: str, braces: bool, start: int | None = None
-) -> tuple[str, int]:
-    """``text`` with ``ref`` put in at ``caret`` (replacing ``text[start:caret]``, the
-    partial name a completion found), and the caret after it. A template gets ``{{ ref }}``
-    (only the name and the closing ``}}`` inside an opened ``{{``)."""
-    before, after = text[: start if start is not None else caret], text[caret:]
-    if not braces:
-        piece = ref
-    elif start is None:
-        piece = f"{{{{ {ref} }}}}"
-    else:
-        lead = " " if before.endswith("{") else ""
-        piece = lead + ref + ("" if _CLOSED.match(after) else " }}")
-    return before + piece + after, len(before) + len(piece)
 
 
 def run_fields(doc: Mapping[str, Any], needed: Mapping[str, Any]) -> list[forms.FormField]:

@@ -66,7 +66,6 @@ def node_view(
     source = (sources or {}).get(name)
     if source:
         view.source = source
-    elif entry.get("options") is None:
-        ref = entry.get("code") or "unknown code"
-        view.source_note = f"runs {ref}; this version was stored without its source"
+    elif entry.get("code") and entry.get("options") is None:  # a wait or sleep runs none
+        view.source_note = f"runs {entry['code']}; this version was stored without its source"
     return view

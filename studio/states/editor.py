@@ -155,7 +155,8 @@ class EditorState(rx.State):
     _actor: str | None = None
     _can_edit: bool = False
     _unsaved: bool = False
-    _secret_names: list[str] = []
+    _secret_names: list[str] | None = None
+    """The stored secrets' names, for editors (``None``: a viewer is not told them)."""
 
     # -- what the page shows ------------------------------------------------------------------
 
@@ -264,7 +265,7 @@ class EditorState(rx.State):
         self._draft_rev, self.conflict = revision, ""
         self._actor, self._can_edit = principal.actor, principal.may("write")
         # the names only (never a value): an editor picks a node's secret from them
-        self._secret_names = await blocking(secret_names) if self._can_edit else []
+        self._secret_names = await blocking(secret_names) if self._can_edit else None
         self.draft_status = (
             ("draft saved" if revision is not None else "not saved yet")
             if self._can_edit

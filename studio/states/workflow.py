@@ -10,7 +10,6 @@ import reflex as rx
 
 from runtime import catalog, drafts
 from runtime.errors import NotFound, PlaitError
-from runtime.redaction import DEFAULT
 from studio import data
 from studio.logic import diff, fmt, forms, layout
 from studio.logic.version_node import NodeView, node_view
@@ -68,14 +67,14 @@ def load(name: str, version: str | None) -> Loaded | None:
         )
         for i, v in enumerate(infos)
     ]
-    archived = any(w.archived_at is not None for w in c.store.workflows() if w.name == name)
+    archived = c.store.workflow(name).archived_at is not None
     return Loaded(
         description=chosen.spec.get("description", ""),
         versions=versions,
         version=chosen.version,
         version_id=chosen.id,  # type: ignore[arg-type]
         spec=chosen.spec,
-        sources={n: DEFAULT.text(t) for n, t in (chosen.node_sources or {}).items()},
+        sources=catalog.shown_sources(chosen),
         fields=data.run_form_fields(c, chosen.id, chosen.spec),  # type: ignore[arg-type]
         archived=archived,
     )
@@ -86,13 +85,22 @@ class Compared:
     old: dict[str, Any]
     new: dict[str, Any]
     rows: list[diff.DiffRow]
+    old_sources: dict[str, str]
+    new_sources: dict[str, str]
+
+    def node(self, name: str) -> NodeView:
+        """A node of the diff graph as the newer version has it (a removed one: the older)."""
+        if any(n["name"] == name for n in self.new["nodes"]):
+            return node_view(self.new, name, self.new_sources)
+        return node_view(self.old, name, self.old_sources)
 
 
 def load_diff(name: str, old: str, new: str) -> Compared:
     store = client().store
     a, b = catalog.version(store, name, old), catalog.version(store, name, new)
     found = drafts.diff_versions(a, b).shown()
-    return Compared(a.spec, b.spec, diff.rows(found, a.spec, b.spec))
+    rows = diff.rows(found, a.spec, b.spec)
+    return Compared(a.spec, b.spec, rows, catalog.shown_sources(a), catalog.shown_sources(b))
 
 
 def load_runs(name: str) -> list[RunItem]:
@@ -145,10 +153,6 @@ class WorkflowState(rx.State):
         return fmt.editor_href(str(self.wf_name))  # type: ignore[attr-defined]
 
     @rx.var
-    def current_version(self) -> str:
-        return next((v.version for v in self.versions if v.current), "")
-
-    @rx.var
     def version_options(self) -> list[str]:
         return [v.version for v in self.versions]
 
@@ -160,7 +164,7 @@ class WorkflowState(rx.State):
         self._spec = loaded.spec
         self._sources = loaded.sources
         self.archived = loaded.archived
-        if self.picked.name:
+        if self.picked.name and not self.diff_on_graph:
             self.picked = node_view(loaded.spec, self.picked.name, loaded.sources)
         self.node_count = len(loaded.spec["nodes"])
         self.input_count = len(loaded.spec.get("inputs", {}))
@@ -182,11 +186,11 @@ class WorkflowState(rx.State):
 
     def pick_node(self, node: dict[str, Any]) -> None:
         name = str(node.get("id", ""))
-        spec, sources = self._spec, self._sources
         c = self._compared
-        if self.diff_on_graph and c is not None and name not in {n["name"] for n in spec["nodes"]}:
-            spec, sources = c.old, {}  # a removed node: shown as the older version had it
-        self.picked = node_view(spec, name, sources)
+        if self.diff_on_graph and c is not None:  # the diff graph draws the compared two
+            self.picked = c.node(name)
+        else:
+            self.picked = node_view(self._spec, name, self._sources)
         self._draw()
 
     def close_node(self) -> None:
@@ -231,16 +235,19 @@ class WorkflowState(rx.State):
                 await rang(RESYNC_SECONDS)
 
     async def select_version(self, version: str) -> None:
+        await self._select(version)
+
+    async def _select(self, version: str) -> bool:
         if (await permitted(self, "read", "read workflows"))[0] is None:
-            return
+            return False
         loaded = await blocking(load, self.wf_name, version)  # type: ignore[attr-defined]
         if loaded is not None:
             self._show(loaded)
+        return True
 
     async def reload(self) -> None:
         """After a change of the workflow (made current, archived): the version shown kept."""
-        await self.select_version(self.version)
-        if self.diff_old and self.diff_new:
+        if await self._select(self.version) and self.diff_old and self.diff_new:
             await self._load_diff()
 
     def set_direction(self, value: str | list[str]) -> None:

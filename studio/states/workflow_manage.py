@@ -56,7 +56,11 @@ class WorkflowManageState(rx.State):
         if allowed is None:
             self.message = why
             return None
-        await blocking(client().store.set_archived, name, archived)
+        try:
+            await blocking(client().store.set_archived, name, archived)
+        except PlaitError as exc:  # deleted meanwhile
+            self.message = str(exc)
+            return None
         await record(self, allowed, "workflow.archive" if archived else "workflow.restore", name)
         self.message = (
             "archived: hidden from the workflow list, nothing lost" if archived else "restored"

@@ -239,3 +239,41 @@ def test_a_faked_node_shows_no_source() -> None:
 
     g = faked(codes(load_v1), {"load": [1, 2]})
     assert g.node_sources() == {"total": source(total)}  # not the fake's wrapper
+
+
+def _helper_v1(x: int) -> int:
+    return x + 1
+
+
+def _helper_v2(x: int) -> int:
+    return x + 2
+
+
+_helper = _helper_v1
+
+
+def uses_helper(x: int) -> int:
+    return _helper(x)
+
+
+def test_a_changed_helper_is_a_code_change_though_the_node_reads_the_same(
+    client: rt.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def graph() -> rt.Graph:
+        g = rt.Graph("helped")
+        g.add("uses_helper", uses_helper)
+        return g
+
+    v1 = client.publish(graph())
+    monkeypatch.setitem(globals(), "_helper", _helper_v2)
+    v2 = client.publish(graph())
+    assert v1.version != v2.version  # the digest covers the helper it calls
+    old = client.store.find_version("helped", v1.version)
+    new = client.store.find_version("helped", v2.version)
+    found = drafts.diff_versions(old, new)
+    text = source(uses_helper)
+    assert found.changed == {"uses_helper": [Change("code", text, text)]}
+    assert drafts.code_change_lines(found.changed["uses_helper"][0]) == (
+        "changed in code it calls (its own source reads the same)",
+        [],
+    )

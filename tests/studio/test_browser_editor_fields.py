@@ -2,7 +2,7 @@
 node and a name not stored yet typed for an ``http`` node's ``auth`` (edited field by
 field, not as JSON), upstream references put into expression fields by completion (typed
 ``{{ in`` then Enter) and by a chip, and Python written in the code editor with Tab
-indenting. The saved draft holds all of it, the secrets declared on their nodes. Each step
+indenting. The saved draft holds all of it, the secrets named in their nodes' options. Each step
 is screenshotted into ``test-artifacts/``."""
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from runtime import client as client_module
+from runtime.nodes.kind import options_schema
+from runtime.nodes.registry import kind_of
+from runtime.nodes.secret_options import named_secrets
 from tests.studio.conftest import Studio, start_studio, stop_studio
 
 TIMEOUT = 30_000
@@ -155,9 +158,11 @@ def test_secrets_completion_and_the_code_editor(
         "prompt": "Summarise: {{ nodes.template.output }}",
         "api_key_secret": "OPENAI_KEY",
     }
-    assert llm["secrets"] == ["OPENAI_KEY"]
     assert nodes["http"]["options"]["auth"] == {"type": "header", "secret": "NEW_TOKEN"}
-    assert nodes["http"]["secrets"] == ["NEW_TOKEN"]
+    # the secrets the options name are what the built nodes declare (LibraryKind.prepare)
+    for name, wanted in (("llm", ["OPENAI_KEY"]), ("http", ["NEW_TOKEN"])):
+        kind = kind_of(nodes[name]["kind"])
+        assert named_secrets(options_schema(kind), nodes[name]["options"]) == wanted
     assert nodes["code"]["options"]["source"] == "def main():\n    return 41 + 1  # the answer"
 
     # a reload shows them again: the picked secret, the typed one still flagged

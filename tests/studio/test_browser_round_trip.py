@@ -136,6 +136,38 @@ def test_build_publish_diff_roll_back_export_import_and_run_in_a_notebook(
         export_file = tmp_path / download.value.suggested_filename
         exported.replace(export_file)
         assert export_file.name == f"greeting.{newer[:8]}.workflow.json"
+
+        # -- archived (hidden from the list, nothing lost), restored; refused a delete -------
+        page.locator("#archive-workflow").click()
+        expect(page.locator("#workflow-message")).to_contain_text("archived", timeout=TIMEOUT)
+        page.goto(first.url + "/")
+        expect(page.locator(".plait-workflow-row")).to_have_count(0, timeout=TIMEOUT)
+        page.locator("#show-archived").click()
+        expect(page.locator('.plait-workflow-row[data-workflow="greeting"]')).to_contain_text(
+            "archived", timeout=TIMEOUT
+        )
+        snap("archived")
+        page.get_by_role("link", name="greeting").click()
+        page.locator("#restore-workflow").click()
+        expect(page.locator("#workflow-message")).to_have_text("restored", timeout=TIMEOUT)
+        assert c.store.workflow("greeting").archived_at is None
+        page.locator("#delete-workflow").click()
+        page.locator("#delete-confirm").click()
+        expect(page.locator("#workflow-message")).to_contain_text("run", timeout=TIMEOUT)
+        assert c.store.version_infos("greeting")  # still there: its runs reference it
+
+        # -- duplicated: a new workflow's draft, opened in the editor -------------------------
+        page.locator("#duplicate-workflow").click()
+        page.locator("#duplicate-name").fill("greeting 2")
+        page.locator("#duplicate-confirm").click()
+        page.wait_for_url(re.compile(r"/editor/greeting%202$"), timeout=TIMEOUT)
+        expect(node(page, "template")).to_be_visible(timeout=TIMEOUT)
+        copy = c.store.draft("greeting 2")
+        assert copy is not None and {n["name"] for n in copy.spec["nodes"]} == {
+            "template",
+            "transform",
+        }
+        snap("duplicated")
     finally:
         stop_studio(first)
         client_module._default = None

@@ -329,7 +329,7 @@ def test_http_auth_is_edited_field_by_field() -> None:
     assert editor_forms.option_update(config, fields, "retries", 3) == ("retries", 3)
 
 
-def test_the_secrets_options_name_are_declared_in_the_draft() -> None:
+def test_the_secrets_options_name_are_declared_when_the_draft_is_built() -> None:
     doc = editor.new_document("keys")
     doc, _ = editor.add_node(doc, "http", 0, 0, {"url": "https://x", "auth": {"secret": "TOK"}})
     doc, _ = editor.add_node(
@@ -337,22 +337,31 @@ def test_the_secrets_options_name_are_declared_in_the_draft() -> None:
     )
     doc, _ = editor.add_node(doc, "template", 400, 0, {"template": "x"})
     draft = editor_drafts.to_draft(doc)
-    by_name = {n["name"]: n for n in draft["nodes"]}
-    assert by_name["http"]["secrets"] == ["TOK"] and by_name["llm"]["secrets"] == ["K"]
-    assert "secrets" not in by_name["template"]
     assert drafts.validate(draft) == []
-    # a secret declared beside the options is kept; a changed option's old one is not
-    by_name["template"]["secrets"] = ["EXTRA"]
-    reopened = editor_drafts.from_draft(draft)
-    assert editor.find(reopened, "template")["secrets"] == ["EXTRA"]  # type: ignore[index]
+    spec = {n["name"]: n for n in drafts.build(draft).spec()["nodes"]}
+    assert spec["http"]["secrets"] == ["TOK"] and spec["llm"]["secrets"] == ["K"]
+    assert "secrets" not in spec["template"]
+    # a secret declared beside the options is kept, before those the options name
+    by_name = {n["name"]: n for n in draft["nodes"]}
+    by_name["llm"]["secrets"] = ["EXTRA"]
+    assert {n["name"]: n for n in drafts.build(draft).spec()["nodes"]}["llm"]["secrets"] == [
+        "EXTRA",
+        "K",
+    ]
+    # reopened, the named ones follow the options: a changed option's old one is gone
+    reopened = editor_drafts.from_draft(drafts.draft_from_spec(drafts.build(draft).spec()))
+    assert editor.find(reopened, "llm")["secrets"] == ["EXTRA"]  # type: ignore[index]
     assert "secrets" not in editor.find(reopened, "http")  # type: ignore[operator]
     changed = editor.set_config(reopened, "http", "auth", {"secret": "NEW"})
-    again = {n["name"]: n for n in editor_drafts.to_draft(changed)["nodes"]}
-    assert again["http"]["secrets"] == ["NEW"] and again["template"]["secrets"] == ["EXTRA"]
+    rebuilt = {n["name"]: n for n in drafts.build(editor_drafts.to_draft(changed)).spec()["nodes"]}
+    assert rebuilt["http"]["secrets"] == ["NEW"] and rebuilt["llm"]["secrets"] == ["EXTRA", "K"]
     # a published version reopened builds the same version
     graph = editor_check.graph_of(doc)
     back = editor_drafts.from_draft(drafts.draft_from_spec(graph.spec()))
     assert editor_check.graph_of(back).version == graph.version
+    twice = drafts.build(draft)
+    again = editor_drafts.from_draft(drafts.draft_from_spec(twice.spec()))
+    assert editor_check.graph_of(again).version == twice.version  # order kept: same hash
 
 
 def test_references_name_the_nodes_a_node_may_read_without_a_cycle() -> None:
@@ -376,34 +385,3 @@ def test_references_name_the_nodes_a_node_may_read_without_a_cycle() -> None:
         "nodes.template.output",
         "inputs.city",
     ]
-
-
-def test_completion_offers_the_references_the_typed_start_fits() -> None:
-    refs = ["nodes.fetch.output", "nodes.feed.output", "inputs.city"]
-    assert editor_forms.completion(refs, "Hi {{", True) == editor_forms.Completion(5, refs)
-    assert editor_forms.completion(refs, "Hi {{ in", True) == editor_forms.Completion(
-        6, ["inputs.city"]
-    )
-    assert editor_forms.completion(refs, "{{ nodes.fe", True).items == refs[:2]  # type: ignore[union-attr]
-    assert editor_forms.completion(refs, "{{ nodes.fet", True).items == refs[:1]  # type: ignore[union-attr]
-    assert editor_forms.completion(refs, "{{ inputs.city", True) is None  # typed out
-    assert editor_forms.completion(refs, "{{ nowhere", True) is None
-    assert editor_forms.completion(refs, "{{ inputs.city }} and", True) is None  # closed
-    assert editor_forms.completion(refs, "Hi in", True) is None  # a template: only in {{
-    # a bare expression (a transform's JMESPath) completes a name's start
-    assert editor_forms.completion(refs, "{a: in", False) == editor_forms.Completion(
-        4, ["inputs.city"]
-    )
-    assert editor_forms.completion(refs, "{a: ", False) is None
-
-
-def test_insert_puts_a_reference_at_the_caret() -> None:
-    ref = "inputs.city"
-    # a chip: the whole expression at the caret
-    assert editor_forms.insert("Hi !", 3, ref, True) == ("Hi {{ inputs.city }}!", 20)
-    assert editor_forms.insert("a", 1, ref, False) == ("ainputs.city", 12)
-    # a completion replaces the typed start, closing the braces unless they are there
-    assert editor_forms.insert("Hi {{ in", 8, ref, True, 6) == ("Hi {{ inputs.city }}", 20)
-    assert editor_forms.insert("Hi {{in", 7, ref, True, 5) == ("Hi {{ inputs.city }}", 20)
-    assert editor_forms.insert("{{ i }}", 4, ref, True, 3) == ("{{ inputs.city }}", 14)
-    assert editor_forms.insert("{a: in}", 6, ref, False, 4) == ("{a: inputs.city}", 15)

@@ -11,6 +11,9 @@ import reflex as rx
 import runtime as rt
 import studio.studio  # noqa: F401 - registers the pages and their route arguments
 from runtime import catalog, drafts
+from runtime.nodes.kind import options_schema
+from runtime.nodes.registry import kind_of
+from runtime.nodes.secret_options import named_secrets
 from runtime.secrets import Secrets
 from studio.logic import editor
 from studio.logic.editor_history import History
@@ -157,8 +160,10 @@ def test_a_secret_is_picked_by_name_and_declared_in_the_draft(pg_client: rt.Clie
         assert saved is not None
         nodes = {n["name"]: n for n in saved.spec["nodes"]}
         assert nodes["llm"]["options"] == {"api_key_secret": "OPENAI_KEY"}
-        assert nodes["llm"]["secrets"] == ["OPENAI_KEY"]
         assert nodes["http"]["options"] == {"auth": {"secret": "LATER", "type": "basic"}}
-        assert nodes["http"]["secrets"] == ["LATER"]
+        # what the options name is what the nodes they build declare (LibraryKind.prepare)
+        for node, wanted in (("llm", ["OPENAI_KEY"]), ("http", ["LATER"])):
+            kind = kind_of(nodes[node]["kind"])
+            assert named_secrets(options_schema(kind), nodes[node]["options"]) == wanted
 
     asyncio.run(scenario())

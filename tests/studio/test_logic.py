@@ -422,7 +422,13 @@ def test_a_code_change_is_shown_as_a_unified_diff() -> None:
     assert row.detail == "code changed"
     assert row.lines[0].code[-2:] == ["-    return x + 1", "+    return x + 2"]
     unrecorded = drafts.VersionDiff([], [], {"f": [drafts.Change("code", None, None)]}, [], [])
-    assert diff.rows(unrecorded, spec, spec)[0].lines[0].new == "(source not recorded)"
+    assert diff.rows(unrecorded, spec, spec)[0].detail == "code changed (source not recorded)"
+    # the same source on both sides: what changed is code it calls
+    same = drafts.Change("code", "def f(): return g()", "def f(): return g()")
+    helper = drafts.VersionDiff([], [], {"f": [same]}, [], [])
+    (row,) = diff.rows(helper, spec, spec)
+    assert row.detail == "code changed in code it calls (its own source reads the same)"
+    assert row.lines[0].code == []
 
 
 def test_a_picked_node_shows_what_it_runs() -> None:
