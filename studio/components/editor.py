@@ -10,6 +10,7 @@ from studio.components.editor_canvas import KIND_ATTRIBUTE, SHORTCUTS
 from studio.components.editor_fields import config_text
 from studio.logic.editor import INPUT_TYPES, PaletteItem
 from studio.logic.editor_forms import ConfigField
+from studio.logic.editor_policies import PolicyField
 from studio.states.editor import EditorState, InputRow, PaletteGroup, ProblemRow
 
 PANEL = {"border": "1px solid var(--gray-a5)", "border_radius": "8px", "background": "white"}
@@ -31,17 +32,19 @@ def palette_item(item: rx.Var[PaletteItem]) -> rx.Component:
                 "overflow": "hidden",
             },
         ),
-        draggable=item.addable,
+        draggable=item.addable & ~EditorState.read_only,
         custom_attrs={KIND_ATTRIBUTE: item.kind},
         on_click=rx.cond(item.addable, EditorState.add_kind(item.kind), rx.noop()),
         class_name=rx.cond(item.addable, "plait-palette-item", "plait-palette-item plait-python"),
         padding="6px 8px",
         border_radius="6px",
         border="1px solid var(--gray-a4)",
-        cursor=rx.cond(item.addable, "grab", "not-allowed"),
-        opacity=rx.cond(item.addable, "1", "0.55"),
+        cursor=rx.cond(item.addable & ~EditorState.read_only, "grab", "not-allowed"),
+        opacity=rx.cond(item.addable & ~EditorState.read_only, "1", "0.55"),
         title=rx.cond(
-            item.addable, "drag onto the canvas, or click to add", "add it in a notebook"
+            EditorState.read_only,
+            "read only: nothing is added to this version",
+            rx.cond(item.addable, "drag onto the canvas, or click to add", "add it in a notebook"),
         ),
         width="100%",
     )
@@ -207,7 +210,135 @@ def config_row(f: rx.Var[ConfigField]) -> rx.Component:
     )
 
 
+def policy_input(f: rx.Var[PolicyField]) -> rx.Component:
+    key = EditorState.form_key.to_string() + EditorState.selected + "policy-" + f.name
+    return rx.cond(
+        f.kind == "choice",
+        rx.el.select(
+            rx.foreach(
+                f.choices, lambda c: rx.el.option(rx.cond(c == "", "(default)", c), value=c)
+            ),
+            default_value=f.value,
+            on_change=EditorState.set_policy(f.name),
+            key=key,
+            class_name="plait-config-input",
+        ),
+        rx.input(
+            default_value=f.value,
+            on_blur=EditorState.set_policy(f.name),
+            key=key,
+            placeholder=rx.cond(f.name == "timeout", "none", ""),
+            width="100%",
+            class_name="plait-config-input",
+        ),
+    )
+
+
+def policy_row(f: rx.Var[PolicyField]) -> rx.Component:
+    return rx.vstack(
+        rx.text(f.label, weight="medium", size="2"),
+        policy_input(f),
+        rx.cond(
+            f.error != "",
+            rx.text(f.error, size="1", color_scheme="red", class_name="plait-policy-error"),
+        ),
+        rx.cond(f.hint != "", rx.text(f.hint, size="1", color_scheme="gray")),
+        spacing="1",
+        width="100%",
+        class_name="plait-policy-field",
+        data_policy=f.name,
+    )
+
+
+def policies_section() -> rx.Component:
+    """How the node retries, times out, runs, joins and caches (its draft node's keys)."""
+    return rx.vstack(
+        rx.separator(),
+        rx.text("Policies", weight="bold", size="2"),
+        rx.foreach(EditorState.policies, policy_row),
+        spacing="2",
+        width="100%",
+        id="node-policies",
+    )
+
+
+def readonly_policy(f: rx.Var[PolicyField]) -> rx.Component:
+    return rx.hstack(
+        rx.text(f.label, size="1", color_scheme="gray"),
+        rx.code(rx.cond(f.value == "", "none", f.value), size="1"),
+        justify="between",
+        width="100%",
+        class_name="plait-policy-field",
+        data_policy=f.name,
+    )
+
+
+def readonly_node_panel() -> rx.Component:
+    """A node of a version shown read only: what it runs (a function's source), its
+    options, wiring and policies; nothing to change."""
+    d = EditorState.detail
+    return rx.cond(
+        EditorState.selected != "",
+        rx.vstack(
+            rx.hstack(
+                rx.badge(EditorState.selected_kind, id="node-kind"),
+                rx.text(EditorState.selected, weight="bold", size="2", id="node-title"),
+                width="100%",
+                align="center",
+            ),
+            rx.cond(d.doc != "", rx.text(d.doc, size="2", color_scheme="gray")),
+            rx.cond(
+                d.source != "",
+                rx.vstack(
+                    rx.text("Source", weight="medium", size="2"),
+                    rx.code_block(
+                        d.source,
+                        language="python",
+                        width="100%",
+                        font_size="11px",
+                        id="node-source",
+                    ),
+                    spacing="1",
+                    width="100%",
+                ),
+            ),
+            rx.cond(
+                d.source_note != "",
+                rx.text(d.source_note, size="1", color_scheme="gray", id="node-source-note"),
+            ),
+            rx.cond(
+                d.config != "",
+                rx.vstack(
+                    rx.text("Options", weight="medium", size="2"),
+                    rx.code_block(d.config, language="json", width="100%", font_size="11px"),
+                    spacing="1",
+                    width="100%",
+                    id="node-options",
+                ),
+            ),
+            rx.cond(
+                d.wiring.length() > 0,
+                rx.vstack(
+                    rx.text("Inputs", weight="medium", size="2"),
+                    rx.foreach(d.wiring, lambda w: rx.code(w, size="1")),
+                    spacing="1",
+                ),
+            ),
+            rx.text("Policies", weight="medium", size="2"),
+            rx.foreach(EditorState.policies, readonly_policy),
+            spacing="2",
+            width="100%",
+            id="node-readonly",
+        ),
+        rx.text("Select a node to see what it runs.", size="2", color_scheme="gray"),
+    )
+
+
 def node_panel() -> rx.Component:
+    return rx.cond(EditorState.read_only, readonly_node_panel(), edit_node_panel())
+
+
+def edit_node_panel() -> rx.Component:
     return rx.cond(
         EditorState.selected != "",
         rx.vstack(
@@ -228,6 +359,7 @@ def node_panel() -> rx.Component:
                 rx.callout(EditorState.config_error, color_scheme="red", size="1"),
             ),
             rx.foreach(EditorState.config, config_row),
+            policies_section(),
             spacing="3",
             width="100%",
             id="node-config",
@@ -294,6 +426,22 @@ def input_row(row: rx.Var[InputRow]) -> rx.Component:
 
 
 def inputs_panel() -> rx.Component:
+    return rx.cond(
+        EditorState.read_only,
+        rx.vstack(
+            rx.foreach(
+                EditorState.inputs,
+                lambda row: rx.code(row.name, size="1", class_name="plait-run-input-name"),
+            ),
+            rx.text("The run inputs of this version.", size="1", color_scheme="gray"),
+            spacing="1",
+            width="100%",
+        ),
+        edit_inputs_panel(),
+    )
+
+
+def edit_inputs_panel() -> rx.Component:
     return rx.vstack(
         rx.text(
             "Run inputs: expressions read them as inputs.<name>.", size="1", color_scheme="gray"
@@ -333,6 +481,18 @@ def problems_panel() -> rx.Component:
 
 
 def run_panel() -> rx.Component:
+    return rx.cond(
+        EditorState.read_only,
+        rx.text(
+            "A test run runs the draft: run this version from its workflow page.",
+            size="2",
+            color_scheme="gray",
+        ),
+        edit_run_panel(),
+    )
+
+
+def edit_run_panel() -> rx.Component:
     return rx.vstack(
         rx.form(
             rx.vstack(
@@ -500,26 +660,41 @@ def toolbar() -> rx.Component:
             on_blur=EditorState.set_title,
             key=EditorState.form_key.to_string() + "title",
             id="workflow-name",
+            read_only=EditorState.read_only,
             width="220px",
         ),
-        rx.button("Undo", on_click=EditorState.undo, disabled=~EditorState.can_undo, size="1"),
-        rx.button("Redo", on_click=EditorState.redo, disabled=~EditorState.can_redo, size="1"),
-        rx.button("Auto-layout", on_click=EditorState.layout, size="1", variant="soft"),
+        rx.cond(
+            EditorState.read_only,
+            rx.fragment(),
+            rx.fragment(
+                rx.button(
+                    "Undo", on_click=EditorState.undo, disabled=~EditorState.can_undo, size="1"
+                ),
+                rx.button(
+                    "Redo", on_click=EditorState.redo, disabled=~EditorState.can_redo, size="1"
+                ),
+                rx.button("Auto-layout", on_click=EditorState.layout, size="1", variant="soft"),
+            ),
+        ),
         rx.button("Zoom to fit", on_click=EditorState.zoom_to_fit, size="1", variant="soft"),
         rx.button("Export JSON", on_click=EditorState.export, size="1", variant="soft"),
         shortcuts_help(),
         rx.spacer(),
         rx.text(EditorState.draft_status, size="1", color_scheme="gray", id="draft-status"),
-        publish_dialog(),
+        rx.cond(EditorState.read_only, rx.fragment(), publish_dialog()),
         rx.cond(
-            EditorState.problem_count > 0,
-            rx.badge(
-                EditorState.problem_count.to_string()
-                + rx.cond(EditorState.problem_count == 1, " problem", " problems"),
-                color_scheme="red",
-                id="problem-badge",
+            EditorState.read_only,
+            rx.fragment(),  # a version shown is not checked as a draft is
+            rx.cond(
+                EditorState.problem_count > 0,
+                rx.badge(
+                    EditorState.problem_count.to_string()
+                    + rx.cond(EditorState.problem_count == 1, " problem", " problems"),
+                    color_scheme="red",
+                    id="problem-badge",
+                ),
+                rx.badge("valid", color_scheme="green", id="problem-badge"),
             ),
-            rx.badge("valid", color_scheme="green", id="problem-badge"),
         ),
         rx.text(
             EditorState.node_count.to_string() + " nodes · checked in " + EditorState.check_ms,

@@ -23,7 +23,11 @@ const PlaitEditorNode = memo(function PlaitEditorNode({ data, selected }) {
                  background: data.fill || "#ffffff", fontSize: 12, boxSizing: "border-box"}}>
       <Handle type="target" position={Position.Left} />
       <div style={{fontWeight: 600, overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap"}}>{data.label}</div>
-      <div style={{color: "#475569", fontSize: 11}}>{data.kind}{data.status ? " · " + data.status : ""}</div>
+      <div style={{color: "#475569", fontSize: 11}}>
+        <span className="plait-enode-kind">{data.kind}</span>
+        {data.python ? <span className="plait-code-badge" title="Python code: change it in its notebook or module" style={{marginLeft: 6, padding: "0 4px", borderRadius: 4, background: "#fef3c7", color: "#92400e", fontSize: 10}}>code</span> : null}
+        {data.status ? " · " + data.status : ""}
+      </div>
       {data.error ? <div className="plait-enode-message" style={{color: "#b91c1c", fontSize: 10, overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap"}}>⚠ {data.error}</div> : null}
       <Handle type="source" position={Position.Right} />
     </div>
@@ -76,6 +80,8 @@ function PlaitEditorInner(props) {
       if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
       const combo = ((e.ctrlKey || e.metaKey) ? "mod+" : "") + (e.shiftKey && (e.ctrlKey || e.metaKey) ? "shift+" : "") + e.key.toLowerCase();
       if (!PLAIT_KEYS.has(combo)) return;
+      // a read-only view answers only the keys that change nothing
+      if (report.current.readOnly && !["f", "mod+a", "mod+c"].includes(combo)) return;
       e.preventDefault();
       if (combo === "f") { flow.fitView({padding: 0.15, duration: 200}); return; }
       if (combo === "mod+a") { setNodes((ns) => ns.map((x) => ({...x, selected: true}))); return; }
@@ -92,7 +98,7 @@ function PlaitEditorInner(props) {
     }
   }, []);
   const onConnect = useCallback((c) => {
-    if (report.current.onConnectNodes) report.current.onConnectNodes(c.source, c.target);
+    if (report.current.onConnectNodes && !report.current.readOnly) report.current.onConnectNodes(c.source, c.target);
   }, []);
   const onNodeDragStop = useCallback((e, node, dragged) => moved(dragged && dragged.length ? dragged : [node]), [moved]);
   const onSelectionDragStop = useCallback((e, dragged) => moved(dragged), [moved]);
@@ -102,7 +108,7 @@ function PlaitEditorInner(props) {
   const onDragOver = useCallback((e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }, []);
   const onDrop = useCallback((e) => {
     const kind = e.dataTransfer.getData(PLAIT_KIND);
-    if (!kind) return;
+    if (!kind || report.current.readOnly) return;
     e.preventDefault();
     const p = flow.screenToFlowPosition({x: e.clientX, y: e.clientY});
     if (report.current.onDropKind) report.current.onDropKind(kind, p.x - 86, p.y - 22);
@@ -114,6 +120,7 @@ function PlaitEditorInner(props) {
         onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
         onNodeDragStop={onNodeDragStop} onSelectionDragStop={onSelectionDragStop}
         onSelectionChange={onSelectionChange}
+        nodesDraggable={!props.readOnly} nodesConnectable={!props.readOnly}
         deleteKeyCode={null} fitView={true} fitViewOptions={PLAIT_FIT}
         minZoom={0.05} maxZoom={2} onlyRenderVisibleElements={nodes.length > 120}>
         <Background />

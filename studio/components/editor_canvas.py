@@ -70,6 +70,8 @@ class EditorCanvas(rx.Component):
     """Zooms to fit whenever it changes."""
     focus: Var[str]
     """``node#n``: centres and selects ``node`` whenever it changes."""
+    read_only: Var[bool]
+    """Nothing moves, connects or drops (the server refuses such edits too)."""
     on_moved: rx.EventHandler[_positions]
     on_connect_nodes: rx.EventHandler[_pair]
     on_drop_kind: rx.EventHandler[_dropped]

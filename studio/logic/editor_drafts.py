@@ -4,7 +4,8 @@ A node's ``x``/``y`` become its ``position``; the secrets its options name (and 
 it declares, its ``secrets`` in the document) its ``secrets``; a drawn edge ``a -> b``
 becomes ``b``'s ``after`` only when none of ``b``'s expressions reads ``a`` (the expression
 wires it already); the run inputs' list becomes the draft's ``inputs`` object, and their
-defaults its ``test_inputs``. Reading a draft back draws every edge, ``after`` and expression alike,
+defaults its ``test_inputs``; a node's ``policies`` (``studio.logic.editor_policies``) are
+its draft node's policy keys. Reading a draft back draws every edge, ``after`` and expression alike,
 as the canvas showed them when they were drawn.
 """
 
@@ -22,7 +23,7 @@ from runtime.nodes.kind import options_schema
 from runtime.nodes.library import LibraryKind
 from runtime.nodes.registry import kind_of
 from runtime.nodes.secret_options import named_secrets
-from studio.logic import editor
+from studio.logic import editor, editor_policies
 
 
 def expression_refs(kind: str, config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -88,6 +89,7 @@ def to_draft(
         # those its options name are declared when it is built (``LibraryKind.prepare``)
         if node.get("secrets"):
             entry["secrets"] = list(node["secrets"])
+        entry.update(node.get("policies") or {})  # under the keys a draft node holds them
         nodes.append(entry)
     inputs: dict[str, Any] = {}
     test_inputs: dict[str, Any] = {}
@@ -136,6 +138,8 @@ def from_draft(draft: Mapping[str, Any]) -> editor.Document:
         named = option_secrets(node["kind"], config)
         if extra := [s for s in node.get("secrets") or [] if s not in named]:
             item["secrets"] = extra
+        if policies := editor_policies.from_draft_node(node):
+            item["policies"] = policies
         doc["nodes"].append(item)
         reads, _ = expression_refs(node["kind"], config)
         sources = [*(node.get("after") or []), *(s for s in reads if s in names)]

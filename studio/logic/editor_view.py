@@ -14,9 +14,11 @@ def flow_nodes(
     errors: Mapping[str, str],
     statuses: Mapping[str, str],
     picked: Collection[str] = (),
+    python: Collection[str] = (),
 ) -> list[dict[str, Any]]:
     """``picked``: selected as they appear (the canvas keeps its own selection of the
-    nodes it already shows)."""
+    nodes it already shows); ``python``: nodes that are Python code (a version defined in a
+    notebook or module), marked as such."""
     out = []
     for node in doc["nodes"]:
         status = statuses.get(node["name"], "")
@@ -25,6 +27,8 @@ def flow_nodes(
             classes += f" plait-{status}"
         if node["name"] in errors:
             classes += " plait-invalid"
+        if node["name"] in python:
+            classes += " plait-python-node"
         out.append(
             {
                 "id": node["name"],
@@ -38,6 +42,7 @@ def flow_nodes(
                     "error": errors.get(node["name"], ""),
                     "status": status,
                     "fill": theme.status_colour(status) if status else "",
+                    "python": node["name"] in python,
                 },
             }
         )

@@ -29,6 +29,28 @@ def editor_page() -> rx.Component:
                 ),
             ),
             rx.cond(
+                EditorState.read_only,
+                rx.callout(
+                    rx.hstack(
+                        rx.text(EditorState.banner, id="editor-readonly-text"),
+                        rx.cond(
+                            EditorState.can_open_draft,
+                            rx.button(
+                                "Open as draft",
+                                on_click=EditorState.open_as_draft,
+                                size="1",
+                                id="open-as-draft",
+                            ),
+                        ),
+                        align="center",
+                    ),
+                    icon="lock",
+                    color_scheme="amber",
+                    id="editor-readonly",
+                    width="100%",
+                ),
+            ),
+            rx.cond(
                 EditorState.note != "",
                 rx.text(EditorState.note, size="1", color_scheme="gray", id="editor-note"),
             ),
@@ -40,6 +62,7 @@ def editor_page() -> rx.Component:
                         edges=EditorState.flow_edges,
                         fit=EditorState.fit,
                         focus=EditorState.focus,
+                        read_only=EditorState.read_only,
                         on_moved=EditorState.moved,
                         on_connect_nodes=EditorState.connect_nodes,
                         on_drop_kind=EditorState.drop_kind,

@@ -8,22 +8,29 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import reflex as rx
 
 from runtime import catalog, drafts, secrets
+from runtime.auth.roles import Principal
 from runtime.errors import NotFound, PlaitError
+from runtime.redaction import DEFAULT
+from runtime.store.tables import WorkflowVersion
 from studio.logic import (
     editor,
     editor_check,
     editor_drafts,
     editor_forms,
+    editor_policies,
+    editor_readonly,
     editor_view,
     forms,
     live,
 )
 from studio.logic.editor_history import History
+from studio.logic.version_node import NodeView, node_view
 from studio.states.base import blocking, client, gate, permitted, record, session_token
 
 PALETTE = editor.palette()
@@ -52,29 +59,79 @@ class PaletteGroup:
 
 
 CONFLICT = "someone else saved this draft: reload to see their changes"
+READ_ONLY = "read only: this version is not edited here"
 
 
-def load_document(name: str) -> tuple[editor.Document, int | None, str]:
+@dataclass
+class Loaded:
+    """What the editor opens: a document, and when it is a version shown read only, that
+    version (its spec and the sources its Python nodes run, redacted)."""
+
+    doc: editor.Document
+    revision: int | None
+    """The draft's revision (``None``: no draft yet)."""
+    note: str
+    banner: str = ""
+    """Why the document is read only here (empty: it is edited)."""
+    python: list[str] = dataclass_field(default_factory=list)
+    spec: dict[str, Any] = dataclass_field(default_factory=dict)
+    sources: dict[str, str] = dataclass_field(default_factory=dict)
+    version: str = ""
+    """The version shown read only."""
+    openable: bool = False
+    """It is made of library nodes: "Open as draft" makes it the draft."""
+
+
+def load_document(name: str, version: str | None = None) -> Loaded:
     """The draft of ``name`` as a document with its revision; without a draft, its current
-    published version (no revision: the first save makes the draft), or a new document;
-    and a note when it cannot be edited here."""
+    published version (no revision: the first save makes the draft), or a new document.
+    ``version`` (a hash or a prefix), or a current version defined in Python code (function
+    nodes a draft cannot hold), is shown read only."""
     store = client().store
     try:
         saved = store.draft(name)
     except NotFound:
         saved = None
+    revision = None if saved is None else saved.revision
+    if version:
+        try:
+            found = catalog.version(store, name, version)
+        except NotFound as exc:
+            return Loaded(editor.new_document(name), revision, str(exc), banner=str(exc))
+        return _read_only(found, revision)
     if saved is not None:
         doc = editor_drafts.from_draft({**saved.spec, "name": name})
-        return doc, saved.revision, f"draft of {name}, revision {saved.revision}"
+        return Loaded(doc, saved.revision, f"draft of {name}, revision {saved.revision}")
     try:
         found = catalog.version(store, name, None)
     except NotFound:
-        return editor.new_document(name), None, ""
-    try:
-        doc = editor_drafts.from_draft(drafts.draft_from_spec(found.spec))
-    except PlaitError as exc:
-        return editor.new_document(name), None, f"{name} cannot be edited here: {exc}"
-    return doc, None, f"opened version {found.version[:8]} of {name}"
+        return Loaded(editor.new_document(name), None, "")
+    shown = editor_readonly.version_document(found.spec)
+    if not shown.draftable:
+        return _read_only(found, None, shown)
+    return Loaded(shown.doc, None, f"opened version {found.version[:8]} of {name}")
+
+
+def _read_only(
+    found: WorkflowVersion,
+    revision: int | None,
+    shown: editor_readonly.VersionDocument | None = None,
+) -> Loaded:
+    shown = shown or editor_readonly.version_document(found.spec)
+    name = str(found.spec.get("name") or "")
+    # a key typed into a function's body never reaches the page (as ``catalog.node_source``)
+    sources = {k: DEFAULT.text(v) for k, v in (found.node_sources or {}).items()}
+    return Loaded(
+        shown.doc,
+        revision,
+        f"version {found.version[:8]} of {name}",
+        banner=editor_readonly.VERSION_BANNER if shown.draftable else editor_readonly.PYTHON_BANNER,
+        python=shown.python,
+        spec=dict(found.spec),
+        sources=sources,
+        version=found.version,
+        openable=shown.draftable,
+    )
 
 
 def secret_names() -> list[str]:
@@ -97,6 +154,10 @@ def saves(fn: Callable[..., None]) -> Callable[..., Iterator[None]]:
 
     @functools.wraps(fn)
     def handler(self: EditorState, *args: Any, **kwargs: Any) -> Iterator[None]:
+        if self.read_only:
+            # refused here, whatever the browser sends: the page only hides the controls
+            self.note = READ_ONLY
+            return
         fn(self, *args, **kwargs)
         if self._unsaved:
             yield
@@ -143,6 +204,16 @@ class EditorState(rx.State):
     publish_open: bool = False
     publish_note: str = ""
     publish_problems: list[str] = []
+    read_only: bool = False
+    """A version shown, not edited: every editing handler refuses."""
+    banner: str = ""
+    """Why it is read only."""
+    can_open_draft: bool = False
+    """The version shown is of library nodes and the user may write: "Open as draft"."""
+    shown_version: str = ""
+    detail: NodeView = NodeView()
+    """The node picked in a read-only view: its source, options, wiring, policies."""
+    policies: list[editor_policies.PolicyField] = []
 
     _history: History | None = None
     _statuses: dict[str, str] = {}
@@ -157,6 +228,10 @@ class EditorState(rx.State):
     _unsaved: bool = False
     _secret_names: list[str] | None = None
     """The stored secrets' names, for editors (``None``: a viewer is not told them)."""
+    _python: list[str] = []
+    _spec: dict[str, Any] = {}
+    _sources: dict[str, str] = {}
+    _policy_errors: dict[str, str] = {}
 
     # -- what the page shows ------------------------------------------------------------------
 
@@ -184,6 +259,8 @@ class EditorState(rx.State):
 
     def _commit(self, doc: editor.Document) -> None:
         assert self._history is not None
+        if self.read_only:
+            return
         if self._history.record(doc):
             self._refresh()
             self._unsaved = True
@@ -202,7 +279,7 @@ class EditorState(rx.State):
         """Every committed edit goes to the server-side draft, from the revision loaded or
         last saved: a stale one (another tab saved) raises the conflict banner instead.
         Whether it was saved."""
-        if self.conflict or not self._can_edit or not self.workflow:
+        if self.conflict or self.read_only or not self._can_edit or not self.workflow:
             return False
         # checked on every save, as every handler checks: a logout or a lost role counts now
         found = gate().principal(session=session_token(self.router.headers.cookie))
@@ -226,7 +303,9 @@ class EditorState(rx.State):
     def _refresh(self) -> None:
         doc = self.doc
         started = time.perf_counter()
-        checked = editor_check.check(doc)
+        # a version shown is no draft: it ran as it is, its Python nodes too
+        empty = editor_check.Checked([], [], [])
+        checked = empty if self.read_only else editor_check.check(doc)
         self.check_ms = f"{(time.perf_counter() - started) * 1000:.1f}"
         self.revision += 1
         self._wired = checked.wired
@@ -241,15 +320,24 @@ class EditorState(rx.State):
     def _draw(self, errors: dict[str, str] | None = None) -> None:
         if errors is None:
             errors = {p.node: p.message for p in self.problems if p.node}
-        self.flow_nodes = editor_view.flow_nodes(self.doc, errors, self._statuses, self._picked)
+        self.flow_nodes = editor_view.flow_nodes(
+            self.doc, errors, self._statuses, self._picked, self._python
+        )
         self.flow_edges = editor_view.flow_edges(self.doc, self._wired, self._statuses)
 
     def _show_config(self) -> None:
         node = editor.find(self.doc, self.selected) if self.selected else None
         if node is None:
             self.selected, self.selected_kind, self.config, self.references = "", "", [], []
+            self.policies, self.detail = [], NodeView()
             return
         self.selected_kind = node["kind"]
+        self.policies = editor_policies.policy_fields(node["kind"], node, self._policy_errors)
+        if self.read_only:
+            spec = self._spec or editor_drafts.to_draft(self.doc)
+            self.detail = node_view(spec, node["name"], self._sources)
+            self.config, self.references = [], []
+            return
         self.config = editor_forms.config_fields(node["kind"], node["config"], self._secret_names)
         self.references = editor_forms.references(self.doc, node["name"], self._wired)
 
@@ -260,24 +348,76 @@ class EditorState(rx.State):
         if principal is None:
             return
         name = str(getattr(self, "editor_name", "") or "untitled")
-        doc, revision, note = await blocking(load_document, name)
-        self.title, self.note, self.workflow = doc["name"], note, name
-        self._draft_rev, self.conflict = revision, ""
-        self._actor, self._can_edit = principal.actor, principal.may("write")
+        version = str(self.router.url.query_parameters.get("version") or "") or None
+        self._apply(await blocking(load_document, name, version), name, principal)
         # the names only (never a value): an editor picks a node's secret from them
-        self._secret_names = await blocking(secret_names) if self._can_edit else None
-        self.draft_status = (
-            ("draft saved" if revision is not None else "not saved yet")
-            if self._can_edit
-            else "read only: editing takes the editor role"
-        )
+        editing = self._can_edit and not self.read_only
+        self._secret_names = await blocking(secret_names) if editing else None
+        self._show_config()
+
+    def _apply(self, loaded: Loaded, name: str, principal: Principal) -> None:
+        doc = loaded.doc
+        self.title, self.note, self.workflow = doc["name"], loaded.note, name
+        self._draft_rev, self.conflict = loaded.revision, ""
+        self._actor, self._can_edit = principal.actor, principal.may("write")
+        self.read_only, self.banner = bool(loaded.banner), loaded.banner
+        self.can_open_draft = loaded.openable and self._can_edit
+        self.shown_version = loaded.version
+        self._python, self._spec, self._sources = loaded.python, loaded.spec, loaded.sources
+        if self.read_only:
+            self.draft_status = "read only"
+        elif self._can_edit:
+            self.draft_status = "draft saved" if loaded.revision is not None else "not saved yet"
+        else:
+            self.draft_status = "read only: editing takes the editor role"
         self.publish_open, self.publish_note, self.publish_problems = False, "", []
         self._history = History(doc)
         self._statuses, self._picked, self._picked_edges = {}, [], []
         self.selected, self.run_id, self.run_status, self.run_message = "", "", "", ""
+        self._policy_errors, self._unsaved = {}, False
         self.form_key += 1
         self._refresh()
         self.fit += 1
+
+    async def open_as_draft(self) -> Any:
+        """The version shown becomes the workflow's draft (from the draft's revision when
+        the page loaded: someone's save since raises the conflict banner), then is edited."""
+        allowed, why = await permitted(
+            self, "write", "open a version as the draft", target=self.workflow
+        )
+        if allowed is None:
+            self.note = why
+            return None
+        if not self.read_only or not self.can_open_draft:
+            self.note = "only a version of library nodes opens as a draft"
+            return None
+        try:
+            await blocking(
+                drafts.open_as_draft,
+                client(),
+                self.workflow,
+                self.shown_version,
+                self._draft_rev,
+                allowed.actor,
+            )
+        except drafts.DraftConflict:
+            self.conflict = CONFLICT
+            return None
+        except PlaitError as exc:
+            self.note = str(exc)
+            return None
+        await record(self, allowed, "draft.open", f"{self.workflow} {self.shown_version}")
+        opened, picked = self.shown_version, self.selected
+        self._apply(await blocking(load_document, self.workflow), self.workflow, allowed)
+        self._secret_names = await blocking(secret_names)
+        if picked and editor.find(self.doc, picked) is not None:
+            # the canvas keeps the node selected: its config shows, ready to edit
+            self.selected, self._picked, self.picked_count = picked, [picked], 1
+        self._show_config()
+        self.note = f"version {opened[:8]} opened as the draft · {self.note}"
+        # the address names the draft again, so a reload edits it rather than the version
+        path = json.dumps(self.router.url.path)
+        return rx.call_script(f"window.history.replaceState(null, '', {path})")
 
     # -- canvas events ------------------------------------------------------------------------
 
@@ -314,7 +454,7 @@ class EditorState(rx.State):
         self.picked_count = len(nodes)
         chosen = nodes[0] if len(nodes) == 1 else ""
         if chosen != self.selected:
-            self.selected, self.config_error = chosen, ""
+            self.selected, self.config_error, self._policy_errors = chosen, "", {}
             self.form_key += 1
             self._show_config()
 
@@ -385,6 +525,7 @@ class EditorState(rx.State):
         self._focus_n += 1
         self.focus = f"{name}#{self._focus_n}"
         self.selected, self._picked, self.picked_count = name, [name], 1
+        self._policy_errors = {}
         self.form_key += 1
         self._show_config()
 
@@ -406,6 +547,22 @@ class EditorState(rx.State):
         self.config_error = ""
         option, value = editor_forms.option_update(node["config"], self.config, name, value)
         self._commit(editor.set_config(self.doc, self.selected, option, value))
+
+    @saves
+    def set_policy(self, name: str, raw: Any) -> None:
+        """A policy typed into the panel; a bad number is named next to its field."""
+        node = editor.find(self.doc, self.selected)
+        if node is None:
+            return
+        try:
+            value = editor_policies.policy_value(node["kind"], name, raw)
+        except ValueError as exc:
+            self._policy_errors = {**self._policy_errors, name: str(exc)}
+            self._show_config()
+            return
+        self._policy_errors = {k: v for k, v in self._policy_errors.items() if k != name}
+        self._commit(editor_policies.set_policy(self.doc, self.selected, name, value))
+        self._show_config()  # the error goes even when the value is the one held
 
     @saves
     def rename_selected(self, new: str) -> None:
@@ -453,6 +610,9 @@ class EditorState(rx.State):
     @rx.event(background=True)
     async def test_run(self, form_data: dict[str, Any]) -> None:
         async with self:
+            if self.read_only:
+                self.run_message = READ_ONLY
+                return
             doc = self.doc
             fields = list(self.run_fields)
             allowed, why = await permitted(self, "write", "start runs", target=doc["name"])
@@ -519,6 +679,9 @@ class EditorState(rx.State):
         self.publish_open = value
 
     async def publish(self, form_data: dict[str, Any]) -> None:
+        if self.read_only:
+            self.publish_note = READ_ONLY
+            return
         allowed, why = await permitted(self, "write", "publish workflows", target=self.workflow)
         if allowed is None:
             self.publish_note = why

@@ -167,3 +167,112 @@ def test_a_secret_is_picked_by_name_and_declared_in_the_draft(pg_client: rt.Clie
             assert named_secrets(options_schema(kind), nodes[node]["options"]) == wanted
 
     asyncio.run(scenario())
+
+
+def test_a_python_defined_version_is_shown_read_only_and_every_edit_refused(
+    pg_client: rt.Client,
+) -> None:
+    """A current version with function nodes opens as its own graph, read only: the
+    handlers refuse every change on the server (not only the hidden buttons), nothing is
+    saved, a function node shows its source."""
+    from tests.studio import flows
+
+    g = rt.Graph("untitled", description="from a notebook")
+    g.add("draft", flows.draft)
+    g.add_node("say", "template", options={"template": "{{ nodes.draft.output }}"}, retries=2)
+    pg_client.publish(g, message="from code", make_current=True)
+
+    async def scenario() -> None:
+        root = rx.State(_reflex_internal_init=True)
+        state = await root.get_state(EditorState)
+        await EditorState.event_handlers["load"].fn(state)
+        assert state.read_only and state.banner.startswith("Defined in Python code: read only")
+        assert not state.can_open_draft and state.problems == []
+        assert [n["id"] for n in state.flow_nodes] == ["draft", "say"]
+        assert "plait-python-node" in state.flow_nodes[0]["className"]
+        assert "plait-python-node" not in state.flow_nodes[1]["className"]
+        before = state.doc
+
+        call(state, "select_items", ["draft"], [])
+        assert state.selected_kind == "function"
+        assert "def draft(topic: str" in state.detail.source
+        assert state.config == []
+        call(state, "select_items", ["say"], [])
+        assert '"template"' in state.detail.config
+        assert {f.name: f.value for f in state.policies}["retries"] == "2"
+
+        call(state, "drop_kind", "template", 0.0, 0.0)
+        call(state, "add_kind", "sleep")
+        call(state, "moved", [{"id": "say", "x": 999, "y": 9}])
+        call(state, "connect_nodes", "say", "draft")
+        call(state, "set_field", "template", "changed")
+        call(state, "set_policy", "retries", "5")
+        call(state, "rename_selected", "other")
+        call(state, "set_title", "renamed")
+        call(state, "add_input")
+        call(state, "key", "delete")
+        call(state, "layout")
+        assert state.doc == before and state.note == "read only: this version is not edited here"
+        await EditorState.event_handlers["publish"].fn(state, {"message": "no"})
+        assert "read only" in state.publish_note
+        assert pg_client.store.draft("untitled") is None  # nothing was saved
+        await EditorState.event_handlers["open_as_draft"].fn(state)
+        assert pg_client.store.draft("untitled") is None  # not a version of library nodes
+
+    asyncio.run(scenario())
+
+
+def test_an_older_version_opens_as_the_draft_then_edits_its_policies(
+    pg_client: rt.Client,
+) -> None:
+    """``?version=`` shows that version read only; "Open as draft" makes it the draft from
+    the draft's revision (a save in between: the conflict banner), then it is edited."""
+    from studio.states import editor as editor_state
+    from studio.states.base import permitted
+
+    def version(template: str) -> str:
+        draft = {
+            "name": "untitled",
+            "nodes": [{"name": "hello", "kind": "template", "options": {"template": template}}],
+        }
+        return pg_client.publish(drafts.build(draft), message=template, make_current=True).version
+
+    old = version("old")
+    version("new")
+    drafts.save_draft(pg_client, "untitled", {"name": "untitled", "nodes": []}, None, "t")
+
+    async def scenario() -> None:
+        root = rx.State(_reflex_internal_init=True)
+        state = await root.get_state(EditorState)
+        principal = (await permitted(state, "write", "edit"))[0]
+        assert principal is not None
+        state._apply(editor_state.load_document("untitled", old[:10]), "untitled", principal)  # type: ignore[attr-defined]
+        assert state.read_only and state.can_open_draft and state.shown_version == old
+        assert state.doc["nodes"][0]["config"] == {"template": "old"}
+        call(state, "set_policy", "retries", "2")
+        assert pg_client.store.draft("untitled").spec["nodes"] == []  # type: ignore[union-attr]
+
+        # someone saves the draft meanwhile: opening is refused with the conflict banner
+        other = pg_client.store.draft("untitled")
+        assert other is not None
+        drafts.save_draft(pg_client, "untitled", other.spec, other.revision, "bob")
+        await EditorState.event_handlers["open_as_draft"].fn(state)
+        assert state.conflict == editor_state.CONFLICT
+        assert pg_client.store.draft("untitled").spec["nodes"] == []  # type: ignore[union-attr]
+
+        state._apply(editor_state.load_document("untitled", old), "untitled", principal)  # type: ignore[attr-defined]
+        await EditorState.event_handlers["open_as_draft"].fn(state)
+        assert not state.read_only and state.conflict == ""
+        saved = pg_client.store.draft("untitled")
+        assert saved is not None and saved.spec["nodes"][0]["options"]["template"] == "old"
+        call(state, "select_items", ["hello"], [])
+        call(state, "set_policy", "retries", "two")
+        assert {f.name: f.error for f in state.policies}["retries"].endswith("not a whole number")
+        call(state, "set_policy", "retries", "2")
+        call(state, "set_policy", "timeout", "30")
+        assert all(f.error == "" for f in state.policies)
+        node = pg_client.store.draft("untitled").spec["nodes"][0]  # type: ignore[union-attr]
+        assert (node["retries"], node["timeout"]) == (2, 30)
+        assert drafts.build(pg_client.store.draft("untitled").spec).nodes["hello"].timeout == 30  # type: ignore[union-attr]
+
+    asyncio.run(scenario())
