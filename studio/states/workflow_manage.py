@@ -89,7 +89,11 @@ class WorkflowManageState(rx.State):
         return rx.redirect(fmt.editor_href(new))
 
     def set_delete_open(self, value: bool) -> None:
-        self.delete_open, self.message = value, ""
+        # closing keeps the message: the dialog closes as its Delete is clicked, after which
+        # the delete's own answer (a refusal, why) must stay
+        self.delete_open = value
+        if value:
+            self.message = ""
 
     async def delete(self) -> Any:
         name = self._name()
