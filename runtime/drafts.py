@@ -18,6 +18,24 @@ policies (``retries``, ``backoff``, ``timeout``, ``isolation``, ``max_interrupti
 ``position``) are kept and ignored. ``inputs`` declares run inputs: a type other than ``str``
 becomes the ``input_types`` of the nodes reading it.
 
+Three kinds hold more than a library node's options:
+
+- ``map`` runs one library node per element of a list: ``{"kind": "map", "options": {"over":
+  "urls", "concurrency": 4, "on_error": "collect", "retries": 1, "body": {"kind": "http",
+  "options": {"url": "{{ inputs.urls }}"}}}}``. In the body's expressions the one naming
+  ``over`` (``inputs.urls``, or ``nodes.urls.output`` for a node's list) is one element; a
+  run input mapped over is declared ``list`` (or ``any``). Its ``retries``, ``backoff`` and
+  ``timeout`` are each element's, in its options. A body is a kind that runs code of its
+  own (not an approval, sleep, sub-graph, filter, router or map), reading no secrets.
+- ``graph`` (a sub-graph) runs a published workflow as a child run: ``{"kind": "graph",
+  "options": {"workflow": "enrich", "version": "3f2a..."}}``; without ``version`` the
+  workflow's current version is pinned when the draft is built (published, test-run). Its
+  parameters are the child's run inputs, fed by the nodes or run inputs of the same names
+  unless ``inputs`` rewires them. The node is the one ``g.add(name, "enrich@3f2a...")``
+  makes: a version opened as a draft names the version it pinned.
+- ``sleep``: ``{"kind": "sleep", "options": {"seconds": 30}}`` (or ``"until"``: an aware ISO
+  8601 time, or ``"until_from"``: a run input or node holding one), as ``g.sleep``.
+
 The graph a draft builds is an ordinary ``Graph``: publishing it stores a content-hashed
 version as ``g.run`` does, and a version built from the same draft has the same hash.
 """
@@ -167,7 +185,7 @@ def _build(draft: Mapping[str, Any]) -> tuple[Graph | None, list[Problem]]:
     graph = Graph(name, description=description)
     names = [n.get("name") for n in nodes if isinstance(n, Mapping)]
     for index, entry in enumerate(nodes):
-        _add(graph, index, entry, names, declared, problems)
+        _add(graph, index, entry, nodes, declared, problems)
     for node in graph.nodes.values():
         for before in node.after:
             if before not in names:
@@ -223,7 +241,7 @@ def _add(
     graph: Graph,
     index: int,
     entry: Any,
-    names: list[Any],
+    nodes: list[Any],
     declared: Mapping[str, str],
     problems: list[Problem],
 ) -> None:
@@ -240,6 +258,7 @@ def _add(
             )
         )
         return
+    names = [n.get("name") for n in nodes if isinstance(n, Mapping)]
     if names.count(name) > 1 and name in graph.nodes:
         problems.append(Problem(name, "name", "another node has this name"))
         return
@@ -277,9 +296,22 @@ def _add(
     model = _options_model(impl, name, options, problems)
     if model is None or _expression_problems(impl, name, model, problems) or len(problems) > before:
         return
+    kinds_by_name = {n.get("name"): n.get("kind") for n in nodes if isinstance(n, Mapping)}
+    if impl.name == "map" and _map_problems(name, options, kinds_by_name, declared, problems):
+        return
     policies = {k: entry.get(k, default) for k, default in _POLICIES.items()}
     if impl.name == "approval" and policies["timeout"] is not None:
         problems.append(Problem(name, "timeout", "an approval's timeout is its deadline option"))
+        return
+    if entry.get("cache") not in (None, False) and (impl.parks or impl.drives):
+        problems.append(
+            Problem(
+                name,
+                "cache",
+                f"a {impl.name} node cannot be cached (it runs no code of "
+                "its own whose output could be reused)",
+            )
+        )
         return
     try:
         node = graph.add_node(
@@ -298,10 +330,98 @@ def _add(
         node.cache = _cache(name, entry.get("cache", False))
     except GraphError as exc:
         graph.nodes.pop(name, None)
-        problems.append(Problem(name, _field_named(str(exc)), str(exc)))
+        problems.append(Problem(name, _field_named(str(exc)), _said(str(exc))))
     except (TypeError, ValueError) as exc:
         graph.nodes.pop(name, None)
         problems.append(Problem(name, None, str(exc)))
+
+
+_NOT_LISTS = {
+    "template": "text",
+    "http": "a response (a dict)",
+    "approval": "a decision (a dict)",
+    "sleep": "a time",
+    "graph": "the child run's outputs (a dict)",
+}
+"""Kinds whose output is never a list: a map over one is refused with what it gives."""
+
+
+def _map_problems(
+    name: str,
+    options: dict[str, Any],
+    node_kinds: Mapping[Any, Any],
+    declared: Mapping[str, str],
+    problems: list[Problem],
+) -> bool:
+    """Add the problems of a map node's ``over`` and ``body`` (each field named as
+    ``options.body.options.url``); whether there was one. ``options["body"]["options"]``
+    gets the declared types of the run inputs the body reads, as a top-level node's do."""
+    before = len(problems)
+    over, body = options.get("over"), options.get("body")
+    if not isinstance(over, str) or not over.isidentifier():
+        problems.append(
+            Problem(name, "options.over", f"must name a node or run input, got {over!r}")
+        )
+    elif over in declared and declared[over] not in ("list", "any"):
+        problems.append(
+            Problem(
+                name,
+                "options.over",
+                f"maps over run input {over!r}, declared {declared[over]}: declare it list",
+            )
+        )
+    elif over in node_kinds:
+        gives = _NOT_LISTS.get(str(node_kinds[over]))
+        if gives is not None:
+            problems.append(
+                Problem(
+                    name,
+                    "options.over",
+                    f"maps over node {over!r}, a {node_kinds[over]} node giving {gives}, "
+                    "not a list: map over a transform of it that gives one",
+                )
+            )
+    if not isinstance(body, Mapping):
+        problems.append(
+            Problem(
+                name,
+                "options.body",
+                "a map in a draft runs a library node per element: give body "
+                '({"kind": "http", "options": {...}})',
+            )
+        )
+        return True
+    from runtime.nodes.map_body import body_problem
+
+    try:
+        impl = kind_of(str(body.get("kind")))
+    except GraphError:
+        problems.append(
+            Problem(
+                name,
+                "options.body.kind",
+                f"unknown node kind {body.get('kind')!r} (library kinds: "
+                f"{', '.join(library_kinds())})",
+            )
+        )
+        return True
+    refused = body_problem(impl)
+    if refused is not None:
+        problems.append(Problem(name, "options.body.kind", refused))
+        return True
+    inner: list[Problem] = []
+    # the element is no list: the body's ``over`` keeps its own type
+    outer = {k: v for k, v in declared.items() if k != over}
+    typed = _typed_inputs(impl, dict(body.get("options") or {}), outer)
+    model = _options_model(impl, name, typed, inner)
+    if model is not None:
+        _expression_problems(impl, name, model, inner)
+    problems.extend(
+        Problem(name, f"options.body.{p.field}" if p.field else "options.body", p.message)
+        for p in inner
+    )
+    options["body"] = {**body, "options": typed}
+    return len(problems) > before
 
 
 def _typed_inputs(impl: NodeKind, options: dict[str, Any], declared: Mapping[str, str]) -> dict:
@@ -405,6 +525,13 @@ def _node_named(message: str, graph: Graph) -> str | None:
     return None
 
 
+def _said(message: str) -> str:
+    """A kind's message about one of its fields (``node 'x': field workflow: no ...``)
+    without what the problem says already: its node and field."""
+    found = re.match(r"^(?:[\w-]+ )?node '[^']+': field [\w.\[\]]+: (.+)$", message, re.S)
+    return found.group(1) if found else message
+
+
 def _field_named(message: str) -> str | None:
     named = re.search(r"field ([\w.\[\]]+):", message)
     if named:  # an expression of the kind's own (``runtime.nodes.expressions``)
@@ -420,7 +547,11 @@ def _field_named(message: str) -> str | None:
 
 def draft_from_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The draft that builds the version ``spec`` again (the same version hash); ``InputError``
-    naming the nodes that are Python code rather than library nodes."""
+    naming the nodes that are Python code rather than library nodes. A sub-graph node names
+    the published version it runs (one whose child was a ``Graph`` object then runs that
+    graph's published version: the same child, under a version hash of its own)."""
+    from runtime.rebuild import runs_code, spec_options
+
     foreign = []
     for stored in spec["nodes"]:
         try:
@@ -428,7 +559,8 @@ def draft_from_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         except GraphError:
             foreign.append(f"{stored['name']} ({stored['kind']}: unknown here)")
             continue
-        if not is_buildable(impl) or (stored.get("code") and stored["kind"] != "code"):
+        code = stored.get("code") and stored["kind"] != "code"
+        if not is_buildable(impl) or code or runs_code(stored):
             foreign.append(f"{stored['name']} ({stored['kind']})")
     if foreign:
         raise InputError(
@@ -441,7 +573,7 @@ def draft_from_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         node: dict[str, Any] = {
             "name": entry["name"],
             "kind": entry["kind"],
-            "options": entry.get("options") or {},
+            "options": spec_options(entry) or {},
         }
         if entry["kind"] == "approval":
             policies.pop("timeout", None)  # its deadline option sets it
@@ -459,8 +591,14 @@ def draft_from_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
         ):
             node[key] = value
         nodes.append(node)
+    # a run input a map maps over is a list (its node's annotation says so, not the spec)
+    mapped = {
+        (n.get("inputs") or {}).get(over, over)
+        for n in spec["nodes"]
+        if n["kind"] == "map" and isinstance(over := (n.get("options") or {}).get("over"), str)
+    }
     inputs = {
-        name: {"type": "str", "description": ""}
+        name: {"type": "list" if name in mapped else "str", "description": ""}
         for name, about in spec.get("inputs", {}).items()
         if isinstance(about, Mapping)
     }

@@ -246,6 +246,9 @@ def _constructor(kind: str, options: dict[str, Any]) -> str | None:
     """``rt.nodes.<kind>(...)`` when that call gives these options exactly, else ``None``."""
     import runtime.nodes as library
 
+    if kind in ("map", "graph", "sleep"):
+        return _structural(kind, options)
+
     make = getattr(library, kind, None)
     if make is None or not all(k.isidentifier() and not keyword.iskeyword(k) for k in options):
         return None
@@ -262,6 +265,49 @@ def _constructor(kind: str, options: dict[str, Any]) -> str | None:
         return None
     args = ", ".join(f"{k}={v!r}" for k, v in options.items())
     return f"rt.nodes.{kind}({args})"
+
+
+def _structural(kind: str, options: dict[str, Any]) -> str | None:
+    """``rt.nodes.map(rt.nodes.http(...), over=...)``, ``rt.nodes.subgraph("w@v")``,
+    ``rt.nodes.sleep(...)``: the calls making the nodes these options make (``g.add`` makes
+    a sub-graph and a sleep as ``g.sleep`` does), else ``None``."""
+    if kind == "graph":
+        version = options.get("version")
+        return f"rt.nodes.subgraph({options['workflow'] + '@' + version!r})" if version else None
+    if kind == "sleep":
+        if set(options) == {"seconds"}:
+            return f"rt.nodes.sleep({options['seconds']!r})"
+        if set(options) == {"until_from"}:
+            return f"rt.nodes.sleep(until={options['until_from']!r})"
+        return None  # an aware time: the node's options say it as text
+    body = options.get("body") or {}
+    inner = _constructor(str(body.get("kind")), _short(body.get("kind"), body.get("options")))
+    if inner is None:
+        return None
+    rest = {k: v for k, v in options.items() if k != "body"}
+    args = ", ".join([inner, *(f"{k}={v!r}" for k, v in rest.items())])
+    text = f"rt.nodes.map({args})"
+    import runtime as rt
+
+    try:  # the call written must make the very node the options make
+        made = _bare_node(kind, eval(text, {"rt": rt}).options)
+    except (GraphError, TypeError, ValueError):
+        return None
+    wanted = _bare_node(kind, options)
+    return (
+        text if made is not None and wanted is not None and made.options == wanted.options else None
+    )
+
+
+def _short(kind: Any, options: Any) -> dict[str, Any]:
+    """A body's options without their defaults (what its ``rt.nodes.*`` call is given)."""
+    try:
+        impl = kind_of(str(kind))
+    except GraphError:
+        return {}
+    if impl.options is None:
+        return {}
+    return impl.options.model_validate(options or {}).model_dump(mode="json", exclude_defaults=True)
 
 
 def _bare_node(kind: str, options: dict[str, Any]) -> Any:

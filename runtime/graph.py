@@ -379,7 +379,9 @@ class Graph:
                 f"map node {name!r}: {fn.__name__}() has no parameter {over!r} to receive "
                 f"one element of {over!r} (parameters are: {', '.join(node.inputs) or 'none'})"
             )
-        node.kind, node.options, node.pickle = MapKind.name, opts.model_dump(), pickle
+        # no ``body`` key: the versions of function maps keep their hash
+        node.kind, node.options = MapKind.name, opts.model_dump(exclude={"body"})
+        node.pickle = pickle
         node.annotations.pop(over, None)  # the element's type, not the list's
         node.defaults.pop(over, None)
         node.after = tuple(after)
@@ -997,6 +999,21 @@ def _subgraph_node(
     else:
         ref, defaults = _published(name, target)
         doc = ""
+    return Node(
+        name=name,
+        kind=SubgraphKind.name,
+        target=ref,  # type: ignore[arg-type]
+        inputs=subgraph_inputs(name, ref, inputs, parent),
+        defaults=defaults,
+        doc=doc,
+    )
+
+
+def subgraph_inputs(
+    name: str, ref: Subgraph, inputs: Mapping[str, str] | None, parent: str | None = None
+) -> dict[str, str]:
+    """A sub-graph node's parameters (the child's run inputs) -> what feeds each: ``inputs``
+    rewires some; ``GraphError`` names one that is no run input of the child."""
     explicit = dict(inputs or {})
     for param, source in explicit.items():
         if param not in ref.run_inputs:
@@ -1005,18 +1022,12 @@ def _subgraph_node(
                 f"{ref.workflow!r} (its inputs are: {', '.join(ref.run_inputs) or 'none'})"
             )
         if not isinstance(source, str) or not source.isidentifier():
+            where = f"graph {parent!r}" if parent else "the graph"
             raise GraphError(
-                f"node {name!r}: inputs[{param!r}] must name a node or run input of graph "
-                f"{parent!r}, got {source!r}"
+                f"node {name!r}: inputs[{param!r}] must name a node or run input of {where}, "
+                f"got {source!r}"
             )
-    return Node(
-        name=name,
-        kind=SubgraphKind.name,
-        target=ref,  # type: ignore[arg-type]
-        inputs={p: explicit.get(p, p) for p in ref.run_inputs},
-        defaults=defaults,
-        doc=doc,
-    )
+    return {p: explicit.get(p, p) for p in ref.run_inputs}
 
 
 def _published(name: str, target: str) -> tuple[Subgraph, dict[str, Any]]:
@@ -1036,6 +1047,30 @@ def _published(name: str, target: str) -> tuple[Subgraph, dict[str, Any]]:
     run_inputs = {k: bool(v.get("required")) for k, v in spec_inputs.items()}
     defaults = {k: v.get("default") for k, v in spec_inputs.items() if not v.get("required")}
     return Subgraph(workflow, pinned=found.version, run_inputs=run_inputs), defaults
+
+
+def published_subgraph(
+    name: str, workflow: str, version: str | None
+) -> tuple[Subgraph, dict[str, Any]]:
+    """``_published`` for a sub-graph node added by kind (``SubgraphOptions``): its
+    ``GraphError`` names the option at fault (``field workflow:``, ``field version:``)."""
+    from runtime.client import default_client
+    from runtime.errors import NotFound
+
+    store = default_client().store
+    try:
+        store.workflow(workflow)
+    except NotFound:
+        raise GraphError(
+            f"node {name!r}: field workflow: no workflow named {workflow!r} is published "
+            "here (publish it first)"
+        ) from None
+    try:
+        return _published(name, f"{workflow}@{version or ''}")
+    except GraphError as exc:
+        field = "version" if version else "workflow"
+        said = str(exc).removeprefix(f"node {name!r}: ")
+        raise GraphError(f"node {name!r}: field {field}: {said}") from None
 
 
 def _build_schema(name: str, schema: Any) -> type[pydantic.BaseModel]:

@@ -1,9 +1,10 @@
 """A graph rebuilt from a stored spec (``Graph.spec()``, a published version's ``spec``): what
 the studio's builder stores is JSON, and each node is added again by its kind and options as
 ``g.add_node`` adds one. Only nodes that run from their options alone rebuild (the node
-library's kinds, ``approval``, a plug-in's kinds that need no target); a node that runs
-Python code (a function, a runnable, a map) is refused by name, as is an ``llm`` tool that
-cannot be found here."""
+library's kinds, ``approval``, a sleep, a sub-graph running a published workflow, a map whose
+body is a library node, a plug-in's kinds that need no target); a node that runs Python code
+(a function, a runnable, a function map) is refused by name, as is an ``llm`` tool that cannot
+be found here."""
 
 from __future__ import annotations
 
@@ -16,8 +17,37 @@ from runtime.errors import GraphError
 if TYPE_CHECKING:
     from runtime.graph import Graph
 
-_CODE_KINDS = ("function", "runnable", "map", "branch", "graph", "wait", "sleep")
-"""Built-in kinds whose nodes hold what no spec does (code, a payload model, a child graph)."""
+_CODE_KINDS = ("function", "runnable", "branch", "wait")
+"""Built-in kinds whose nodes hold what no spec does (code, a payload model)."""
+_DESCRIBED = ("approval", "graph", "sleep")
+"""Kinds whose spec entries may say what their options would under an entry of their own."""
+
+
+def spec_options(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The options that add the node of this spec entry again by kind: its ``options``, or
+    for a sub-graph and a sleep (whose specs describe them as ``g.add`` and ``g.sleep`` made
+    them) the options saying the same; ``None`` when the entry holds none."""
+    kind = entry.get("kind")
+    if kind == "graph" and isinstance(entry.get("subgraph"), Mapping):
+        ref = entry["subgraph"]
+        return {"workflow": ref.get("workflow"), "version": ref.get("version")}
+    if kind == "sleep" and isinstance(entry.get("sleep"), Mapping):
+        said = dict(entry["sleep"])
+        if "until_from" in said:
+            return {"until_from": said["until_from"]}
+        return said
+    options = entry.get("options")
+    return dict(options) if isinstance(options, Mapping) else None
+
+
+def runs_code(entry: Mapping[str, Any]) -> bool:
+    """Whether the spec entry's node runs Python code a spec does not hold (it then does not
+    rebuild, nor become a draft's node)."""
+    kind = entry.get("kind")
+    options = spec_options(entry)
+    if kind in _CODE_KINDS or (options is None and kind not in _DESCRIBED):
+        return True
+    return kind == "map" and not (options or {}).get("body")  # a function map
 
 
 def from_spec(spec: Mapping[str, Any]) -> Graph:
@@ -31,7 +61,7 @@ def from_spec(spec: Mapping[str, Any]) -> Graph:
     for entry in spec["nodes"]:
         node = entry.get("name")
         kind = entry.get("kind")
-        if kind in _CODE_KINDS or (kind != "approval" and "options" not in entry):
+        if runs_code(entry):
             raise GraphError(
                 f"graph {name!r}: node {node!r} is a {kind} node: it runs Python code that a "
                 "spec does not hold, so it is not rebuilt from one"
@@ -40,7 +70,7 @@ def from_spec(spec: Mapping[str, Any]) -> Graph:
         added = graph.add_node(
             node,
             kind,
-            options=entry.get("options"),
+            options=spec_options(entry),
             inputs=dict(entry.get("inputs") or {}),
             after=entry.get("after", ()),
             retries=policies.get("retries", 0),

@@ -6,6 +6,11 @@ publish as any draft; the secrets it reads (an LLM provider's key, an API token)
 not stored: store them before its first run. A file added to this directory is a template
 (and ``tests/core/test_templates.py`` test-runs it); after editing a template's draft, run
 ``python -m runtime.gallery`` to write its spec and version hash again.
+
+A template may run other workflows (sub-graph nodes): it ships them under ``requires``, each
+``{"name", "version", "draft"}``, and its sub-graph nodes pin those versions. ``use_template``
+publishes each one first (a workflow of that name that holds no such version is refused, not
+changed), so that the template's draft builds.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from runtime.nodes.registry import kinds
 
 if TYPE_CHECKING:
     from runtime.client import Client
-    from runtime.store.tables import WorkflowDraft
+    from runtime.store.tables import WorkflowDraft, WorkflowVersion
 
 HERE = Path(__file__).parent
 
@@ -47,6 +52,12 @@ class Template:
     def secrets(self) -> list[str]:
         """The stored secrets its nodes read, by name."""
         return list(self.doc.get("secrets", []))
+
+    @property
+    def requires(self) -> list[dict[str, Any]]:
+        """The workflows it runs as sub-graphs, each ``{"name", "version", "draft"}``:
+        published by ``use_template`` before its own draft is saved."""
+        return list(self.doc.get("requires", []))
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -122,15 +133,46 @@ def use_template(
         )
     from runtime.secrets import Secrets
 
+    publish_required(client, chosen, author=author)
     stored = {s.name for s in Secrets(client.store, client.settings).list()}
     draft = {**chosen.doc["draft"], "name": target}
     saved, _problems = drafts.save_draft(client, target, draft, None, author)
     return Used(saved, sorted(set(chosen.secrets) - stored))
 
 
+def publish_required(
+    client: Client, chosen: Template, *, author: str | None = None
+) -> list[WorkflowVersion]:
+    """Publish the workflows the template runs (``requires``), each the version it pins: a
+    new workflow, or one holding that version already (then nothing changes). A workflow of
+    that name without it is refused (``RunStateError``): its current version is someone's."""
+    out = []
+    for need in chosen.requires:
+        graph = drafts.build(need["draft"])
+        name = need["name"]
+        if graph.version != need["version"]:  # the file was edited without a refresh
+            raise InputError(
+                f"template {chosen.name!r}: its workflow {name!r} builds {graph.version}, not "
+                f"the {need['version']} it pins (run `python -m runtime.gallery`)"
+            )
+        if name in {w.name for w in client.store.workflows()}:
+            known = {v.version for v in client.store.version_infos(name)}
+            if graph.version not in known:
+                raise RunStateError(
+                    f"template {chosen.name!r} runs workflow {name!r} {graph.version}, and a "
+                    f"workflow {name!r} without that version exists already"
+                )
+        out.append(client.publish(graph, message=f"for template {chosen.name}", author=author))
+    return out
+
+
 def refresh(path: Path) -> None:
-    """Write the spec, version hash, kinds and secrets of the template file's draft."""
+    """Write the spec, version hash, kinds and secrets of the template file's draft (and of
+    the workflows it requires, whose versions its sub-graph nodes then pin: built against a
+    scratch store holding them)."""
     doc = json.loads(path.read_text())
+    if doc.get("requires"):
+        _refresh_required(doc)
     graph = drafts.build(doc["draft"])
     spec = graph.spec()
     doc.update(
@@ -140,3 +182,22 @@ def refresh(path: Path) -> None:
         spec=spec,
     )
     path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _refresh_required(doc: dict[str, Any]) -> None:
+    import tempfile
+
+    import runtime as rt
+
+    pins = {}
+    for need in doc["requires"]:
+        graph = drafts.build(need["draft"])
+        need["version"] = pins[need["name"]] = graph.version
+    for node in doc["draft"]["nodes"]:
+        options = node.get("options") or {}
+        if node.get("kind") == "graph" and options.get("workflow") in pins:
+            options["version"] = pins[options["workflow"]]
+    home = Path(tempfile.mkdtemp(prefix="plait-gallery-"))
+    client = rt.connect(f"sqlite:///{home / 'gallery.db'}", home=home)  # the default now
+    for need in doc["requires"]:
+        client.publish(drafts.build(need["draft"]))

@@ -6,9 +6,9 @@ from runtime.nodes.kind import Call, NodeKind, Scope, options_schema, validated_
 from runtime.nodes.models import register_provider
 from runtime.nodes.node import ISOLATIONS, JOINS, Isolation, Join, Node
 
-# The library's constructors (``rt.nodes.http(...)``) come last: ``sleep`` and ``subgraph``
-# then name them rather than the modules of the same names (imported, by then, by the
-# registry; ``from runtime.nodes.sleep import ...`` still finds the module).
+# The library's constructors (``rt.nodes.http(...)``) come last: ``sleep``, ``subgraph`` and
+# ``map`` then name them rather than the modules of the same names (imported, by then, by
+# the registry; ``from runtime.nodes.sleep import ...`` still finds the module).
 from runtime.nodes.palette import (
     code,
     filter,
@@ -22,7 +22,7 @@ from runtime.nodes.palette import (
 )
 from runtime.nodes.registry import ENTRY_POINT_GROUP, described, kind_of, kinds, register
 from runtime.nodes.tools import register_tool, tool
-from runtime.nodes.wrappers import approval, sleep, subgraph
+from runtime.nodes.wrappers import approval, map, sleep, subgraph
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -42,6 +42,7 @@ __all__ = [
     "kind_of",
     "kinds",
     "llm",
+    "map",
     "options_schema",
     "parse",
     "prompt",

@@ -33,6 +33,7 @@ from runtime import clock, codecs, context
 from runtime.backoff import backoff
 from runtime.nodes.function import FunctionKind
 from runtime.nodes.kind import Call, Scope
+from runtime.nodes.map_body import MapBody, check_map, prepare_map
 
 if TYPE_CHECKING:
     from runtime.nodes.node import Node
@@ -70,6 +71,9 @@ class MapOptions(pydantic.BaseModel):
     """Seconds before an element's first retry; doubles each attempt, with jitter."""
     timeout: float | None = pydantic.Field(None, gt=0)
     """Seconds one element attempt may take before it fails with ``TimeoutError``."""
+    body: MapBody | None = None
+    """What runs per element when it is a library node (``runtime.nodes.map_body``);
+    ``None`` for a function map (``g.map``), whose options never hold the key."""
 
 
 class MapError(Exception):
@@ -84,11 +88,27 @@ class MapKind(FunctionKind):
     def call(self, node: Node, kwargs: dict[str, Any]) -> Call:
         raise NotImplementedError("a map node runs inside a pass (call_in)")
 
+    def prepare(self, node: Node) -> None:
+        prepare_map(node)  # only a map added by kind (with a body) gets here
+
+    def check(self, node: Node) -> None:
+        check_map(node)
+
+    def code_ref(self, node: Node) -> str | None:
+        return None if _has_body(node) else super().code_ref(node)
+
+    def source(self, node: Node) -> str | None:
+        return None if _has_body(node) else super().source(node)
+
     def call_in(self, node: Node, kwargs: dict[str, Any], scope: Scope) -> Call:
         return Call(functools.partial(_Driver(node, kwargs, scope).run), {}, True)
 
     def is_async(self, node: Node) -> bool:
         return True
+
+
+def _has_body(node: Node) -> bool:
+    return bool((node.options or {}).get("body"))
 
 
 def element_name(node: str, index: int) -> str:

@@ -25,18 +25,55 @@ node."""
 
 
 class SleepOptions(pydantic.BaseModel):
-    """How long a sleep node sleeps: ``seconds`` from its start, or ``until`` a time (an
-    aware datetime; or, given as the name of a run input or node, the datetime that one
-    holds)."""
+    """How long a sleep node sleeps: ``seconds`` from its start, ``until`` a time (an aware
+    datetime), or until the datetime the run input or node ``until_from`` names holds. A
+    sleep added by kind (a draft's) is the node ``g.sleep`` makes of the same: its spec
+    holds them under ``sleep``, not as options."""
 
-    seconds: float | None = pydantic.Field(default=None, ge=0)
-    until: dt.datetime | None = None
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    seconds: float | None = pydantic.Field(default=None, ge=0, description="Seconds to sleep.")
+    until: dt.datetime | None = pydantic.Field(
+        default=None, description="A timezone-aware time to sleep until (ISO 8601)."
+    )
+    until_from: str | None = pydantic.Field(
+        default=None, description="A run input or node holding the time to sleep until."
+    )
 
 
 class SleepKind(NodeKind):
     name = "sleep"
     parks = "sleeping"
     options = SleepOptions
+
+    def prepare(self, node: Node) -> None:
+        opts = SleepOptions.model_validate(node.options or {})
+        given = {k: v for k, v in opts.model_dump().items() if v is not None}
+        if opts.until is not None and opts.until_from is not None:
+            raise GraphError(
+                f"sleep node {node.name!r}: field until_from: give until or until_from, not both"
+            )
+        if not given:
+            raise GraphError(
+                f"sleep node {node.name!r}: field seconds: give seconds, until or until_from"
+            )
+        until = opts.until if opts.until is not None else opts.until_from
+        try:
+            node.config, wired = sleep_config(node.name, opts.seconds, until)
+        except GraphError as exc:
+            field = next(iter(given), "seconds") if len(given) == 1 else "seconds"
+            said = str(exc).removeprefix(f"sleep node {node.name!r}: ")
+            raise GraphError(f"sleep node {node.name!r}: field {field}: {said}") from None
+        node.inputs = wired
+        node.options = None  # as g.sleep's node: its config is its spec's ``sleep`` entry
+
+    def check(self, node: Node) -> None:
+        defaults = {"retries": 0, "backoff": 1.0, "timeout": None, "isolation": None}
+        given = [k for k, v in defaults.items() if getattr(node, k) != v]
+        if node.secrets:
+            given.append("secrets")
+        if given:
+            raise GraphError(f"sleep node {node.name!r} takes no {', '.join(given)}")
 
     def wake_at(self, node: Node, now: dt.datetime, kwargs: dict[str, Any]) -> dt.datetime:
         if UNTIL in node.inputs:

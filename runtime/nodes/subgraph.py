@@ -17,6 +17,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pydantic
+
+from runtime.errors import GraphError
 from runtime.nodes.kind import NodeKind
 
 if TYPE_CHECKING:
@@ -53,6 +56,21 @@ class Subgraph:
         return self.pinned
 
 
+class SubgraphOptions(pydantic.BaseModel):
+    """A sub-graph node added by kind (a draft's, a rebuilt spec's): the published workflow
+    it runs. The node is then the one ``g.add(name, "workflow@version")`` adds: its spec
+    holds the workflow and the version under ``subgraph``, not these options."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    workflow: str = pydantic.Field(min_length=1, description="The published workflow it runs.")
+    version: str | None = pydantic.Field(
+        default=None,
+        description="Its version (a hash or a unique prefix); empty: its current one, pinned "
+        "when the graph is built.",
+    )
+
+
 def child_run_id(parent_run_id: str, node: str) -> str:
     """The id of the child run a sub-graph node of a run starts: the same on every attempt
     and every resume, so a second child is never started."""
@@ -62,6 +80,26 @@ def child_run_id(parent_run_id: str, node: str) -> str:
 class SubgraphKind(NodeKind):
     name = "graph"
     parks = "in_subgraph"
+    options = SubgraphOptions
+
+    def prepare(self, node: Node) -> None:
+        # added by kind: resolved now, as ``g.add`` resolves "workflow@version"; the options
+        # go (the spec's ``subgraph`` entry says it all), so both make the same version
+        from runtime.graph import published_subgraph, subgraph_inputs
+
+        opts = SubgraphOptions.model_validate(node.options or {})
+        ref, defaults = published_subgraph(node.name, opts.workflow, opts.version or None)
+        node.inputs = subgraph_inputs(node.name, ref, node.inputs)
+        node.target = ref  # type: ignore[assignment]
+        node.defaults = defaults
+        node.options = None
+
+    def check(self, node: Node) -> None:
+        if node.timeout is not None:
+            raise GraphError(
+                f"node {node.name!r}: a sub-graph node takes no timeout (its child run's "
+                "nodes take their own; cancel the child run to stop it)"
+            )
 
     def fingerprint(self, node: Node) -> str:
         target: Subgraph = node.target  # type: ignore[assignment]

@@ -1,6 +1,7 @@
-"""``rt.nodes.approval``, ``rt.nodes.sleep`` and ``rt.nodes.subgraph``: the library's names
-for a wait for approval (the ``approval`` kind, ``runtime.nodes.approval``) and for kinds the
-graph builds already (``g.sleep``, a sub-graph through ``g.add``), so a graph can be written
+"""``rt.nodes.approval``, ``rt.nodes.sleep``, ``rt.nodes.subgraph`` and ``rt.nodes.map``: the
+library's names for a wait for approval (the ``approval`` kind, ``runtime.nodes.approval``),
+for kinds the graph builds already (``g.sleep``, a sub-graph through ``g.add``) and for a map
+whose element body is a library node (``runtime.nodes.map_body``), so a graph can be written
 with ``g.add(name, rt.nodes....)`` throughout. Each ``Spec`` here adds itself through that
 builder; the node is the same as one the builder makes."""
 
@@ -82,6 +83,44 @@ def sleep(
 def subgraph(graph: Any) -> Spec:
     """Another ``Graph``, or a published ``"workflow@version"``, run as a child run."""
     return SubgraphSpec("graph", {}, graph)
+
+
+def map(
+    body: Spec,
+    *,
+    over: str,
+    concurrency: int = 16,
+    on_error: Literal["fail", "collect"] = "fail",
+    retries: int = 0,
+    backoff: float = 1.0,
+    timeout: float | None = None,
+) -> Spec:
+    """A map node running the library node ``body`` (``rt.nodes.http(...)``) once per
+    element of the list ``over`` (a node or run input) gives; in ``body``'s expressions,
+    ``inputs.<over>`` (or ``nodes.<over>.output``) is one element. ``retries``, ``backoff``
+    and ``timeout`` are each element's; ``on_error`` as for ``g.map``."""
+    from runtime.nodes.map import MapKind
+
+    if not isinstance(body, Spec) or isinstance(body, SleepSpec | SubgraphSpec | ApprovalSpec):
+        raise GraphError(
+            "rt.nodes.map(...): body is a library node, e.g. rt.nodes.http(...), got "
+            f"{type(body).__name__}"
+        )
+    if body.target is not None:
+        raise GraphError(
+            "rt.nodes.map(...): the body's options must say it all (a model object or tools "
+            'it holds cannot be mapped: give the model as "provider:model")'
+        )
+    return spec(
+        MapKind,
+        over=over,
+        concurrency=concurrency,
+        on_error=on_error,
+        retries=retries,
+        backoff=backoff,
+        timeout=timeout,
+        body={"kind": body.kind, "options": body.options},
+    )
 
 
 def approval(

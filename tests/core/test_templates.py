@@ -214,6 +214,37 @@ def page_digest(client: rt.Client, api: Api) -> None:
     }
 
 
+def url_fetch_map(client: rt.Client, api: Api) -> None:
+    urls = [f"{api.base}/article", f"{api.base}/missing", "http://127.0.0.1:1/unreachable"]
+    run = _run(client, "url-fetch-map", {"urls": urls})
+    assert run.status == "succeeded", run.error
+    fetched = run.output("fetch")
+    assert [page and page["status"] for page in fetched] == [200, 404, None]  # collected
+    missing = len(json.dumps({"error": "no /missing"}).encode())
+    assert run.output("summary") == {
+        "fetched": 2,
+        "unreachable": 1,
+        "by_status": {"200": 1, "404": 1},
+        "total_bytes": len(ARTICLE.encode()) + missing,
+        "largest": f"{api.base}/article",
+    }
+
+
+def subgraph_reuse(client: rt.Client, api: Api) -> None:
+    inner = gallery.template("subgraph-reuse").requires[0]
+    # use_template published the workflow it runs, the very version its nodes pin
+    assert client.store.find_version("text-stats").version == inner["version"]
+    inputs = {"title": "Durable graphs", "body": "Every node is checkpointed."}
+    run = _run(client, "subgraph-reuse", inputs)
+    assert run.status == "succeeded", run.error
+    assert run.output("report") == "Title: 2 words. Body: 4 words, 27 characters."
+    children = client.runs(workflow="text-stats")
+    assert len(children) == 2 and {c.record.parent_node for c in children} == {
+        "title_stats",
+        "body_stats",
+    }
+
+
 SCENARIOS: dict[str, Callable[[rt.Client, Api], None]] = {
     "summarise-and-approve": summarise_and_approve,
     "webhook-enrich-notify": webhook_enrich_notify,
@@ -221,6 +252,8 @@ SCENARIOS: dict[str, Callable[[rt.Client, Api], None]] = {
     "contacts-cleanup": contacts_cleanup,
     "ticket-triage": ticket_triage,
     "page-digest": page_digest,
+    "url-fetch-map": url_fetch_map,
+    "subgraph-reuse": subgraph_reuse,
 }
 NAMES = [t.name for t in gallery.templates()]
 
@@ -247,8 +280,10 @@ def test_each_template_runs(name: str, client: rt.Client, api: Api) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_each_file_is_an_export_of_its_draft(name: str) -> None:
+def test_each_file_is_an_export_of_its_draft(name: str, request: pytest.FixtureRequest) -> None:
     template = gallery.template(name)
+    if template.requires:  # its sub-graphs' workflows are found in the default store
+        gallery.publish_required(request.getfixturevalue("sqlite_client"), template)
     graph = drafts.build(template.doc["draft"])
     hint = "run `python -m runtime.gallery` after editing a template's draft"
     assert graph.version == template.doc["version"], hint
@@ -268,6 +303,26 @@ def test_the_gallery_lists_six_and_refuses_taken_names_and_unknown_templates(
         gallery.use_template(sqlite_client, "page-digest", "crm-clean")
     with pytest.raises(NotFound, match=r"no template named 'nope' \(templates: .*page-digest"):
         gallery.use_template(sqlite_client, "nope")
+
+
+def test_a_template_running_another_workflow_publishes_it_once(sqlite_client: rt.Client) -> None:
+    inner = gallery.template("subgraph-reuse").requires[0]
+    gallery.use_template(sqlite_client, "subgraph-reuse", "stats-a")
+    gallery.use_template(sqlite_client, "subgraph-reuse", "stats-b")  # found, not again
+    infos = sqlite_client.store.version_infos("text-stats")
+    assert [(i.version, i.current) for i in infos] == [(inner["version"], True)]
+
+
+def test_a_template_never_adds_a_version_to_someone_elses_workflow(
+    sqlite_client: rt.Client,
+) -> None:
+    taken = rt.Graph("text-stats")
+    taken.add("say", rt.nodes.template("a workflow of someone's"))
+    sqlite_client.publish(taken)
+    with pytest.raises(RunStateError, match="'text-stats' without that version exists"):
+        gallery.use_template(sqlite_client, "subgraph-reuse")
+    assert [i.version for i in sqlite_client.store.version_infos("text-stats")] == [taken.version]
+    assert [w.name for w in sqlite_client.store.workflows()] == ["text-stats"]  # no draft
 
 
 def test_cli_lists_and_uses_templates(sqlite_client: rt.Client) -> None:
