@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime import nodes as node_kinds
+from runtime.drafts import is_buildable
 from runtime.nodes.library import InputType
+from runtime.nodes.registry import kind_of
 from studio.logic import layout
 
 Document = dict[str, Any]
@@ -33,15 +35,14 @@ INPUT_TYPES: tuple[InputType, ...] = ("str", "int", "float", "bool", "dict", "li
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "Text and data": ("template", "transform", "parse", "prompt"),
-    "Flow control": ("filter", "router", "sleep"),
-    "Calls": ("http", "code", "llm"),
+    "Flow control": ("filter", "router", "map", "sleep", "approval"),
+    "Calls": ("http", "code", "llm", "graph"),
 }
 """Palette groups, in order; kinds in none of them (plug-ins) go to ``OTHER``."""
 OTHER = "More kinds"
 PYTHON_ONLY = "Python only"
-"""Kinds whose nodes hold Python objects (a function, a runnable, a graph): listed, but
-added in a notebook, not here."""
-NEEDS_PYTHON = frozenset({"function", "runnable", "branch", "map", "graph", "wait"})
+"""Kinds whose nodes hold Python objects (a function, a runnable): listed, but added in a
+notebook, not here (what a draft cannot hold: ``runtime.drafts.is_buildable``)."""
 
 CODE_FIELDS = frozenset({"source", "template", "prompt", "system", "body", "condition"})
 """Option fields edited in a multi-line code box rather than a one-line input."""
@@ -65,7 +66,7 @@ def palette() -> list[PaletteItem]:
     order = [*GROUPS, OTHER, PYTHON_ONLY]
     items = []
     for name, kind in described.items():
-        group = PYTHON_ONLY if name in NEEDS_PYTHON else grouped.get(name, OTHER)
+        group = grouped.get(name, OTHER) if is_buildable(kind_of(name)) else PYTHON_ONLY
         doc = " ".join(kind["doc"].replace("``", "").split())
         items.append(PaletteItem(name, group, doc, group != PYTHON_ONLY))
     return sorted(items, key=lambda i: (order.index(i.group), i.kind))
