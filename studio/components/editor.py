@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from studio.components import forms as form_parts
+from studio.components import values
 from studio.components.editor_canvas import KIND_ATTRIBUTE, SHORTCUTS
 from studio.components.editor_fields import config_text
 from studio.logic.editor import INPUT_TYPES, PaletteItem
@@ -360,6 +361,19 @@ def edit_node_panel() -> rx.Component:
             ),
             rx.foreach(EditorState.config, config_row),
             policies_section(),
+            rx.cond(
+                EditorState.run_output_note != "",
+                rx.vstack(
+                    rx.text(EditorState.run_output_note, size="1", weight="medium"),
+                    rx.cond(
+                        EditorState.run_output.kind != "none",
+                        values.value_view(EditorState.run_output),
+                    ),
+                    spacing="1",
+                    width="100%",
+                    id="node-run-output",
+                ),
+            ),
             spacing="3",
             width="100%",
             id="node-config",

@@ -13,10 +13,11 @@ from typing import Any
 
 import reflex as rx
 
-from runtime import catalog, drafts, secrets
+from runtime import catalog, drafts, redaction, secrets
 from runtime.auth.roles import Principal
 from runtime.errors import NotFound, PlaitError
 from runtime.redaction import DEFAULT
+from runtime.statuses import NODE_SUCCEEDED
 from runtime.store.tables import WorkflowVersion
 from studio.logic import (
     editor,
@@ -30,6 +31,7 @@ from studio.logic import (
     live,
 )
 from studio.logic.editor_history import History
+from studio.logic.preview import Preview, preview
 from studio.logic.version_node import NodeView, node_view
 from studio.states.base import blocking, client, gate, permitted, record, session_token
 
@@ -140,6 +142,19 @@ def secret_names() -> list[str]:
     return [s.name for s in secrets.Secrets(c.store, c.settings).list()]
 
 
+def test_run_output(run_id: str, node: str) -> tuple[str, Preview]:
+    """What a test run made of ``node``: a note (its status) and its output's preview,
+    redacted as the run page shows it."""
+    run = client().get_run(run_id)
+    found = run.nodes.get(node)
+    if found is None:
+        return "not in the last test run", Preview()
+    if found.status not in NODE_SUCCEEDED:
+        return f"{found.status} in the last test run", Preview()
+    value = redaction.for_run(run).value(run.output(node))
+    return "output of the last test run", preview(value)
+
+
 def save_document(name: str, doc: editor.Document, revision: int | None, by: str | None) -> int:
     """Save ``doc`` as the draft of workflow ``name`` from ``revision``; the new revision
     (``DraftConflict`` when someone saved in between: nothing is written)."""
@@ -191,6 +206,9 @@ class EditorState(rx.State):
     run_fields: list[forms.FormField] = []
     run_message: str = ""
     run_id: str = ""
+    run_output: Preview = Preview()
+    """The selected node's output in the last test run (kind ``none``: it has none)."""
+    run_output_note: str = ""
     run_status: str = ""
     running: bool = False
     revision: int = 0
@@ -374,6 +392,7 @@ class EditorState(rx.State):
         self._history = History(doc)
         self._statuses, self._picked, self._picked_edges = {}, [], []
         self.selected, self.run_id, self.run_status, self.run_message = "", "", "", ""
+        self.run_output, self.run_output_note = Preview(), ""
         self._policy_errors, self._unsaved = {}, False
         self.form_key += 1
         self._refresh()
@@ -449,7 +468,7 @@ class EditorState(rx.State):
     def connect_nodes(self, source: str, target: str) -> None:
         self._commit(editor.connect(self.doc, source, target))
 
-    def select_items(self, nodes: list[str], edges: list[str]) -> None:
+    def select_items(self, nodes: list[str], edges: list[str]) -> Any:
         self._picked, self._picked_edges = list(nodes), list(edges)
         self.picked_count = len(nodes)
         chosen = nodes[0] if len(nodes) == 1 else ""
@@ -457,6 +476,20 @@ class EditorState(rx.State):
             self.selected, self.config_error, self._policy_errors = chosen, "", {}
             self.form_key += 1
             self._show_config()
+            return EditorState.show_run_output
+        return None
+
+    async def show_run_output(self) -> None:
+        """The selected node's output in the last test run, beside its config."""
+        node, run_id = self.selected, self.run_id
+        if not node or not run_id or self.running:
+            self.run_output, self.run_output_note = Preview(), ""
+            return
+        if (await permitted(self, "read", "read runs"))[0] is None:
+            return
+        shown = await blocking(test_run_output, run_id, node)
+        if self.selected == node and self.run_id == run_id:
+            self.run_output_note, self.run_output = shown
 
     @saves
     def key(self, combo: str) -> None:
@@ -642,6 +675,7 @@ class EditorState(rx.State):
             workflow = self.workflow or doc["name"]
             self.running, self.run_message, self.run_status = True, "", "queued"
             self._statuses = {}
+            self.run_output, self.run_output_note = Preview(), ""
             self._draw()
         try:
             run = await blocking(drafts.test_run, client(), workflow, inputs, owner=allowed.actor)
@@ -666,6 +700,12 @@ class EditorState(rx.State):
             self.run_message = f"run {run.id[:12]} {view.status}" + (
                 f": {view.error}" if view.error else ""
             )
+            node = self.selected
+        if node:
+            shown = await blocking(test_run_output, run.id, node)
+            async with self:
+                if self.selected == node and self.run_id == run.id:
+                    self.run_output_note, self.run_output = shown
 
     # -- publishing ---------------------------------------------------------------------------
 

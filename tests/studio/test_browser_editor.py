@@ -180,7 +180,13 @@ def test_build_validate_and_test_run_a_workflow(
     expect(page.locator("#run-status")).to_have_text("succeeded", timeout=TIMEOUT)
     for name in ("template", "transform"):
         expect(node(page, name)).to_have_class(re.compile(r"\bplait-succeeded\b"))
+    # a node's output of the test run is shown beside its config
+    node(page, "template").click()
+    page.get_by_role("tab", name="Node").click()
+    expect(page.locator("#node-run-output")).to_contain_text("Hello Ada", timeout=TIMEOUT)
+    expect(page.locator("#node-run-output")).to_contain_text("output of the last test run")
     snap("test_run_succeeded")
+    page.locator("#run-tab").click()
 
     # the shortcuts are listed in a popover; the document exports as JSON
     page.get_by_role("button", name="Shortcuts").click()
@@ -224,6 +230,8 @@ def test_build_validate_and_test_run_a_workflow(
     expect(page.locator("#publish-problems")).to_contain_text("unknown node 'nowhere'")
     snap("publish_refused")
     page.keyboard.press("Escape")
+    # the closing dialog hands the focus back to its trigger: typing before would be lost
+    expect(page.locator("#publish-message")).to_be_hidden()
     set_config(page, "expression", "{greeting: nodes.template.output}")
     expect(page.locator("#problem-badge")).to_have_text("valid", timeout=TIMEOUT)
     page.locator("#publish").click()
