@@ -37,3 +37,10 @@ def _root() -> int:
 
 def _step(value: int) -> int:
     return value + 1
+
+
+def one_node(name: str = "studio_many") -> rt.Graph:
+    """A single quick node: runs to fill pages of the runs list."""
+    g = rt.Graph(name, description="One quick node.")
+    g.add("one", _root)
+    return g

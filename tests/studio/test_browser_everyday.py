@@ -12,6 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from runtime import client as client_module
+from studio.logic.urls import ALL
+from studio.states.runs import PAGE_SIZE
 from tests.studio import everyday_flows, flows
 from tests.studio.conftest import Studio, start_studio, stop_studio
 from tests.workers import wait_for
@@ -100,6 +102,40 @@ def test_a_filter_is_in_the_address_and_back_restores_it(
     expect(rows.first).to_have_attribute("data-run", runs["waiting"])
 
 
+def test_the_page_of_the_list_is_in_the_address(studio: Studio, page: Page) -> None:
+    c = studio.connect()
+    c.publish(everyday_flows.one_node())
+    for _ in range(PAGE_SIZE + 3):
+        studio.start_run("studio_many")
+    page.goto(studio.url + "/runs?workflow=studio_many")
+    rows = page.locator(".plait-run-row")
+    label = page.locator(".plait-page-label")
+    expect(label).to_have_text(f"1-{PAGE_SIZE} of {PAGE_SIZE + 3}", timeout=TIMEOUT)
+    expect(rows).to_have_count(PAGE_SIZE)
+
+    page.locator("#next-page").click()
+    page.wait_for_url(re.compile(r"/runs\?workflow=studio_many&page=1&after=[\w-]+$"))
+    expect(label).to_have_text(f"{PAGE_SIZE + 1}-{PAGE_SIZE + 3} of {PAGE_SIZE + 3}")
+    expect(rows).to_have_count(3)
+    second = page.url
+
+    page.go_back()
+    page.wait_for_url(re.compile(r"/runs/?\?workflow=studio_many$"))
+    expect(label).to_have_text(f"1-{PAGE_SIZE} of {PAGE_SIZE + 3}", timeout=TIMEOUT)
+    page.go_forward()
+    page.wait_for_url(second)
+    expect(rows).to_have_count(3, timeout=TIMEOUT)
+    expect(page.locator("#filter-workflow")).to_have_text("studio_many")
+
+    # opened afresh (no earlier page known to this tab), the second page still goes back
+    page.goto(second)
+    expect(rows).to_have_count(3, timeout=TIMEOUT)
+    page.locator("#previous-page").click()
+    page.wait_for_url(re.compile(r"/runs/?\?workflow=studio_many$"))
+    expect(rows).to_have_count(PAGE_SIZE, timeout=TIMEOUT)
+    expect(page.locator("#filter-status")).to_have_text(ALL)
+
+
 def test_the_selected_node_is_in_the_address(
     studio: Studio, runs: dict[str, str], page: Page
 ) -> None:
@@ -182,7 +218,7 @@ def test_a_phone_reads_runs_and_the_editor_asks_for_a_desktop(
     try:
         page = context.new_page()
         page.goto(studio.url + "/runs")
-        expect(page.locator(".plait-run-row")).to_have_count(3, timeout=TIMEOUT)
+        expect(page.locator(".plait-run-row").first).to_be_visible(timeout=TIMEOUT)
         expect(page.locator(".plait-waiting-row").first).to_be_visible()
         assert page_overflow(page) <= PHONE["width"]
         page.screenshot(path=str(artifacts / "everyday_phone_runs.png"), full_page=True)
