@@ -29,7 +29,7 @@ from studio.pages.workflows import workflows_page
 from studio.states.base import blocking, client, gate
 from studio.states.compare import CompareState
 from studio.states.editor import EditorState
-from studio.states.run import RunState
+from studio.states.run import ADDRESS_SCRIPT, RunState
 from studio.states.run_log import RunLogState
 from studio.states.runs import RunsState
 from studio.states.schedules import SchedulesState
@@ -85,6 +85,7 @@ app = rx.App(
     head_components=[
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
         rx.script(search.SHORTCUT),
+        rx.script(ADDRESS_SCRIPT),
     ],
 )
 app.register_lifespan_task(recover_runs)

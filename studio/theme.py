@@ -74,6 +74,8 @@ GLOBAL_CSS = """
 .react-flow__node.plait-sleeping { box-shadow: 0 0 0 3px #7c3aed; }
 .react-flow__node.plait-streaming { border: 2px dotted #4f46e5; }
 .plait-stream { border-color: #c7d2fe; background: #eef2ff; }
+.react-flow__node.plait-dim { opacity: .3; }
+.react-flow__node.plait-match { opacity: 1; box-shadow: 0 0 0 3px #f59e0b; font-weight: 600; }
 .react-flow__node.plait-selected { outline: 2px solid #4f46e5; outline-offset: 3px; }
 @keyframes plait-pulse { 50% { box-shadow: 0 0 0 6px rgba(37, 99, 235, 0.35); } }
 .plait-gantt-row { position: relative; height: 18px; background: #f9fafb; border-radius: 3px; }
@@ -92,6 +94,11 @@ GLOBAL_CSS = """
 .react-flow__node.plait-cancelled { text-decoration: line-through; border-width: 2px; }
 .plait-nav-current { text-decoration: underline; text-underline-offset: 6px;
   text-decoration-thickness: 2px; }
+/* on a phone the minimap would cover half the graph: pan and zoom instead */
+@media (max-width: 640px) { .plait-graph .react-flow__minimap { display: none; } }
+/* a table wider than its box (a phone) scrolls inside it; the page never scrolls sideways */
+.rt-TableRoot { max-width: 100%; overflow-x: auto; }
+.rt-TableRoot .rt-ScrollAreaViewport { overflow-x: auto; }
 .plait-json-row { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   font-size: 12px; line-height: 1.6; white-space: nowrap; }
 """

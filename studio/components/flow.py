@@ -40,6 +40,8 @@ class ReactFlow(_XYFlow):
     min_zoom: Var[float]
     max_zoom: Var[float]
     only_render_visible_elements: Var[bool]
+    on_init: Var[Any]
+    """A JS function given the view's instance once it is ready (see ``KEEP_INSTANCE``)."""
     on_node_click: rx.EventHandler[_node_click]
 
 
@@ -68,3 +70,7 @@ minimap = MiniMap.create
 
 NODE_COLOUR: Var[Any] = Var(_js_expr="((n) => (n.style && n.style.background) || '#e5e7eb')")
 """Minimap colour of a node: its fill on the graph."""
+
+KEEP_INSTANCE: Var[Any] = Var(_js_expr="((flow) => { window.plaitFlow = flow; })")
+"""Keeps the React Flow instance where an event's script can reach it (to bring a node into
+view); a page draws one graph at a time."""

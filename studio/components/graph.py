@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
@@ -17,11 +18,12 @@ def graph_view(
     *,
     key: rx.Var[str] | str,
     on_node_click: Callable[..., Any] | None = None,
+    search: GraphSearch | None = None,
 ) -> rx.Component:
     """``key`` remounts the view (and fits it again) when the graph itself changes. Big
-    graphs get a taller panel."""
+    graphs get a taller panel. ``search`` puts a node search box above the graph."""
     events = {"on_node_click": on_node_click} if on_node_click is not None else {}
-    return rx.box(
+    panel = rx.box(
         flow.react_flow(
             flow.background(),
             flow.controls(show_interactive=False),
@@ -36,6 +38,7 @@ def graph_view(
             min_zoom=0.05,
             max_zoom=2.0,
             key=key,
+            on_init=flow.KEEP_INSTANCE,
             **events,
         ),
         height=rx.cond(
@@ -46,6 +49,41 @@ def graph_view(
         border_radius="8px",
         background="white",
         class_name="plait-graph",
+    )
+    if search is None:
+        return panel
+    return rx.vstack(search_box(search), panel, width="100%", spacing="2")
+
+
+@dataclass(frozen=True)
+class GraphSearch:
+    """What the node search box shows and whom it tells."""
+
+    value: rx.Var[str]
+    on_change: Callable[..., Any]
+    """Given the text typed (debounced); the state marks the nodes it finds
+    ``plait-match``, the others ``plait-dim``, and brings the first into view."""
+    found: rx.Var[str]
+    """``3 found``: said next to the box."""
+
+
+def search_box(search: GraphSearch) -> rx.Component:
+    return rx.hstack(
+        rx.input(
+            rx.input.slot(rx.icon("search", size=14)),
+            placeholder="find a node",
+            value=search.value,
+            on_change=search.on_change.debounce(200),  # type: ignore[attr-defined]
+            size="1",
+            width="240px",
+            max_width="100%",
+            id="graph-search",
+            type="search",
+        ),
+        rx.text(search.found, size="1", color_scheme="gray", id="graph-found"),
+        align="center",
+        spacing="2",
+        wrap="wrap",
     )
 
 

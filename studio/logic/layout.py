@@ -115,6 +115,28 @@ def auto_direction(spec: Mapping[str, Any]) -> Direction:
 STREAMING_MARK = "\u270e"
 """Ends the label of a node streaming text (a pen)."""
 
+LABEL_MAX = 20
+"""Longest label drawn whole: what a node box holds at the zoom a 30+ node graph is fitted
+at; a longer name is cut in its middle (the box's title tooltip has it whole)."""
+ELLIPSIS = "\u2026"
+
+
+def short_label(name: str, limit: int = LABEL_MAX) -> str:
+    """``extract_…_records``: the start and the end of a long name, which tell names of a
+    family apart (``load_orders_2023`` / ``load_orders_2024``) where a cut end would not."""
+    if len(name) <= limit:
+        return name
+    keep = max(limit - 1, 2)
+    head = (keep + 1) // 2
+    return name[:head] + ELLIPSIS + name[len(name) - (keep - head) :]
+
+
+def matching(names: list[str], query: str) -> list[str]:
+    """The names ``query`` finds (case-insensitive, anywhere in the name), in order; none
+    for an empty query."""
+    needle = query.strip().lower()
+    return [n for n in names if needle in n.lower()] if needle else []
+
 
 def flow_nodes(
     placed: list[Placed],
@@ -124,13 +146,17 @@ def flow_nodes(
     untaken: frozenset[str] = frozenset(),
     counts: Mapping[str, str] | None = None,
     streaming: frozenset[str] = frozenset(),
+    query: str = "",
 ) -> list[dict[str, Any]]:
     """React Flow node objects, coloured by status; the class names carry the status
     (``plait-<status>``) for styling and for tests, and ``plait-untaken`` for a node on an
     untaken branch path (``untaken``: greyed, dashed). ``counts`` labels nodes that stand for
     many (a map node: ``squares 312/1000``); ``streaming`` nodes (an LLM node's text coming
-    in) are marked ``plait-streaming`` and their label ends with a pen."""
+    in) are marked ``plait-streaming`` and their label ends with a pen. A search ``query``
+    marks the nodes it finds ``plait-match`` and dims the others (``plait-dim``). A long
+    name is shortened in its middle; the node's ``title`` (a tooltip) has it whole."""
     counts = counts or {}
+    found = set(matching([p.name for p in placed], query))
     source, target = ("right", "left") if direction == "LR" else ("bottom", "top")
     out = []
     for p in placed:
@@ -142,7 +168,11 @@ def flow_nodes(
             style = {"background": UNTAKEN_COLOURS["fill"], "color": UNTAKEN_COLOURS["text"]}
         if p.name == selected:
             classes += " plait-selected"
-        text = f"{p.name} {counts[p.name]}" if p.name in counts else p.name
+        if query.strip():
+            classes += " plait-match" if p.name in found else " plait-dim"
+        full = f"{p.name} {counts[p.name]}" if p.name in counts else p.name
+        short = short_label(p.name)
+        text = f"{short} {counts[p.name]}" if p.name in counts else short
         if p.name in streaming:
             classes += " plait-streaming"
             text += " " + STREAMING_MARK
@@ -152,6 +182,10 @@ def flow_nodes(
                 "position": {"x": p.x, "y": p.y},
                 "data": {"label": text},
                 "className": classes,
+                # React Flow spreads these on the node's element: the tooltip and the
+                # name a screen reader says, both whole
+                "domAttributes": {"title": full},
+                "ariaLabel": full,
                 # fixed sizes: the minimap and fitView need them before anything is measured
                 "width": NODE_W,
                 "height": NODE_H,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.replay import OVERRIDE_FILL, RERUN_FILL, REUSED_FILL
+from studio.logic.layout import short_label
 
 INPUTS_FIELD = "replay_inputs"
 """Form field: the run inputs to change, as a JSON object (empty: none)."""
@@ -99,9 +100,10 @@ def overlay(
             action = "override" if why == "override" else "rerun"
             fill = OVERRIDE_FILL if action == "override" else RERUN_FILL
             # the name must stay readable in a node's box: the reason is in the plan's table
-            label = f"{name} · given" if action == "override" else f"{name} · re-run"
+            short = short_label(name)
+            label = f"{short} · given" if action == "override" else f"{short} · re-run"
         elif name in reused:
-            action, fill, label = "reused", REUSED_FILL, f"{name} · reuse"
+            action, fill, label = "reused", REUSED_FILL, f"{short_label(name)} · reuse"
         else:
             out.append(node)
             continue

@@ -64,8 +64,11 @@ class RunPage:
         self.direction = direction
         self.placed = layout.place(self.spec, direction)
 
-    def render(self, selected: str = "", now: float | None = None) -> dict[str, Any]:
-        """The page's values that differ from the last render."""
+    def render(
+        self, selected: str = "", now: float | None = None, query: str = ""
+    ) -> dict[str, Any]:
+        """The page's values that differ from the last render (``query``: the graph's
+        node search)."""
         view = self.view
         statuses = view.statuses
         timeline = live.timeline(view, self.order, now)
@@ -80,6 +83,7 @@ class RunPage:
                 untaken,
                 {name: p.text for name, p in view.maps.items()},
                 view.streams.streaming,
+                query,
             ),
             "flow_edges": layout.flow_edges(self.spec, statuses),
             "timeline_rows": timeline.rows,

@@ -14,6 +14,15 @@ from studio.states.editor import EditorState
 def editor_page() -> rx.Component:
     return common.shell(
         rx.vstack(
+            # a phone reads runs, but palette, canvas and panel need a desktop's width
+            rx.callout(
+                "The editor needs a desktop-width screen: open it on a computer.",
+                icon="monitor",
+                color_scheme="amber",
+                display=rx.breakpoints(initial="flex", md="none"),
+                width="100%",
+                id="editor-needs-desktop",
+            ),
             parts.toolbar(),
             rx.cond(
                 EditorState.conflict != "",
@@ -79,12 +88,6 @@ def editor_page() -> rx.Component:
                 height="calc(100vh - 150px)",
                 min_height="480px",
                 spacing="2",
-            ),
-            rx.text(
-                "The editor needs a desktop-wide window.",
-                display=["block", "block", "none"],
-                size="1",
-                color_scheme="gray",
             ),
             spacing="2",
             width="100%",

@@ -6,14 +6,14 @@ import reflex as rx
 
 from studio.components import common, run_log, run_status, values
 from studio.components.forms import fields
-from studio.components.graph import direction_switch, graph_view
+from studio.components.graph import GraphSearch, direction_switch, graph_view
 from studio.components.node_details import details_sections
 from studio.data import ShareLinkRow
 from studio.logic.forms import NODE_FIELD, WaitForm
 from studio.logic.live import Bar, TimelineRow
 from studio.logic.maps import PAGE_SIZE, MapLine, MapPanel
 from studio.logic.replay import INPUTS_FIELD, OVERRIDE_FIELD, VERSION_FIELD, PlanRow
-from studio.states.run import SHARE_LIFETIMES, RunState
+from studio.states.run import ADDRESS_BUTTON, SHARE_LIFETIMES, RunState
 from studio.states.session import SessionState
 
 
@@ -110,6 +110,7 @@ def header() -> rx.Component:
                 ),
             ),
             spacing="2",
+            wrap="wrap",
         ),
         rx.cond(
             RunState.error != "",
@@ -178,6 +179,7 @@ def actions() -> rx.Component:
             is_external=True,
         ),
         spacing="2",
+        wrap="wrap",
     )
 
 
@@ -383,7 +385,11 @@ def node_panel() -> rx.Component:
                 ),
                 rx.spacer(),
                 rx.icon_button(
-                    rx.icon("x", size=14), variant="ghost", on_click=RunState.close_detail
+                    rx.icon("x", size=14),
+                    variant="ghost",
+                    on_click=RunState.close_detail,
+                    class_name="plait-node-close",
+                    aria_label="Close the node panel",
                 ),
                 align="center",
                 width="100%",
@@ -840,6 +846,9 @@ def body() -> rx.Component:
                     RunState.flow_edges,
                     key=RunState.graph_key,
                     on_node_click=RunState.select_node,
+                    search=GraphSearch(
+                        RunState.graph_query, RunState.search_graph, RunState.graph_found
+                    ),
                 ),
                 width="100%",
             ),
@@ -863,6 +872,14 @@ def body() -> rx.Component:
 
 def run_page() -> rx.Component:
     return common.shell(
+        rx.el.button(
+            id=ADDRESS_BUTTON,
+            data_path="/runs/" + RunState.run_id,  # type: ignore[attr-defined]
+            on_click=RunState.follow_address,
+            display="none",
+            aria_hidden="true",
+            tab_index=-1,
+        ),
         rx.cond(
             RunState.loading,
             common.loading("Loading run…"),

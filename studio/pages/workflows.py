@@ -66,6 +66,7 @@ def workflows_page() -> rx.Component:
                 value=WorkflowsState.search,
                 on_change=WorkflowsState.set_search,
                 width="320px",
+                max_width="100%",
                 id="search",
             ),
             rx.text("show archived", size="2"),
@@ -80,6 +81,7 @@ def workflows_page() -> rx.Component:
             margin_bottom="12px",
             align="center",
             width="100%",
+            wrap="wrap",
         ),
         rx.cond(
             WorkflowsState.loading,

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from runtime import sharing
 from runtime.client import Run
@@ -24,7 +26,7 @@ from runtime.events import TOKENS
 from runtime.statuses import RUN_FINISHED, RUN_RETRYABLE
 from runtime.store.tables import EventDict
 from studio import data
-from studio.logic import fmt, forms, live, preview, search
+from studio.logic import fmt, forms, layout, live, preview, search, urls
 from studio.logic import replay as replay_logic
 from studio.logic.maps import PAGE_SIZE, MapLine
 from studio.logic.run_page import RunPage, StatusCount
@@ -90,6 +92,10 @@ class RunState(rx.State):
     checkpointed output replaces it once read."""
     detail_loading: bool = False
     collapsed: list[str] = []
+    graph_query: str = ""
+    """The graph's node search: matching nodes are highlighted, the others dimmed."""
+    graph_found: str = ""
+    """``3 found`` (or ``no node found``) while searching."""
     share_open: bool = False
     share_lifetime: str = "7 days"
     share_url: str = ""
@@ -153,6 +159,18 @@ class RunState(rx.State):
             return
         async with self:
             self._start(header)
+            # ?node=<name>: the address selects a node (the detail loads below)
+            node = urls.selected_node(
+                self.router.url.query_parameters,
+                {n["name"] for n in header.spec["nodes"]},
+            )
+            self.selected = node
+            self.detail_loading = bool(node)
+        if node:
+            detail = await blocking(data.node_detail, client(), run_id, node, header.spec)
+            async with self:
+                if self.selected == node:
+                    self.detail, self.detail_loading = detail, False
         interval = push_interval(len(header.spec["nodes"]))
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -238,6 +256,7 @@ class RunState(rx.State):
         self.detail = data.NodeDetail()
         self.stream_text = ""
         self.collapsed = []
+        self.graph_query = self.graph_found = ""
         self.last_seq = 0
         self._page = None
         self.replay_of = ""
@@ -268,7 +287,7 @@ class RunState(rx.State):
         """Assign what changed on the page (each assignment is sent whole); their names."""
         if self._page is None:
             return set()
-        changed = self._raw_page().render(self.selected)
+        changed = self._raw_page().render(self.selected, query=self.graph_query)
         for name, value in changed.items():
             setattr(self, name, value)
         if self.message == CANCEL_REQUESTED and self.run_status in RUN_FINISHED:
@@ -277,27 +296,46 @@ class RunState(rx.State):
 
     # -- node panel ------------------------------------------------------------------------
 
-    async def select_node(self, node: dict[str, Any]) -> AsyncIterator[None]:
+    async def select_node(self, node: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
         async for update in self._select(str(node.get("id", ""))):
             yield update
 
-    async def select_name(self, name: str) -> AsyncIterator[None]:
+    async def select_name(self, name: str) -> AsyncIterator[EventSpec | None]:
         async for update in self._select(name):
             yield update
 
-    async def _select(self, name: str) -> AsyncIterator[None]:
+    async def follow_address(self) -> AsyncIterator[EventSpec | None]:
+        """Back or Forward between two selections on this page (entries ``_select`` made
+        without a navigation, so the router does not reload the page for them): select the
+        node the address names now, recording nothing."""
+        if self._page is None:
+            return
+        order = set(self._raw_page().order)
+        name = urls.selected_node(self.router.url.query_parameters, order)
+        if name == self.selected:
+            return
+        if not name:
+            self._close_detail()
+            return
+        async for update in self._select(name, record=False):
+            yield update
+
+    async def _select(self, name: str, record: bool = True) -> AsyncIterator[EventSpec | None]:
         if not name or self._page is None:
             return
         allowed, why = await permitted(self, "read", "read runs")
         if allowed is None:
             self.message = why
             return
+        push = None
         if name != self.selected:
             self._close_replay()
+            if record:  # a new entry: Back returns to the node selected before
+                push = _push_address(urls.run_href(self.run_id, name))  # type: ignore[attr-defined]
         self.selected, self.detail_loading, self.collapsed = name, True, []
         self.stream_text = self._raw_page().stream_text(name)
         self._render()
-        yield
+        yield push
         spec = self._raw_page().spec
         self.detail = await blocking(data.node_detail, client(), self.run_id, name, spec)  # type: ignore[attr-defined]
         self.detail_loading = False
@@ -310,12 +348,27 @@ class RunState(rx.State):
         run_id = self.run_id  # type: ignore[attr-defined]
         self.detail.map = await blocking(data.map_panel, client(), run_id, self.selected, offset)
 
-    def close_detail(self) -> None:
+    def close_detail(self) -> Any:
+        was = self.selected
+        self._close_detail()
+        return _push_address(urls.run_href(self.run_id)) if was else None  # type: ignore[attr-defined]
+
+    def _close_detail(self) -> None:
         self._close_replay()
         self.selected = ""
         self.detail = data.NodeDetail()
         self.stream_text = ""
         self._render()
+
+    def search_graph(self, value: str) -> Any:
+        """Highlight the nodes ``value`` finds and bring the first into view."""
+        self.graph_query = value
+        found = layout.matching(self._raw_page().order, value) if self._page else []
+        self.graph_found = (
+            "" if not value.strip() else f"{len(found)} found" if found else "no node found"
+        )
+        self._render()
+        return _focus(found[0]) if found else None
 
     def toggle_json(self, path: str) -> None:
         if path in self.collapsed:
@@ -566,6 +619,42 @@ class RunState(rx.State):
 
     async def _load_share_links(self) -> None:
         self.share_links = await blocking(data.share_links, client(), self.run_id)  # type: ignore[attr-defined]
+
+
+def _push_address(href: str) -> EventSpec:
+    """A new history entry for ``href`` without a navigation: selecting a node must not
+    restart the page's listener (a router navigation would, re-reading every event), and
+    Back, which does navigate, comes back to the previous selection through ``listen``.
+    React Router's entry index is carried on so its own bookkeeping stays right."""
+    target = json.dumps(href)
+    return rx.call_script(
+        "(() => { const s = window.history.state || {};"
+        f" if (window.location.pathname + window.location.search !== {target})"
+        f" window.history.pushState({{...s, idx: (s.idx || 0) + 1}}, '', {target}); }})()"
+    )
+
+
+ADDRESS_BUTTON = "plait-address-changed"
+"""The run page's hidden button ``ADDRESS_SCRIPT`` clicks (it calls ``follow_address``)."""
+
+ADDRESS_SCRIPT = f"""
+window.addEventListener('popstate', () => {{
+  const button = document.getElementById('{ADDRESS_BUTTON}');
+  const path = (p) => p.replace(/\\/+$/, '');
+  if (button && path(button.dataset.path || '') === path(window.location.pathname)) button.click();
+}});
+"""
+"""Back or Forward that stays on the run page in view tells it (a document listener, in the
+page head: the entries ``_push_address`` makes are unknown to the router)."""
+
+
+def _focus(node: str) -> EventSpec:
+    """Centre the graph on ``node`` (the view's React Flow instance: see graph_view)."""
+    target = json.dumps(node)
+    return rx.call_script(
+        "(() => { const f = window.plaitFlow;"
+        f" if (f) f.fitView({{nodes: [{{id: {target}}}], duration: 300, maxZoom: 1.2}}); }})()"
+    )
 
 
 def push_interval(nodes: int) -> float:

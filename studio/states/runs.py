@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import reflex as rx
 
 from runtime import catalog
 from runtime.statuses import RUN_PARKED, parked_label
-from studio.logic import compare, fmt
+from studio.logic import compare, fmt, urls
 from studio.states.base import RESYNC_SECONDS, blocking, client, doorbell, permitted
 
-ALL = "all"
+ALL = urls.ALL
 PAGE_SIZE = 50
 
 
@@ -147,7 +148,7 @@ class RunsState(rx.State):
             self.trigger_filter,
             self.page,
             self.owner_filter,
-            self.cursors[-1] if self.cursors else None,
+            (self.cursors[-1] if self.cursors else "") or None,
         )
 
     def _show(self, page: tuple[list[RunItem], int, list[str], list[str]]) -> None:
@@ -162,17 +163,32 @@ class RunsState(rx.State):
             self.workflow_names = names
         self.loading = False
 
+    def _query(self) -> urls.RunsQuery:
+        return urls.RunsQuery(
+            self.workflow_filter,
+            self.status_filter,
+            self.trigger_filter,
+            self.owner_filter,
+            self.page,
+            self.cursors[-1] if self.cursors else "",
+        )
+
+    def _apply(self, query: urls.RunsQuery) -> None:
+        self.workflow_filter, self.status_filter = query.workflow, query.status
+        self.trigger_filter, self.owner_filter = query.trigger, query.owner
+        self.cursors = urls.known_cursors(self.cursors, query.page, query.after)
+        self.page = query.page
+
     @rx.event(background=True)
     async def listen(self) -> None:
-        """Load the page, then reload it whenever a run starts, moves or ends."""
+        """Load the page the address asks for (filters, page), then reload it whenever a
+        run starts, moves or ends. A filter or page change is a navigation to its address,
+        which starts this again: Back goes back to the previous filters."""
         async with self:
-            params = self.router.url.query_parameters
-            self.workflow_filter = params.get("workflow", ALL)
-            self.status_filter = params.get("status", ALL)
-            self.trigger_filter = params.get("trigger", ALL)
-            self.owner_filter = params.get("owner", ALL)
-            self.page, self.cursors = 0, []
-            self.loading = True
+            query = urls.runs_query(self.router.url.query_parameters)
+            if query != self._query() or not self.rows:
+                self._apply(query)
+                self.loading = True
             allowed, _ = await permitted(self, "read", "read runs")
         if allowed is None:
             return
@@ -187,35 +203,36 @@ class RunsState(rx.State):
                         self._show(page)
                 await rang(RESYNC_SECONDS)
 
-    async def _reload(self) -> None:
-        allowed, _ = await permitted(self, "read", "read runs")
-        if allowed is not None:
-            self._show(await blocking(load_page, self._filters()))
+    def _go(self, query: urls.RunsQuery) -> Any:
+        """Take ``query`` (the selects show it at once) and go to its address: a new
+        history entry, and the listener that navigation starts loads its rows."""
+        if query == self._query():
+            return None
+        self._apply(query)
+        return rx.redirect(urls.runs_href(query))
 
-    async def set_workflow_filter(self, value: str) -> None:
-        self.workflow_filter, self.page, self.cursors = value, 0, []
-        await self._reload()
+    def set_workflow_filter(self, value: str) -> Any:
+        return self._go(self._query().filtered("workflow", value))
 
-    async def set_status_filter(self, value: str) -> None:
-        self.status_filter, self.page, self.cursors = value, 0, []
-        await self._reload()
+    def set_status_filter(self, value: str) -> Any:
+        return self._go(self._query().filtered("status", value))
 
-    async def set_trigger_filter(self, value: str) -> None:
-        self.trigger_filter, self.page, self.cursors = value, 0, []
-        await self._reload()
+    def set_trigger_filter(self, value: str) -> Any:
+        return self._go(self._query().filtered("trigger", value))
 
-    async def set_owner_filter(self, value: str) -> None:
-        self.owner_filter, self.page, self.cursors = value, 0, []
-        await self._reload()
+    def set_owner_filter(self, value: str) -> Any:
+        return self._go(self._query().filtered("owner", value))
 
-    async def next_page(self) -> None:
-        if self.has_next and self.rows:
-            self.cursors = [*self.cursors, self.rows[-1].cursor]
-            self.page += 1
-            await self._reload()
+    def next_page(self) -> Any:
+        if not (self.has_next and self.rows):
+            return None
+        self.cursors = [*self.cursors, self.rows[-1].cursor]
+        self.page += 1
+        return rx.redirect(urls.runs_href(self._query()))
 
-    async def previous_page(self) -> None:
-        if self.page > 0:
-            self.cursors = self.cursors[:-1]
-            self.page -= 1
-            await self._reload()
+    def previous_page(self) -> Any:
+        if self.page <= 0:
+            return None
+        self.cursors = self.cursors[:-1]
+        self.page -= 1
+        return rx.redirect(urls.runs_href(self._query()))

@@ -152,7 +152,7 @@ def test_a_failed_node_shows_its_traceback_and_logs(
     )
     expect(page.locator("#run-status")).to_have_text("failed", timeout=TIMEOUT)
     assert run.nodes["load"].attempts == 1
-    assert page.url.endswith(f"/runs/{run_id}")
+    assert page.url.endswith(f"/runs/{run_id}?node=explode")  # same page, node still picked
     expect(page.locator("#retry-run")).to_be_enabled(timeout=TIMEOUT)
 
     # Rerun starts a new run of the same version with the same inputs
