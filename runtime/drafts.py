@@ -620,16 +620,24 @@ def graph_from_spec(spec: Mapping[str, Any]) -> Graph:
 
 
 def save_draft(
-    client: Client, workflow: str, draft: Mapping[str, Any], revision: int | None, by: str | None
+    client: Client,
+    workflow: str,
+    draft: Mapping[str, Any],
+    revision: int | None,
+    by: str | None,
+    *,
+    checked: bool = False,
 ) -> tuple[WorkflowDraft, list[Problem]]:
     """Save the draft (problems and all) from ``revision`` (``None``: there is none yet);
-    ``DraftConflict`` when someone saved in between. Returns it with its problems."""
+    ``DraftConflict`` when someone saved in between. Returns it with its problems;
+    ``checked``: the caller has just validated this very draft (the editor, on each edit),
+    so it is not validated again and no problems are returned."""
     data = json.loads(json.dumps(dict(draft)))  # JSON only: what the store keeps
     if data.get("name") not in (None, workflow):
         raise InputError(f"the draft is of workflow {data['name']!r}, not {workflow!r}")
     data["name"] = workflow
     saved = client.store.save_draft(workflow, data, revision, by)
-    return saved, validate(data)
+    return saved, [] if checked else validate(data)
 
 
 def current_draft(client: Client, workflow: str) -> WorkflowDraft:

@@ -399,3 +399,14 @@ def test_an_approval_in_a_draft_publishes_and_exports_with_its_hash(
     assert namespace["g"].version == published.version
     run = drafts.test_run(client, "greeter").wait(60)
     assert run.status == "waiting" and "ok" in run.waiting
+
+
+def test_a_draft_checked_by_its_caller_is_saved_without_a_second_validation(
+    client: rt.Client,
+) -> None:
+    broken = {**greeter(), "nodes": [{"name": "x", "kind": "http", "options": {}}]}
+    _, problems = drafts.save_draft(client, "greeter", broken, None, "alice")
+    assert [p.field for p in problems] == ["options.url"]  # validated as it is saved
+    saved, again = drafts.save_draft(client, "greeter", broken, 1, "alice", checked=True)
+    assert again == [] and saved.revision == 2  # saved as it is, problems and all
+    assert client.store.draft("greeter").spec["nodes"][0]["name"] == "x"  # type: ignore[union-attr]
