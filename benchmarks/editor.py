@@ -4,9 +4,10 @@ Chromium). Prints:
 - validation per edit in the server (``editor_check.check``, what every edit runs), beside
   its floor measured in the same run: building the same graph with ``g.add`` calls as a
   notebook does, and ``Graph.validate``;
-- a draft save per edit (``studio.states.editor.save_document``: the document as a draft,
-  ``drafts.save_draft`` with its revision, its validation), beside its floor in the same
-  run: one raw psycopg ``UPDATE workflow_draft`` of the same JSON with its revision check;
+- a draft save per edit (what ``studio.states.editor.save_document`` does: the document as
+  a draft, ``drafts.save_draft`` with its revision, ``checked=True`` as the edit was just
+  validated), beside its floor in the same run: one raw psycopg ``UPDATE workflow_draft``
+  of the same JSON with its revision check;
 - the browser: open ``/editor/<name>`` to interactive (the canvas drawn and the document's
   200 nodes checked), a config edit to its validation shown, a node drag (mouse moves on
   the canvas, and the drop to the server's checked answer).
@@ -113,7 +114,7 @@ def draft_saves(doc: editor.Document, repeats: int = 30) -> None:
                 edited = editor.set_config(doc, "n5_3", "expression", f"nodes.n4_3.output || `{i}`")
                 started = time.perf_counter()
                 saved, _ = drafts.save_draft(
-                    client, NAME, editor_drafts.to_draft(edited), revision, "bench"
+                    client, NAME, editor_drafts.to_draft(edited), revision, "bench", checked=True
                 )
                 saves.append(time.perf_counter() - started)
                 revision = saved.revision
@@ -128,7 +129,7 @@ def draft_saves(doc: editor.Document, repeats: int = 30) -> None:
                 revision += 1
         client.close()
     ratio = statistics.median(saves) / statistics.median(floors)
-    print(f"draft save per edit, 200 nodes (PostgreSQL, with its validation): {ms(saves)}")
+    print(f"draft save per edit, 200 nodes (PostgreSQL, as the editor saves): {ms(saves)}")
     print(f"  floor (raw psycopg UPDATE of the same JSON): {ms(floors)}; ratio {ratio:.1f}x")
 
 
