@@ -203,3 +203,37 @@ def not_found(what: str | rx.Var, back_text: str, back_href: str) -> rx.Componen
         padding_y="80px",
         width="100%",
     )
+
+
+def confirm(
+    trigger: rx.Component,
+    title: str | rx.Var,
+    description: str,
+    *,
+    keep: str,
+    act: str,
+    on_act: Any,
+    act_id: str,
+    open_: rx.Var[bool],
+    on_open_change: Any,
+) -> rx.Component:
+    """A red action asked about first: ``trigger`` opens "``title``?", answered with
+    ``keep`` (nothing happens) or ``act`` (``on_act``)."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(trigger),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(description, size="2"),
+            rx.flex(
+                rx.alert_dialog.cancel(rx.button(keep, variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(act, color_scheme="red", on_click=on_act, id=act_id)
+                ),
+                spacing="3",
+                justify="end",
+                margin_top="16px",
+            ),
+        ),
+        open=open_,
+        on_open_change=on_open_change,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from studio import theme
+from studio.components import common
 from studio.logic.run_page import COUNTED, StatusCount
 from studio.states.run import RunState
 from studio.states.session import SessionState
@@ -86,41 +87,21 @@ def legend() -> rx.Component:
 
 def cancel_button() -> rx.Component:
     """Cancel, after a "cancel this run?" confirmation."""
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(
-            rx.button(
-                rx.icon("square", size=14),
-                "Cancel",
-                disabled=RunState.finished | ~SessionState.can_write,
-                color_scheme="red",
-                variant="soft",
-                id="cancel-run",
-            )
+    return common.confirm(
+        rx.button(
+            rx.icon("square", size=14),
+            "Cancel",
+            disabled=RunState.finished | ~SessionState.can_write,
+            color_scheme="red",
+            variant="soft",
+            id="cancel-run",
         ),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Cancel this run?"),
-            rx.alert_dialog.description(
-                "Running nodes are stopped and nothing more starts. A cancelled run can be "
-                "retried later.",
-                size="2",
-            ),
-            rx.flex(
-                rx.alert_dialog.cancel(
-                    rx.button("Keep running", variant="soft", color_scheme="gray")
-                ),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Cancel run",
-                        color_scheme="red",
-                        on_click=RunState.cancel_run,
-                        id="cancel-confirm",
-                    )
-                ),
-                spacing="3",
-                justify="end",
-                margin_top="16px",
-            ),
-        ),
-        open=RunState.cancel_confirm,
+        "Cancel this run?",
+        "Running nodes are stopped and nothing more starts. A cancelled run can be retried later.",
+        keep="Keep running",
+        act="Cancel run",
+        on_act=RunState.cancel_run,
+        act_id="cancel-confirm",
+        open_=RunState.cancel_confirm,
         on_open_change=RunState.ask_cancel,
     )

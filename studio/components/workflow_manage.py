@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from studio.components import common
 from studio.states.importing import ImportState
 from studio.states.session import SessionState
 from studio.states.workflow import WorkflowState
@@ -61,41 +62,24 @@ def _duplicate_dialog() -> rx.Component:
 
 
 def _delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(
-            rx.button(
-                rx.icon("trash-2", size=14),
-                "Delete",
-                variant="soft",
-                color_scheme="red",
-                size="1",
-                disabled=~SessionState.can_write,
-                id="delete-workflow",
-            )
+    return common.confirm(
+        rx.button(
+            rx.icon("trash-2", size=14),
+            "Delete",
+            variant="soft",
+            color_scheme="red",
+            size="1",
+            disabled=~SessionState.can_write,
+            id="delete-workflow",
         ),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete " + WorkflowState.workflow_name + "?"),
-            rx.alert_dialog.description(
-                "Its versions and draft go with it. A workflow that runs, schedules or "
-                "webhooks reference cannot be deleted: archive it instead.",
-                size="2",
-            ),
-            rx.flex(
-                rx.alert_dialog.cancel(rx.button("Keep it", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Delete",
-                        color_scheme="red",
-                        on_click=WorkflowManageState.delete,
-                        id="delete-confirm",
-                    )
-                ),
-                spacing="3",
-                justify="end",
-                margin_top="16px",
-            ),
-        ),
-        open=WorkflowManageState.delete_open,
+        "Delete " + WorkflowState.workflow_name + "?",
+        "Its versions and draft go with it. A workflow that runs, schedules or webhooks "
+        "reference cannot be deleted: archive it instead.",
+        keep="Keep it",
+        act="Delete",
+        on_act=WorkflowManageState.delete,
+        act_id="delete-confirm",
+        open_=WorkflowManageState.delete_open,
         on_open_change=WorkflowManageState.set_delete_open,
     )
 
