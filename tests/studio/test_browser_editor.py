@@ -50,6 +50,18 @@ def set_config(page: Page, field: str, value: str) -> None:
     box.blur()
 
 
+def add_run_input(page: Page, name: str, default: str) -> None:
+    """A run input declared in the Inputs tab, with its default."""
+    page.get_by_role("tab", name="Inputs").click()
+    page.get_by_role("button", name="Add input").click()
+    name_box = page.locator(".plait-run-input").get_by_placeholder("name", exact=True).last
+    name_box.fill(name)
+    name_box.blur()
+    default_box = page.get_by_placeholder("default (empty: required)").last
+    default_box.fill(default)
+    default_box.blur()
+
+
 def position(locator: Locator) -> Any:
     return locator.evaluate("el => el.style.transform")
 
@@ -165,14 +177,7 @@ def test_build_validate_and_test_run_a_workflow(
     expect(node(page, "template")).to_have_count(1)
 
     # a run input with a default, then a test run: the nodes turn succeeded
-    page.get_by_role("tab", name="Inputs").click()
-    page.get_by_role("button", name="Add input").click()
-    name_box = page.locator(".plait-run-input").get_by_placeholder("name", exact=True)
-    name_box.fill("name")
-    name_box.blur()
-    default_box = page.get_by_placeholder("default (empty: required)").first
-    default_box.fill("Ada")
-    default_box.blur()
+    add_run_input(page, "name", "Ada")
     page.locator("#run-tab").click()
     expect(page.locator('input[name="name"]')).to_have_value("Ada", timeout=TIMEOUT)
     snap("test_run_form")

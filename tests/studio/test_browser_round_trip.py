@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 from runtime import client as client_module
 from tests.faults.servers import free_port
 from tests.studio.conftest import start_studio, stop_studio
-from tests.studio.test_browser_editor import drag_between, node, set_config
+from tests.studio.test_browser_editor import add_run_input, drag_between, node, set_config
 
 TIMEOUT = 30_000
 
@@ -69,14 +69,7 @@ def test_build_publish_diff_roll_back_export_import_and_run_in_a_notebook(
         snap("validation_error")
         set_config(page, "expression", "{greeting: nodes.template.output}")
         expect(page.locator("#problem-badge")).to_have_text("valid", timeout=TIMEOUT)
-        page.get_by_role("tab", name="Inputs").click()
-        page.get_by_role("button", name="Add input").click()
-        name_box = page.locator(".plait-run-input").get_by_placeholder("name", exact=True)
-        name_box.fill("name")
-        name_box.blur()
-        default_box = page.get_by_placeholder("default (empty: required)").first
-        default_box.fill("Ada")
-        default_box.blur()
+        add_run_input(page, "name", "Ada")
         snap("built")
 
         # -- test-run, published, edited, published again ------------------------------------
