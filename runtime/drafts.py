@@ -545,27 +545,36 @@ def _field_named(message: str) -> str | None:
 # -- from a version back to a draft -------------------------------------------------------------
 
 
+def python_nodes(spec: Mapping[str, Any]) -> dict[str, str]:
+    """The nodes of a version that run Python code (or a kind unknown here) rather than a
+    library kind's options: name -> what it is (``function``, ``x: unknown here``)."""
+    from runtime.rebuild import runs_code
+
+    out = {}
+    for stored in spec.get("nodes", []):
+        try:
+            impl = kind_of(stored["kind"])
+        except GraphError:
+            out[stored["name"]] = f"{stored['kind']}: unknown here"
+            continue
+        code = stored.get("code") and stored["kind"] != "code"
+        if not is_buildable(impl) or code or runs_code(stored):
+            out[stored["name"]] = str(stored["kind"])
+    return out
+
+
 def draft_from_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The draft that builds the version ``spec`` again (the same version hash); ``InputError``
     naming the nodes that are Python code rather than library nodes. A sub-graph node names
     the published version it runs (one whose child was a ``Graph`` object then runs that
     graph's published version: the same child, under a version hash of its own)."""
-    from runtime.rebuild import runs_code, spec_options
+    from runtime.rebuild import spec_options
 
-    foreign = []
-    for stored in spec["nodes"]:
-        try:
-            impl = kind_of(stored["kind"])
-        except GraphError:
-            foreign.append(f"{stored['name']} ({stored['kind']}: unknown here)")
-            continue
-        code = stored.get("code") and stored["kind"] != "code"
-        if not is_buildable(impl) or code or runs_code(stored):
-            foreign.append(f"{stored['name']} ({stored['kind']})")
-    if foreign:
+    if foreign := python_nodes(spec):
+        named = ", ".join(f"{name} ({what})" for name, what in foreign.items())
         raise InputError(
             f"workflow {spec['name']!r} has nodes that are Python code, not library nodes: "
-            f"{', '.join(foreign)}; only a workflow of library nodes becomes a draft"
+            f"{named}; only a workflow of library nodes becomes a draft"
         )
     nodes = []
     for entry in spec["nodes"]:

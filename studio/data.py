@@ -394,10 +394,13 @@ def wait_context(client: Client, run_id: str, waits: list[forms.WaitForm]) -> li
     out = []
     for form in waits:
         done = [d for d in deps.get(form.node, []) if nodes[d].status in NODE_SUCCEEDED]
-        context = [
-            forms.WaitContext(name, preview(shown.value(run.output(name))))
-            for name in done[:MAX_WAIT_CONTEXT]
-        ]
+        context = []
+        for name in done[:MAX_WAIT_CONTEXT]:
+            try:
+                shown_value = preview(shown.value(run.output(name)))
+            except Exception as exc:  # a value this process cannot load stops no page
+                shown_value = Preview(kind="text", text=f"cannot load: {exc}")
+            context.append(forms.WaitContext(name, shown_value))
         out.append(dataclasses.replace(form, context=context))
     return out
 

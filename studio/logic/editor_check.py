@@ -57,7 +57,10 @@ def check(doc: Mapping[str, Any]) -> Checked:
     """Every problem of the document (``drafts.validate`` of its draft), each on its node."""
     found = list(_input_problems(doc))
     names = {n["name"] for n in doc["nodes"]}
-    refs = {n["name"]: expression_refs(n["kind"], n.get("config") or {}) for n in doc["nodes"]}
+    refs = {
+        n["name"]: expression_refs(n["kind"], n.get("config") or {}, n.get("inputs"))
+        for n in doc["nodes"]
+    }
     for p in drafts.validate(to_draft(doc, refs)):
         node = p.node if p.node in names else GRAPH
         where = p.field if node else ".".join(x for x in (p.node, p.field) if x)

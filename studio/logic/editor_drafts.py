@@ -19,6 +19,7 @@ from typing import Any
 import pydantic
 
 from runtime.errors import GraphError
+from runtime.graph import Graph
 from runtime.nodes.kind import options_schema
 from runtime.nodes.library import LibraryKind
 from runtime.nodes.registry import kind_of
@@ -26,36 +27,54 @@ from runtime.nodes.secret_options import named_secrets
 from studio.logic import editor, editor_policies
 
 
-def expression_refs(kind: str, config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """The nodes and the run inputs the expressions of a node's ``config`` read (empty
-    where the config does not parse yet: validation says why)."""
+def expression_refs(
+    kind: str, config: Mapping[str, Any], wiring: Mapping[str, str] | None = None
+) -> tuple[list[str], list[str]]:
+    """The nodes and the run inputs a node reads: what the expressions of its ``config``
+    name, what a kind that is no expression language (a map's body, a sub-graph's
+    parameters) wires, and its explicit ``wiring`` (parameter -> source). Callers tell
+    nodes from run inputs by the document's names. Empty where the config does not parse
+    yet: validation says why."""
     try:
-        key = json.dumps(config, sort_keys=True)
+        key = json.dumps([config, wiring or {}], sort_keys=True)
     except (TypeError, ValueError):
-        return _refs(kind, config)
+        return _refs(kind, config, wiring or {})
     nodes, inputs = _cached_refs(kind, key)
     return list(nodes), list(inputs)
 
 
 @functools.lru_cache(maxsize=4096)
-def _cached_refs(kind: str, config: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _cached_refs(kind: str, key: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     # an edit changes one node: the other nodes' expressions need not be parsed again
-    nodes, inputs = _refs(kind, json.loads(config))
+    config, wiring = json.loads(key)
+    nodes, inputs = _refs(kind, config, wiring)
     return tuple(nodes), tuple(inputs)
 
 
-def _refs(kind: str, config: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+def _refs(
+    kind: str, config: Mapping[str, Any], wiring: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
     try:
         impl = kind_of(kind)
     except (GraphError, TypeError):
         return [], []
-    if not isinstance(impl, LibraryKind) or impl.options is None:
+    if impl.options is None:
         return [], []
+    explicit = [str(s) for s in wiring.values()]
+    if not isinstance(impl, LibraryKind):
+        # what the kind itself wires when its node is made (a map's ``over`` and body, a
+        # sub-graph's parameters): the sources of the node it builds
+        try:
+            node = Graph("_refs").add_node("_refs", kind, options=dict(config), inputs=wiring)
+        except Exception:
+            return explicit, explicit
+        sources = list(dict.fromkeys([*node.inputs.values(), *explicit]))
+        return sources, sources
     try:
         refs = impl.named("_", impl.options.model_validate(dict(config)))
     except (pydantic.ValidationError, GraphError, TypeError, ValueError):
-        return [], []
-    return list(refs.nodes), list(refs.inputs)
+        return explicit, explicit
+    return list(dict.fromkeys([*refs.nodes, *explicit])), list(refs.inputs)
 
 
 def option_secrets(kind: str, config: Mapping[str, Any]) -> list[str]:
@@ -77,7 +96,7 @@ def to_draft(
         if refs is not None and node["name"] in refs:
             reads = refs[node["name"]][0]
         else:
-            reads, _ = expression_refs(node["kind"], node.get("config") or {})
+            reads, _ = expression_refs(node["kind"], node.get("config") or {}, node.get("inputs"))
         after = [s for s, t in doc["edges"] if t == node["name"] and s not in reads]
         entry: dict[str, Any] = {
             "name": node["name"],
@@ -86,9 +105,15 @@ def to_draft(
             "after": list(dict.fromkeys(after)),
             "position": {"x": float(node["x"]), "y": float(node["y"])},
         }
-        # those its options name are declared when it is built (``LibraryKind.prepare``)
-        if node.get("secrets"):
-            entry["secrets"] = list(node["secrets"])
+        if node.get("inputs"):  # a parameter wired to another source than its name
+            entry["inputs"] = dict(node["inputs"])
+        # the secrets its options name are declared when it is built (``LibraryKind.prepare``,
+        # after these): those its options named when it was opened but name no more go
+        stale = set(node.get("named_secrets") or []) - set(
+            option_secrets(node["kind"], node.get("config") or {})
+        )
+        if kept := [s for s in node.get("secrets") or [] if s not in stale]:
+            entry["secrets"] = kept
         entry.update(node.get("policies") or {})  # under the keys a draft node holds them
         nodes.append(entry)
     inputs: dict[str, Any] = {}
@@ -134,14 +159,18 @@ def from_draft(draft: Mapping[str, Any]) -> editor.Document:
             "x": float(position.get("x", 0)),
             "y": float(position.get("y", 0)),
         }
-        # only the secrets no option names are kept aside: the named ones follow the options
-        named = option_secrets(node["kind"], config)
-        if extra := [s for s in node.get("secrets") or [] if s not in named]:
-            item["secrets"] = extra
+        # kept in their order (a version's hash holds it); which of them the options named
+        # is kept too, so that a changed option drops its old secret (``to_draft``)
+        if declared := list(node.get("secrets") or []):
+            item["secrets"] = declared
+            if named := [s for s in option_secrets(node["kind"], config) if s in declared]:
+                item["named_secrets"] = named
+        if wiring := {p: s for p, s in (node.get("inputs") or {}).items() if p != s}:
+            item["inputs"] = wiring  # the same name is wired by itself
         if policies := editor_policies.from_draft_node(node):
             item["policies"] = policies
         doc["nodes"].append(item)
-        reads, _ = expression_refs(node["kind"], config)
+        reads, _ = expression_refs(node["kind"], config, item.get("inputs"))
         sources = [*(node.get("after") or []), *(s for s in reads if s in names)]
         doc["edges"].extend([s, node["name"]] for s in dict.fromkeys(sources))
     for name, about in (draft.get("inputs") or {}).items():

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import drafts
-from runtime.errors import GraphError, PlaitError
-from runtime.nodes.registry import kind_of
+from runtime.errors import PlaitError
 from studio.logic import editor, editor_drafts, editor_policies
 
 PYTHON_BANNER = "Defined in Python code: read only here. Change it in its notebook or module."
@@ -35,18 +34,8 @@ class VersionDocument:
 
 
 def python_nodes(spec: Mapping[str, Any]) -> list[str]:
-    """The nodes of a version that run Python code rather than a library kind's options
-    (as ``drafts.draft_from_spec`` tells them apart)."""
-    out = []
-    for entry in spec.get("nodes", []):
-        try:
-            impl = kind_of(entry["kind"])
-        except GraphError:
-            out.append(entry["name"])
-            continue
-        if not drafts.is_buildable(impl) or (entry.get("code") and entry["kind"] != "code"):
-            out.append(entry["name"])
-    return out
+    """The nodes of a version that run Python code rather than a library kind's options."""
+    return list(drafts.python_nodes(spec))
 
 
 def version_document(spec: Mapping[str, Any]) -> VersionDocument:

@@ -217,9 +217,12 @@ class RunState(rx.State):
                 pushed = loop.time()
                 if waits:  # new questions: what each is about, beside its form
                     told = await blocking(data.wait_context, client(), run_id, waits)
-                    async with self:
-                        if [w.node for w in self.waits] == [w.node for w in told]:
-                            self.waits = told
+                    context = {w.node: w.context for w in told}
+                    async with self:  # only the context: an answer's errors may be newer
+                        self.waits = [
+                            dataclasses.replace(w, context=context.get(w.node, w.context))
+                            for w in self.waits
+                        ]
                 if selected:
                     detail = await blocking(
                         data.node_detail, client(), run_id, selected, spec, offset

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from runtime import drafts
+import runtime as rt
+from runtime import drafts, gallery
 from runtime.errors import InputError
 from runtime.nodes.kind import options_schema
 from runtime.nodes.registry import kind_of
@@ -348,10 +349,9 @@ def test_the_secrets_options_name_are_declared_when_the_draft_is_built() -> None
         "EXTRA",
         "K",
     ]
-    # reopened, the named ones follow the options: a changed option's old one is gone
+    # reopened, a changed option's old secret is gone
     reopened = editor_drafts.from_draft(drafts.draft_from_spec(drafts.build(draft).spec()))
-    assert editor.find(reopened, "llm")["secrets"] == ["EXTRA"]  # type: ignore[index]
-    assert "secrets" not in editor.find(reopened, "http")  # type: ignore[operator]
+    assert editor.find(reopened, "llm")["secrets"] == ["EXTRA", "K"]  # type: ignore[index]
     changed = editor.set_config(reopened, "http", "auth", {"secret": "NEW"})
     rebuilt = {n["name"]: n for n in drafts.build(editor_drafts.to_draft(changed)).spec()["nodes"]}
     assert rebuilt["http"]["secrets"] == ["NEW"] and rebuilt["llm"]["secrets"] == ["EXTRA", "K"]
@@ -385,3 +385,40 @@ def test_references_name_the_nodes_a_node_may_read_without_a_cycle() -> None:
         "nodes.template.output",
         "inputs.city",
     ]
+
+
+@pytest.mark.parametrize("template", ["url-fetch-map", "subgraph-reuse"])
+def test_a_map_body_and_sub_graph_parameters_are_read_and_kept(
+    sqlite_client: rt.Client, template: str
+) -> None:
+    """A map's body and a sub-graph's re-wired parameters are no expressions: the editor
+    still sees what they read (the test-run form asks for it) and keeps their wiring."""
+    gallery.use_template(sqlite_client, template, "w", author="t")
+    draft = sqlite_client.store.draft("w").spec  # type: ignore[union-attr]
+    doc = editor_drafts.from_draft(draft)
+    checked = editor_check.check(doc)
+    assert checked.problems == []
+    wanted = {"url-fetch-map": ["urls"], "subgraph-reuse": ["title", "body"]}[template]
+    assert checked.run_inputs == wanted
+    again = drafts.build({**editor_drafts.to_draft(doc), "name": "w"})
+    assert again.version == drafts.build(draft).version  # the same hash
+
+
+def test_declared_secrets_keep_their_order_through_the_editor() -> None:
+    node = {
+        "name": "ask",
+        "kind": "llm",
+        "options": {"model": "openai:gpt-4o-mini", "prompt": "hi", "api_key_secret": "K"},
+        "secrets": ["X"],
+    }
+    first = drafts.build({"name": "keys", "nodes": [node]})
+    assert first.spec()["nodes"][0]["secrets"] == ["X", "K"]
+    spec = first.spec()
+    spec["nodes"][0]["secrets"] = ["K", "X"]  # as an older version may hold them
+    reopened = editor_drafts.from_draft(drafts.draft_from_spec(spec))
+    rebuilt = drafts.build({**editor_drafts.to_draft(reopened), "name": "keys"})
+    assert rebuilt.spec()["nodes"][0]["secrets"] == ["K", "X"]  # no reorder: same hash
+    # a changed option drops the secret it named, keeps the declared one, adds the new one
+    changed = editor.set_config(reopened, "ask", "api_key_secret", "K2")
+    after = drafts.build({**editor_drafts.to_draft(changed), "name": "keys"})
+    assert after.spec()["nodes"][0]["secrets"] == ["X", "K2"]
