@@ -121,6 +121,12 @@ def use_template(
     not refused (a draft can be edited before they are stored)."""
     chosen = template(template_name)
     target = name or chosen.name
+    needed = [str(need.get("name")) for need in chosen.requires]
+    if target in needed:  # it would be its own sub-graph's workflow
+        raise InputError(
+            f"template {chosen.name!r} publishes a workflow named {target!r} it runs: use the "
+            "template under another name"
+        )
     if target in {w.name for w in client.store.workflows()}:
         raise RunStateError(
             f"a workflow named {target!r} exists already: use the template under another name"

@@ -481,7 +481,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete_workflow(self, workflow: str) -> None:
         """Delete a workflow with its versions and draft; ``RunStateError`` (nothing deleted)
-        while a run, schedule or webhook references it."""
+        while a run, schedule or webhook references it, or a version of another workflow
+        runs it as a sub-graph (naming those workflows)."""
 
     # -- runs -------------------------------------------------------------------------------
 

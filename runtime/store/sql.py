@@ -6,6 +6,7 @@ See ``runtime.store.contract`` for what each operation means."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -2063,9 +2064,41 @@ class SqlStore(Store):
                     f"workflow {workflow!r} cannot be deleted: {said} reference it "
                     "(archive it instead, or delete its schedules and webhooks first)"
                 )
+            if parents := self._parents(conn, workflow, workflow_id):
+                raise RunStateError(
+                    f"workflow {workflow!r} cannot be deleted: {', '.join(parents)} run it as "
+                    "a sub-graph (archive it instead)"
+                )
             conn.execute(sa.delete(wd).where(wd.c.workflow_id == workflow_id))
             conn.execute(sa.delete(wv).where(wv.c.workflow_id == workflow_id))
             conn.execute(sa.delete(wf).where(wf.c.id == workflow_id))
+
+    @staticmethod
+    def _parents(conn: sa.Connection, workflow: str, workflow_id: int) -> list[str]:
+        """The other workflows with a version running ``workflow`` as a sub-graph."""
+        wf, wv = tables.workflow, tables.workflow_version
+        # the name in the spec's stored text first (cheap: as json.dumps writes it, escapes
+        # and all), then each node read to be sure
+        text = json.dumps(workflow)[1:-1]
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = conn.execute(
+            sa.select(wf.c.name, wv.c.spec)
+            .join(wv, wv.c.workflow_id == wf.c.id)
+            .where(
+                wf.c.id != workflow_id,
+                sa.cast(wv.c.spec, sa.Text).like(f"%{escaped}%", escape="\\"),
+            )
+        )
+        return sorted(
+            {
+                name
+                for name, spec in rows
+                if any(
+                    (n.get("subgraph") or {}).get("workflow") == workflow
+                    for n in (spec or {}).get("nodes", [])
+                )
+            }
+        )
 
     def run_page(
         self,

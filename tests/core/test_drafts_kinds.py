@@ -15,7 +15,7 @@ import pytest
 
 import runtime as rt
 from runtime import drafts, export
-from runtime.errors import InputError
+from runtime.errors import InputError, RunStateError
 
 
 @pytest.fixture
@@ -344,3 +344,21 @@ def test_the_editor_forms_of_the_new_kinds_come_from_their_options() -> None:
         "until",
         "until_from",
     }
+
+
+def _count_words(text: str = "a b") -> int:
+    return len(text.split())
+
+
+def test_a_workflow_run_as_a_sub_graph_is_not_deleted(client: rt.Client) -> None:
+    child = rt.Graph("tëxt_stats")  # a name JSON escapes, with a LIKE wildcard
+    child.add("count", _count_words)
+    published = client.publish(child)
+    parent = rt.Graph("uses_child")
+    parent.add("stats", f"tëxt_stats@{published.version}")
+    client.publish(parent)
+    with pytest.raises(RunStateError, match="uses_child run it as a sub-graph"):
+        client.delete_workflow("tëxt_stats")
+    assert client.store.version_infos("tëxt_stats")  # nothing deleted
+    client.delete_workflow("uses_child")
+    client.delete_workflow("tëxt_stats")  # no parent left

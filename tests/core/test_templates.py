@@ -25,7 +25,7 @@ from runtime.api import create_api
 from runtime.auth.apikeys import ApiKeys
 from runtime.auth.users import Users
 from runtime.cli import app
-from runtime.errors import NotFound, RunStateError
+from runtime.errors import InputError, NotFound, RunStateError
 from runtime.nodes import models
 from runtime.secrets import Secrets
 
@@ -311,6 +311,10 @@ def test_a_template_running_another_workflow_publishes_it_once(sqlite_client: rt
     gallery.use_template(sqlite_client, "subgraph-reuse", "stats-b")  # found, not again
     infos = sqlite_client.store.version_infos("text-stats")
     assert [(i.version, i.current) for i in infos] == [(inner["version"], True)]
+    # under the name of the workflow it runs, it would run itself: refused, nothing saved
+    with pytest.raises(InputError, match="publishes a workflow named 'text-stats' it runs"):
+        gallery.use_template(sqlite_client, "subgraph-reuse", "text-stats")
+    assert sqlite_client.store.draft("text-stats") is None
 
 
 def test_a_template_never_adds_a_version_to_someone_elses_workflow(
