@@ -80,6 +80,9 @@ def test_build_publish_diff_roll_back_export_import_and_run_in_a_notebook(
         snap("test_run")
         publish(page, "first greeting")
         snap("published")
+        # a closing dialog may leave the canvas panned off its nodes: fit them in view
+        page.get_by_role("button", name="Zoom to fit").click()
+        expect(node(page, "template")).to_be_visible(timeout=TIMEOUT)
         node(page, "template").click()
         page.get_by_role("tab", name="Node").click()
         expect(page.locator("#node-name")).to_have_value("template", timeout=TIMEOUT)
