@@ -141,8 +141,10 @@ def test_build_validate_and_test_run_a_workflow(
     expect(page.locator("#problem-badge")).to_have_text("valid", timeout=TIMEOUT)
     snap("fixed")
 
-    # moving a node is undone by Ctrl+Z
+    # moving a node is undone by Ctrl+Z (the canvas fitted first: a drag needs the node in view)
+    page.get_by_role("button", name="Zoom to fit").click()
     transform = node(page, "transform")
+    expect(transform).to_be_visible(timeout=TIMEOUT)
     before = position(transform)
     box = transform.bounding_box()
     assert box is not None
